@@ -1,0 +1,164 @@
+"""Shared fixtures: a real database per test (SQLite file or PostgreSQL database,
+each a copy of a migrated template), settings, a controllable clock, people.
+
+TORCHFLOW_TEST_DATABASE picks the backend: unset or "sqlite" for SQLite files,
+or a PostgreSQL URL such as postgresql+psycopg://postgres@127.0.0.1:5432/test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from torchflow.config import Settings, load_settings
+from torchflow.service.app import App, build_app
+from torchflow.service.people import Actor, add_person, resolve_actor
+from torchflow.store.db import Database
+from torchflow.store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / "workflows"
+BACKEND = os.environ.get("TORCHFLOW_TEST_DATABASE", "sqlite")
+
+
+def is_postgres() -> bool:
+    return BACKEND.startswith("postgresql")
+
+
+class Clock:
+    """A settable "now" for App: tests move time instead of sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, iso: str) -> datetime:
+        self.now = datetime.fromisoformat(iso).astimezone(UTC)
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database to copy: a file for SQLite, a TEMPLATE database for PostgreSQL."""
+    if not is_postgres():
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        db = Database(f"sqlite:///{path}")
+        upgrade(db)
+        db.dispose()
+        yield str(path)
+        return
+    admin = create_engine(make_url(BACKEND), isolation_level="AUTOCOMMIT")
+    name = f"tf_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(make_url(BACKEND).set(database=name).render_as_string(hide_password=False))
+    upgrade(db)
+    db.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(template: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    if not is_postgres():
+        path = tmp_path / "torchflow.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    admin = create_engine(make_url(BACKEND), isolation_level="AUTOCOMMIT")
+    name = f"tf_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(BACKEND).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, for migration tests."""
+    if not is_postgres():
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin = create_engine(make_url(BACKEND), isolation_level="AUTOCOMMIT")
+    name = f"tf_empty_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(BACKEND).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, database_url: str) -> Path:
+    """A config.toml for CLI and subprocess tests, on this test's database."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n\n'
+        f'[workflows]\ndirectory = "{WORKFLOWS}"\n\n'
+        '[scheduler]\ninterval_seconds = 1\nlease_seconds = 5\nbackoff_base_seconds = 1\n'
+        'backoff_max_seconds = 4\nmax_attempts = 3\n\n'
+        f'[notify.file]\npath = "{tmp_path / "outbox.jsonl"}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def settings(config_file: Path) -> Settings:
+    return load_settings(config_file, env={})
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # A Wednesday morning in Beijing, inside the officially covered calendar.
+    return Clock(datetime(2026, 3, 4, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(settings: Settings, clock: Clock) -> Iterator[App]:
+    application = build_app(settings, clock=clock)
+    yield application
+    application.close()
+
+
+STAFF = [
+    ("wang.li", "Wang Li", ["coordinator"]),
+    ("zhao.min", "Zhao Min", ["coordinator"]),
+    ("chen.jie", "Chen Jie", ["director"]),
+    ("liu.yang", "Liu Yang", ["torch_liaison"]),
+    ("sun.hao", "Sun Hao", ["expert"]),
+]
+
+
+@pytest.fixture
+def staff(app: App) -> dict[str, Actor]:
+    """The demo's office: two coordinators, a director, a Torch liaison, an expert."""
+    for handle, name, roles in STAFF:
+        add_person(app, handle, name=name, roles=roles, email=f"{handle}@zone.example.cn")
+    return {handle: resolve_actor(app, handle) for handle, _, _ in STAFF}
+
+
+def with_settings(app: App, **changes: object) -> App:
+    """The same app with some settings replaced (e.g. scheduler values)."""
+    return replace(app, settings=replace(app.settings, **changes))

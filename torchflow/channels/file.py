@@ -1,0 +1,55 @@
+"""FileChannel: an append-only JSONL outbox that several processes can share."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from torchflow.channels.base import Message, message_json
+from torchflow.errors import DeliveryError
+
+
+class FileChannel:
+    """Append one JSON line per message; a returned send is on disk."""
+
+    name = "file"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def send(self, message: Message) -> None:
+        line = (message_json(message) + "\n").encode("utf-8")
+        try:
+            self._append(line)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write outbox {self.path}: {exc.strerror or exc}") from None
+
+    def _append(self, line: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One os.write under an exclusive lock: other processes appending to the
+        # same outbox can never split or interleave a line, whatever its size.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            start = os.fstat(fd).st_size
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                # Leave no half line behind (e.g. disk full): the retry appends a whole one.
+                os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)  # closing the descriptor also releases the lock
+
+    def close(self) -> None:
+        """Nothing is held open between sends."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    # os.write may write less than asked (e.g. a signal or a full disk mid-way).
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

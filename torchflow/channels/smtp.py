@@ -1,0 +1,164 @@
+"""SmtpChannel: e-mail over SMTP with one connection reused across sends."""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime
+
+from torchflow.channels.base import Message
+from torchflow.clock import utcnow
+from torchflow.errors import ConfigError, DeliveryError
+
+SECURITY_MODES = ("none", "starttls", "ssl")
+IDEMPOTENCY_HEADER = "X-Torchflow-Idempotency-Key"
+
+# 7bit transfer encoding (base64 for non-ASCII text): any server takes it, 8BITMIME or
+# not. The SMTP policy puts text in canonical CRLF form before encoding (RFC 2045).
+_POLICY = SMTP_POLICY.clone(cte_type="7bit")
+
+
+def message_id(idempotency_key: str) -> str:
+    """A Message-ID fixed by the key, so a resend is recognisable as the same mail."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@torchflow>"
+
+
+def build_email(message: Message, sender: str) -> EmailMessage:
+    mail = EmailMessage(policy=_POLICY)
+    mail["From"] = sender
+    mail["To"] = message.address
+    # Header values may not span lines; a title typed with a newline must not break sending.
+    mail["Subject"] = " ".join(message.subject.split())
+    mail["Date"] = format_datetime(utcnow())
+    mail["Message-ID"] = message_id(message.idempotency_key)
+    mail[IDEMPOTENCY_HEADER] = message.idempotency_key
+    mail.set_content(message.body, charset="utf-8")
+    return mail
+
+
+class SmtpChannel:
+    """Send each message as one e-mail to ``message.address``."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: str = "none",
+        username: str = "",
+        password: str = "",
+        sender: str = "torchflow@localhost",
+        timeout: float = 10.0,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ConfigError(
+                f"[notify.smtp] security = {security!r} is not allowed; "
+                f"use one of: {', '.join(SECURITY_MODES)}"
+            )
+        if not host:
+            raise ConfigError("[notify.smtp] host is empty; set the SMTP server's host name")
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password = username, password
+        self.sender, self.timeout = sender, timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def send(self, message: Message) -> None:
+        if not message.address:
+            raise DeliveryError(f"no e-mail address for {message.recipient!r}")
+        try:
+            mail = build_email(message, self.sender)
+        except ValueError as exc:  # e.g. a line break inside the address
+            raise DeliveryError(f"cannot build e-mail to {message.address!r}: {exc}") from None
+        reused = self._conn is not None
+        try:
+            self._deliver(mail)
+        except smtplib.SMTPException as exc:
+            if not (reused and _is_dropped(exc)):
+                raise self._failure(exc, message) from None
+            # The server closed an idle connection: open a fresh one, once.
+            self._drop()
+            try:
+                self._deliver(mail)
+            except OSError as again:  # SMTPException is an OSError too
+                raise self._failure(again, message) from None
+        except OSError as exc:
+            raise self._failure(exc, message) from None
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.quit()
+        except (smtplib.SMTPException, OSError):
+            pass  # closing anyway; a failed QUIT loses nothing
+        finally:
+            self._drop()
+
+    def _deliver(self, mail: EmailMessage) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        self._conn.send_message(mail)
+
+    def _connect(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP
+        if self.security == "ssl":
+            conn = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                conn.starttls(context=ssl.create_default_context())
+            if self.username:
+                conn.login(self.username, self.password)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    def _failure(self, exc: BaseException, message: Message) -> DeliveryError:
+        # SMTPRecipientsRefused leaves the session usable; anything else may not.
+        if not isinstance(exc, smtplib.SMTPRecipientsRefused):
+            self._drop()
+        return DeliveryError(f"smtp {self.host}:{self.port}: {_reason(exc, message)}")
+
+
+def _is_dropped(exc: smtplib.SMTPException) -> bool:
+    """True when the error means the server closed the connection (421 or EOF)."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return False
+
+
+def _reason(exc: BaseException, message: Message) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()), (0, b""))
+        return f"recipient {message.address} refused: {code} {_text(text)}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return (
+            f"login refused ({exc.smtp_code} {_text(exc.smtp_error)}); "
+            "check the SMTP username and password"
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _text(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return " ".join(text.split())  # one line, whatever the server sent

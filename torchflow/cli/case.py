@@ -1,0 +1,248 @@
+"""`torchflow case ...`: open, advance and follow cooperation matters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from torchflow.cli.context import Env, pairs, pass_env, table
+
+AT_HELP = "When it happened (date or ISO instant; default now)."
+FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
+                     help="Set a custom field (repeatable).")
+
+
+@click.group()
+def case() -> None:
+    """Open, advance and follow cases."""
+
+
+@case.command("open")
+@click.argument("workflow")
+@click.option("--title", required=True, help="A short title of the matter.")
+@click.option("--owner", metavar="HANDLE", help="Who follows the case (default: you).")
+@FIELD
+@pass_env
+def open_(env: Env, workflow: str, title: str, owner: str | None, fields: tuple[str, ...]) -> None:
+    """Open a case in WORKFLOW and print its key.
+
+    \b
+    Example:
+      torchflow case open project_introduction --title "Hydrogen fuel cells" \\
+          --field enterprise="Qingneng Co." --field industry=new_energy
+    """
+    from torchflow.service import cases
+
+    result = cases.open_case(env.app, env.actor(), workflow, title=title, owner=owner,
+                             fields=cases.parse_assignments(fields))
+    env.emit(result, lambda r: r["key"])
+
+
+@case.command("list")
+@click.option("--workflow", help="Only this workflow.")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--owner", metavar="HANDLE", help="Only cases this person owns.")
+@click.option("--open/--closed", "is_open", default=None, help="Only open (or closed) cases.")
+@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@pass_env
+def list_(env: Env, workflow: str | None, state: str | None, owner: str | None,
+          is_open: bool | None, limit: int) -> None:
+    """List cases, oldest first.
+
+    \b
+    Example:
+      torchflow case list --workflow project_introduction --open
+    """
+    from torchflow.service import cases
+
+    rows = cases.list_cases(env.app, workflow=workflow, state=state, owner=owner,
+                            is_open=is_open, limit=limit)
+    env.emit(rows, lambda r: table(r, [("KEY", "key"), ("WORKFLOW", "workflow"),
+                                        ("STATE", "state"), ("OWNER", "owner"),
+                                        ("TITLE", "title")]))
+
+
+@case.command("show")
+@click.argument("key")
+@pass_env
+def show(env: Env, key: str) -> None:
+    """State, fields, owner, what may happen next, open follow-ups, recent history.
+
+    \b
+    Example:
+      torchflow case show PI-2026-0001
+    """
+    from torchflow.service import cases
+
+    roles: tuple[str, ...] = env.actor().roles if env.user else ()
+    view = cases.show_case(env.app, key, roles)
+    env.emit(view, render_case)
+
+
+def render_case(v: dict[str, Any]) -> str:
+    head = pairs(v, [("Case", "key"), ("Title", "title"), ("Workflow", "workflow"),
+                     ("State", "state_title"), ("Owner", "owner"), ("Opened", "opened_at"),
+                     ("In state since", "state_entered_at"), ("Version", "case_version")])
+    parts = [f"{head}"]
+    if v["fields"]:
+        parts.append("Fields:\n" + "\n".join(f"  {k}: {val}" for k, val in v["fields"].items()))
+    if v["allowed"]:
+        lines = []
+        for a in v["allowed"]:
+            blocked = f"  (blocked: {'; '.join(a['blocked'])})" if a["blocked"] else ""
+            lines.append(f"  {a['trigger']} -> {a['to']}{blocked}")
+        parts.append("Next:\n" + "\n".join(lines))
+    else:
+        parts.append("Next: none (terminal state)")
+    if v["tasks"]:
+        parts.append("Follow-ups:\n" + table(v["tasks"], [("  ID", "id"), ("KIND", "kind"),
+                                                          ("DUE", "due_on"), ("RULE", "rule")]))
+    parts.append("Recent history:\n" + "\n".join(describe_event(e) for e in v["history"]))
+    return "\n\n".join(parts)
+
+
+def describe_event(e: dict[str, Any]) -> str:
+    data = e["data"] or {}
+    what = {
+        "opened": lambda: f"opened in {e['to']}",
+        "advanced": lambda: f"{data.get('trigger')}: {e['from']} -> {e['to']}",
+        "note": lambda: f"note: {data.get('note')}",
+        "fields_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["fields"].items()),
+        "assigned": lambda: f"assigned to {data.get('owner')}",
+    }.get(e["kind"], lambda: e["kind"] + (f": {data.get('note')}" if data.get("note") else ""))()
+    if e["kind"] == "advanced" and data.get("note"):
+        what += f" ({data['note']})"
+    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {e['actor']:<12} {what}"
+
+
+@case.command("advance")
+@click.argument("key")
+@click.argument("trigger")
+@click.option("--note", help="Why, in a sentence; kept in the history.")
+@FIELD
+@click.option("--if-version", "expected", type=int, metavar="N",
+              help="Refuse if the case changed since you saw version N.")
+@pass_env
+def advance(env: Env, key: str, trigger: str, note: str | None, fields: tuple[str, ...],
+            expected: int | None) -> None:
+    """Fire TRIGGER on case KEY (e.g. sign, register, resume).
+
+    \b
+    Example:
+      torchflow case advance PI-2026-0001 sign --field planned_investment=50000 \\
+          --note "Signed at the zone's investment fair"
+    """
+    from torchflow.service import cases
+
+    result = cases.advance(env.app, env.actor(), key, trigger, note=note,
+                           fields=cases.parse_assignments(fields), expected_version=expected)
+    env.emit(result.__dict__, lambda r: f"{r['key']}: {r['from_state']} -> {r['to_state']}"
+             + (" (closed)" if r["closed"] else ""))
+
+
+@case.command("note")
+@click.argument("key")
+@click.argument("text")
+@pass_env
+def note(env: Env, key: str, text: str) -> None:
+    """Add a note to the history of KEY.
+
+    \b
+    Example:
+      torchflow case note PI-2026-0001 "CFO confirms the land budget"
+    """
+    from torchflow.service import cases
+
+    result = cases.add_note(env.app, env.actor(), key, text)
+    env.emit(result, lambda r: f"{r['key']}: note #{r['event']} added")
+
+
+@case.command("set")
+@click.argument("key")
+@click.argument("assignments", nargs=-1, required=True, metavar="NAME=VALUE...")
+@pass_env
+def set_(env: Env, key: str, assignments: tuple[str, ...]) -> None:
+    """Set custom fields of KEY (an empty value clears a field).
+
+    \b
+    Example:
+      torchflow case set PI-2026-0001 planned_investment=80000 expected_jobs=300
+    """
+    from torchflow.service import cases
+
+    result = cases.set_fields(env.app, env.actor(), key, cases.parse_assignments(assignments))
+    env.emit(result, lambda r: f"{r['key']}: " + ", ".join(f"{k}={v}" for k, v in
+                                                        r["fields"].items()))
+
+
+@case.command("assign")
+@click.argument("key")
+@click.argument("handle")
+@pass_env
+def assign(env: Env, key: str, handle: str) -> None:
+    """Make HANDLE the owner of KEY; its open follow-ups move too.
+
+    \b
+    Example:
+      torchflow case assign PI-2026-0001 zhao.min
+    """
+    from torchflow.service import cases
+
+    result = cases.assign(env.app, env.actor(), key, handle)
+    env.emit(result, lambda r: f"{r['key']}: owner {r['was']} -> {r['owner']}")
+
+
+@case.command("history")
+@click.argument("key")
+@pass_env
+def history(env: Env, key: str) -> None:
+    """The whole history of KEY, oldest first.
+
+    \b
+    Example:
+      torchflow case history PI-2026-0001
+    """
+    from torchflow.service import cases
+
+    result = cases.history(env.app, key)
+    env.emit(result, lambda r: f"{r['key']}\n" + "\n".join(describe_event(e) for e in r["events"]))
+
+
+@case.command("contact")
+@click.argument("key")
+@click.option("--note", help="What was discussed.")
+@click.option("--at", "at", metavar="WHEN", help=AT_HELP)
+@pass_env
+def contact(env: Env, key: str, note: str | None, at: str | None) -> None:
+    """Log a routine contact with the enterprise or partner of KEY.
+
+    \b
+    Example:
+      torchflow case contact PI-2026-0001 --note "Called the CFO about the land lease"
+    """
+    _log(env, key, "contact", note, at)
+
+
+@case.command("visit")
+@click.argument("key")
+@click.option("--note", help="What was seen.")
+@click.option("--at", "at", metavar="WHEN", help=AT_HELP)
+@pass_env
+def visit(env: Env, key: str, note: str | None, at: str | None) -> None:
+    """Log a visit to the enterprise or site of KEY.
+
+    \b
+    Example:
+      torchflow case visit PI-2026-0001 --note "Workshop floor ready" --at 2026-03-04
+    """
+    _log(env, key, "visit", note, at)
+
+
+def _log(env: Env, key: str, kind: str, note: str | None, at: str | None) -> None:
+    from torchflow.service import tasks
+
+    result = tasks.log_followup(env.app, env.actor(), key, kind, note=note, at=at)
+    nxt = result.get("next")
+    env.emit(result, lambda r: f"{r['key']}: {kind} logged"
+             + (f"; next {kind} due {nxt['due_on']}" if nxt else ""))

@@ -1,0 +1,118 @@
+"""What every command shares: the lazily built application, the acting person,
+output in text or JSON, and the translation of errors into one stderr line."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from torchflow.config import Settings
+    from torchflow.service.app import App
+    from torchflow.service.people import Actor
+
+
+class Env:
+    """click's Context.obj: configuration passed explicitly, built on first use."""
+
+    def __init__(self, config_path: str | None, user: str | None, as_json: bool) -> None:
+        self.config_path = config_path
+        self.user = user
+        self.as_json = as_json
+        self._settings: Settings | None = None
+        self._app: App | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from torchflow.config import load_settings
+
+            path = Path(self.config_path) if self.config_path else None
+            self._settings = load_settings(path)
+        return self._settings
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            from torchflow.service.app import build_app
+
+            self._app = build_app(self.settings)
+        return self._app
+
+    def actor(self) -> Actor:
+        from torchflow.service.people import resolve_actor
+
+        return resolve_actor(self.app, self.user)
+
+    def emit(self, data: Any, text: Callable[[Any], str] | str) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        else:
+            click.echo(text(data) if callable(text) else text)
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """A user's mistake is one line on stderr and exit 1, never a traceback."""
+    from torchflow.errors import TorchflowError, WorkflowError
+
+    try:
+        yield
+    except WorkflowError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1) from None
+    except TorchflowError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, size: int) -> str:
+    return text + " " * max(size - width(text), 0)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A plain aligned table; CJK characters count double so columns line up."""
+    if not rows:
+        return "(none)"
+    cells = [[_cell(row.get(key)) for _, key in columns] for row in rows]
+    widths = [
+        max(width(header), *(width(line[i]) for line in cells))
+        for i, (header, _) in enumerate(columns)
+    ]
+    lines = ["  ".join(pad(h, w) for (h, _), w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(pad(c, w) for c, w in zip(line, widths, strict=True)).rstrip()
+              for line in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def pairs(data: dict[str, Any], keys: Sequence[tuple[str, str]]) -> str:
+    """``label: value`` lines for a summary."""
+    size = max(width(label) for label, _ in keys)
+    return "\n".join(f"{pad(label + ':', size + 1)} {_cell(data.get(key))}" for label, key in keys)

@@ -1,0 +1,63 @@
+"""The `torchflow` command: global options, the command tree, error handling.
+
+Only click is imported at start-up; each command imports the layers it needs
+when it runs, so `--help` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from torchflow.cli.audit import audit
+from torchflow.cli.case import case
+from torchflow.cli.context import Env, handle_errors
+from torchflow.cli.notice import notice
+from torchflow.cli.person import person
+from torchflow.cli.scheduler import scheduler
+from torchflow.cli.single import agenda, demo, init
+from torchflow.cli.task import task
+from torchflow.cli.workflow import workflow
+
+
+class TorchflowGroup(click.Group):
+    """Turns every TorchflowError into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with handle_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=TorchflowGroup, context_settings={"auto_envvar_prefix": "TORCHFLOW",
+                                                    "help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="TORCHFLOW_CONFIG",
+              help="config.toml to use (default: ./config.toml, or TORCHFLOW_CONFIG).")
+@click.option("--as", "user", metavar="HANDLE", envvar="TORCHFLOW_USER",
+              help="Act as this person (default: TORCHFLOW_USER).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@click.version_option(package_name="torchflow")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: bool) -> None:
+    """Follow the cooperation matters of a city and the Torch programme.
+
+    \b
+    Cases move through workflows defined in workflows/*.toml; while a case sits
+    in a state, torchflow keeps its contacts, visits and deadlines scheduled.
+
+    \b
+    Example:
+      torchflow init
+      torchflow --as wang.li case open project_introduction --title "Hydrogen fuel cells" \\
+          --field enterprise="Qingneng Co." --field industry=new_energy
+    """
+    ctx.obj = Env(config_path=config_path, user=user, as_json=as_json)
+    ctx.call_on_close(ctx.obj.close)
+
+
+for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="torchflow")

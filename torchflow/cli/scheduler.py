@@ -1,0 +1,57 @@
+"""`torchflow scheduler ...`: the service that turns due tasks into notices."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from torchflow.cli.context import Env, pass_env
+
+
+@click.group()
+def scheduler() -> None:
+    """Run the notice service, or one tick of it."""
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+
+@scheduler.command("run")
+@pass_env
+def run(env: Env) -> None:
+    """Sweep and dispatch on the configured interval until SIGTERM or Ctrl-C.
+
+    \b
+    Example:
+      torchflow --config /etc/torchflow/config.toml scheduler run
+    """
+    from torchflow.scheduler import Service
+
+    _logging()
+    raise SystemExit(Service(env.app).run())
+
+
+@scheduler.command("tick")
+@pass_env
+def tick(env: Env) -> None:
+    """One sweep and one dispatch, then exit (for cron, systemd timers, tests).
+
+    \b
+    Example:
+      TORCHFLOW_NOW=2026-12-01T09:30:00+08:00 torchflow scheduler tick
+    """
+    from torchflow.scheduler import tick as run_tick
+    from torchflow.service.dispatch import Channels, worker_id
+
+    _logging()
+    channels = Channels(env.app.settings)
+    try:
+        result = run_tick(env.app, channels, worker_id())
+    finally:
+        channels.close()
+    s, d = result.sweep, result.dispatch
+    env.emit(result.as_dict(),
+             f"swept {s.tasks} task(s): {s.notices} notice(s), {s.digests} digest(s); "
+             f"sent {d.sent}, failed {d.failed}, dead {d.dead}")

@@ -1,0 +1,86 @@
+"""Top-level commands: init, agenda, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from torchflow.cli.context import Env, pass_env, table
+
+
+@click.command()
+@pass_env
+def init(env: Env) -> None:
+    """Create the database or upgrade it to this release; safe to run twice.
+
+    \b
+    Example:
+      torchflow init
+    """
+    from torchflow.store.migrate import upgrade
+
+    before, after = upgrade(env.app.db)
+    result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
+              "before": before, "after": after}
+    if before is None:
+        text = f"created the torchflow tables (schema {after})"
+    elif before == after:
+        text = f"database already at schema {after}"
+    else:
+        text = f"upgraded the database from schema {before} to {after}"
+    env.emit(result, text)
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(1, 90), default=14, show_default=True)
+@click.option("--assignee", metavar="HANDLE", help="Only HANDLE's work.")
+@pass_env
+def agenda(env: Env, days: int, assignee: str | None) -> None:
+    """What comes due in the next DAYS and which notices will go out.
+
+    \b
+    Example:
+      torchflow agenda --days 7 --assignee wang.li
+    """
+    from torchflow.service import tasks
+
+    result = tasks.agenda(env.app, days=days, assignee=assignee)
+    env.emit(result, render_agenda)
+
+
+def render_agenda(r: dict[str, Any]) -> str:
+    tasks = table(r["tasks"], [("ID", "id"), ("CASE", "case"), ("KIND", "kind"),
+                               ("DUE", "due_on"), ("ASSIGNEE", "assignee"),
+                               ("TITLE", "title")])
+    notices = table([{**n, "at": n["at"][:16].replace("T", " ")} for n in r["notices"]],
+                    [("WHEN (UTC)", "at"), ("KIND", "kind"), ("TO", "to"), ("CASE", "case"),
+                     ("TASK", "task")])
+    pending = table(r["pending"], [("ID", "id"), ("KIND", "kind"), ("TO", "to"),
+                                   ("CHANNEL", "channel"), ("SUBJECT", "subject")])
+    return (f"Due by {r['today']} + {r['days']} days:\n{tasks}\n\n"
+            f"Notices that will go out:\n{notices}\n\nWaiting to be sent:\n{pending}")
+
+
+@click.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the demo (default: a new temporary folder).")
+@click.option("--days", type=click.IntRange(1, 120), default=30, show_default=True,
+              help="How many days to simulate.")
+@pass_env
+def demo(env: Env, directory: Path | None, days: int) -> None:
+    """Walk every shipped workflow and simulate a month of the scheduler.
+
+    Writes its own config, SQLite file and outbox in a fresh folder; your own
+    database is never touched.
+
+    \b
+    Example:
+      torchflow demo --dir ./demo
+    """
+    from torchflow.demo import run_demo
+
+    summary = run_demo(directory, days=days, echo=None if env.as_json else click.echo)
+    if env.as_json:
+        env.emit(summary, "")

@@ -1,0 +1,96 @@
+"""`torchflow task ...`: the follow-ups that are due."""
+
+from __future__ import annotations
+
+import click
+
+from torchflow.cli.context import Env, pass_env, table
+
+TASK_COLUMNS = [("ID", "id"), ("CASE", "case"), ("KIND", "kind"), ("DUE", "due_on"),
+                ("ASSIGNEE", "assignee"), ("TITLE", "title")]
+
+
+@click.group()
+def task() -> None:
+    """List, complete, snooze and reassign follow-up tasks."""
+
+
+@task.command("list")
+@click.option("--mine", is_flag=True, help="Only tasks assigned to you.")
+@click.option("--assignee", metavar="HANDLE", help="Only tasks assigned to HANDLE.")
+@click.option("--due-within", metavar="SPAN", help="Only tasks due within SPAN (3d, 2w).")
+@click.option("--overdue", is_flag=True, help="Only overdue tasks.")
+@click.option("--kind", type=click.Choice(["contact", "visit", "deadline"]))
+@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@pass_env
+def list_(env: Env, mine: bool, assignee: str | None, due_within: str | None, overdue: bool,
+          kind: str | None, limit: int) -> None:
+    """Open tasks, soonest first.
+
+    \b
+    Example:
+      torchflow --as wang.li task list --mine --due-within 3d
+    """
+    from torchflow.errors import InvalidInput
+    from torchflow.service import tasks
+
+    if mine and assignee:
+        raise InvalidInput("--mine and --assignee exclude each other; use one")
+    who = env.actor().handle if mine else assignee
+    rows = tasks.list_tasks(env.app, assignee=who, due_within=due_within, overdue=overdue,
+                            kind=kind, limit=limit)
+    env.emit(rows, lambda r: table(r, TASK_COLUMNS))
+
+
+@task.command("done")
+@click.argument("task_id", type=int)
+@click.option("--note", help="What was done.")
+@pass_env
+def done(env: Env, task_id: int, note: str | None) -> None:
+    """Mark task TASK_ID done; a contact or visit plans its next occurrence.
+
+    \b
+    Example:
+      torchflow task done 42 --note "Called; land lease signed"
+    """
+    from torchflow.service import tasks
+
+    result = tasks.complete(env.app, env.actor(), task_id, note)
+    nxt = result["next"]
+    env.emit(result, lambda r: f"task #{task_id} done" +
+             (f"; next due {nxt['due_on']}" if nxt else ""))
+
+
+@task.command("snooze")
+@click.argument("task_id", type=int)
+@click.option("--to", "to", required=True, metavar="DATE", help="New due day (YYYY-MM-DD).")
+@click.option("--reason", required=True, help="Why it moves; kept in the history.")
+@pass_env
+def snooze(env: Env, task_id: int, to: str, reason: str) -> None:
+    """Move task TASK_ID to another day (the next working day if DATE is not one).
+
+    \b
+    Example:
+      torchflow task snooze 42 --to 2026-12-07 --reason "CEO abroad until Friday"
+    """
+    from torchflow.service import tasks
+
+    result = tasks.snooze(env.app, env.actor(), task_id, to, reason)
+    env.emit(result, lambda r: f"task #{task_id} now due {r['due_on']}{r['note']}")
+
+
+@task.command("reassign")
+@click.argument("task_id", type=int)
+@click.argument("handle")
+@pass_env
+def reassign(env: Env, task_id: int, handle: str) -> None:
+    """Give task TASK_ID to HANDLE; its pending notices follow.
+
+    \b
+    Example:
+      torchflow task reassign 42 zhao.min
+    """
+    from torchflow.service import tasks
+
+    result = tasks.reassign(env.app, env.actor(), task_id, handle)
+    env.emit(result, lambda r: f"task #{task_id} assigned to {handle}")

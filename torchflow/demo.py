@@ -1,0 +1,232 @@
+"""`torchflow demo`: a fresh SQLite file, sample people and cases, a walk through
+every shipped workflow, then a month of simulated days run through the
+scheduler's tick via TORCHFLOW_NOW. It never touches the user's own database."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter, deque
+from collections.abc import Callable
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from torchflow.clock import ENV_NOW, utcnow
+from torchflow.config import bundled_workflows_dir, load_settings
+from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
+from torchflow.errors import InvalidInput, TorchflowError
+from torchflow.scheduler import tick
+from torchflow.service import cases, people, tasks
+from torchflow.service.app import App, build_app
+from torchflow.service.dispatch import Channels, worker_id
+from torchflow.store.migrate import upgrade
+
+PEOPLE = [
+    ("wang.li", "Wang Li · 王立", ["coordinator"]),
+    ("zhao.min", "Zhao Min · 赵敏", ["coordinator"]),
+    ("chen.jie", "Chen Jie · 陈杰", ["director"]),
+    ("liu.yang", "Liu Yang · 刘洋", ["torch_liaison"]),
+    ("sun.hao", "Sun Hao · 孙浩", ["expert"]),
+]
+
+# Realistic values for the fields the main path of each workflow asks for.
+SAMPLES: dict[str, tuple[str, dict[str, str]]] = {
+    "project_introduction": ("Hydrogen fuel-cell stack plant · 氢燃料电池电堆项目", {
+        "enterprise": "Qingneng Power Co. · 清能动力", "industry": "new energy",
+        "lead_source": "torch center", "planned_investment": "120000",
+        "expected_jobs": "450", "contact_person": "Ms. Li, CFO, 138-0000-1234",
+        "target_park": "High-tech Zone East Park · 东区产业园", "credit_code": "91310000MA1FL1XY2K",
+    }),
+    "enterprise_cultivation": ("Cultivation of Ruixin Semiconductor · 睿芯半导体培育", {
+        "enterprise": "Ruixin Semiconductor · 睿芯半导体", "credit_code": "91320500MA1X8K7Q3N",
+        "mentor": "zhao.min", "revenue": "8600", "rd_ratio": "7.5", "ip_count": "14",
+        "application_no": "GQ-2026-0318", "certificate_no": "GR202632001234",
+    }),
+    "talent_docking": ("Power electronics engineers for Qingneng · 电力电子人才对接", {}),
+    "international_cooperation": ("Sino-German incubator exchange · 中德孵化器交流", {
+        "budget": "300",
+    }),
+    "platform_building": ("Pilot-scale base for new materials · 新材料中试基地", {
+        "approval_no": "KJ-2026-017", "approved_funding": "5000", "lead_reviewer": "sun.hao",
+        "evaluation_grade": "excellent",
+    }),
+}
+
+GOOD_ENDS = ("closed", "graduated", "completed")
+
+
+def main_path(spec: WorkflowSpec) -> list[str]:
+    """Triggers of the shortest walk from the initial state to a good end (closed,
+    graduated), not an exit such as lost or withdrawn."""
+    ends = [s for s in GOOD_ENDS if s in spec.states] or [
+        s.name for s in spec.states.values() if s.terminal]
+    queue: deque[tuple[str, list[str]]] = deque([(spec.initial, [])])
+    seen = {spec.initial}
+    while queue:
+        state, path = queue.popleft()
+        if state in ends:
+            return path
+        for t in spec.transitions_from(state):
+            if t.dest != PREVIOUS and t.dest not in seen:
+                seen.add(t.dest)
+                queue.append((t.dest, [*path, t.trigger]))
+    return []
+
+
+def sample_value(spec: WorkflowSpec, name: str, today: date) -> str:
+    given = SAMPLES.get(spec.name, ("", {}))[1].get(name)
+    if given is not None:
+        return given
+    field = spec.fields[name]
+    return {
+        "number": "100", "date": today.isoformat(), "person": "wang.li",
+        "choice": field.choices[0] if field.choices else "",
+    }.get(field.type, f"Sample {field.title.split(' · ')[0].lower()}")
+
+
+def run_demo(directory: Path | None, *, days: int = 30,
+             echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    say = echo or (lambda _text: None)
+    folder = _fresh_folder(directory)
+    config = folder / "config.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///demo.db"\n\n'
+        f"[workflows]\ndirectory = {json.dumps(str(bundled_workflows_dir()))}\n\n"
+        '[notify.file]\npath = "outbox.jsonl"\n',
+        encoding="utf-8",
+    )
+    saved_now = os.environ.get(ENV_NOW)
+    app = build_app(load_settings(config))
+    try:
+        return _run(app, folder, days, say)
+    finally:
+        app.close()
+        if saved_now is None:
+            os.environ.pop(ENV_NOW, None)
+        else:
+            os.environ[ENV_NOW] = saved_now
+
+
+def _fresh_folder(directory: Path | None) -> Path:
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="torchflow-demo-"))
+    if directory.exists() and any(directory.iterdir()):
+        raise InvalidInput(f"{directory} is not empty; give a new or empty folder to --dir")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[str, Any]:
+    cal = app.calendar
+    start = cal.next_workday(cal.local_date(utcnow()))
+    _set_now(app, start, time(9, 0))
+    upgrade(app.db)
+    for handle, name, roles in PEOPLE:
+        people.add_person(app, handle, name=name, roles=roles,
+                          email=f"{handle}@zone.example.gov.cn")
+    actors = {h: people.resolve_actor(app, h) for h, _, _ in PEOPLE}
+    say(f"torchflow demo in {folder} (simulating {days} days from {start})\n")
+    walks = _open_cases(app, actors, start, say)
+    channels = Channels(app.settings)
+    owner = worker_id()
+    sent: Counter[str] = Counter()
+    try:
+        for offset in range(days):
+            day = start + timedelta(days=offset)
+            if not cal.is_workday(day):
+                continue
+            # Morning tick (digests, due notices), the coordinators' day, evening tick.
+            for at in (time(9, 5), None, time(18, 30)):
+                if at is None:
+                    _set_now(app, day, time(10, 0))
+                    _work_day(app, actors, walks, offset, say)
+                    continue
+                _set_now(app, day, at)
+                sent["sent"] += tick(app, channels, owner).dispatch.sent
+    finally:
+        channels.close()
+    return _summary(app, folder, walks, sent, say)
+
+
+def _set_now(app: App, day: date, at: time) -> None:
+    os.environ[ENV_NOW] = app.calendar.at(day, at).isoformat()
+
+
+def _open_cases(app: App, actors: dict[str, Any], today: date,
+                say: Callable[[str], None]) -> list[dict[str, Any]]:
+    walks = []
+    for name, spec in sorted(app.registry.files().items()):
+        title = SAMPLES.get(name, (spec.title, {}))[0] or spec.title
+        required = [f.name for f in spec.fields.values() if f.required]
+        fields = {f: sample_value(spec, f, today) for f in required}
+        owner = "wang.li" if len(walks) % 2 == 0 else "zhao.min"
+        opened = cases.open_case(app, actors[owner], name, title=title, owner=owner,
+                                 fields=fields)
+        say(f"opened {opened['key']}  {title}")
+        walks.append({"key": opened["key"], "spec": spec, "path": main_path(spec), "step": 0})
+    say("")
+    return walks
+
+
+def _work_day(app: App, actors: dict[str, Any], walks: list[dict[str, Any]], offset: int,
+              say: Callable[[str], None]) -> None:
+    """A coordinator's day: most due contacts are made (some slip), and every
+    few days a case moves one stage on."""
+    today = app.calendar.local_date(utcnow())
+    for walk in walks:
+        for task in tasks.list_tasks(app, due_within="0d"):
+            if task["case"] == walk["key"] and task["kind"] in ("contact", "visit") \
+                    and (offset + task["id"]) % 4 != 0:
+                tasks.log_followup(app, actors["wang.li"], walk["key"], task["kind"],
+                                   note="Routine follow-up by phone · 电话例行联络")
+        if offset % 4 == 1 and walk["step"] < len(walk["path"]):
+            _step(app, actors, walk, today, say)
+
+
+def _step(app: App, actors: dict[str, Any], walk: dict[str, Any], today: date,
+          say: Callable[[str], None]) -> None:
+    spec: WorkflowSpec = walk["spec"]
+    case = cases.show_case(app, walk["key"])
+    trigger = walk["path"][walk["step"]]
+    transition = spec.transition(case["state"], trigger)
+    if transition is None:
+        return
+    missing = {name: sample_value(spec, name, today) for name in transition.requires
+               if case["fields"].get(name) in (None, "")}
+    actor = next((a for a in actors.values() if not transition.roles
+                  or set(a.roles) & set(transition.roles)), actors["chen.jie"])
+    try:
+        moved = cases.advance(app, actor, walk["key"], trigger, fields=missing,
+                              note="Demo walk-through")
+    except TorchflowError as exc:
+        say(f"{walk['key']}: {exc}")
+        return
+    walk["step"] += 1
+    say(f"{today}  {moved.key}: {trigger} ({moved.from_state} -> {moved.to_state}) by "
+        f"{actor.handle}")
+
+
+def _summary(app: App, folder: Path, walks: list[dict[str, Any]], sent: Counter[str],
+             say: Callable[[str], None]) -> dict[str, Any]:
+    outbox = app.settings.notify.file.path
+    lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+    kinds = Counter(json.loads(line)["kind"] for line in lines)
+    finals = [cases.show_case(app, w["key"]) for w in walks]
+    say("\nWhere the cases ended:")
+    for case in finals:
+        say(f"  {case['key']:<14} {case['state_title']}")
+    say(f"\n{len(lines)} notices sent to {outbox}: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    for line in lines[:3]:
+        say("  " + json.loads(line)["subject"])
+    say(f"\nExplore it: torchflow --config {folder / 'config.toml'} case list")
+    return {
+        "folder": str(folder),
+        "database": str(folder / "demo.db"),
+        "outbox": str(outbox),
+        "cases": [{"key": c["key"], "state": c["state"]} for c in finals],
+        "notices": dict(kinds),
+        "sent": sent["sent"],
+    }

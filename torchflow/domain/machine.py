@@ -1,0 +1,91 @@
+"""A workflow version compiled into one shared transitions Machine.
+
+The machine is built once per version with no models attached
+(attaching thousands of cases makes add_model quadratic) and a case is bound to it
+for a single trigger through a throwaway binding object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import EventData, Machine
+
+from torchflow.domain.workflow import PREVIOUS, TransitionSpec, WorkflowSpec
+from torchflow.errors import Refused
+
+
+@dataclass
+class _Binding:
+    state: str
+    previous_state: str | None
+
+
+def _came_from(state: str) -> Any:
+    def check(event: EventData) -> bool:
+        return bool(event.model.previous_state == state)
+
+    return check
+
+
+class CompiledWorkflow:
+    def __init__(self, spec: WorkflowSpec) -> None:
+        self.spec = spec
+        self.machine = Machine(
+            model=None,
+            states=list(spec.states),
+            initial=None,
+            auto_transitions=False,
+            send_event=True,
+        )
+        for t in spec.transitions:
+            if t.dest == PREVIOUS:
+                # "Back to where it was": one conditional transition per possible state.
+                for source in t.sources:
+                    for dest in spec.states:
+                        if dest != source:
+                            self.machine.add_transition(
+                                t.trigger, source, dest, conditions=[_came_from(dest)]
+                            )
+            else:
+                self.machine.add_transition(t.trigger, list(t.sources), t.dest)
+
+    def fire(self, state: str, previous_state: str | None, trigger: str) -> str:
+        """The state after ``trigger``; Refused when it cannot fire from ``state``."""
+        if self.spec.transition(state, trigger) is None:
+            raise Refused(self.not_allowed(state, trigger))
+        binding = _Binding(state, previous_state)
+        if not self.machine.events[trigger].trigger(binding):
+            raise Refused(
+                f"'{trigger}' cannot fire from '{state}': there is no earlier state to go back to"
+            )
+        return binding.state
+
+    def not_allowed(self, state: str, trigger: str) -> str:
+        allowed = [t.trigger for t in self.spec.transitions_from(state)]
+        if not allowed:
+            return f"'{trigger}' is not allowed: '{state}' is a terminal state with no way out"
+        return (
+            f"'{trigger}' is not allowed from '{state}'; allowed: " + ", ".join(allowed)
+        )
+
+
+def guard_problems(
+    transition: TransitionSpec,
+    fields: Mapping[str, Any],
+    actor_roles: Iterable[str],
+) -> list[str]:
+    """What stops ``transition`` from firing for this actor and these field values."""
+    problems = []
+    missing = [name for name in transition.requires if fields.get(name) in (None, "")]
+    if missing:
+        hint = " ".join(f"--field {name}=..." for name in missing)
+        problems.append(f"'{transition.trigger}' needs " + ", ".join(missing) + f" first ({hint})")
+    if transition.roles and not set(transition.roles) & set(actor_roles):
+        problems.append(
+            f"'{transition.trigger}' may be done only by a person with role "
+            + " or ".join(transition.roles)
+        )
+    return problems

@@ -1,0 +1,139 @@
+"""When a task's notices fall due, and which ones a sweep should produce now.
+
+A task passes through up to four stages, numbered in order:
+
+1. ``upcoming``   - ``remind`` working days before the due date, at the start of the day
+2. ``due``        - the due date, at the start of the working day
+3. ``overdue``    - the due date, at the end of the working day
+4. ``escalation`` - deadlines only, at the same moment as ``overdue``
+
+The sweep stores the highest stage produced (``stage_done``) on the task, so
+nothing here depends on hitting an exact minute (DESIGN, mechanism 7).
+Pure: ``now`` is always an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from torchflow.domain.calendar import WorkCalendar
+from torchflow.errors import InvalidInput
+
+KINDS = ("upcoming", "due", "overdue", "escalation")
+DIGEST = "digest"
+TASK_KINDS = ("contact", "visit", "deadline", "custom")
+_STAGE_OF = {kind: stage for stage, kind in enumerate(KINDS, start=1)}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The instants (aware, UTC) at which each stage of one task falls due."""
+
+    upcoming_at: datetime | None
+    due_at: datetime
+    overdue_at: datetime
+    escalation_at: datetime | None
+
+
+def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int) -> Timeline:
+    """The stage times of a task of ``kind`` due on ``due_on``.
+
+    ``remind`` counts working days, so a reminder for a Monday task with
+    ``remind=1`` comes on the Friday before, not on Sunday.
+    """
+    if kind not in TASK_KINDS:
+        raise InvalidInput(f"unknown task kind {kind!r}; expected one of {', '.join(TASK_KINDS)}")
+    if remind < 0:
+        raise InvalidInput(f"remind must be 0 or more working days, got {remind}")
+    upcoming = cal.at(cal.add_workdays(due_on, -remind), cal.workday_start) if remind > 0 else None
+    overdue = cal.at(due_on, cal.workday_end)
+    return Timeline(
+        upcoming_at=upcoming,
+        due_at=cal.at(due_on, cal.workday_start),
+        overdue_at=overdue,
+        # Only a deadline has people to escalate to (DeadlineRule.escalate_to).
+        escalation_at=overdue if kind == "deadline" else None,
+    )
+
+
+def stage_times(tl: Timeline) -> list[tuple[int, str, datetime]]:
+    """``(stage, kind, time)`` for each stage the timeline has, in stage order."""
+    times = (tl.upcoming_at, tl.due_at, tl.overdue_at, tl.escalation_at)
+    return [
+        (_STAGE_OF[kind], kind, at) for kind, at in zip(KINDS, times, strict=True) if at is not None
+    ]
+
+
+def notices_due(
+    tl: Timeline, *, stage_done: int, now: datetime
+) -> tuple[list[str], int, datetime | None]:
+    """What a sweep at ``now`` should produce for a task whose stages up to
+    ``stage_done`` (0 = none) are already produced.
+
+    Returns the notice kinds to produce, the new ``stage_done`` and the time of
+    the next stage still ahead (None when none is left).
+
+    After downtime only the latest of upcoming/due/overdue that has passed is
+    produced: a reminder that the task is coming is noise once it is overdue.
+    An escalation goes to other people, so it is never swallowed that way.
+    """
+    _require_aware(now, "now")
+    if not 0 <= stage_done <= len(KINDS):
+        raise InvalidInput(f"stage_done must be 0..{len(KINDS)}, got {stage_done}")
+    stages = stage_times(tl)
+    passed = [(stage, kind) for stage, kind, at in stages if at <= now and stage > stage_done]
+    routine = [kind for stage, kind in passed if kind != "escalation"]
+    kinds = routine[-1:] + [kind for _, kind in passed if kind == "escalation"]
+    new_done = max([stage_done, *(stage for stage, _ in passed)])
+    ahead = [at for stage, _, at in stages if stage > new_done]
+    return kinds, new_done, min(ahead, default=None)
+
+
+def digest_day(cal: WorkCalendar, now: datetime, digest_time: time) -> date | None:
+    """The local date whose digest is due at ``now``, or None.
+
+    Today counts when it is a working day and the local time has reached
+    ``digest_time``. Earlier days missed during downtime are never returned: a
+    digest of yesterday's work list is stale, today's replaces it.
+    """
+    _require_aware(now, "now")
+    local = now.astimezone(cal.tz)
+    today = local.date()
+    if cal.is_workday(today) and local.time() >= digest_time.replace(tzinfo=None):
+        return today
+    return None
+
+
+def idempotency_key(
+    *,
+    kind: str,
+    recipient: str,
+    channel: str,
+    task_id: int | None = None,
+    occurrence: int | None = None,
+    day: date | None = None,
+) -> str:
+    """The ledger key of a notice (DESIGN, mechanism 6); producing it twice is a no-op.
+
+    Task notices: ``task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}``;
+    digests: ``digest:{day}:{recipient}:{channel}``.
+    """
+    if not recipient or not channel:
+        raise InvalidInput("a notice needs a recipient and a channel")
+    if kind == DIGEST:
+        if day is None:
+            raise InvalidInput("a digest notice needs its day")
+        return f"digest:{day.isoformat()}:{recipient}:{channel}"
+    if kind not in _STAGE_OF:
+        raise InvalidInput(
+            f"unknown notice kind {kind!r}; expected one of {', '.join((*KINDS, DIGEST))}"
+        )
+    if task_id is None or occurrence is None:
+        raise InvalidInput(f"a {kind!r} notice needs task_id and occurrence")
+    return f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}"
+
+
+def _require_aware(value: datetime, what: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{what}={value.isoformat()} has no UTC offset; pass an aware datetime")

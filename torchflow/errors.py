@@ -1,0 +1,44 @@
+"""One exception root. Every error a user can cause is a TorchflowError whose
+message is one line saying what was wrong and what would be right."""
+
+from __future__ import annotations
+
+
+class TorchflowError(Exception):
+    """Root of every error torchflow raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(TorchflowError):
+    """config.toml or a TORCHFLOW_* variable is wrong."""
+
+
+class WorkflowError(TorchflowError):
+    """A workflow definition is invalid; ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0] if self.problems else "invalid workflow"
+        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class NotFound(TorchflowError):
+    """A case, person, task, notice or workflow that does not exist."""
+
+
+class InvalidInput(TorchflowError):
+    """A value given by the user does not fit (a field, a date, a duration)."""
+
+
+class Refused(TorchflowError):
+    """The rules forbid the action: a guard, a role, a terminal state."""
+
+
+class Conflict(TorchflowError):
+    """Someone else changed the same thing first; re-read and try again."""
+
+
+class DeliveryError(TorchflowError):
+    """A notice channel could not deliver; the notice will be retried."""

@@ -1,0 +1,46 @@
+"""The application object every use case receives: settings, database,
+calendar, workflow registry and the clock. Built once per process at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from torchflow.clock import utcnow
+from torchflow.config import Settings
+from torchflow.domain.calendar import WorkCalendar
+from torchflow.service.registry import WorkflowRegistry
+from torchflow.store.db import Database
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    calendar: WorkCalendar
+    registry: WorkflowRegistry
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App:
+    cal = settings.calendar
+    return App(
+        settings=settings,
+        db=Database(settings.database_url),
+        calendar=WorkCalendar(
+            timezone=cal.timezone,
+            blackout=cal.blackout,
+            extra_workdays=cal.extra_workdays,
+            workday_start=cal.workday_start,
+            workday_end=cal.workday_end,
+        ),
+        registry=WorkflowRegistry(settings.workflows_dir),
+        clock=clock,
+    )

@@ -1,0 +1,46 @@
+"""`audit verify`: recompute every case's hash chain and name the first broken event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from torchflow.domain.history import EventRecord, first_broken
+from torchflow.service.app import App
+from torchflow.service.events import CASES, EVENTS, CaseRow, case_by_id, load_case
+
+
+def verify(app: App, key: str | None = None) -> list[dict[str, Any]]:
+    with app.db.transaction() as s:
+        if key:
+            cases = [load_case(s, key)]
+        else:
+            ids = s.scalars(select(CASES.c.id).order_by(CASES.c.id))
+            cases = [case_by_id(s, case_id) for case_id in ids]
+        return [_verify_case(s, case) for case in cases]
+
+
+def _verify_case(session: Session, case: CaseRow) -> dict[str, Any]:
+    rows = session.execute(
+        select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
+               EVENTS.c.to_state, EVENTS.c.data, EVENTS.c.prev_hash, EVENTS.c.hash)
+        .where(EVENTS.c.case_id == case.id)
+        .order_by(EVENTS.c.seq)
+    )
+    records = [EventRecord(*row) for row in rows]
+    broken = first_broken(case.key, records)
+    if broken is None and (
+        case.last_seq != len(records) or (records and records[-1].hash != case.head_hash)
+    ):
+        # The chain itself is intact, but its head was cut off: events after the last
+        # one present were removed.
+        broken = (len(records) + 1, "the case records later events that are missing")
+    return {
+        "key": case.key,
+        "events": len(records),
+        "ok": broken is None,
+        "broken_at": broken[0] if broken else None,
+        "reason": broken[1] if broken else None,
+    }

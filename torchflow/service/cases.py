@@ -1,0 +1,392 @@
+"""Use cases on cases: open, advance, note, set fields, assign, show, list, history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, select, text
+from sqlalchemy.orm import Session
+
+from torchflow.domain.machine import guard_problems
+from torchflow.domain.workflow import FieldSpec, WorkflowSpec, coerce_value
+from torchflow.errors import InvalidInput, Refused
+from torchflow.service import followups
+from torchflow.service.app import App
+from torchflow.service.events import (
+    CASES,
+    EVENTS,
+    CaseRow,
+    append_event,
+    changed_since_read,
+    load_case,
+)
+from torchflow.service.people import Actor, person_by_handle
+from torchflow.store.models import OPEN, Person, Task
+
+
+@dataclass(frozen=True)
+class Advanced:
+    key: str
+    trigger: str
+    from_state: str
+    to_state: str
+    closed: bool
+    version: int
+    cancelled_tasks: list[int]
+    planned: list[dict[str, Any]]
+
+
+def parse_assignments(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """CLI ``k=v`` pairs into a dict; a pair with no '=' is refused."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"{pair!r} is not name=value; e.g. --field industry=biomedicine")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def coerce_fields(session: Session, spec: WorkflowSpec, raw: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, text_value in raw.items():
+        field = spec.fields.get(name)
+        if field is None:
+            known = ", ".join(spec.fields) or "none"
+            raise InvalidInput(f"'{spec.name}' has no field '{name}'; fields: {known}")
+        values[name] = _coerce(session, field, text_value)
+    return values
+
+
+def _coerce(session: Session, field: FieldSpec, raw: str) -> Any:
+    value = coerce_value(field, raw)
+    if field.type == "person" and value is not None:
+        person_by_handle(session, str(value))
+    return value
+
+
+def open_case(
+    app: App,
+    actor: Actor,
+    workflow: str,
+    *,
+    title: str,
+    owner: str | None = None,
+    fields: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    if not title.strip():
+        raise InvalidInput("--title is empty; give the matter a short title")
+    now = app.now()
+    with app.db.transaction() as s:
+        pinned = app.registry.current(s, workflow, now)
+        spec = pinned.spec
+        values = coerce_fields(s, spec, fields or {})
+        missing = [
+            f.name for f in spec.fields.values() if f.required and values.get(f.name) is None
+        ]
+        if missing:
+            hint = " ".join(f"--field {m}=..." for m in missing)
+            raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + f" to open ({hint})")
+        owner_person = person_by_handle(s, owner) if owner else None
+        owner_id = owner_person.id if owner_person else actor.id
+        key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)
+        case_id = s.execute(
+            CASES.insert()
+            .values(
+                key=key, workflow=spec.name, workflow_version_id=pinned.version_id,
+                state=spec.initial, previous_state=None, title=title.strip(),
+                owner_id=owner_id, fields=values, opened_at=now, state_entered_at=now,
+                closed_at=None, version=1, last_seq=0, head_hash="",
+            )
+            .returning(CASES.c.id)
+        ).scalar_one()
+        case = load_case(s, key)
+        state = spec.states[spec.initial]
+        planned = followups.plan_entry(
+            s, app.calendar, case_id=case_id, case_key=key, rules=state.rules,
+            entered_on=app.calendar.local_date(now),
+        )
+        append_event(
+            s, case, kind="opened", actor=actor.handle, at=now, to_state=spec.initial,
+            data={
+                "workflow": spec.name, "version": spec.version, "title": title.strip(),
+                "owner": owner or actor.handle, "fields": values,
+                "planned": [_planned_view(p) for p in planned],
+            },
+        )
+        followups.insert_tasks(
+            s, app.calendar, case_id=case_id, rules=state.rules, planned=planned,
+            assignee_id=owner_id, now=now,
+        )
+    return {"key": key, "workflow": spec.name, "version": spec.version, "state": spec.initial}
+
+
+def _next_key(session: Session, prefix: str, year: int) -> str:
+    # One statement on both databases: concurrent opens serialise on the row.
+    number = session.execute(
+        text(
+            "INSERT INTO key_sequences (prefix, year, last) VALUES (:p, :y, 1) "
+            "ON CONFLICT (prefix, year) DO UPDATE SET last = key_sequences.last + 1 "
+            "RETURNING last"
+        ).columns(last=Integer),
+        {"p": prefix, "y": year},
+    ).scalar_one()
+    return f"{prefix}-{year}-{number:04d}"
+
+
+def advance(
+    app: App,
+    actor: Actor,
+    key: str,
+    trigger: str,
+    *,
+    note: str | None = None,
+    fields: Mapping[str, str] | None = None,
+    expected_version: int | None = None,
+) -> Advanced:
+    """Fire ``trigger`` on a case: one transaction, all of it or none of it."""
+    now = app.now()
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        if expected_version is not None and case.version != expected_version:
+            raise changed_since_read(case.key, case.version, expected_version)
+        pinned = app.registry.by_id(s, case.workflow_version_id)
+        spec = pinned.spec
+        transition = spec.transition(case.state, trigger)
+        if transition is None:
+            raise Refused(f"{case.key}: " + pinned.compiled.not_allowed(case.state, trigger))
+        values = dict(case.fields)
+        changed = coerce_fields(s, spec, fields or {})
+        values.update(changed)
+        problems = guard_problems(transition, values, actor.roles)
+        if problems:
+            raise Refused(f"{case.key}: " + "; ".join(problems))
+        dest = pinned.compiled.fire(case.state, case.previous_state, trigger)
+        return _enter(app, s, case, spec, actor, trigger, dest, now, note, changed, values)
+
+
+def _enter(
+    app: App, s: Session, case: CaseRow, spec: WorkflowSpec, actor: Actor, trigger: str,
+    dest: str, now: datetime, note: str | None, changed: dict[str, Any], values: dict[str, Any],
+) -> Advanced:
+    left, entered = spec.states[case.state], spec.states[dest]
+    cancelled = followups.open_task_ids(s, case.id) if left.rules else []
+    planned = followups.plan_entry(
+        s, app.calendar, case_id=case.id, case_key=case.key, rules=entered.rules,
+        entered_on=app.calendar.local_date(now),
+    )
+    data: dict[str, Any] = {"trigger": trigger}
+    if note:
+        data["note"] = note
+    if changed:
+        data["fields"] = changed
+    if cancelled:
+        data["cancelled_tasks"] = cancelled
+    if planned:
+        data["planned"] = [_planned_view(p) for p in planned]
+    changes: dict[str, Any] = {
+        "state": dest, "previous_state": case.state, "state_entered_at": now,
+        "closed_at": now if entered.terminal else None,
+    }
+    if changed:
+        changes["fields"] = values
+    append_event(
+        s, case, kind="advanced", actor=actor.handle, at=now, from_state=case.state,
+        to_state=dest, data=data, changes=changes,
+    )
+    followups.close_tasks(s, cancelled, status="cancelled", now=now, outcome=f"left {case.state}")
+    followups.insert_tasks(
+        s, app.calendar, case_id=case.id, rules=entered.rules, planned=planned,
+        assignee_id=case.owner_id, now=now,
+    )
+    return Advanced(
+        key=case.key, trigger=trigger, from_state=case.state, to_state=dest,
+        closed=entered.terminal, version=case.version + 1, cancelled_tasks=cancelled,
+        planned=data.get("planned", []),
+    )
+
+
+def _planned_view(p: Any) -> dict[str, Any]:
+    view = {"rule": p.rule, "occurrence": p.occurrence, "due_on": p.due_on.isoformat()}
+    if p.window_start is not None:
+        view["window"] = [p.window_start.isoformat(), p.window_end.isoformat()]
+        view["seed"] = p.seed
+    return view
+
+
+def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
+    if not note.strip():
+        raise InvalidInput("the note is empty; write what happened")
+    now = app.now()
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        seq = append_event(s, case, kind="note", actor=actor.handle, at=now, data={"note": note})
+    return {"key": case.key, "event": seq}
+
+
+def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> dict[str, Any]:
+    if not pairs:
+        raise InvalidInput("nothing to set; give name=value pairs, e.g. industry=biomedicine")
+    now = app.now()
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        spec = app.registry.by_id(s, case.workflow_version_id).spec
+        changed = coerce_fields(s, spec, pairs)
+        for name, value in changed.items():
+            if value is None and spec.fields[name].required:
+                raise InvalidInput(f"'{name}' is required and cannot be cleared")
+        values = {**case.fields, **changed}
+        old = {name: case.fields.get(name) for name in changed}
+        append_event(
+            s, case, kind="fields_set", actor=actor.handle, at=now,
+            data={"fields": changed, "was": old}, changes={"fields": values},
+        )
+    return {"key": case.key, "fields": values}
+
+
+def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
+    """New owner; the case's open tasks follow the owner."""
+    now = app.now()
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        person = person_by_handle(s, handle)
+        if not person.active:
+            raise Refused(f"'{handle}' is not active; assign to an active person")
+        old = _handle(s, case.owner_id)
+        append_event(
+            s, case, kind="assigned", actor=actor.handle, at=now,
+            data={"owner": handle, "was": old}, changes={"owner_id": person.id},
+        )
+        s.execute(
+            Task.__table__.update()
+            .where(Task.__table__.c.case_id == case.id, Task.__table__.c.status == OPEN)
+            .values(assignee_id=person.id)
+        )
+    return {"key": case.key, "owner": handle, "was": old}
+
+
+def _handle(session: Session, person_id: int | None) -> str | None:
+    if person_id is None:
+        return None
+    return session.scalar(select(Person.handle).where(Person.id == person_id))
+
+
+def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int = 10) -> dict:
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        spec = app.registry.by_id(s, case.workflow_version_id).spec
+        view = case_view(s, case, spec)
+        view["allowed"] = [
+            {
+                "trigger": t.trigger,
+                "to": t.dest,
+                "title": t.title,
+                "blocked": guard_problems(t, case.fields, actor_roles) if actor_roles else
+                guard_problems(t, case.fields, t.roles or ()),
+            }
+            for t in spec.transitions_from(case.state)
+        ]
+        view["tasks"] = open_tasks(s, case.id)
+        view["history"] = events(s, case.id)[-recent:]
+    return view
+
+
+def case_view(session: Session, case: CaseRow, spec: WorkflowSpec) -> dict[str, Any]:
+    state = spec.states[case.state]
+    return {
+        "key": case.key,
+        "title": case.title,
+        "workflow": case.workflow,
+        "version": spec.version,
+        "state": case.state,
+        "state_title": state.title,
+        "terminal": state.terminal,
+        "owner": _handle(session, case.owner_id),
+        "fields": {name: case.fields.get(name) for name in spec.fields if name in case.fields},
+        "opened_at": case.opened_at.isoformat(),
+        "state_entered_at": case.state_entered_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "case_version": case.version,
+    }
+
+
+def open_tasks(session: Session, case_id: int) -> list[dict[str, Any]]:
+    t = Task.__table__
+    rows = session.execute(
+        select(t.c.id, t.c.kind, t.c.rule, t.c.occurrence, t.c.due_on, t.c.window_start,
+               t.c.window_end, t.c.seed)
+        .where(t.c.case_id == case_id, t.c.status == OPEN)
+        .order_by(t.c.due_on, t.c.id)
+    )
+    return [
+        {
+            "id": r.id, "kind": r.kind, "rule": r.rule, "occurrence": r.occurrence,
+            "due_on": r.due_on.isoformat(),
+            **({"window": [r.window_start.isoformat(), r.window_end.isoformat()],
+                "seed": r.seed} if r.window_start else {}),
+        }
+        for r in rows
+    ]
+
+
+def events(session: Session, case_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
+               EVENTS.c.to_state, EVENTS.c.data)
+        .where(EVENTS.c.case_id == case_id)
+        .order_by(EVENTS.c.seq)
+    )
+    return [
+        {
+            "seq": r.seq, "kind": r.kind, "actor": r.actor, "at": r.at.isoformat(),
+            "from": r.from_state, "to": r.to_state, "data": r.data,
+        }
+        for r in rows
+    ]
+
+
+def history(app: App, key: str) -> dict[str, Any]:
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        return {"key": case.key, "events": events(s, case.id)}
+
+
+def list_cases(
+    app: App,
+    *,
+    workflow: str | None = None,
+    state: str | None = None,
+    owner: str | None = None,
+    is_open: bool | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    with app.db.transaction() as s:
+        query = (
+            select(CASES.c.key, CASES.c.workflow, CASES.c.state, CASES.c.title,
+                   Person.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at)
+            .select_from(CASES.outerjoin(Person.__table__, Person.id == CASES.c.owner_id))
+            .order_by(CASES.c.id)
+            .limit(limit)
+        )
+        if workflow:
+            query = query.where(CASES.c.workflow == workflow)
+        if state:
+            query = query.where(CASES.c.state == state)
+        if owner:
+            person_by_handle(s, owner)
+            query = query.where(Person.handle == owner)
+        if is_open is True:
+            query = query.where(CASES.c.closed_at.is_(None))
+        elif is_open is False:
+            query = query.where(CASES.c.closed_at.is_not(None))
+        return [
+            {
+                "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
+                "owner": r.owner, "since": r.state_entered_at.isoformat(),
+                "closed": r.closed_at is not None,
+            }
+            for r in s.execute(query)
+        ]

@@ -1,0 +1,205 @@
+"""Dispatch: pending notices -> channels, at least once, with the same key every time.
+
+A batch is claimed in one statement that leases it (FOR UPDATE SKIP LOCKED on
+PostgreSQL; BEGIN IMMEDIATE serialises claims on SQLite), each notice is sent
+and then marked. A crash between send and mark resends after the lease runs
+out, under the same idempotency key, which receivers can use to drop it.
+
+Leases use the wall clock, not TORCHFLOW_NOW: they measure whether a process is
+still alive, which simulated business time cannot tell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from torchflow.channels import Channel, FileChannel, Message, SmtpChannel, WebhookChannel
+from torchflow.config import Settings
+from torchflow.domain.retry import compute_backoff, should_give_up
+from torchflow.errors import ConfigError, DeliveryError
+from torchflow.service.app import App
+from torchflow.service.notices import NOTICES
+
+log = logging.getLogger("torchflow.dispatch")
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Channels:
+    """The configured channels, each built on first use and closed together."""
+
+    def __init__(self, settings: Settings, overrides: Mapping[str, Channel] | None = None):
+        self.settings = settings
+        self._built: dict[str, Channel] = dict(overrides or {})
+
+    def get(self, name: str) -> Channel:
+        if name not in self._built:
+            self._built[name] = build_channel(self.settings, name)
+        return self._built[name]
+
+    def close(self) -> None:
+        for channel in self._built.values():
+            channel.close()
+
+
+def build_channel(settings: Settings, name: str) -> Channel:
+    notify = settings.notify
+    if name == "file":
+        return FileChannel(notify.file.path)
+    if name == "smtp":
+        smtp = notify.smtp
+        return SmtpChannel(
+            smtp.host, smtp.port, security=smtp.security, username=smtp.username,
+            password=os.environ.get(smtp.password_env, ""), sender=smtp.sender,
+            timeout=smtp.timeout_seconds,
+        )
+    if name == "webhook":
+        hook = notify.webhook
+        return WebhookChannel(hook.url, secret=os.environ.get(hook.secret_env, ""),
+                              timeout=hook.timeout_seconds)
+    raise ConfigError(f"unknown channel {name!r}; use file, smtp or webhook")
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    released: int = 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    message: Message
+    channel: str
+    attempts: int
+
+
+def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> list[Claimed]:
+    wall = wall or wall_clock()
+    lease = timedelta(seconds=app.settings.scheduler.lease_seconds)
+    with app.db.transaction() as s:
+        due = (
+            select(NOTICES.c.id)
+            .where(
+                NOTICES.c.status == "pending",
+                NOTICES.c.not_before <= app.now(),
+                or_(NOTICES.c.lease_until.is_(None), NOTICES.c.lease_until < wall),
+            )
+            .order_by(NOTICES.c.not_before, NOTICES.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = s.execute(
+            update(NOTICES)
+            .where(NOTICES.c.id.in_(due.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=wall + lease, attempts=NOTICES.c.attempts + 1)
+            .returning(*NOTICES.c)
+        ).all()
+    return [_claimed(r) for r in sorted(rows, key=lambda r: (r.not_before, r.id))]
+
+
+def _claimed(r: Any) -> Claimed:
+    message = Message(
+        idempotency_key=r.idempotency_key, kind=r.kind, recipient=r.recipient,
+        address=r.address, subject=r.subject, body=r.body, payload=dict(r.payload or {}),
+    )
+    return Claimed(r.id, message, r.channel, r.attempts)
+
+
+def dispatch(
+    app: App,
+    channels: Channels,
+    owner: str,
+    *,
+    stop: threading.Event | None = None,
+    on_result: Callable[[Claimed, str, str], None] | None = None,
+) -> DispatchResult:
+    """Send what is due until nothing is; a set ``stop`` finishes the send in
+    flight, hands the rest of the batch back and returns."""
+    result = DispatchResult()
+    batch = app.settings.scheduler.batch_size
+    while not (stop and stop.is_set()):
+        claimed = claim(app, owner, batch)
+        for i, notice in enumerate(claimed):
+            if stop and stop.is_set():
+                result.released += release(app, owner, [n.id for n in claimed[i:]])
+                return result
+            outcome, detail = _deliver(app, channels, owner, notice)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            if on_result:
+                on_result(notice, outcome, detail)
+        if len(claimed) < batch:
+            break
+    return result
+
+
+def _deliver(app: App, channels: Channels, owner: str, notice: Claimed) -> tuple[str, str]:
+    try:
+        channels.get(notice.channel).send(notice.message)
+    except (DeliveryError, ConfigError) as exc:
+        return _failed(app, owner, notice, str(exc))
+    with app.db.transaction() as s:
+        s.execute(
+            update(NOTICES)
+            .where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
+            .values(status="sent", sent_at=app.now(), lease_owner=None, lease_until=None,
+                    last_error="")
+        )
+    log.info("sent notice #%d %s to %s via %s", notice.id, notice.message.kind,
+             notice.message.recipient, notice.channel)
+    return "sent", ""
+
+
+def _failed(app: App, owner: str, notice: Claimed, error: str) -> tuple[str, str]:
+    sch = app.settings.scheduler
+    dead = should_give_up(notice.attempts, sch.max_attempts)
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
+    if dead:
+        values["status"] = "dead"
+    else:
+        wait = compute_backoff(notice.attempts, base=sch.backoff_base_seconds,
+                               cap=sch.backoff_max_seconds)
+        values["not_before"] = app.now() + timedelta(seconds=wait)
+    with app.db.transaction() as s:
+        s.execute(update(NOTICES)
+                  .where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
+                  .values(**values))
+    if dead:
+        log.error("dead notice #%d %s to %s via %s after %d attempts: %s", notice.id,
+                  notice.message.kind, notice.message.recipient, notice.channel,
+                  notice.attempts, error)
+        return "dead", error
+    log.warning("failed notice #%d %s to %s via %s (attempt %d, retry at %s): %s", notice.id,
+                notice.message.kind, notice.message.recipient, notice.channel, notice.attempts,
+                values["not_before"].isoformat(timespec="seconds"), error)
+    return "failed", error
+
+
+def release(app: App, owner: str, ids: list[int] | None = None) -> int:
+    """Hand leased notices back unsent (on shutdown), so another service sends them now."""
+    with app.db.transaction() as s:
+        query = update(NOTICES).where(NOTICES.c.lease_owner == owner,
+                                      NOTICES.c.status == "pending")
+        if ids is not None:
+            query = query.where(NOTICES.c.id.in_(ids))
+        # The attempt was never made: give it back.
+        result = s.execute(query.values(lease_owner=None, lease_until=None,
+                                        attempts=NOTICES.c.attempts - 1))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

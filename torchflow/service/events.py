@@ -1,0 +1,99 @@
+"""The one way a case changes: check its version, update it, append an event.
+
+Written with Core statements on purpose: an advance is the hot path, and two
+statements (a guarded UPDATE and an INSERT) are all it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from torchflow.domain.history import GENESIS, event_hash
+from torchflow.errors import Conflict, NotFound
+from torchflow.store.models import Case, CaseEvent
+
+CASES = Case.__table__
+EVENTS = CaseEvent.__table__
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    key: str
+    workflow: str
+    workflow_version_id: int
+    state: str
+    previous_state: str | None
+    title: str
+    owner_id: int | None
+    fields: dict[str, Any]
+    opened_at: datetime
+    state_entered_at: datetime
+    closed_at: datetime | None
+    version: int
+    last_seq: int
+    head_hash: str
+
+
+_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
+
+
+def load_case(session: Session, key: str) -> CaseRow:
+    row = session.execute(select(*_COLUMNS).where(CASES.c.key == key.strip().upper())).first()
+    if row is None:
+        raise NotFound(f"no case with key '{key}'; see `torchflow case list`")
+    return CaseRow(*row)
+
+
+def case_by_id(session: Session, case_id: int) -> CaseRow:
+    row = session.execute(select(*_COLUMNS).where(CASES.c.id == case_id)).one()
+    return CaseRow(*row)
+
+
+def append_event(
+    session: Session,
+    case: CaseRow,
+    *,
+    kind: str,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any],
+    from_state: str | None = None,
+    to_state: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> int:
+    """Append one event and apply ``changes`` to the case, if nobody changed it
+    since ``case`` was read. Returns the event's seq."""
+    seq = case.last_seq + 1
+    prev = case.head_hash or GENESIS
+    digest = event_hash(
+        prev, case_key=case.key, seq=seq, kind=kind, actor=actor, at=at,
+        from_state=from_state, to_state=to_state, data=data,
+    )
+    result = session.execute(
+        update(CASES)
+        .where(CASES.c.id == case.id, CASES.c.version == case.version)
+        .values(version=case.version + 1, last_seq=seq, head_hash=digest, **(changes or {}))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise changed_since_read(case.key)
+    session.execute(
+        insert(EVENTS).values(
+            case_id=case.id, seq=seq, kind=kind, actor=actor, at=at, from_state=from_state,
+            to_state=to_state, data=data, prev_hash=prev, hash=digest,
+        )
+    )
+    return seq
+
+
+def changed_since_read(key: str, now: int | None = None, read: int | None = None) -> Conflict:
+    detail = f" (version {now} now, you read {read})" if now is not None else ""
+    return Conflict(
+        f"case {key} changed since you read it{detail}; "
+        f"look again with `torchflow case show {key}` and retry"
+    )

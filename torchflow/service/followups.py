@@ -1,0 +1,145 @@
+"""Follow-up tasks in the database: plan a state's rules on entry, cancel them on
+exit, roll a contact or visit to its next occurrence when it is logged.
+
+Rolling: only the next occurrence of each rule is an open task, so a case that
+has lived for years costs what a new one does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.planning import PlannedTask, plan_next, plan_state_entry
+from torchflow.domain.rules import Rule
+from torchflow.domain.timeline import stage_times, timeline
+from torchflow.store.models import OPEN, Notice, Task
+
+TASKS = Task.__table__
+NOTICES = Notice.__table__
+
+
+def used_occurrences(session: Session, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
+    names = [r.name for r in rules]
+    rows = session.execute(
+        select(TASKS.c.rule, func.max(TASKS.c.occurrence))
+        .where(TASKS.c.case_id == case_id, TASKS.c.rule.in_(names))
+        .group_by(TASKS.c.rule)
+    )
+    return {rule: int(n) for rule, n in rows}
+
+
+def plan_entry(
+    session: Session,
+    cal: WorkCalendar,
+    *,
+    case_id: int,
+    case_key: str,
+    rules: tuple[Rule, ...],
+    entered_on: date,
+) -> list[PlannedTask]:
+    """What entering a state plans (not yet written: see ``insert_tasks``)."""
+    if not rules:
+        return []
+    occurrences = used_occurrences(session, case_id, rules)
+    return plan_state_entry(
+        cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences
+    )
+
+
+def insert_tasks(
+    session: Session,
+    cal: WorkCalendar,
+    *,
+    case_id: int,
+    rules: tuple[Rule, ...],
+    planned: list[PlannedTask],
+    assignee_id: int | None,
+    now: datetime,
+) -> None:
+    by_name = {r.name: r for r in rules}
+    rows = [
+        task_row(cal, p, by_name[p.rule], case_id=case_id, assignee_id=assignee_id, now=now)
+        for p in planned
+    ]
+    if rows:
+        session.execute(insert(TASKS), rows)
+
+
+def task_row(
+    cal: WorkCalendar,
+    planned: PlannedTask,
+    rule: Rule,
+    *,
+    case_id: int,
+    assignee_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    tl = timeline(cal, kind=planned.kind, due_on=planned.due_on, remind=rule.remind)
+    first = stage_times(tl)[0][2]
+    return {
+        "case_id": case_id,
+        "kind": planned.kind,
+        "rule": planned.rule,
+        "occurrence": planned.occurrence,
+        "state": rule.state,
+        "due_on": planned.due_on,
+        "window_start": planned.window_start,
+        "window_end": planned.window_end,
+        "seed": planned.seed,
+        "remind": rule.remind,
+        "escalate_to": getattr(rule, "escalate_to", None),
+        "assignee_id": assignee_id,
+        "status": OPEN,
+        "stage_done": 0,
+        "next_notice_at": first,
+        "created_at": now,
+        "outcome": "",
+    }
+
+
+def open_task_ids(session: Session, case_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(TASKS.c.id)
+            .where(TASKS.c.case_id == case_id, TASKS.c.status == OPEN)
+            .order_by(TASKS.c.id)
+        )
+    )
+
+
+def close_tasks(
+    session: Session, task_ids: list[int], *, status: str, now: datetime, outcome: str = ""
+) -> None:
+    """Close tasks and withdraw their notices not yet sent: nobody should be
+    reminded of a visit that was made or a state that was left."""
+    if not task_ids:
+        return
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.id.in_(task_ids), TASKS.c.status == OPEN)
+        .values(status=status, closed_at=now, next_notice_at=None, outcome=outcome)
+    )
+    session.execute(
+        update(NOTICES)
+        .where(NOTICES.c.task_id.in_(task_ids), NOTICES.c.status == "pending")
+        .values(status="cancelled", lease_owner=None, lease_until=None)
+    )
+
+
+def plan_following(
+    cal: WorkCalendar, rule: Rule, *, case_key: str, occurrence: int, since: date
+) -> PlannedTask:
+    """The next occurrence of a contact or visit, counted from when it was done."""
+    return plan_next(cal, rule, case_key=case_key, since=since, occurrence=occurrence + 1)
+
+
+def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[str, Any]:
+    """New dates for a task whose due day moved (a snooze): notices start over."""
+    tl = timeline(cal, kind=kind, due_on=due_on, remind=remind)
+    return {"due_on": due_on, "stage_done": 0, "next_notice_at": stage_times(tl)[0][2]}

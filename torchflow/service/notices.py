@@ -1,0 +1,151 @@
+"""The notice ledger: who is told, by which channel, with what words; listing,
+re-addressing and retrying notices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from torchflow.config import Settings
+from torchflow.domain.timeline import idempotency_key
+from torchflow.errors import NotFound, Refused
+from torchflow.service.app import App
+from torchflow.store.models import Notice, Person
+
+NOTICES = Notice.__table__
+STATUSES = ("pending", "sent", "dead", "cancelled")
+
+_WHAT = {"contact": "Routine contact", "visit": "Visit", "deadline": "Deadline"}
+_WHEN = {
+    "upcoming": "coming up on {due}",
+    "due": "due today ({due})",
+    "overdue": "overdue since {due}",
+    "escalation": "missed on {due}: escalated to you",
+}
+
+
+def route(settings: Settings, person: Person) -> tuple[str, str]:
+    """(channel, address) for a person: their own choice, else the configured default."""
+    channel = person.channel or settings.notify.default_channel
+    address = {"smtp": person.email, "webhook": person.address}.get(channel, "")
+    return channel, address
+
+
+def task_notice_key(task_id: int, occurrence: int, kind: str, recipient: str, channel: str,
+                    due_on: date) -> str:
+    # The due day is part of the key so a snoozed task reminds again for its new day,
+    # while sweeping the same day twice stays a no-op.
+    base = idempotency_key(kind=kind, recipient=recipient, channel=channel, task_id=task_id,
+                           occurrence=occurrence)
+    return f"{base}:{due_on.isoformat()}"
+
+
+def task_notice(
+    settings: Settings, task: Any, case_key: str, case_title: str, kind: str, person: Person,
+    now: datetime,
+) -> dict[str, Any]:
+    """One row of the ledger for a task's notice (not yet written)."""
+    channel, address = route(settings, person)
+    what = _WHAT.get(task.kind, task.kind.capitalize())
+    when = _WHEN[kind].format(due=task.due_on.isoformat())
+    subject = f"[{case_key}] {what} {when}: {case_title}"
+    lines = [
+        f"Case {case_key}: {case_title}",
+        f"{what} (rule {task.rule}, #{task.occurrence}) is {when}.",
+    ]
+    if task.window_start is not None:
+        lines.append(f"Visit window {task.window_start} to {task.window_end}, seed {task.seed}.")
+    lines.append(f"Log it with: torchflow case {task.kind} {case_key}"
+                 if task.kind in ("contact", "visit") else
+                 f"Review it with: torchflow case show {case_key}")
+    return {
+        "idempotency_key": task_notice_key(task.id, task.occurrence, kind, person.handle,
+                                           channel, task.due_on),
+        "task_id": task.id, "kind": kind, "channel": channel, "recipient": person.handle,
+        "address": address, "subject": subject, "body": "\n".join(lines),
+        "payload": {"case": case_key, "task": task.id, "task_kind": task.kind,
+                    "rule": task.rule, "occurrence": task.occurrence,
+                    "due_on": task.due_on.isoformat()},
+        "status": "pending", "attempts": 0, "not_before": now, "created_at": now,
+        "last_error": "",
+    }
+
+
+def recipients_for(session: Session, kind: str, assignee: str | None,
+                   escalate_to: str | None) -> list[str]:
+    """Handles told of a notice of ``kind``: the assignee, or for an escalation the
+    active holders of the rule's escalation role."""
+    if kind == "escalation":
+        return [p.handle for p in role_holders(session, escalate_to or "")]
+    return [assignee] if assignee else []
+
+
+def role_holders(session: Session, role: str) -> list[Person]:
+    people = session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.handle))
+    return [p for p in people if role in (p.roles or [])]
+
+
+def readdress_pending(app: App, session: Session, old: Person, new: Person,
+                      task_ids: list[int] | None = None) -> int:
+    """Pending notices of ``old`` go to ``new`` instead, under a key for ``new``."""
+    query = select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.payload, NOTICES.c.task_id).where(
+        NOTICES.c.recipient == old.handle, NOTICES.c.status == "pending")
+    if task_ids is not None:
+        query = query.where(NOTICES.c.task_id.in_(task_ids))
+    channel, address = route(app.settings, new)
+    moved = 0
+    for row in session.execute(query).all():
+        if row.task_id is None:  # a digest: the new person's own digest covers it
+            session.execute(update(NOTICES).where(NOTICES.c.id == row.id)
+                            .values(status="cancelled"))
+            continue
+        p = row.payload
+        key = task_notice_key(row.task_id, p["occurrence"], row.kind, new.handle, channel,
+                              date.fromisoformat(p["due_on"]))
+        if session.scalar(select(NOTICES.c.id).where(NOTICES.c.idempotency_key == key)):
+            session.execute(update(NOTICES).where(NOTICES.c.id == row.id)
+                            .values(status="cancelled"))
+            continue
+        session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
+            recipient=new.handle, channel=channel, address=address, idempotency_key=key,
+            lease_owner=None, lease_until=None))
+        moved += 1
+    return moved
+
+
+def notice_view(n: Any) -> dict[str, Any]:
+    return {
+        "id": n.id, "kind": n.kind, "status": n.status, "to": n.recipient,
+        "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
+        "key": n.idempotency_key, "not_before": n.not_before.isoformat(),
+        "sent_at": n.sent_at.isoformat() if n.sent_at else None, "last_error": n.last_error,
+    }
+
+
+def list_notices(app: App, *, status: str | None = None, recipient: str | None = None,
+                 limit: int = 200) -> list[dict[str, Any]]:
+    with app.db.transaction() as s:
+        query = select(NOTICES)
+        if status:
+            query = query.where(NOTICES.c.status == status)
+        if recipient:
+            query = query.where(NOTICES.c.recipient == recipient)
+        rows = s.execute(query.order_by(NOTICES.c.id.desc()).limit(limit))
+        return [notice_view(n) for n in rows]
+
+
+def retry(app: App, notice_id: int) -> dict[str, Any]:
+    """A dead (or failing) notice gets a fresh set of attempts, from now."""
+    with app.db.transaction() as s:
+        row = s.execute(select(NOTICES).where(NOTICES.c.id == notice_id)).first()
+        if row is None:
+            raise NotFound(f"no notice #{notice_id}; see `torchflow notice list`")
+        if row.status not in ("dead", "pending"):
+            raise Refused(f"notice #{notice_id} is {row.status}; only dead or pending ones retry")
+        s.execute(update(NOTICES).where(NOTICES.c.id == notice_id).values(
+            status="pending", attempts=0, not_before=app.now(), lease_owner=None,
+            lease_until=None))
+    return {"id": notice_id, "status": "pending"}

@@ -1,0 +1,123 @@
+"""People: who acts, who owns cases, who is told."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from torchflow.config import CHANNELS, ENV_USER
+from torchflow.errors import InvalidInput, NotFound, Refused
+from torchflow.service.app import App
+from torchflow.store.models import Person
+from torchflow.store.queries import insert_ignore
+
+HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person doing something, resolved once per command."""
+
+    id: int
+    handle: str
+    roles: tuple[str, ...]
+
+
+def person_view(p: Person) -> dict[str, Any]:
+    return {
+        "handle": p.handle,
+        "name": p.name,
+        "email": p.email,
+        "roles": list(p.roles or []),
+        "channel": p.channel,
+        "address": p.address,
+        "active": p.active,
+    }
+
+
+def add_person(
+    app: App,
+    handle: str,
+    *,
+    name: str,
+    email: str = "",
+    roles: list[str] | None = None,
+    channel: str | None = None,
+    address: str = "",
+) -> dict[str, Any]:
+    roles = _check_person(handle, name, email, roles or [], channel)
+    with app.db.transaction() as s:
+        added = insert_ignore(
+            s,
+            Person.__table__,  # type: ignore[arg-type]
+            [{
+                "handle": handle, "name": name.strip(), "email": email, "roles": roles,
+                "channel": channel, "address": address, "active": True,
+                "created_at": app.now(),
+            }],
+            ["handle"],
+        )
+        if not added:
+            raise Refused(f"a person with handle '{handle}' exists already; pick another handle")
+        return person_view(person_by_handle(s, handle))
+
+
+def _check_person(
+    handle: str, name: str, email: str, roles: list[str], channel: str | None
+) -> list[str]:
+    if not HANDLE.match(handle):
+        raise InvalidInput(
+            f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter (e.g. wang.li)"
+        )
+    if not name.strip():
+        raise InvalidInput("--name is empty; give the person's full name")
+    if email and not EMAIL.match(email):
+        raise InvalidInput(f"e-mail {email!r} is not valid; e.g. wang.li@example.gov.cn")
+    split = [r.strip() for role in roles for r in role.split(",") if r.strip()]
+    for role in split:
+        if not ROLE.match(role):
+            raise InvalidInput(f"role {role!r} is not valid; use e.g. coordinator or director")
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"channel {channel!r} is unknown; use one of " + ", ".join(CHANNELS))
+    return sorted(set(split))
+
+
+def list_people(app: App, include_inactive: bool = True) -> list[dict[str, Any]]:
+    with app.db.transaction() as s:
+        query = select(Person).order_by(Person.handle)
+        if not include_inactive:
+            query = query.where(Person.active.is_(True))
+        return [person_view(p) for p in s.scalars(query)]
+
+
+def person_by_handle(session: Session, handle: str) -> Person:
+    person = session.scalars(select(Person).where(Person.handle == handle)).first()
+    if person is None:
+        raise NotFound(f"no person with handle '{handle}'; see `torchflow person list`")
+    return person
+
+
+def resolve_actor(app: App, handle: str | None) -> Actor:
+    if not handle:
+        raise InvalidInput(
+            f"who is acting? pass --as HANDLE or set {ENV_USER} (see `torchflow person list`)"
+        )
+    with app.db.transaction() as s:
+        person = person_by_handle(s, handle)
+        if not person.active:
+            raise Refused(f"'{handle}' is no longer active; act as another person")
+        return Actor(person.id, person.handle, tuple(person.roles or ()))
+
+
+def handles_with_role(session: Session, role: str) -> list[Person]:
+    people = session.scalars(
+        select(Person).where(Person.active.is_(True)).order_by(Person.handle)
+    )
+    return [p for p in people if role in (p.roles or [])]

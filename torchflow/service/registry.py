@@ -1,0 +1,129 @@
+"""Workflow versions: the files under workflows/ and the versions stored in the
+database. A definition is stored the first time it is used; a case stays pinned
+to the stored version it was opened under, and its machine is compiled once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from torchflow.domain.machine import CompiledWorkflow
+from torchflow.domain.workflow import WorkflowSpec, load_directory, parse_workflow
+from torchflow.errors import NotFound, WorkflowError
+from torchflow.store.models import WorkflowVersion
+from torchflow.store.queries import insert_ignore
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A stored workflow version and its compiled machine."""
+
+    version_id: int
+    compiled: CompiledWorkflow
+
+    @property
+    def spec(self) -> WorkflowSpec:
+        return self.compiled.spec
+
+
+class WorkflowRegistry:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._files: dict[str, WorkflowSpec] | None = None
+        self._by_id: dict[int, Pinned] = {}
+
+    def files(self) -> dict[str, WorkflowSpec]:
+        """Every definition under the directory; invalid files refuse the whole load."""
+        if self._files is None:
+            self._files = load_directory(self.directory)
+        return self._files
+
+    def file(self, name: str) -> WorkflowSpec:
+        files = self.files()
+        if name not in files:
+            known = ", ".join(sorted(files)) or "none"
+            raise NotFound(f"no workflow named '{name}'; workflows: {known}")
+        return files[name]
+
+    def current(self, session: Session, name: str, now: datetime) -> Pinned:
+        """The file's version, stored on first use; a changed file needs a new version."""
+        spec = self.file(name)
+        table = WorkflowVersion.__table__
+        row = _stored(session, spec.name, spec.version)
+        if row is None:
+            newest = session.scalar(
+                select(WorkflowVersion.version)
+                .where(WorkflowVersion.name == spec.name)
+                .order_by(WorkflowVersion.version.desc())
+                .limit(1)
+            )
+            if newest is not None and newest > spec.version:
+                raise WorkflowError([
+                    f"{spec.path}: version: {spec.version} is older than version {newest} "
+                    f"already in use; raise it to {newest + 1}"
+                ])
+            insert_ignore(
+                session,
+                table,  # type: ignore[arg-type]
+                [{
+                    "name": spec.name, "version": spec.version, "digest": spec.digest,
+                    "source": spec.source, "registered_at": now,
+                }],
+                ["name", "version"],
+            )
+            row = _stored(session, spec.name, spec.version)
+            assert row is not None
+        if row.digest != spec.digest:
+            raise WorkflowError([
+                f"{spec.path}: version: the content changed but the version is still "
+                f"{spec.version}; raise version to {spec.version + 1} (open cases keep "
+                f"version {spec.version})"
+            ])
+        return self._pin(row)
+
+    def by_id(self, session: Session, version_id: int) -> Pinned:
+        if version_id not in self._by_id:
+            row = session.get(WorkflowVersion, version_id)
+            if row is None:
+                raise NotFound(f"workflow version #{version_id} is not stored")
+            self._pin(row)
+        return self._by_id[version_id]
+
+    def stored(self, session: Session, name: str, version: int | None = None) -> Pinned:
+        query = select(WorkflowVersion).where(WorkflowVersion.name == name)
+        if version is not None:
+            query = query.where(WorkflowVersion.version == version)
+        row = session.scalars(query.order_by(WorkflowVersion.version.desc()).limit(1)).first()
+        if row is None:
+            what = f"version {version} of '{name}'" if version else f"'{name}'"
+            raise NotFound(f"{what} has not been used yet, so it is not stored")
+        return self._pin(row)
+
+    def versions(self, session: Session, name: str) -> list[WorkflowVersion]:
+        return list(
+            session.scalars(
+                select(WorkflowVersion)
+                .where(WorkflowVersion.name == name)
+                .order_by(WorkflowVersion.version)
+            )
+        )
+
+    def _pin(self, row: WorkflowVersion) -> Pinned:
+        pinned = self._by_id.get(row.id)
+        if pinned is None:
+            spec = parse_workflow(row.source, f"{row.name} v{row.version} (stored)")
+            pinned = Pinned(row.id, CompiledWorkflow(spec))
+            self._by_id[row.id] = pinned
+        return pinned
+
+
+def _stored(session: Session, name: str, version: int) -> WorkflowVersion | None:
+    return session.scalars(
+        select(WorkflowVersion).where(
+            WorkflowVersion.name == name, WorkflowVersion.version == version
+        )
+    ).first()

@@ -1,0 +1,149 @@
+"""The sweep: due tasks -> notices in the ledger, and the daily digests.
+
+It reads only tasks whose next notice time has passed (an indexed column), so
+its cost follows what is due, not what exists. Every notice whose time passed
+since the last sweep is produced, however long the service was off; a task
+found overdue after ten days gets its one overdue notice, not ten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from torchflow.domain.timeline import DIGEST, digest_day, idempotency_key, notices_due, timeline
+from torchflow.service.app import App
+from torchflow.service.events import CASES
+from torchflow.service.notices import NOTICES, route, task_notice
+from torchflow.store.models import OPEN, Person, SchedulerMark, Task
+from torchflow.store.queries import insert_ignore
+
+TASKS = Task.__table__
+MARKS = SchedulerMark.__table__
+
+
+@dataclass
+class SweepResult:
+    tasks: int = 0
+    notices: int = 0
+    digests: int = 0
+
+
+def sweep(app: App, now: datetime | None = None) -> SweepResult:
+    now = now or app.now()
+    result = SweepResult()
+    batch = app.settings.scheduler.batch_size
+    while True:
+        with app.db.transaction() as s:
+            done, made = _sweep_batch(app, s, now, batch)
+        result.tasks += done
+        result.notices += made
+        if done < batch:
+            break
+    result.digests = produce_digests(app, now)
+    with app.db.transaction() as s:
+        _mark(s, "sweep", now)
+    return result
+
+
+def _sweep_batch(app: App, s: Session, now: datetime, batch: int) -> tuple[int, int]:
+    rows = s.execute(
+        select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"))
+        .join(CASES, CASES.c.id == TASKS.c.case_id)
+        .where(TASKS.c.next_notice_at <= now)
+        .order_by(TASKS.c.next_notice_at)
+        .limit(batch)
+        # Two services share the due tasks instead of both producing them; the
+        # unique ledger key would make a double harmless anyway.
+        .with_for_update(skip_locked=True, of=TASKS)
+    ).all()
+    if not rows:
+        return 0, 0
+    people = {p.id: p for p in s.scalars(select(Person))}
+    notices: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for task in rows:
+        tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind)
+        kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now)
+        for kind in kinds:
+            for person in _recipients(people, kind, task):
+                notices.append(task_notice(app.settings, task, task.case_key, task.case_title,
+                                           kind, person, now))
+        updates.append({"tid": task.id, "stage": stage, "next_at": next_at})
+    made = insert_ignore(s, NOTICES, notices, ["idempotency_key"])
+    s.execute(
+        update(TASKS)
+        .where(TASKS.c.id == bindparam("tid"))
+        .values(stage_done=bindparam("stage"), next_notice_at=bindparam("next_at")),
+        updates,
+    )
+    return len(rows), made
+
+
+def _recipients(people: dict[int, Person], kind: str, task: Any) -> list[Person]:
+    if kind == "escalation":
+        role = task.escalate_to or ""
+        return [p for p in people.values() if p.active and role in (p.roles or [])]
+    person = people.get(task.assignee_id)
+    return [person] if person is not None else []
+
+
+def produce_digests(app: App, now: datetime) -> int:
+    """Today's digest for each person with work due; a missed day is never replayed."""
+    cal = app.calendar
+    day = digest_day(cal, now, app.settings.scheduler.digest_time)
+    if day is None:
+        return 0
+    with app.db.transaction() as s:
+        last = s.scalar(select(MARKS.c.at).where(MARKS.c.name == "digest"))
+        if last is not None and cal.local_date(last) >= day:
+            return 0
+        rows = s.execute(
+            select(TASKS.c.assignee_id, TASKS.c.kind, TASKS.c.due_on, CASES.c.key, CASES.c.title)
+            .join(CASES, CASES.c.id == TASKS.c.case_id)
+            .where(TASKS.c.status == OPEN, TASKS.c.due_on <= day)
+            .order_by(TASKS.c.assignee_id, TASKS.c.due_on)
+        ).all()
+        by_person: dict[int, list[Any]] = {}
+        for row in rows:
+            by_person.setdefault(row.assignee_id, []).append(row)
+        people = {p.id: p for p in s.scalars(select(Person).where(Person.active.is_(True)))}
+        notices = [
+            _digest(app, people[pid], items, day, now)
+            for pid, items in by_person.items() if pid in people
+        ]
+        made = insert_ignore(s, NOTICES, notices, ["idempotency_key"])
+        _mark(s, "digest", now)
+    return made
+
+
+def _digest(app: App, person: Person, items: list[Any], day: Any, now: datetime) -> dict:
+    channel, address = route(app.settings, person)
+    overdue = [i for i in items if i.due_on < day]
+    today = [i for i in items if i.due_on == day]
+    lines = [f"Follow-ups for {person.name} on {day}:"]
+    for title, group in (("Due today", today), ("Overdue", overdue)):
+        if group:
+            lines.append(f"\n{title}:")
+            lines += [f"  {i.key} {i.kind} (due {i.due_on}) {i.title}" for i in group]
+    return {
+        "idempotency_key": idempotency_key(kind=DIGEST, recipient=person.handle,
+                                           channel=channel, day=day),
+        "task_id": None, "kind": DIGEST, "channel": channel, "recipient": person.handle,
+        "address": address,
+        "subject": f"[torchflow] {day}: {len(today)} due today, {len(overdue)} overdue",
+        "body": "\n".join(lines),
+        "payload": {"day": day.isoformat(), "due_today": [i.key for i in today],
+                    "overdue": [i.key for i in overdue]},
+        "status": "pending", "attempts": 0, "not_before": now, "created_at": now,
+        "last_error": "",
+    }
+
+
+def _mark(s: Session, name: str, at: datetime) -> None:
+    if not insert_ignore(s, MARKS, [{"name": name, "at": at}], ["name"]):
+        s.execute(update(MARKS).where(MARKS.c.name == name).values(at=at))

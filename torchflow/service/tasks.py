@@ -1,0 +1,309 @@
+"""Use cases on follow-up tasks: log a contact or visit, list, complete, snooze,
+reassign, hand a person's work over, and the agenda of what comes next."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from torchflow.clock import parse_instant
+from torchflow.domain.rules import Rule
+from torchflow.domain.timeline import stage_times, timeline
+from torchflow.errors import InvalidInput, NotFound, Refused
+from torchflow.service import followups
+from torchflow.service.app import App
+from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
+from torchflow.service.notices import NOTICES, readdress_pending, recipients_for
+from torchflow.service.people import Actor, person_by_handle
+from torchflow.store.models import OPEN, Person, Task
+
+TASKS = Task.__table__
+PEOPLE = Person.__table__
+
+
+def parse_when(app: App, text: str | None) -> datetime:
+    """--at: a date (noon local), a local date-time, or an ISO instant; never the future."""
+    now = app.now()
+    if not text:
+        return now
+    cal = app.calendar
+    try:
+        if len(text.strip()) == 10:
+            when = cal.at(date.fromisoformat(text.strip()), time(12, 0))
+        else:
+            parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            when = parsed if parsed.tzinfo else cal.at(parsed.date(), parsed.time())
+            when = parse_instant(when.isoformat(), "--at")
+    except ValueError:
+        raise InvalidInput(
+            f"--at {text!r} is not a date or time; use 2026-03-04 or 2026-03-04T15:30"
+        ) from None
+    if when > now:
+        raise InvalidInput(f"--at {text} is in the future; log what has happened")
+    return when
+
+
+def log_followup(
+    app: App, actor: Actor, key: str, kind: str, *, note: str | None = None, at: str | None = None
+) -> dict[str, Any]:
+    """A contact or visit happened: record it, close the open task, plan the next."""
+    when = parse_when(app, at)
+    now = app.now()
+    with app.db.transaction() as s:
+        case = load_case(s, key)
+        spec = app.registry.by_id(s, case.workflow_version_id).spec
+        rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
+        task = _open_task(s, case.id, rule.name) if rule else None
+        data: dict[str, Any] = {"at": when.isoformat()}
+        if note:
+            data["note"] = note
+        nxt = None
+        if rule is not None and task is not None:
+            planned = followups.plan_following(
+                app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
+                since=app.calendar.local_date(when),
+            )
+            nxt = {"rule": planned.rule, "occurrence": planned.occurrence,
+                   "due_on": planned.due_on.isoformat()}
+            data["task"] = task.id
+            data["next"] = nxt
+        append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data)
+        if rule is not None and task is not None:
+            followups.close_tasks(s, [task.id], status="done", now=now, outcome=note or "")
+            followups.insert_tasks(
+                s, app.calendar, case_id=case.id, rules=(rule,), planned=[planned],
+                assignee_id=task.assignee_id, now=now,
+            )
+    return {"key": case.key, "kind": kind, "at": when.isoformat(), "task": data.get("task"),
+            "next": nxt}
+
+
+def _open_task(session: Session, case_id: int, rule: str) -> Any:
+    return session.execute(
+        select(TASKS).where(TASKS.c.case_id == case_id, TASKS.c.rule == rule,
+                            TASKS.c.status == OPEN)
+    ).first()
+
+
+def _task(session: Session, task_id: int) -> Any:
+    row = session.execute(select(TASKS).where(TASKS.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"no task #{task_id}; see `torchflow task list`")
+    return row
+
+
+def _require_open(task: Any) -> None:
+    if task.status != OPEN:
+        raise Refused(f"task #{task.id} is {task.status} already; only open tasks change")
+
+
+def _rule_of(app: App, session: Session, case: CaseRow, task: Any) -> Rule:
+    spec = app.registry.by_id(session, case.workflow_version_id).spec
+    state = spec.states.get(task.state)
+    for rule in state.rules if state else ():
+        if rule.name == task.rule:
+            return rule
+    raise NotFound(f"task #{task.id}: rule {task.rule} is not in its workflow version")
+
+
+def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> dict[str, Any]:
+    """Done: a contact or visit rolls on to its next occurrence; a deadline is met."""
+    now = app.now()
+    with app.db.transaction() as s:
+        task = _task(s, task_id)
+        _require_open(task)
+        case = case_by_id(s, task.case_id)
+        rule = _rule_of(app, s, case, task)
+        planned = None
+        if task.kind in ("contact", "visit"):
+            planned = followups.plan_following(
+                app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
+                since=app.calendar.local_date(now),
+            )
+        data: dict[str, Any] = {"task": task.id, "rule": task.rule}
+        if note:
+            data["note"] = note
+        if planned:
+            data["next"] = {"occurrence": planned.occurrence, "due_on": planned.due_on.isoformat()}
+        append_event(s, case, kind="task_done", actor=actor.handle, at=now, data=data)
+        followups.close_tasks(s, [task.id], status="done", now=now, outcome=note or "")
+        if planned:
+            followups.insert_tasks(s, app.calendar, case_id=case.id, rules=(rule,),
+                                   planned=[planned], assignee_id=task.assignee_id, now=now)
+    return {"task": task_id, "key": case.key, "next": data.get("next")}
+
+
+def snooze(app: App, actor: Actor, task_id: int, to: str, reason: str) -> dict[str, Any]:
+    """Move one task's due day; only this task's notices are re-planned."""
+    if not reason.strip():
+        raise InvalidInput("--reason is empty; say why the task moves")
+    try:
+        wanted = date.fromisoformat(to.strip())
+    except ValueError:
+        raise InvalidInput(f"--to {to!r} is not a date; use e.g. 2026-12-07") from None
+    now = app.now()
+    cal = app.calendar
+    if wanted < cal.local_date(now):
+        raise InvalidInput(f"--to {wanted} is in the past; snooze to today or later")
+    due = cal.next_workday(wanted)
+    with app.db.transaction() as s:
+        task = _task(s, task_id)
+        _require_open(task)
+        case = case_by_id(s, task.case_id)
+        data = {"task": task.id, "rule": task.rule, "from": task.due_on.isoformat(),
+                "to": due.isoformat(), "reason": reason}
+        append_event(s, case, kind="task_snoozed", actor=actor.handle, at=now, data=data)
+        s.execute(update(TASKS).where(TASKS.c.id == task.id)
+                  .values(**followups.replan_row(cal, task.kind, due, task.remind)))
+        s.execute(update(NOTICES).where(NOTICES.c.task_id == task.id,
+                                        NOTICES.c.status == "pending")
+                  .values(status="cancelled", lease_owner=None, lease_until=None))
+    moved = f" (moved to the next working day {due})" if due != wanted else ""
+    return {"task": task_id, "key": case.key, "due_on": due.isoformat(), "note": moved}
+
+
+def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any]:
+    now = app.now()
+    with app.db.transaction() as s:
+        task = _task(s, task_id)
+        _require_open(task)
+        person = person_by_handle(s, handle)
+        if not person.active:
+            raise Refused(f"'{handle}' is not active; reassign to an active person")
+        case = case_by_id(s, task.case_id)
+        old = s.get(Person, task.assignee_id) if task.assignee_id else None
+        append_event(s, case, kind="task_reassigned", actor=actor.handle, at=now,
+                     data={"task": task.id, "to": handle, "was": old.handle if old else None})
+        s.execute(update(TASKS).where(TASKS.c.id == task.id).values(assignee_id=person.id))
+        if old is not None:
+            readdress_pending(app, s, old, person, task_ids=[task.id])
+    return {"task": task_id, "key": case.key, "assignee": handle}
+
+
+def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = False) -> dict:
+    """OLD leaves or changes post: open cases, open tasks and pending notices move."""
+    if old == new:
+        raise InvalidInput("OLD and NEW are the same person")
+    now = app.now()
+    with app.db.transaction() as s:
+        giver, taker = person_by_handle(s, old), person_by_handle(s, new)
+        if not taker.active:
+            raise Refused(f"'{new}' is not active; hand over to an active person")
+        case_ids = list(s.scalars(select(CASES.c.id).where(
+            CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
+        for case_id in case_ids:
+            append_event(s, case_by_id(s, case_id), kind="assigned", actor=actor.handle, at=now,
+                         data={"owner": new, "was": old, "handover": True},
+                         changes={"owner_id": taker.id})
+        moved = s.execute(update(TASKS).where(TASKS.c.assignee_id == giver.id,
+                                              TASKS.c.status == OPEN)
+                          .values(assignee_id=taker.id))
+        notices = readdress_pending(app, s, giver, taker)
+        if deactivate:
+            s.execute(update(PEOPLE).where(PEOPLE.c.id == giver.id).values(active=False))
+    return {"from": old, "to": new, "cases": len(case_ids),
+            "tasks": moved.rowcount, "notices": notices}  # type: ignore[attr-defined]
+
+
+def parse_span(text: str) -> timedelta:
+    """--due-within: 3d, 2w (calendar days or weeks)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dw])\s*", text or "")
+    if not match:
+        raise InvalidInput(f"--due-within {text!r} is not a span; use e.g. 3d or 2w")
+    n, unit = int(match[1]), match[2]
+    return timedelta(days=n * (7 if unit == "w" else 1))
+
+
+def list_tasks(
+    app: App,
+    *,
+    assignee: str | None = None,
+    due_within: str | None = None,
+    overdue: bool = False,
+    kind: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    now = app.now()
+    today = app.calendar.local_date(now)
+    with app.db.transaction() as s:
+        query = _task_query()
+        if assignee:
+            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+        if due_within:
+            query = query.where(TASKS.c.due_on <= today + parse_span(due_within))
+        if overdue:
+            query = query.where(_overdue(today, now, app))
+        if kind:
+            query = query.where(TASKS.c.kind == kind)
+        rows = s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id).limit(limit))
+        return [_task_view(r, today) for r in rows]
+
+
+def _overdue(today: date, now: datetime, app: App) -> Any:
+    past_today = now >= app.calendar.at(today, app.calendar.workday_end)
+    return or_(TASKS.c.due_on < today, and_(TASKS.c.due_on == today, past_today))
+
+
+def _task_query() -> Select[Any]:
+    return (
+        select(TASKS.c.id, TASKS.c.kind, TASKS.c.rule, TASKS.c.occurrence, TASKS.c.due_on,
+               TASKS.c.window_start, TASKS.c.window_end, TASKS.c.seed, TASKS.c.stage_done,
+               TASKS.c.remind, TASKS.c.escalate_to, CASES.c.key, CASES.c.title,
+               PEOPLE.c.handle.label("assignee"))
+        .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
+                     .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
+        .where(TASKS.c.status == OPEN)
+    )
+
+
+def _task_view(r: Any, today: date) -> dict[str, Any]:
+    view = {"id": r.id, "case": r.key, "title": r.title, "kind": r.kind, "rule": r.rule,
+            "occurrence": r.occurrence, "due_on": r.due_on.isoformat(),
+            "assignee": r.assignee, "overdue": r.due_on < today}
+    if r.window_start:
+        view["window"] = [r.window_start.isoformat(), r.window_end.isoformat()]
+        view["seed"] = r.seed
+    return view
+
+
+def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str, Any]:
+    """What comes due in the next ``days`` and which notices will go out, when, to whom."""
+    now = app.now()
+    cal = app.calendar
+    today = cal.local_date(now)
+    horizon = cal.at(today + timedelta(days=days), time(23, 59))
+    with app.db.transaction() as s:
+        query = _task_query().where(TASKS.c.due_on <= today + timedelta(days=days))
+        if assignee:
+            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+        rows = list(s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id)))
+        tasks = [_task_view(r, today) for r in rows]
+        notices = []
+        for r in rows:
+            tl = timeline(cal, kind=r.kind, due_on=r.due_on, remind=r.remind)
+            for stage, kind, at in stage_times(tl):
+                if stage <= r.stage_done or at > horizon:
+                    continue
+                for person in recipients_for(s, kind, r.assignee, r.escalate_to):
+                    notices.append({"at": max(at, now).isoformat(), "kind": kind,
+                                    "task": r.id, "case": r.key, "to": person})
+        pending = _pending(s, assignee)
+    notices.sort(key=lambda n: n["at"])
+    return {"today": today.isoformat(), "days": days, "tasks": tasks,
+            "notices": notices, "pending": pending}
+
+
+def _pending(session: Session, assignee: str | None) -> list[dict[str, Any]]:
+    query = select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.recipient, NOTICES.c.channel,
+                   NOTICES.c.not_before, NOTICES.c.subject).where(NOTICES.c.status == "pending")
+    if assignee:
+        query = query.where(NOTICES.c.recipient == assignee)
+    return [
+        {"id": n.id, "kind": n.kind, "to": n.recipient, "channel": n.channel,
+         "not_before": n.not_before.isoformat(), "subject": n.subject}
+        for n in session.execute(query.order_by(NOTICES.c.not_before).limit(200))
+    ]
