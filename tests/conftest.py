@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,17 +63,31 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         db.dispose()
         yield str(path)
         return
+    with _postgres_database("tf_template") as name:
+        db = Database(_url_of(name))
+        upgrade(db)
+        db.dispose()
+        yield name
+
+
+@contextmanager
+def _postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL database (optionally a copy of ``template``)."""
     admin = create_engine(make_url(BACKEND), isolation_level="AUTOCOMMIT")
-    name = f"tf_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(BACKEND).set(database=name).render_as_string(hide_password=False))
-    upgrade(db)
-    db.dispose()
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _url_of(name: str) -> str:
+    return make_url(BACKEND).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -83,14 +98,8 @@ def database_url(template: str, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    admin = create_engine(make_url(BACKEND), isolation_level="AUTOCOMMIT")
-    name = f"tf_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(BACKEND).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _postgres_database("tf", template) as name:
+        yield _url_of(name)
 
 
 @pytest.fixture
@@ -99,14 +108,8 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
     if not is_postgres():
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    admin = create_engine(make_url(BACKEND), isolation_level="AUTOCOMMIT")
-    name = f"tf_empty_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(BACKEND).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _postgres_database("tf_empty") as name:
+        yield _url_of(name)
 
 
 @pytest.fixture

@@ -9,7 +9,12 @@ from torchflow.cli.context import Env, pass_env
 
 @click.group()
 def audit() -> None:
-    """Check the integrity of case histories."""
+    """Check the integrity of case histories.
+
+    \b
+    Example:
+      torchflow audit verify
+    """
 
 
 @audit.command("verify")

@@ -15,7 +15,13 @@ FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
 
 @click.group()
 def case() -> None:
-    """Open, advance and follow cases."""
+    """Open, advance and follow cases.
+
+    \b
+    Example:
+      torchflow case list --open
+      torchflow --as wang.li case advance PI-2026-0001 make_contact
+    """
 
 
 @case.command("open")
@@ -96,8 +102,9 @@ def render_case(v: dict[str, Any]) -> str:
     else:
         parts.append("Next: none (terminal state)")
     if v["tasks"]:
-        parts.append("Follow-ups:\n" + table(v["tasks"], [("  ID", "id"), ("KIND", "kind"),
-                                                          ("DUE", "due_on"), ("RULE", "rule")]))
+        rows = table(v["tasks"], [("ID", "id"), ("KIND", "kind"), ("DUE", "due_on"),
+                                  ("RULE", "rule")])
+        parts.append("Follow-ups:\n" + "\n".join("  " + line for line in rows.splitlines()))
     parts.append("Recent history:\n" + "\n".join(describe_event(e) for e in v["history"]))
     return "\n\n".join(parts)
 

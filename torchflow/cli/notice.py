@@ -9,7 +9,13 @@ from torchflow.cli.context import Env, pass_env, table
 
 @click.group()
 def notice() -> None:
-    """List notices and retry dead ones."""
+    """List notices and retry dead ones.
+
+    \b
+    Example:
+      torchflow notice list --status dead
+      torchflow notice retry 17
+    """
 
 
 @notice.command("list")

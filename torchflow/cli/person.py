@@ -12,7 +12,13 @@ PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
 
 @click.group()
 def person() -> None:
-    """Add, list and hand over people."""
+    """Add, list and hand over people.
+
+    \b
+    Example:
+      torchflow person add wang.li --name "Wang Li" --role coordinator
+      torchflow --as chen.jie person handover wang.li zhao.min
+    """
 
 
 @person.command("add")

@@ -11,7 +11,13 @@ from torchflow.cli.context import Env, pass_env
 
 @click.group()
 def scheduler() -> None:
-    """Run the notice service, or one tick of it."""
+    """Run the notice service, or one tick of it.
+
+    \b
+    Example:
+      torchflow scheduler run
+      torchflow scheduler tick
+    """
 
 
 def _logging() -> None:

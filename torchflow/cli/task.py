@@ -12,7 +12,13 @@ TASK_COLUMNS = [("ID", "id"), ("CASE", "case"), ("KIND", "kind"), ("DUE", "due_o
 
 @click.group()
 def task() -> None:
-    """List, complete, snooze and reassign follow-up tasks."""
+    """List, complete, snooze and reassign follow-up tasks.
+
+    \b
+    Example:
+      torchflow --as wang.li task list --mine --overdue
+      torchflow --as wang.li task done 42 --note "Called the CFO"
+    """
 
 
 @task.command("list")

@@ -12,7 +12,13 @@ from torchflow.cli.context import Env, pairs, pass_env, table
 
 @click.group()
 def workflow() -> None:
-    """List, show, validate and draw workflow definitions."""
+    """List, show, validate and draw workflow definitions.
+
+    \b
+    Example:
+      torchflow workflow validate
+      torchflow workflow show project_introduction
+    """
 
 
 @workflow.command("list")

@@ -30,13 +30,7 @@ def _verify_case(session: Session, case: CaseRow) -> dict[str, Any]:
         .order_by(EVENTS.c.seq)
     )
     records = [EventRecord(*row) for row in rows]
-    broken = first_broken(case.key, records)
-    if broken is None and (
-        case.last_seq != len(records) or (records and records[-1].hash != case.head_hash)
-    ):
-        # The chain itself is intact, but its head was cut off: events after the last
-        # one present were removed.
-        broken = (len(records) + 1, "the case records later events that are missing")
+    broken = first_broken(case.key, records) or _head_problem(case, records)
     return {
         "key": case.key,
         "events": len(records),
@@ -44,3 +38,18 @@ def _verify_case(session: Session, case: CaseRow) -> dict[str, Any]:
         "broken_at": broken[0] if broken else None,
         "reason": broken[1] if broken else None,
     }
+
+
+def _head_problem(case: CaseRow, records: list[EventRecord]) -> tuple[int, str] | None:
+    """The chain itself is intact; does it end where the case says it does?"""
+    if case.last_seq > len(records):
+        # Its head was cut off: events after the last one present were removed.
+        return len(records) + 1, "the case records later events that are missing"
+    if case.last_seq < len(records):
+        return case.last_seq + 1, (
+            f"the case records only {case.last_seq} events; this one was added behind its back"
+        )
+    if records and records[-1].hash != case.head_hash:
+        # The last event was rewritten (hash recomputed) or replaced.
+        return len(records), "it does not match the head of the chain recorded on the case"
+    return None

@@ -61,6 +61,13 @@ def coerce_fields(session: Session, spec: WorkflowSpec, raw: Mapping[str, str]) 
     return values
 
 
+def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any]) -> None:
+    """A field needed to open a case may change but not be emptied later."""
+    for name, value in changed.items():
+        if value is None and spec.fields[name].required:
+            raise InvalidInput(f"'{name}' is required and cannot be cleared")
+
+
 def _coerce(session: Session, field: FieldSpec, raw: str) -> Any:
     value = coerce_value(field, raw)
     if field.type == "person" and value is not None:
@@ -160,6 +167,7 @@ def advance(
             raise Refused(f"{case.key}: " + pinned.compiled.not_allowed(case.state, trigger))
         values = dict(case.fields)
         changed = coerce_fields(s, spec, fields or {})
+        _keep_required(spec, changed)
         values.update(changed)
         problems = guard_problems(transition, values, actor.roles)
         if problems:
@@ -235,9 +243,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
         case = load_case(s, key)
         spec = app.registry.by_id(s, case.workflow_version_id).spec
         changed = coerce_fields(s, spec, pairs)
-        for name, value in changed.items():
-            if value is None and spec.fields[name].required:
-                raise InvalidInput(f"'{name}' is required and cannot be cleared")
+        _keep_required(spec, changed)
         values = {**case.fields, **changed}
         old = {name: case.fields.get(name) for name in changed}
         append_event(

@@ -89,6 +89,7 @@ class Claimed:
     message: Message
     channel: str
     attempts: int
+    lease_until: datetime | None = None  # wall clock; past it, another owner may take it
 
 
 def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> list[Claimed]:
@@ -120,7 +121,7 @@ def _claimed(r: Any) -> Claimed:
         idempotency_key=r.idempotency_key, kind=r.kind, recipient=r.recipient,
         address=r.address, subject=r.subject, body=r.body, payload=dict(r.payload or {}),
     )
-    return Claimed(r.id, message, r.channel, r.attempts)
+    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until)
 
 
 def dispatch(
@@ -141,12 +142,18 @@ def dispatch(
             if stop and stop.is_set():
                 result.released += release(app, owner, [n.id for n in claimed[i:]])
                 return result
+            if notice.lease_until is not None and wall_clock() >= notice.lease_until:
+                # Slow sends outlived the lease: another service may own the rest of
+                # the batch by now and send it. Hand back what is still ours; claim again.
+                result.released += release(app, owner, [n.id for n in claimed[i:]])
+                break
             outcome, detail = _deliver(app, channels, owner, notice)
             setattr(result, outcome, getattr(result, outcome) + 1)
             if on_result:
                 on_result(notice, outcome, detail)
-        if len(claimed) < batch:
-            break
+        else:
+            if len(claimed) < batch:
+                break
     return result
 
 

@@ -53,20 +53,23 @@ class WorkflowRegistry:
         """The file's version, stored on first use; a changed file needs a new version."""
         spec = self.file(name)
         table = WorkflowVersion.__table__
+        # A file older than the newest stored version is refused even when that older
+        # version is stored: new cases would silently go back to superseded rules.
+        newest = session.scalar(
+            select(WorkflowVersion.version)
+            .where(WorkflowVersion.name == spec.name)
+            .order_by(WorkflowVersion.version.desc())
+            .limit(1)
+        )
+        if newest is not None and newest > spec.version:
+            raise WorkflowError([
+                f"{spec.path}: version: {spec.version} is older than version {newest} "
+                f"already in use; raise it to {newest + 1}"
+            ])
         row = _stored(session, spec.name, spec.version)
+        inserted = 0
         if row is None:
-            newest = session.scalar(
-                select(WorkflowVersion.version)
-                .where(WorkflowVersion.name == spec.name)
-                .order_by(WorkflowVersion.version.desc())
-                .limit(1)
-            )
-            if newest is not None and newest > spec.version:
-                raise WorkflowError([
-                    f"{spec.path}: version: {spec.version} is older than version {newest} "
-                    f"already in use; raise it to {newest + 1}"
-                ])
-            insert_ignore(
+            inserted = insert_ignore(
                 session,
                 table,  # type: ignore[arg-type]
                 [{
@@ -83,7 +86,9 @@ class WorkflowRegistry:
                 f"{spec.version}; raise version to {spec.version + 1} (open cases keep "
                 f"version {spec.version})"
             ])
-        return self._pin(row)
+        # A row inserted by this still-open transaction may yet be rolled back and its
+        # id reused (SQLite does) for another workflow: cache it only once committed.
+        return self._pin(row, cache=not inserted)
 
     def by_id(self, session: Session, version_id: int) -> Pinned:
         if version_id not in self._by_id:
@@ -112,12 +117,13 @@ class WorkflowRegistry:
             )
         )
 
-    def _pin(self, row: WorkflowVersion) -> Pinned:
+    def _pin(self, row: WorkflowVersion, cache: bool = True) -> Pinned:
         pinned = self._by_id.get(row.id)
         if pinned is None:
             spec = parse_workflow(row.source, f"{row.name} v{row.version} (stored)")
             pinned = Pinned(row.id, CompiledWorkflow(spec))
-            self._by_id[row.id] = pinned
+            if cache:
+                self._by_id[row.id] = pinned
         return pinned
 
 

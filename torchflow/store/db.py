@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from torchflow.errors import ConfigError, Conflict, TorchflowError
 
 SQLITE_BUSY_MS = 15000
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not exist"
+NO_TABLES = "the database has no torchflow tables yet; run `torchflow init` first"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -97,6 +99,10 @@ class Database:
                 raise Conflict(
                     "another torchflow changed the same rows at the same time; try again"
                 ) from exc
+            if _sqlstate(exc) == UNDEFINED_TABLE:
+                # PostgreSQL reports a missing table as a ProgrammingError, not an
+                # OperationalError as SQLite does.
+                raise ConfigError(NO_TABLES) from exc
             raise
         finally:
             session.close()
@@ -111,13 +117,19 @@ def _translate(exc: OperationalError) -> TorchflowError | OperationalError:
         return Conflict(
             "the database is busy (another torchflow is writing to it); try again in a moment"
         )
-    if "no such table" in message or "does not exist" in message:
-        return ConfigError("the database has no torchflow tables yet; run `torchflow init` first")
-    if "unable to open database" in message or "could not connect" in message:
+    # Connection failures first: PostgreSQL's "database ... does not exist" is one,
+    # not a missing table (psycopg 3 says "connection failed", psycopg 2 "could not").
+    if any(m in message for m in ("unable to open database", "could not connect",
+                                  "connection failed")):
         return ConfigError(f"cannot open the database: {message.splitlines()[0]}")
+    if "no such table" in message or "does not exist" in message:
+        return ConfigError(NO_TABLES)
     return exc
 
 
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
 def _is_serialization_failure(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None)
-    return code in ("40001", "40P01")
+    return _sqlstate(exc) in ("40001", "40P01")

@@ -1,0 +1,239 @@
+"""What every command shares: refusals as one stderr line and exit 1, usage
+errors as exit 2, configuration and clock problems, init, demo, help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+
+from tests.cli.conftest import Cli
+from tests.conftest import WORKFLOWS
+from torchflow.cli.main import cli as torchflow
+
+NEEDS_ACTOR = [
+    ("case", "open", "project_introduction", "--title", "x"),
+    ("case", "advance", "PI-2026-0001", "make_contact"),
+    ("case", "note", "PI-2026-0001", "hello"),
+    ("case", "set", "PI-2026-0001", "expected_jobs=3"),
+    ("case", "assign", "PI-2026-0001", "zhao.min"),
+    ("case", "contact", "PI-2026-0001"),
+    ("case", "visit", "PI-2026-0001"),
+    ("task", "done", "1"),
+    ("task", "snooze", "1", "--to", "2026-03-09", "--reason", "x"),
+    ("task", "reassign", "1", "zhao.min"),
+    ("task", "list", "--mine"),
+    ("person", "handover", "wang.li", "zhao.min"),
+]
+
+
+def all_commands() -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = [()]
+
+    def walk(group: click.Group, path: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():
+            found.append((*path, name))
+            if isinstance(command, click.Group):
+                walk(command, (*path, name))
+
+    walk(torchflow, ())
+    return found
+
+
+@pytest.mark.parametrize("args", NEEDS_ACTOR, ids=lambda a: " ".join(a[:2]))
+def test_acting_without_as_is_refused_and_changes_nothing(cli: Cli, args: tuple[str, ...]) -> None:
+    key = cli.open_pi()
+    assert key == "PI-2026-0001"
+    before = cli.json("case", "history", key)
+    line = cli.refused(*args)
+    assert line == ("Error: who is acting? pass --as HANDLE or set TORCHFLOW_USER "
+                    "(see `torchflow person list`)")
+    assert cli.json("case", "history", key) == before
+    assert len(cli.json("case", "list")) == 1
+
+
+def test_torchflow_user_names_the_actor(cli: Cli) -> None:
+    key = cli.open_pi()
+    cli.ok("case", "note", key, "via the environment", env={"TORCHFLOW_USER": "zhao.min"})
+    assert cli.json("case", "history", key)["events"][-1]["actor"] == "zhao.min"
+
+
+def test_unknown_actor(cli: Cli) -> None:
+    key = cli.open_pi()
+    assert cli.refused("case", "note", key, "x", as_="nobody") == \
+        "Error: no person with handle 'nobody'; see `torchflow person list`"
+
+
+def test_refusals_in_json_mode_are_still_one_stderr_line(cli: Cli) -> None:
+    key = cli.open_pi()
+    line = cli.refused("case", "advance", key, "fly", as_="wang.li", json=True)
+    assert line == (f"Error: {key}: 'fly' is not allowed from 'lead'; "
+                    "allowed: make_contact, lose, withdraw, hold")
+    assert cli.refused("case", "show", "XX-1", json=True) == \
+        "Error: no case with key 'XX-1'; see `torchflow case list`"
+
+
+@pytest.mark.parametrize("bad", ["garbage", "2026-03-04T09:30:00", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize("args", [("case", "list"), ("workflow", "list"), ("agenda",),
+                                  ("case", "open", "project_introduction", "--title", "x")])
+def test_a_bad_torchflow_now_is_refused_by_every_command(
+    cli: Cli, bad: str, args: tuple[str, ...]
+) -> None:
+    line = cli.refused(*args, as_="wang.li", now=bad)
+    assert line.startswith(f"Error: TORCHFLOW_NOW={bad!r} ")
+    assert "e.g. 2026-03-02T09:00:00+08:00" in line or "add one, e.g." in line
+
+
+def test_a_naive_torchflow_now_asks_for_an_offset(cli: Cli) -> None:
+    line = cli.refused("case", "list", now="2026-03-04T09:30:00")
+    assert line == ("Error: TORCHFLOW_NOW='2026-03-04T09:30:00' has no UTC offset; "
+                    "add one, e.g. 2026-03-04T09:30:00+08:00")
+
+
+def test_torchflow_now_in_utc_is_accepted(cli: Cli) -> None:
+    key = cli.open_pi(now="2026-03-04T01:30:00Z")
+    assert cli.json("case", "show", key)["opened_at"] == "2026-03-04T01:30:00+00:00"
+
+
+# --- configuration ----------------------------------------------------------------
+
+
+def write(path: Path, content: str) -> Path:
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    line = cli.refused("--config", missing, "case", "list", config=False)
+    assert line == f"Error: config file {missing} does not exist; pass an existing file to --config"
+    line = cli.refused("case", "list", config=False, env={"TORCHFLOW_CONFIG": str(missing)})
+    assert line == f"Error: config file {missing} does not exist; pass an existing file to --config"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("[database\nurl = 1\n", "not valid TOML"),
+    ('[databse]\nurl = "sqlite:///x.db"\n',
+     "unknown key 'databse'; expected one of database, calendar, workflows, scheduler, notify"),
+    ("[scheduler]\ninterval_seconds = -1\n",
+     "scheduler.interval_seconds = -1 is not valid; it wants a positive number"),
+    ('[notify]\ndefault_channel = "pigeon"\n',
+     "notify.default_channel = 'pigeon' is not valid; it wants one of file, smtp, webhook"),
+    ('database = "sqlite:///x.db"\n', "[database] must be a table"),
+    ('[database]\nurl = "sqlite:////no/such/folder/x.db"\n',
+     "the folder of the database file /no/such/folder/x.db does not exist"),
+    ('[database]\nurl = "nonsense"\n', "database URL 'nonsense' is not valid"),
+])
+def test_a_bad_config_file_is_one_line_naming_the_key(
+    cli: Cli, tmp_path: Path, content: str, expected: str
+) -> None:
+    bad = write(tmp_path / "bad.toml", content)
+    line = cli.refused("--config", bad, "case", "list", config=False)
+    assert line.startswith("Error: ")
+    assert expected in line
+    if "folder" not in expected and "URL" not in expected:
+        assert str(bad) in line or "bad.toml" in line
+
+
+def empty_config(tmp_path: Path, url: str) -> Path:
+    return write(tmp_path / "empty.toml",
+                 f'[database]\nurl = "{url}"\n\n[workflows]\ndirectory = "{WORKFLOWS}"\n')
+
+
+def test_a_database_without_tables_asks_for_init(cli: Cli, tmp_path: Path,
+                                                 empty_database_url: str) -> None:
+    config = empty_config(tmp_path, empty_database_url)
+    line = cli.refused("--config", config, "case", "list", config=False)
+    assert line == "Error: the database has no torchflow tables yet; run `torchflow init` first"
+
+
+def test_init_creates_the_tables_then_is_a_no_op(cli: Cli, tmp_path: Path,
+                                                 empty_database_url: str) -> None:
+    config = empty_config(tmp_path, empty_database_url)
+    run = cli.ok("--config", config, "init", config=False)
+    assert run.out == "created the torchflow tables (schema 0001)\n"
+    run = cli.ok("--config", config, "init", config=False)
+    assert run.out == "database already at schema 0001\n"
+    assert cli.ok("--config", config, "case", "list", config=False).out == "(none)\n"
+
+
+def test_init_json(cli: Cli) -> None:
+    data = cli.json("init")
+    assert data["before"] == "0001" and data["after"] == "0001"
+    assert data["database"].startswith(("sqlite:///", "postgresql+psycopg://"))
+    assert cli.ok("init").out == "database already at schema 0001\n"
+
+
+# --- usage errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("case", "show"), "Missing argument 'KEY'"),
+    (("case", "advance", "PI-2026-0001"), "Missing argument 'TRIGGER'"),
+    (("case", "open", "project_introduction"), "Missing option '--title'"),
+    (("case", "list", "--bogus"), "No such option '--bogus'"),
+    (("--bogus", "case", "list"), "No such option '--bogus'"),
+    (("cases", "list"), "No such command 'cases'"),
+    (("task", "done", "seven"), "'seven' is not a valid integer"),
+    (("case", "list", "--limit", "0"), "0 is not in the range x>=1"),
+    (("workflow", "show", "x", "--version", "0"), "0 is not in the range x>=1"),
+])
+def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> None:
+    err = cli.usage(*args, as_="wang.li")
+    assert err.startswith("Usage: torchflow")
+    assert expected in err
+
+
+def test_help_of_every_command_has_an_example(cli: Cli) -> None:
+    commands = all_commands()
+    # The top level, 10 commands and groups, 26 subcommands.
+    assert len(commands) == 37
+    for path in commands:
+        run = cli.ok(*path, "--help", config=False)
+        assert "Example" in run.out, path
+        assert run.out.startswith("Usage: torchflow")
+
+
+def test_version(cli: Cli) -> None:
+    assert cli.ok("--version", config=False).out == "torchflow, version 0.1.0\n"
+
+
+# --- demo -------------------------------------------------------------------------
+
+
+def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    data = cli.json("demo", "--dir", folder, "--days", "10", config=False)
+    assert data["folder"] == str(folder)
+    assert data["database"] == str(folder / "demo.db")
+    assert [c["key"] for c in data["cases"]] == [
+        "EC-2026-0001", "IC-2026-0001", "PB-2026-0001", "PI-2026-0001", "TD-2026-0001"]
+    lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    kinds = [json.loads(line)["kind"] for line in lines]
+    assert data["sent"] == len(lines) > 0
+    assert data["notices"] == {k: kinds.count(k) for k in set(kinds)}
+    # The demo's own database answers the CLI.
+    cases = cli.json("--config", folder / "config.toml", "case", "list", config=False)
+    assert len(cases) == 5
+
+
+def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    out = cli.ok("demo", "--dir", folder, "--days", "3", config=False).out
+    assert "opened PI-2026-0001  Hydrogen fuel-cell stack plant" in out
+    assert "Where the cases ended:" in out
+    assert f"Explore it: torchflow --config {folder / 'config.toml'} case list" in out
+    line = cli.refused("demo", "--dir", folder, config=False)
+    assert line == f"Error: {folder} is not empty; give a new or empty folder to --dir"
+    assert "121 is not in the range 1<=x<=120" in cli.usage("demo", "--days", "121",
+                                                           config=False)
+
+
+def test_demo_with_a_bad_torchflow_now_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    line = cli.refused("demo", "--dir", folder, config=False, now="soon")
+    assert line.startswith("Error: TORCHFLOW_NOW='soon' is not an ISO-8601 instant")
+    assert not folder.exists() or not any(folder.iterdir())
+    assert cli.json("demo", "--dir", folder, "--days", "1", config=False)["cases"]

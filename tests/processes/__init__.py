@@ -1,0 +1,1 @@
+"""Scenario tests with real `torchflow scheduler run` processes (marked slow)."""

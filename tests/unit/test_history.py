@@ -1,0 +1,191 @@
+"""The hash chain of a case's history: event_hash and first_broken."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from torchflow.domain.history import GENESIS, EventRecord, event_hash, first_broken
+
+KEY = "PI-2026-0001"
+AT = datetime(2026, 3, 4, 1, 0, 0, 123456, tzinfo=UTC)
+
+BASE: dict[str, Any] = {
+    "case_key": KEY,
+    "seq": 1,
+    "kind": "opened",
+    "actor": "wang.li",
+    "at": AT,
+    "from_state": None,
+    "to_state": "lead",
+    "data": {"title": "新材料项目", "fields": {"planned_investment": 5000}},
+}
+
+
+def h(prev: str = GENESIS, **changes: Any) -> str:
+    return event_hash(prev, **{**BASE, **changes})
+
+
+def chain(n: int = 4, key: str = KEY) -> list[EventRecord]:
+    """n well-formed events, as append_event writes them."""
+    records, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        kind = "opened" if seq == 1 else "advanced"
+        at = AT + timedelta(hours=seq)
+        data = {"trigger": f"t{seq}", "n": seq}
+        digest = event_hash(
+            prev, case_key=key, seq=seq, kind=kind, actor="wang.li", at=at,
+            from_state=f"s{seq - 1}", to_state=f"s{seq}", data=data,
+        )
+        records.append(
+            EventRecord(seq, kind, "wang.li", at, f"s{seq - 1}", f"s{seq}", data, prev, digest)
+        )
+        prev = digest
+    return records
+
+
+# -- event_hash ---------------------------------------------------------------------------
+
+
+def test_event_hash_is_sha256_of_the_canonical_json() -> None:
+    canonical = json.dumps(
+        [GENESIS, KEY, 1, "opened", "wang.li", "2026-03-04T01:00:00.123456+00:00", None, "lead",
+         BASE["data"]],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    assert h() == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert len(h()) == 64
+    assert GENESIS == "0" * 64
+
+
+def test_event_hash_is_deterministic() -> None:
+    assert h() == h()
+    data_copy = json.loads(json.dumps(BASE["data"]))
+    assert h(data=data_copy) == h()
+
+
+def test_event_hash_ignores_key_order_in_data() -> None:
+    a = {"a": 1, "b": {"x": 1, "y": 2}}
+    b = {"b": {"y": 2, "x": 1}, "a": 1}
+    assert h(data=a) == h(data=b)
+
+
+def test_event_hash_depends_on_the_instant_not_its_time_zone() -> None:
+    beijing = AT.astimezone(timezone(timedelta(hours=8)))
+    assert beijing.hour == 9
+    assert h(at=beijing) == h()
+    # Microseconds count: a database that dropped them would break the chain.
+    assert h(at=AT.replace(microsecond=0)) != h()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"case_key": "PI-2026-0002"},
+        {"seq": 2},
+        {"kind": "note"},
+        {"actor": "zhao.min"},
+        {"at": AT + timedelta(microseconds=1)},
+        {"from_state": "lead"},
+        {"to_state": "signed"},
+        {"to_state": None},
+        {"data": {"title": "新材料项目", "fields": {"planned_investment": 5001}}},
+        {"data": {}},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_event_hash_covers_every_part(change: dict[str, Any]) -> None:
+    assert h(**change) != h()
+
+
+def test_event_hash_covers_the_previous_hash() -> None:
+    assert h(prev="1" * 64) != h()
+
+
+def test_event_hash_keeps_non_ascii_text() -> None:
+    # ensure_ascii=False: the hash is over the UTF-8 of the text itself.
+    assert h(data={"note": "签约"}) != h(data={"note": "签約"})
+
+
+# -- first_broken ---------------------------------------------------------------------------
+
+
+def test_intact_chain_and_empty_chain() -> None:
+    assert first_broken(KEY, chain()) is None
+    assert first_broken(KEY, []) is None
+
+
+def test_chain_belongs_to_its_case_key() -> None:
+    # The key is hashed in: moving events to another case breaks them.
+    assert first_broken("PI-2026-0002", chain()) == (
+        1, "its content was changed after it was written"
+    )
+
+
+def test_changed_data_is_found_at_its_seq() -> None:
+    records = chain()
+    records[2] = replace(records[2], data={"trigger": "t3", "n": 99})
+    assert first_broken(KEY, records) == (3, "its content was changed after it was written")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("actor", "mallory"), ("kind", "note"), ("to_state", "closed"),
+     ("at", AT + timedelta(days=1)), ("hash", "f" * 64)],
+)
+def test_changed_column_is_found(field: str, value: Any) -> None:
+    records = chain()
+    records[1] = replace(records[1], **{field: value})
+    assert first_broken(KEY, records) == (2, "its content was changed after it was written")
+
+
+def test_rewritten_event_with_recomputed_hash_breaks_the_next_link() -> None:
+    records = chain()
+    old = records[1]
+    data = {"trigger": "forged", "n": 2}
+    forged = event_hash(
+        old.prev_hash, case_key=KEY, seq=2, kind=old.kind, actor=old.actor, at=old.at,
+        from_state=old.from_state, to_state=old.to_state, data=data,
+    )
+    records[1] = replace(old, data=data, hash=forged)
+    assert first_broken(KEY, records) == (3, "its link to the previous event does not match")
+
+
+def test_changed_prev_hash_is_a_broken_link() -> None:
+    records = chain()
+    records[0] = replace(records[0], prev_hash="1" * 64)
+    assert first_broken(KEY, records) == (1, "its link to the previous event does not match")
+
+
+def test_missing_middle_event() -> None:
+    records = chain()
+    del records[1]
+    assert first_broken(KEY, records) == (3, "expected event #2 here (an event is missing)")
+
+
+def test_missing_first_event() -> None:
+    assert first_broken(KEY, chain()[1:]) == (2, "expected event #1 here (an event is missing)")
+
+
+def test_missing_last_event_is_not_visible_to_the_chain_alone() -> None:
+    # Cutting the tail leaves a valid prefix: the case's head (last_seq, head_hash)
+    # is what reveals it, see audit.verify.
+    assert first_broken(KEY, chain()[:-1]) is None
+
+
+def test_duplicated_event_is_found() -> None:
+    records = chain()
+    records.insert(2, records[1])
+    assert first_broken(KEY, records) == (2, "expected event #3 here (an event is missing)")
+
+
+def test_reports_only_the_first_break() -> None:
+    records = chain(6)
+    records[1] = replace(records[1], actor="x")
+    records[4] = replace(records[4], actor="y")
+    assert first_broken(KEY, records) == (2, "its content was changed after it was written")
