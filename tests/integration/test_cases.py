@@ -33,9 +33,8 @@ from torchflow.service.cases import (
 )
 from torchflow.service.events import CASES, EVENTS
 from torchflow.service.people import Actor
-from torchflow.store.models import Task
+from torchflow.store.models import TASKS
 
-TASKS = Task.__table__
 WAIT = 30  # seconds a synchronisation point may wait before the test fails (never slept)
 
 

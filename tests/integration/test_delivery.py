@@ -23,9 +23,8 @@ from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.notices import list_notices, retry
 from torchflow.service.people import Actor, add_person, resolve_actor
 from torchflow.service.sweep import sweep
-from torchflow.store.models import Notice
+from torchflow.store.models import NOTICES
 
-NOTICES = Notice.__table__
 SECRET = "hook-secret-火炬"
 
 PI_FIELDS = {

@@ -20,9 +20,7 @@ from torchflow.service import dispatch as dispatch_module
 from torchflow.service.app import App, build_app
 from torchflow.service.dispatch import Channels, Claimed, claim, dispatch, release, wall_clock
 from torchflow.service.notices import list_notices, retry
-from torchflow.store.models import Notice
-
-NOTICES = Notice.__table__
+from torchflow.store.models import NOTICES
 
 
 def add_notices(app: App, count: int, *, channel: str = "file", prefix: str = "n",

@@ -24,10 +24,7 @@ from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import handover, log_followup, snooze
-from torchflow.store.models import Case, Notice, Person, Task
-
-TASKS = Task.__table__
-NOTICES = Notice.__table__
+from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 PI_FIELDS = {
     "enterprise": "Qingneng Hydrogen Co.",
@@ -50,7 +47,7 @@ def to_negotiation(app: App, actor: Actor, key: str) -> None:
 
 def tasks_of(app: App, key: str, status: str | None = None) -> list[Any]:
     with app.db.transaction() as s:
-        case_id = s.scalar(select(Case.id).where(Case.key == key))
+        case_id = s.scalar(select(CASES.c.id).where(CASES.c.key == key))
         query = select(TASKS).where(TASKS.c.case_id == case_id)
         if status:
             query = query.where(TASKS.c.status == status)
@@ -339,8 +336,8 @@ def test_handover_moves_cases_open_tasks_and_pending_notices(
 
     assert out == {"from": "wang.li", "to": "zhao.min", "cases": 2, "tasks": 2, "notices": 2}
     with app.db.transaction() as s:
-        owners = dict(s.execute(select(Case.key, Case.owner_id)).all())
-        wang_active = s.scalar(select(Person.active).where(Person.id == wang.id))
+        owners = dict(s.execute(select(CASES.c.key, CASES.c.owner_id)).all())
+        wang_active = s.scalar(select(PEOPLE.c.active).where(PEOPLE.c.id == wang.id))
     assert owners == {first: zhao.id, second: zhao.id, kept: zhao.id}
     assert wang_active is False
     for key, task, was in ((first, t1, "wang.li"), (second, t2, "wang.li"),
@@ -380,7 +377,7 @@ def test_handover_to_an_inactive_person_is_refused_and_changes_nothing(
 ) -> None:
     key = open_pi(app, staff["wang.li"])
     with app.db.transaction() as s:
-        s.execute(update(Person.__table__).where(Person.id == staff["zhao.min"].id)
+        s.execute(update(PEOPLE).where(PEOPLE.c.id == staff["zhao.min"].id)
                   .values(active=False))
     with pytest.raises(Refused, match="not active"):
         handover(app, staff["chen.jie"], "wang.li", "zhao.min")

@@ -100,9 +100,10 @@ def test_verify_a_walked_case(app: App, two: tuple[str, str]) -> None:
 
 def test_the_chain_as_stored(app: App, two: tuple[str, str]) -> None:
     key = two[0]
+    cid = case_id(app, key)
     with app.db.transaction() as s:
         rows = s.execute(
-            select(EVENTS).where(EVENTS.c.case_id == case_id(app, key)).order_by(EVENTS.c.seq)
+            select(EVENTS).where(EVENTS.c.case_id == cid).order_by(EVENTS.c.seq)
         ).all()
         head = s.execute(
             select(CASES.c.last_seq, CASES.c.head_hash).where(CASES.c.key == key)
@@ -185,8 +186,9 @@ def test_rewritten_event_with_a_recomputed_hash(app: App, two: tuple[str, str]) 
     first = two[0]
     ev = history(app, first)["events"][2]
     data = {"note": "伪造的备注"}
+    where = event_where(app, first, 3)
     with app.db.transaction() as s:
-        prev = s.execute(select(EVENTS.c.prev_hash).where(event_where(app, first, 3))).scalar_one()
+        prev = s.execute(select(EVENTS.c.prev_hash).where(where)).scalar_one()
     forged = event_hash(
         prev, case_key=first, seq=3, kind="note", actor=ev["actor"],
         at=datetime.fromisoformat(ev["at"]), from_state=None, to_state=None, data=data,
@@ -202,8 +204,9 @@ def test_rewritten_last_event_with_a_recomputed_hash(app: App, two: tuple[str, s
     first = two[0]
     ev = history(app, first)["events"][6]
     data = {**ev["data"], "note": "后补说明"}
+    where = event_where(app, first, 7)
     with app.db.transaction() as s:
-        prev = s.execute(select(EVENTS.c.prev_hash).where(event_where(app, first, 7))).scalar_one()
+        prev = s.execute(select(EVENTS.c.prev_hash).where(where)).scalar_one()
     forged = event_hash(
         prev, case_key=first, seq=7, kind=ev["kind"], actor=ev["actor"],
         at=datetime.fromisoformat(ev["at"]), from_state=ev["from"], to_state=ev["to"], data=data,

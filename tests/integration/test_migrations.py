@@ -33,7 +33,7 @@ from torchflow.service.cases import advance, history, list_cases, open_case, sho
 from torchflow.service.people import list_people, resolve_actor
 from torchflow.store.db import Database
 from torchflow.store.migrate import alembic_config, current_revision, head_revision, upgrade
-from torchflow.store.models import Base
+from torchflow.store.models import METADATA
 
 SCRIPT = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [rev.revision for rev in reversed(list(SCRIPT.walk_revisions()))]  # oldest first
@@ -54,7 +54,7 @@ def tables(db: Database) -> set[str]:
     return set(inspect(db.engine).get_table_names())
 
 
-def differences(db: Database, metadata: MetaData = Base.metadata) -> list[Any]:
+def differences(db: Database, metadata: MetaData = METADATA) -> list[Any]:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(context, metadata)
@@ -73,19 +73,19 @@ def test_upgrade_an_empty_database(empty_db: Database) -> None:
     assert current_revision(empty_db) is None
     assert upgrade(empty_db) == (None, head_revision())
     assert tables(empty_db) == TABLES | {"alembic_version"}
-    assert set(Base.metadata.tables) == TABLES
+    assert set(METADATA.tables) == TABLES
     assert current_revision(empty_db) == head_revision()
 
 
 def test_upgrade_twice_is_a_no_op(empty_db: Database) -> None:
     upgrade(empty_db)
     with empty_db.engine.begin() as conn:
-        conn.execute(Base.metadata.tables["key_sequences"].insert(),
+        conn.execute(METADATA.tables["key_sequences"].insert(),
                      {"prefix": "PI", "year": 2026, "last": 7})
     assert upgrade(empty_db) == (head_revision(), head_revision())
     assert tables(empty_db) == TABLES | {"alembic_version"}
     with empty_db.engine.connect() as conn:
-        assert conn.execute(select(Base.metadata.tables["key_sequences"])).all() == [
+        assert conn.execute(select(METADATA.tables["key_sequences"])).all() == [
             ("PI", 2026, 7)
         ]
         versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
@@ -108,8 +108,8 @@ def test_the_migrations_match_the_models(empty_db: Database) -> None:
 def test_the_comparison_would_see_a_difference(empty_db: Database) -> None:
     # The check above can fail: a model column the migrations lack is reported.
     upgrade(empty_db)
-    changed = MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.tables.values():
+    changed = MetaData(naming_convention=METADATA.naming_convention)
+    for table in METADATA.tables.values():
         table.to_metadata(changed)
     changed.tables["people"].append_column(Column("nickname", String(40), nullable=True))
     found = differences(empty_db, changed)
@@ -244,7 +244,7 @@ def count_rows(db: Database) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {
             name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for name, table in Base.metadata.tables.items()
+            for name, table in METADATA.tables.items()
         }
 
 

@@ -15,12 +15,12 @@ from torchflow.service.people import (
     list_people,
     resolve_actor,
 )
-from torchflow.store.models import Person
+from torchflow.store.models import PEOPLE
 
 
 def count(app: App) -> int:
     with app.db.transaction() as s:
-        return s.scalar(select(func.count()).select_from(Person))
+        return s.scalar(select(func.count()).select_from(PEOPLE))
 
 
 def deactivate(app: App, handle: str) -> None:

@@ -18,10 +18,7 @@ from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor, add_person
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import complete
-from torchflow.store.models import Case, Notice, Person, Task
-
-TASKS = Task.__table__
-NOTICES = Notice.__table__
+from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 PI_FIELDS = {
     "enterprise": "Qingneng Hydrogen Co.",
@@ -45,8 +42,8 @@ def open_pi(app: App, actor: Actor, title: str = "Hydrogen fuel cells",
 def open_task(app: App, key: str, rule: str) -> Any:
     with app.db.transaction() as s:
         return s.execute(
-            select(TASKS).join(Case.__table__, Case.id == TASKS.c.case_id)
-            .where(Case.key == key, TASKS.c.rule == rule, TASKS.c.status == "open")
+            select(TASKS).join(CASES, CASES.c.id == TASKS.c.case_id)
+            .where(CASES.c.key == key, TASKS.c.rule == rule, TASKS.c.status == "open")
         ).one()
 
 
@@ -134,7 +131,7 @@ def test_a_deadline_escalates_to_every_active_holder_of_the_role(
     add_person(app, "qian.wei", name="Qian Wei", roles=["director", "expert"])
     add_person(app, "zhou.lan", name="Zhou Lan", roles=["director"])
     with app.db.transaction() as s:  # zhou.lan has left
-        s.execute(update(Person.__table__).where(Person.handle == "zhou.lan")
+        s.execute(update(PEOPLE).where(PEOPLE.c.handle == "zhou.lan")
                   .values(active=False))
     key = open_pi(app, staff["wang.li"])
     task = open_task(app, key, "lead.deadline")
@@ -279,7 +276,7 @@ def test_a_digest_lists_only_open_tasks_of_active_people(
     clock.set("2026-03-11T08:00:00+08:00")
     complete(app, staff["wang.li"], done.id, note="called")
     with app.db.transaction() as s:
-        s.execute(update(Person.__table__).where(Person.handle == "zhao.min")
+        s.execute(update(PEOPLE).where(PEOPLE.c.handle == "zhao.min")
                   .values(active=False))
     clock.set("2026-03-11T09:00:00+08:00")
     sweep(app)

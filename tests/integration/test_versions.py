@@ -21,7 +21,7 @@ from torchflow.service.cases import advance, list_cases, open_case, show_case
 from torchflow.service.events import CASES
 from torchflow.service.people import Actor
 from torchflow.service.workflows import get_spec, list_workflows
-from torchflow.store.models import WorkflowVersion
+from torchflow.store.models import WORKFLOW_VERSIONS
 
 PI = "project_introduction.toml"
 PI_OPEN = {
@@ -70,8 +70,9 @@ def edit(folder: Path, *changes: tuple[str, str], version: int | None = None) ->
 def stored(app: App) -> list[tuple[str, int, str]]:
     with app.db.transaction() as s:
         rows = s.execute(
-            select(WorkflowVersion.name, WorkflowVersion.version, WorkflowVersion.digest)
-            .order_by(WorkflowVersion.name, WorkflowVersion.version)
+            select(WORKFLOW_VERSIONS.c.name, WORKFLOW_VERSIONS.c.version,
+                   WORKFLOW_VERSIONS.c.digest)
+            .order_by(WORKFLOW_VERSIONS.c.name, WORKFLOW_VERSIONS.c.version)
         )
         return [tuple(r) for r in rows]
 
@@ -79,8 +80,8 @@ def stored(app: App) -> list[tuple[str, int, str]]:
 def pinned_version(app: App, key: str) -> int:
     with app.db.transaction() as s:
         return s.execute(
-            select(WorkflowVersion.version)
-            .join(CASES, CASES.c.workflow_version_id == WorkflowVersion.id)
+            select(WORKFLOW_VERSIONS.c.version)
+            .join(CASES, CASES.c.workflow_version_id == WORKFLOW_VERSIONS.c.id)
             .where(CASES.c.key == key)
         ).scalar_one()
 
@@ -95,7 +96,7 @@ def test_first_use_stores_version_1(app: App, staff: dict[str, Actor]) -> None:
     key = open_pi(app, staff["wang.li"])
     assert stored(app) == [("project_introduction", 1, spec.digest)]
     with app.db.transaction() as s:
-        row = s.scalars(select(WorkflowVersion)).one()
+        row = s.execute(select(WORKFLOW_VERSIONS)).one()
         assert row.source == (WORKFLOWS / PI).read_text(encoding="utf-8")
         assert row.registered_at == app.now()
     # Used again: the same row; other workflows are stored only when used.

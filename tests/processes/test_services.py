@@ -31,12 +31,10 @@ from torchflow.service.app import App
 from torchflow.service.cases import advance, open_case
 from torchflow.service.dispatch import Channels
 from torchflow.service.people import add_person, resolve_actor
-from torchflow.store.models import Case, Notice, Task
+from torchflow.store.models import CASES, NOTICES, TASKS
 
 pytestmark = pytest.mark.slow
 
-NOTICES = Notice.__table__
-TASKS = Task.__table__
 TORCHFLOW = str(Path(sys.executable).with_name("torchflow"))
 NOW = "2026-03-04T09:00:00+08:00"  # the clock fixture's start: the notices are due
 KEY_HEADER = "X-Torchflow-Idempotency-Key"
@@ -290,9 +288,9 @@ def test_ten_days_off_give_one_overdue_notice_per_task_and_only_todays_digest(
     assert services.terminate("svc") == 0
 
     with app.db.transaction() as s:
-        rows = s.execute(select(Case.key, NOTICES.c.kind, NOTICES.c.recipient)
+        rows = s.execute(select(CASES.c.key, NOTICES.c.kind, NOTICES.c.recipient)
                          .join(TASKS, TASKS.c.id == NOTICES.c.task_id)
-                         .join(Case.__table__, Case.id == TASKS.c.case_id)
+                         .join(CASES, CASES.c.id == TASKS.c.case_id)
                          .order_by(NOTICES.c.id)).all()
         digest_days = [(p["day"], who) for p, who in s.execute(
             select(NOTICES.c.payload, NOTICES.c.recipient)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
 from torchflow.domain.history import EventRecord, first_broken
 from torchflow.service.app import App
@@ -22,7 +21,7 @@ def verify(app: App, key: str | None = None) -> list[dict[str, Any]]:
         return [_verify_case(s, case) for case in cases]
 
 
-def _verify_case(session: Session, case: CaseRow) -> dict[str, Any]:
+def _verify_case(session: Connection, case: CaseRow) -> dict[str, Any]:
     rows = session.execute(
         select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
                EVENTS.c.to_state, EVENTS.c.data, EVENTS.c.prev_hash, EVENTS.c.hash)

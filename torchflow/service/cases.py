@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Integer, select, text
 
 from torchflow.domain.machine import guard_problems
 from torchflow.domain.workflow import FieldSpec, WorkflowSpec, coerce_value
@@ -24,7 +23,7 @@ from torchflow.service.events import (
     load_case,
 )
 from torchflow.service.people import Actor, person_by_handle
-from torchflow.store.models import OPEN, Person, Task
+from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,9 @@ def parse_assignments(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     return out
 
 
-def coerce_fields(session: Session, spec: WorkflowSpec, raw: Mapping[str, str]) -> dict[str, Any]:
+def coerce_fields(
+    session: Connection, spec: WorkflowSpec, raw: Mapping[str, str]
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, text_value in raw.items():
         field = spec.fields.get(name)
@@ -68,7 +69,7 @@ def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any]) -> None:
             raise InvalidInput(f"'{name}' is required and cannot be cleared")
 
 
-def _coerce(session: Session, field: FieldSpec, raw: str) -> Any:
+def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
     value = coerce_value(field, raw)
     if field.type == "person" and value is not None:
         person_by_handle(session, str(value))
@@ -131,7 +132,7 @@ def open_case(
     return {"key": key, "workflow": spec.name, "version": spec.version, "state": spec.initial}
 
 
-def _next_key(session: Session, prefix: str, year: int) -> str:
+def _next_key(session: Connection, prefix: str, year: int) -> str:
     # One statement on both databases: concurrent opens serialise on the row.
     number = session.execute(
         text(
@@ -177,7 +178,7 @@ def advance(
 
 
 def _enter(
-    app: App, s: Session, case: CaseRow, spec: WorkflowSpec, actor: Actor, trigger: str,
+    app: App, s: Connection, case: CaseRow, spec: WorkflowSpec, actor: Actor, trigger: str,
     dest: str, now: datetime, note: str | None, changed: dict[str, Any], values: dict[str, Any],
 ) -> Advanced:
     left, entered = spec.states[case.state], spec.states[dest]
@@ -267,17 +268,17 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
             data={"owner": handle, "was": old}, changes={"owner_id": person.id},
         )
         s.execute(
-            Task.__table__.update()
-            .where(Task.__table__.c.case_id == case.id, Task.__table__.c.status == OPEN)
+            TASKS.update()
+            .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN)
             .values(assignee_id=person.id)
         )
     return {"key": case.key, "owner": handle, "was": old}
 
 
-def _handle(session: Session, person_id: int | None) -> str | None:
+def _handle(session: Connection, person_id: int | None) -> str | None:
     if person_id is None:
         return None
-    return session.scalar(select(Person.handle).where(Person.id == person_id))
+    return session.scalar(select(PEOPLE.c.handle).where(PEOPLE.c.id == person_id))
 
 
 def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int = 10) -> dict:
@@ -300,7 +301,7 @@ def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int
     return view
 
 
-def case_view(session: Session, case: CaseRow, spec: WorkflowSpec) -> dict[str, Any]:
+def case_view(session: Connection, case: CaseRow, spec: WorkflowSpec) -> dict[str, Any]:
     state = spec.states[case.state]
     return {
         "key": case.key,
@@ -319,8 +320,8 @@ def case_view(session: Session, case: CaseRow, spec: WorkflowSpec) -> dict[str, 
     }
 
 
-def open_tasks(session: Session, case_id: int) -> list[dict[str, Any]]:
-    t = Task.__table__
+def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
+    t = TASKS
     rows = session.execute(
         select(t.c.id, t.c.kind, t.c.rule, t.c.occurrence, t.c.due_on, t.c.window_start,
                t.c.window_end, t.c.seed)
@@ -338,7 +339,7 @@ def open_tasks(session: Session, case_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def events(session: Session, case_id: int) -> list[dict[str, Any]]:
+def events(session: Connection, case_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
         select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
                EVENTS.c.to_state, EVENTS.c.data)
@@ -372,8 +373,8 @@ def list_cases(
     with app.db.transaction() as s:
         query = (
             select(CASES.c.key, CASES.c.workflow, CASES.c.state, CASES.c.title,
-                   Person.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at)
-            .select_from(CASES.outerjoin(Person.__table__, Person.id == CASES.c.owner_id))
+                   PEOPLE.c.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at)
+            .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id))
             .order_by(CASES.c.id)
             .limit(limit)
         )
@@ -383,7 +384,7 @@ def list_cases(
             query = query.where(CASES.c.state == state)
         if owner:
             person_by_handle(s, owner)
-            query = query.where(Person.handle == owner)
+            query = query.where(PEOPLE.c.handle == owner)
         if is_open is True:
             query = query.where(CASES.c.closed_at.is_(None))
         elif is_open is False:

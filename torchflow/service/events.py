@@ -10,15 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select, update
 
 from torchflow.domain.history import GENESIS, event_hash
 from torchflow.errors import Conflict, NotFound
-from torchflow.store.models import Case, CaseEvent
-
-CASES = Case.__table__
-EVENTS = CaseEvent.__table__
+from torchflow.store.models import CASES, EVENTS
 
 
 @dataclass(frozen=True)
@@ -43,20 +39,20 @@ class CaseRow:
 _COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
 
 
-def load_case(session: Session, key: str) -> CaseRow:
+def load_case(session: Connection, key: str) -> CaseRow:
     row = session.execute(select(*_COLUMNS).where(CASES.c.key == key.strip().upper())).first()
     if row is None:
         raise NotFound(f"no case with key '{key}'; see `torchflow case list`")
     return CaseRow(*row)
 
 
-def case_by_id(session: Session, case_id: int) -> CaseRow:
+def case_by_id(session: Connection, case_id: int) -> CaseRow:
     row = session.execute(select(*_COLUMNS).where(CASES.c.id == case_id)).one()
     return CaseRow(*row)
 
 
 def append_event(
-    session: Session,
+    session: Connection,
     case: CaseRow,
     *,
     kind: str,

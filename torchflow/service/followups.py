@@ -11,20 +11,16 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import PlannedTask, plan_next, plan_state_entry
 from torchflow.domain.rules import Rule
 from torchflow.domain.timeline import stage_times, timeline
-from torchflow.store.models import OPEN, Notice, Task
-
-TASKS = Task.__table__
-NOTICES = Notice.__table__
+from torchflow.store.models import NOTICES, OPEN, TASKS
 
 
-def used_occurrences(session: Session, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
+def used_occurrences(session: Connection, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
     names = [r.name for r in rules]
     rows = session.execute(
         select(TASKS.c.rule, func.max(TASKS.c.occurrence))
@@ -35,7 +31,7 @@ def used_occurrences(session: Session, case_id: int, rules: Iterable[Rule]) -> d
 
 
 def plan_entry(
-    session: Session,
+    session: Connection,
     cal: WorkCalendar,
     *,
     case_id: int,
@@ -53,7 +49,7 @@ def plan_entry(
 
 
 def insert_tasks(
-    session: Session,
+    session: Connection,
     cal: WorkCalendar,
     *,
     case_id: int,
@@ -103,7 +99,7 @@ def task_row(
     }
 
 
-def open_task_ids(session: Session, case_id: int) -> list[int]:
+def open_task_ids(session: Connection, case_id: int) -> list[int]:
     return list(
         session.scalars(
             select(TASKS.c.id)
@@ -114,7 +110,7 @@ def open_task_ids(session: Session, case_id: int) -> list[int]:
 
 
 def close_tasks(
-    session: Session, task_ids: list[int], *, status: str, now: datetime, outcome: str = ""
+    session: Connection, task_ids: list[int], *, status: str, now: datetime, outcome: str = ""
 ) -> None:
     """Close tasks and withdraw their notices not yet sent: nobody should be
     reminded of a visit that was made or a state that was left."""

@@ -6,16 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, select, update
 
 from torchflow.config import Settings
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
-from torchflow.store.models import Notice, Person
+from torchflow.service.people import handles_with_role
+from torchflow.store.models import NOTICES
 
-NOTICES = Notice.__table__
 STATUSES = ("pending", "sent", "dead", "cancelled")
 
 _WHAT = {"contact": "Routine contact", "visit": "Visit", "deadline": "Deadline"}
@@ -27,7 +26,7 @@ _WHEN = {
 }
 
 
-def route(settings: Settings, person: Person) -> tuple[str, str]:
+def route(settings: Settings, person: Row[Any]) -> tuple[str, str]:
     """(channel, address) for a person: their own choice, else the configured default."""
     channel = person.channel or settings.notify.default_channel
     address = {"smtp": person.email, "webhook": person.address}.get(channel, "")
@@ -44,7 +43,7 @@ def task_notice_key(task_id: int, occurrence: int, kind: str, recipient: str, ch
 
 
 def task_notice(
-    settings: Settings, task: Any, case_key: str, case_title: str, kind: str, person: Person,
+    settings: Settings, task: Any, case_key: str, case_title: str, kind: str, person: Row[Any],
     now: datetime,
 ) -> dict[str, Any]:
     """One row of the ledger for a task's notice (not yet written)."""
@@ -74,21 +73,16 @@ def task_notice(
     }
 
 
-def recipients_for(session: Session, kind: str, assignee: str | None,
+def recipients_for(session: Connection, kind: str, assignee: str | None,
                    escalate_to: str | None) -> list[str]:
     """Handles told of a notice of ``kind``: the assignee, or for an escalation the
     active holders of the rule's escalation role."""
     if kind == "escalation":
-        return [p.handle for p in role_holders(session, escalate_to or "")]
+        return [p.handle for p in handles_with_role(session, escalate_to or "")]
     return [assignee] if assignee else []
 
 
-def role_holders(session: Session, role: str) -> list[Person]:
-    people = session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.handle))
-    return [p for p in people if role in (p.roles or [])]
-
-
-def readdress_pending(app: App, session: Session, old: Person, new: Person,
+def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any],
                       task_ids: list[int] | None = None) -> int:
     """Pending notices of ``old`` go to ``new`` instead, under a key for ``new``."""
     query = select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.payload, NOTICES.c.task_id).where(

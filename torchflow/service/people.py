@@ -6,13 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, select
 
 from torchflow.config import CHANNELS, ENV_USER
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
-from torchflow.store.models import Person
+from torchflow.store.models import PEOPLE
 from torchflow.store.queries import insert_ignore
 
 HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
@@ -29,7 +28,7 @@ class Actor:
     roles: tuple[str, ...]
 
 
-def person_view(p: Person) -> dict[str, Any]:
+def person_view(p: Row[Any]) -> dict[str, Any]:
     return {
         "handle": p.handle,
         "name": p.name,
@@ -55,7 +54,7 @@ def add_person(
     with app.db.transaction() as s:
         added = insert_ignore(
             s,
-            Person.__table__,  # type: ignore[arg-type]
+            PEOPLE,
             [{
                 "handle": handle, "name": name.strip(), "email": email, "roles": roles,
                 "channel": channel, "address": address, "active": True,
@@ -91,14 +90,14 @@ def _check_person(
 
 def list_people(app: App, include_inactive: bool = True) -> list[dict[str, Any]]:
     with app.db.transaction() as s:
-        query = select(Person).order_by(Person.handle)
+        query = select(PEOPLE).order_by(PEOPLE.c.handle)
         if not include_inactive:
-            query = query.where(Person.active.is_(True))
-        return [person_view(p) for p in s.scalars(query)]
+            query = query.where(PEOPLE.c.active.is_(True))
+        return [person_view(p) for p in s.execute(query)]
 
 
-def person_by_handle(session: Session, handle: str) -> Person:
-    person = session.scalars(select(Person).where(Person.handle == handle)).first()
+def person_by_handle(session: Connection, handle: str) -> Row[Any]:
+    person = session.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
     if person is None:
         raise NotFound(f"no person with handle '{handle}'; see `torchflow person list`")
     return person
@@ -116,8 +115,8 @@ def resolve_actor(app: App, handle: str | None) -> Actor:
         return Actor(person.id, person.handle, tuple(person.roles or ()))
 
 
-def handles_with_role(session: Session, role: str) -> list[Person]:
-    people = session.scalars(
-        select(Person).where(Person.active.is_(True)).order_by(Person.handle)
+def handles_with_role(session: Connection, role: str) -> list[Row[Any]]:
+    people = session.execute(
+        select(PEOPLE).where(PEOPLE.c.active.is_(True)).order_by(PEOPLE.c.handle)
     )
     return [p for p in people if role in (p.roles or [])]

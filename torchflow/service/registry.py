@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, select
 
 from torchflow.domain.machine import CompiledWorkflow
 from torchflow.domain.workflow import WorkflowSpec, load_directory, parse_workflow
 from torchflow.errors import NotFound, WorkflowError
-from torchflow.store.models import WorkflowVersion
+from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
 
 
@@ -49,16 +49,15 @@ class WorkflowRegistry:
             raise NotFound(f"no workflow named '{name}'; workflows: {known}")
         return files[name]
 
-    def current(self, session: Session, name: str, now: datetime) -> Pinned:
+    def current(self, session: Connection, name: str, now: datetime) -> Pinned:
         """The file's version, stored on first use; a changed file needs a new version."""
         spec = self.file(name)
-        table = WorkflowVersion.__table__
         # A file older than the newest stored version is refused even when that older
         # version is stored: new cases would silently go back to superseded rules.
         newest = session.scalar(
-            select(WorkflowVersion.version)
-            .where(WorkflowVersion.name == spec.name)
-            .order_by(WorkflowVersion.version.desc())
+            select(VERSIONS.c.version)
+            .where(VERSIONS.c.name == spec.name)
+            .order_by(VERSIONS.c.version.desc())
             .limit(1)
         )
         if newest is not None and newest > spec.version:
@@ -71,7 +70,7 @@ class WorkflowRegistry:
         if row is None:
             inserted = insert_ignore(
                 session,
-                table,  # type: ignore[arg-type]
+                VERSIONS,
                 [{
                     "name": spec.name, "version": spec.version, "digest": spec.digest,
                     "source": spec.source, "registered_at": now,
@@ -90,34 +89,34 @@ class WorkflowRegistry:
         # id reused (SQLite does) for another workflow: cache it only once committed.
         return self._pin(row, cache=not inserted)
 
-    def by_id(self, session: Session, version_id: int) -> Pinned:
+    def by_id(self, session: Connection, version_id: int) -> Pinned:
         if version_id not in self._by_id:
-            row = session.get(WorkflowVersion, version_id)
+            row = session.execute(select(VERSIONS).where(VERSIONS.c.id == version_id)).first()
             if row is None:
                 raise NotFound(f"workflow version #{version_id} is not stored")
             self._pin(row)
         return self._by_id[version_id]
 
-    def stored(self, session: Session, name: str, version: int | None = None) -> Pinned:
-        query = select(WorkflowVersion).where(WorkflowVersion.name == name)
+    def stored(self, session: Connection, name: str, version: int | None = None) -> Pinned:
+        query = select(VERSIONS).where(VERSIONS.c.name == name)
         if version is not None:
-            query = query.where(WorkflowVersion.version == version)
-        row = session.scalars(query.order_by(WorkflowVersion.version.desc()).limit(1)).first()
+            query = query.where(VERSIONS.c.version == version)
+        row = session.execute(query.order_by(VERSIONS.c.version.desc()).limit(1)).first()
         if row is None:
             what = f"version {version} of '{name}'" if version else f"'{name}'"
             raise NotFound(f"{what} has not been used yet, so it is not stored")
         return self._pin(row)
 
-    def versions(self, session: Session, name: str) -> list[WorkflowVersion]:
+    def versions(self, session: Connection, name: str) -> list[Row[Any]]:
         return list(
-            session.scalars(
-                select(WorkflowVersion)
-                .where(WorkflowVersion.name == name)
-                .order_by(WorkflowVersion.version)
+            session.execute(
+                select(VERSIONS)
+                .where(VERSIONS.c.name == name)
+                .order_by(VERSIONS.c.version)
             )
         )
 
-    def _pin(self, row: WorkflowVersion, cache: bool = True) -> Pinned:
+    def _pin(self, row: Row[Any], cache: bool = True) -> Pinned:
         pinned = self._by_id.get(row.id)
         if pinned is None:
             spec = parse_workflow(row.source, f"{row.name} v{row.version} (stored)")
@@ -127,9 +126,9 @@ class WorkflowRegistry:
         return pinned
 
 
-def _stored(session: Session, name: str, version: int) -> WorkflowVersion | None:
-    return session.scalars(
-        select(WorkflowVersion).where(
-            WorkflowVersion.name == name, WorkflowVersion.version == version
+def _stored(session: Connection, name: str, version: int) -> Row[Any] | None:
+    return session.execute(
+        select(VERSIONS).where(
+            VERSIONS.c.name == name, VERSIONS.c.version == version
         )
     ).first()

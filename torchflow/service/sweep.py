@@ -12,18 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, bindparam, select, update
 
 from torchflow.domain.timeline import DIGEST, digest_day, idempotency_key, notices_due, timeline
 from torchflow.service.app import App
 from torchflow.service.events import CASES
-from torchflow.service.notices import NOTICES, route, task_notice
-from torchflow.store.models import OPEN, Person, SchedulerMark, Task
+from torchflow.service.notices import route, task_notice
+from torchflow.store.models import MARKS, NOTICES, OPEN, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
-
-TASKS = Task.__table__
-MARKS = SchedulerMark.__table__
 
 
 @dataclass
@@ -50,7 +46,7 @@ def sweep(app: App, now: datetime | None = None) -> SweepResult:
     return result
 
 
-def _sweep_batch(app: App, s: Session, now: datetime, batch: int) -> tuple[int, int]:
+def _sweep_batch(app: App, s: Connection, now: datetime, batch: int) -> tuple[int, int]:
     rows = s.execute(
         select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"))
         .join(CASES, CASES.c.id == TASKS.c.case_id)
@@ -63,7 +59,7 @@ def _sweep_batch(app: App, s: Session, now: datetime, batch: int) -> tuple[int, 
     ).all()
     if not rows:
         return 0, 0
-    people = {p.id: p for p in s.scalars(select(Person))}
+    people = {p.id: p for p in s.execute(select(PEOPLE))}
     notices: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for task in rows:
@@ -84,7 +80,7 @@ def _sweep_batch(app: App, s: Session, now: datetime, batch: int) -> tuple[int, 
     return len(rows), made
 
 
-def _recipients(people: dict[int, Person], kind: str, task: Any) -> list[Person]:
+def _recipients(people: dict[int, Row[Any]], kind: str, task: Any) -> list[Row[Any]]:
     if kind == "escalation":
         role = task.escalate_to or ""
         return [p for p in people.values() if p.active and role in (p.roles or [])]
@@ -111,7 +107,7 @@ def produce_digests(app: App, now: datetime) -> int:
         by_person: dict[int, list[Any]] = {}
         for row in rows:
             by_person.setdefault(row.assignee_id, []).append(row)
-        people = {p.id: p for p in s.scalars(select(Person).where(Person.active.is_(True)))}
+        people = {p.id: p for p in s.execute(select(PEOPLE).where(PEOPLE.c.active.is_(True)))}
         notices = [
             _digest(app, people[pid], items, day, now)
             for pid, items in by_person.items() if pid in people
@@ -121,7 +117,7 @@ def produce_digests(app: App, now: datetime) -> int:
     return made
 
 
-def _digest(app: App, person: Person, items: list[Any], day: Any, now: datetime) -> dict:
+def _digest(app: App, person: Row[Any], items: list[Any], day: Any, now: datetime) -> dict:
     channel, address = route(app.settings, person)
     overdue = [i for i in items if i.due_on < day]
     today = [i for i in items if i.due_on == day]
@@ -144,6 +140,6 @@ def _digest(app: App, person: Person, items: list[Any], day: Any, now: datetime)
     }
 
 
-def _mark(s: Session, name: str, at: datetime) -> None:
+def _mark(s: Connection, name: str, at: datetime) -> None:
     if not insert_ignore(s, MARKS, [{"name": name, "at": at}], ["name"]):
         s.execute(update(MARKS).where(MARKS.c.name == name).values(at=at))

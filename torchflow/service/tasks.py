@@ -7,8 +7,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, and_, or_, select, update
 
 from torchflow.clock import parse_instant
 from torchflow.domain.rules import Rule
@@ -19,10 +18,7 @@ from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
 from torchflow.service.notices import NOTICES, readdress_pending, recipients_for
 from torchflow.service.people import Actor, person_by_handle
-from torchflow.store.models import OPEN, Person, Task
-
-TASKS = Task.__table__
-PEOPLE = Person.__table__
+from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
 def parse_when(app: App, text: str | None) -> datetime:
@@ -82,14 +78,14 @@ def log_followup(
             "next": nxt}
 
 
-def _open_task(session: Session, case_id: int, rule: str) -> Any:
+def _open_task(session: Connection, case_id: int, rule: str) -> Any:
     return session.execute(
         select(TASKS).where(TASKS.c.case_id == case_id, TASKS.c.rule == rule,
                             TASKS.c.status == OPEN)
     ).first()
 
 
-def _task(session: Session, task_id: int) -> Any:
+def _task(session: Connection, task_id: int) -> Any:
     row = session.execute(select(TASKS).where(TASKS.c.id == task_id)).first()
     if row is None:
         raise NotFound(f"no task #{task_id}; see `torchflow task list`")
@@ -101,7 +97,7 @@ def _require_open(task: Any) -> None:
         raise Refused(f"task #{task.id} is {task.status} already; only open tasks change")
 
 
-def _rule_of(app: App, session: Session, case: CaseRow, task: Any) -> Rule:
+def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
     spec = app.registry.by_id(session, case.workflow_version_id).spec
     state = spec.states.get(task.state)
     for rule in state.rules if state else ():
@@ -175,7 +171,8 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
         if not person.active:
             raise Refused(f"'{handle}' is not active; reassign to an active person")
         case = case_by_id(s, task.case_id)
-        old = s.get(Person, task.assignee_id) if task.assignee_id else None
+        old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
+               if task.assignee_id else None)
         append_event(s, case, kind="task_reassigned", actor=actor.handle, at=now,
                      data={"task": task.id, "to": handle, "was": old.handle if old else None})
         s.execute(update(TASKS).where(TASKS.c.id == task.id).values(assignee_id=person.id))
@@ -297,7 +294,7 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
             "notices": notices, "pending": pending}
 
 
-def _pending(session: Session, assignee: str | None) -> list[dict[str, Any]]:
+def _pending(session: Connection, assignee: str | None) -> list[dict[str, Any]]:
     query = select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.recipient, NOTICES.c.channel,
                    NOTICES.c.not_before, NOTICES.c.subject).where(NOTICES.c.status == "pending")
     if assignee:

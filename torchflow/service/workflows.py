@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec, validate_text
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.store.models import Case
+from torchflow.store.models import CASES
 
 DIAGRAM_FORMATS = ("mermaid", "dot")
 
@@ -20,9 +20,9 @@ def list_workflows(app: App) -> list[dict[str, Any]]:
     with app.db.transaction() as s:
         counts = dict(
             s.execute(
-                select(Case.workflow, func.count())
-                .where(Case.closed_at.is_(None))
-                .group_by(Case.workflow)
+                select(CASES.c.workflow, func.count())
+                .where(CASES.c.closed_at.is_(None))
+                .group_by(CASES.c.workflow)
             ).all()
         )
         return [

@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from torchflow.errors import ConfigError, Conflict, TorchflowError
 
@@ -72,24 +71,22 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """An engine and its session factory; ``transaction()`` is the unit of work."""
+    """An engine; ``transaction()`` is the unit of work."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Connection]:
         """All of it or none of it; database conflicts become a clear Conflict."""
-        session = self.sessions()
         try:
-            with session.begin():
-                yield session
+            with self.engine.begin() as conn:
+                yield conn
         except TorchflowError:
             raise
         except OperationalError as exc:
@@ -104,8 +101,6 @@ class Database:
                 # OperationalError as SQLite does.
                 raise ConfigError(NO_TABLES) from exc
             raise
-        finally:
-            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,17 +1,20 @@
-"""SQLAlchemy models: the tables of torchflow (see docs/architecture.md).
+"""The tables of torchflow (see docs/architecture.md), as SQLAlchemy Core.
 
+Core, not the ORM: every use case is a handful of explicit statements, and
+leaving sqlalchemy.orm unimported keeps the CLI's start-up close to the floor.
 Times are stored in UTC through ``UTCDateTime``, which refuses naive values:
 SQLite's DateTime(timezone=True) would otherwise drop an offset without converting.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -19,14 +22,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,7 +38,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+OPEN = "open"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -59,166 +61,157 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+class Document(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL. The dialect is imported only when a
+    PostgreSQL engine asks, so SQLite users never load it."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
-class WorkflowVersion(Base):
-    __tablename__ = "workflow_versions"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+METADATA = MetaData(naming_convention=NAMING)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    digest: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(Text)
-    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+WORKFLOW_VERSIONS = Table(
+    "workflow_versions", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("name", "version"),
+)
 
+PEOPLE = Table(
+    "people", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("handle", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("roles", Document(), nullable=False, default=list),
+    Column("channel", String(16), nullable=True),
+    Column("address", String(500), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
 
-class Person(Base):
-    __tablename__ = "people"
+# Last number handed out per key prefix and year (PI-2026-0001...).
+KEY_SEQUENCES = Table(
+    "key_sequences", METADATA,
+    Column("prefix", String(8), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    handle: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(320), default="")
-    roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    address: Mapped[str] = mapped_column(String(500), default="")
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class KeySequence(Base):
-    """Last number handed out per key prefix and year (PI-2026-0001...)."""
-
-    __tablename__ = "key_sequences"
-
-    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    last: Mapped[int] = mapped_column(Integer)
-
-
-class Case(Base):
-    __tablename__ = "cases"
-    __table_args__ = (
-        Index("ix_cases_workflow_state", "workflow", "state"),
-        Index("ix_cases_owner_id", "owner_id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(32), unique=True)
-    workflow: Mapped[str] = mapped_column(String(64))
-    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
-    state: Mapped[str] = mapped_column(String(64))
-    previous_state: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    title: Mapped[str] = mapped_column(String(300))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
-    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+CASES = Table(
+    "cases", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(32), nullable=False, unique=True),
+    Column("workflow", String(64), nullable=False),
+    Column("workflow_version_id", ForeignKey("workflow_versions.id"), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("previous_state", String(64), nullable=True),
+    Column("title", String(300), nullable=False),
+    Column("owner_id", ForeignKey("people.id"), nullable=True),
+    Column("fields", Document(), nullable=False, default=dict),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("state_entered_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=True),
     # Optimistic lock: every write to a case (and every event) bumps it.
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    Column("version", Integer, nullable=False, default=1),
     # Head of the hash chain, so appending an event needs no read of the last one.
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    head_hash: Mapped[str] = mapped_column(String(64), default="")
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("head_hash", String(64), nullable=False, default=""),
+    Index("ix_cases_workflow_state", "workflow", "state"),
+    Index("ix_cases_owner_id", "owner_id"),
+)
 
+# Append-only history, hash-chained per case.
+EVENTS = Table(
+    "case_events", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("from_state", String(64), nullable=True),
+    Column("to_state", String(64), nullable=True),
+    Column("data", Document(), nullable=False, default=dict),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "seq"),
+)
 
-class CaseEvent(Base):
-    """Append-only history, hash-chained per case."""
+# The next occurrence of one follow-up rule of a case (rolling: one open per rule).
+TASKS = Table(
+    "tasks", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("rule", String(140), nullable=False),
+    Column("occurrence", Integer, nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("window_start", Date, nullable=True),
+    Column("window_end", Date, nullable=True),
+    Column("seed", String(64), nullable=True),
+    Column("remind", Integer, nullable=False, default=0),
+    Column("escalate_to", String(64), nullable=True),
+    Column("assignee_id", ForeignKey("people.id"), nullable=True),
+    Column("status", String(16), nullable=False, default=OPEN),
+    Column("stage_done", Integer, nullable=False, default=0),
+    Column("next_notice_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("outcome", Text, nullable=False, default=""),
+    UniqueConstraint("case_id", "rule", "occurrence"),
+    Index("ix_tasks_case_status", "case_id", "status"),
+    Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),
+    # The sweep reads only what is due: a partial index over tasks with a notice
+    # ahead keeps its cost independent of how many tasks exist.
+    Index(
+        "ix_tasks_next_notice_at", "next_notice_at",
+        postgresql_where=text("next_notice_at IS NOT NULL"),
+        sqlite_where=text("next_notice_at IS NOT NULL"),
+    ),
+)
 
-    __tablename__ = "case_events"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+# The notice ledger: one row per (task, occurrence, kind, recipient, channel).
+NOTICES = Table(
+    "notices", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("task_id", ForeignKey("tasks.id"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("address", String(500), nullable=False, default=""),
+    Column("subject", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("payload", Document(), nullable=False, default=dict),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UTCDateTime(), nullable=False),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_notices_status_not_before", "status", "not_before"),
+    Index("ix_notices_task_id", "task_id"),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    from_state: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    to_state: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-OPEN = "open"
-
-
-class Task(Base):
-    """The next occurrence of one follow-up rule of a case (rolling: one open per rule)."""
-
-    __tablename__ = "tasks"
-    __table_args__ = (
-        UniqueConstraint("case_id", "rule", "occurrence"),
-        Index("ix_tasks_case_status", "case_id", "status"),
-        Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),
-        # The sweep reads only what is due: a partial index over open tasks with a
-        # notice ahead keeps its cost independent of how many tasks exist.
-        Index(
-            "ix_tasks_next_notice_at",
-            "next_notice_at",
-            postgresql_where=text("next_notice_at IS NOT NULL"),
-            sqlite_where=text("next_notice_at IS NOT NULL"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    kind: Mapped[str] = mapped_column(String(16))
-    rule: Mapped[str] = mapped_column(String(140))
-    occurrence: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(64))
-    due_on: Mapped[date] = mapped_column(Date)
-    window_start: Mapped[date | None] = mapped_column(Date, nullable=True)
-    window_end: Mapped[date | None] = mapped_column(Date, nullable=True)
-    seed: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    remind: Mapped[int] = mapped_column(Integer, default=0)
-    escalate_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default=OPEN)
-    stage_done: Mapped[int] = mapped_column(Integer, default=0)
-    next_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    outcome: Mapped[str] = mapped_column(Text, default="")
-
-
-class Notice(Base):
-    """The notice ledger: one row per (task, occurrence, kind, recipient, channel)."""
-
-    __tablename__ = "notices"
-    __table_args__ = (
-        Index("ix_notices_status_not_before", "status", "not_before"),
-        Index("ix_notices_task_id", "task_id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), nullable=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    channel: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(500), default="")
-    subject: Mapped[str] = mapped_column(String(500))
-    body: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-
-
-class SchedulerMark(Base):
-    """Small key/value marks the service keeps (last sweep time), for `scheduler status`."""
-
-    __tablename__ = "scheduler_marks"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
+# Small marks the service keeps (last sweep, last digest).
+MARKS = Table(
+    "scheduler_marks", METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+)

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table
 
 
 def insert_ignore(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
 ) -> int:
     """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were new."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
+    # Only the dialect in use is imported: PostgreSQL's costs SQLite users start-up time.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as module
+    else:
+        from sqlalchemy.dialects import sqlite as module  # type: ignore[no-redef]
     stmt = (
         module.insert(table)
         .on_conflict_do_nothing(index_elements=list(conflict))
@@ -25,4 +26,4 @@ def insert_ignore(
         # rowcount is unreliable for executemany.
         .returning(table.c[conflict[0]])
     )
-    return len(session.execute(stmt, list(rows)).all())
+    return len(conn.execute(stmt, list(rows)).all())
