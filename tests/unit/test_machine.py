@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from torchflow.domain.machine import CompiledWorkflow, guard_problems
+from torchflow.domain.guards import guard_problems
+from torchflow.domain.machine import CompiledWorkflow
 from torchflow.domain.workflow import PREVIOUS, TransitionSpec, load_directory, parse_workflow
 from torchflow.errors import Refused
 

@@ -7,13 +7,12 @@ for a single trigger through a throwaway binding object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from transitions import EventData, Machine
 
-from torchflow.domain.workflow import PREVIOUS, TransitionSpec, WorkflowSpec
+from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import Refused
 
 
@@ -70,22 +69,3 @@ class CompiledWorkflow:
         return (
             f"'{trigger}' is not allowed from '{state}'; allowed: " + ", ".join(allowed)
         )
-
-
-def guard_problems(
-    transition: TransitionSpec,
-    fields: Mapping[str, Any],
-    actor_roles: Iterable[str],
-) -> list[str]:
-    """What stops ``transition`` from firing for this actor and these field values."""
-    problems = []
-    missing = [name for name in transition.requires if fields.get(name) in (None, "")]
-    if missing:
-        hint = " ".join(f"--field {name}=..." for name in missing)
-        problems.append(f"'{transition.trigger}' needs " + ", ".join(missing) + f" first ({hint})")
-    if transition.roles and not set(transition.roles) & set(actor_roles):
-        problems.append(
-            f"'{transition.trigger}' may be done only by a person with role "
-            + " or ".join(transition.roles)
-        )
-    return problems

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, select, text
 
-from torchflow.domain.machine import guard_problems
+from torchflow.domain.guards import guard_problems
 from torchflow.domain.workflow import FieldSpec, WorkflowSpec, coerce_value
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service import followups

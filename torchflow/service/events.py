@@ -1,16 +1,19 @@
 """The one way a case changes: check its version, update it, append an event.
 
 Written with Core statements on purpose: an advance is the hot path, and two
-statements (a guarded UPDATE and an INSERT) are all it needs.
+statements (a guarded UPDATE and an INSERT) are all it needs. The statements are
+built once with bound parameters, so a call pays for neither building them nor
+computing their cache keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
 
 from torchflow.domain.history import GENESIS, event_hash
 from torchflow.errors import Conflict, NotFound
@@ -37,18 +40,34 @@ class CaseRow:
 
 
 _COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
+_BY_KEY = select(*_COLUMNS).where(CASES.c.key == bindparam("key"))
+_BY_ID = select(*_COLUMNS).where(CASES.c.id == bindparam("id"))
+_INSERT_EVENT = insert(EVENTS)
 
 
 def load_case(session: Connection, key: str) -> CaseRow:
-    row = session.execute(select(*_COLUMNS).where(CASES.c.key == key.strip().upper())).first()
+    row = session.execute(_BY_KEY, {"key": key.strip().upper()}).first()
     if row is None:
         raise NotFound(f"no case with key '{key}'; see `torchflow case list`")
     return CaseRow(*row)
 
 
 def case_by_id(session: Connection, case_id: int) -> CaseRow:
-    row = session.execute(select(*_COLUMNS).where(CASES.c.id == case_id)).one()
-    return CaseRow(*row)
+    return CaseRow(*session.execute(_BY_ID, {"id": case_id}).one())
+
+
+@cache
+def _bump(changed: frozenset[str]) -> Update:
+    """The guarded UPDATE for one set of changed columns (a handful of shapes)."""
+    values = {name: bindparam(f"new_{name}") for name in sorted(changed)}
+    return (
+        update(CASES)
+        .where(CASES.c.id == bindparam("case_id"), CASES.c.version == bindparam("read_version"))
+        .values(
+            version=bindparam("new_version"), last_seq=bindparam("new_seq"),
+            head_hash=bindparam("new_hash"), **values,
+        )
+    )
 
 
 def append_event(
@@ -71,18 +90,18 @@ def append_event(
         prev, case_key=case.key, seq=seq, kind=kind, actor=actor, at=at,
         from_state=from_state, to_state=to_state, data=data,
     )
-    result = session.execute(
-        update(CASES)
-        .where(CASES.c.id == case.id, CASES.c.version == case.version)
-        .values(version=case.version + 1, last_seq=seq, head_hash=digest, **(changes or {}))
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    changes = changes or {}
+    params = {f"new_{name}": value for name, value in changes.items()}
+    params.update(case_id=case.id, read_version=case.version, new_version=case.version + 1,
+                  new_seq=seq, new_hash=digest)
+    result = session.execute(_bump(frozenset(changes)), params)
+    if result.rowcount != 1:
         raise changed_since_read(case.key)
     session.execute(
-        insert(EVENTS).values(
-            case_id=case.id, seq=seq, kind=kind, actor=actor, at=at, from_state=from_state,
-            to_state=to_state, data=data, prev_hash=prev, hash=digest,
-        )
+        _INSERT_EVENT,
+        {"case_id": case.id, "seq": seq, "kind": kind, "actor": actor, "at": at,
+         "from_state": from_state, "to_state": to_state, "data": data, "prev_hash": prev,
+         "hash": digest},
     )
     return seq
 

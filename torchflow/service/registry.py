@@ -4,30 +4,37 @@ to the stored version it was opened under, and its machine is compiled once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from torchflow.domain.machine import CompiledWorkflow
 from torchflow.domain.workflow import WorkflowSpec, load_directory, parse_workflow
 from torchflow.errors import NotFound, WorkflowError
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
 
+if TYPE_CHECKING:
+    from torchflow.domain.machine import CompiledWorkflow
 
-@dataclass(frozen=True)
+
 class Pinned:
-    """A stored workflow version and its compiled machine."""
+    """A stored workflow version; its machine is compiled on first use, so a
+    command that only reads (case show) never builds one."""
 
-    version_id: int
-    compiled: CompiledWorkflow
+    def __init__(self, version_id: int, spec: WorkflowSpec) -> None:
+        self.version_id = version_id
+        self.spec = spec
+        self._compiled: CompiledWorkflow | None = None
 
     @property
-    def spec(self) -> WorkflowSpec:
-        return self.compiled.spec
+    def compiled(self) -> CompiledWorkflow:
+        if self._compiled is None:
+            from torchflow.domain.machine import CompiledWorkflow
+
+            self._compiled = CompiledWorkflow(self.spec)
+        return self._compiled
 
 
 class WorkflowRegistry:
@@ -120,7 +127,7 @@ class WorkflowRegistry:
         pinned = self._by_id.get(row.id)
         if pinned is None:
             spec = parse_workflow(row.source, f"{row.name} v{row.version} (stored)")
-            pinned = Pinned(row.id, CompiledWorkflow(spec))
+            pinned = Pinned(row.id, spec)
             if cache:
                 self._by_id[row.id] = pinned
         return pinned

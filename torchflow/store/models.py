@@ -176,10 +176,11 @@ TASKS = Table(
     Index("ix_tasks_case_status", "case_id", "status"),
     Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),
     # The sweep reads only what is due: a partial index over tasks with a notice
-    # ahead keeps its cost independent of how many tasks exist.
+    # ahead keeps its cost independent of how many tasks exist. Migration 0001
+    # makes it partial on PostgreSQL too; naming postgresql_where here would load
+    # the whole PostgreSQL dialect on every SQLite start-up.
     Index(
         "ix_tasks_next_notice_at", "next_notice_at",
-        postgresql_where=text("next_notice_at IS NOT NULL"),
         sqlite_where=text("next_notice_at IS NOT NULL"),
     ),
 )
