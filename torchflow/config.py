@@ -129,21 +129,21 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         ],
     )
     notify = reader.section("notify", ["default_channel", "file", "smtp", "webhook"])
-    url = env.get(ENV_DATABASE_URL) or db.str("url", "sqlite:///torchflow.db")
+    url = env.get(ENV_DATABASE_URL) or db.text("url", "sqlite:///torchflow.db")
     defaults = SchedulerSettings()
     settings = Settings(
         database_url=_resolve_sqlite_url(url, base),
         workflows_dir=_workflows_dir(wf, base),
         calendar=CalendarSettings(
-            timezone=cal.str("timezone", "Asia/Shanghai"),
-            workday_start=cal.time("workday_start", time(9, 0)),
-            workday_end=cal.time("workday_end", time(18, 0)),
+            timezone=cal.text("timezone", "Asia/Shanghai"),
+            workday_start=cal.local_time("workday_start", time(9, 0)),
+            workday_end=cal.local_time("workday_end", time(18, 0)),
             blackout=cal.dates("blackout"),
             extra_workdays=cal.dates("extra_workdays"),
         ),
         scheduler=SchedulerSettings(
             interval_seconds=sch.positive("interval_seconds", defaults.interval_seconds),
-            digest_time=sch.time("digest_time", defaults.digest_time),
+            digest_time=sch.local_time("digest_time", defaults.digest_time),
             batch_size=int(sch.positive("batch_size", defaults.batch_size)),
             lease_seconds=sch.positive("lease_seconds", defaults.lease_seconds),
             max_attempts=int(sch.positive("max_attempts", defaults.max_attempts)),
@@ -168,26 +168,26 @@ def _notify(notify: _Reader, base: Path) -> NotifySettings:
         ["host", "port", "security", "username", "password_env", "sender", "timeout_seconds"],
     )
     hook = notify.section("webhook", ["url", "secret_env", "timeout_seconds"])
-    security = smtp.str("security", "none")
+    security = smtp.text("security", "none")
     if security not in ("none", "starttls", "ssl"):
         raise ConfigError(
             f"{smtp.where}: notify.smtp.security is {security!r}; use none, starttls or ssl"
         )
     return NotifySettings(
         default_channel=notify.choice("default_channel", "file", CHANNELS),
-        file=FileSettings(path=base / file.str("path", "outbox.jsonl")),
+        file=FileSettings(path=base / file.text("path", "outbox.jsonl")),
         smtp=SmtpSettings(
-            host=smtp.str("host", "localhost"),
+            host=smtp.text("host", "localhost"),
             port=int(smtp.positive("port", 25)),
             security=security,
-            username=smtp.str("username", ""),
-            password_env=smtp.str("password_env", "TORCHFLOW_SMTP_PASSWORD"),
-            sender=smtp.str("sender", "torchflow@localhost"),
+            username=smtp.text("username", ""),
+            password_env=smtp.text("password_env", "TORCHFLOW_SMTP_PASSWORD"),
+            sender=smtp.text("sender", "torchflow@localhost"),
             timeout_seconds=smtp.positive("timeout_seconds", 10.0),
         ),
         webhook=WebhookSettings(
-            url=hook.str("url", ""),
-            secret_env=hook.str("secret_env", "TORCHFLOW_WEBHOOK_SECRET"),
+            url=hook.text("url", ""),
+            secret_env=hook.text("secret_env", "TORCHFLOW_WEBHOOK_SECRET"),
             timeout_seconds=hook.positive("timeout_seconds", 10.0),
         ),
     )
@@ -205,7 +205,7 @@ def bundled_workflows_dir() -> Path:
 
 def _workflows_dir(wf: _Reader, base: Path) -> Path:
     if "directory" in wf.data:
-        return base / wf.str("directory", "workflows")
+        return base / wf.text("directory", "workflows")
     # Unconfigured and no workflows/ beside the config: use the shipped ones.
     local = base / "workflows"
     return local if local.is_dir() else bundled_workflows_dir()
@@ -248,14 +248,14 @@ class _Reader:
             f"{self.where}: {self.prefix}{key} = {self.data[key]!r} is not valid; it wants {wants}"
         )
 
-    def str(self, key: str, default: str) -> str:
+    def text(self, key: str, default: str) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str):
             raise self._fail(key, "a string")
         return value
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.str(key, default)
+        value = self.text(key, default)
         if value not in allowed:
             raise self._fail(key, "one of " + ", ".join(allowed))
         return value
@@ -266,7 +266,7 @@ class _Reader:
             raise self._fail(key, "a positive number")
         return float(value)
 
-    def time(self, key: str, default: time) -> time:
+    def local_time(self, key: str, default: time) -> time:
         value = self.data.get(key)
         if value is None:
             return default

@@ -156,7 +156,7 @@ def _set_now(app: App, day: date, at: time) -> None:
 
 def _open_cases(app: App, actors: dict[str, Any], today: date,
                 say: Callable[[str], None]) -> list[dict[str, Any]]:
-    walks = []
+    walks: list[dict[str, Any]] = []
     for name, spec in sorted(app.registry.files().items()):
         title = SAMPLES.get(name, (spec.title, {}))[0] or spec.title
         required = [f.name for f in spec.fields.values() if f.required]

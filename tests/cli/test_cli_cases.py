@@ -38,7 +38,8 @@ def test_open_json_and_what_it_stored(cli: Cli) -> None:
     assert view["title"] == "Hydrogen plant"
     assert view["owner"] == "zhao.min"
     assert view["state"] == "lead" and view["state_title"] == "Lead · 线索"
-    assert view["opened_at"] == "2026-03-04T01:30:00+00:00"
+    # Shown in the office's zone (Asia/Shanghai by default), the moment of TORCHFLOW_NOW.
+    assert view["opened_at"] == "2026-03-04T09:30:00+08:00"
     # Coerced: trimmed text, the choice as written in the file, whole numbers as integers.
     assert view["fields"] == {"enterprise": "Qingneng", "industry": "new energy",
                               "lead_source": "referral", "planned_investment": 5000,
@@ -110,7 +111,7 @@ def test_list_text_and_filters(cli: Cli) -> None:
     assert cli.ok("case", "list", "--workflow", "platform_building").out.strip() == "(none)"
     row = cli.json("case", "list", "--closed")[0]
     assert row == {"key": b, "workflow": "project_introduction", "state": "withdrawn",
-                   "title": "Plant B", "owner": "zhao.min", "since": "2026-03-04T01:30:00+00:00",
+                   "title": "Plant B", "owner": "zhao.min", "since": "2026-03-04T09:30:00+08:00",
                    "closed": True}
     assert "no person with handle 'nobody'" in cli.refused("case", "list", "--owner", "nobody")
 
@@ -137,7 +138,8 @@ def test_show_text_has_state_next_steps_follow_ups_and_history(cli: Cli) -> None
     assert follow_ups[0].split() == ["ID", "KIND", "DUE", "RULE"]
     assert follow_ups[1].split()[1:] == ["deadline", "2026-03-18", "lead.deadline"]
     assert all(line.startswith("  ") for line in follow_ups)
-    assert "#1   2026-03-04 01:30  wang.li      opened in lead" in out
+    # History times are local (Beijing) wall-clock times.
+    assert "#1   2026-03-04 09:30  wang.li      opened in lead" in out
 
 
 def test_show_json_gives_allowed_triggers_and_why_they_are_blocked(cli: Cli) -> None:
@@ -169,7 +171,7 @@ def test_show_of_a_terminal_case(cli: Cli) -> None:
     assert "Follow-ups" not in out
     view = cli.json("case", "show", key)
     assert view["terminal"] is True and view["allowed"] == [] and view["tasks"] == []
-    assert view["closed_at"] == "2026-03-04T01:30:00+00:00"
+    assert view["closed_at"] == "2026-03-04T09:30:00+08:00"
 
 
 def test_show_unknown_key(cli: Cli) -> None:
@@ -375,7 +377,7 @@ def test_history_text_and_json(cli: Cli) -> None:
     assert [e["kind"] for e in events] == ["opened", "advanced", "fields_set", "assigned",
                                            "contact"]
     assert events[1]["from"] == "lead" and events[1]["to"] == "first_contact"
-    assert events[0]["at"] == "2026-03-04T01:30:00+00:00"
+    assert events[0]["at"] == "2026-03-04T09:30:00+08:00"
 
 
 # --- contact and visit ------------------------------------------------------------
@@ -396,7 +398,8 @@ def test_contact_rolls_the_task_and_shows_the_next_due_day(cli: Cli) -> None:
 
     data = cli.json("case", "contact", key, "--at", "2026-03-09T16:00", as_="zhao.min",
                     now="2026-03-10T09:00:00+08:00")
-    assert data == {"key": key, "kind": "contact", "at": "2026-03-09T08:00:00+00:00",
+    # --at without an offset is local time, and is shown back as such.
+    assert data == {"key": key, "kind": "contact", "at": "2026-03-09T16:00:00+08:00",
                     "task": second["id"],
                     "next": {"rule": "negotiation.contact", "occurrence": 3,
                              "due_on": "2026-03-11"}}
@@ -411,7 +414,8 @@ def test_visit_rolls_inside_a_new_window(cli: Cli) -> None:
     first = cli.open_tasks(key)["negotiation.visit"]
     data = cli.json("case", "visit", key, "--note", "Workshop floor ready", "--at", "2026-03-05",
                     as_="wang.li", now=FRIDAY)
-    assert data["task"] == first["id"] and data["at"] == "2026-03-05T04:00:00+00:00"
+    # A date alone is noon local time.
+    assert data["task"] == first["id"] and data["at"] == "2026-03-05T12:00:00+08:00"
     nxt = cli.open_tasks(key)["negotiation.visit"]
     assert nxt["occurrence"] == 2 and nxt["due_on"] == data["next"]["due_on"]
     # 2 to 4 weeks after the visit on 5 March.
@@ -428,7 +432,7 @@ def test_contact_in_a_state_without_a_contact_rule_is_only_recorded(cli: Cli) ->
     assert cli.ok("case", "contact", key, "--note", "intro call", as_="wang.li").out == \
         f"{key}: contact logged\n"
     data = cli.json("case", "visit", key, as_="wang.li")
-    assert data == {"key": key, "kind": "visit", "at": "2026-03-04T01:30:00+00:00",
+    assert data == {"key": key, "kind": "visit", "at": "2026-03-04T09:30:00+08:00",
                     "task": None, "next": None}
     assert [e["kind"] for e in cli.json("case", "history", key)["events"]] == \
         ["opened", "contact", "visit"]

@@ -94,7 +94,8 @@ def test_a_naive_torchflow_now_asks_for_an_offset(cli: Cli) -> None:
 
 def test_torchflow_now_in_utc_is_accepted(cli: Cli) -> None:
     key = cli.open_pi(now="2026-03-04T01:30:00Z")
-    assert cli.json("case", "show", key)["opened_at"] == "2026-03-04T01:30:00+00:00"
+    # The same instant, shown in the office's zone.
+    assert cli.json("case", "show", key)["opened_at"] == "2026-03-04T09:30:00+08:00"
 
 
 # --- configuration ----------------------------------------------------------------

@@ -131,8 +131,8 @@ def test_snooze_to_a_weekend_moves_to_monday(cli: Cli, two_cases: dict[str, str]
     task = cli.open_tasks(two_cases["talks"])["negotiation.contact"]
     run = cli.ok("task", "snooze", task["id"], "--to", "2026-03-07", "--reason", "site closed",
                  as_="zhao.min")
-    assert run.out.startswith(f"task #{task['id']} now due 2026-03-09")
-    assert "next working day" in run.out
+    # Saturday 7 March is not a working day: the task lands on Monday 9 March.
+    assert run.out == f"task #{task['id']} now due 2026-03-09 (2026-03-07 is not a working day)\n"
     assert cli.open_tasks(two_cases["talks"])["negotiation.contact"]["due_on"] == "2026-03-09"
 
 
@@ -202,14 +202,16 @@ def test_agenda_text(cli: Cli, two_cases: dict[str, str]) -> None:
     assert out.startswith("Due by 2026-03-04 + 14 days:\n")
     tasks, notices, pending = out.split("\n\n")
     assert two_cases["lead"] in tasks and "2026-03-18" in tasks
-    assert notices.startswith("Notices that will go out:\nWHEN (UTC)")
-    # The lead deadline: reminded on the 16th, due, overdue and escalated on the 18th.
+    assert notices.startswith("Notices that will go out:\nWHEN ")
+    assert "UTC" not in notices.splitlines()[1]
+    # The lead deadline: reminded on the 16th, due, overdue and escalated on the 18th,
+    # at Beijing wall-clock times (09:00 start and 18:00 end of the working day).
     lead_rows = [line.split() for line in notices.splitlines() if two_cases["lead"] in line]
     assert [(r[0], r[1], r[2], r[3]) for r in lead_rows] == [
-        ("2026-03-16", "01:00", "upcoming", "wang.li"),
-        ("2026-03-18", "01:00", "due", "wang.li"),
-        ("2026-03-18", "10:00", "overdue", "wang.li"),
-        ("2026-03-18", "10:00", "escalation", "chen.jie"),
+        ("2026-03-16", "09:00", "upcoming", "wang.li"),
+        ("2026-03-18", "09:00", "due", "wang.li"),
+        ("2026-03-18", "18:00", "overdue", "wang.li"),
+        ("2026-03-18", "18:00", "escalation", "chen.jie"),
     ]
     assert pending == "Waiting to be sent:\n(none)\n"
 
@@ -223,9 +225,10 @@ def test_agenda_json_days_and_assignee(cli: Cli, two_cases: dict[str, str]) -> N
     contact = next(t for t in data["tasks"] if t["kind"] == "contact")
     kinds = [n["kind"] for n in data["notices"] if n["task"] == contact["id"]]
     assert kinds == ["upcoming", "due", "overdue"]
-    # Due Friday 6 March, reminded one working day ahead at 09:00 Beijing time.
+    # Due Friday 6 March, reminded one working day ahead at 09:00 Beijing time,
+    # overdue at 18:00; shown in Beijing time.
     assert [n["at"] for n in data["notices"] if n["task"] == contact["id"]] == [
-        "2026-03-05T01:00:00+00:00", "2026-03-06T01:00:00+00:00", "2026-03-06T10:00:00+00:00"]
+        "2026-03-05T09:00:00+08:00", "2026-03-06T09:00:00+08:00", "2026-03-06T18:00:00+08:00"]
     assert "no person with handle 'nobody'" in cli.refused("agenda", "--assignee", "nobody")
     assert "91 is not in the range 1<=x<=90" in cli.usage("agenda", "--days", "91")
 
@@ -327,7 +330,7 @@ def test_notice_retry_text_and_json(cli: Cli, dead_notice: dict[str, Any]) -> No
         f"notice #{nid} queued again\n"
     [pending] = cli.json("notice", "list", "--status", "pending")
     assert pending["id"] == nid and pending["attempts"] == 0
-    assert pending["not_before"] == "2026-03-16T02:00:00+00:00"
+    assert pending["not_before"] == "2026-03-16T10:00:00+08:00"
     # A pending one may be retried too; a sent one may not.
     assert cli.json("notice", "retry", nid) == {"id": nid, "status": "pending"}
     cli.ok("person", "handover", "hook.li", "wang.li", as_="chen.jie")
@@ -390,3 +393,24 @@ def test_audit_verify_finds_a_removed_last_event(
     assert run.code == 1
     assert run.err == \
         f"{talks}: broken at event #3: the case records later events that are missing\n"
+
+
+def test_notice_list_for_an_unknown_person_is_refused(cli: Cli) -> None:
+    line = cli.refused("notice", "list", "--to", "nobody")
+    assert "no person with handle 'nobody'" in line
+
+
+def test_a_task_due_today_is_overdue_from_the_end_of_the_working_day(
+    cli: Cli, two_cases: dict[str, str]
+) -> None:
+    # The negotiation contact falls due on Friday 6 March.
+    def contact_row(now: str) -> dict[str, Any]:
+        rows = cli.json("task", "list", "--kind", "contact", now=now)
+        return next(r for r in rows if r["case"] == two_cases["talks"])
+
+    assert contact_row("2026-03-06T17:59:00+08:00")["overdue"] is False
+    assert contact_row("2026-03-06T18:00:00+08:00")["overdue"] is True
+    overdue_at_six = cli.json("task", "list", "--overdue", now="2026-03-06T18:00:00+08:00")
+    assert two_cases["talks"] in {r["case"] for r in overdue_at_six}
+    before_six = cli.json("task", "list", "--overdue", now="2026-03-06T17:59:00+08:00")
+    assert two_cases["talks"] not in {r["case"] for r in before_six}

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -33,9 +34,15 @@ from torchflow.service.cases import (
 )
 from torchflow.service.events import CASES, EVENTS
 from torchflow.service.people import Actor
-from torchflow.store.models import TASKS
+from torchflow.store.models import PEOPLE, TASKS
 
 WAIT = 30  # seconds a synchronisation point may wait before the test fails (never slept)
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default configured zone, in which views show times
+
+
+def local(instant: datetime) -> str:
+    """An instant as a view shows it: ISO 8601 in the configured (default) zone."""
+    return instant.astimezone(SHANGHAI).isoformat()
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -227,8 +234,8 @@ def test_walk_to_a_terminal_state(
     view = show_case(app, key)
     assert view["state"] == walk.steps[-1].to
     assert view["terminal"] is True
-    assert view["closed_at"] == clock.now.isoformat()
-    assert view["opened_at"] == opened_at.isoformat()
+    assert view["closed_at"] == local(clock.now)
+    assert view["opened_at"] == local(opened_at)
     assert view["fields"] == walk.final_fields
     assert view["tasks"] == []
     assert view["allowed"] == []
@@ -252,7 +259,7 @@ def test_walk_to_a_terminal_state(
         assert set(ev["data"].get("fields", {})) == set(step.fields)
         for name in step.fields:
             assert ev["data"]["fields"][name] == walk.final_fields[name]
-    assert events[-1]["at"] == clock.now.isoformat()
+    assert events[-1]["at"] == local(clock.now)
     assert "planned" not in events[-1]["data"]  # a terminal state plans nothing
 
     # Nothing left open, and the chain is intact.
@@ -639,7 +646,7 @@ def test_hold_and_resume_returns_to_the_previous_state(
     assert (resumed.from_state, resumed.to_state) == ("on_hold", "negotiation")
     view = show_case(app, key)
     assert view["state"] == "negotiation"
-    assert view["state_entered_at"] == clock.now.isoformat()
+    assert view["state_entered_at"] == local(clock.now)
     # Re-entering plans the next occurrence of each rule, never a duplicate.
     assert open_rules(app, key) == [
         ("negotiation.contact", 2), ("negotiation.deadline", 2), ("negotiation.visit", 2)
@@ -937,6 +944,50 @@ def test_time_is_recorded_in_utc(app: App, staff: dict[str, Actor], clock: Clock
     key = open_pi(app, staff["wang.li"])
     with app.db.transaction() as s:
         opened_at = s.scalar(select(CASES.c.opened_at).where(CASES.c.key == key))
+        event_at = s.scalar(select(EVENTS.c.at).join(CASES, CASES.c.id == EVENTS.c.case_id)
+                            .where(CASES.c.key == key, EVENTS.c.seq == 1))
+    # Stored in UTC, microseconds kept ...
     assert opened_at == datetime(2026, 3, 4, 1, 15, 30, 123456, tzinfo=UTC)
-    assert opened_at.tzinfo is not None
-    assert history(app, key)["events"][0]["at"] == "2026-03-04T01:15:30.123456+00:00"
+    assert opened_at.tzinfo is not None and opened_at.utcoffset() == timedelta(0)
+    assert event_at == opened_at and event_at.utcoffset() == timedelta(0)
+    # ... and shown in the configured zone, the same instant to the microsecond.
+    assert show_case(app, key)["opened_at"] == "2026-03-04T09:15:30.123456+08:00"
+    assert history(app, key)["events"][0]["at"] == "2026-03-04T09:15:30.123456+08:00"
+
+
+def test_a_case_view_shows_times_in_the_configured_zone(
+    settings: Settings, staff: dict[str, Actor], clock: Clock
+) -> None:
+    berlin = replace(settings, calendar=replace(settings.calendar, timezone="Europe/Berlin"))
+    app = build_app(berlin, clock=clock)
+    try:
+        # 09:30 in Beijing is 02:30 in Berlin, still on winter time (UTC+1).
+        clock.set("2026-03-04T09:30:00+08:00")
+        key = open_pi(app, staff["wang.li"])
+        # After the clocks go forward on 29 March, Berlin is UTC+2.
+        clock.set("2026-04-01T10:00:00+08:00")
+        advance(app, staff["wang.li"], key, "withdraw")
+        view = show_case(app, key)
+        assert view["opened_at"] == "2026-03-04T02:30:00+01:00"
+        assert view["state_entered_at"] == "2026-04-01T04:00:00+02:00"
+        assert view["closed_at"] == "2026-04-01T04:00:00+02:00"
+        assert [e["at"] for e in history(app, key)["events"]] == [
+            "2026-03-04T02:30:00+01:00", "2026-04-01T04:00:00+02:00"]
+        assert [c["since"] for c in list_cases(app)] == ["2026-04-01T04:00:00+02:00"]
+        # The stored times are UTC whatever the zone.
+        with app.db.transaction() as s:
+            stored = s.execute(select(CASES.c.opened_at, CASES.c.closed_at)
+                               .where(CASES.c.key == key)).one()
+        assert tuple(stored) == (datetime(2026, 3, 4, 1, 30, tzinfo=UTC),
+                                 datetime(2026, 4, 1, 2, 0, tzinfo=UTC))
+    finally:
+        app.close()
+
+
+def test_a_case_cannot_be_given_to_an_inactive_owner(app: App, staff: dict[str, Actor]) -> None:
+    with app.db.transaction() as s:
+        s.execute(PEOPLE.update().where(PEOPLE.c.handle == "zhao.min").values(active=False))
+    with pytest.raises(Refused, match=re.escape("'zhao.min' is not active; give the case to")):
+        open_case(app, staff["wang.li"], "project_introduction", title="X", owner="zhao.min",
+                  fields=PI_OPEN)
+    assert cases.list_cases(app) == []

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from torchflow.service.sweep import sweep
 from torchflow.store.models import NOTICES
 
 SECRET = "hook-secret-火炬"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default configured zone, in which views show times
 
 PI_FIELDS = {
     "enterprise": "Qingneng Hydrogen Co.",
@@ -149,7 +151,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_dead_then_retried_by_ha
     [row] = ledger(wired)
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert "answered 500" in row["last_error"]
-    assert row["not_before"] == (clock.now + timedelta(seconds=1)).isoformat()
+    assert row["not_before"] == (clock.now + timedelta(seconds=1)).astimezone(SHANGHAI).isoformat()
 
     # Nothing is tried again before the backoff has passed.
     assert dispatch(wired, channels, "svc").failed == 0

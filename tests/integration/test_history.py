@@ -77,8 +77,9 @@ def test_history_records_every_change(app: App, staff: dict[str, Actor], clock: 
         (6, "assigned", "wang.li", None, None),
         (7, "advanced", "zhao.min", "negotiation", "on_hold"),
     ]
-    assert events[0]["at"] == "2026-03-04T01:15:30.123456+00:00"
-    assert events[1]["at"] == "2026-03-04T04:15:30.777777+00:00"
+    # When, in the configured zone (Beijing), to the microsecond.
+    assert events[0]["at"] == "2026-03-04T09:15:30.123456+08:00"
+    assert events[1]["at"] == "2026-03-04T12:15:30.777777+08:00"
     assert events[0]["data"]["fields"]["planned_investment"] == 12.5
     assert events[1]["data"]["note"] == "首次电话 ✓"
     assert [p["rule"] for p in events[1]["data"]["planned"]] == [

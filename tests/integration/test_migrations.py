@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -282,7 +283,7 @@ def test_rows_of_an_older_release_survive_the_upgrade(
         view = show_case(app, key)
         assert (view["state"], view["owner"], view["version"]) == ("lead", "wang.li", 1)
         assert view["fields"] == seeded["fields"]
-        assert view["opened_at"] == AT.isoformat()
+        assert view["opened_at"] == AT.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
         assert [(t["rule"], t["occurrence"]) for t in view["tasks"]] == [("lead.deadline", 1)]
         people = {p["handle"]: p for p in list_people(app)}
         assert people["wang.li"]["roles"] == ["coordinator"]

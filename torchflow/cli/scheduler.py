@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import click
@@ -35,6 +36,7 @@ def run(env: Env) -> None:
     """
     from torchflow.scheduler import Service
 
+    gc.enable()
     _logging()
     raise SystemExit(Service(env.app).run())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def render_agenda(r: dict[str, Any]) -> str:
                                ("DUE", "due_on"), ("ASSIGNEE", "assignee"),
                                ("TITLE", "title")])
     notices = table([{**n, "at": n["at"][:16].replace("T", " ")} for n in r["notices"]],
-                    [("WHEN (UTC)", "at"), ("KIND", "kind"), ("TO", "to"), ("CASE", "case"),
+                    [("WHEN", "at"), ("KIND", "kind"), ("TO", "to"), ("CASE", "case"),
                      ("TASK", "task")])
     pending = table(r["pending"], [("ID", "id"), ("KIND", "kind"), ("TO", "to"),
                                    ("CHANNEL", "channel"), ("SUBJECT", "subject")])
@@ -81,6 +82,8 @@ def demo(env: Env, directory: Path | None, days: int) -> None:
     """
     from torchflow.clock import utcnow
     from torchflow.demo import run_demo
+
+    gc.enable()
 
     utcnow()  # refuse a bad TORCHFLOW_NOW before the demo writes its folder
     summary = run_demo(directory, days=days, echo=None if env.as_json else click.echo)

@@ -24,7 +24,7 @@ class _Binding:
 
 def _came_from(state: str) -> Any:
     def check(event: EventData) -> bool:
-        return bool(event.model.previous_state == state)
+        return bool(getattr(event.model, "previous_state", None) == state)
 
     return check
 

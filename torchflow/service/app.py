@@ -25,6 +25,12 @@ class App:
     def now(self) -> datetime:
         return self.clock()
 
+    def local(self, instant: datetime | None) -> str | None:
+        """An instant as people here read it: ISO 8601 in the configured zone."""
+        if instant is None:
+            return None
+        return instant.astimezone(self.calendar.tz).isoformat()
+
     def close(self) -> None:
         self.db.dispose()
 

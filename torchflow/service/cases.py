@@ -22,7 +22,7 @@ from torchflow.service.events import (
     changed_since_read,
     load_case,
 )
-from torchflow.service.people import Actor, person_by_handle
+from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
@@ -98,7 +98,7 @@ def open_case(
         if missing:
             hint = " ".join(f"--field {m}=..." for m in missing)
             raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + f" to open ({hint})")
-        owner_person = person_by_handle(s, owner) if owner else None
+        owner_person = active_person(s, owner, "give the case to") if owner else None
         owner_id = owner_person.id if owner_person else actor.id
         key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)
         case_id = s.execute(
@@ -259,9 +259,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
-        person = person_by_handle(s, handle)
-        if not person.active:
-            raise Refused(f"'{handle}' is not active; assign to an active person")
+        person = active_person(s, handle, "assign to")
         old = _handle(s, case.owner_id)
         append_event(
             s, case, kind="assigned", actor=actor.handle, at=now,
@@ -285,7 +283,7 @@ def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int
     with app.db.transaction() as s:
         case = load_case(s, key)
         spec = app.registry.by_id(s, case.workflow_version_id).spec
-        view = case_view(s, case, spec)
+        view = case_view(app, s, case, spec)
         view["allowed"] = [
             {
                 "trigger": t.trigger,
@@ -297,11 +295,11 @@ def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int
             for t in spec.transitions_from(case.state)
         ]
         view["tasks"] = open_tasks(s, case.id)
-        view["history"] = events(s, case.id)[-recent:]
+        view["history"] = events(app, s, case.id)[-recent:]
     return view
 
 
-def case_view(session: Connection, case: CaseRow, spec: WorkflowSpec) -> dict[str, Any]:
+def case_view(app: App, session: Connection, case: CaseRow, spec: WorkflowSpec) -> dict[str, Any]:
     state = spec.states[case.state]
     return {
         "key": case.key,
@@ -313,9 +311,9 @@ def case_view(session: Connection, case: CaseRow, spec: WorkflowSpec) -> dict[st
         "terminal": state.terminal,
         "owner": _handle(session, case.owner_id),
         "fields": {name: case.fields.get(name) for name in spec.fields if name in case.fields},
-        "opened_at": case.opened_at.isoformat(),
-        "state_entered_at": case.state_entered_at.isoformat(),
-        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "opened_at": app.local(case.opened_at),
+        "state_entered_at": app.local(case.state_entered_at),
+        "closed_at": app.local(case.closed_at),
         "case_version": case.version,
     }
 
@@ -339,7 +337,7 @@ def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def events(session: Connection, case_id: int) -> list[dict[str, Any]]:
+def events(app: App, session: Connection, case_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
         select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
                EVENTS.c.to_state, EVENTS.c.data)
@@ -348,7 +346,7 @@ def events(session: Connection, case_id: int) -> list[dict[str, Any]]:
     )
     return [
         {
-            "seq": r.seq, "kind": r.kind, "actor": r.actor, "at": r.at.isoformat(),
+            "seq": r.seq, "kind": r.kind, "actor": r.actor, "at": app.local(r.at),
             "from": r.from_state, "to": r.to_state, "data": r.data,
         }
         for r in rows
@@ -358,7 +356,7 @@ def events(session: Connection, case_id: int) -> list[dict[str, Any]]:
 def history(app: App, key: str) -> dict[str, Any]:
     with app.db.transaction() as s:
         case = load_case(s, key)
-        return {"key": case.key, "events": events(s, case.id)}
+        return {"key": case.key, "events": events(app, s, case.id)}
 
 
 def list_cases(
@@ -392,7 +390,7 @@ def list_cases(
         return [
             {
                 "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
-                "owner": r.owner, "since": r.state_entered_at.isoformat(),
+                "owner": r.owner, "since": app.local(r.state_entered_at),
                 "closed": r.closed_at is not None,
             }
             for r in s.execute(query)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from torchflow.channels import Channel, FileChannel, Message, SmtpChannel, WebhookChannel
 from torchflow.config import Settings
@@ -136,39 +136,79 @@ def dispatch(
     flight, hands the rest of the batch back and returns."""
     result = DispatchResult()
     batch = app.settings.scheduler.batch_size
-    while not (stop and stop.is_set()):
-        claimed = claim(app, owner, batch)
-        for i, notice in enumerate(claimed):
-            if stop and stop.is_set():
-                result.released += release(app, owner, [n.id for n in claimed[i:]])
-                return result
-            if notice.lease_until is not None and wall_clock() >= notice.lease_until:
-                # Slow sends outlived the lease: another service may own the rest of
-                # the batch by now and send it. Hand back what is still ours; claim again.
-                result.released += release(app, owner, [n.id for n in claimed[i:]])
-                break
-            outcome, detail = _deliver(app, channels, owner, notice)
-            setattr(result, outcome, getattr(result, outcome) + 1)
-            if on_result:
-                on_result(notice, outcome, detail)
-        else:
-            if len(claimed) < batch:
-                break
+    sent = _SentMarks(app, owner)
+    try:
+        while not (stop and stop.is_set()):
+            claimed = claim(app, owner, batch)
+            for i, notice in enumerate(claimed):
+                if (stop and stop.is_set()) or _lease_over(notice):
+                    # Stopping, or slow sends outlived the lease (another service may
+                    # own the rest by now): hand back what is still ours.
+                    sent.flush()
+                    result.released += release(app, owner, [n.id for n in claimed[i:]])
+                    break
+                outcome, detail = _deliver(app, channels, owner, notice, sent)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+                if on_result:
+                    on_result(notice, outcome, detail)
+            else:
+                if len(claimed) < batch:
+                    break
+    finally:
+        # Also on an unexpected error: what was sent must not be handed back unmarked.
+        sent.flush()
     return result
 
 
-def _deliver(app: App, channels: Channels, owner: str, notice: Claimed) -> tuple[str, str]:
+def _lease_over(notice: Claimed) -> bool:
+    return notice.lease_until is not None and wall_clock() >= notice.lease_until
+
+
+MARK_GROUP = 20  # sent notices marked per commit
+
+
+class _SentMarks:
+    """Marks sent notices a few at a time: one commit (one fsync) per group, not
+    per notice. A crash loses at most a group's marks, and those notices are
+    resent after the lease under the same idempotency key. Once half a lease is
+    spent, each mark is written at once, before another service could take over."""
+
+    def __init__(self, app: App, owner: str) -> None:
+        self.app, self.owner = app, owner
+        self.half_lease = timedelta(seconds=app.settings.scheduler.lease_seconds / 2)
+        self.pending: list[dict[str, Any]] = []
+
+    def add(self, notice: Claimed) -> None:
+        self.pending.append({"nid": notice.id, "owner": self.owner, "at": self.app.now()})
+        late = notice.lease_until is not None and (
+            wall_clock() >= notice.lease_until - self.half_lease)
+        if late or len(self.pending) >= MARK_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        with self.app.db.transaction() as s:
+            s.execute(_MARK_SENT, self.pending)
+        self.pending = []
+
+
+_MARK_SENT = (
+    update(NOTICES)
+    .where(NOTICES.c.id == bindparam("nid"), NOTICES.c.lease_owner == bindparam("owner"))
+    .values(status="sent", sent_at=bindparam("at"), lease_owner=None, lease_until=None,
+            last_error="")
+)
+
+
+def _deliver(
+    app: App, channels: Channels, owner: str, notice: Claimed, sent: _SentMarks
+) -> tuple[str, str]:
     try:
         channels.get(notice.channel).send(notice.message)
     except (DeliveryError, ConfigError) as exc:
         return _failed(app, owner, notice, str(exc))
-    with app.db.transaction() as s:
-        s.execute(
-            update(NOTICES)
-            .where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
-            .values(status="sent", sent_at=app.now(), lease_owner=None, lease_until=None,
-                    last_error="")
-        )
+    sent.add(notice)
     log.info("sent notice #%d %s to %s via %s", notice.id, notice.message.kind,
              notice.message.recipient, notice.channel)
     return "sent", ""

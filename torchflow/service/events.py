@@ -59,7 +59,7 @@ def case_by_id(session: Connection, case_id: int) -> CaseRow:
 @cache
 def _bump(changed: frozenset[str]) -> Update:
     """The guarded UPDATE for one set of changed columns (a handful of shapes)."""
-    values = {name: bindparam(f"new_{name}") for name in sorted(changed)}
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in sorted(changed)}
     return (
         update(CASES)
         .where(CASES.c.id == bindparam("case_id"), CASES.c.version == bindparam("read_version"))

@@ -12,7 +12,7 @@ from torchflow.config import Settings
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
-from torchflow.service.people import handles_with_role
+from torchflow.service.people import handles_with_role, person_by_handle
 from torchflow.store.models import NOTICES
 
 STATUSES = ("pending", "sent", "dead", "cancelled")
@@ -110,12 +110,12 @@ def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any
     return moved
 
 
-def notice_view(n: Any) -> dict[str, Any]:
+def notice_view(app: App, n: Any) -> dict[str, Any]:
     return {
         "id": n.id, "kind": n.kind, "status": n.status, "to": n.recipient,
         "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
-        "key": n.idempotency_key, "not_before": n.not_before.isoformat(),
-        "sent_at": n.sent_at.isoformat() if n.sent_at else None, "last_error": n.last_error,
+        "key": n.idempotency_key, "not_before": app.local(n.not_before),
+        "sent_at": app.local(n.sent_at), "last_error": n.last_error,
     }
 
 
@@ -126,9 +126,10 @@ def list_notices(app: App, *, status: str | None = None, recipient: str | None =
         if status:
             query = query.where(NOTICES.c.status == status)
         if recipient:
+            person_by_handle(s, recipient)
             query = query.where(NOTICES.c.recipient == recipient)
         rows = s.execute(query.order_by(NOTICES.c.id.desc()).limit(limit))
-        return [notice_view(n) for n in rows]
+        return [notice_view(app, n) for n in rows]
 
 
 def retry(app: App, notice_id: int) -> dict[str, Any]:

@@ -103,6 +103,14 @@ def person_by_handle(session: Connection, handle: str) -> Row[Any]:
     return person
 
 
+def active_person(session: Connection, handle: str, role: str) -> Row[Any]:
+    """A person who can take on work; ``role`` says what for, in the refusal."""
+    person = person_by_handle(session, handle)
+    if not person.active:
+        raise Refused(f"'{handle}' is not active; {role} an active person")
+    return person
+
+
 def resolve_actor(app: App, handle: str | None) -> Actor:
     if not handle:
         raise InvalidInput(

@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select, update
+from sqlalchemy import Connection, Select, select, update
 
 from torchflow.clock import parse_instant
 from torchflow.domain.rules import Rule
@@ -17,7 +17,7 @@ from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
 from torchflow.service.notices import NOTICES, readdress_pending, recipients_for
-from torchflow.service.people import Actor, person_by_handle
+from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
@@ -74,7 +74,7 @@ def log_followup(
                 s, app.calendar, case_id=case.id, rules=(rule,), planned=[planned],
                 assignee_id=task.assignee_id, now=now,
             )
-    return {"key": case.key, "kind": kind, "at": when.isoformat(), "task": data.get("task"),
+    return {"key": case.key, "kind": kind, "at": app.local(when), "task": data.get("task"),
             "next": nxt}
 
 
@@ -158,7 +158,7 @@ def snooze(app: App, actor: Actor, task_id: int, to: str, reason: str) -> dict[s
         s.execute(update(NOTICES).where(NOTICES.c.task_id == task.id,
                                         NOTICES.c.status == "pending")
                   .values(status="cancelled", lease_owner=None, lease_until=None))
-    moved = f" (moved to the next working day {due})" if due != wanted else ""
+    moved = f" ({wanted} is not a working day)" if due != wanted else ""
     return {"task": task_id, "key": case.key, "due_on": due.isoformat(), "note": moved}
 
 
@@ -167,9 +167,7 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
     with app.db.transaction() as s:
         task = _task(s, task_id)
         _require_open(task)
-        person = person_by_handle(s, handle)
-        if not person.active:
-            raise Refused(f"'{handle}' is not active; reassign to an active person")
+        person = active_person(s, handle, "reassign to")
         case = case_by_id(s, task.case_id)
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)
@@ -187,9 +185,7 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
         raise InvalidInput("OLD and NEW are the same person")
     now = app.now()
     with app.db.transaction() as s:
-        giver, taker = person_by_handle(s, old), person_by_handle(s, new)
-        if not taker.active:
-            raise Refused(f"'{new}' is not active; hand over to an active person")
+        giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
         case_ids = list(s.scalars(select(CASES.c.id).where(
             CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
         for case_id in case_ids:
@@ -232,17 +228,21 @@ def list_tasks(
             query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
         if due_within:
             query = query.where(TASKS.c.due_on <= today + parse_span(due_within))
+        cutoff = overdue_before(app, now)
         if overdue:
-            query = query.where(_overdue(today, now, app))
+            query = query.where(TASKS.c.due_on < cutoff)
         if kind:
             query = query.where(TASKS.c.kind == kind)
         rows = s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id).limit(limit))
-        return [_task_view(r, today) for r in rows]
+        return [_task_view(r, cutoff) for r in rows]
 
 
-def _overdue(today: date, now: datetime, app: App) -> Any:
-    past_today = now >= app.calendar.at(today, app.calendar.workday_end)
-    return or_(TASKS.c.due_on < today, and_(TASKS.c.due_on == today, past_today))
+def overdue_before(app: App, now: datetime) -> date:
+    """Tasks due before this day are overdue: today's become so at the end of the
+    working day, as their overdue notice does."""
+    today = app.calendar.local_date(now)
+    past_end = now >= app.calendar.at(today, app.calendar.workday_end)
+    return today + timedelta(days=1) if past_end else today
 
 
 def _task_query() -> Select[Any]:
@@ -257,10 +257,10 @@ def _task_query() -> Select[Any]:
     )
 
 
-def _task_view(r: Any, today: date) -> dict[str, Any]:
+def _task_view(r: Any, cutoff: date) -> dict[str, Any]:
     view = {"id": r.id, "case": r.key, "title": r.title, "kind": r.kind, "rule": r.rule,
             "occurrence": r.occurrence, "due_on": r.due_on.isoformat(),
-            "assignee": r.assignee, "overdue": r.due_on < today}
+            "assignee": r.assignee, "overdue": r.due_on < cutoff}
     if r.window_start:
         view["window"] = [r.window_start.isoformat(), r.window_end.isoformat()]
         view["seed"] = r.seed
@@ -278,29 +278,31 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
         if assignee:
             query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
         rows = list(s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id)))
-        tasks = [_task_view(r, today) for r in rows]
-        notices = []
+        tasks = [_task_view(r, overdue_before(app, now)) for r in rows]
+        upcoming: list[tuple[datetime, dict[str, Any]]] = []
         for r in rows:
             tl = timeline(cal, kind=r.kind, due_on=r.due_on, remind=r.remind)
             for stage, kind, at in stage_times(tl):
                 if stage <= r.stage_done or at > horizon:
                     continue
                 for person in recipients_for(s, kind, r.assignee, r.escalate_to):
-                    notices.append({"at": max(at, now).isoformat(), "kind": kind,
-                                    "task": r.id, "case": r.key, "to": person})
-        pending = _pending(s, assignee)
-    notices.sort(key=lambda n: n["at"])
+                    upcoming.append((max(at, now), {"kind": kind, "task": r.id,
+                                                    "case": r.key, "to": person}))
+        pending = _pending(app, s, assignee)
+    # Sorted by the instant, not its local text (which misorders across a DST change).
+    upcoming.sort(key=lambda pair: pair[0])
+    notices = [{"at": app.local(at), **view} for at, view in upcoming]
     return {"today": today.isoformat(), "days": days, "tasks": tasks,
             "notices": notices, "pending": pending}
 
 
-def _pending(session: Connection, assignee: str | None) -> list[dict[str, Any]]:
+def _pending(app: App, session: Connection, assignee: str | None) -> list[dict[str, Any]]:
     query = select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.recipient, NOTICES.c.channel,
                    NOTICES.c.not_before, NOTICES.c.subject).where(NOTICES.c.status == "pending")
     if assignee:
         query = query.where(NOTICES.c.recipient == assignee)
     return [
         {"id": n.id, "kind": n.kind, "to": n.recipient, "channel": n.channel,
-         "not_before": n.not_before.isoformat(), "subject": n.subject}
+         "not_before": app.local(n.not_before), "subject": n.subject}
         for n in session.execute(query.order_by(NOTICES.c.not_before).limit(200))
     ]

@@ -18,7 +18,7 @@ DIAGRAM_FORMATS = ("mermaid", "dot")
 def list_workflows(app: App) -> list[dict[str, Any]]:
     files = app.registry.files()
     with app.db.transaction() as s:
-        counts = dict(
+        counts: dict[str, int] = dict(
             s.execute(
                 select(CASES.c.workflow, func.count())
                 .where(CASES.c.closed_at.is_(None))
