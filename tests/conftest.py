@@ -145,6 +145,15 @@ def app(settings: Settings, clock: Clock) -> Iterator[App]:
     application.close()
 
 
+# The fields project_introduction needs to open a case.
+PI_FIELDS = {
+    "enterprise": "Qingneng Hydrogen Co.",
+    "industry": "new energy",
+    "lead_source": "referral",
+    "planned_investment": "50000",
+}
+
+
 STAFF = [
     ("wang.li", "Wang Li", ["coordinator"]),
     ("zhao.min", "Zhao Min", ["coordinator"]),

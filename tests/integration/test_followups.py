@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import Clock
+from tests.conftest import PI_FIELDS, Clock
 from torchflow.domain.planning import visit_seed
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
@@ -25,13 +25,6 @@ from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import handover, log_followup, snooze
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
-
-PI_FIELDS = {
-    "enterprise": "Qingneng Hydrogen Co.",
-    "industry": "new energy",
-    "lead_source": "referral",
-    "planned_investment": "50000",
-}
 
 
 def open_pi(app: App, actor: Actor, title: str = "Hydrogen fuel cells",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import Clock
+from tests.conftest import PI_FIELDS, Clock
 from torchflow.service.app import App
 from torchflow.service.cases import advance, open_case
 from torchflow.service.dispatch import Channels, dispatch
@@ -19,13 +19,6 @@ from torchflow.service.people import Actor, add_person
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import complete
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
-
-PI_FIELDS = {
-    "enterprise": "Qingneng Hydrogen Co.",
-    "industry": "new energy",
-    "lead_source": "referral",
-    "planned_investment": "50000",
-}
 
 
 def open_pi(app: App, actor: Actor, title: str = "Hydrogen fuel cells",

@@ -36,7 +36,8 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: tuple[
     \b
     Example:
       torchflow case open project_introduction --title "Hydrogen fuel cells" \\
-          --field enterprise="Qingneng Co." --field industry=new_energy
+          --field enterprise="Qingneng Co." --field industry="new energy" \\
+          --field lead_source="torch center" --field planned_investment=120000
     """
     from torchflow.service import cases
 

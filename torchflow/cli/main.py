@@ -50,7 +50,8 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
     Example:
       torchflow init
       torchflow --as wang.li case open project_introduction --title "Hydrogen fuel cells" \\
-          --field enterprise="Qingneng Co." --field industry=new_energy
+          --field enterprise="Qingneng Co." --field industry="new energy" \\
+          --field lead_source="torch center" --field planned_investment=120000
     """
     ctx.obj = Env(config_path=config_path, user=user, as_json=as_json)
     ctx.call_on_close(ctx.obj.close)
