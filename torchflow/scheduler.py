@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from torchflow.service.app import App
@@ -57,7 +58,7 @@ class Service:
                                   "misfire_grace_time": None}
         # First tick at once: catching up on downtime is the start-up job.
         scheduler.add_job(self._tick, "interval", seconds=settings.interval_seconds,
-                          next_run_time=_now_in(tz), id="tick", **common)
+                          next_run_time=datetime.now(tz), id="tick", **common)
         digest = settings.digest_time
         scheduler.add_job(self._tick, CronTrigger(hour=digest.hour, minute=digest.minute,
                                                   timezone=tz), id="digest", **common)
@@ -91,9 +92,3 @@ class Service:
             log.exception("tick failed")
         finally:
             self._lock.release()
-
-
-def _now_in(tz: Any) -> Any:
-    from datetime import datetime
-
-    return datetime.now(tz)

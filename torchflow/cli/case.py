@@ -82,7 +82,7 @@ def show(env: Env, key: str) -> None:
     """
     from torchflow.service import cases
 
-    roles: tuple[str, ...] = env.actor().roles if env.user else ()
+    roles = env.actor().roles if env.user else None
     view = cases.show_case(env.app, key, roles)
     env.emit(view, render_case)
 

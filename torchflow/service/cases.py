@@ -279,7 +279,11 @@ def _handle(session: Connection, person_id: int | None) -> str | None:
     return session.scalar(select(PEOPLE.c.handle).where(PEOPLE.c.id == person_id))
 
 
-def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int = 10) -> dict:
+def show_case(
+    app: App, key: str, actor_roles: tuple[str, ...] | None = None, recent: int = 10
+) -> dict[str, Any]:
+    """The case, what may happen next and why not, its follow-ups and recent history.
+    With no ``actor_roles`` (nobody acting) only missing fields count as blocking."""
     with app.db.transaction() as s:
         case = load_case(s, key)
         spec = app.registry.by_id(s, case.workflow_version_id).spec
@@ -289,8 +293,9 @@ def show_case(app: App, key: str, actor_roles: tuple[str, ...] = (), recent: int
                 "trigger": t.trigger,
                 "to": t.dest,
                 "title": t.title,
-                "blocked": guard_problems(t, case.fields, actor_roles) if actor_roles else
-                guard_problems(t, case.fields, t.roles or ()),
+                "blocked": guard_problems(
+                    t, case.fields, t.roles if actor_roles is None else actor_roles
+                ),
             }
             for t in spec.transitions_from(case.state)
         ]
