@@ -15,8 +15,6 @@ from torchflow.service.app import App
 from torchflow.service.people import handles_with_role, person_by_handle
 from torchflow.store.models import NOTICES
 
-STATUSES = ("pending", "sent", "dead", "cancelled")
-
 _WHAT = {"contact": "Routine contact", "visit": "Visit", "deadline": "Deadline"}
 _WHEN = {
     "upcoming": "coming up on {due}",
