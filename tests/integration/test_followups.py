@@ -19,7 +19,7 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.domain.planning import visit_seed
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
-from torchflow.service.cases import advance, history, open_case
+from torchflow.service.cases import advance, assign, history, open_case
 from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
@@ -376,3 +376,17 @@ def test_handover_to_an_inactive_person_is_refused_and_changes_nothing(
         handover(app, staff["chen.jie"], "wang.li", "zhao.min")
     [task] = tasks_of(app, key)
     assert task.assignee_id == staff["wang.li"].id
+
+
+def test_assigning_a_case_moves_its_pending_notices_too(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    key = open_pi(app, staff["wang.li"])
+    clock.set("2026-03-16T09:30:00+08:00")  # the lead deadline's reminder is due
+    sweep(app)
+    assign(app, staff["wang.li"], key, "zhao.min")
+    with app.db.transaction() as s:
+        pending = s.execute(select(NOTICES.c.recipient, NOTICES.c.idempotency_key)
+                            .where(NOTICES.c.status == "pending")).all()
+    assert [r.recipient for r in pending] == ["zhao.min"]
+    assert ":zhao.min:" in pending[0].idempotency_key

@@ -22,6 +22,7 @@ from torchflow.service.events import (
     changed_since_read,
     load_case,
 )
+from torchflow.service.notices import people_by_id, readdress_pending
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
@@ -101,17 +102,14 @@ def open_case(
         owner_person = active_person(s, owner, "give the case to") if owner else None
         owner_id = owner_person.id if owner_person else actor.id
         key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)
-        case_id = s.execute(
-            CASES.insert()
-            .values(
-                key=key, workflow=spec.name, workflow_version_id=pinned.version_id,
-                state=spec.initial, previous_state=None, title=title.strip(),
-                owner_id=owner_id, fields=values, opened_at=now, state_entered_at=now,
-                closed_at=None, version=1, last_seq=0, head_hash="",
-            )
-            .returning(CASES.c.id)
-        ).scalar_one()
-        case = load_case(s, key)
+        row: dict[str, Any] = {
+            "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
+            "state": spec.initial, "previous_state": None, "title": title.strip(),
+            "owner_id": owner_id, "fields": values, "opened_at": now, "state_entered_at": now,
+            "closed_at": None, "version": 1, "last_seq": 0, "head_hash": "",
+        }
+        case_id = s.execute(CASES.insert().values(row).returning(CASES.c.id)).scalar_one()
+        case = CaseRow(id=case_id, **row)
         state = spec.states[spec.initial]
         planned = followups.plan_entry(
             s, app.calendar, case_id=case_id, case_key=key, rules=state.rules,
@@ -219,11 +217,8 @@ def _enter(
 
 
 def _planned_view(p: Any) -> dict[str, Any]:
-    view = {"rule": p.rule, "occurrence": p.occurrence, "due_on": p.due_on.isoformat()}
-    if p.window_start is not None:
-        view["window"] = [p.window_start.isoformat(), p.window_end.isoformat()]
-        view["seed"] = p.seed
-    return view
+    return {"rule": p.rule, "occurrence": p.occurrence, "due_on": p.due_on.isoformat(),
+            **followups.window_view(p)}
 
 
 def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
@@ -255,7 +250,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
 
 
 def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
-    """New owner; the case's open tasks follow the owner."""
+    """New owner; the case's open tasks, and their notices not yet sent, follow."""
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
@@ -265,11 +260,20 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
             s, case, kind="assigned", actor=actor.handle, at=now,
             data={"owner": handle, "was": old}, changes={"owner_id": person.id},
         )
+        moving = s.execute(
+            select(TASKS.c.id, TASKS.c.assignee_id)
+            .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN,
+                   TASKS.c.assignee_id != person.id)
+        ).all()
         s.execute(
             TASKS.update()
-            .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN)
+            .where(TASKS.c.id.in_([t.id for t in moving]))
             .values(assignee_id=person.id)
         )
+        people = people_by_id(s)
+        for giver in {t.assignee_id for t in moving if t.assignee_id is not None}:
+            ids = [t.id for t in moving if t.assignee_id == giver]
+            readdress_pending(app, s, people[giver], person, task_ids=ids)
     return {"key": case.key, "owner": handle, "was": old}
 
 
@@ -335,8 +339,7 @@ def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
         {
             "id": r.id, "kind": r.kind, "rule": r.rule, "occurrence": r.occurrence,
             "due_on": r.due_on.isoformat(),
-            **({"window": [r.window_start.isoformat(), r.window_end.isoformat()],
-                "seed": r.seed} if r.window_start else {}),
+            **followups.window_view(r),
         }
         for r in rows
     ]

@@ -121,6 +121,11 @@ def close_tasks(
         .where(TASKS.c.id.in_(task_ids), TASKS.c.status == OPEN)
         .values(status=status, closed_at=now, next_notice_at=None, outcome=outcome)
     )
+    withdraw_notices(session, task_ids)
+
+
+def withdraw_notices(session: Connection, task_ids: list[int]) -> None:
+    """Cancel the tasks' notices not yet sent."""
     session.execute(
         update(NOTICES)
         .where(NOTICES.c.task_id.in_(task_ids), NOTICES.c.status == "pending")
@@ -133,6 +138,25 @@ def plan_following(
 ) -> PlannedTask:
     """The next occurrence of a contact or visit, counted from when it was done."""
     return plan_next(cal, rule, case_key=case_key, since=since, occurrence=occurrence + 1)
+
+
+def finish_task(
+    session: Connection, cal: WorkCalendar, task: Any, rule: Rule, planned: PlannedTask | None,
+    *, case_id: int, now: datetime, outcome: str,
+) -> None:
+    """Close a done task and open its next occurrence, if it rolls on."""
+    close_tasks(session, [task.id], status="done", now=now, outcome=outcome)
+    if planned is not None:
+        insert_tasks(session, cal, case_id=case_id, rules=(rule,), planned=[planned],
+                     assignee_id=task.assignee_id, now=now)
+
+
+def window_view(task: Any) -> dict[str, Any]:
+    """A visit's window and seed as views show them (nothing for other tasks)."""
+    if task.window_start is None:
+        return {}
+    return {"window": [task.window_start.isoformat(), task.window_end.isoformat()],
+            "seed": task.seed}
 
 
 def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[str, Any]:

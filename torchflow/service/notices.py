@@ -3,6 +3,7 @@ re-addressing and retrying notices."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -12,8 +13,8 @@ from torchflow.config import Settings
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
-from torchflow.service.people import handles_with_role, person_by_handle
-from torchflow.store.models import NOTICES
+from torchflow.service.people import has_role, person_by_handle
+from torchflow.store.models import NOTICES, PEOPLE
 
 _WHAT = {"contact": "Routine contact", "visit": "Visit", "deadline": "Deadline"}
 _WHEN = {
@@ -45,7 +46,6 @@ def task_notice(
     now: datetime,
 ) -> dict[str, Any]:
     """One row of the ledger for a task's notice (not yet written)."""
-    channel, address = route(settings, person)
     what = _WHAT.get(task.kind, task.kind.capitalize())
     when = _WHEN[kind].format(due=task.due_on.isoformat())
     subject = f"[{case_key}] {what} {when}: {case_title}"
@@ -58,26 +58,44 @@ def task_notice(
     lines.append(f"Log it with: torchflow case {task.kind} {case_key}"
                  if task.kind in ("contact", "visit") else
                  f"Review it with: torchflow case show {case_key}")
+    payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
+               "occurrence": task.occurrence, "due_on": task.due_on.isoformat()}
+    return ledger_row(
+        settings, person, kind=kind, task_id=task.id, subject=subject, body="\n".join(lines),
+        payload=payload, now=now,
+        key=lambda channel: task_notice_key(task.id, task.occurrence, kind, person.handle,
+                                            channel, task.due_on),
+    )
+
+
+def ledger_row(
+    settings: Settings, person: Row[Any], *, kind: str, task_id: int | None, subject: str,
+    body: str, payload: dict[str, Any], now: datetime, key: Callable[[str], str],
+) -> dict[str, Any]:
+    """A pending notice to ``person`` by their channel, ready to insert; ``key``
+    makes its idempotency key from the channel."""
+    channel, address = route(settings, person)
     return {
-        "idempotency_key": task_notice_key(task.id, task.occurrence, kind, person.handle,
-                                           channel, task.due_on),
-        "task_id": task.id, "kind": kind, "channel": channel, "recipient": person.handle,
-        "address": address, "subject": subject, "body": "\n".join(lines),
-        "payload": {"case": case_key, "task": task.id, "task_kind": task.kind,
-                    "rule": task.rule, "occurrence": task.occurrence,
-                    "due_on": task.due_on.isoformat()},
-        "status": "pending", "attempts": 0, "not_before": now, "created_at": now,
-        "last_error": "",
+        "idempotency_key": key(channel), "task_id": task_id, "kind": kind, "channel": channel,
+        "recipient": person.handle, "address": address, "subject": subject, "body": body,
+        "payload": payload, "status": "pending", "attempts": 0, "not_before": now,
+        "created_at": now, "last_error": "",
     }
 
 
-def recipients_for(session: Connection, kind: str, assignee: str | None,
-                   escalate_to: str | None) -> list[str]:
-    """Handles told of a notice of ``kind``: the assignee, or for an escalation the
+def people_by_id(session: Connection) -> dict[int, Row[Any]]:
+    return {p.id: p for p in session.execute(select(PEOPLE))}
+
+
+def recipients(
+    people: Mapping[int, Row[Any]], kind: str, assignee_id: int | None, escalate_to: str | None
+) -> list[Row[Any]]:
+    """Who is told of a notice of ``kind``: the assignee, or for an escalation the
     active holders of the rule's escalation role."""
     if kind == "escalation":
-        return [p.handle for p in handles_with_role(session, escalate_to or "")]
-    return [assignee] if assignee else []
+        return [p for p in people.values() if p.active and has_role(p, escalate_to or "")]
+    person = people.get(assignee_id) if assignee_id is not None else None
+    return [person] if person is not None else []
 
 
 def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any],

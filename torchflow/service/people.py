@@ -123,8 +123,12 @@ def resolve_actor(app: App, handle: str | None) -> Actor:
         return Actor(person.id, person.handle, tuple(person.roles or ()))
 
 
+def has_role(person: Row[Any], role: str) -> bool:
+    return role in (person.roles or ())
+
+
 def handles_with_role(session: Connection, role: str) -> list[Row[Any]]:
     people = session.execute(
         select(PEOPLE).where(PEOPLE.c.active.is_(True)).order_by(PEOPLE.c.handle)
     )
-    return [p for p in people if role in (p.roles or [])]
+    return [p for p in people if has_role(p, role)]

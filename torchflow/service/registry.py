@@ -59,22 +59,16 @@ class WorkflowRegistry:
     def current(self, session: Connection, name: str, now: datetime) -> Pinned:
         """The file's version, stored on first use; a changed file needs a new version."""
         spec = self.file(name)
+        row = _row(session, spec.name)
         # A file older than the newest stored version is refused even when that older
         # version is stored: new cases would silently go back to superseded rules.
-        newest = session.scalar(
-            select(VERSIONS.c.version)
-            .where(VERSIONS.c.name == spec.name)
-            .order_by(VERSIONS.c.version.desc())
-            .limit(1)
-        )
-        if newest is not None and newest > spec.version:
+        if row is not None and row.version > spec.version:
             raise WorkflowError([
-                f"{spec.path}: version: {spec.version} is older than version {newest} "
-                f"already in use; raise it to {newest + 1}"
+                f"{spec.path}: version: {spec.version} is older than version {row.version} "
+                f"already in use; raise it to {row.version + 1}"
             ])
-        row = _stored(session, spec.name, spec.version)
         inserted = 0
-        if row is None:
+        if row is None or row.version < spec.version:
             inserted = insert_ignore(
                 session,
                 VERSIONS,
@@ -84,7 +78,7 @@ class WorkflowRegistry:
                 }],
                 ["name", "version"],
             )
-            row = _stored(session, spec.name, spec.version)
+            row = _row(session, spec.name, spec.version)
             assert row is not None
         if row.digest != spec.digest:
             raise WorkflowError([
@@ -92,9 +86,15 @@ class WorkflowRegistry:
                 f"{spec.version}; raise version to {spec.version + 1} (open cases keep "
                 f"version {spec.version})"
             ])
-        # A row inserted by this still-open transaction may yet be rolled back and its
-        # id reused (SQLite does) for another workflow: cache it only once committed.
-        return self._pin(row, cache=not inserted)
+        pinned = self._by_id.get(row.id)
+        if pinned is None:
+            # Same digest: the stored source is this file, already parsed.
+            pinned = Pinned(row.id, spec)
+            # A row inserted by this still-open transaction may yet be rolled back and
+            # its id reused (SQLite does) for another workflow: cache it once committed.
+            if not inserted:
+                self._by_id[row.id] = pinned
+        return pinned
 
     def by_id(self, session: Connection, version_id: int) -> Pinned:
         if version_id not in self._by_id:
@@ -105,10 +105,7 @@ class WorkflowRegistry:
         return self._by_id[version_id]
 
     def stored(self, session: Connection, name: str, version: int | None = None) -> Pinned:
-        query = select(VERSIONS).where(VERSIONS.c.name == name)
-        if version is not None:
-            query = query.where(VERSIONS.c.version == version)
-        row = session.execute(query.order_by(VERSIONS.c.version.desc()).limit(1)).first()
+        row = _row(session, name, version)
         if row is None:
             what = f"version {version} of '{name}'" if version else f"'{name}'"
             raise NotFound(f"{what} has not been used yet, so it is not stored")
@@ -123,19 +120,17 @@ class WorkflowRegistry:
             )
         )
 
-    def _pin(self, row: Row[Any], cache: bool = True) -> Pinned:
+    def _pin(self, row: Row[Any]) -> Pinned:
         pinned = self._by_id.get(row.id)
         if pinned is None:
             spec = parse_workflow(row.source, f"{row.name} v{row.version} (stored)")
-            pinned = Pinned(row.id, spec)
-            if cache:
-                self._by_id[row.id] = pinned
+            pinned = self._by_id[row.id] = Pinned(row.id, spec)
         return pinned
 
 
-def _stored(session: Connection, name: str, version: int) -> Row[Any] | None:
-    return session.execute(
-        select(VERSIONS).where(
-            VERSIONS.c.name == name, VERSIONS.c.version == version
-        )
-    ).first()
+def _row(session: Connection, name: str, version: int | None = None) -> Row[Any] | None:
+    """The stored row of ``version``, or of the newest version when none is named."""
+    query = select(VERSIONS).where(VERSIONS.c.name == name)
+    if version is not None:
+        query = query.where(VERSIONS.c.version == version)
+    return session.execute(query.order_by(VERSIONS.c.version.desc()).limit(1)).first()

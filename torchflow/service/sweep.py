@@ -9,7 +9,7 @@ found overdue after ten days gets its one overdue notice, not ten.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 from torchflow.domain.timeline import DIGEST, digest_day, idempotency_key, notices_due, timeline
 from torchflow.service.app import App
 from torchflow.service.events import CASES
-from torchflow.service.notices import route, task_notice
+from torchflow.service.notices import ledger_row, people_by_id, recipients, task_notice
 from torchflow.store.models import MARKS, NOTICES, OPEN, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
 
@@ -33,20 +33,21 @@ def sweep(app: App, now: datetime | None = None) -> SweepResult:
     now = now or app.now()
     result = SweepResult()
     batch = app.settings.scheduler.batch_size
+    people: dict[int, Row[Any]] = {}  # read with the first due batch, then reused
     while True:
         with app.db.transaction() as s:
-            done, made = _sweep_batch(app, s, now, batch)
+            done, made = _sweep_batch(app, s, now, batch, people)
         result.tasks += done
         result.notices += made
         if done < batch:
             break
     result.digests = produce_digests(app, now)
-    with app.db.transaction() as s:
-        _mark(s, "sweep", now)
     return result
 
 
-def _sweep_batch(app: App, s: Connection, now: datetime, batch: int) -> tuple[int, int]:
+def _sweep_batch(
+    app: App, s: Connection, now: datetime, batch: int, people: dict[int, Row[Any]]
+) -> tuple[int, int]:
     rows = s.execute(
         select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"))
         .join(CASES, CASES.c.id == TASKS.c.case_id)
@@ -59,14 +60,15 @@ def _sweep_batch(app: App, s: Connection, now: datetime, batch: int) -> tuple[in
     ).all()
     if not rows:
         return 0, 0
-    people = {p.id: p for p in s.execute(select(PEOPLE))}
+    if not people:
+        people.update(people_by_id(s))
     notices: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for task in rows:
         tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind)
         kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now)
         for kind in kinds:
-            for person in _recipients(people, kind, task):
+            for person in recipients(people, kind, task.assignee_id, task.escalate_to):
                 notices.append(task_notice(app.settings, task, task.case_key, task.case_title,
                                            kind, person, now))
         updates.append({"tid": task.id, "stage": stage, "next_at": next_at})
@@ -78,14 +80,6 @@ def _sweep_batch(app: App, s: Connection, now: datetime, batch: int) -> tuple[in
         updates,
     )
     return len(rows), made
-
-
-def _recipients(people: dict[int, Row[Any]], kind: str, task: Any) -> list[Row[Any]]:
-    if kind == "escalation":
-        role = task.escalate_to or ""
-        return [p for p in people.values() if p.active and role in (p.roles or [])]
-    person = people.get(task.assignee_id)
-    return [person] if person is not None else []
 
 
 def produce_digests(app: App, now: datetime) -> int:
@@ -110,7 +104,7 @@ def produce_digests(app: App, now: datetime) -> int:
         by_person: dict[int, list[Any]] = {}
         for row in rows:
             by_person.setdefault(row.assignee_id, []).append(row)
-        people = {p.id: p for p in s.execute(select(PEOPLE).where(PEOPLE.c.active.is_(True)))}
+        people = {pid: p for pid, p in people_by_id(s).items() if p.active}
         notices = [
             _digest(app, people[pid], items, day, now)
             for pid, items in by_person.items() if pid in people
@@ -120,8 +114,7 @@ def produce_digests(app: App, now: datetime) -> int:
     return made
 
 
-def _digest(app: App, person: Row[Any], items: list[Any], day: Any, now: datetime) -> dict:
-    channel, address = route(app.settings, person)
+def _digest(app: App, person: Row[Any], items: list[Any], day: date, now: datetime) -> dict:
     overdue = [i for i in items if i.due_on < day]
     today = [i for i in items if i.due_on == day]
     lines = [f"Follow-ups for {person.name} on {day}:"]
@@ -129,18 +122,16 @@ def _digest(app: App, person: Row[Any], items: list[Any], day: Any, now: datetim
         if group:
             lines.append(f"\n{title}:")
             lines += [f"  {i.key} {i.kind} (due {i.due_on}) {i.title}" for i in group]
-    return {
-        "idempotency_key": idempotency_key(kind=DIGEST, recipient=person.handle,
-                                           channel=channel, day=day),
-        "task_id": None, "kind": DIGEST, "channel": channel, "recipient": person.handle,
-        "address": address,
-        "subject": f"[torchflow] {day}: {len(today)} due today, {len(overdue)} overdue",
-        "body": "\n".join(lines),
-        "payload": {"day": day.isoformat(), "due_today": [i.key for i in today],
-                    "overdue": [i.key for i in overdue]},
-        "status": "pending", "attempts": 0, "not_before": now, "created_at": now,
-        "last_error": "",
-    }
+    return ledger_row(
+        app.settings, person, kind=DIGEST, task_id=None,
+        subject=f"[torchflow] {day}: {len(today)} due today, {len(overdue)} overdue",
+        body="\n".join(lines),
+        payload={"day": day.isoformat(), "due_today": [i.key for i in today],
+                 "overdue": [i.key for i in overdue]},
+        now=now,
+        key=lambda channel: idempotency_key(kind=DIGEST, recipient=person.handle,
+                                            channel=channel, day=day),
+    )
 
 
 def _mark(s: Connection, name: str, at: datetime) -> None:

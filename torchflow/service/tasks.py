@@ -16,7 +16,7 @@ from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
-from torchflow.service.notices import NOTICES, readdress_pending, recipients_for
+from torchflow.service.notices import NOTICES, people_by_id, readdress_pending, recipients
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
@@ -69,11 +69,8 @@ def log_followup(
             data["next"] = nxt
         append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data)
         if rule is not None and task is not None:
-            followups.close_tasks(s, [task.id], status="done", now=now, outcome=note or "")
-            followups.insert_tasks(
-                s, app.calendar, case_id=case.id, rules=(rule,), planned=[planned],
-                assignee_id=task.assignee_id, now=now,
-            )
+            followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id,
+                                  now=now, outcome=note or "")
     return {"key": case.key, "kind": kind, "at": app.local(when), "task": data.get("task"),
             "next": nxt}
 
@@ -126,10 +123,8 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
         if planned:
             data["next"] = {"occurrence": planned.occurrence, "due_on": planned.due_on.isoformat()}
         append_event(s, case, kind="task_done", actor=actor.handle, at=now, data=data)
-        followups.close_tasks(s, [task.id], status="done", now=now, outcome=note or "")
-        if planned:
-            followups.insert_tasks(s, app.calendar, case_id=case.id, rules=(rule,),
-                                   planned=[planned], assignee_id=task.assignee_id, now=now)
+        followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id, now=now,
+                              outcome=note or "")
     return {"task": task_id, "key": case.key, "next": data.get("next")}
 
 
@@ -155,9 +150,7 @@ def snooze(app: App, actor: Actor, task_id: int, to: str, reason: str) -> dict[s
         append_event(s, case, kind="task_snoozed", actor=actor.handle, at=now, data=data)
         s.execute(update(TASKS).where(TASKS.c.id == task.id)
                   .values(**followups.replan_row(cal, task.kind, due, task.remind)))
-        s.execute(update(NOTICES).where(NOTICES.c.task_id == task.id,
-                                        NOTICES.c.status == "pending")
-                  .values(status="cancelled", lease_owner=None, lease_until=None))
+        followups.withdraw_notices(s, [task.id])
     moved = f" ({wanted} is not a working day)" if due != wanted else ""
     return {"task": task_id, "key": case.key, "due_on": due.isoformat(), "note": moved}
 
@@ -249,7 +242,8 @@ def _task_query() -> Select[Any]:
     return (
         select(TASKS.c.id, TASKS.c.kind, TASKS.c.rule, TASKS.c.occurrence, TASKS.c.due_on,
                TASKS.c.window_start, TASKS.c.window_end, TASKS.c.seed, TASKS.c.stage_done,
-               TASKS.c.remind, TASKS.c.escalate_to, CASES.c.key, CASES.c.title,
+               TASKS.c.remind, TASKS.c.escalate_to, TASKS.c.assignee_id, CASES.c.key,
+               CASES.c.title,
                PEOPLE.c.handle.label("assignee"))
         .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
                      .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
@@ -258,13 +252,9 @@ def _task_query() -> Select[Any]:
 
 
 def _task_view(r: Any, cutoff: date) -> dict[str, Any]:
-    view = {"id": r.id, "case": r.key, "title": r.title, "kind": r.kind, "rule": r.rule,
+    return {"id": r.id, "case": r.key, "title": r.title, "kind": r.kind, "rule": r.rule,
             "occurrence": r.occurrence, "due_on": r.due_on.isoformat(),
-            "assignee": r.assignee, "overdue": r.due_on < cutoff}
-    if r.window_start:
-        view["window"] = [r.window_start.isoformat(), r.window_end.isoformat()]
-        view["seed"] = r.seed
-    return view
+            "assignee": r.assignee, "overdue": r.due_on < cutoff, **followups.window_view(r)}
 
 
 def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str, Any]:
@@ -278,16 +268,18 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
         if assignee:
             query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
         rows = list(s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id)))
-        tasks = [_task_view(r, overdue_before(app, now)) for r in rows]
+        cutoff = overdue_before(app, now)
+        tasks = [_task_view(r, cutoff) for r in rows]
+        people = people_by_id(s)
         upcoming: list[tuple[datetime, dict[str, Any]]] = []
         for r in rows:
             tl = timeline(cal, kind=r.kind, due_on=r.due_on, remind=r.remind)
             for stage, kind, at in stage_times(tl):
                 if stage <= r.stage_done or at > horizon:
                     continue
-                for person in recipients_for(s, kind, r.assignee, r.escalate_to):
+                for person in recipients(people, kind, r.assignee_id, r.escalate_to):
                     upcoming.append((max(at, now), {"kind": kind, "task": r.id,
-                                                    "case": r.key, "to": person}))
+                                                    "case": r.key, "to": person.handle}))
         pending = _pending(app, s, assignee)
     # Sorted by the instant, not its local text (which misorders across a DST change).
     upcoming.sort(key=lambda pair: pair[0])

@@ -210,7 +210,7 @@ NOTICES = Table(
     Index("ix_notices_task_id", "task_id"),
 )
 
-# Small marks the service keeps (last sweep, last digest).
+# Marks the service keeps: when the last daily digests were made.
 MARKS = Table(
     "scheduler_marks", METADATA,
     Column("name", String(64), primary_key=True),
