@@ -89,6 +89,7 @@ def sample_value(spec: WorkflowSpec, name: str, today: date) -> str:
 def run_demo(directory: Path | None, *, days: int = 30,
              echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     say = echo or (lambda _text: None)
+    utcnow()  # a bad TORCHFLOW_NOW is refused before the folder is written
     folder = _fresh_folder(directory)
     config = folder / "config.toml"
     config.write_text(
@@ -120,7 +121,7 @@ def _fresh_folder(directory: Path | None) -> Path:
 
 def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[str, Any]:
     cal = app.calendar
-    start = cal.next_workday(cal.local_date(utcnow()))
+    start = cal.next_workday(cal.local_date(app.now()))
     _set_now(app, start, time(9, 0))
     upgrade(app.db)
     for handle, name, roles in PEOPLE:
@@ -174,9 +175,10 @@ def _work_day(app: App, actors: dict[str, Any], walks: list[dict[str, Any]], off
               say: Callable[[str], None]) -> None:
     """A coordinator's day: most due contacts are made (some slip), and every
     few days a case moves one stage on."""
-    today = app.calendar.local_date(utcnow())
+    today = app.calendar.local_date(app.now())
+    due = tasks.list_tasks(app, due_within="0d")
     for walk in walks:
-        for task in tasks.list_tasks(app, due_within="0d"):
+        for task in due:
             if task["case"] == walk["key"] and task["kind"] in ("contact", "visit") \
                     and (offset + task["id"]) % 4 != 0:
                 tasks.log_followup(app, actors["wang.li"], walk["key"], task["kind"],

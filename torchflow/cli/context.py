@@ -40,10 +40,8 @@ class Env:
     @property
     def app(self) -> App:
         if self._app is None:
-            from torchflow.clock import utcnow
             from torchflow.service.app import build_app
 
-            utcnow()  # a bad TORCHFLOW_NOW is refused by every command, not only some
             self._app = build_app(self.settings)
         return self._app
 

@@ -80,12 +80,9 @@ def demo(env: Env, directory: Path | None, days: int) -> None:
     Example:
       torchflow demo --dir ./demo
     """
-    from torchflow.clock import utcnow
     from torchflow.demo import run_demo
 
     gc.enable()
-
-    utcnow()  # refuse a bad TORCHFLOW_NOW before the demo writes its folder
     summary = run_demo(directory, days=days, echo=None if env.as_json else click.echo)
     if env.as_json:
         env.emit(summary, "")

@@ -36,6 +36,7 @@ class App:
 
 
 def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App:
+    clock()  # a bad TORCHFLOW_NOW is refused here, by every command, not only some
     cal = settings.calendar
     return App(
         settings=settings,
