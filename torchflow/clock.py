@@ -1,10 +1,19 @@
-"""The single source of "now". TORCHFLOW_NOW (an ISO-8601 instant) replaces the
-wall clock everywhere, for tests, simulation and backfill."""
+"""The one home of time.
+
+Two clocks, for two questions:
+- ``utcnow()`` is business time: when a case changed, what is due. TORCHFLOW_NOW
+  (an ISO-8601 instant) replaces it, for tests, simulation and backfill.
+- ``wall_clock()`` is real time: whether a lease ran out, when a failed send is
+  tried again. It measures processes, which simulated time cannot tell.
+
+``ManualClock`` is a settable business clock, for the demo and tests, so nothing
+has to write ``os.environ`` to move time.
+"""
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from torchflow.errors import ConfigError
 
@@ -23,12 +32,38 @@ def parse_instant(text: str, what: str = ENV_NOW) -> datetime:
         raise ConfigError(
             f"{what}={text!r} has no UTC offset; add one, e.g. {text.strip()}+08:00"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(f"{what}={text!r} is out of range; use a date before 9999") from None
 
 
 def utcnow() -> datetime:
-    """Now, timezone-aware in UTC, honouring TORCHFLOW_NOW."""
+    """Business now, timezone-aware in UTC, honouring TORCHFLOW_NOW."""
     override = os.environ.get(ENV_NOW)
     if override:
         return parse_instant(override)
     return datetime.now(UTC)
+
+
+def wall_clock() -> datetime:
+    """Real now, whatever TORCHFLOW_NOW says: for leases and retry timing."""
+    return datetime.now(UTC)
+
+
+class ManualClock:
+    """A business clock that is set and moved by hand (the demo, tests)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, instant: datetime) -> datetime:
+        self.now = instant.astimezone(UTC)
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now

@@ -17,12 +17,13 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 
 from torchflow.channels import Channel, FileChannel, Message, SmtpChannel, WebhookChannel
+from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain.retry import compute_backoff, should_give_up
 from torchflow.errors import ConfigError, DeliveryError
@@ -30,10 +31,6 @@ from torchflow.service.app import App
 from torchflow.service.notices import NOTICES
 
 log = logging.getLogger("torchflow.dispatch")
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def worker_id() -> str:
