@@ -11,19 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from torchflow.domain.field_values import coerce_value
+from torchflow.domain.loader import load_directory, load_file, parse_workflow, validate_text
 from torchflow.domain.rules import ContactRule, DeadlineRule, VisitRule
+from torchflow.domain.state_rules import parse_duration
 from torchflow.domain.workflow import (
     PREVIOUS,
     FieldSpec,
     StateSpec,
     TransitionSpec,
     WorkflowSpec,
-    coerce_value,
-    load_directory,
-    load_file,
-    parse_duration,
-    parse_workflow,
-    validate_text,
 )
 from torchflow.errors import InvalidInput, WorkflowError
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from torchflow.domain.workflow import WorkflowSpec, load_directory, parse_workflow
+from torchflow.domain.loader import load_directory, parse_workflow
+from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore

@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from torchflow.domain.workflow import PREVIOUS, WorkflowSpec, validate_text
+from torchflow.domain.graph import came_from
+from torchflow.domain.loader import validate_text
+from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
 from torchflow.store.models import CASES
@@ -148,9 +150,5 @@ def _destinations(spec: WorkflowSpec, source: str, dest: str) -> list[str]:
     if dest != PREVIOUS:
         return [dest]
     # "Back to where it was": every state from which the case can have come.
-    return [
-        t_source
-        for t in spec.transitions
-        if t.dest == source
-        for t_source in t.sources
-    ]
+    back = came_from(spec.transitions).get(source, frozenset())
+    return [state for state in spec.states if state in back]
