@@ -322,7 +322,7 @@ class _TransitionReader:
             self.report.add(key, f"wants a [[transitions]] table, got {type_name(raw)}")
             return None
         self.report.check_keys(key, raw, _TRANSITION_KEYS, ("trigger", "source", "dest"))
-        # Read in this order so the problems come out in the order of the keys.
+        # Read before the trigger: problems keep the order they have always had.
         sources = self._sources(key, raw)
         dest = self._dest(key, raw)
         requires = self._requires(key, raw)
