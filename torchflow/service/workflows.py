@@ -154,19 +154,29 @@ def validate_files(
     warnings: list[str] = []
     held: set[str] = set()
     if app is not None:
-        try:
-            with app.db.transaction() as s:
-                errors.extend(p for spec in specs for p in stored_problems(s, spec))
-                held = _held_roles(s)
-        except TorchflowError as exc:
-            warnings.append(f"stored versions and people not checked: {exc}")
-        except SQLAlchemyError as exc:
-            # Not a database torchflow can read: say so, the files are still checked.
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            warnings.append(f"stored versions and people not checked: {reason}")
+        stored, held, unchecked = _against_database(app, specs)
+        errors.extend(stored)
+        warnings.extend(unchecked)
     context = [*specs, *_other_specs(workflows_dir, files)]
     warnings.extend(_unheld_roles(specs, context, held))
     return Validation(len(files), tuple(errors), tuple(warnings))
+
+
+def _against_database(
+    app: App, specs: list[WorkflowSpec]
+) -> tuple[list[str], set[str], list[str]]:
+    """(what the stored versions refuse, the roles people hold, why neither could
+    be checked): a database that cannot be read is a warning, the files are
+    still checked."""
+    try:
+        with app.db.transaction() as s:
+            stored = [p for spec in specs for p in stored_problems(s, spec)]
+            return stored, _held_roles(s), []
+    except TorchflowError as exc:
+        reason = str(exc)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return [], set(), [f"stored versions and people not checked: {reason}"]
 
 
 def _definition_files(paths: list[Path]) -> list[Path]:
