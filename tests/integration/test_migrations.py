@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import WORKFLOWS, Clock, is_postgres
 from torchflow.config import Settings
 from torchflow.domain.history import GENESIS, event_hash
-from torchflow.domain.workflow import load_file
+from torchflow.domain.loader import load_file
 from torchflow.errors import ConfigError
 from torchflow.service.app import build_app
 from torchflow.service.audit import verify

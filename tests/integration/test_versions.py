@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import WORKFLOWS, Clock
 from torchflow.config import Settings
-from torchflow.domain.workflow import load_file
+from torchflow.domain.loader import load_file
 from torchflow.errors import NotFound, Refused, WorkflowError
 from torchflow.service.app import App, build_app
 from torchflow.service.cases import advance, list_cases, open_case, show_case

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from torchflow.domain.guards import guard_problems
+from torchflow.domain.loader import load_directory, parse_workflow
 from torchflow.domain.machine import CompiledWorkflow
-from torchflow.domain.workflow import PREVIOUS, TransitionSpec, load_directory, parse_workflow
+from torchflow.domain.workflow import PREVIOUS, TransitionSpec
 from torchflow.errors import Refused
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"

@@ -11,19 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from torchflow.domain.loader import load_directory, load_file, parse_workflow, validate_text
 from torchflow.domain.rules import ContactRule, DeadlineRule, VisitRule
+from torchflow.domain.state_rules import parse_duration
 from torchflow.domain.workflow import (
     PREVIOUS,
     FieldSpec,
     StateSpec,
     TransitionSpec,
     WorkflowSpec,
-    coerce_value,
-    load_directory,
-    load_file,
-    parse_duration,
-    parse_workflow,
-    validate_text,
 )
 from torchflow.errors import InvalidInput, WorkflowError
 
@@ -463,6 +459,36 @@ INVALID = [
         "wants a table",
     ),
     (
+        "contact every beyond three years of working days",
+        edit('every = "5 workdays"', 'every = "100000000 workdays"'),
+        "states.lead.contact.every",
+        "bad duration '100000000 workdays': must be at most 750 workdays (about three years)",
+    ),
+    (
+        "a count too long for int() is still a bounded refusal",
+        edit('every = "5 workdays"', 'every = "' + "9" * 5000 + ' workdays"'),
+        "states.lead.contact.every",
+        "must be at most 750 workdays",
+    ),
+    (
+        "deadline within beyond the bound",
+        edit('within = "20 workdays"', 'within = "751 workdays"'),
+        "states.lead.deadline.within",
+        "must be at most 750 workdays (about three years)",
+    ),
+    (
+        "visit gap beyond three years",
+        edit('max_gap = "6 weeks"', 'max_gap = "157 weeks"'),
+        "states.lead.visit.max_gap",
+        "must be at most 1095 days or 156 weeks (three years)",
+    ),
+    (
+        "remind beyond the bound",
+        edit('remind = "2 wd"', 'remind = "1000 wd"'),
+        "states.lead.visit.remind",
+        "must be at most 750 workdays",
+    ),
+    (
         "transitions not an array",
         edit("version = 2", "version = 2\ntransitions = 3", BASE.split("[[transitions]]")[0]),
         "transitions",
@@ -584,73 +610,19 @@ def test_parse_duration(text: str, expected: tuple[int, str]) -> None:
     assert parse_duration(text) == expected
 
 
+def test_durations_at_the_bounds_are_accepted() -> None:
+    text = edit('every = "5 workdays", remind = "1 workday"', 'every = "750 workdays"')
+    text = edit('min_gap = "2 weeks", max_gap = "6 weeks"',
+                'min_gap = "156 weeks", max_gap = "1095 days"', text)
+    lead = parse_workflow(text).states["lead"]
+    assert lead.contact is not None and lead.contact.every == 750
+    assert lead.visit is not None and (lead.visit.min_gap, lead.visit.max_gap) == (1092, 1095)
+
+
 @pytest.mark.parametrize("text", ["", "5", "workdays", "5 hours", "-1 days", "1.5 weeks"])
 def test_parse_duration_refuses_garbage(text: str) -> None:
     with pytest.raises(InvalidInput, match="bad duration"):
         parse_duration(text)
-
-
-# --------------------------------------------------------------------------- coercion
-
-TEXT = FieldSpec("enterprise", "text", "Enterprise", True)
-NUMBER = FieldSpec("investment", "number", "Investment", False, unit="万元")
-DATE = FieldSpec("signed_date", "date", "Signed on", False)
-CHOICE = FieldSpec("industry", "choice", "Industry", False, ("new materials", "biomedicine"))
-PERSON = FieldSpec("mentor", "person", "Mentor", False)
-
-
-@pytest.mark.parametrize(
-    ("field", "raw", "expected"),
-    [
-        (TEXT, "  Acme Materials Co.  ", "Acme Materials Co."),
-        (NUMBER, "5000", 5000),
-        (NUMBER, "5000.0", 5000),
-        (NUMBER, "-3", -3),
-        (NUMBER, "12.5", 12.5),
-        (NUMBER, " 0.25 ", 0.25),
-        (DATE, "2026-03-15", "2026-03-15"),
-        (DATE, " 2024-02-29 ", "2024-02-29"),
-        (CHOICE, "biomedicine", "biomedicine"),
-        (CHOICE, "New Materials", "new materials"),
-        (PERSON, " wangfang ", "wangfang"),
-    ],
-)
-def test_coerce_value(field: FieldSpec, raw: str, expected: object) -> None:
-    value = coerce_value(field, raw)
-
-    assert value == expected
-    assert type(value) is type(expected)
-
-
-@pytest.mark.parametrize("field", [TEXT, NUMBER, DATE, CHOICE, PERSON], ids=lambda f: f.type)
-@pytest.mark.parametrize("raw", ["", "   "])
-def test_an_empty_value_clears_the_field(field: FieldSpec, raw: str) -> None:
-    assert coerce_value(field, raw) is None
-
-
-@pytest.mark.parametrize(
-    ("field", "raw", "message"),
-    [
-        (NUMBER, "abc", "field 'investment' wants a number, got 'abc'"),
-        (NUMBER, "1,200", "without thousands separators, e.g. investment=5000 (万元)"),
-        (NUMBER, "1e3", "wants a number"),
-        (NUMBER, "nan", "wants a number"),
-        (NUMBER, "5000万", "wants a number"),
-        (DATE, "2026-02-30", "field 'signed_date' wants a date as YYYY-MM-DD, got '2026-02-30'"),
-        (DATE, "20260315", "e.g. signed_date=2026-03-15"),
-        (DATE, "15/03/2026", "wants a date"),
-        (CHOICE, "biotech", "field 'industry' must be one of: new materials, biomedicine; got"),
-        (PERSON, "Wang Fang", "wants a person's handle"),
-    ],
-)
-def test_coerce_value_refuses_with_one_line_saying_what_is_right(
-    field: FieldSpec, raw: str, message: str
-) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        coerce_value(field, raw)
-
-    assert message in str(caught.value)
-    assert "\n" not in str(caught.value)
 
 
 # --------------------------------------------------------------------------- files

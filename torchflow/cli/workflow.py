@@ -80,25 +80,34 @@ def render_spec(v: dict[str, Any]) -> str:
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @pass_env
 def validate(env: Env, files: tuple[Path, ...]) -> None:
-    """Check FILEs (default: the workflows directory) and report every problem.
+    """Check FILEs (default: the workflows directory) as `case open` would.
+
+    Every problem of every file, names and key prefixes used twice, content
+    changed under a version already stored (when the configured database
+    exists), and, as warnings, roles that no person holds and no other workflow
+    names. Exit 1 when there are errors, 0 with warnings only.
 
     \b
     Example:
+      torchflow workflow validate
       torchflow workflow validate workflows/project_introduction.toml
     """
     from torchflow.service import workflows
 
-    paths = list(files) or [env.settings.workflows_dir]
-    count, problems = workflows.validate_files(paths)
-    result = {"files": count, "problems": problems, "ok": not problems}
+    settings = env.settings
+    paths = list(files) or [settings.workflows_dir]
+    app = env.app if workflows.database_exists(settings.database_url) else None
+    found = workflows.validate_files(paths, workflows_dir=settings.workflows_dir, app=app)
     if env.as_json:
-        env.emit(result, "")
-    elif problems:
-        for problem in problems:
-            click.echo(f"error: {problem}", err=True)
+        env.emit({"files": found.files, "problems": list(found.errors),
+                  "warnings": list(found.warnings), "ok": not found.errors}, "")
     else:
-        click.echo(f"{count} workflow file(s) valid")
-    if problems:
+        for problem in found.errors:
+            click.echo(f"error: {problem}", err=True)
+        for warning in found.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(found.summary)
+    if found.errors:
         raise SystemExit(1)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
+from torchflow.domain.graph import came_from
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import Refused
 
@@ -39,15 +40,17 @@ class CompiledWorkflow:
             auto_transitions=False,
             send_event=True,
         )
+        back_to = came_from(spec.transitions)
         for t in spec.transitions:
             if t.dest == PREVIOUS:
-                # "Back to where it was": one conditional transition per possible state.
+                # "Back to where it was": one conditional transition per state the
+                # case can have come from.
                 for source in t.sources:
-                    for dest in spec.states:
-                        if dest != source:
-                            self.machine.add_transition(
-                                t.trigger, source, dest, conditions=[_came_from(dest)]
-                            )
+                    back = back_to.get(source, frozenset())
+                    for dest in (state for state in spec.states if state in back):
+                        self.machine.add_transition(
+                            t.trigger, source, dest, conditions=[_came_from(dest)]
+                        )
             else:
                 self.machine.add_transition(t.trigger, list(t.sources), t.dest)
 

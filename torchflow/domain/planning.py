@@ -1,8 +1,8 @@
 """Follow-up planning: turn a state's rules into the next dated task of each.
 
-Rolling follow-ups (DESIGN, mechanism 3): only the next occurrence of a rule is
-planned; the caller plans again when it is done or its time has passed.
-Irregular visits (mechanism 4) are drawn from an RNG seeded by (case, rule,
+Rolling follow-ups: only the next occurrence of a rule is planned; the caller
+plans again when it is done or its time has passed.
+Irregular visits are drawn from an RNG seeded by (case, rule,
 occurrence), so a stored seed and window let anyone re-derive the date.
 """
 

@@ -8,7 +8,8 @@ A task passes through up to four stages, numbered in order:
 4. ``escalation`` - deadlines only, at the same moment as ``overdue``
 
 The sweep stores the highest stage produced (``stage_done``) on the task, so
-nothing here depends on hitting an exact minute (DESIGN, mechanism 7).
+nothing here depends on hitting an exact minute: a sweep that runs late, or after
+days of downtime, still produces the stage that is due.
 Pure: ``now`` is always an argument.
 """
 
@@ -114,7 +115,7 @@ def idempotency_key(
     occurrence: int | None = None,
     day: date | None = None,
 ) -> str:
-    """The ledger key of a notice (DESIGN, mechanism 6); producing it twice is a no-op.
+    """The ledger key of a notice (unique in the ledger); producing it twice is a no-op.
 
     Task notices: ``task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}``;
     digests: ``digest:{day}:{recipient}:{channel}``.

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, select, text
 
+from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
-from torchflow.domain.workflow import FieldSpec, WorkflowSpec, coerce_value
+from torchflow.domain.workflow import FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service import followups
 from torchflow.service.app import App

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from torchflow.domain.workflow import WorkflowSpec, load_directory, parse_workflow
+from torchflow.domain.loader import load_directory, parse_workflow
+from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
@@ -63,10 +64,7 @@ class WorkflowRegistry:
         # A file older than the newest stored version is refused even when that older
         # version is stored: new cases would silently go back to superseded rules.
         if row is not None and row.version > spec.version:
-            raise WorkflowError([
-                f"{spec.path}: version: {spec.version} is older than version {row.version} "
-                f"already in use; raise it to {row.version + 1}"
-            ])
+            raise WorkflowError([_older(spec, row)])
         inserted = 0
         if row is None or row.version < spec.version:
             inserted = insert_ignore(
@@ -81,11 +79,7 @@ class WorkflowRegistry:
             row = _row(session, spec.name, spec.version)
             assert row is not None
         if row.digest != spec.digest:
-            raise WorkflowError([
-                f"{spec.path}: version: the content changed but the version is still "
-                f"{spec.version}; raise version to {spec.version + 1} (open cases keep "
-                f"version {spec.version})"
-            ])
+            raise WorkflowError([_changed(spec)])
         pinned = self._by_id.get(row.id)
         if pinned is None:
             # Same digest: the stored source is this file, already parsed.
@@ -128,9 +122,38 @@ class WorkflowRegistry:
         return pinned
 
 
+def stored_problems(session: Connection, spec: WorkflowSpec) -> list[str]:
+    """What ``current`` would refuse about ``spec`` given the stored versions,
+    without storing anything: `workflow validate` asks the same question."""
+    newest = _row(session, spec.name)
+    if newest is None:
+        return []
+    if newest.version > spec.version:
+        return [_older(spec, newest)]
+    stored = newest if newest.version == spec.version else None
+    if stored is not None and stored.digest != spec.digest:
+        return [_changed(spec)]
+    return []
+
+
 def _row(session: Connection, name: str, version: int | None = None) -> Row[Any] | None:
     """The stored row of ``version``, or of the newest version when none is named."""
     query = select(VERSIONS).where(VERSIONS.c.name == name)
     if version is not None:
         query = query.where(VERSIONS.c.version == version)
     return session.execute(query.order_by(VERSIONS.c.version.desc()).limit(1)).first()
+
+
+def _older(spec: WorkflowSpec, newest: Row[Any]) -> str:
+    return (
+        f"{spec.path}: version: {spec.version} is older than version {newest.version} "
+        f"already in use; raise it to {newest.version + 1}"
+    )
+
+
+def _changed(spec: WorkflowSpec) -> str:
+    return (
+        f"{spec.path}: version: the content changed but the version is still "
+        f"{spec.version}; raise version to {spec.version + 1} (open cases keep "
+        f"version {spec.version})"
+    )

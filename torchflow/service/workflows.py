@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from torchflow.domain.workflow import PREVIOUS, WorkflowSpec, validate_text
-from torchflow.errors import InvalidInput
+from torchflow.domain.graph import came_from
+from torchflow.domain.loader import check_text, clashes, read_definition
+from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
+from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
 from torchflow.service.app import App
-from torchflow.store.models import CASES
+from torchflow.service.registry import stored_problems
+from torchflow.store.models import CASES, PEOPLE
 
 DIAGRAM_FORMATS = ("mermaid", "dot")
 
@@ -102,8 +107,79 @@ def describe_rule(view: dict[str, Any]) -> str:
             f"{view['escalate_to']}" + remind)
 
 
-def validate_files(paths: list[Path]) -> tuple[int, list[str]]:
-    """(files checked, every problem of every file)."""
+@dataclass(frozen=True)
+class Validation:
+    """What `workflow validate` found: errors stop `case open`, warnings do not."""
+
+    files: int
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        """One line, e.g. "5 workflows, 0 errors, 1 warning"."""
+        return ", ".join([
+            _count(self.files, "workflow"), _count(len(self.errors), "error"),
+            _count(len(self.warnings), "warning"),
+        ])
+
+
+def database_exists(url: str) -> bool:
+    """Whether the configured database can be asked without creating it: a SQLite
+    file that is there, or a server (which creates nothing by being asked)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return True  # building the app names what is wrong with the URL
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database
+    return database is not None and database != ":memory:" and Path(database).is_file()
+
+
+def validate_files(
+    paths: list[Path], *, workflows_dir: Path | None = None, app: App | None = None
+) -> Validation:
+    """Check the definitions in ``paths`` as `case open` would use them: each file,
+    names and key prefixes across them, and, given ``app``, against the versions
+    stored and the people in its database. Roles that nobody holds and no other
+    workflow (of ``paths`` or ``workflows_dir``) names are warned about."""
+    files = _definition_files(paths)
+    specs, errors = _read_each(files)
+    for index, spec in enumerate(specs):
+        errors.extend(clashes(spec, specs[:index]))
+    warnings: list[str] = []
+    held: set[str] = set()
+    if app is not None:
+        stored, held, unchecked = _against_database(app, specs)
+        errors.extend(stored)
+        warnings.extend(unchecked)
+    context = [*specs, *_other_specs(workflows_dir, files)]
+    warnings.extend(_unheld_roles(specs, context, held))
+    return Validation(len(files), tuple(errors), tuple(warnings))
+
+
+def _against_database(
+    app: App, specs: list[WorkflowSpec]
+) -> tuple[list[str], set[str], list[str]]:
+    """(what the stored versions refuse, the roles people hold, why neither could
+    be checked): a database that cannot be read is a warning, the files are
+    still checked."""
+    try:
+        with app.db.transaction() as s:
+            stored = [p for spec in specs for p in stored_problems(s, spec)]
+            return stored, _held_roles(s), []
+    except TorchflowError as exc:
+        reason = str(exc)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return [], set(), [f"stored versions and people not checked: {reason}"]
+
+
+def _definition_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -112,13 +188,69 @@ def validate_files(paths: list[Path]) -> tuple[int, list[str]]:
             files.append(path)
         else:
             raise InvalidInput(f"{path} does not exist; name a workflow file or folder")
+    return files
+
+
+def _read_each(files: list[Path]) -> tuple[list[WorkflowSpec], list[str]]:
+    """The definitions that are valid, and every problem of the others."""
+    specs: list[WorkflowSpec] = []
     problems: list[str] = []
     for file in files:
         try:
-            problems.extend(validate_text(file.read_text(encoding="utf-8"), str(file)))
-        except UnicodeDecodeError:
-            problems.append(f"{file}: not UTF-8 text")
-    return len(files), problems
+            spec, found = check_text(read_definition(file), str(file))
+        except WorkflowError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(found)
+        if spec is not None:
+            specs.append(spec)
+    return specs, problems
+
+
+def _other_specs(directory: Path | None, checked: list[Path]) -> list[WorkflowSpec]:
+    """The valid definitions of the workflows directory not among ``checked``: the
+    other workflows a role may be named by."""
+    if directory is None or not directory.is_dir():
+        return []
+    seen = {file.resolve() for file in checked}
+    others = [file for file in sorted(directory.glob("*.toml")) if file.resolve() not in seen]
+    return _read_each(others)[0]
+
+
+def _held_roles(session: Connection) -> set[str]:
+    rows = session.execute(select(PEOPLE.c.roles).where(PEOPLE.c.active.is_(True)))
+    return {role for (roles,) in rows for role in roles or ()}
+
+
+def _unheld_roles(
+    specs: list[WorkflowSpec], context: list[WorkflowSpec], held: set[str]
+) -> list[str]:
+    """A role held by nobody and named by one workflow only is likely a misspelling."""
+    warnings = []
+    for spec in specs:
+        named_elsewhere = {r for other in context if other.name != spec.name for r in other.roles}
+        for role in sorted(spec.roles - held - named_elsewhere):
+            warnings.append(
+                f"{spec.path}: {_role_key(spec, role)}: role '{role}' is held by no one and "
+                "named by no other workflow; check the spelling, or give it to someone "
+                f"(torchflow person add HANDLE --name NAME --role {role})"
+            )
+    return warnings
+
+
+def _role_key(spec: WorkflowSpec, role: str) -> str:
+    """The first key of ``spec`` that names ``role``."""
+    for index, t in enumerate(spec.transitions):
+        if role in t.roles:
+            return f"transitions[{index}].roles"
+    for state in spec.states.values():
+        if state.deadline is not None and state.deadline.escalate_to == role:
+            return f"states.{state.name}.deadline.escalate_to"
+    return "roles"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def diagram(spec: WorkflowSpec, fmt: str) -> str:
@@ -148,9 +280,5 @@ def _destinations(spec: WorkflowSpec, source: str, dest: str) -> list[str]:
     if dest != PREVIOUS:
         return [dest]
     # "Back to where it was": every state from which the case can have come.
-    return [
-        t_source
-        for t in spec.transitions
-        if t.dest == source
-        for t_source in t.sources
-    ]
+    back = came_from(spec.transitions).get(source, frozenset())
+    return [state for state in spec.states if state in back]

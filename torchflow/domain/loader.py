@@ -1,0 +1,374 @@
+"""Workflow files read into WorkflowSpec values: parse the TOML, check it and
+report every problem at once, each with file and key. The format is documented
+in docs/workflows.md.
+
+Pure but for reading files in ``load_file`` / ``load_directory``. The states and
+their follow-ups are read by ``state_rules``, the structural checks are
+``graph``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from torchflow.domain.graph import check_graph
+from torchflow.domain.problems import IDENT, Report, suggest, type_name
+from torchflow.domain.state_rules import parse_states
+from torchflow.domain.workflow import (
+    FIELD_TYPES,
+    PREVIOUS,
+    FieldSpec,
+    StateSpec,
+    TransitionSpec,
+    WorkflowSpec,
+)
+from torchflow.errors import WorkflowError
+
+_KEY_PREFIX = re.compile(r"[A-Z]{2,4}\Z")
+
+# Triggers become methods of the case model in `transitions`, so they must not be
+# Python keywords nor shadow what the library itself puts on the model.
+_RESERVED_TRIGGERS = frozenset(keyword.kwlist) | {"trigger", "state"}
+
+_TOP_KEYS = ("name", "title", "version", "key_prefix", "description", "initial",
+             "fields", "states", "transitions")  # fmt: skip
+_TOP_REQUIRED = ("name", "title", "version", "key_prefix", "states")
+_FIELD_KEYS = ("type", "title", "required", "choices", "unit", "help")
+_TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title")
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_workflow(text: str, path: str = "<string>") -> WorkflowSpec:
+    """Parse and validate one TOML definition; WorkflowError lists every problem."""
+    spec, problems = check_text(text, path)
+    if problems or spec is None:
+        raise WorkflowError(problems or [f"{path}: invalid workflow"])
+    return spec
+
+
+def validate_text(text: str, path: str = "<string>") -> list[str]:
+    """Every problem of a definition, each as "<path>: <key>: <message>"; [] when valid."""
+    return check_text(text, path)[1]
+
+
+def check_text(text: str, path: str = "<string>") -> tuple[WorkflowSpec | None, list[str]]:
+    """(the definition, or None when it has problems; every problem)."""
+    report = Report(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        report.add(f"line {line.group(1)}" if line else "toml", f"TOML syntax error: {exc}")
+        return None, report.problems
+    spec = _build(report, doc, text)
+    return (spec if not report.problems else None), report.problems
+
+
+def read_definition(path: Path) -> str:
+    """The text of a workflow file; WorkflowError names the file when it cannot be read."""
+    try:
+        # utf-8-sig: Windows editors often save a BOM that tomllib would reject.
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise WorkflowError([f"{path}: file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise WorkflowError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+    except OSError as exc:
+        raise WorkflowError([f"{path}: cannot read: {exc.strerror}"]) from None
+
+
+def load_file(path: str | Path) -> WorkflowSpec:
+    """Read and parse one workflow file."""
+    return parse_workflow(read_definition(Path(path)), str(path))
+
+
+def load_directory(directory: str | Path) -> dict[str, WorkflowSpec]:
+    """Every ``*.toml`` of ``directory`` keyed by workflow name; WorkflowError lists
+    the problems of all files together, including names or key prefixes used twice."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        what = "is not a directory" if folder.exists() else "not found"
+        raise WorkflowError([f"{folder}: workflow directory {what}"])
+    specs: dict[str, WorkflowSpec] = {}
+    problems: list[str] = []
+    for file in sorted(folder.glob("*.toml")):
+        try:
+            spec = load_file(file)
+        except WorkflowError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(clashes(spec, specs.values()))
+        specs.setdefault(spec.name, spec)
+    if problems:
+        raise WorkflowError(problems)
+    return specs
+
+
+def clashes(spec: WorkflowSpec, earlier: Iterable[WorkflowSpec]) -> list[str]:
+    """Names and key prefixes must be unique across a directory: the name selects
+    the workflow, the prefix makes case keys tell their workflow apart."""
+    problems = []
+    for other in earlier:
+        if other.name == spec.name:
+            problems.append(
+                f"{spec.path}: name: workflow '{spec.name}' is already defined in "
+                f"{other.path}; give each workflow its own name"
+            )
+        if other.key_prefix == spec.key_prefix:
+            problems.append(
+                f"{spec.path}: key_prefix: '{spec.key_prefix}' is already used by "
+                f"'{other.name}' ({other.path}); give each workflow its own prefix"
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
+    """The whole document, each part read independently so every problem shows."""
+    report.check_keys("", doc, _TOP_KEYS, _TOP_REQUIRED)
+    name = report.ident(doc, "name", "name", "workflow name")
+    title = report.title(doc, "title")
+    version = _version(report, doc)
+    key_prefix = _key_prefix(report, doc)
+    description = report.string(doc, "description", "description")
+    fields = _fields(report, doc)
+    states = parse_states(report, doc)
+    initial = _initial(report, doc, states)
+    reader = _TransitionReader(report, states, fields)
+    transitions = reader.read(doc)
+    if not reader.broken_refs:
+        # With a misspelt state name the graph is not the one meant: its dead
+        # ends and unreachable states would only echo the typo.
+        check_graph(report, states, transitions, initial)
+    return WorkflowSpec(
+        name=name,
+        title=title,
+        version=version,
+        key_prefix=key_prefix,
+        initial=initial,
+        fields=fields,
+        states=states,
+        transitions=transitions,
+        digest=_digest(doc),
+        source=text,
+        path=report.path,
+        description=description,
+    )
+
+
+def _version(report: Report, doc: dict[str, Any]) -> int:
+    value = doc.get("version", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        report.add("version", f"wants a positive integer like 1, got {value!r}")
+        return 1
+    return value
+
+
+def _key_prefix(report: Report, doc: dict[str, Any]) -> str:
+    value = report.string(doc, "key_prefix", "key_prefix")
+    if isinstance(doc.get("key_prefix"), str) and not _KEY_PREFIX.match(value):
+        report.add(
+            "key_prefix",
+            f"bad key prefix {value!r}; use 2 to 4 uppercase letters, "
+            "e.g. 'PI' for keys like PI-2026-0001",
+        )
+    return value
+
+
+def _initial(report: Report, doc: dict[str, Any], states: dict[str, StateSpec]) -> str:
+    first = next(iter(states), "")
+    if "initial" not in doc:
+        return first
+    value = report.string(doc, "initial", "initial", first)
+    if value == PREVIOUS:
+        report.add("initial", f"'{PREVIOUS}' cannot be the initial state; name a state")
+    elif states and value not in states:
+        report.add("initial", _unknown_state(value, states))
+    return value
+
+
+def _digest(doc: dict[str, Any]) -> str:
+    # Hash the parsed document, not the text: comments and layout do not count.
+    canonical = json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _unknown_state(name: str, states: Mapping[str, object], *extra: str) -> str:
+    known = ", ".join([*states, *extra]) or "(none declared)"
+    return f"unknown state {name!r}{suggest(name, states)}; states are: {known}"
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _fields(report: Report, doc: dict[str, Any]) -> dict[str, FieldSpec]:
+    fields = {}
+    for name, raw in report.tables(doc, "fields").items():
+        field = _field(report, name, raw)
+        if field is not None:
+            fields[name] = field
+    return fields
+
+
+def _field(report: Report, name: str, raw: object) -> FieldSpec | None:
+    key = f"fields.{name}"
+    if not IDENT.match(name):
+        report.add(key, f"bad field name {name!r}; use lowercase letters, digits, '_'")
+    if not isinstance(raw, dict):
+        report.add(key, f"wants a [{key}] table, got {type_name(raw)}")
+        return None
+    report.check_keys(key, raw, _FIELD_KEYS, ("type",))
+    ftype = report.string(raw, "type", f"{key}.type", "text")
+    if ftype not in FIELD_TYPES:
+        report.add(
+            f"{key}.type",
+            f"unknown field type {ftype!r}{suggest(ftype, FIELD_TYPES)}; "
+            f"types are: {', '.join(FIELD_TYPES)}",
+        )
+    return FieldSpec(
+        name=name,
+        type=ftype,
+        title=report.title(raw, f"{key}.title", name),
+        required=report.boolean(raw, "required", f"{key}.required"),
+        choices=_choices(report, key, ftype, raw),
+        unit=_unit(report, key, ftype, raw),
+        help=report.string(raw, "help", f"{key}.help"),
+    )
+
+
+def _choices(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> tuple[str, ...]:
+    if ftype != "choice":
+        if "choices" in raw and ftype in FIELD_TYPES:  # else the type is the problem
+            report.add(f"{key}.choices", f"only a choice field has choices, not {ftype}")
+        return ()
+    choices = report.names(raw, "choices", f"{key}.choices")
+    if not choices and "choices" in raw and isinstance(raw["choices"], list):
+        report.add(f"{key}.choices", "must list at least one choice")
+    elif "choices" not in raw:
+        report.add(f"{key}.choices", 'missing; a choice field needs choices = ["...", "..."]')
+    return choices
+
+
+def _unit(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> str:
+    unit = report.string(raw, "unit", f"{key}.unit")
+    if unit and ftype != "number" and ftype in FIELD_TYPES:
+        report.add(f"{key}.unit", f"only a number field has a unit, not {ftype}")
+    return unit
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+class _TransitionReader:
+    """The ``[[transitions]]`` tables, checked against the states and fields read."""
+
+    def __init__(
+        self, report: Report, states: dict[str, StateSpec], fields: dict[str, FieldSpec]
+    ) -> None:
+        self.report = report
+        self.states = states
+        self.fields = fields
+        self.broken_refs = False  # a transition names a state that does not exist
+
+    def read(self, doc: dict[str, Any]) -> tuple[TransitionSpec, ...]:
+        raw = doc.get("transitions", [])
+        if not isinstance(raw, list):
+            self.report.add("transitions", f"wants [[transitions]] tables, got {type_name(raw)}")
+            return ()
+        result = []
+        seen: dict[tuple[str, str], int] = {}  # (source, trigger) -> index
+        for index, item in enumerate(raw):
+            t = self._transition(index, item)
+            if t is not None:
+                result.append(t)
+                self._check_trigger(index, t, seen)
+        return tuple(result)
+
+    def _check_trigger(
+        self, index: int, t: TransitionSpec, seen: dict[tuple[str, str], int]
+    ) -> None:
+        if t.trigger in _RESERVED_TRIGGERS:
+            self.report.add(
+                f"transitions[{index}].trigger",
+                f"'{t.trigger}' is a reserved word; choose another trigger name",
+            )
+        if not IDENT.match(t.trigger):
+            return  # already reported; a bad trigger cannot clash meaningfully
+        for source in t.sources:
+            earlier = seen.setdefault((source, t.trigger), index)
+            if earlier != index:
+                self.report.add(
+                    f"transitions[{index}].trigger",
+                    f"trigger '{t.trigger}' from state '{source}' is already defined by "
+                    f"transitions[{earlier}]; a trigger leaves a state only one way",
+                )
+
+    def _transition(self, index: int, raw: object) -> TransitionSpec | None:
+        key = f"transitions[{index}]"
+        if not isinstance(raw, dict):
+            self.report.add(key, f"wants a [[transitions]] table, got {type_name(raw)}")
+            return None
+        self.report.check_keys(key, raw, _TRANSITION_KEYS, ("trigger", "source", "dest"))
+        # Read before the trigger: problems keep the order they have always had.
+        sources = self._sources(key, raw)
+        dest = self._dest(key, raw)
+        requires = self._requires(key, raw)
+        roles = self._roles(key, raw)
+        return TransitionSpec(
+            trigger=self.report.ident(raw, "trigger", f"{key}.trigger", "trigger"),
+            sources=tuple(s for s in sources if s in self.states),
+            dest=dest,
+            requires=requires,
+            roles=roles,
+            title=self.report.title(raw, f"{key}.title"),
+        )
+
+    def _sources(self, key: str, raw: dict[str, Any]) -> tuple[str, ...]:
+        sources = self.report.names(raw, "source", f"{key}.source", scalar_ok=True)
+        for source in sources:
+            if source == PREVIOUS:
+                self.report.add(f"{key}.source", f"'{PREVIOUS}' can only be a dest")
+            elif source not in self.states:
+                self.broken_refs = True
+                self.report.add(f"{key}.source", _unknown_state(source, self.states))
+        if "source" in raw and raw["source"] == []:
+            self.report.add(f"{key}.source", "must name at least one state")
+        return sources
+
+    def _dest(self, key: str, raw: dict[str, Any]) -> str:
+        dest = self.report.string(raw, "dest", f"{key}.dest")
+        if "dest" in raw and dest != PREVIOUS and dest not in self.states:
+            self.broken_refs = True
+            self.report.add(f"{key}.dest", _unknown_state(dest, self.states, PREVIOUS))
+        return dest
+
+    def _requires(self, key: str, raw: dict[str, Any]) -> tuple[str, ...]:
+        requires = self.report.names(raw, "requires", f"{key}.requires")
+        for name in requires:
+            if name not in self.fields:
+                known = ", ".join(self.fields) or "(none declared)"
+                self.report.add(
+                    f"{key}.requires",
+                    f"unknown field '{name}'{suggest(name, self.fields)}; fields are: {known}",
+                )
+        return requires
+
+    def _roles(self, key: str, raw: dict[str, Any]) -> tuple[str, ...]:
+        roles = self.report.names(raw, "roles", f"{key}.roles")
+        for role in roles:
+            if not IDENT.match(role):
+                self.report.add(f"{key}.roles", f"bad role name {role!r}; e.g. 'director'")
+        return roles

@@ -1,0 +1,209 @@
+"""The ``[states.<name>]`` tables of a definition: the terminal flag and the
+contact / visit / deadline follow-ups, with their durations parsed and bounded.
+
+Every duration has an upper bound of about three years, so that a slip of the
+keyboard (``every = "100000000 workdays"``) is refused when the file is checked
+rather than when a case enters the state and the calendar is asked for a date
+centuries away.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from torchflow.domain.problems import EXAMPLES, IDENT, Report, type_name
+from torchflow.domain.rules import ContactRule, DeadlineRule, VisitRule
+from torchflow.domain.workflow import StateSpec
+from torchflow.errors import InvalidInput
+
+MAX_WORKDAYS = 750  # about three years of working days (some 250 a year)
+MAX_DAYS = 1095  # three years of calendar days (156 weeks)
+BOUNDS = {
+    "workdays": f"{MAX_WORKDAYS} workdays (about three years)",
+    "days": f"{MAX_DAYS} days or {MAX_DAYS // 7} weeks (three years)",
+}
+
+_DURATION = re.compile(r"\s*(\d+)\s*([A-Za-z]+)\s*\Z")
+_UNITS = {
+    "workday": "workdays", "workdays": "workdays", "wd": "workdays",
+    "day": "days", "days": "days", "d": "days",
+    "week": "weeks", "weeks": "weeks", "w": "weeks",
+}  # fmt: skip
+# Past nine digits a count is far beyond every bound, and int() refuses a string of
+# more than 4300 digits outright, so longer counts are read as this ceiling.
+_CEILING = 10**9
+
+_STATE_KEYS = ("title", "terminal", "contact", "visit", "deadline")
+_RULE_KEYS = {
+    "contact": (("every",), ("remind",)),
+    "visit": (("min_gap", "max_gap"), ("remind",)),
+    "deadline": (("within", "escalate_to"), ("remind",)),
+}  # rule -> (required keys, optional keys)
+_RULE_EXAMPLES = {
+    "contact": '{ every = "5 workdays", remind = "1 workday" }',
+    "visit": '{ min_gap = "2 weeks", max_gap = "6 weeks" }',
+    "deadline": '{ within = "20 workdays", escalate_to = "director" }',
+}
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    """Parse "<n> <unit>" into (n, "workdays") or (days, "days"); a week is 7 days.
+
+    A count of more than nine digits comes back as 10**9: it is out of every bound.
+    """
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise InvalidInput(
+            f"bad duration {text!r}; write '<n> <unit>' with unit workdays, days or weeks, "
+            "e.g. '5 workdays'"
+        )
+    digits = match.group(1).lstrip("0") or "0"
+    n = int(digits) if len(digits) <= 9 else _CEILING
+    return (n * 7, "days") if unit == "weeks" else (n, unit)
+
+
+def parse_states(report: Report, doc: dict[str, Any]) -> dict[str, StateSpec]:
+    """Every state of the document that could be read, recording the problems."""
+    table = report.tables(doc, "states")
+    if doc.get("states") == {}:
+        report.add("states", "no states; define at least one [states.<name>] table")
+    states = {}
+    for name, raw in table.items():
+        state = _state(report, name, raw)
+        if state is not None:
+            states[name] = state
+    if states and not any(s.terminal for s in states.values()):
+        report.add("states", "no terminal state; mark at least one with terminal = true")
+    return states
+
+
+def _state(report: Report, name: str, raw: object) -> StateSpec | None:
+    key = f"states.{name}"
+    if not IDENT.match(name):
+        report.add(key, f"bad state name {name!r}; use lowercase letters, digits, '_'")
+    if not isinstance(raw, dict):
+        report.add(key, f"wants a [{key}] table, got {type_name(raw)}")
+        return None
+    report.check_keys(key, raw, _STATE_KEYS)
+    terminal = report.boolean(raw, "terminal", f"{key}.terminal")
+    rules = _RuleParser(report, name, key)
+    state = StateSpec(
+        name=name,
+        title=report.title(raw, f"{key}.title", name),
+        terminal=terminal,
+        contact=rules.contact(raw["contact"]) if "contact" in raw else None,
+        visit=rules.visit(raw["visit"]) if "visit" in raw else None,
+        deadline=rules.deadline(raw["deadline"]) if "deadline" in raw else None,
+    )
+    present = [kind for kind in _RULE_KEYS if kind in raw]
+    if terminal and present:
+        # A case in a terminal state is closed: nobody follows it up.
+        report.add(
+            key,
+            f"a terminal state has no follow-ups; remove {', '.join(present)} "
+            "or set terminal = false",
+        )
+    return state
+
+
+class _RuleParser:
+    """Parses the contact / visit / deadline inline tables of one state."""
+
+    def __init__(self, report: Report, state: str, key: str) -> None:
+        self.report = report
+        self.state = state
+        self.key = key
+
+    def _table(self, kind: str, raw: object) -> dict[str, Any] | None:
+        key = f"{self.key}.{kind}"
+        if not isinstance(raw, dict):
+            self.report.add(key, f"wants a table like {_RULE_EXAMPLES[kind]}, got {raw!r}")
+            return None
+        required, optional = _RULE_KEYS[kind]
+        self.report.check_keys(key, raw, required + optional, required)
+        return raw
+
+    def _duration(
+        self, kind: str, table: dict[str, Any], name: str, minimum: int, unit: str
+    ) -> int | None:
+        """A duration in `unit` ("workdays" or "days"); None when absent or bad."""
+        if name not in table:
+            return None
+        key, raw = f"{self.key}.{kind}.{name}", table[name]
+        example = EXAMPLES[name].split(" = ")[1]
+        try:
+            n, got = parse_duration(raw)
+        except InvalidInput:
+            self.report.add(key, f"bad duration {raw!r}; write '<n> <unit>', e.g. {example}")
+            return None
+        if got != unit:
+            counts = "working days" if unit == "workdays" else "calendar days or weeks"
+            self.report.add(key, f"bad duration {raw!r}: this counts {counts}; e.g. {example}")
+            return None
+        if n < minimum:
+            least = f"{minimum} {unit[:-1] if minimum == 1 else unit}"
+            self.report.add(key, f"bad duration {raw!r}: must be at least {least}")
+            return None
+        if n > (MAX_WORKDAYS if unit == "workdays" else MAX_DAYS):
+            self.report.add(key, f"bad duration {raw!r}: must be at most {BOUNDS[unit]}")
+            return None
+        return n
+
+    def contact(self, raw: object) -> ContactRule | None:
+        table = self._table("contact", raw)
+        if table is None:
+            return None
+        every = self._duration("contact", table, "every", 1, "workdays")
+        remind = self._duration("contact", table, "remind", 0, "workdays") or 0
+        if every is not None and remind >= every:
+            self.report.add(
+                f"{self.key}.contact.remind",
+                f"must be less than every ({every} workdays), or 0 for no reminder",
+            )
+        return ContactRule(self.state, every, remind) if every is not None else None
+
+    def visit(self, raw: object) -> VisitRule | None:
+        table = self._table("visit", raw)
+        if table is None:
+            return None
+        low = self._duration("visit", table, "min_gap", 1, "days")
+        high = self._duration("visit", table, "max_gap", 1, "days")
+        remind = self._duration("visit", table, "remind", 0, "workdays") or 0
+        if low is None or high is None:
+            return None
+        if low > high:
+            self.report.add(
+                f"{self.key}.visit.max_gap",
+                f"max_gap ({high} days) must not be less than min_gap ({low} days)",
+            )
+        return VisitRule(self.state, low, high, remind)
+
+    def deadline(self, raw: object) -> DeadlineRule | None:
+        table = self._table("deadline", raw)
+        if table is None:
+            return None
+        within = self._duration("deadline", table, "within", 1, "workdays")
+        remind = self._duration("deadline", table, "remind", 0, "workdays") or 0
+        escalate_to = self._escalate_to(table)
+        if within is not None and remind >= within:
+            self.report.add(
+                f"{self.key}.deadline.remind",
+                f"must be less than within ({within} workdays), or 0 for no reminder",
+            )
+        if within is None or escalate_to is None:
+            return None
+        return DeadlineRule(self.state, within, escalate_to, remind)
+
+    def _escalate_to(self, table: dict[str, Any]) -> str | None:
+        if "escalate_to" not in table:
+            return None
+        value = table["escalate_to"]
+        if not isinstance(value, str) or not IDENT.match(value):
+            self.report.add(
+                f"{self.key}.deadline.escalate_to",
+                f"wants a role name like 'director', got {value!r}",
+            )
+            return None
+        return value
