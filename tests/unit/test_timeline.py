@@ -206,9 +206,10 @@ def test_missed_digest_days_are_not_replayed(cal: WorkCalendar) -> None:
 
 def test_task_notice_key() -> None:
     key = idempotency_key(
-        kind="overdue", recipient="li.wei", channel="smtp", task_id=42, occurrence=3
+        kind="overdue", recipient="li.wei", channel="smtp", task_id=42, occurrence=3,
+        due_on=date(2025, 3, 12),
     )
-    assert key == "task:42:3:overdue:li.wei:smtp"
+    assert key == "task:42:3:overdue:li.wei:smtp:2025-03-12"
 
 
 def test_digest_key() -> None:
@@ -217,21 +218,26 @@ def test_digest_key() -> None:
 
 
 def test_keys_differ_by_every_part() -> None:
-    base = {"kind": "due", "recipient": "li.wei", "channel": "smtp", "task_id": 1, "occurrence": 1}
-    variants = [
+    base = {"kind": "due", "recipient": "li.wei", "channel": "smtp", "task_id": 1, "occurrence": 1,
+            "due_on": date(2025, 3, 12)}
+    variants: list[dict[str, object]] = [
+        {"due_on": date(2025, 3, 13)},
         {"kind": "overdue"},
         {"recipient": "zhang.min"},
         {"channel": "webhook"},
         {"task_id": 2},
         {"occurrence": 2},
     ]
-    keys = {idempotency_key(**base)} | {idempotency_key(**(base | v)) for v in variants}
+    keys = {idempotency_key(**base)} | {  # type: ignore[arg-type]
+        idempotency_key(**(base | v)) for v in variants}  # type: ignore[arg-type]
     assert len(keys) == len(variants) + 1
 
 
 def test_key_needs_its_parts() -> None:
     with pytest.raises(InvalidInput, match="task_id"):
         idempotency_key(kind="due", recipient="li.wei", channel="smtp", task_id=1)
+    with pytest.raises(InvalidInput, match="due_on"):
+        idempotency_key(kind="due", recipient="li.wei", channel="smtp", task_id=1, occurrence=1)
     with pytest.raises(InvalidInput, match="day"):
         idempotency_key(kind="digest", recipient="li.wei", channel="smtp")
     with pytest.raises(InvalidInput, match="notice kind"):
