@@ -91,7 +91,8 @@ def test_handover_moves_open_cases_and_tasks(cli: Cli) -> None:
 def test_handover_json_and_deactivate(cli: Cli) -> None:
     cli.open_pi()
     data = cli.json("person", "handover", "wang.li", "zhao.min", "--deactivate", as_="chen.jie")
-    assert data == {"from": "wang.li", "to": "zhao.min", "cases": 1, "tasks": 1, "notices": 0}
+    assert data == {"from": "wang.li", "to": "zhao.min", "cases": 1, "tasks": 1, "notices": 0,
+                    "in_flight": 0}
     people = {p["handle"]: p for p in cli.json("person", "list")}
     assert people["wang.li"]["active"] is False
     assert people["zhao.min"]["active"] is True
