@@ -123,7 +123,8 @@ def test_handover_readdresses_pending_notices(cli: Cli) -> None:
     assert "no webhook URL" in pending["last_error"]
 
     moved = cli.json("person", "handover", "hook.li", "wang.li", as_="chen.jie")
-    assert moved == {"from": "hook.li", "to": "wang.li", "cases": 1, "tasks": 1, "notices": 1}
+    assert moved == {"from": "hook.li", "to": "wang.li", "cases": 1, "tasks": 1, "notices": 1,
+                     "in_flight": 0}
     [readdressed] = cli.json("notice", "list", "--status", "pending")
     assert readdressed["id"] == pending["id"]
     assert readdressed["to"] == "wang.li" and readdressed["channel"] == "file"

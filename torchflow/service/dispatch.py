@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, distinct, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from torchflow.channels import Channel, Message, build_channel
 from torchflow.clock import wall_clock
@@ -73,9 +73,9 @@ def channels_in_use(app: App) -> list[str]:
     """The channels notices may go by: the default, people's own, pending notices'."""
     with app.db.transaction() as s:
         names = {app.settings.notify.default_channel}
-        names |= set(s.scalars(select(distinct(PEOPLE.c.channel))
+        names |= set(s.scalars(select(PEOPLE.c.channel).distinct()
                                .where(PEOPLE.c.channel.is_not(None))))
-        names |= set(s.scalars(select(distinct(NOTICES.c.channel))
+        names |= set(s.scalars(select(NOTICES.c.channel).distinct()
                                .where(NOTICES.c.status == PENDING)))
     return sorted(names)
 

@@ -179,12 +179,10 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any]) -> bool:
             select(NOTICES.c.id).where(NOTICES.c.idempotency_key == key)):
         _cancel(session, row.id)
         return False
-    values: dict[str, Any] = {
-        "recipient": new.handle, "channel": channel, "address": address, "idempotency_key": key,
-        "lease_owner": None, "lease_until": None, "deferred": None}
-    if row.status == DEAD:  # dead for the old person's channel: the new one starts afresh
-        values |= {"status": PENDING, "attempts": 0, "retry_at": None}
-    session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(**values))
+    # Failures (even death) were the old address's: the new one starts afresh.
+    session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
+        recipient=new.handle, channel=channel, address=address, idempotency_key=key,
+        deferred=None, **_FRESH))
     return True
 
 
