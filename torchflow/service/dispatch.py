@@ -70,13 +70,12 @@ class Channels:
 
 
 def channels_in_use(app: App) -> list[str]:
-    """The channels notices may go by: the default, people's own, pending notices'."""
+    """The channels notices go by: the default and people's own. (A stray pending
+    notice on an unknown channel fails alone; it does not stop the service.)"""
     with app.db.transaction() as s:
         names = {app.settings.notify.default_channel}
         names |= set(s.scalars(select(PEOPLE.c.channel).distinct()
                                .where(PEOPLE.c.channel.is_not(None))))
-        names |= set(s.scalars(select(NOTICES.c.channel).distinct()
-                               .where(NOTICES.c.status == PENDING)))
     return sorted(names)
 
 
