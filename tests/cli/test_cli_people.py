@@ -134,3 +134,13 @@ def test_handover_readdresses_pending_notices(cli: Cli) -> None:
     assert tick["dispatch"]["sent"] == 1
     [sent] = cli.json("notice", "list", "--status", "sent")
     assert sent["id"] == pending["id"] and sent["to"] == "wang.li"
+
+
+def test_a_webhook_without_a_secret_refuses_scheduler_tick_in_one_line(cli: Cli) -> None:
+    cli.ok("person", "add", "hook.li", "--name", "Hook Li", "--channel", "webhook",
+           "--address", "https://example.org/hook/abcdefghijklmnopqrstuvwxyz?token=t0k3n")
+    line = cli.refused("scheduler", "tick", env={"TORCHFLOW_WEBHOOK_SECRET": None})
+    assert line == ("Error: webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, "
+                    "or set [notify.webhook] allow_unsigned = true to send unsigned requests")
+    [person] = [p for p in cli.json("person", "list") if p["handle"] == "hook.li"]
+    assert person["address"] == "https://example.org/hook/abc***?***"

@@ -182,7 +182,7 @@ def finish_task(
     *, case_id: int, now: datetime, outcome: str,
 ) -> None:
     """Close a done task and open its next occurrence, if it rolls on."""
-    close_tasks(session, [task.id], status="done", now=now, outcome=outcome)
+    close_tasks(session, [task.id], status=TaskStatus.DONE, now=now, outcome=outcome)
     if planned is not None:
         insert_tasks(session, cal, case_id=case_id, rules=(rule,), planned=[planned],
                      assignee_id=task.assignee_id, now=now)
