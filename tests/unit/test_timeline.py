@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -218,9 +219,9 @@ def test_digest_key() -> None:
 
 
 def test_keys_differ_by_every_part() -> None:
-    base = {"kind": "due", "recipient": "li.wei", "channel": "smtp", "task_id": 1, "occurrence": 1,
-            "due_on": date(2025, 3, 12)}
-    variants: list[dict[str, object]] = [
+    base: dict[str, Any] = {"kind": "due", "recipient": "li.wei", "channel": "smtp",
+                            "task_id": 1, "occurrence": 1, "due_on": date(2025, 3, 12)}
+    variants: list[dict[str, Any]] = [
         {"due_on": date(2025, 3, 13)},
         {"kind": "overdue"},
         {"recipient": "zhang.min"},
@@ -228,8 +229,7 @@ def test_keys_differ_by_every_part() -> None:
         {"task_id": 2},
         {"occurrence": 2},
     ]
-    keys = {idempotency_key(**base)} | {  # type: ignore[arg-type]
-        idempotency_key(**(base | v)) for v in variants}  # type: ignore[arg-type]
+    keys = {idempotency_key(**base)} | {idempotency_key(**(base | v)) for v in variants}
     assert len(keys) == len(variants) + 1
 
 
