@@ -44,10 +44,18 @@ def tick(app: App, channels: Channels, owner: str,
     return TickResult(sweep(app), dispatch(app, channels, owner, stop=stop))
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and Ctrl-C ask to stop: the send in flight finishes, the rest is handed back."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def stop_on_signals(stop: threading.Event) -> list[Any]:
+    """SIGTERM and Ctrl-C ask to stop: the send in flight finishes, the rest is handed
+    back. Returns the handlers replaced, for ``restore_signals``."""
+    return [signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS]
+
+
+def restore_signals(previous: list[Any]) -> None:
+    for sig, handler in zip(_STOP_SIGNALS, previous, strict=True):
+        signal.signal(sig, handler)
 
 
 def tick_once(app: App) -> TickResult:
@@ -56,12 +64,13 @@ def tick_once(app: App) -> TickResult:
     channels = Channels(app.settings)
     channels.check(channels_in_use(app))
     owner, stop = worker_id(), threading.Event()
-    stop_on_signals(stop)
+    previous = stop_on_signals(stop)
     try:
         return tick(app, channels, owner, stop)
     finally:
         released = release(app, owner)
         channels.close()
+        restore_signals(previous)  # an in-process caller (tests, CliRunner) gets its own back
         if stop.is_set():
             log.info("tick %s stopped (%d lease(s) handed back)", owner, released)
 

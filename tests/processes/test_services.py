@@ -255,8 +255,10 @@ def test_a_killed_service_is_finished_by_the_next_resending_only_its_unmarked_se
 
 
 def test_ten_days_off_give_one_overdue_notice_per_task_and_only_todays_digest(
-    app: App, hook: HttpReceiver, services: Services, config_file: Path, clock: Clock
+    app: App, hook: HttpReceiver, services: Services, config_file: Path, clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("TORCHFLOW_WEBHOOK_SECRET", SECRET)  # for the tick in this process
     add_person(app, "he.yu", name="He Yu", roles=["coordinator"], channel="webhook",
                address=hook.url)
     add_person(app, "chen.jie", name="Chen Jie", roles=["director"], channel="webhook",
