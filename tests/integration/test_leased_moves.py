@@ -17,10 +17,11 @@ from sqlalchemy import select
 
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.channels import Message, StubChannel
-from torchflow.errors import DeliveryError
+from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App
 from torchflow.service.cases import advance, assign, open_case
 from torchflow.service.dispatch import Channels, claim, dispatch, release, wall_clock
+from torchflow.service.notices import retry
 from torchflow.service.people import Actor, handover
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import reassign
@@ -205,3 +206,13 @@ def test_unleased_notices_still_move_and_withdraw_at_once(
     assert ledger(app)[0].recipient == "zhao.min"
     advance(app, staff["zhao.min"], key, "hold")
     assert ledger(app)[0].status == "cancelled"
+
+
+def test_a_notice_being_sent_is_not_retried_under_its_sender(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    one_notice_to_wang(app, staff, clock)
+    [held] = claim(app, "A", 10)
+    with pytest.raises(Refused, match="being sent right now"):
+        retry(app, held.id)
+    assert ledger(app)[0].lease_owner == "A"
