@@ -139,6 +139,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def wall(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The wall clock that leases and retry backoff read, settable like ``clock``."""
+    from torchflow.service import dispatch, notices
+
+    real = Clock(datetime.now(UTC))
+    monkeypatch.setattr(dispatch, "wall_clock", real)
+    monkeypatch.setattr(notices, "wall_clock", real)
+    return real
+
+
+@pytest.fixture
 def app(settings: Settings, clock: Clock) -> Iterator[App]:
     application = build_app(settings, clock=clock)
     yield application

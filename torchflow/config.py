@@ -63,6 +63,7 @@ class WebhookSettings:
     url: str = ""
     secret_env: str = "TORCHFLOW_WEBHOOK_SECRET"
     timeout_seconds: float = 10.0
+    allow_unsigned: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _notify(notify: _Reader, base: Path) -> NotifySettings:
         "smtp",
         ["host", "port", "security", "username", "password_env", "sender", "timeout_seconds"],
     )
-    hook = notify.section("webhook", ["url", "secret_env", "timeout_seconds"])
+    hook = notify.section("webhook", ["url", "secret_env", "timeout_seconds", "allow_unsigned"])
     security = smtp.text("security", "none")
     if security not in ("none", "starttls", "ssl"):
         raise ConfigError(
@@ -189,6 +190,7 @@ def _notify(notify: _Reader, base: Path) -> NotifySettings:
             url=hook.text("url", ""),
             secret_env=hook.text("secret_env", "TORCHFLOW_WEBHOOK_SECRET"),
             timeout_seconds=hook.positive("timeout_seconds", 10.0),
+            allow_unsigned=hook.data.get("allow_unsigned", False) is True,
         ),
     )
 

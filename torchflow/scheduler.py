@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from torchflow.errors import TorchflowError
 from torchflow.service.app import App
-from torchflow.service.dispatch import Channels, DispatchResult, dispatch, release, worker_id
+from torchflow.service.dispatch import (
+    Channels,
+    DispatchResult,
+    channels_in_use,
+    dispatch,
+    release,
+    worker_id,
+)
 from torchflow.service.sweep import SweepResult, sweep
 
 log = logging.getLogger("torchflow.scheduler")
@@ -36,6 +44,37 @@ def tick(app: App, channels: Channels, owner: str,
     return TickResult(sweep(app), dispatch(app, channels, owner, stop=stop))
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def stop_on_signals(stop: threading.Event) -> list[Any]:
+    """SIGTERM and Ctrl-C ask to stop: the send in flight finishes, the rest is handed
+    back. Returns the handlers replaced, for ``restore_signals``."""
+    return [signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS]
+
+
+def restore_signals(previous: list[Any]) -> None:
+    for sig, handler in zip(_STOP_SIGNALS, previous, strict=True):
+        signal.signal(sig, handler)
+
+
+def tick_once(app: App) -> TickResult:
+    """`torchflow scheduler tick`: one tick as its own process. Like the service, a
+    signal finishes the send in flight and hands back every lease before returning."""
+    channels = Channels(app.settings)
+    channels.check(channels_in_use(app))
+    owner, stop = worker_id(), threading.Event()
+    previous = stop_on_signals(stop)
+    try:
+        return tick(app, channels, owner, stop)
+    finally:
+        released = release(app, owner)
+        channels.close()
+        restore_signals(previous)  # an in-process caller (tests, CliRunner) gets its own back
+        if stop.is_set():
+            log.info("tick %s stopped (%d lease(s) handed back)", owner, released)
+
+
 class Service:
     """`torchflow scheduler run`: ticks until SIGTERM or Ctrl-C, then finishes the
     send in flight, hands back its leases and returns 0."""
@@ -51,6 +90,8 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
+        # A channel that cannot work (a webhook with no secret) refuses the start.
+        self.channels.check(channels_in_use(self.app))
         settings = self.app.settings.scheduler
         tz = self.app.calendar.tz
         scheduler = BackgroundScheduler(timezone=tz)
@@ -62,7 +103,7 @@ class Service:
         digest = settings.digest_time
         scheduler.add_job(self._tick, CronTrigger(hour=digest.hour, minute=digest.minute,
                                                   timezone=tz), id="digest", **common)
-        self._install_signals()
+        stop_on_signals(self.stop)
         log.info("scheduler %s started: tick every %ss, digests at %s", self.owner,
                  settings.interval_seconds, digest.strftime("%H:%M"))
         scheduler.start()
@@ -75,10 +116,6 @@ class Service:
             log.info("scheduler %s stopped (%d lease(s) handed back)", self.owner, released)
         return 0
 
-    def _install_signals(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
-
     def _tick(self) -> None:
         if self.stop.is_set() or not self._lock.acquire(blocking=False):
             return
@@ -88,7 +125,9 @@ class Service:
                 log.info("tick: %d notice(s) produced, %d sent, %d failed, %d dead",
                          result.sweep.notices + result.sweep.digests, result.dispatch.sent,
                          result.dispatch.failed, result.dispatch.dead)
-        except Exception:  # the service outlives one bad tick; the next one retries
+        except TorchflowError as exc:  # e.g. the database is busy: one line, next tick retries
+            log.warning("tick failed: %s; trying again next tick", exc)
+        except Exception:  # a bug: the service outlives it, the trace is for whoever fixes it
             log.exception("tick failed")
         finally:
             self._lock.release()

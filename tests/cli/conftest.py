@@ -59,6 +59,8 @@ class Cli:
         environ: dict[str, str | None] = {
             "TORCHFLOW_NOW": now or self.now, "TORCHFLOW_USER": None, "TORCHFLOW_CONFIG": None,
             "TORCHFLOW_DATABASE_URL": None, "TORCHFLOW_JSON": None,
+            # A webhook channel needs its secret (or allow_unsigned) to start.
+            "TORCHFLOW_WEBHOOK_SECRET": "cli-test-secret",
         }
         environ.update(env or {})
         # catch_exceptions=False: a crash fails the test instead of passing as "exit 1".

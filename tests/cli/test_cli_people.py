@@ -91,7 +91,8 @@ def test_handover_moves_open_cases_and_tasks(cli: Cli) -> None:
 def test_handover_json_and_deactivate(cli: Cli) -> None:
     cli.open_pi()
     data = cli.json("person", "handover", "wang.li", "zhao.min", "--deactivate", as_="chen.jie")
-    assert data == {"from": "wang.li", "to": "zhao.min", "cases": 1, "tasks": 1, "notices": 0}
+    assert data == {"from": "wang.li", "to": "zhao.min", "cases": 1, "tasks": 1, "notices": 0,
+                    "in_flight": 0}
     people = {p["handle"]: p for p in cli.json("person", "list")}
     assert people["wang.li"]["active"] is False
     assert people["zhao.min"]["active"] is True
@@ -122,7 +123,8 @@ def test_handover_readdresses_pending_notices(cli: Cli) -> None:
     assert "no webhook URL" in pending["last_error"]
 
     moved = cli.json("person", "handover", "hook.li", "wang.li", as_="chen.jie")
-    assert moved == {"from": "hook.li", "to": "wang.li", "cases": 1, "tasks": 1, "notices": 1}
+    assert moved == {"from": "hook.li", "to": "wang.li", "cases": 1, "tasks": 1, "notices": 1,
+                     "in_flight": 0}
     [readdressed] = cli.json("notice", "list", "--status", "pending")
     assert readdressed["id"] == pending["id"]
     assert readdressed["to"] == "wang.li" and readdressed["channel"] == "file"
@@ -132,3 +134,13 @@ def test_handover_readdresses_pending_notices(cli: Cli) -> None:
     assert tick["dispatch"]["sent"] == 1
     [sent] = cli.json("notice", "list", "--status", "sent")
     assert sent["id"] == pending["id"] and sent["to"] == "wang.li"
+
+
+def test_a_webhook_without_a_secret_refuses_scheduler_tick_in_one_line(cli: Cli) -> None:
+    cli.ok("person", "add", "hook.li", "--name", "Hook Li", "--channel", "webhook",
+           "--address", "https://example.org/hook/abcdefghijklmnopqrstuvwxyz?token=t0k3n")
+    line = cli.refused("scheduler", "tick", env={"TORCHFLOW_WEBHOOK_SECRET": None})
+    assert line == ("Error: webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, "
+                    "or set [notify.webhook] allow_unsigned = true to send unsigned requests")
+    [person] = [p for p in cli.json("person", "list") if p["handle"] == "hook.li"]
+    assert person["address"] == "https://example.org/hook/abc***?***"

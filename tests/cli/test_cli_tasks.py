@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.cli.conftest import Cli
+from tests.conftest import Clock
 
 FRIDAY = "2026-03-06T10:00:00+08:00"
 MONDAY_16 = "2026-03-16T09:30:00+08:00"  # two working days before the lead deadline
@@ -268,15 +269,23 @@ def test_scheduler_tick_json(cli: Cli) -> None:
 # --- notice list / retry ----------------------------------------------------------
 
 
-@pytest.fixture
-def dead_notice(cli: Cli) -> dict[str, Any]:
-    """A notice to a person whose webhook has no URL, failed until dead (3 attempts)."""
-    cli.ok("person", "add", "hook.li", "--name", "Hook Li", "--role", "coordinator",
+def dead_after_three_tries(cli: Cli, wall: Clock, handle: str, owner_of: str) -> None:
+    """A person whose webhook has no URL; their notice fails until dead (3 attempts),
+    under one fixed TORCHFLOW_NOW: the backoff runs on the wall clock."""
+    cli.ok("person", "add", handle, "--name", handle, "--role", "coordinator",
            "--channel", "webhook")
-    cli.open_pi(owner="hook.li")
-    results = [cli.json("scheduler", "tick", now=f"2026-03-16T09:3{i}:00+08:00")["dispatch"]
-               for i in range(3)]
+    cli.open_pi(owner=owner_of)
+    results = []
+    for _ in range(3):
+        results.append(cli.json("scheduler", "tick", now="2026-03-16T09:30:00+08:00")["dispatch"])
+        wall.advance(seconds=5)  # past the backoff (base 1 s, cap 4 s)
     assert [(r["failed"], r["dead"]) for r in results] == [(1, 0), (1, 0), (0, 1)]
+
+
+@pytest.fixture
+def dead_notice(cli: Cli, wall: Clock) -> dict[str, Any]:
+    """A notice to a person whose webhook has no URL, failed until dead (3 attempts)."""
+    dead_after_three_tries(cli, wall, "hook.li", "hook.li")
     [dead] = cli.json("notice", "list", "--status", "dead")
     return dict(dead)
 
@@ -327,12 +336,12 @@ def test_snooze_cancels_the_pending_notices_of_the_task(
 def test_notice_retry_text_and_json(cli: Cli, dead_notice: dict[str, Any]) -> None:
     nid = dead_notice["id"]
     assert cli.ok("notice", "retry", nid, now="2026-03-16T10:00:00+08:00").out == \
-        f"notice #{nid} queued again\n"
+        f"1 notice(s) queued again: #{nid}\n"
     [pending] = cli.json("notice", "list", "--status", "pending")
     assert pending["id"] == nid and pending["attempts"] == 0
-    assert pending["not_before"] == "2026-03-16T10:00:00+08:00"
+    assert pending["retry_at"] is None
     # A pending one may be retried too; a sent one may not.
-    assert cli.json("notice", "retry", nid) == {"id": nid, "status": "pending"}
+    assert cli.json("notice", "retry", nid) == {"ids": [nid], "count": 1}
     cli.ok("person", "handover", "hook.li", "wang.li", as_="chen.jie")
     assert cli.json("scheduler", "tick", now="2026-03-16T10:05:00+08:00")["dispatch"]["sent"] == 1
     assert cli.refused("notice", "retry", nid) == \
@@ -414,3 +423,35 @@ def test_a_task_due_today_is_overdue_from_the_end_of_the_working_day(
     assert two_cases["talks"] in {r["case"] for r in overdue_at_six}
     before_six = cli.json("task", "list", "--overdue", now="2026-03-06T17:59:00+08:00")
     assert two_cases["talks"] not in {r["case"] for r in before_six}
+
+
+def test_notice_retry_all_dead_with_filters(cli: Cli, wall: Clock) -> None:
+    dead_after_three_tries(cli, wall, "hook.li", "hook.li")
+    dead_after_three_tries(cli, wall, "hook.ma", "hook.ma")
+    dead = {n["to"]: n["id"] for n in cli.json("notice", "list", "--status", "dead")}
+    assert set(dead) == {"hook.li", "hook.ma"}
+
+    assert cli.json("notice", "retry", "--all-dead", "--to", "hook.li") == {
+        "ids": [dead["hook.li"]], "count": 1}
+    assert cli.json("notice", "retry", "--all-dead", "--kind", "due") == {"ids": [], "count": 0}
+    assert cli.ok("notice", "retry", "--all-dead", "--channel", "webhook",
+                  "--kind", "upcoming").out == f"1 notice(s) queued again: #{dead['hook.ma']}\n"
+    assert cli.json("notice", "list", "--status", "dead") == []
+    assert {n["attempts"] for n in cli.json("notice", "list", "--status", "pending")} == {0}
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give a NOTICE_ID or --all-dead"),
+    (("7", "--all-dead"), "give a NOTICE_ID or --all-dead"),
+    (("7", "--to", "wang.li"), "go with --all-dead"),
+    (("--all-dead", "--kind", "reminder"), "'reminder' is not one of"),
+    (("--all-dead", "--channel", "pigeon"), "'pigeon' is not one of"),
+])
+def test_notice_retry_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    run = cli.run("notice", "retry", *args)
+    assert run.code == 2 and message in run.err
+
+
+def test_notice_retry_all_dead_to_an_unknown_person_is_refused(cli: Cli) -> None:
+    assert cli.refused("notice", "retry", "--all-dead", "--to", "nobody") == (
+        "Error: no person with handle 'nobody'; see `torchflow person list`")

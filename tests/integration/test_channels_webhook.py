@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.receivers import HttpReceiver
-from torchflow.channels import Message, WebhookChannel, verify_signature
+from torchflow.channels import Message, WebhookChannel, shown_address, verify_signature
+from torchflow.channels.webhook import sign
 from torchflow.errors import ConfigError, DeliveryError
 
 SECRET = "s3cret-键"
@@ -34,14 +40,20 @@ def receiver() -> Iterator[HttpReceiver]:
 
 
 def test_200_delivers_signed_json(receiver: HttpReceiver) -> None:
-    WebhookChannel(receiver.url, secret=SECRET, timeout=5).send(make_message())
+    sent_at = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+    WebhookChannel(receiver.url, secret=SECRET, timeout=5, clock=lambda: sent_at).send(
+        make_message())
     [(headers, body)] = receiver.requests
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Torchflow-Idempotency-Key"] == "notice-9"
-    assert headers["X-Torchflow-Signature"].startswith("sha256=")
-    assert verify_signature(SECRET, body, headers["X-Torchflow-Signature"])
-    assert not verify_signature("another secret", body, headers["X-Torchflow-Signature"])
-    assert not verify_signature(SECRET, body + b" ", headers["X-Torchflow-Signature"])
+    header = headers["X-Torchflow-Signature"]
+    stamp = int(sent_at.timestamp())
+    # Stripe's scheme: t=<unix>,v1=<hex hmac-sha256 over "<t>.<body>">.
+    expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert header == f"t={stamp},v1={expected}"
+    assert verify_signature(SECRET, body, header, now=stamp + 10)
+    assert not verify_signature("another secret", body, header, now=stamp)
+    assert not verify_signature(SECRET, body + b" ", header, now=stamp)
     assert json.loads(body.decode("utf-8")) == {
         "idempotency_key": "notice-9",
         "kind": "escalation",
@@ -127,6 +139,52 @@ def test_a_bad_default_url_is_a_config_error() -> None:
 
 
 def test_verify_signature_refuses_missing_parts() -> None:
-    assert not verify_signature("", b"{}", "sha256=00")
-    assert not verify_signature(SECRET, b"{}", "")
-    assert not verify_signature(SECRET, b"{}", "sha256=ünicode")
+    good = sign(SECRET, b"{}", 1000)
+    assert verify_signature(SECRET, b"{}", good, now=1000)
+    assert not verify_signature("", b"{}", good, now=1000)
+    assert not verify_signature(SECRET, b"{}", "", now=1000)
+    assert not verify_signature(SECRET, b"{}", "sha256=00", now=1000)  # the old scheme
+    assert not verify_signature(SECRET, b"{}", "t=1000,v1=ünicode", now=1000)
+    assert not verify_signature(SECRET, b"{}", good.split(",")[1], now=1000)  # no t
+    assert not verify_signature(SECRET, b"{}", "t=abc," + good.split(",")[1], now=1000)
+
+
+def test_a_replayed_request_is_refused_outside_the_tolerance() -> None:
+    header = sign(SECRET, b"{}", 1000)
+    assert verify_signature(SECRET, b"{}", header, now=1000 + 300)
+    assert not verify_signature(SECRET, b"{}", header, now=1000 + 301)
+    assert not verify_signature(SECRET, b"{}", header, now=1000 - 301)
+    # Re-stamping a captured body with a fresh t breaks the signature.
+    forged = header.replace("t=1000", "t=5000")
+    assert not verify_signature(SECRET, b"{}", forged, now=5000)
+
+
+def test_any_of_several_v1_signatures_may_match_while_a_secret_rotates() -> None:
+    old, new = sign("old", b"{}", 1000), sign(SECRET, b"{}", 1000)
+    both = f"{new},v1={old.split('v1=')[1]}"
+    assert verify_signature("old", b"{}", both, now=1000)
+    assert verify_signature(SECRET, b"{}", both, now=1000)
+
+
+def test_the_docs_snippet_verifies_what_the_channel_signs(receiver: HttpReceiver) -> None:
+    # docs/webhooks.md promises a copy-paste receiver check: run it as written.
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text("utf-8")
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(snippet, "docs/webhooks.md", "exec"), scope)
+    WebhookChannel(receiver.url, secret=SECRET, timeout=5).send(make_message())
+    [(headers, body)] = receiver.requests
+    assert scope["verify"](SECRET, body, headers["X-Torchflow-Signature"])
+    assert not scope["verify"](SECRET, body + b"x", headers["X-Torchflow-Signature"])
+    stale = sign(SECRET, body, int(time.time()) - 3600)
+    assert not scope["verify"](SECRET, body, stale)
+
+
+def test_tokens_in_addresses_are_masked() -> None:
+    assert shown_address("https://hooks.example.org/services/T0123/B0456/abcdefghijklmnopqrstuvwx"
+                         ) == "https://hooks.example.org/services/T0123/B0456/abc***"
+    assert shown_address("https://user:pa55@example.org/hook?token=abc#frag") == (
+        "https://***@example.org/hook?***#***")
+    assert shown_address("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
+    assert shown_address("wang.li@example.org") == "wang.li@example.org"
+    assert shown_address("") == ""

@@ -168,53 +168,58 @@ def test_dispatch_goes_through_more_than_one_batch(app: App) -> None:
     assert len({m.idempotency_key for m in stub.sent}) == 8
 
 
-def test_a_failure_waits_by_backoff_then_dies_after_max_attempts(app: App, clock: Clock) -> None:
+def test_a_failure_waits_by_backoff_then_dies_after_max_attempts(
+    app: App, clock: Clock, wall: Clock
+) -> None:
     [nid] = add_notices(app, 1)
     stub = StubChannel(fail_times=10, name="file")
     channels = stub_channels(app, stub)
-    start = app.now()
+    start = wall.now
 
     result = dispatch(app, channels, "A")
     assert (result.sent, result.failed, result.dead) == (0, 1, 0)
     row = rows(app)[nid]
     assert (row.status, row.attempts, row.lease_owner, row.lease_until) == (
         "pending", 1, None, None)
-    assert row.not_before == start + timedelta(seconds=1)  # base 1 s after the 1st failure
+    # Backoff is wall-clock time; the business due time stays as it was.
+    assert row.retry_at == start + timedelta(seconds=1)  # base 1 s after the 1st failure
+    assert row.not_before == app.now()
     assert "stub failure 1" in row.last_error
 
     assert dispatch(app, channels, "A").failed == 0  # not before its time
-    clock.advance(seconds=0.9)
+    wall.advance(seconds=0.9)
+    clock.advance(hours=5)  # business time does not make a retry come sooner
     assert dispatch(app, channels, "A").failed == 0
     assert stub.attempts == 1
 
-    clock.advance(seconds=0.1)
+    wall.advance(seconds=0.1)
     assert dispatch(app, channels, "A").failed == 1
     row = rows(app)[nid]
     assert row.attempts == 2
-    assert row.not_before == app.now() + timedelta(seconds=2)  # doubled
+    assert row.retry_at == wall.now + timedelta(seconds=2)  # doubled
 
-    clock.advance(seconds=2)
+    wall.advance(seconds=2)
     result = dispatch(app, channels, "A")
     assert (result.failed, result.dead) == (0, 1)  # 3 of max_attempts = 3
     row = rows(app)[nid]
     assert (row.status, row.attempts, row.lease_owner) == ("dead", 3, None)
     assert "stub failure 3" in row.last_error
 
-    clock.advance(hours=2)
+    wall.advance(hours=2)
     assert dispatch(app, channels, "A").dead == 0
     assert stub.attempts == 3
 
-    # A person looks at it and retries: fresh attempts, from now.
-    assert retry(app, nid) == {"id": nid, "status": "pending"}
+    # A person looks at it and retries: fresh attempts, at once.
+    assert retry(app, nid).ids == (nid,)
     row = rows(app)[nid]
-    assert (row.status, row.attempts, row.not_before) == ("pending", 0, app.now())
+    assert (row.status, row.attempts, row.retry_at) == ("pending", 0, None)
     stub.fail_times = 0
     assert dispatch(app, channels, "A").sent == 1
     assert [n["status"] for n in list_notices(app)] == ["sent"]
     assert [m.idempotency_key for m in stub.sent] == ["n:0"]
 
 
-def test_backoff_is_capped(app: App, clock: Clock) -> None:
+def test_backoff_is_capped(app: App, wall: Clock) -> None:
     patient = with_settings(app, scheduler=replace(app.settings.scheduler, max_attempts=6))
     [nid] = add_notices(patient, 1)
     channels = stub_channels(patient, StubChannel(fail_times=10, name="file"))
@@ -222,8 +227,8 @@ def test_backoff_is_capped(app: App, clock: Clock) -> None:
     for _ in range(5):
         dispatch(patient, channels, "A")
         row = rows(patient)[nid]
-        waits.append((row.not_before - patient.now()).total_seconds())
-        clock.now = row.not_before
+        waits.append((row.retry_at - wall.now).total_seconds())
+        wall.now = row.retry_at
     assert waits == [1, 2, 4, 4, 4]  # backoff_max_seconds = 4
     dispatch(patient, channels, "A")
     assert rows(patient)[nid].status == "dead"

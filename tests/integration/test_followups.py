@@ -21,9 +21,9 @@ from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
 from torchflow.service.cases import advance, assign, history, open_case
 from torchflow.service.dispatch import Channels, dispatch
-from torchflow.service.people import Actor
+from torchflow.service.people import Actor, Handover, handover
 from torchflow.service.sweep import sweep
-from torchflow.service.tasks import handover, log_followup, snooze
+from torchflow.service.tasks import log_followup, snooze
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 
@@ -327,7 +327,7 @@ def test_handover_moves_cases_open_tasks_and_pending_notices(
     [t1], [t2], [t3] = tasks_of(app, first), tasks_of(app, second), tasks_of(app, kept)
     out = handover(app, staff["chen.jie"], "wang.li", "zhao.min", deactivate=True)
 
-    assert out == {"from": "wang.li", "to": "zhao.min", "cases": 2, "tasks": 2, "notices": 2}
+    assert out == Handover("wang.li", "zhao.min", cases=2, tasks=2, notices=2, in_flight=0)
     with app.db.transaction() as s:
         owners = dict(s.execute(select(CASES.c.key, CASES.c.owner_id)).all())
         wang_active = s.scalar(select(PEOPLE.c.active).where(PEOPLE.c.id == wang.id))

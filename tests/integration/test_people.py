@@ -11,7 +11,6 @@ from torchflow.service.app import App
 from torchflow.service.people import (
     Actor,
     add_person,
-    handles_with_role,
     list_people,
     resolve_actor,
 )
@@ -59,19 +58,6 @@ def test_list_without_inactive(app: App, staff: dict[str, Actor]) -> None:
     everyone = {p["handle"]: p for p in list_people(app)}
     assert everyone["zhao.min"]["active"] is False
     assert len(everyone) == 5
-
-
-def test_handles_with_role(app: App, staff: dict[str, Actor]) -> None:
-    add_person(app, "li.na", name="Li Na", roles=["director", "coordinator"])
-    with app.db.transaction() as s:
-        assert [p.handle for p in handles_with_role(s, "coordinator")] == [
-            "li.na", "wang.li", "zhao.min"
-        ]
-        assert [p.handle for p in handles_with_role(s, "director")] == ["chen.jie", "li.na"]
-        assert handles_with_role(s, "auditor") == []
-    deactivate(app, "li.na")
-    with app.db.transaction() as s:
-        assert [p.handle for p in handles_with_role(s, "director")] == ["chen.jie"]
 
 
 def test_duplicate_handle_is_refused(app: App, staff: dict[str, Actor]) -> None:

@@ -28,9 +28,10 @@ from tests.conftest import Clock, is_postgres
 from tests.receivers import HttpReceiver
 from torchflow.scheduler import tick
 from torchflow.service.app import App
-from torchflow.service.cases import advance, open_case
+from torchflow.service.cases import advance, assign, open_case
 from torchflow.service.dispatch import MARK_GROUP, Channels
-from torchflow.service.people import add_person, resolve_actor
+from torchflow.service.people import add_person, handover, resolve_actor
+from torchflow.service.tasks import reassign
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 pytestmark = pytest.mark.slow
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.slow
 TORCHFLOW = str(Path(sys.executable).with_name("torchflow"))
 NOW = "2026-03-04T09:00:00+08:00"  # the clock fixture's start: the notices are due
 KEY_HEADER = "X-Torchflow-Idempotency-Key"
+SECRET = "process-test-secret"
 
 
 class Services:
@@ -50,7 +52,7 @@ class Services:
 
     def start(self, name: str, config: Path, now: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TORCHFLOW_")}
-        env.update(TORCHFLOW_NOW=now, PYTHONUNBUFFERED="1")
+        env.update(TORCHFLOW_NOW=now, PYTHONUNBUFFERED="1", TORCHFLOW_WEBHOOK_SECRET=SECRET)
         with open(self.logs / f"{name}.log", "wb") as log:
             proc = subprocess.Popen([TORCHFLOW, "--config", str(config), "scheduler", "run"],
                                     env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -253,8 +255,10 @@ def test_a_killed_service_is_finished_by_the_next_resending_only_its_unmarked_se
 
 
 def test_ten_days_off_give_one_overdue_notice_per_task_and_only_todays_digest(
-    app: App, hook: HttpReceiver, services: Services, config_file: Path, clock: Clock
+    app: App, hook: HttpReceiver, services: Services, config_file: Path, clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("TORCHFLOW_WEBHOOK_SECRET", SECRET)  # for the tick in this process
     add_person(app, "he.yu", name="He Yu", roles=["coordinator"], channel="webhook",
                address=hook.url)
     add_person(app, "chen.jie", name="Chen Jie", roles=["director"], channel="webhook",
@@ -339,3 +343,104 @@ def test_sigterm_finishes_the_send_in_flight_hands_leases_back_and_exits_0(
     assert count(app, status="sent") == 1 == len(hook.requests)
     assert count(app, status="pending", attempts=0) == len(keys) - 1
     assert "lease(s) handed back" in services.log("svc")
+
+
+# --------------------------------------------------------------------------- moving work
+
+
+PI_FIELDS = {"enterprise": "Qingneng", "industry": "new energy", "lead_source": "referral",
+             "planned_investment": "100"}
+DUE = "2026-03-16T09:30:00+08:00"  # the lead deadline's reminder is due
+
+
+def work_moves(app: App, key: str) -> dict[str, Callable[[], Any]]:
+    chen = resolve_actor(app, "chen.jie")
+    with app.db.transaction() as s:
+        task = s.scalar(select(TASKS.c.id).join(CASES, CASES.c.id == TASKS.c.case_id)
+                        .where(CASES.c.key == key))
+    return {
+        "handover": lambda: handover(app, chen, "he.yu", "ma.lin"),
+        "reassign": lambda: reassign(app, chen, int(task or 0), "ma.lin"),
+        "assign": lambda: assign(app, chen, key, "ma.lin"),
+        "hold": lambda: advance(app, chen, key, "hold"),
+    }
+
+
+@pytest.mark.parametrize("move, answer", [
+    ("handover", 200), ("reassign", 200), ("assign", 200), ("hold", 200),
+    ("handover", 500), ("hold", 500),
+])
+def test_work_moved_while_a_service_is_sending_its_notice_is_delivered_once(
+    app: App, hook: HttpReceiver, services: Services, config_file: Path, move: str,
+    answer: int,
+) -> None:
+    add_person(app, "he.yu", name="He Yu", roles=["coordinator"], channel="webhook",
+               address=hook.url + "/he-yu")
+    add_person(app, "ma.lin", name="Ma Lin", roles=["coordinator"], channel="webhook",
+               address=hook.url + "/ma-lin")
+    add_person(app, "chen.jie", name="Chen Jie", roles=["director"])
+    key = str(open_case(app, resolve_actor(app, "he.yu"), "project_introduction",
+                        title="Fuel cells", fields=PI_FIELDS)["key"])
+
+    # The receiver is slow: the service is in the middle of sending He Yu's reminder
+    # (which will succeed, or fail) when the work moves or the state is left.
+    hook.set_status(answer)
+    hook.hold()
+    services.start("svc", variant(config_file, "moves.toml", lease=60), DUE)
+    wait_until("the reminder in flight", lambda: len(hook.requests) >= 1, services)
+    work_moves(app, key)[move]()
+    hook.set_status(200)
+    hook.release()
+    wait_until("the ledger settled", lambda: count(app, status="pending") == 0
+               and leased(app) == [], services)
+    assert services.terminate("svc") == 0
+
+    got = received(hook)
+    assert set(got.values()) == {1}, f"a notice went out twice: {got}"
+    with app.db.transaction() as s:
+        [row] = s.execute(select(NOTICES)).all()  # one reminder, never a second
+    by_path = [path.rsplit("/", 1)[1] for path in hook.paths]
+    if answer == 200:  # sent to He Yu while it moved: it stays sent, to He Yu
+        assert by_path == ["he-yu"]
+        assert (row.status, row.recipient) == ("sent", "he.yu")
+        assert row.sent_at is not None and set(got) == {row.idempotency_key}
+    elif move == "hold":  # failed while the state was left: withdrawn, not resent
+        assert by_path == ["he-yu"]
+        assert (row.status, row.sent_at) == ("cancelled", None)
+    else:  # failed while it moved: Ma Lin gets it, once, and the ledger says so
+        assert by_path == ["he-yu", "ma-lin"]
+        assert (row.status, row.recipient) == ("sent", "ma.lin")
+        assert got[row.idempotency_key] == 1 and ":ma.lin:" in row.idempotency_key
+
+
+# --------------------------------------------------------------------------- scheduler tick
+
+
+def test_sigterm_on_scheduler_tick_hands_leases_back_and_exits_0(
+    app: App, hook: HttpReceiver, config_file: Path, tmp_path: Path
+) -> None:
+    config = variant(config_file, "tick.toml", lease=60)
+    keys = add_notices(app, 50, hook.url)
+    hook.hold()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TORCHFLOW_")}
+    env.update(TORCHFLOW_NOW=NOW, TORCHFLOW_WEBHOOK_SECRET=SECRET, PYTHONUNBUFFERED="1")
+    log = tmp_path / "tick.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([TORCHFLOW, "--config", str(config), "scheduler", "tick"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        assert hook.wait_for_requests(1, 30), log.read_text()
+        assert len(leased(app)) == len(keys)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # let the handler run while the send is still held
+        hook.release()
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert leased(app) == []  # every lease handed back at once, not after lease_seconds
+    assert count(app, status="sent") == 1 == len(hook.requests)  # the one in flight, marked
+    assert count(app, status="pending", attempts=0) == len(keys) - 1
+    assert "lease(s) handed back" in log.read_text()

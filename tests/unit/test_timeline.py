@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,9 +207,10 @@ def test_missed_digest_days_are_not_replayed(cal: WorkCalendar) -> None:
 
 def test_task_notice_key() -> None:
     key = idempotency_key(
-        kind="overdue", recipient="li.wei", channel="smtp", task_id=42, occurrence=3
+        kind="overdue", recipient="li.wei", channel="smtp", task_id=42, occurrence=3,
+        due_on=date(2025, 3, 12),
     )
-    assert key == "task:42:3:overdue:li.wei:smtp"
+    assert key == "task:42:3:overdue:li.wei:smtp:2025-03-12"
 
 
 def test_digest_key() -> None:
@@ -217,8 +219,10 @@ def test_digest_key() -> None:
 
 
 def test_keys_differ_by_every_part() -> None:
-    base = {"kind": "due", "recipient": "li.wei", "channel": "smtp", "task_id": 1, "occurrence": 1}
-    variants = [
+    base: dict[str, Any] = {"kind": "due", "recipient": "li.wei", "channel": "smtp",
+                            "task_id": 1, "occurrence": 1, "due_on": date(2025, 3, 12)}
+    variants: list[dict[str, Any]] = [
+        {"due_on": date(2025, 3, 13)},
         {"kind": "overdue"},
         {"recipient": "zhang.min"},
         {"channel": "webhook"},
@@ -232,6 +236,8 @@ def test_keys_differ_by_every_part() -> None:
 def test_key_needs_its_parts() -> None:
     with pytest.raises(InvalidInput, match="task_id"):
         idempotency_key(kind="due", recipient="li.wei", channel="smtp", task_id=1)
+    with pytest.raises(InvalidInput, match="due_on"):
+        idempotency_key(kind="due", recipient="li.wei", channel="smtp", task_id=1, occurrence=1)
     with pytest.raises(InvalidInput, match="day"):
         idempotency_key(kind="digest", recipient="li.wei", channel="smtp")
     with pytest.raises(InvalidInput, match="notice kind"):

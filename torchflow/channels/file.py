@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import Any
 
 from torchflow.channels.base import Message, message_json
+from torchflow.config import Settings
 from torchflow.errors import DeliveryError
 
 
@@ -17,6 +19,14 @@ class FileChannel:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileChannel:
+        return cls(settings.notify.file.path)
+
+    @staticmethod
+    def address_of(person: Any) -> str:
+        return ""  # one shared outbox: the recipient is in the record
 
     def send(self, message: Message) -> None:
         line = (message_json(message) + "\n").encode("utf-8")

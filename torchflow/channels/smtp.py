@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
+from typing import Any
 
 from torchflow.channels.base import Message
 from torchflow.clock import utcnow
+from torchflow.config import Settings
 from torchflow.errors import ConfigError, DeliveryError
 
 SECURITY_MODES = ("none", "starttls", "ssl")
@@ -66,6 +69,17 @@ class SmtpChannel:
         self.username, self.password = username, password
         self.sender, self.timeout = sender, timeout
         self._conn: smtplib.SMTP | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpChannel:
+        smtp = settings.notify.smtp
+        return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username,
+                   password=os.environ.get(smtp.password_env, ""), sender=smtp.sender,
+                   timeout=smtp.timeout_seconds)
+
+    @staticmethod
+    def address_of(person: Any) -> str:
+        return str(person.email or "")
 
     def send(self, message: Message) -> None:
         if not message.address:

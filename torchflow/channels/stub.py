@@ -19,6 +19,10 @@ class StubChannel:
         self.closed = False
         self._lock = threading.Lock()  # dispatch tests may send from several threads
 
+    @staticmethod
+    def address_of(person: object) -> str:
+        return ""
+
     def send(self, message: Message) -> None:
         with self._lock:
             self.attempts += 1

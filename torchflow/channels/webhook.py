@@ -1,31 +1,60 @@
-"""WebhookChannel: POST each message as signed JSON over HTTP(S)."""
+"""WebhookChannel: POST each message as signed JSON over HTTP(S).
+
+The signature covers a timestamp and the body, as Stripe's does, so a captured
+request cannot be replayed later: ``X-Torchflow-Signature: t=<unix>,v1=<hex>``
+where the hex is HMAC-SHA256(secret, "<t>.<body>"). See docs/webhooks.md.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import http.client
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import torchflow
 from torchflow.channels.base import Message, message_json
+from torchflow.clock import wall_clock
+from torchflow.config import Settings
 from torchflow.errors import ConfigError, DeliveryError
 
 IDEMPOTENCY_HEADER = "X-Torchflow-Idempotency-Key"
 SIGNATURE_HEADER = "X-Torchflow-Signature"
 NO_URL = "no webhook URL: set [notify.webhook] url or the person's address"
+TOLERANCE_SECONDS = 300  # how old a signed request a receiver accepts, by default
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value: ``sha256=<hex hmac-sha256(secret, body)>``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def _digest(secret: str, timestamp: int, body: bytes) -> str:
+    signed = str(timestamp).encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    """True when ``header`` is the signature of ``body`` under ``secret`` (constant time)."""
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The signature header value: ``t=<unix>,v1=<hex hmac-sha256(secret, "<t>.<body>")>``."""
+    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
+
+
+def verify_signature(secret: str, body: bytes, header: str, *, now: float,
+                     tolerance: float = TOLERANCE_SECONDS) -> bool:
+    """True when ``header`` signs ``body`` under ``secret`` (constant-time compare)
+    and its timestamp is within ``tolerance`` seconds of ``now`` (unix time)."""
     if not secret or not header:
         return False
-    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode("utf-8"))
+    parts = [item.partition("=") for item in header.split(",")]
+    stamps = [value.strip() for key, _, value in parts if key.strip() == "t"]
+    signatures = [value.strip() for key, _, value in parts if key.strip() == "v1"]
+    if len(stamps) != 1 or not stamps[0].isdigit() or not signatures:
+        return False
+    timestamp = int(stamps[0])
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = _digest(secret, timestamp, body).encode("ascii")
+    # Every v1 is compared (a receiver may hold two secrets while rotating).
+    return any(hmac.compare_digest(expected, s.encode("utf-8")) for s in signatures)
 
 
 class WebhookChannel:
@@ -38,10 +67,27 @@ class WebhookChannel:
 
     name = "webhook"
 
-    def __init__(self, url: str = "", secret: str = "", timeout: float = 10.0) -> None:
+    def __init__(self, url: str = "", secret: str = "", timeout: float = 10.0,
+                 clock: Callable[[], datetime] = wall_clock) -> None:
         if url and _url_problem(url):
-            raise ConfigError(f"[notify.webhook] url = {url!r}: {_url_problem(url)}")
+            raise ConfigError(f"[notify.webhook] url = {shown_url(url)!r}: {_url_problem(url)}")
         self.url, self.secret, self.timeout = url, secret, timeout
+        self.clock = clock  # real time: the receiver checks the stamp against its own clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookChannel:
+        """Refused without a secret, unless unsigned requests are explicitly allowed."""
+        hook = settings.notify.webhook
+        secret = os.environ.get(hook.secret_env, "")
+        if not secret and not hook.allow_unsigned:
+            raise ConfigError(
+                f"webhook channel: no secret in ${hook.secret_env}; set it, or set "
+                "[notify.webhook] allow_unsigned = true to send unsigned requests")
+        return cls(hook.url, secret=secret, timeout=hook.timeout_seconds)
+
+    @staticmethod
+    def address_of(person: Any) -> str:
+        return str(person.address or "")
 
     def send(self, message: Message) -> None:
         url = message.address or self.url
@@ -65,7 +111,7 @@ class WebhookChannel:
             IDEMPOTENCY_HEADER: message.idempotency_key,
         }
         if self.secret:
-            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+            headers[SIGNATURE_HEADER] = sign(self.secret, body, int(self.clock().timestamp()))
         return headers
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -107,6 +153,28 @@ def _url_problem(url: str) -> str:
     except ValueError as exc:
         return f"bad port ({exc})"
     return ""
+
+
+def shown_url(url: str) -> str:
+    """``url`` with what may be a secret masked: userinfo, the query, the fragment
+    and long path segments (webhook URLs often carry a token in one of them)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = "***@" if "@" in parts.netloc else ""
+    path = "/".join(_segment(seg) for seg in parts.path.split("/"))
+    query = "?***" if parts.query else ""
+    fragment = "#***" if parts.fragment else ""
+    return f"{parts.scheme}://{userinfo}{host}{path}{query}{fragment}"
+
+
+TOKEN_LENGTH = 16  # a path segment this long is treated as a token
+
+
+def _segment(segment: str) -> str:
+    return segment if len(segment) < TOKEN_LENGTH else segment[:3] + "***"
 
 
 def _origin(url: str) -> str:

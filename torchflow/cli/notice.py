@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from torchflow.channels import CHANNEL_TYPES
 from torchflow.cli.context import Env, pass_env, table
+from torchflow.domain.status import NoticeKind, NoticeStatus, choices
 
 
 @click.group()
@@ -15,11 +17,12 @@ def notice() -> None:
     Example:
       torchflow notice list --status dead
       torchflow notice retry 17
+      torchflow notice retry --all-dead --to wang.li
     """
 
 
 @notice.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "dead", "cancelled"]))
+@click.option("--status", type=click.Choice(choices(NoticeStatus)))
 @click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
 @click.option("--limit", type=click.IntRange(1), default=200, show_default=True)
 @pass_env
@@ -39,16 +42,33 @@ def list_(env: Env, status: str | None, recipient: str | None, limit: int) -> No
 
 
 @notice.command("retry")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=click.IntRange(1), required=False)
+@click.option("--all-dead", is_flag=True, help="Every dead notice (narrowed by the filters).")
+@click.option("--to", "recipient", metavar="HANDLE", help="With --all-dead: only to HANDLE.")
+@click.option("--kind", type=click.Choice(choices(NoticeKind)), help="With --all-dead.")
+@click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)), help="With --all-dead.")
 @pass_env
-def retry(env: Env, notice_id: int) -> None:
-    """Send notice NOTICE_ID again at the next dispatch, with fresh attempts.
+def retry(env: Env, notice_id: int | None, all_dead: bool, recipient: str | None,
+          kind: str | None, channel: str | None) -> None:
+    """Send notice NOTICE_ID, or every dead notice, again at the next dispatch,
+    with fresh attempts.
 
     \b
     Example:
       torchflow notice retry 17
+      torchflow notice retry --all-dead --channel webhook
     """
     from torchflow.service import notices
 
-    result = notices.retry(env.app, notice_id)
-    env.emit(result, lambda r: f"notice #{notice_id} queued again")
+    filtered = recipient or kind or channel
+    if (notice_id is None) == (not all_dead):
+        raise click.UsageError("give a NOTICE_ID or --all-dead, not both")
+    if notice_id is not None and filtered:
+        raise click.UsageError("--to, --kind and --channel go with --all-dead")
+    if notice_id is not None:
+        result = notices.retry(env.app, notice_id)
+    else:
+        result = notices.retry_dead(env.app, recipient=recipient, kind=kind, channel=channel)
+    env.emit({"ids": list(result.ids), "count": result.count},
+             lambda r: f"{r['count']} notice(s) queued again"
+             + (f": #{', #'.join(map(str, r['ids']))}" if 0 < r["count"] <= 20 else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from torchflow.channels import CHANNEL_TYPES
 from torchflow.cli.context import Env, pass_env, table
 
 PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
@@ -27,7 +28,7 @@ def person() -> None:
 @click.option("--email", default="", help="E-mail address (for the smtp channel).")
 @click.option("--role", "roles", multiple=True,
               help="A role, e.g. coordinator, director (repeatable or comma-separated).")
-@click.option("--channel", type=click.Choice(["file", "smtp", "webhook"]),
+@click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)),
               help="How notices reach this person (default: notify.default_channel).")
 @click.option("--address", default="", help="Webhook URL for this person, if any.")
 @pass_env
@@ -74,8 +75,12 @@ def handover(env: Env, old: str, new: str, deactivate: bool) -> None:
     Example:
       torchflow person handover wang.li zhao.min --deactivate
     """
-    from torchflow.service import tasks
+    from torchflow.service import people
 
-    result = tasks.handover(env.app, env.actor(), old, new, deactivate=deactivate)
-    env.emit(result, lambda r: f"{old} -> {new}: {r['cases']} case(s), {r['tasks']} task(s), "
-             f"{r['notices']} pending notice(s) moved")
+    result = people.handover(env.app, env.actor(), old, new, deactivate=deactivate)
+    flight = (f" ({result.in_flight} being sent: moved if that send fails)"
+              if result.in_flight else "")
+    data = {"from": result.giver, "to": result.taker, "cases": result.cases,
+            "tasks": result.tasks, "notices": result.notices, "in_flight": result.in_flight}
+    env.emit(data, f"{old} -> {new}: {result.cases} case(s), {result.tasks} task(s), "
+             f"{result.notices} pending notice(s) moved{flight}")

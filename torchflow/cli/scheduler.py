@@ -45,20 +45,16 @@ def run(env: Env) -> None:
 @pass_env
 def tick(env: Env) -> None:
     """One sweep and one dispatch, then exit (for cron, systemd timers, tests).
+    SIGTERM or Ctrl-C finishes the send in flight, hands back the rest and exits 0.
 
     \b
     Example:
       TORCHFLOW_NOW=2026-12-01T09:30:00+08:00 torchflow scheduler tick
     """
-    from torchflow.scheduler import tick as run_tick
-    from torchflow.service.dispatch import Channels, worker_id
+    from torchflow.scheduler import tick_once
 
     _logging()
-    channels = Channels(env.app.settings)
-    try:
-        result = run_tick(env.app, channels, worker_id())
-    finally:
-        channels.close()
+    result = tick_once(env.app)
     s, d = result.sweep, result.dispatch
     env.emit(result.as_dict(),
              f"swept {s.tasks} task(s): {s.notices} notice(s), {s.digests} digest(s); "

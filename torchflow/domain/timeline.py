@@ -113,12 +113,15 @@ def idempotency_key(
     channel: str,
     task_id: int | None = None,
     occurrence: int | None = None,
+    due_on: date | None = None,
     day: date | None = None,
 ) -> str:
     """The ledger key of a notice (unique in the ledger); producing it twice is a no-op.
 
-    Task notices: ``task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}``;
-    digests: ``digest:{day}:{recipient}:{channel}``.
+    Task notices: ``task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on}``;
+    digests: ``digest:{day}:{recipient}:{channel}``. The due day is part of a task
+    notice's key so a snoozed task reminds again for its new day, while sweeping
+    the same day twice stays a no-op.
     """
     if not recipient or not channel:
         raise InvalidInput("a notice needs a recipient and a channel")
@@ -130,9 +133,9 @@ def idempotency_key(
         raise InvalidInput(
             f"unknown notice kind {kind!r}; expected one of {', '.join((*KINDS, DIGEST))}"
         )
-    if task_id is None or occurrence is None:
-        raise InvalidInput(f"a {kind!r} notice needs task_id and occurrence")
-    return f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}"
+    if task_id is None or occurrence is None or due_on is None:
+        raise InvalidInput(f"a {kind!r} notice needs task_id, occurrence and due_on")
+    return f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on.isoformat()}"
 
 
 def _require_aware(value: datetime, what: str) -> None:

@@ -23,7 +23,6 @@ from torchflow.service.events import (
     changed_since_read,
     load_case,
 )
-from torchflow.service.notices import people_by_id, readdress_pending
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
@@ -261,20 +260,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
             s, case, kind="assigned", actor=actor.handle, at=now,
             data={"owner": handle, "was": old}, changes={"owner_id": person.id},
         )
-        moving = s.execute(
-            select(TASKS.c.id, TASKS.c.assignee_id)
-            .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN,
-                   TASKS.c.assignee_id != person.id)
-        ).all()
-        s.execute(
-            TASKS.update()
-            .where(TASKS.c.id.in_([t.id for t in moving]))
-            .values(assignee_id=person.id)
-        )
-        people = people_by_id(s)
-        for giver in {t.assignee_id for t in moving if t.assignee_id is not None}:
-            ids = [t.id for t in moving if t.assignee_id == giver]
-            readdress_pending(app, s, people[giver], person, task_ids=ids)
+        followups.move_work(app, s, person, task_ids=followups.open_task_ids(s, case.id))
     return {"key": case.key, "owner": handle, "was": old}
 
 

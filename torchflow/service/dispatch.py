@@ -5,8 +5,13 @@ PostgreSQL; BEGIN IMMEDIATE serialises claims on SQLite), each notice is sent
 and then marked. A crash between send and mark resends after the lease runs
 out, under the same idempotency key, which receivers can use to drop it.
 
-Leases use the wall clock, not TORCHFLOW_NOW: they measure whether a process is
-still alive, which simulated business time cannot tell.
+Leases and retry backoff use the wall clock, not TORCHFLOW_NOW: they measure
+whether a process is still alive and how long a receiver has had to recover,
+which simulated business time cannot tell. ``not_before`` stays business time:
+when a notice falls due.
+
+A move or withdrawal that came while a notice was leased is applied when the
+lease ends unsent: on a failure, a hand-back, or (sender dead) by the next claim.
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 
-from torchflow.channels import Channel, FileChannel, Message, SmtpChannel, WebhookChannel
+from torchflow.channels import Channel, Message, build_channel
 from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain.retry import compute_backoff, should_give_up
+from torchflow.domain.status import NoticeStatus
 from torchflow.errors import ConfigError, DeliveryError
 from torchflow.service.app import App
-from torchflow.service.notices import NOTICES
+from torchflow.service.notices import settle_deferred
+from torchflow.store.models import NOTICES, PEOPLE
+
+PENDING, SENT, DEAD = NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DEAD
 
 log = logging.getLogger("torchflow.dispatch")
 
@@ -49,27 +58,25 @@ class Channels:
             self._built[name] = build_channel(self.settings, name)
         return self._built[name]
 
+    def check(self, names: list[str]) -> None:
+        """Build each channel now, so a bad configuration (e.g. a webhook with no
+        secret) refuses the service at start instead of failing notices one by one."""
+        for name in names:
+            self.get(name)
+
     def close(self) -> None:
         for channel in self._built.values():
             channel.close()
 
 
-def build_channel(settings: Settings, name: str) -> Channel:
-    notify = settings.notify
-    if name == "file":
-        return FileChannel(notify.file.path)
-    if name == "smtp":
-        smtp = notify.smtp
-        return SmtpChannel(
-            smtp.host, smtp.port, security=smtp.security, username=smtp.username,
-            password=os.environ.get(smtp.password_env, ""), sender=smtp.sender,
-            timeout=smtp.timeout_seconds,
-        )
-    if name == "webhook":
-        hook = notify.webhook
-        return WebhookChannel(hook.url, secret=os.environ.get(hook.secret_env, ""),
-                              timeout=hook.timeout_seconds)
-    raise ConfigError(f"unknown channel {name!r}; use file, smtp or webhook")
+def channels_in_use(app: App) -> list[str]:
+    """The channels notices go by: the default and people's own. (A stray pending
+    notice on an unknown channel fails alone; it does not stop the service.)"""
+    with app.db.transaction() as s:
+        names = {app.settings.notify.default_channel}
+        names |= set(s.scalars(select(PEOPLE.c.channel).distinct()
+                               .where(PEOPLE.c.channel.is_not(None))))
+    return sorted(names)
 
 
 @dataclass
@@ -93,11 +100,15 @@ def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> lis
     wall = wall or wall_clock()
     lease = timedelta(seconds=app.settings.scheduler.lease_seconds)
     with app.db.transaction() as s:
+        # A sender that died holding a notice someone moved or withdrew: settle that
+        # first, so the notice is claimed (or not) as it is now addressed.
+        settle_deferred(app, s, wall=wall)
         due = (
             select(NOTICES.c.id)
             .where(
-                NOTICES.c.status == "pending",
+                NOTICES.c.status == PENDING,
                 NOTICES.c.not_before <= app.now(),
+                or_(NOTICES.c.retry_at.is_(None), NOTICES.c.retry_at <= wall),
                 or_(NOTICES.c.lease_until.is_(None), NOTICES.c.lease_until < wall),
             )
             .order_by(NOTICES.c.not_before, NOTICES.c.id)
@@ -193,8 +204,9 @@ class _SentMarks:
 _MARK_SENT = (
     update(NOTICES)
     .where(NOTICES.c.id == bindparam("nid"), NOTICES.c.lease_owner == bindparam("owner"))
-    .values(status="sent", sent_at=bindparam("at"), lease_owner=None, lease_until=None,
-            last_error="")
+    # Sent stays sent, to whom it went: a move or withdrawal deferred meanwhile is dropped.
+    .values(status=SENT, sent_at=bindparam("at"), lease_owner=None, lease_until=None,
+            last_error="", deferred=None)
 )
 
 
@@ -216,15 +228,16 @@ def _failed(app: App, owner: str, notice: Claimed, error: str) -> tuple[str, str
     dead = should_give_up(notice.attempts, sch.max_attempts)
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
     if dead:
-        values["status"] = "dead"
+        values["status"] = DEAD
     else:
         wait = compute_backoff(notice.attempts, base=sch.backoff_base_seconds,
                                cap=sch.backoff_max_seconds)
-        values["not_before"] = app.now() + timedelta(seconds=wait)
+        values["retry_at"] = wall_clock() + timedelta(seconds=wait)
     with app.db.transaction() as s:
         s.execute(update(NOTICES)
                   .where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
                   .values(**values))
+        settle_deferred(app, s, [notice.id])
     if dead:
         log.error("dead notice #%d %s to %s via %s after %d attempts: %s", notice.id,
                   notice.message.kind, notice.message.recipient, notice.channel,
@@ -232,7 +245,7 @@ def _failed(app: App, owner: str, notice: Claimed, error: str) -> tuple[str, str
         return "dead", error
     log.warning("failed notice #%d %s to %s via %s (attempt %d, retry at %s): %s", notice.id,
                 notice.message.kind, notice.message.recipient, notice.channel, notice.attempts,
-                values["not_before"].isoformat(timespec="seconds"), error)
+                values["retry_at"].isoformat(timespec="seconds"), error)
     return "failed", error
 
 
@@ -240,10 +253,12 @@ def release(app: App, owner: str, ids: list[int] | None = None) -> int:
     """Hand leased notices back unsent (on shutdown), so another service sends them now."""
     with app.db.transaction() as s:
         query = update(NOTICES).where(NOTICES.c.lease_owner == owner,
-                                      NOTICES.c.status == "pending")
+                                      NOTICES.c.status == PENDING)
         if ids is not None:
             query = query.where(NOTICES.c.id.in_(ids))
         # The attempt was never made: give it back.
-        result = s.execute(query.values(lease_owner=None, lease_until=None,
-                                        attempts=NOTICES.c.attempts - 1))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        released = list(s.scalars(query.values(lease_owner=None, lease_until=None,
+                                               attempts=NOTICES.c.attempts - 1)
+                                  .returning(NOTICES.c.id)))
+        settle_deferred(app, s, released)
+        return len(released)

@@ -1,5 +1,6 @@
 """Follow-up tasks in the database: plan a state's rules on entry, cancel them on
-exit, roll a contact or visit to its next occurrence when it is logged.
+exit, roll a contact or visit to its next occurrence when it is logged, and move
+them when their owner changes. Every write to tasks is here.
 
 Rolling: only the next occurrence of each rule is an open task, so a case that
 has lived for years costs what a new one does.
@@ -8,16 +9,22 @@ has lived for years costs what a new one does.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import PlannedTask, plan_next, plan_state_entry
 from torchflow.domain.rules import Rule
+from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
-from torchflow.store.models import NOTICES, OPEN, TASKS
+from torchflow.service import notices
+from torchflow.service.app import App
+from torchflow.store.models import TASKS
+
+OPEN = TaskStatus.OPEN
 
 
 def used_occurrences(session: Connection, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
@@ -125,12 +132,42 @@ def close_tasks(
 
 
 def withdraw_notices(session: Connection, task_ids: list[int]) -> None:
-    """Cancel the tasks' notices not yet sent."""
-    session.execute(
-        update(NOTICES)
-        .where(NOTICES.c.task_id.in_(task_ids), NOTICES.c.status == "pending")
-        .values(status="cancelled", lease_owner=None, lease_until=None)
-    )
+    """Cancel the tasks' notices not yet sent (one being sent only if it ends unsent)."""
+    notices.withdraw_pending(session, task_ids)
+
+
+@dataclass(frozen=True)
+class Moved:
+    tasks: int
+    notices: int  # moved now
+    in_flight: int  # being sent: they move if that send ends unsent
+
+
+def move_work(app: App, session: Connection, taker: Row[Any], *,
+              task_ids: list[int] | None = None, giver: Row[Any] | None = None) -> Moved:
+    """The owner changes, the work follows: the open tasks among ``task_ids``
+    (or all of ``giver``'s) go to ``taker``, and so do their notices not yet sent.
+    With a ``giver`` and no ``task_ids`` (a handover) every pending notice of the
+    giver moves, escalations and digests included."""
+    query = select(TASKS.c.id, TASKS.c.assignee_id).where(
+        TASKS.c.status == OPEN, TASKS.c.assignee_id != taker.id)
+    if task_ids is not None:
+        query = query.where(TASKS.c.id.in_(task_ids))
+    if giver is not None:
+        query = query.where(TASKS.c.assignee_id == giver.id)
+    moving = session.execute(query).all()
+    if moving:
+        session.execute(update(TASKS).where(TASKS.c.id.in_([t.id for t in moving]))
+                        .values(assignee_id=taker.id))
+    if giver is not None and task_ids is None:
+        moved = notices.readdress_pending(app, session, giver, taker)
+    else:
+        people = notices.people_by_id(session)
+        moved = notices.Readdressed()
+        for was in sorted({t.assignee_id for t in moving if t.assignee_id is not None}):
+            ids = [t.id for t in moving if t.assignee_id == was]
+            moved += notices.readdress_pending(app, session, people[was], taker, task_ids=ids)
+    return Moved(len(moving), moved.moved, moved.in_flight)
 
 
 def plan_following(
@@ -145,7 +182,7 @@ def finish_task(
     *, case_id: int, now: datetime, outcome: str,
 ) -> None:
     """Close a done task and open its next occurrence, if it rolls on."""
-    close_tasks(session, [task.id], status="done", now=now, outcome=outcome)
+    close_tasks(session, [task.id], status=TaskStatus.DONE, now=now, outcome=outcome)
     if planned is not None:
         insert_tasks(session, cal, case_id=case_id, rules=(rule,), planned=[planned],
                      assignee_id=task.assignee_id, now=now)

@@ -1,44 +1,47 @@
 """The notice ledger: who is told, by which channel, with what words; listing,
-re-addressing and retrying notices."""
+re-addressing, withdrawing and retrying notices.
+
+A notice a sender holds (leased) is never re-addressed or withdrawn under its
+feet: the move or withdrawal is recorded in ``deferred`` and applied when the
+lease ends unsent (a failed send, a hand-back, or an expired lease found by the
+next claim). A send that succeeds stays sent, to whom it was sent, and the
+deferred action is dropped: the notice was delivered once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, or_, select, update
 
+from torchflow.channels import channel_type
+from torchflow.clock import wall_clock
 from torchflow.config import Settings
+from torchflow.domain import wording
+from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
+from torchflow.service import people as people_service
 from torchflow.service.app import App
-from torchflow.service.people import has_role, person_by_handle
 from torchflow.store.models import NOTICES, PEOPLE
 
-_WHAT = {"contact": "Routine contact", "visit": "Visit", "deadline": "Deadline"}
-_WHEN = {
-    "upcoming": "coming up on {due}",
-    "due": "due today ({due})",
-    "overdue": "overdue since {due}",
-    "escalation": "missed on {due}: escalated to you",
-}
+PENDING, DEAD, CANCELLED = NoticeStatus.PENDING, NoticeStatus.DEAD, NoticeStatus.CANCELLED
+WITHDRAW = "withdraw"
+_MOVE = "move:"
+
+
+def move_to(handle: str) -> str:
+    """The deferred action that sends a leased notice to ``handle`` if it ends unsent."""
+    return _MOVE + handle
 
 
 def route(settings: Settings, person: Row[Any]) -> tuple[str, str]:
     """(channel, address) for a person: their own choice, else the configured default."""
     channel = person.channel or settings.notify.default_channel
-    address = {"smtp": person.email, "webhook": person.address}.get(channel, "")
-    return channel, address
-
-
-def task_notice_key(task_id: int, occurrence: int, kind: str, recipient: str, channel: str,
-                    due_on: date) -> str:
-    # The due day is part of the key so a snoozed task reminds again for its new day,
-    # while sweeping the same day twice stays a no-op.
-    base = idempotency_key(kind=kind, recipient=recipient, channel=channel, task_id=task_id,
-                           occurrence=occurrence)
-    return f"{base}:{due_on.isoformat()}"
+    return channel, channel_type(channel).address_of(person)
 
 
 def task_notice(
@@ -46,25 +49,15 @@ def task_notice(
     now: datetime,
 ) -> dict[str, Any]:
     """One row of the ledger for a task's notice (not yet written)."""
-    what = _WHAT.get(task.kind, task.kind.capitalize())
-    when = _WHEN[kind].format(due=task.due_on.isoformat())
-    subject = f"[{case_key}] {what} {when}: {case_title}"
-    lines = [
-        f"Case {case_key}: {case_title}",
-        f"{what} (rule {task.rule}, #{task.occurrence}) is {when}.",
-    ]
-    if task.window_start is not None:
-        lines.append(f"Visit window {task.window_start} to {task.window_end}, seed {task.seed}.")
-    lines.append(f"Log it with: torchflow case {task.kind} {case_key}"
-                 if task.kind in ("contact", "visit") else
-                 f"Review it with: torchflow case show {case_key}")
+    words = wording.task_notice(task, case_key, case_title, kind)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat()}
     return ledger_row(
-        settings, person, kind=kind, task_id=task.id, subject=subject, body="\n".join(lines),
+        settings, person, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
         payload=payload, now=now,
-        key=lambda channel: task_notice_key(task.id, task.occurrence, kind, person.handle,
-                                            channel, task.due_on),
+        key=lambda channel: idempotency_key(kind=kind, recipient=person.handle, channel=channel,
+                                            task_id=task.id, occurrence=task.occurrence,
+                                            due_on=task.due_on),
     )
 
 
@@ -78,7 +71,7 @@ def ledger_row(
     return {
         "idempotency_key": key(channel), "task_id": task_id, "kind": kind, "channel": channel,
         "recipient": person.handle, "address": address, "subject": subject, "body": body,
-        "payload": payload, "status": "pending", "attempts": 0, "not_before": now,
+        "payload": payload, "status": PENDING, "attempts": 0, "not_before": now,
         "created_at": now, "last_error": "",
     }
 
@@ -92,38 +85,117 @@ def recipients(
 ) -> list[Row[Any]]:
     """Who is told of a notice of ``kind``: the assignee, or for an escalation the
     active holders of the rule's escalation role."""
-    if kind == "escalation":
-        return [p for p in people.values() if p.active and has_role(p, escalate_to or "")]
+    if kind == NoticeKind.ESCALATION:
+        return [p for p in people.values()
+                if p.active and people_service.has_role(p, escalate_to or "")]
     person = people.get(assignee_id) if assignee_id is not None else None
     return [person] if person is not None else []
 
 
+# --------------------------------------------------------------------------- moving
+
+
+@dataclass(frozen=True)
+class Readdressed:
+    moved: int = 0  # now
+    in_flight: int = 0  # held by a sender: they move if that send ends unsent
+
+    def __add__(self, other: Readdressed) -> Readdressed:
+        return Readdressed(self.moved + other.moved, self.in_flight + other.in_flight)
+
+
 def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any],
-                      task_ids: list[int] | None = None) -> int:
-    """Pending notices of ``old`` go to ``new`` instead, under a key for ``new``."""
-    query = select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.payload, NOTICES.c.task_id).where(
-        NOTICES.c.recipient == old.handle, NOTICES.c.status == "pending")
+                      task_ids: list[int] | None = None) -> Readdressed:
+    """Pending notices of ``old`` (or deferred to ``old``) go to ``new`` instead,
+    under a key for ``new``; a leased one moves when its sender lets it go unsent."""
+    query = select(NOTICES).where(
+        NOTICES.c.status == PENDING,
+        or_(NOTICES.c.recipient == old.handle, NOTICES.c.deferred == move_to(old.handle)))
     if task_ids is not None:
         query = query.where(NOTICES.c.task_id.in_(task_ids))
+    moved = in_flight = 0
+    # Locked: a sender cannot claim, mark or hand back these rows until we commit
+    # (on SQLite, BEGIN IMMEDIATE already serialises every writer).
+    for row in session.execute(query.order_by(NOTICES.c.id).with_for_update()).all():
+        if row.lease_owner is not None:
+            if row.deferred != WITHDRAW:
+                _defer(session, row.id, move_to(new.handle))
+            in_flight += 1
+        elif _readdress(app, session, row, new):
+            moved += 1
+    return Readdressed(moved, in_flight)
+
+
+def withdraw_pending(session: Connection, task_ids: list[int]) -> None:
+    """Cancel the tasks' notices not yet sent; one being sent is cancelled only if
+    that send ends unsent."""
+    if not task_ids:
+        return
+    rows = session.execute(
+        select(NOTICES.c.id, NOTICES.c.lease_owner)
+        .where(NOTICES.c.task_id.in_(task_ids), NOTICES.c.status == PENDING)
+        .with_for_update()
+    ).all()
+    free = [r.id for r in rows if r.lease_owner is None]
+    held = [r.id for r in rows if r.lease_owner is not None]
+    if free:
+        session.execute(update(NOTICES).where(NOTICES.c.id.in_(free))
+                        .values(status=CANCELLED, deferred=None))
+    if held:
+        session.execute(update(NOTICES).where(NOTICES.c.id.in_(held)).values(deferred=WITHDRAW))
+
+
+def settle_deferred(app: App, session: Connection, ids: list[int] | None = None,
+                    wall: datetime | None = None) -> int:
+    """Apply the deferred moves and withdrawals of notices no sender holds any
+    more: handed back, failed, dead, or leased by a sender whose lease ran out."""
+    wall = wall or wall_clock()
+    query = select(NOTICES).where(
+        NOTICES.c.deferred.is_not(None), NOTICES.c.status.in_((PENDING, DEAD)),
+        or_(NOTICES.c.lease_owner.is_(None), NOTICES.c.lease_until < wall))
+    if ids is not None:
+        query = query.where(NOTICES.c.id.in_(ids))
+    rows = session.execute(query.order_by(NOTICES.c.id).with_for_update(skip_locked=True)).all()
+    for row in rows:
+        target = row.deferred.removeprefix(_MOVE) if row.deferred.startswith(_MOVE) else None
+        person = session.execute(select(PEOPLE).where(PEOPLE.c.handle == target)).first()
+        if person is None or not _readdress(app, session, row, person):
+            _cancel(session, row.id)
+    return len(rows)
+
+
+def _readdress(app: App, session: Connection, row: Any, new: Row[Any]) -> bool:
+    """Send ``row`` to ``new`` (True), or cancel it (False) when ``new`` has that
+    notice already or it is a digest (the new person's own digest covers it)."""
+    if row.task_id is None:
+        _cancel(session, row.id)
+        return False
     channel, address = route(app.settings, new)
-    moved = 0
-    for row in session.execute(query).all():
-        if row.task_id is None:  # a digest: the new person's own digest covers it
-            session.execute(update(NOTICES).where(NOTICES.c.id == row.id)
-                            .values(status="cancelled"))
-            continue
-        p = row.payload
-        key = task_notice_key(row.task_id, p["occurrence"], row.kind, new.handle, channel,
-                              date.fromisoformat(p["due_on"]))
-        if session.scalar(select(NOTICES.c.id).where(NOTICES.c.idempotency_key == key)):
-            session.execute(update(NOTICES).where(NOTICES.c.id == row.id)
-                            .values(status="cancelled"))
-            continue
-        session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
-            recipient=new.handle, channel=channel, address=address, idempotency_key=key,
-            lease_owner=None, lease_until=None))
-        moved += 1
-    return moved
+    p = row.payload
+    key = idempotency_key(kind=row.kind, recipient=new.handle, channel=channel,
+                          task_id=row.task_id, occurrence=p["occurrence"],
+                          due_on=date.fromisoformat(p["due_on"]))
+    if key != row.idempotency_key and session.scalar(
+            select(NOTICES.c.id).where(NOTICES.c.idempotency_key == key)):
+        _cancel(session, row.id)
+        return False
+    # Failures (even death) were the old address's: the new one starts afresh.
+    session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
+        recipient=new.handle, channel=channel, address=address, idempotency_key=key,
+        deferred=None, **_FRESH))
+    return True
+
+
+def _defer(session: Connection, notice_id: int, action: str) -> None:
+    session.execute(update(NOTICES).where(NOTICES.c.id == notice_id).values(deferred=action))
+
+
+def _cancel(session: Connection, notice_id: int) -> None:
+    session.execute(update(NOTICES).where(NOTICES.c.id == notice_id).values(
+        status=CANCELLED, deferred=None, lease_owner=None, lease_until=None))
+
+
+# --------------------------------------------------------------------------- views
 
 
 def notice_view(app: App, n: Any) -> dict[str, Any]:
@@ -131,7 +203,8 @@ def notice_view(app: App, n: Any) -> dict[str, Any]:
         "id": n.id, "kind": n.kind, "status": n.status, "to": n.recipient,
         "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
         "key": n.idempotency_key, "not_before": app.local(n.not_before),
-        "sent_at": app.local(n.sent_at), "last_error": n.last_error,
+        "retry_at": app.local(n.retry_at), "sent_at": app.local(n.sent_at),
+        "last_error": n.last_error,
     }
 
 
@@ -142,21 +215,57 @@ def list_notices(app: App, *, status: str | None = None, recipient: str | None =
         if status:
             query = query.where(NOTICES.c.status == status)
         if recipient:
-            person_by_handle(s, recipient)
+            people_service.person_by_handle(s, recipient)
             query = query.where(NOTICES.c.recipient == recipient)
         rows = s.execute(query.order_by(NOTICES.c.id.desc()).limit(limit))
         return [notice_view(app, n) for n in rows]
 
 
-def retry(app: App, notice_id: int) -> dict[str, Any]:
-    """A dead (or failing) notice gets a fresh set of attempts, from now."""
+# --------------------------------------------------------------------------- retry
+
+
+@dataclass(frozen=True)
+class Retried:
+    ids: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+# A retried notice starts afresh: no attempts, no backoff, no lease.
+_FRESH = {"status": PENDING, "attempts": 0, "retry_at": None, "lease_owner": None,
+          "lease_until": None}
+
+
+def retry(app: App, notice_id: int) -> Retried:
+    """A dead (or failing, not being sent) notice gets a fresh set of attempts, now."""
     with app.db.transaction() as s:
-        row = s.execute(select(NOTICES).where(NOTICES.c.id == notice_id)).first()
+        row = s.execute(select(NOTICES).where(NOTICES.c.id == notice_id)
+                        .with_for_update()).first()
         if row is None:
             raise NotFound(f"no notice #{notice_id}; see `torchflow notice list`")
-        if row.status not in ("dead", "pending"):
+        if row.status not in (DEAD, PENDING):
             raise Refused(f"notice #{notice_id} is {row.status}; only dead or pending ones retry")
-        s.execute(update(NOTICES).where(NOTICES.c.id == notice_id).values(
-            status="pending", attempts=0, not_before=app.now(), lease_owner=None,
-            lease_until=None))
-    return {"id": notice_id, "status": "pending"}
+        if row.lease_owner is not None and row.lease_until >= wall_clock():
+            raise Refused(f"notice #{notice_id} is being sent right now; "
+                          "see `torchflow notice list` in a moment")
+        s.execute(update(NOTICES).where(NOTICES.c.id == notice_id).values(**_FRESH))
+    return Retried((notice_id,))
+
+
+def retry_dead(app: App, *, recipient: str | None = None, kind: str | None = None,
+               channel: str | None = None) -> Retried:
+    """Every dead notice (matching the filters) gets a fresh set of attempts, in
+    one transaction."""
+    with app.db.transaction() as s:
+        query = update(NOTICES).where(NOTICES.c.status == DEAD)
+        if recipient:
+            people_service.person_by_handle(s, recipient)
+            query = query.where(NOTICES.c.recipient == recipient)
+        if kind:
+            query = query.where(NOTICES.c.kind == kind)
+        if channel:
+            query = query.where(NOTICES.c.channel == channel)
+        rows = s.execute(query.values(**_FRESH).returning(NOTICES.c.id)).scalars().all()
+    return Retried(tuple(sorted(rows)))

@@ -1,4 +1,4 @@
-"""People: who acts, who owns cases, who is told."""
+"""People: who acts, who owns cases, who is told, and handing one's work over."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, select, update
 
-from torchflow.config import CHANNELS, ENV_USER
+from torchflow.channels import CHANNEL_TYPES, shown_address
+from torchflow.config import ENV_USER
 from torchflow.errors import InvalidInput, NotFound, Refused
+from torchflow.service import followups
 from torchflow.service.app import App
+from torchflow.service.events import CASES, append_event, case_by_id
 from torchflow.store.models import PEOPLE
 from torchflow.store.queries import insert_ignore
 
@@ -35,7 +38,7 @@ def person_view(p: Row[Any]) -> dict[str, Any]:
         "email": p.email,
         "roles": list(p.roles or []),
         "channel": p.channel,
-        "address": p.address,
+        "address": shown_address(p.address or ""),  # webhook URLs often carry a token
         "active": p.active,
     }
 
@@ -83,8 +86,9 @@ def _check_person(
     for role in split:
         if not ROLE.match(role):
             raise InvalidInput(f"role {role!r} is not valid; use e.g. coordinator or director")
-    if channel is not None and channel not in CHANNELS:
-        raise InvalidInput(f"channel {channel!r} is unknown; use one of " + ", ".join(CHANNELS))
+    if channel is not None and channel not in CHANNEL_TYPES:
+        raise InvalidInput(f"channel {channel!r} is unknown; use one of "
+                           + ", ".join(CHANNEL_TYPES))
     return sorted(set(split))
 
 
@@ -127,8 +131,31 @@ def has_role(person: Row[Any], role: str) -> bool:
     return role in (person.roles or ())
 
 
-def handles_with_role(session: Connection, role: str) -> list[Row[Any]]:
-    people = session.execute(
-        select(PEOPLE).where(PEOPLE.c.active.is_(True)).order_by(PEOPLE.c.handle)
-    )
-    return [p for p in people if has_role(p, role)]
+@dataclass(frozen=True)
+class Handover:
+    giver: str
+    taker: str
+    cases: int
+    tasks: int
+    notices: int  # moved now
+    in_flight: int  # being sent: they move if that send ends unsent
+
+
+def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = False
+             ) -> Handover:
+    """OLD leaves or changes post: open cases, open tasks and pending notices move."""
+    if old == new:
+        raise InvalidInput("OLD and NEW are the same person")
+    now = app.now()
+    with app.db.transaction() as s:
+        giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
+        case_ids = list(s.scalars(select(CASES.c.id).where(
+            CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
+        for case_id in case_ids:
+            append_event(s, case_by_id(s, case_id), kind="assigned", actor=actor.handle, at=now,
+                         data={"owner": new, "was": old, "handover": True},
+                         changes={"owner_id": taker.id})
+        moved = followups.move_work(app, s, taker, giver=giver)
+        if deactivate:
+            s.execute(update(PEOPLE).where(PEOPLE.c.id == giver.id).values(active=False))
+    return Handover(old, new, len(case_ids), moved.tasks, moved.notices, moved.in_flight)

@@ -14,12 +14,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 
-from torchflow.domain.timeline import DIGEST, digest_day, idempotency_key, notices_due, timeline
+from torchflow.domain import wording
+from torchflow.domain.status import NoticeKind, TaskStatus
+from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, timeline
 from torchflow.service.app import App
 from torchflow.service.events import CASES
 from torchflow.service.notices import ledger_row, people_by_id, recipients, task_notice
-from torchflow.store.models import MARKS, NOTICES, OPEN, PEOPLE, TASKS
+from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
+
+DIGEST = NoticeKind.DIGEST
 
 
 @dataclass
@@ -98,7 +102,7 @@ def produce_digests(app: App, now: datetime) -> int:
             # Through the assignee index, one person at a time: cheap however many
             # tasks exist, where "status = open AND due_on <= day" scans them all.
             .where(TASKS.c.assignee_id.in_(select(PEOPLE.c.id).where(PEOPLE.c.active.is_(True))),
-                   TASKS.c.status == OPEN, TASKS.c.due_on <= day)
+                   TASKS.c.status == TaskStatus.OPEN, TASKS.c.due_on <= day)
             .order_by(TASKS.c.assignee_id, TASKS.c.due_on)
         ).all()
         by_person: dict[int, list[Any]] = {}
@@ -115,19 +119,11 @@ def produce_digests(app: App, now: datetime) -> int:
 
 
 def _digest(app: App, person: Row[Any], items: list[Any], day: date, now: datetime) -> dict:
-    overdue = [i for i in items if i.due_on < day]
-    today = [i for i in items if i.due_on == day]
-    lines = [f"Follow-ups for {person.name} on {day}:"]
-    for title, group in (("Due today", today), ("Overdue", overdue)):
-        if group:
-            lines.append(f"\n{title}:")
-            lines += [f"  {i.key} {i.kind} (due {i.due_on}) {i.title}" for i in group]
+    words = wording.digest(person.name, day, items)
     return ledger_row(
-        app.settings, person, kind=DIGEST, task_id=None,
-        subject=f"[torchflow] {day}: {len(today)} due today, {len(overdue)} overdue",
-        body="\n".join(lines),
-        payload={"day": day.isoformat(), "due_today": [i.key for i in today],
-                 "overdue": [i.key for i in overdue]},
+        app.settings, person, kind=DIGEST, task_id=None, subject=words.subject, body=words.body,
+        payload={"day": day.isoformat(), "due_today": [i.key for i in items if i.due_on == day],
+                 "overdue": [i.key for i in items if i.due_on < day]},
         now=now,
         key=lambda channel: idempotency_key(kind=DIGEST, recipient=person.handle,
                                             channel=channel, day=day),

@@ -16,7 +16,7 @@ from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
-from torchflow.service.notices import NOTICES, people_by_id, readdress_pending, recipients
+from torchflow.service.notices import NOTICES, people_by_id, recipients
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
@@ -166,33 +166,8 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
                if task.assignee_id else None)
         append_event(s, case, kind="task_reassigned", actor=actor.handle, at=now,
                      data={"task": task.id, "to": handle, "was": old.handle if old else None})
-        s.execute(update(TASKS).where(TASKS.c.id == task.id).values(assignee_id=person.id))
-        if old is not None:
-            readdress_pending(app, s, old, person, task_ids=[task.id])
+        followups.move_work(app, s, person, task_ids=[task.id])
     return {"task": task_id, "key": case.key, "assignee": handle}
-
-
-def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = False) -> dict:
-    """OLD leaves or changes post: open cases, open tasks and pending notices move."""
-    if old == new:
-        raise InvalidInput("OLD and NEW are the same person")
-    now = app.now()
-    with app.db.transaction() as s:
-        giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
-        case_ids = list(s.scalars(select(CASES.c.id).where(
-            CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
-        for case_id in case_ids:
-            append_event(s, case_by_id(s, case_id), kind="assigned", actor=actor.handle, at=now,
-                         data={"owner": new, "was": old, "handover": True},
-                         changes={"owner_id": taker.id})
-        moved = s.execute(update(TASKS).where(TASKS.c.assignee_id == giver.id,
-                                              TASKS.c.status == OPEN)
-                          .values(assignee_id=taker.id))
-        notices = readdress_pending(app, s, giver, taker)
-        if deactivate:
-            s.execute(update(PEOPLE).where(PEOPLE.c.id == giver.id).values(active=False))
-    return {"from": old, "to": new, "cases": len(case_ids),
-            "tasks": moved.rowcount, "notices": notices}  # type: ignore[attr-defined]
 
 
 def parse_span(text: str) -> timedelta:

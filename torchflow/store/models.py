@@ -206,8 +206,15 @@ NOTICES = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime(), nullable=True),
     Column("last_error", Text, nullable=False, default=""),
+    # What a move or withdrawal asked of this notice while a sender held its lease:
+    # "withdraw" or "move:<handle>", applied when the lease ends unsent.
+    Column("deferred", String(80), nullable=True),
+    # Wall clock: after a failed send, not before this instant (backoff measures
+    # real time, like leases, so it runs on under a fixed TORCHFLOW_NOW).
+    Column("retry_at", UTCDateTime(), nullable=True),
     Index("ix_notices_status_not_before", "status", "not_before"),
     Index("ix_notices_task_id", "task_id"),
+    Index("ix_notices_deferred", "deferred"),
 )
 
 # Marks the service keeps: when the last daily digests were made.
