@@ -10,6 +10,7 @@ from datetime import datetime
 from torchflow.clock import utcnow
 from torchflow.config import Settings
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.service.calendar import load_schedules
 from torchflow.service.registry import WorkflowRegistry
 from torchflow.store.db import Database
 
@@ -47,6 +48,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App
             extra_workdays=cal.extra_workdays,
             workday_start=cal.workday_start,
             workday_end=cal.workday_end,
+            official=load_schedules(cal.official),
         ),
         registry=WorkflowRegistry(settings.workflows_dir),
         clock=clock,

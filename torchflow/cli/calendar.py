@@ -1,0 +1,66 @@
+"""`torchflow calendar ...`: the working-day calendar as data."""
+
+from __future__ import annotations
+
+import click
+
+from torchflow.cli.context import Env, pass_env
+
+
+@click.group()
+def calendar() -> None:
+    """Show the working-day calendar and check that it has official data.
+
+    \b
+    Example:
+      torchflow calendar show 2027 --month 2
+      torchflow calendar check
+    """
+
+
+@calendar.command("show")
+@click.argument("year", type=int)
+@click.option("--month", type=int, help="Only this month (1-12).")
+@pass_env
+def show(env: Env, year: int, month: int | None) -> None:
+    """Month grids of YEAR: days off, worked weekend days, blackout and extra
+    days, and which source decided the year.
+
+    \b
+    Example:
+      torchflow calendar show 2027 --month 2
+    """
+    from torchflow.service import calendar as service
+
+    env.emit(service.show(env.app.calendar, year, month), service.render)
+
+
+@calendar.command("check")
+@pass_env
+def check(env: Env) -> None:
+    """Exit 1 if a year with open tasks, or within the next 13 months, has no
+    official schedule: for CI or cron, each November.
+
+    \b
+    Example:
+      torchflow calendar check
+    """
+    from torchflow.service import calendar as service
+
+    app = env.app
+    report = service.check(app, app.calendar.local_date(app.now()))
+    if env.as_json:
+        env.emit(report, "")
+    else:
+        for line in report["file_problems"]:
+            click.echo(f"error: {line}", err=True)
+        for row in report["missing"]:
+            click.echo(row["todo"], err=True)
+        for row in report["overridden"]:
+            click.echo(f"{row['year']}: the holidays library now carries it; "
+                       f"{row['path']} is no longer used and can be removed from the config")
+        if report["ok"]:
+            years = ", ".join(f"{r['year']} ({r['source']})" for r in report["years"])
+            click.echo(f"calendar ok: {years}")
+    if not report["ok"]:
+        raise SystemExit(1)
