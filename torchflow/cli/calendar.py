@@ -39,7 +39,8 @@ def show(env: Env, year: int, month: int | None) -> None:
 @pass_env
 def check(env: Env) -> None:
     """Exit 1 if a year with open tasks, or within the next 13 months, has no
-    official schedule: for CI or cron, each November.
+    official schedule although its notice is due (from 1 December of the year
+    before): for CI or cron. Also checks the [calendar] official files.
 
     \b
     Example:
@@ -56,6 +57,8 @@ def check(env: Env) -> None:
             click.echo(f"error: {line}", err=True)
         for row in report["missing"]:
             click.echo(row["todo"], err=True)
+        for row in report["pending"]:
+            click.echo(row["note"])
         for row in report["overridden"]:
             click.echo(f"{row['year']}: the holidays library now carries it; "
                        f"{row['path']} is no longer used and can be removed from the config")

@@ -28,7 +28,10 @@ from torchflow.domain.calendar import (
 from torchflow.errors import ConfigError, InvalidInput
 from torchflow.store.models import OPEN, TASKS
 
-HORIZON_DAYS = 396  # "the next ~13 months": next year is checked from early December on
+HORIZON_DAYS = 395  # "the next ~13 months" of planning, listed by the check
+# The State Council notice for year Y comes out in November of Y-1 and the
+# library weeks later; from 1 December of Y-1 a missing Y fails the check.
+EXPECTED_FROM = (12, 1)
 
 EXAMPLE = "calendars/example-cn-2027.toml"  # the template; its year is changed
 
@@ -90,15 +93,27 @@ def check(app: Any, today: date) -> dict[str, Any]:
          "open_tasks": tasks.get(y, 0)}
         for y in years
     ]
-    missing = [row for row in rows if row["source"] == STATUTORY]
+    uncovered = [row for row in rows if row["source"] == STATUTORY]
+    missing = [row for row in uncovered if today >= expected_from(row["year"])]
+    pending = [row for row in uncovered if today < expected_from(row["year"])]
     for row in missing:
         row["todo"] = todo(row["year"], row["open_tasks"])
+    for row in pending:
+        row["note"] = (
+            f"{row['year']}: planned with its statutory holidays until its notice is out "
+            f"(expected before {expected_from(row['year'])}); {row['open_tasks']} open task(s)"
+        )
     overridden = [
         {"year": y, "path": s.path}
         for y, s in cal.office_schedules().items() if cal.source(y).kind == OFFICIAL
     ]
-    return {"years": rows, "missing": missing, "file_problems": problems,
+    return {"years": rows, "missing": missing, "pending": pending, "file_problems": problems,
             "overridden": overridden, "ok": not missing and not problems}
+
+
+def expected_from(year: int) -> date:
+    """From when the official schedule of ``year`` should be typed in or released."""
+    return date(year - 1, *EXPECTED_FROM)
 
 
 def todo(year: int, open_tasks: int) -> str:
