@@ -106,3 +106,27 @@ def test_check_passes_with_an_office_schedule(
         assert not december["ok"] and [r["year"] for r in december["missing"]] == [2028]
     finally:
         office.close()
+
+
+def test_talent_docking_cases_of_late_december_stay_off_2027_holidays(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    # The database-backed variant of tests/unit/test_calendar_heldout.py, small:
+    # cases opened and matched on the last days of 2026, as the service plans them.
+    from tests.unit.test_calendar_heldout import HOLIDAYS_2027
+    from torchflow.service.cases import advance
+
+    fields = {"enterprise": "Qingneng", "position": "engineer", "expertise": "fuel cells"}
+    for day in range(21, 32):
+        clock.set(f"2026-12-{day}T10:00:00+08:00")
+        key = str(open_case(app, staff["wang.li"], "talent_docking", title=f"d{day}",
+                            fields=fields)["key"])
+        advance(app, staff["wang.li"], key, "match")
+    with app.db.transaction() as s:
+        due = s.execute(select(TASKS.c.rule, TASKS.c.due_on, TASKS.c.next_notice_at)
+                        .where(TASKS.c.status == "open")).all()
+    assert len(due) == 22
+    assert [r for r in due if r.due_on in HOLIDAYS_2027] == []
+    assert date(2027, 2, 9) not in {r.due_on for r in due}  # a day in lieu, estimated
+    assert [r for r in due if r.next_notice_at is not None
+            and r.next_notice_at.astimezone(SHANGHAI).date() in HOLIDAYS_2027] == []
