@@ -13,6 +13,7 @@ an index.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable
@@ -268,6 +269,7 @@ class WorkCalendar:
         self._extra = _dates(extra_workdays, "extra_workdays")
         self._warn = warn if warn is not None else _log.warning
         self._office = _by_year(official)
+        self._digests: dict[tuple[int, int], str] = {}
         # year -> (ordinal of 1 January, flags); built lazily, read without a lock.
         self._years: dict[int, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
@@ -295,6 +297,20 @@ class WorkCalendar:
     def office_schedules(self) -> dict[int, OfficialSchedule]:
         """The configured office schedules by year (used or overridden by the library)."""
         return dict(self._office)
+
+    def planning_digest(self, first_year: int, last_year: int) -> str:
+        """A short digest of the working days of ``first_year``..``last_year`` as
+        this calendar sees them (source, office file, blackout and extra days):
+        a task records it, and a different value later means its dates were
+        planned with other calendar data (``torchflow replan``)."""
+        key = (first_year, last_year)
+        if (found := self._digests.get(key)) is None:
+            h = hashlib.sha256()
+            for year in range(first_year, last_year + 1):
+                _, flags = self._years.get(year) or self._load_year(year)
+                h.update(year.to_bytes(2, "big") + flags)
+            found = self._digests[key] = h.hexdigest()[:16]
+        return found
 
     def day_kind(self, d: date) -> str:
         """What ``d`` is, for month grids: ``blackout``, ``extra`` (configured),
