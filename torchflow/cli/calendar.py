@@ -67,3 +67,45 @@ def check(env: Env) -> None:
             click.echo(f"calendar ok: {years}")
     if not report["ok"]:
         raise SystemExit(1)
+
+
+@click.command("replan")
+@click.option("--dry-run", is_flag=True, help="List what would move; change nothing.")
+@pass_env
+def replan(env: Env, dry_run: bool) -> None:
+    """Re-plan open tasks planned with other calendar data than today's.
+
+    After a holidays upgrade, an office schedule file or a new blackout day:
+    each stale task is planned again from the same day with the same rule (and,
+    for a visit, the same seed); its pending notices move as with a snooze.
+    One history event per case. Logged contacts and visits never move.
+
+    \b
+    Example:
+      torchflow replan --dry-run
+      torchflow --as wang.li replan
+    """
+    from torchflow.service import replan as service
+
+    app = env.app
+    if dry_run:
+        cases = service.view(app.calendar, service.plan(app))
+        env.emit({"cases": cases, "dry_run": True}, _render)
+        return
+    result = service.apply(app, env.actor().handle)
+    env.emit(result, lambda r: _render({"cases": r["plan"]}) + (
+        f"\nre-planned {r['moved']} task(s) in {r['cases']} case(s); "
+        f"{r['renewed']} kept their dates"))
+
+
+def _render(data: dict) -> str:
+    if not data["cases"]:
+        return "no open task moves: every one was planned with today's calendar data"
+    lines = []
+    for case in data["cases"]:
+        lines.append(case["key"])
+        for t in case["tasks"]:
+            old, new = t["from"], t["to"]
+            lines.append(f"  #{t['task']} {t['rule']}: due {old['due_on']} -> {new['due_on']}"
+                         f", reminder {old['reminder'] or '-'} -> {new['reminder'] or '-'}")
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from torchflow.cli.audit import audit
-from torchflow.cli.calendar import calendar
+from torchflow.cli.calendar import calendar, replan
 from torchflow.cli.case import case
 from torchflow.cli.context import Env, handle_errors
 from torchflow.cli.notice import notice
@@ -59,7 +59,7 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
-                calendar):
+                calendar, replan):
     cli.add_command(command)
 
 
