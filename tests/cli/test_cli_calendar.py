@@ -100,3 +100,20 @@ def test_check_with_an_office_file(cli: Cli, config_file: Path) -> None:
     assert [(y["year"], y["source"]) for y in data.data["years"]][:2] == [
         (2026, "official"), (2027, "office"),
     ]
+
+
+def test_replan_after_a_blackout_day_is_added(cli: Cli, config_file: Path) -> None:
+    key = cli.open_pi()  # lead deadline on Wednesday 18 March 2026
+    assert "no open task moves" in cli.ok("replan", "--dry-run").out
+    with config_file.open("a", encoding="utf-8") as f:
+        f.write('\n[calendar]\nblackout = ["2026-03-18"]\n')
+    dry = cli.ok("replan", "--dry-run").out.splitlines()
+    assert dry[0] == key
+    assert ("lead.deadline: due 2026-03-18 -> 2026-03-19, "
+            "reminder 2026-03-16 -> 2026-03-16") in dry[1]
+    assert cli.open_tasks(key)["lead.deadline"]["due_on"] == "2026-03-18"
+    done = cli.ok("replan", as_="wang.li").out
+    assert "re-planned 1 task(s) in 1 case(s); 0 kept their dates" in done
+    assert cli.open_tasks(key)["lead.deadline"]["due_on"] == "2026-03-19"
+    assert cli.json("replan", "--dry-run") == {"cases": [], "dry_run": True}
+    cli.ok("audit", "verify")
