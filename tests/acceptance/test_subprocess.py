@@ -274,7 +274,7 @@ def test_help_of_every_command_exits_0_with_an_example(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("words", "cword", "expected"), [
-    ("torchflow ca", "1", "case"),
+    ("torchflow cas", "1", "case"),  # "ca" is also calendar
     ("torchflow case adv", "2", "advance"),
     ("torchflow workflow diagram x --format m", "5", "mermaid"),
 ])
