@@ -353,9 +353,16 @@ class WorkCalendar:
 
     def workdays(self, start: date, end: date) -> list[date]:
         """Working days in ``[start, end]``, both ends included; [] if start > end."""
-        count = (end - start).days + 1
-        days = (start + timedelta(days=i) for i in range(max(count, 0)))
-        return [day for day in days if self.is_workday(day)]
+        out: list[date] = []
+        day = start
+        while day <= end:
+            # One slice of the year's flags at a time: no per-day method call.
+            base, flags = self._years.get(day.year) or self._load_year(day.year)
+            last = min(end, date(day.year, 12, 31))
+            lo, hi = day.toordinal() - base, last.toordinal() - base
+            out += [date.fromordinal(base + i) for i in range(lo, hi + 1) if flags[i]]
+            day = last + timedelta(days=1)
+        return out
 
     def count_workdays(self, start: date, end: date) -> int:
         """Working days in ``(start, end]``: ``start`` excluded, ``end`` included.

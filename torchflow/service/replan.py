@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, extract, func, select, update
@@ -90,14 +91,18 @@ def plan(app: App) -> list[Move]:
             .order_by(TASKS.c.case_id, TASKS.c.id)
         ).all()
         moves = []
+        rules: dict[tuple[int, str, str], Rule | None] = {}  # a handful of rules, many tasks
+        memo: dict[tuple[str, date, int], PlannedTask] = {}
         for row in rows:
             y = (row.planned_from and row.planned_from.year, row.due_on.year,
                  row.window_end and row.window_end.year)
             if row.calendar_digest is not None and row.calendar_digest == _expected(cal, *y):
                 continue
-            rule = _rule(app, s, row)
-            if rule is not None:
-                moves.append(_move(cal, row, rule, today))
+            key = (row.version_id, row.state, row.rule)
+            if key not in rules:
+                rules[key] = _rule(app, s, row)
+            if (rule := rules[key]) is not None:
+                moves.append(_move(cal, row, rule, today, memo))
     return moves
 
 
@@ -118,13 +123,21 @@ def _since(cal: WorkCalendar, task: Row[Any], rule: Rule) -> date:
     return cal.local_date(task.created_at)
 
 
-def _move(cal: WorkCalendar, task: Row[Any], rule: Rule, today: date) -> Move:
+def _move(cal: WorkCalendar, task: Row[Any], rule: Rule, today: date,
+          memo: dict[tuple[str, date, int], PlannedTask]) -> Move:
     since = _since(cal, task, rule)
     if task.due_on < today:
         # Its day has passed and its notices went out: moving it would only repeat them.
         return Move(task, None, since)
-    planned = plan_next(cal, rule, case_key=task.case_key, since=since,
-                        occurrence=task.occurrence)
+    # A contact or deadline depends on (rule, since, occurrence) only, which many
+    # tasks share; a visit's draw depends on its case too.
+    key = (rule.name, since, task.occurrence)
+    planned = memo.get(key) if not isinstance(rule, VisitRule) else None
+    if planned is None:
+        planned = plan_next(cal, rule, case_key=task.case_key, since=since,
+                            occurrence=task.occurrence)
+        if not isinstance(rule, VisitRule):
+            memo[key] = planned
     # Re-planned into the past: keep the day it has rather than notify late.
     return Move(task, planned if planned.due_on >= today else None, since)
 
@@ -136,15 +149,18 @@ def reminder(cal: WorkCalendar, due_on: date, remind: int) -> date | None:
 def view(cal: WorkCalendar, moves: list[Move]) -> list[dict[str, Any]]:
     """The dry-run report, grouped by case: old and new dates of each task that moves."""
     cases: dict[str, list[dict[str, Any]]] = {}
+    iso = cache(_iso)  # many tasks share their days
+    remind = cache(lambda due, n: iso(reminder(cal, due, n)))
+    old = cache(lambda at, n, done: _old_reminder(cal, at, n, done))
     for m in moves:
         if not m.moves:
             continue
         t, p = m.task, m.planned
         assert p is not None
         item = {"task": t.id, "rule": t.rule, "kind": t.kind,
-                "from": {"due_on": t.due_on.isoformat(), "reminder": _old_reminder(cal, t)},
-                "to": {"due_on": p.due_on.isoformat(),
-                       "reminder": _iso(reminder(cal, p.due_on, t.remind))}}
+                "from": {"due_on": iso(t.due_on),
+                         "reminder": old(t.next_notice_at, t.remind, t.stage_done)},
+                "to": {"due_on": iso(p.due_on), "reminder": remind(p.due_on, t.remind)}}
         if p.seed is not None:
             item["seed"] = p.seed
             item["to"]["window"] = [_iso(p.window_start), _iso(p.window_end)]
@@ -152,10 +168,10 @@ def view(cal: WorkCalendar, moves: list[Move]) -> list[dict[str, Any]]:
     return [{"key": key, "tasks": tasks} for key, tasks in cases.items()]
 
 
-def _old_reminder(cal: WorkCalendar, task: Any) -> str | None:
+def _old_reminder(cal: WorkCalendar, next_at: Any, remind: int, stage_done: int) -> str | None:
     # The stored first notice time is the reminder as it was planned, if still ahead.
-    if task.remind > 0 and task.stage_done == 0 and task.next_notice_at is not None:
-        return cal.local_date(task.next_notice_at).isoformat()
+    if remind > 0 and stage_done == 0 and next_at is not None:
+        return cal.local_date(next_at).isoformat()
     return None
 
 
