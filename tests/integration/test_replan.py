@@ -133,3 +133,29 @@ def test_the_scheduler_warns_once_per_tick_when_tasks_are_stale(
         "1 open task(s) were planned with other calendar data; "
         "run `torchflow replan --dry-run`, then `torchflow replan`"
     ]
+
+
+def test_a_visit_is_redrawn_with_the_same_seed(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    key = str(open_case(app, staff["wang.li"], "project_introduction", title="a",
+                        fields=PI_FIELDS)["key"])
+    advance(app, staff["wang.li"], key, "make_contact")
+    advance(app, staff["wang.li"], key, "negotiate", fields={"contact_person": "Ms. Li"})
+    visit = tasks_of(app, key)["negotiation.visit#1"]
+    cal = replace(app.settings.calendar, blackout=(visit.due_on,))  # type: ignore[attr-defined]
+    closed = build_app(replace(app.settings, calendar=cal), clock=clock)
+    try:
+        moved = [t for c in service.view(closed.calendar, service.plan(closed))
+                 for t in c["tasks"] if t["rule"] == "negotiation.visit"]
+        assert len(moved) == 1
+        item = moved[0]
+        assert item["seed"] == visit.seed  # type: ignore[attr-defined]
+        assert item["to"]["window"] == [visit.window_start.isoformat(),  # type: ignore[attr-defined]
+                                        visit.window_end.isoformat()]  # type: ignore[attr-defined]
+        assert item["to"]["due_on"] != visit.due_on.isoformat()  # type: ignore[attr-defined]
+        service.apply(closed, "wang.li")
+        after = tasks_of(app, key)["negotiation.visit#1"]
+        assert after.seed == visit.seed and after.due_on.isoformat() == item["to"]["due_on"]  # type: ignore[attr-defined]
+    finally:
+        closed.close()
