@@ -33,7 +33,7 @@ _SATURDAY = 5  # date.weekday(): Monday == 0
 # The years whose State Council notice (holidays *and* worked weekend days) the
 # installed ``holidays`` carries: 0.109 has the notices of 2001-2026. Declared
 # here, not read from the library's private tables, so an upgrade cannot move it
-# silently; tests/unit/test_calendar.py fails when the library disagrees. Raise
+# silently; tests/unit/test_calendar_data.py fails when the library disagrees. Raise
 # the end when an upgrade brings a new year (the November routine, docs/calendar.md).
 OFFICIAL_YEARS = range(2001, 2027)
 
