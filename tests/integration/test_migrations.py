@@ -46,7 +46,7 @@ TABLES = {
 
 @pytest.fixture
 def empty_db(empty_database_url: str) -> Iterator[Database]:
-    db = Database(empty_database_url)
+    db = Database(empty_database_url, create=True)
     yield db
     db.dispose()
 
@@ -258,7 +258,7 @@ def test_every_seed_is_for_a_known_revision() -> None:
 def test_rows_of_an_older_release_survive_the_upgrade(
     empty_database_url: str, settings: Settings, clock: Clock, revision: str
 ) -> None:
-    db = Database(empty_database_url)
+    db = Database(empty_database_url, create=True)
     try:
         assert upgrade(db, revision) == (None, revision)
         with db.engine.begin() as conn:
