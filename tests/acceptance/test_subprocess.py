@@ -139,7 +139,7 @@ def test_demo(tmp_path: Path) -> None:
         prefixes = sorted(row[0][:2] for row in db.execute("SELECT key FROM cases"))
     assert prefixes == ["EC", "IC", "PB", "PI", "TD"]
     # The folder's config works with the CLI.
-    cases = tf.json("--config", folder / "config.toml", "case", "list", config=False)
+    cases = tf.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
     assert len(cases) == 5
 
 
@@ -185,7 +185,7 @@ def test_coordinator_walks_a_project_from_lead_to_closed(tf: Torchflow) -> None:
     final = tf.json("case", "show", key)
     assert final["terminal"] is True and final["tasks"] == [] and final["allowed"] == []
     assert final["fields"]["expected_jobs"] == 450
-    assert [c["key"] for c in tf.json("case", "list", "--closed")] == [key]
+    assert [c["key"] for c in tf.json("case", "list", "--closed")["items"]] == [key]
     events = tf.json("case", "history", key)["events"]
     assert [e["to"] for e in events if e["kind"] in ("opened", "advanced")] == [
         "lead", "first_contact", "negotiation", "site_inspection", "signed", "registered",
@@ -238,7 +238,7 @@ def test_usage_errors_exit_2(tf: Torchflow, args: tuple[str, ...], expected: str
     done = tf.run(*args)
     assert done.code == 2
     assert done.out == ""
-    assert done.err.startswith("Usage: torchflow")
+    assert done.err.startswith("Error: ") and len(done.err.splitlines()) == 1
     assert expected in done.err
 
 
@@ -329,4 +329,4 @@ def test_scheduler_run_sends_and_stops_cleanly_on_sigterm(
     lines = (config_file.parent / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     [message] = [json.loads(line) for line in lines]
     assert message["kind"] == "upcoming" and message["payload"]["case"] == key
-    assert [n["status"] for n in tf.json("notice", "list")] == ["sent"]
+    assert [n["status"] for n in tf.json("notice", "list")["items"]] == ["sent"]

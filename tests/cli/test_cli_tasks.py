@@ -51,7 +51,7 @@ def test_task_list_text(cli: Cli, two_cases: dict[str, str]) -> None:
 
 def test_task_list_filters(cli: Cli, two_cases: dict[str, str]) -> None:
     def kinds(*args: str, **kwargs: Any) -> list[tuple[str, str]]:
-        return [(t["case"], t["kind"]) for t in cli.json("task", "list", *args, **kwargs)]
+        return [(t["case"], t["kind"]) for t in cli.json("task", "list", *args, **kwargs)["items"]]
 
     lead, talks = two_cases["lead"], two_cases["talks"]
     assert kinds("--mine", as_="wang.li") == [(lead, "deadline")]
@@ -62,16 +62,16 @@ def test_task_list_filters(cli: Cli, two_cases: dict[str, str]) -> None:
     assert (lead, "deadline") in kinds("--due-within", "2w")
     assert kinds("--overdue") == []
     # The contact due Friday is overdue on Monday.
-    overdue = cli.json("task", "list", "--overdue", now="2026-03-09T09:00:00+08:00")
+    overdue = cli.json("task", "list", "--overdue", now="2026-03-09T09:00:00+08:00")["items"]
     assert [(t["case"], t["kind"], t["overdue"]) for t in overdue] == [(talks, "contact", True)]
     assert kinds("--limit", "1") == [(talks, "contact")]
 
 
 def test_task_list_refusals(cli: Cli, two_cases: dict[str, str]) -> None:
-    assert cli.refused("task", "list", "--due-within", "3 days") == \
-        "Error: --due-within '3 days' is not a span; use e.g. 3d or 2w"
-    assert cli.refused("task", "list", "--mine", "--assignee", "zhao.min", as_="wang.li") == \
-        "Error: --mine and --assignee exclude each other; use one"
+    assert "'3 days' is not a span; use e.g. 3d or 2w" in \
+        cli.usage("task", "list", "--due-within", "3 days")
+    assert "--mine and --assignee exclude each other; use one" in \
+        cli.usage("task", "list", "--mine", "--assignee", "zhao.min", as_="wang.li")
     assert "who is acting? pass --as HANDLE" in cli.refused("task", "list", "--mine")
     assert "no person with handle 'nobody'" in cli.refused("task", "list", "--assignee", "nobody")
     assert "'call' is not one of 'contact', 'visit', 'deadline'" in cli.usage(
@@ -154,10 +154,9 @@ def test_snooze_refusals(cli: Cli, two_cases: dict[str, str]) -> None:
     task = cli.open_tasks(two_cases["lead"])["lead.deadline"]["id"]
     assert cli.refused("task", "snooze", task, "--to", "2026-03-03", "--reason", "x",
                        as_="wang.li") == \
-        "Error: --to 2026-03-03 is in the past; snooze to today or later"
-    assert cli.refused("task", "snooze", task, "--to", "next week", "--reason", "x",
-                       as_="wang.li") == \
-        "Error: --to 'next week' is not a date; use e.g. 2026-12-07"
+        "Error: 2026-03-03 is in the past; snooze to today or later"
+    assert "'next week' is not a date; use YYYY-MM-DD, e.g. 2026-12-07" in \
+        cli.usage("task", "snooze", task, "--to", "next week", "--reason", "x")
     assert cli.refused("task", "snooze", task, "--to", "2026-03-20", "--reason", " ",
                        as_="wang.li") == "Error: --reason is empty; say why the task moves"
     assert "Missing option '--reason'" in cli.usage("task", "snooze", task, "--to", "2026-03-20",
@@ -172,8 +171,8 @@ def test_reassign_text_and_json(cli: Cli, two_cases: dict[str, str]) -> None:
     task = cli.open_tasks(two_cases["lead"])["lead.deadline"]["id"]
     assert cli.ok("task", "reassign", task, "zhao.min", as_="chen.jie").out == \
         f"task #{task} assigned to zhao.min\n"
-    assert task in [t["id"] for t in cli.json("task", "list", "--assignee", "zhao.min")]
-    assert cli.json("task", "list", "--assignee", "wang.li") == []
+    assert task in [t["id"] for t in cli.json("task", "list", "--assignee", "zhao.min")["items"]]
+    assert cli.json("task", "list", "--assignee", "wang.li")["items"] == []
     # The case keeps its owner; only the task moved.
     assert cli.json("case", "show", two_cases["lead"])["owner"] == "wang.li"
     assert cli.json("task", "reassign", task, "liu.yang", as_="chen.jie") == \
@@ -277,7 +276,7 @@ def dead_notice(cli: Cli) -> dict[str, Any]:
     results = [cli.json("scheduler", "tick", now=f"2026-03-16T09:3{i}:00+08:00")["dispatch"]
                for i in range(3)]
     assert [(r["failed"], r["dead"]) for r in results] == [(1, 0), (1, 0), (0, 1)]
-    [dead] = cli.json("notice", "list", "--status", "dead")
+    [dead] = cli.json("notice", "list", "--status", "dead")["items"]
     return dict(dead)
 
 
@@ -294,7 +293,7 @@ def test_notice_list_text(cli: Cli, dead_notice: dict[str, Any]) -> None:
     ]
     dead_lines = cli.ok("notice", "list", "--status", "dead").out.splitlines()
     assert len(dead_lines) == 2 and "hook.li" in dead_lines[1]
-    assert [n["to"] for n in cli.json("notice", "list", "--to", "wang.li")] == ["wang.li"]
+    assert [n["to"] for n in cli.json("notice", "list", "--to", "wang.li")["items"]] == ["wang.li"]
     assert cli.ok("notice", "list", "--status", "cancelled").out == "(none)\n"
 
 
@@ -305,7 +304,7 @@ def test_notice_list_json_dead(cli: Cli, dead_notice: dict[str, Any]) -> None:
     assert dead_notice["last_error"] == \
         "no webhook URL: set [notify.webhook] url or the person's address"
     assert dead_notice["sent_at"] is None
-    [task] = cli.json("task", "list", "--assignee", "hook.li")
+    [task] = cli.json("task", "list", "--assignee", "hook.li")["items"]
     assert dead_notice["key"] == f"task:{task['id']}:1:upcoming:hook.li:webhook:2026-03-18"
 
 
@@ -313,12 +312,12 @@ def test_snooze_cancels_the_pending_notices_of_the_task(
     cli: Cli, dead_notice: dict[str, Any]
 ) -> None:
     cli.ok("notice", "retry", dead_notice["id"])
-    [task] = cli.json("task", "list", "--assignee", "hook.li")
+    [task] = cli.json("task", "list", "--assignee", "hook.li")["items"]
     cli.ok("task", "snooze", task["id"], "--to", "2026-03-25", "--reason", "abroad",
            as_="hook.li")
-    [cancelled] = cli.json("notice", "list", "--status", "cancelled")
+    [cancelled] = cli.json("notice", "list", "--status", "cancelled")["items"]
     assert cancelled["id"] == dead_notice["id"]
-    assert cli.json("notice", "list", "--status", "pending") == []
+    assert cli.json("notice", "list", "--status", "pending")["items"] == []
     line = cli.refused("notice", "retry", dead_notice["id"])
     assert line == (f"Error: notice #{dead_notice['id']} is cancelled; "
                     "only dead or pending ones retry")
@@ -328,7 +327,7 @@ def test_notice_retry_text_and_json(cli: Cli, dead_notice: dict[str, Any]) -> No
     nid = dead_notice["id"]
     assert cli.ok("notice", "retry", nid, now="2026-03-16T10:00:00+08:00").out == \
         f"notice #{nid} queued again\n"
-    [pending] = cli.json("notice", "list", "--status", "pending")
+    [pending] = cli.json("notice", "list", "--status", "pending")["items"]
     assert pending["id"] == nid and pending["attempts"] == 0
     assert pending["not_before"] == "2026-03-16T10:00:00+08:00"
     # A pending one may be retried too; a sent one may not.
@@ -405,12 +404,12 @@ def test_a_task_due_today_is_overdue_from_the_end_of_the_working_day(
 ) -> None:
     # The negotiation contact falls due on Friday 6 March.
     def contact_row(now: str) -> dict[str, Any]:
-        rows = cli.json("task", "list", "--kind", "contact", now=now)
+        rows = cli.json("task", "list", "--kind", "contact", now=now)["items"]
         return next(r for r in rows if r["case"] == two_cases["talks"])
 
     assert contact_row("2026-03-06T17:59:00+08:00")["overdue"] is False
     assert contact_row("2026-03-06T18:00:00+08:00")["overdue"] is True
-    overdue_at_six = cli.json("task", "list", "--overdue", now="2026-03-06T18:00:00+08:00")
+    overdue_at_six = cli.json("task", "list", "--overdue", now="2026-03-06T18:00:00+08:00")["items"]
     assert two_cases["talks"] in {r["case"] for r in overdue_at_six}
-    before_six = cli.json("task", "list", "--overdue", now="2026-03-06T17:59:00+08:00")
+    before_six = cli.json("task", "list", "--overdue", now="2026-03-06T17:59:00+08:00")["items"]
     assert two_cases["talks"] not in {r["case"] for r in before_six}

@@ -111,13 +111,8 @@ SPAN = SpanType()
 ASSIGNMENT = AssignmentType()
 
 
-def assignments(ctx: click.Context, param: click.Parameter,
+def assignments(_ctx: click.Context, _param: click.Parameter,
                 pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """A click callback: the pairs as a dict; a name given twice is a usage error."""
-    out: dict[str, str] = {}
-    for name, value in pairs:
-        if name in out:
-            raise click.BadParameter(f"'{name}' is given twice; give each field once",
-                                     ctx, param)
-        out[name] = value
-    return out
+    """A click callback: the pairs as a dict (a name given again wins, as the
+    last of repeated options does)."""
+    return dict(pairs)

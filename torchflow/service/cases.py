@@ -87,8 +87,8 @@ def open_case(
             f.name for f in spec.fields.values() if f.required and values.get(f.name) is None
         ]
         if missing:
-            raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open; "
-                               "give a value for each")
+            raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
+                               + ", ".join(f"{m}=..." for m in missing) + ")")
         owner_person = active_person(s, owner, "give the case to") if owner else None
         owner_id = owner_person.id if owner_person else actor.id
         key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)

@@ -69,8 +69,8 @@ def _sqlite_engine(parsed: URL, create: bool, busy_seconds: float, **kwargs: Any
         _check_sqlite_path(Path(database), create)
         if not create:
             # mode=rw: open an existing file only; never create one before init.
-            parsed = parsed.set(database=f"file:{quote(os.path.abspath(database))}?mode=rw")
-            connect_args["uri"] = True
+            parsed = parsed.set(database=f"file:{quote(os.path.abspath(database))}",
+                                query={**parsed.query, "mode": "rw", "uri": "true"})
     # Every transaction ends in COMMIT or ROLLBACK (Database.transaction), so the
     # pool's extra rollback on check-in is only cost.
     engine = create_engine(parsed, connect_args=connect_args, pool_reset_on_return=None,
@@ -192,7 +192,7 @@ def _sqlite_path(engine: Engine) -> str:
     if database.startswith("file:"):
         from urllib.parse import unquote
 
-        database = unquote(database[len("file:"):].split("?", 1)[0])
+        database = unquote(database[len("file:"):])
     return database
 
 
