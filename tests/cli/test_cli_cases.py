@@ -65,8 +65,8 @@ def test_open_refusals_name_what_is_right_and_write_nothing(cli: Cli) -> None:
     assert "'steel'" in line and "new materials" in line
     line = cli.refused(*base, *fields, "--field", "colour=red", as_="wang.li")
     assert line.startswith("Error: 'project_introduction' has no field 'colour'; fields: ")
-    line = cli.refused(*base, *fields, "--field", "industry", as_="wang.li")
-    assert line == "Error: 'industry' is not name=value; e.g. --field industry=biomedicine"
+    line = cli.usage(*base, *fields, "--field", "industry")
+    assert "'industry' is not name=value; e.g. industry=biomedicine" in line
     line = cli.refused(*base, *fields, "--owner", "nobody", as_="wang.li")
     assert line == "Error: no person with handle 'nobody'; see `torchflow person list`"
     line = cli.refused("case", "open", "project_introduction", "--title", " ", *fields,

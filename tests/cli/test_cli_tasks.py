@@ -158,7 +158,7 @@ def test_snooze_refusals(cli: Cli, two_cases: dict[str, str]) -> None:
     assert "'next week' is not a date; use YYYY-MM-DD, e.g. 2026-12-07" in \
         cli.usage("task", "snooze", task, "--to", "next week", "--reason", "x")
     assert cli.refused("task", "snooze", task, "--to", "2026-03-20", "--reason", " ",
-                       as_="wang.li") == "Error: --reason is empty; say why the task moves"
+                       as_="wang.li") == "Error: the reason is empty; say why the task moves"
     assert "Missing option '--reason'" in cli.usage("task", "snooze", task, "--to", "2026-03-20",
                                                     as_="wang.li")
     assert cli.open_tasks(two_cases["lead"])["lead.deadline"]["due_on"] == "2026-03-18"
