@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from torchflow.errors import TorchflowError
 from torchflow.service.app import App
 from torchflow.service.dispatch import Channels, DispatchResult, dispatch, release, worker_id
 from torchflow.service.sweep import SweepResult, sweep
@@ -88,6 +89,8 @@ class Service:
                 log.info("tick: %d notice(s) produced, %d sent, %d failed, %d dead",
                          result.sweep.notices + result.sweep.digests, result.dispatch.sent,
                          result.dispatch.failed, result.dispatch.dead)
+        except TorchflowError as exc:  # a busy or unreachable database: one line, retried
+            log.warning("tick skipped: %s", exc)
         except Exception:  # the service outlives one bad tick; the next one retries
             log.exception("tick failed")
         finally:

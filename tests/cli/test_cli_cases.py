@@ -71,7 +71,7 @@ def test_open_refusals_name_what_is_right_and_write_nothing(cli: Cli) -> None:
     assert line == "Error: no person with handle 'nobody'; see `torchflow person list`"
     line = cli.refused("case", "open", "project_introduction", "--title", " ", *fields,
                        as_="wang.li")
-    assert line == "Error: --title is empty; give the matter a short title"
+    assert line == "Error: the title is empty; give a value"
     assert cli.json("case", "list")["items"] == []
     # No key was used up by the refusals.
     assert cli.open_pi() == "PI-2026-0001"
