@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-FIRST_YEAR, LAST_YEAR = 1970, 2199
+from torchflow.clock import FIRST_YEAR, LAST_YEAR
+
 MAX_SPAN_DAYS = 3660  # ten years: a horizon, not a typo
 MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000_000
