@@ -48,7 +48,8 @@ class World:
             f'[notify.file]\npath = "{folder / "outbox.jsonl"}"\n'
         )
         self.config.write_text(self.base, encoding="utf-8")
-        self.engine: Engine = create_engine(url.replace("sqlite:///", "sqlite:///", 1))
+        self.engine: Engine = create_engine(url)
+        self.task = 0  # an open task, set once the world is made
 
     def variant(self, name: str, extra: str) -> Path:
         """A config with one more table (or a whole replacement when it has [database])."""
@@ -85,6 +86,7 @@ def _prepared(folder: Path, url: str) -> Iterator[World]:
     tool.ok("person", "handover", "gone.away", "wang.li", "--deactivate", as_="chen.jie")
     key = tool.open_pi()
     tool.to_negotiation(key)
+    w.task = tool.open_tasks(key)["negotiation.contact"]["id"]
     tool.ok("case", "open", "project_introduction", "--title", "second", *FIELDS, as_="wang.li")
     try:
         yield w
@@ -285,27 +287,27 @@ def _cases() -> list[Any]:
                   for v in ("0", "-1", "abc", HUGE, "999999", "1.5")]
     cases += [
         ("done-closed-task", ("task", "done", "1"), {}),
-        ("done-note-nul", ("task", "done", "2", "--note", "\x00"), {}),
-        ("done-note-long", ("task", "done", "2", "--note", "n" * 10_001), {}),
+        ("done-note-nul", ("task", "done", "{task}", "--note", "\x00"), {}),
+        ("done-note-long", ("task", "done", "{task}", "--note", "n" * 10_001), {}),
         ("done-missing", ("task", "done"), {}),
-        ("snooze-9999", ("task", "snooze", "2", "--to", "9999-12-31", "--reason", "x"), {}),
-        ("snooze-2199", ("task", "snooze", "2", "--to", "2199-12-31", "--reason", "x"), {}),
-        ("snooze-feb-30", ("task", "snooze", "2", "--to", "2026-02-30", "--reason", "x"), {}),
-        ("snooze-past", ("task", "snooze", "2", "--to", "2026-03-03", "--reason", "x"), {}),
-        ("snooze-words", ("task", "snooze", "2", "--to", "next week", "--reason", "x"), {}),
-        ("snooze-year-1", ("task", "snooze", "2", "--to", "0001-01-01", "--reason", "x"), {}),
-        ("snooze-instant", ("task", "snooze", "2", "--to", "2026-03-20T10:00", "--reason", "x"),
+        ("snooze-9999", ("task", "snooze", "{task}", "--to", "9999-12-31", "--reason", "x"), {}),
+        ("snooze-2199", ("task", "snooze", "{task}", "--to", "2199-12-31", "--reason", "x"), {}),
+        ("snooze-feb-30", ("task", "snooze", "{task}", "--to", "2026-02-30", "--reason", "x"), {}),
+        ("snooze-past", ("task", "snooze", "{task}", "--to", "2026-03-03", "--reason", "x"), {}),
+        ("snooze-words", ("task", "snooze", "{task}", "--to", "next week", "--reason", "x"), {}),
+        ("snooze-year-1", ("task", "snooze", "{task}", "--to", "0001-01-01", "--reason", "x"), {}),
+        ("snooze-instant", ("task", "snooze", "{task}", "--to", "2026-03-20T10:00", "--reason", "x"),
          {}),
-        ("snooze-reason-empty", ("task", "snooze", "2", "--to", "2026-03-20", "--reason", ""), {}),
-        ("snooze-reason-nul", ("task", "snooze", "2", "--to", "2026-03-20", "--reason", "\x00"),
+        ("snooze-reason-empty", ("task", "snooze", "{task}", "--to", "2026-03-20", "--reason", ""), {}),
+        ("snooze-reason-nul", ("task", "snooze", "{task}", "--to", "2026-03-20", "--reason", "\x00"),
          {}),
-        ("snooze-no-reason", ("task", "snooze", "2", "--to", "2026-03-20"), {}),
-        ("snooze-no-to", ("task", "snooze", "2", "--reason", "x"), {}),
+        ("snooze-no-reason", ("task", "snooze", "{task}", "--to", "2026-03-20"), {}),
+        ("snooze-no-to", ("task", "snooze", "{task}", "--reason", "x"), {}),
         ("snooze-closed-task", ("task", "snooze", "1", "--to", "2026-03-20", "--reason", "x"), {}),
-        ("reassign-unknown", ("task", "reassign", "2", "nobody"), {}),
-        ("reassign-inactive", ("task", "reassign", "2", "gone.away"), {}),
-        ("reassign-control", ("task", "reassign", "2", "x\x1by"), {}),
-        ("reassign-missing", ("task", "reassign", "2"), {}),
+        ("reassign-unknown", ("task", "reassign", "{task}", "nobody"), {}),
+        ("reassign-inactive", ("task", "reassign", "{task}", "gone.away"), {}),
+        ("reassign-control", ("task", "reassign", "{task}", "x\x1by"), {}),
+        ("reassign-missing", ("task", "reassign", "{task}"), {}),
         # notices
         *[(f"notices-limit-{v}", ("notice", "list", "--limit", v), {})
           for v in (HUGE, "0", "-1", "x")],
@@ -389,7 +391,7 @@ def test_a_bad_input_is_one_line_and_writes_nothing(world: World, args: tuple[An
     who = opts.get("as_", "wang.li")
     if who:
         argv += ["--as", who]
-    argv += [str(a) for a in args]
+    argv += [str(a).replace("{task}", str(world.task)) for a in args]
     env = {"TORCHFLOW_NOW": opts.get("now", NOW), "TORCHFLOW_USER": None,
            "TORCHFLOW_CONFIG": None, "TORCHFLOW_DATABASE_URL": None}
     before = world.snapshot()

@@ -19,9 +19,17 @@ from torchflow.clock import FIRST_YEAR, LAST_YEAR
 MAX_SPAN_DAYS = 3660  # ten years: a horizon, not a typo
 MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000_000
-ID = click.IntRange(1, 2**31 - 1)  # PostgreSQL's INTEGER, the id columns
-LIMIT = click.IntRange(1, MAX_LIMIT)
-OFFSET = click.IntRange(0, MAX_OFFSET)
+
+
+class Whole(click.IntRange):
+    """A bounded whole number ("'x' is not a valid integer", not "integer range")."""
+
+    name = "integer"
+
+
+ID = Whole(1, 2**31 - 1)  # PostgreSQL's INTEGER, the id columns
+LIMIT = Whole(1, MAX_LIMIT)
+OFFSET = Whole(0, MAX_OFFSET)
 
 
 def _check_year(value: date, param: click.Parameter | None, ctx: click.Context | None,
