@@ -86,8 +86,18 @@ def test_stored_control_characters_are_escaped_wherever_printed(cli: Cli,
     assert "\\x1b[2Jred\\u202etxt\\nnext" in listed
     assert "Title:" in cli.ok("case", "show", key).out
     assert "Sun\\x1b]0;owned\\x07Hao" in cli.ok("person", "list").out
-    # JSON keeps the stored text as it is (its escaping is JSON's own).
+    # JSON keeps the stored text, escaped as JSON escapes: nothing raw on the terminal.
+    raw = cli.ok("case", "show", key, json=True).out
+    assert "\x1b" not in raw and "\u202e" not in raw
     assert cli.json("case", "show", key)["title"] == "\x1b[2Jred\u202etxt\nnext"
+
+
+def test_a_non_utf8_acting_person_from_the_environment(cli: Cli) -> None:
+    key = cli.open_pi()
+    before = cli.json("case", "history", key)
+    line = cli.refused("case", "note", key, "x", env={"TORCHFLOW_USER": "caf\udce9"})
+    assert line == "Error: a value given is not valid UTF-8; type it again in a UTF-8 terminal"
+    assert cli.json("case", "history", key) == before
 
 
 def test_history_says_when_a_logged_contact_happened(cli: Cli) -> None:

@@ -53,12 +53,13 @@ class Env:
         return resolve_actor(self.app, self.user)
 
     def emit(self, data: Any, text: Callable[[Any], str] | str) -> None:
-        if self.as_json:
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-        else:
-            from torchflow.domain.text import printable
+        from torchflow.domain.text import json_printable, printable
 
-            # Stored text may hold control characters; none reaches the terminal raw.
+        # Stored text may hold control characters; none reaches the terminal raw.
+        if self.as_json:
+            click.echo(json_printable(json.dumps(data, ensure_ascii=False, indent=2,
+                                                 default=str)))
+        else:
             click.echo(printable(text(data) if callable(text) else text))
 
     def emit_page(self, page: Page, columns: Sequence[tuple[str, str]]) -> None:
@@ -93,6 +94,12 @@ def handle_errors() -> Iterator[None]:
         raise SystemExit(1) from None
     except TorchflowError as exc:
         raise click.ClickException(one_line(str(exc))) from None
+    except UnicodeEncodeError:
+        # Bytes that are not UTF-8 (from an environment variable such as
+        # TORCHFLOW_USER; arguments are checked as they are parsed), caught before
+        # any write: the transaction they reached rolled back.
+        raise click.ClickException("a value given is not valid UTF-8; type it again in a "
+                                   "UTF-8 terminal") from None
     except click.UsageError as exc:
         if isinstance(exc, OneLineUsage):
             raise
