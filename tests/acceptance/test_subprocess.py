@@ -220,7 +220,7 @@ def test_bad_inputs_are_one_line_and_exit_1(tf: Torchflow, tmp_path: Path) -> No
     bad.write_text('[scheduler]\nmax_attempts = "many"\n', encoding="utf-8")
     line = tf.refused("--config", bad, "case", "list", config=False)
     assert line == (f"Error: {bad}: scheduler.max_attempts = 'many' is not valid; "
-                    "it wants a positive number")
+                    "it wants a whole number from 1 to 1000")
     line = tf.refused("--config", tmp_path / "missing.toml", "case", "list", config=False)
     assert line == (f"Error: config file {tmp_path / 'missing.toml'} does not exist; "
                     "pass an existing file to --config")
