@@ -157,7 +157,7 @@ def test_a_missing_postgres_database_is_not_mistaken_for_missing_tables(
         with pytest.raises(ConfigError) as exc, db.transaction() as s:
             s.execute(select(1))
         message = str(exc.value)
-        assert message.startswith("cannot open the database: connection failed:")
+        assert message.startswith("cannot connect to the database postgresql+psycopg://")
         assert 'database "tf_no_such_database_at_all" does not exist' in message
     finally:
         db.dispose()

@@ -202,7 +202,8 @@ def _translate_postgres(engine: Engine, message: str, orig: BaseException | None
     if _sqlstate(orig) == "55P03":  # lock_not_available
         return Conflict(BUSY)
     if "does not exist" in message and "database" in message:
-        return ConfigError(f"cannot open the database {where}: {message}")
+        # A missing database, not missing tables: init cannot create it.
+        return ConfigError(f"cannot connect to the database {where}: {message}")
     name = type(orig).__name__ if orig is not None else ""
     # psycopg 3 says "connection failed" / "failed to resolve host", psycopg 2
     # "could not connect" / "could not translate host name".
