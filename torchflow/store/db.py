@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -142,16 +142,21 @@ class Database:
             yield
         except TorchflowError:
             raise
-        except DBAPIError as exc:
-            raise _translate(self.engine, exc.orig, exc) from exc
-        except sqlite3.Error as exc:  # raised by the begin event, unwrapped
-            raise _translate(self.engine, exc, exc) from exc
+        except (DBAPIError, sqlite3.Error) as exc:
+            # sqlite3.Error: raised by the begin event, outside SQLAlchemy's wrapping.
+            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            translated = _translate(self.engine, orig, exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _translate(engine: Engine, orig: BaseException | None, exc: Exception) -> Exception:
+def _translate(engine: Engine, orig: BaseException | None, exc: Exception
+               ) -> TorchflowError | None:
+    """The one-line error for a driver error a user can cause; None for a bug."""
     if _sqlstate(orig) in ("40001", "40P01"):
         return Conflict("another torchflow changed the same rows at the same time; try again")
     if _sqlstate(orig) == UNDEFINED_TABLE:
@@ -161,8 +166,8 @@ def _translate(engine: Engine, orig: BaseException | None, exc: Exception) -> Ex
     message = str(orig if orig is not None else exc)
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     if engine.dialect.name == "sqlite":
-        return _translate_sqlite(engine, first) or exc
-    return _translate_postgres(engine, first, orig) or exc
+        return _translate_sqlite(engine, first)
+    return _translate_postgres(engine, first, orig)
 
 
 def _translate_sqlite(engine: Engine, message: str) -> TorchflowError | None:
@@ -190,8 +195,6 @@ def _translate_sqlite(engine: Engine, message: str) -> TorchflowError | None:
 def _sqlite_path(engine: Engine) -> str:
     database = engine.url.database or ""
     if database.startswith("file:"):
-        from urllib.parse import unquote
-
         database = unquote(database[len("file:"):])
     return database
 
