@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import click
@@ -272,8 +272,6 @@ def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | 
 def instant(env: Env, when: date | datetime) -> datetime:
     """A parsed --at in the configured zone: a day means noon there, a time
     without an offset is local."""
-    from datetime import time
-
     cal = env.app.calendar
     if not isinstance(when, datetime):
         return cal.at(when, time(12, 0))

@@ -83,7 +83,8 @@ pass_env = click.make_pass_decorator(Env)
 
 @contextmanager
 def handle_errors() -> Iterator[None]:
-    """A user's mistake is one line on stderr and exit 1, never a traceback."""
+    """A user's mistake is one line on stderr, never a traceback: exit 1 for a
+    refusal, 2 for a usage error (a malformed flag value, a missing argument)."""
     from torchflow.errors import TorchflowError, WorkflowError
 
     try:
