@@ -104,7 +104,9 @@ def handle_errors() -> Iterator[None]:
     except click.UsageError as exc:
         if isinstance(exc, OneLineUsage):
             raise
-        raise OneLineUsage(exc.format_message(), exc.ctx) from None
+        # Some parser errors carry no context; the command being parsed is the one.
+        where = exc.ctx or click.get_current_context(silent=True)
+        raise OneLineUsage(exc.format_message(), where) from None
 
 
 def one_line(text: str) -> str:
