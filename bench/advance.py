@@ -90,7 +90,7 @@ class _Side:
         shutil.copy(ROOT / "workflows" / "project_introduction.toml", workflows)
         self.path = folder / "torchflow.db"
         self.app = build_app(load_settings(write_config(folder, self.path, workflows), env={}),
-                             clock=lambda: NOW)
+                             clock=lambda: NOW, create=True)
         upgrade(self.app.db)
         add_person(self.app, "wang.li", name="Wang Li", roles=["coordinator"])
         add_person(self.app, "chen.jie", name="Chen Jie", roles=["director"])

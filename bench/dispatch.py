@@ -104,7 +104,7 @@ def _prepare(folder: Path, n: int, url: str) -> Path:
     folder.mkdir()
     path = folder / "torchflow.db"
     config = write_config(folder, path)
-    app = build_app(load_settings(config, env={}), clock=lambda: NOW)
+    app = build_app(load_settings(config, env={}), clock=lambda: NOW, create=True)
     try:
         upgrade(app.db)
     finally:

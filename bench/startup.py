@@ -45,7 +45,7 @@ def _prepare(folder: Path) -> Path:
 
     folder.mkdir()
     config = write_config(folder, folder / "torchflow.db")
-    app = build_app(load_settings(config, env={}), clock=lambda: NOW)
+    app = build_app(load_settings(config, env={}), clock=lambda: NOW, create=True)
     try:
         upgrade(app.db)
         add_person(app, "wang.li", name="Wang Li", roles=["coordinator"])

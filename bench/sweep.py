@@ -106,7 +106,7 @@ def _schema_and_people(config: Path) -> int:
     from torchflow.service.people import add_person
     from torchflow.store.migrate import upgrade
 
-    app = build_app(load_settings(config, env={}), clock=lambda: NOW)
+    app = build_app(load_settings(config, env={}), clock=lambda: NOW, create=True)
     try:
         upgrade(app.db)
         for i in range(PEOPLE):

@@ -58,7 +58,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database to copy: a file for SQLite, a TEMPLATE database for PostgreSQL."""
     if not is_postgres():
         path = tmp_path_factory.mktemp("template") / "template.db"
-        db = Database(f"sqlite:///{path}")
+        db = Database(f"sqlite:///{path}", create=True)
         upgrade(db)
         db.dispose()
         yield str(path)
@@ -121,6 +121,8 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
         f'[workflows]\ndirectory = "{WORKFLOWS}"\n\n'
         '[scheduler]\ninterval_seconds = 1\nlease_seconds = 5\nbackoff_base_seconds = 1\n'
         'backoff_max_seconds = 4\nmax_attempts = 3\n\n'
+        # A send ends well inside the 5 s lease (config.LEASE_SHARE).
+        '[notify.smtp]\ntimeout_seconds = 2\n\n[notify.webhook]\ntimeout_seconds = 2\n\n'
         f'[notify.file]\npath = "{tmp_path / "outbox.jsonl"}"\n',
         encoding="utf-8",
     )

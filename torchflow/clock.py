@@ -18,6 +18,9 @@ from datetime import UTC, datetime, timedelta
 from torchflow.errors import ConfigError
 
 ENV_NOW = "TORCHFLOW_NOW"
+# Business time outside these years is a typo: the working calendar, the date
+# arithmetic of follow-ups and both databases all work well inside them.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
 
 
 def parse_instant(text: str, what: str = ENV_NOW) -> datetime:
@@ -33,9 +36,13 @@ def parse_instant(text: str, what: str = ENV_NOW) -> datetime:
             f"{what}={text!r} has no UTC offset; add one, e.g. {text.strip()}+08:00"
         )
     try:
-        return value.astimezone(UTC)
+        value = value.astimezone(UTC)
     except OverflowError:
-        raise ConfigError(f"{what}={text!r} is out of range; use a date before 9999") from None
+        value = datetime.max.replace(tzinfo=UTC)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ConfigError(f"{what}={text!r} is out of range; use a time from {FIRST_YEAR} "
+                          f"to {LAST_YEAR}")
+    return value
 
 
 def utcnow() -> datetime:

@@ -7,10 +7,13 @@ config works the same from any working directory.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
-from datetime import date, time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ ENV_CONFIG = "TORCHFLOW_CONFIG"
 ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
 ENV_USER = "TORCHFLOW_USER"
 CHANNELS = ("file", "smtp", "webhook")
+SECURITY = ("none", "starttls", "ssl")
 
 
 @dataclass(frozen=True)
@@ -80,18 +84,47 @@ class NotifySettings:
 class Settings:
     database_url: str
     workflows_dir: Path
+    busy_timeout_seconds: float = 15.0
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
-    user: str | None = None
     source: Path | None = None
 
-    def with_database(self, url: str) -> Settings:
-        return replace(self, database_url=url)
 
+DEFAULT_DATABASE = "sqlite:///torchflow.db"
+# A send must finish well before its lease runs out, or another service may take
+# the lease and send the same notice again: a channel's timeout is at most half
+# the lease, which leaves the other half for the claim, the mark and a slow disk.
+LEASE_SHARE = 2
+DAY = 86_400.0
 
-def default_config_path() -> Path:
-    return Path(os.environ.get(ENV_CONFIG) or "config.toml")
+# What each key accepts: (kind, low, high). Keys not given keep the dataclass
+# default, so every default is written once, on the dataclass.
+Rule = tuple[str, float, float]
+SCHEDULER_RULES: dict[str, Rule] = {
+    "interval_seconds": ("seconds", 0.1, DAY),
+    "digest_time": ("time", 0, 0),
+    "batch_size": ("count", 1, 10_000),
+    "lease_seconds": ("seconds", 1, DAY),
+    "max_attempts": ("count", 1, 1_000),
+    "backoff_base_seconds": ("seconds", 0.1, DAY),
+    "backoff_max_seconds": ("seconds", 0.1, 7 * DAY),
+}
+CALENDAR_RULES: dict[str, Rule] = {
+    "timezone": ("text", 1, 100), "workday_start": ("time", 0, 0),
+    "workday_end": ("time", 0, 0), "blackout": ("dates", 0, 0),
+    "extra_workdays": ("dates", 0, 0),
+}
+SMTP_RULES: dict[str, Rule] = {
+    "host": ("text", 1, 255), "port": ("count", 1, 65_535), "security": ("text", 1, 20),
+    "username": ("text", 0, 255), "password_env": ("text", 1, 255),
+    "sender": ("text", 1, 320), "timeout_seconds": ("seconds", 0.1, 3600),
+}
+WEBHOOK_RULES: dict[str, Rule] = {
+    "url": ("text", 0, 2000), "secret_env": ("text", 1, 255),
+    "timeout_seconds": ("seconds", 0.1, 3600), "allow_unsigned": ("bool", 0, 0),
+}
+SECTIONS = ["database", "calendar", "workflows", "scheduler", "notify"]
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -104,6 +137,8 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     explicit = path is not None or bool(env.get(ENV_CONFIG))
     path = Path(path or env.get(ENV_CONFIG) or "config.toml")
     data: dict[str, Any] = {}
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; pass a config.toml to --config")
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -118,52 +153,28 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
 
 def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str, str]) -> Settings:
     reader = _Reader(data, str(source or "config"))
-    reader.only(["database", "calendar", "workflows", "scheduler", "notify"])
-    db = reader.section("database", ["url"])
-    cal = reader.section(
-        "calendar",
-        ["timezone", "workday_start", "workday_end", "blackout", "extra_workdays", "official"],
-    )
+    reader.only(SECTIONS)
+    db = reader.section("database", ["url", "busy_timeout_seconds"])
     wf = reader.section("workflows", ["directory"])
-    sch = reader.section(
-        "scheduler",
-        [
-            "interval_seconds", "digest_time", "batch_size", "lease_seconds",
-            "max_attempts", "backoff_base_seconds", "backoff_max_seconds",
-        ],
-    )
-    notify = reader.section("notify", ["default_channel", "file", "smtp", "webhook"])
-    url = env.get(ENV_DATABASE_URL) or db.text("url", "sqlite:///torchflow.db")
-    defaults = SchedulerSettings()
+    url = env.get(ENV_DATABASE_URL) or db.text("url", DEFAULT_DATABASE)
+    busy = db.read({"busy_timeout_seconds": ("seconds", 0.01, 600)})
     settings = Settings(
         database_url=_resolve_sqlite_url(url, base),
         workflows_dir=_workflows_dir(wf, base),
-        calendar=CalendarSettings(
-            timezone=cal.text("timezone", "Asia/Shanghai"),
-            workday_start=cal.local_time("workday_start", time(9, 0)),
-            workday_end=cal.local_time("workday_end", time(18, 0)),
-            blackout=cal.dates("blackout"),
-            extra_workdays=cal.dates("extra_workdays"),
-            official=_official_paths(cal, base),
-        ),
-        scheduler=SchedulerSettings(
-            interval_seconds=sch.positive("interval_seconds", defaults.interval_seconds),
-            digest_time=sch.local_time("digest_time", defaults.digest_time),
-            batch_size=int(sch.positive("batch_size", defaults.batch_size)),
-            lease_seconds=sch.positive("lease_seconds", defaults.lease_seconds),
-            max_attempts=int(sch.positive("max_attempts", defaults.max_attempts)),
-            backoff_base_seconds=sch.positive(
-                "backoff_base_seconds", defaults.backoff_base_seconds
-            ),
-            backoff_max_seconds=sch.positive("backoff_max_seconds", defaults.backoff_max_seconds),
-        ),
-        notify=_notify(notify, base),
-        user=env.get(ENV_USER) or None,
+        calendar=_calendar(reader.section("calendar", [*CALENDAR_RULES, "official"]), base),
+        scheduler=SchedulerSettings(**reader.section("scheduler", list(SCHEDULER_RULES))
+                                    .read(SCHEDULER_RULES)),
+        notify=_notify(reader.section("notify", ["default_channel", "file", "smtp", "webhook"]),
+                       base),
         source=source,
+        **busy,
     )
-    if settings.calendar.workday_start >= settings.calendar.workday_end:
-        raise ConfigError(f"{reader.where}: calendar.workday_start must be before workday_end")
+    _check_consistent(settings, reader.where)
     return settings
+
+
+def _calendar(cal: _Reader, base: Path) -> CalendarSettings:
+    return CalendarSettings(**cal.read(CALENDAR_RULES), official=_official_paths(cal, base))
 
 
 def _official_paths(cal: _Reader, base: Path) -> tuple[Path, ...]:
@@ -173,36 +184,42 @@ def _official_paths(cal: _Reader, base: Path) -> tuple[Path, ...]:
     return tuple(base / value for value in values)
 
 
+def _check_consistent(settings: Settings, where: str) -> None:
+    if settings.calendar.workday_start >= settings.calendar.workday_end:
+        raise ConfigError(f"{where}: calendar.workday_start must be before workday_end")
+    sch = settings.scheduler
+    if sch.backoff_base_seconds > sch.backoff_max_seconds:
+        raise ConfigError(f"{where}: scheduler.backoff_base_seconds must not exceed "
+                          "backoff_max_seconds")
+    limit = sch.lease_seconds / LEASE_SHARE
+    for name in ("smtp", "webhook"):
+        timeout = getattr(settings.notify, name).timeout_seconds
+        if timeout > limit:
+            raise ConfigError(
+                f"{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
+                f"scheduler.lease_seconds = {sch.lease_seconds:g}; a send must end well "
+                f"before its lease does (at most half of it, {limit:g}), or another "
+                "service may send the same notice again"
+            )
+
+
 def _notify(notify: _Reader, base: Path) -> NotifySettings:
     file = notify.section("file", ["path"])
-    smtp = notify.section(
-        "smtp",
-        ["host", "port", "security", "username", "password_env", "sender", "timeout_seconds"],
-    )
-    hook = notify.section("webhook", ["url", "secret_env", "timeout_seconds", "allow_unsigned"])
-    security = smtp.text("security", "none")
-    if security not in ("none", "starttls", "ssl"):
+    smtp = notify.section("smtp", list(SMTP_RULES)).read(SMTP_RULES)
+    if smtp.get("security", "none") not in SECURITY:
         raise ConfigError(
-            f"{smtp.where}: notify.smtp.security is {security!r}; use none, starttls or ssl"
+            f"{notify.where}: notify.smtp.security is {smtp['security']!r}; "
+            "use none, starttls or ssl"
         )
+    path = base / file.text("path", str(FileSettings.path))
     return NotifySettings(
-        default_channel=notify.choice("default_channel", "file", CHANNELS),
-        file=FileSettings(path=base / file.text("path", "outbox.jsonl")),
-        smtp=SmtpSettings(
-            host=smtp.text("host", "localhost"),
-            port=int(smtp.positive("port", 25)),
-            security=security,
-            username=smtp.text("username", ""),
-            password_env=smtp.text("password_env", "TORCHFLOW_SMTP_PASSWORD"),
-            sender=smtp.text("sender", "torchflow@localhost"),
-            timeout_seconds=smtp.positive("timeout_seconds", 10.0),
-        ),
-        webhook=WebhookSettings(
-            url=hook.text("url", ""),
-            secret_env=hook.text("secret_env", "TORCHFLOW_WEBHOOK_SECRET"),
-            timeout_seconds=hook.positive("timeout_seconds", 10.0),
-            allow_unsigned=hook.data.get("allow_unsigned", False) is True,
-        ),
+        **({"default_channel": notify.choice("default_channel", NotifySettings.default_channel,
+                                                  CHANNELS)}
+           if "default_channel" in notify.data else {}),
+        file=FileSettings(path=path),
+        smtp=SmtpSettings(**smtp),
+        webhook=WebhookSettings(**notify.section("webhook", list(WEBHOOK_RULES))
+                                .read(WEBHOOK_RULES)),
     )
 
 
@@ -243,8 +260,10 @@ class _Reader:
     def only(self, allowed: list[str]) -> None:
         for key in self.data:
             if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean '{self.prefix}{close[0]}'? " if close else ""
                 raise ConfigError(
-                    f"{self.where}: unknown key '{self.prefix}{key}'; expected one of "
+                    f"{self.where}: unknown key '{self.prefix}{key}'; {hint}expected one of "
                     + ", ".join(allowed)
                 )
 
@@ -255,6 +274,16 @@ class _Reader:
         reader = _Reader(value, self.where, f"{self.prefix}{name}.")
         reader.only(allowed)
         return reader
+
+    def read(self, rules: dict[str, Rule]) -> dict[str, Any]:
+        """The keys present, each checked by its rule; absent keys are left out so
+        the dataclass default applies."""
+        readers: dict[str, Callable[[str, float, float], Any]] = {
+            "seconds": self.seconds, "count": self.count, "text": self.bounded_text,
+            "time": self.local_time, "dates": self.dates, "bool": self.boolean,
+        }
+        return {key: readers[kind](key, low, high)
+                for key, (kind, low, high) in rules.items() if key in self.data}
 
     def _fail(self, key: str, wants: str) -> ConfigError:
         return ConfigError(
@@ -267,22 +296,39 @@ class _Reader:
             raise self._fail(key, "a string")
         return value
 
+    def bounded_text(self, key: str, low: float, high: float) -> str:
+        value = self.text(key, "")
+        if not low <= len(value) <= high or any(ord(c) < 32 for c in value):
+            raise self._fail(key, f"a string of {low:g} to {high:g} characters on one line")
+        return value
+
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.text(key, default)
         if value not in allowed:
             raise self._fail(key, "one of " + ", ".join(allowed))
         return value
 
-    def positive(self, key: str, default: float) -> float:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self._fail(key, "a positive number")
+    def seconds(self, key: str, low: float, high: float) -> float:
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value) or not low <= value <= high:
+            raise self._fail(key, f"a number of seconds from {low:g} to {high:g}")
         return float(value)
 
-    def local_time(self, key: str, default: time) -> time:
-        value = self.data.get(key)
-        if value is None:
-            return default
+    def count(self, key: str, low: float, high: float) -> int:
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self._fail(key, f"a whole number from {low:g} to {high:g}")
+        return value
+
+    def boolean(self, key: str, _low: float = 0, _high: float = 0) -> bool:
+        value = self.data[key]
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false")
+        return value
+
+    def local_time(self, key: str, _low: float = 0, _high: float = 0) -> time:
+        value = self.data[key]
         if isinstance(value, time):
             return value
         try:
@@ -290,17 +336,18 @@ class _Reader:
         except ValueError:
             raise self._fail(key, 'a local time such as "09:00"') from None
 
-    def dates(self, key: str) -> tuple[date, ...]:
-        values = self.data.get(key, [])
+    def dates(self, key: str, _low: float = 0, _high: float = 0) -> tuple[date, ...]:
+        values = self.data[key]
+        wants = 'a list of dates such as ["2026-12-31"]'
         if not isinstance(values, list):
-            raise self._fail(key, 'a list of dates such as ["2026-12-31"]')
+            raise self._fail(key, wants)
         out = []
         for value in values:
-            if isinstance(value, date):
+            if isinstance(value, date) and not isinstance(value, datetime):
                 out.append(value)
                 continue
             try:
                 out.append(date.fromisoformat(str(value)))
             except ValueError:
-                raise self._fail(key, 'a list of dates such as ["2026-12-31"]') from None
+                raise self._fail(key, wants) from None
         return tuple(out)

@@ -1,22 +1,24 @@
 """`torchflow demo`: a fresh SQLite file, sample people and cases, a walk through
 every shipped workflow, then a month of simulated days run through the
-scheduler's tick via TORCHFLOW_NOW. It never touches the user's own database."""
+scheduler's tick on a manual clock. It never touches the user's own database:
+its settings come from its own config.toml alone (no TORCHFLOW_* variable), and
+a demo that fails removes what it wrote."""
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from torchflow.clock import ENV_NOW, utcnow
+from torchflow.clock import ManualClock, utcnow
 from torchflow.config import bundled_workflows_dir, load_settings
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
-from torchflow.errors import InvalidInput, TorchflowError
+from torchflow.errors import ConfigError, InvalidInput, TorchflowError
 from torchflow.scheduler import tick
 from torchflow.service import cases, people, tasks
 from torchflow.service.app import App, build_app
@@ -89,8 +91,17 @@ def sample_value(spec: WorkflowSpec, name: str, today: date) -> str:
 def run_demo(directory: Path | None, *, days: int = 30,
              echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     say = echo or (lambda _text: None)
-    utcnow()  # a bad TORCHFLOW_NOW is refused before the folder is written
-    folder = _fresh_folder(directory)
+    start = utcnow()  # a bad TORCHFLOW_NOW is refused before the folder is written
+    folder, created = _fresh_folder(directory)
+    try:
+        return _in_folder(folder, start, days, say)
+    except BaseException:
+        _remove(folder, created)
+        raise
+
+
+def _in_folder(folder: Path, start: datetime, days: int,
+               say: Callable[[str], None]) -> dict[str, Any]:
     config = folder / "config.toml"
     config.write_text(
         '[database]\nurl = "sqlite:///demo.db"\n\n'
@@ -98,25 +109,38 @@ def run_demo(directory: Path | None, *, days: int = 30,
         '[notify.file]\npath = "outbox.jsonl"\n',
         encoding="utf-8",
     )
-    saved_now = os.environ.get(ENV_NOW)
-    app = build_app(load_settings(config))
+    # env={}: TORCHFLOW_DATABASE_URL and friends are the user's, not the demo's.
+    app = build_app(load_settings(config, env={}), clock=ManualClock(start), create=True)
     try:
         return _run(app, folder, days, say)
     finally:
         app.close()
-        if saved_now is None:
-            os.environ.pop(ENV_NOW, None)
+
+
+def _fresh_folder(directory: Path | None) -> tuple[Path, bool]:
+    """The demo's folder, and whether the demo made it (so may remove it)."""
+    try:
+        if directory is None:
+            return Path(tempfile.mkdtemp(prefix="torchflow-demo-")), True
+        if directory.exists() and any(directory.iterdir()):
+            raise InvalidInput(f"{directory} is not empty; give a new or empty folder to --dir")
+        created = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory, created
+    except OSError as exc:
+        raise ConfigError(f"cannot make the demo folder {directory}: {exc.strerror}") from None
+
+
+def _remove(folder: Path, created: bool) -> None:
+    """Undo a failed demo: the folder it made, or what it wrote into an empty one."""
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
         else:
-            os.environ[ENV_NOW] = saved_now
-
-
-def _fresh_folder(directory: Path | None) -> Path:
-    if directory is None:
-        return Path(tempfile.mkdtemp(prefix="torchflow-demo-"))
-    if directory.exists() and any(directory.iterdir()):
-        raise InvalidInput(f"{directory} is not empty; give a new or empty folder to --dir")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+            child.unlink(missing_ok=True)
 
 
 def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[str, Any]:
@@ -152,7 +176,8 @@ def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[
 
 
 def _set_now(app: App, day: date, at: time) -> None:
-    os.environ[ENV_NOW] = app.calendar.at(day, at).isoformat()
+    assert isinstance(app.clock, ManualClock)
+    app.clock.set(app.calendar.at(day, at))
 
 
 def _open_cases(app: App, actors: dict[str, Any], today: date,
@@ -176,7 +201,7 @@ def _work_day(app: App, actors: dict[str, Any], walks: list[dict[str, Any]], off
     """A coordinator's day: most due contacts are made (some slip), and every
     few days a case moves one stage on."""
     today = app.calendar.local_date(app.now())
-    due = tasks.list_tasks(app, due_within="0d")
+    due = tasks.list_tasks(app, due_within=timedelta(0))
     for walk in walks:
         for task in due:
             if task["case"] == walk["key"] and task["kind"] in ("contact", "visit") \

@@ -14,14 +14,23 @@ class ConfigError(TorchflowError):
     """config.toml or a TORCHFLOW_* variable is wrong."""
 
 
-class WorkflowError(TorchflowError):
-    """A workflow definition is invalid; ``problems`` lists each one."""
+class Problems(TorchflowError):
+    """A file checked whole: ``problems`` lists every problem, each one line, so
+    a user fixes them all in one go (the CLI prints one line each)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
-        first = self.problems[0] if self.problems else "invalid workflow"
+        first = self.problems[0] if self.problems else "invalid file"
         more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
         super().__init__(first + more)
+
+
+class WorkflowError(Problems):
+    """A workflow definition is invalid."""
+
+
+class ScheduleError(Problems, ConfigError):
+    """An office-typed official schedule file (calendars/*.toml) is invalid."""
 
 
 class NotFound(TorchflowError):

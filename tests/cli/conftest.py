@@ -87,8 +87,12 @@ class Cli:
         return lines[0]
 
     def usage(self, *args: object, **kwargs: Any) -> str:
+        """Exit 2, nothing on stdout, one line on stderr that points to --help."""
         run = self.run(*args, **kwargs)
         assert run.code == 2, f"exit {run.code}: {run.out}{run.err}"
+        assert run.out == ""
+        [line] = run.err.splitlines()
+        assert line.startswith("Error: ") and line.endswith(" --help`)"), line
         return run.err
 
     # Shortcuts for the common walk through project_introduction.

@@ -37,4 +37,4 @@ def test_open_refuses_a_date_out_of_range_and_opens_nothing(cli: Cli) -> None:
         args += ["--field", pair]
     line = cli.refused(*args, as_="wang.li")
     assert "wants a date between 1900-01-01 and 2199-12-31, got '9999-12-31'" in line
-    assert cli.json("case", "list") == []
+    assert cli.json("case", "list")["items"] == []

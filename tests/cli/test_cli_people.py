@@ -38,7 +38,7 @@ def test_person_list_text_is_a_table_of_everyone(cli: Cli) -> None:
 
 
 def test_person_list_json(cli: Cli) -> None:
-    people = {p["handle"]: p for p in cli.json("person", "list")}
+    people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
     assert set(people) == {"chen.jie", "liu.yang", "sun.hao", "wang.li", "zhao.min"}
     assert people["chen.jie"]["roles"] == ["director"]
     assert people["liu.yang"]["roles"] == ["torch_liaison"]
@@ -55,9 +55,9 @@ def test_person_add_refusals_are_one_line_naming_what_is_right(cli: Cli) -> None
     line = cli.refused("person", "add", "x.y", "--name", "X", "--role", "Big Boss")
     assert "role 'Big Boss' is not valid" in line
     line = cli.refused("person", "add", "x.y", "--name", "   ")
-    assert "--name is empty" in line
+    assert "the name is empty" in line
     # Nothing of the refused attempts was written.
-    assert "x.y" not in [p["handle"] for p in cli.json("person", "list")]
+    assert "x.y" not in [p["handle"] for p in cli.json("person", "list")["items"]]
 
 
 def test_person_add_unknown_channel_is_a_usage_error(cli: Cli) -> None:
@@ -76,11 +76,11 @@ def test_handover_moves_open_cases_and_tasks(cli: Cli) -> None:
     assert run.out.strip() == \
         "wang.li -> zhao.min: 2 case(s), 2 task(s), 0 pending notice(s) moved"
 
-    owners = {c["key"]: c["owner"] for c in cli.json("case", "list")}
+    owners = {c["key"]: c["owner"] for c in cli.json("case", "list")["items"]}
     assert owners == {first: "zhao.min", second: "zhao.min", closed: "wang.li",
                       kept: "zhao.min"}
-    assert cli.json("task", "list", "--assignee", "wang.li") == []
-    assert {t["case"] for t in cli.json("task", "list", "--assignee", "zhao.min")} == \
+    assert cli.json("task", "list", "--assignee", "wang.li")["items"] == []
+    assert {t["case"] for t in cli.json("task", "list", "--assignee", "zhao.min")["items"]} == \
         {first, second, kept}
     history = cli.json("case", "history", first)["events"]
     assert history[-1]["kind"] == "assigned"
@@ -93,7 +93,7 @@ def test_handover_json_and_deactivate(cli: Cli) -> None:
     data = cli.json("person", "handover", "wang.li", "zhao.min", "--deactivate", as_="chen.jie")
     assert data == {"from": "wang.li", "to": "zhao.min", "cases": 1, "tasks": 1, "notices": 0,
                     "in_flight": 0}
-    people = {p["handle"]: p for p in cli.json("person", "list")}
+    people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
     assert people["wang.li"]["active"] is False
     assert people["zhao.min"]["active"] is True
     line = cli.refused("case", "note", "PI-2026-0001", "still here?", as_="wang.li")
@@ -118,21 +118,21 @@ def test_handover_readdresses_pending_notices(cli: Cli) -> None:
     key = cli.open_pi(owner="hook.li")
     tick = cli.json("scheduler", "tick", now="2026-03-16T09:30:00+08:00")
     assert tick["dispatch"] == {"sent": 0, "failed": 1, "dead": 0, "released": 0}
-    [pending] = cli.json("notice", "list", "--status", "pending")
+    [pending] = cli.json("notice", "list", "--status", "pending")["items"]
     assert pending["to"] == "hook.li" and pending["channel"] == "webhook"
     assert "no webhook URL" in pending["last_error"]
 
     moved = cli.json("person", "handover", "hook.li", "wang.li", as_="chen.jie")
     assert moved == {"from": "hook.li", "to": "wang.li", "cases": 1, "tasks": 1, "notices": 1,
                      "in_flight": 0}
-    [readdressed] = cli.json("notice", "list", "--status", "pending")
+    [readdressed] = cli.json("notice", "list", "--status", "pending")["items"]
     assert readdressed["id"] == pending["id"]
     assert readdressed["to"] == "wang.li" and readdressed["channel"] == "file"
     assert cli.json("case", "show", key)["owner"] == "wang.li"
 
     tick = cli.json("scheduler", "tick", now="2026-03-16T10:30:00+08:00")
     assert tick["dispatch"]["sent"] == 1
-    [sent] = cli.json("notice", "list", "--status", "sent")
+    [sent] = cli.json("notice", "list", "--status", "sent")["items"]
     assert sent["id"] == pending["id"] and sent["to"] == "wang.li"
 
 
@@ -142,5 +142,5 @@ def test_a_webhook_without_a_secret_refuses_scheduler_tick_in_one_line(cli: Cli)
     line = cli.refused("scheduler", "tick", env={"TORCHFLOW_WEBHOOK_SECRET": None})
     assert line == ("Error: webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, "
                     "or set [notify.webhook] allow_unsigned = true to send unsigned requests")
-    [person] = [p for p in cli.json("person", "list") if p["handle"] == "hook.li"]
+    [person] = [p for p in cli.json("person", "list")["items"] if p["handle"] == "hook.li"]
     assert person["address"] == "https://example.org/hook/abc***?***"

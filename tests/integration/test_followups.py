@@ -9,7 +9,7 @@ with the code under test.
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -143,7 +143,8 @@ def test_logging_a_contact_closes_it_and_plans_the_next_from_the_logged_date(
     first = open_by_rule(app, key)["negotiation.contact"]
 
     clock.set("2026-03-09T10:00:00+08:00")  # Monday; the call was on Friday
-    out = log_followup(app, wang, key, "contact", note="called Ms Lin", at="2026-03-06")
+    out = log_followup(app, wang, key, "contact", note="called Ms Lin",
+                       at=app.calendar.at(date(2026, 3, 6), time(12, 0)))
 
     # From Friday 6th (not from today): Monday 9th, Tuesday 10th.
     assert out["next"] == {"rule": "negotiation.contact", "occurrence": 2,
@@ -179,7 +180,20 @@ def test_a_future_log_is_refused_and_writes_nothing(
     advance(app, staff["wang.li"], key, "make_contact")
     before = tasks_of(app, key)
     with pytest.raises(InvalidInput, match="future"):
-        log_followup(app, staff["wang.li"], key, "contact", at="2026-03-20")
+        log_followup(app, staff["wang.li"], key, "contact",
+                     at=app.calendar.at(date(2026, 3, 20), time(12, 0)))
+    assert tasks_of(app, key) == before
+
+
+def test_a_log_before_the_case_opened_is_refused_and_writes_nothing(
+    app: App, staff: dict[str, Actor]
+) -> None:
+    key = open_pi(app, staff["wang.li"])
+    advance(app, staff["wang.li"], key, "make_contact")
+    before = tasks_of(app, key)
+    with pytest.raises(InvalidInput, match="before PI-2026-0001 was opened"):
+        log_followup(app, staff["wang.li"], key, "contact",
+                     at=app.calendar.at(date(2026, 3, 3), time(12, 0)))
     assert tasks_of(app, key) == before
 
 
@@ -270,7 +284,7 @@ def test_snooze_replans_only_that_task(app: App, staff: dict[str, Actor], clock:
     [other] = tasks_of(app, theirs)
     assert task.stage_done == other.stage_done == 1
 
-    out = snooze(app, wang, task.id, "2026-03-21", "the enterprise asked for a week")
+    out = snooze(app, wang, task.id, date(2026, 3, 21), "the enterprise asked for a week")
 
     assert out["due_on"] == "2026-03-23"  # Saturday 21st -> Monday 23rd
     [moved] = tasks_of(app, mine)
@@ -299,12 +313,12 @@ def test_snooze_refuses_the_past_and_closed_tasks(
     key = open_pi(app, wang)
     [task] = tasks_of(app, key)
     with pytest.raises(InvalidInput, match="past"):
-        snooze(app, wang, task.id, "2026-03-03", "too late")
+        snooze(app, wang, task.id, date(2026, 3, 3), "too late")
     with pytest.raises(InvalidInput, match="reason"):
-        snooze(app, wang, task.id, "2026-03-30", "  ")
+        snooze(app, wang, task.id, date(2026, 3, 30), "  ")
     advance(app, wang, key, "make_contact")
     with pytest.raises(Refused, match="cancelled"):
-        snooze(app, wang, task.id, "2026-03-30", "gone")
+        snooze(app, wang, task.id, date(2026, 3, 30), "gone")
     assert tasks_of(app, key)[0].due_on == date(2026, 3, 18)
 
 

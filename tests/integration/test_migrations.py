@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +47,7 @@ TABLES = {
 
 @pytest.fixture
 def empty_db(empty_database_url: str) -> Iterator[Database]:
-    db = Database(empty_database_url)
+    db = Database(empty_database_url, create=True)
     yield db
     db.dispose()
 
@@ -120,6 +121,8 @@ def test_the_comparison_would_see_a_difference(empty_db: Database) -> None:
 def test_an_unmigrated_database_says_so(
     empty_database_url: str, settings: Settings, clock: Clock
 ) -> None:
+    if empty_database_url.startswith("sqlite:///"):
+        Path(empty_database_url.removeprefix("sqlite:///")).touch()  # a file without tables
     app = build_app(replace(settings, database_url=empty_database_url), clock=clock)
     try:
         with pytest.raises(ConfigError) as exc:
@@ -137,7 +140,9 @@ def test_an_unreachable_server_says_so() -> None:
     try:
         with pytest.raises(ConfigError) as exc, db.transaction() as s:
             s.execute(select(1))
-        assert str(exc.value).startswith("cannot open the database: connection failed:")
+        assert str(exc.value).startswith("cannot connect to the database "
+                                         "postgresql+psycopg://torchflow@127.0.0.1:1/torchflow: "
+                                         "connection failed:")
     finally:
         db.dispose()
 
@@ -152,7 +157,7 @@ def test_a_missing_postgres_database_is_not_mistaken_for_missing_tables(
         with pytest.raises(ConfigError) as exc, db.transaction() as s:
             s.execute(select(1))
         message = str(exc.value)
-        assert message.startswith("cannot open the database: connection failed:")
+        assert message.startswith("cannot connect to the database postgresql+psycopg://")
         assert 'database "tf_no_such_database_at_all" does not exist' in message
     finally:
         db.dispose()
@@ -258,7 +263,7 @@ def test_every_seed_is_for_a_known_revision() -> None:
 def test_rows_of_an_older_release_survive_the_upgrade(
     empty_database_url: str, settings: Settings, clock: Clock, revision: str
 ) -> None:
-    db = Database(empty_database_url)
+    db = Database(empty_database_url, create=True)
     try:
         assert upgrade(db, revision) == (None, revision)
         with db.engine.begin() as conn:

@@ -87,7 +87,7 @@ def test_longest_handle_is_fine(app: App) -> None:
 
 
 def test_empty_name(app: App) -> None:
-    with pytest.raises(InvalidInput, match="--name is empty; give the person's full name"):
+    with pytest.raises(InvalidInput, match="the name is empty"):
         add_person(app, "li.na", name="   ")
     assert count(app) == 0
 

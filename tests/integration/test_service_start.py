@@ -94,6 +94,7 @@ def test_person_list_masks_tokens_in_addresses(app: App) -> None:
 
 def test_allow_unsigned_is_read_from_the_config_file(config_file: Path) -> None:
     assert load_settings(config_file, env={}).notify.webhook.allow_unsigned is False
-    with config_file.open("a", encoding="utf-8") as f:
-        f.write("\n[notify.webhook]\nallow_unsigned = true\n")
+    text = config_file.read_text(encoding="utf-8")
+    unsigned = text.replace("[notify.webhook]\n", "[notify.webhook]\nallow_unsigned = true\n")
+    config_file.write_text(unsigned, encoding="utf-8")
     assert load_settings(config_file, env={}).notify.webhook.allow_unsigned is True

@@ -121,7 +121,8 @@ def variant(config_file: Path, name: str, *, lease: int) -> Path:
     assert "lease_seconds = 5\n" in text
     path = config_file.with_name(name)
     path.write_text(text.replace("lease_seconds = 5\n", f"lease_seconds = {lease}\n")
-                    + "\n[notify.webhook]\ntimeout_seconds = 30\n", encoding="utf-8")
+                    .replace("[notify.webhook]\ntimeout_seconds = 2\n",
+                             "[notify.webhook]\ntimeout_seconds = 30\n"), encoding="utf-8")
     return path
 
 

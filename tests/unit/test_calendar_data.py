@@ -16,7 +16,7 @@ from torchflow.domain.calendar import (
     parse_schedule,
     statutory_holidays,
 )
-from torchflow.errors import ConfigError
+from torchflow.errors import ConfigError, ScheduleError
 
 
 def days(start: date, end: date) -> list[date]:
@@ -160,9 +160,9 @@ def test_the_library_wins_over_an_office_schedule_for_a_year_it_carries() -> Non
 
 
 def test_schedule_problems_are_one_line_each() -> None:
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ScheduleError) as err:
         schedule(worked_weekends=[date(2027, 2, 17), date(2027, 2, 6), date(2028, 1, 8)])
-    assert str(err.value).splitlines() == [
+    assert err.value.problems == [
         "cn-2027.toml: 2028-01-08 is not in 2027; list days of that year",
         "cn-2027.toml: worked_weekends: 2027-02-17 is a Wednesday; list only the Saturdays "
         "and Sundays that are worked",
@@ -171,9 +171,9 @@ def test_schedule_problems_are_one_line_each() -> None:
 
 
 def test_schedule_keys_and_types_are_checked() -> None:
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ScheduleError) as err:
         parse_schedule({"year": "2027", "days_off": ["2027-13-01"], "note": 1}, "x.toml")
-    assert str(err.value).splitlines() == [
+    assert err.value.problems == [
         "x.toml: unknown key 'note'; expected year, source, days_off, worked_weekends",
         "x.toml: year = '2027' is not valid; it wants a year such as 2027",
         "x.toml: source is missing; name the State Council notice (title, number, URL)",
@@ -192,9 +192,9 @@ def test_a_schedule_without_all_statutory_days_is_refused_on_first_use() -> None
     gone = (date(2027, 2, 5), date(2027, 6, 9))
     off = [d for d in FIXTURE_2027["days_off"] if d not in gone]  # type: ignore[attr-defined]
     cal = WorkCalendar(official=[schedule(days_off=off)])
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ScheduleError) as err:
         cal.is_workday(date(2027, 3, 1))
-    assert str(err.value).splitlines() == [
+    assert err.value.problems == [
         "cn-2027.toml: days_off lacks 2027-02-05 (Chinese New Year's Eve), a statutory "
         "holiday of 2027; copy every day off of the notice",
         "cn-2027.toml: days_off lacks 2027-06-09 (Dragon Boat Festival), a statutory "

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
 
 import click
 
 from torchflow.cli.context import Env, pairs, pass_env, table
+from torchflow.cli.params import ASSIGNMENT, ID, LIMIT, OFFSET, WHEN, assignments
 
-AT_HELP = "When it happened (date or ISO instant; default now)."
-FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE",
-                     help="Set a custom field (repeatable).")
+AT_HELP = "When it happened (a date means noon; a time without offset is local; default now)."
+FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", type=ASSIGNMENT,
+                     callback=assignments, help="Set a custom field (repeatable).")
+CASE_COLUMNS = [("KEY", "key"), ("WORKFLOW", "workflow"), ("STATE", "state"),
+                ("OWNER", "owner"), ("TITLE", "title")]
 
 
 @click.group()
@@ -30,7 +34,7 @@ def case() -> None:
 @click.option("--owner", metavar="HANDLE", help="Who follows the case (default: you).")
 @FIELD
 @pass_env
-def open_(env: Env, workflow: str, title: str, owner: str | None, fields: tuple[str, ...]) -> None:
+def open_(env: Env, workflow: str, title: str, owner: str | None, fields: dict[str, str]) -> None:
     """Open a case in WORKFLOW and print its key.
 
     \b
@@ -42,7 +46,7 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: tuple[
     from torchflow.service import cases
 
     result = cases.open_case(env.app, env.actor(), workflow, title=title, owner=owner,
-                             fields=cases.parse_assignments(fields))
+                             fields=fields)
     env.emit(result, lambda r: r["key"])
 
 
@@ -51,10 +55,11 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: tuple[
 @click.option("--state", help="Only cases in this state.")
 @click.option("--owner", metavar="HANDLE", help="Only cases this person owns.")
 @click.option("--open/--closed", "is_open", default=None, help="Only open (or closed) cases.")
-@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--limit", type=LIMIT, default=500, show_default=True)
+@click.option("--offset", type=OFFSET, default=0, help="Skip this many cases first.")
 @pass_env
 def list_(env: Env, workflow: str | None, state: str | None, owner: str | None,
-          is_open: bool | None, limit: int) -> None:
+          is_open: bool | None, limit: int, offset: int) -> None:
     """List cases, oldest first.
 
     \b
@@ -63,11 +68,9 @@ def list_(env: Env, workflow: str | None, state: str | None, owner: str | None,
     """
     from torchflow.service import cases
 
-    rows = cases.list_cases(env.app, workflow=workflow, state=state, owner=owner,
-                            is_open=is_open, limit=limit)
-    env.emit(rows, lambda r: table(r, [("KEY", "key"), ("WORKFLOW", "workflow"),
-                                        ("STATE", "state"), ("OWNER", "owner"),
-                                        ("TITLE", "title")]))
+    page = cases.list_cases(env.app, workflow=workflow, state=state, owner=owner,
+                            is_open=is_open, limit=limit, offset=offset)
+    env.emit_page(page, CASE_COLUMNS)
 
 
 @case.command("show")
@@ -116,6 +119,8 @@ def describe_event(e: dict[str, Any]) -> str:
         "opened": lambda: f"opened in {e['to']}",
         "advanced": lambda: f"{data.get('trigger')}: {e['from']} -> {e['to']}",
         "note": lambda: f"note: {data.get('note')}",
+        "contact": lambda: _logged(e, data),
+        "visit": lambda: _logged(e, data),
         "fields_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["fields"].items()),
         "assigned": lambda: f"assigned to {data.get('owner')}",
     }.get(e["kind"], lambda: e["kind"] + (f": {data.get('note')}" if data.get("note") else ""))()
@@ -124,15 +129,21 @@ def describe_event(e: dict[str, Any]) -> str:
     return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {e['actor']:<12} {what}"
 
 
+def _logged(e: dict[str, Any], data: dict[str, Any]) -> str:
+    """A contact or visit says when it happened, which may be before it was logged."""
+    at = str(data.get("at") or e["at"])[:16].replace("T", " ")
+    return f"{e['kind']} at {at}" + (f": {data['note']}" if data.get("note") else "")
+
+
 @case.command("advance")
 @click.argument("key")
 @click.argument("trigger")
 @click.option("--note", help="Why, in a sentence; kept in the history.")
 @FIELD
-@click.option("--if-version", "expected", type=int, metavar="N",
+@click.option("--if-version", "expected", type=ID, metavar="N",
               help="Refuse if the case changed since you saw version N.")
 @pass_env
-def advance(env: Env, key: str, trigger: str, note: str | None, fields: tuple[str, ...],
+def advance(env: Env, key: str, trigger: str, note: str | None, fields: dict[str, str],
             expected: int | None) -> None:
     """Fire TRIGGER on case KEY (e.g. sign, register, resume).
 
@@ -144,7 +155,7 @@ def advance(env: Env, key: str, trigger: str, note: str | None, fields: tuple[st
     from torchflow.service import cases
 
     result = cases.advance(env.app, env.actor(), key, trigger, note=note,
-                           fields=cases.parse_assignments(fields), expected_version=expected)
+                           fields=fields, expected_version=expected)
     env.emit(result.__dict__, lambda r: f"{r['key']}: {r['from_state']} -> {r['to_state']}"
              + (" (closed)" if r["closed"] else ""))
 
@@ -168,9 +179,10 @@ def note(env: Env, key: str, text: str) -> None:
 
 @case.command("set")
 @click.argument("key")
-@click.argument("assignments", nargs=-1, required=True, metavar="NAME=VALUE...")
+@click.argument("pairs", nargs=-1, required=True, metavar="NAME=VALUE...", type=ASSIGNMENT,
+                callback=assignments)
 @pass_env
-def set_(env: Env, key: str, assignments: tuple[str, ...]) -> None:
+def set_(env: Env, key: str, pairs: dict[str, str]) -> None:
     """Set custom fields of KEY (an empty value clears a field).
 
     \b
@@ -179,7 +191,7 @@ def set_(env: Env, key: str, assignments: tuple[str, ...]) -> None:
     """
     from torchflow.service import cases
 
-    result = cases.set_fields(env.app, env.actor(), key, cases.parse_assignments(assignments))
+    result = cases.set_fields(env.app, env.actor(), key, pairs)
     env.emit(result, lambda r: f"{r['key']}: " + ", ".join(f"{k}={v}" for k, v in
                                                         r["fields"].items()))
 
@@ -220,9 +232,9 @@ def history(env: Env, key: str) -> None:
 @case.command("contact")
 @click.argument("key")
 @click.option("--note", help="What was discussed.")
-@click.option("--at", "at", metavar="WHEN", help=AT_HELP)
+@click.option("--at", "at", metavar="WHEN", type=WHEN, help=AT_HELP)
 @pass_env
-def contact(env: Env, key: str, note: str | None, at: str | None) -> None:
+def contact(env: Env, key: str, note: str | None, at: date | datetime | None) -> None:
     """Log a routine contact with the enterprise or partner of KEY.
 
     \b
@@ -235,9 +247,9 @@ def contact(env: Env, key: str, note: str | None, at: str | None) -> None:
 @case.command("visit")
 @click.argument("key")
 @click.option("--note", help="What was seen.")
-@click.option("--at", "at", metavar="WHEN", help=AT_HELP)
+@click.option("--at", "at", metavar="WHEN", type=WHEN, help=AT_HELP)
 @pass_env
-def visit(env: Env, key: str, note: str | None, at: str | None) -> None:
+def visit(env: Env, key: str, note: str | None, at: date | datetime | None) -> None:
     """Log a visit to the enterprise or site of KEY.
 
     \b
@@ -247,10 +259,20 @@ def visit(env: Env, key: str, note: str | None, at: str | None) -> None:
     _log(env, key, "visit", note, at)
 
 
-def _log(env: Env, key: str, kind: str, note: str | None, at: str | None) -> None:
+def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | None) -> None:
     from torchflow.service import tasks
 
-    result = tasks.log_followup(env.app, env.actor(), key, kind, note=note, at=at)
+    result = tasks.log_followup(env.app, env.actor(), key, kind, note=note,
+                                at=None if at is None else instant(env, at))
     nxt = result.get("next")
     env.emit(result, lambda r: f"{r['key']}: {kind} logged"
              + (f"; next {kind} due {nxt['due_on']}" if nxt else ""))
+
+
+def instant(env: Env, when: date | datetime) -> datetime:
+    """A parsed --at in the configured zone: a day means noon there, a time
+    without an offset is local."""
+    cal = env.app.calendar
+    if not isinstance(when, datetime):
+        return cal.at(when, time(12, 0))
+    return when if when.tzinfo else cal.at(when.date(), when.time())

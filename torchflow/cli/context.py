@@ -15,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from torchflow.config import Settings
     from torchflow.service.app import App
+    from torchflow.service.paging import Page
     from torchflow.service.people import Actor
 
 
@@ -25,6 +26,7 @@ class Env:
         self.config_path = config_path
         self.user = user
         self.as_json = as_json
+        self.create = False  # only `init` may create the database file
         self._settings: Settings | None = None
         self._app: App | None = None
 
@@ -42,7 +44,7 @@ class Env:
         if self._app is None:
             from torchflow.service.app import build_app
 
-            self._app = build_app(self.settings)
+            self._app = build_app(self.settings, create=self.create)
         return self._app
 
     def actor(self) -> Actor:
@@ -51,10 +53,25 @@ class Env:
         return resolve_actor(self.app, self.user)
 
     def emit(self, data: Any, text: Callable[[Any], str] | str) -> None:
+        from torchflow.domain.text import json_printable, printable
+
+        # Stored text may hold control characters; none reaches the terminal raw.
         if self.as_json:
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+            click.echo(json_printable(json.dumps(data, ensure_ascii=False, indent=2,
+                                                 default=str)))
         else:
-            click.echo(text(data) if callable(text) else text)
+            click.echo(printable(text(data) if callable(text) else text))
+
+    def emit_page(self, page: Page, columns: Sequence[tuple[str, str]]) -> None:
+        """A list that may be cut: the JSON says total, limit and offset; the text
+        says when rows were left out and how to see them."""
+        if self.as_json:
+            self.emit({"items": list(page), "total": page.total, "limit": page.limit,
+                       "offset": page.offset}, "")
+            return
+        click.echo(table(page, columns))
+        if page.offset or len(page) < page.total:
+            click.echo(f"{len(page)} of {page.total} shown; use --limit / --offset")
 
     def close(self) -> None:
         if self._app is not None:
@@ -66,17 +83,54 @@ pass_env = click.make_pass_decorator(Env)
 
 @contextmanager
 def handle_errors() -> Iterator[None]:
-    """A user's mistake is one line on stderr and exit 1, never a traceback."""
-    from torchflow.errors import TorchflowError, WorkflowError
+    """A user's mistake is one line on stderr, never a traceback: exit 1 for a
+    refusal, 2 for a usage error (a malformed flag value, a missing argument)."""
+    from torchflow.errors import Problems, TorchflowError
 
     try:
         yield
-    except WorkflowError as exc:
+    except Problems as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         raise SystemExit(1) from None
     except TorchflowError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(one_line(str(exc))) from None
+    except UnicodeEncodeError:
+        # Bytes that are not UTF-8 (from an environment variable such as
+        # TORCHFLOW_USER; arguments are checked as they are parsed), caught before
+        # any write: the transaction they reached rolled back.
+        raise click.ClickException("a value given is not valid UTF-8; type it again in a "
+                                   "UTF-8 terminal") from None
+    except click.UsageError as exc:
+        if isinstance(exc, OneLineUsage):
+            raise
+        # Some parser errors carry no context; the command being parsed is the one.
+        where = exc.ctx or click.get_current_context(silent=True)
+        raise OneLineUsage(exc.format_message(), where) from None
+
+
+def one_line(text: str) -> str:
+    """Stored or typed text in an error line: escaped, and on one line."""
+    from torchflow.domain.text import printable
+
+    return printable(text).replace("\n", "\\n")
+
+
+class OneLineUsage(click.UsageError):
+    """A usage error as one line: what is wrong, and where help is."""
+
+    def show(self, file: Any = None) -> None:
+        hint = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.echo(f"Error: {one_line(self.format_message())}{hint}", err=True)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Env).as_json = True  # type: ignore[union-attr]
+
+
+JSON_AFTER = click.Option(["--json"], is_flag=True, expose_value=False, callback=_set_json,
+                          help="Print one JSON document instead of text (as the global --json).")
 
 
 def width(text: str) -> int:
@@ -103,6 +157,11 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) ->
 
 
 def _cell(value: Any) -> str:
+    """A value on one line of a table, with control characters escaped."""
+    return one_line(_text(value))
+
+
+def _text(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):

@@ -14,7 +14,7 @@ import click
 from torchflow.cli.audit import audit
 from torchflow.cli.calendar import calendar, replan
 from torchflow.cli.case import case
-from torchflow.cli.context import Env, handle_errors
+from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
 from torchflow.cli.scheduler import scheduler
@@ -26,9 +26,40 @@ from torchflow.cli.workflow import workflow
 class TorchflowGroup(click.Group):
     """Turns every TorchflowError into one line on stderr and exit code 1."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            if not _is_utf8(arg):
+                raise OneLineUsage(f"argument {arg.encode('utf-8', 'replace').decode()!r} is "
+                                   "not valid UTF-8; type it again in a UTF-8 terminal", ctx)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if isinstance(exc, OneLineUsage):
+                raise
+            raise OneLineUsage(exc.format_message(), exc.ctx) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         with handle_errors():
             return super().invoke(ctx)
+
+
+def _is_utf8(arg: str) -> bool:
+    # click decodes argv with surrogateescape: bytes that are not UTF-8 become
+    # lone surrogates, which no database or terminal accepts.
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_after(group: click.Group) -> None:
+    """`--json` after any subcommand means what the global one means."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _json_after(command)
+        elif not any(p.name == "json" for p in command.params):
+            command.params.append(JSON_AFTER)
 
 
 @click.group(cls=TorchflowGroup, context_settings={"auto_envvar_prefix": "TORCHFLOW",
@@ -61,6 +92,7 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
                 calendar, replan):
     cli.add_command(command)
+_json_after(cli)
 
 
 def main() -> None:

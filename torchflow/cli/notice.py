@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from torchflow.channels import CHANNEL_TYPES
-from torchflow.cli.context import Env, pass_env, table
+from torchflow.cli.context import Env, pass_env
+from torchflow.cli.params import ID, LIMIT, OFFSET
 from torchflow.domain.status import NoticeKind, NoticeStatus, choices
 
 
@@ -24,9 +25,10 @@ def notice() -> None:
 @notice.command("list")
 @click.option("--status", type=click.Choice(choices(NoticeStatus)))
 @click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
-@click.option("--limit", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--limit", type=LIMIT, default=200, show_default=True)
+@click.option("--offset", type=OFFSET, default=0, help="Skip this many notices first.")
 @pass_env
-def list_(env: Env, status: str | None, recipient: str | None, limit: int) -> None:
+def list_(env: Env, status: str | None, recipient: str | None, limit: int, offset: int) -> None:
     """Notices, newest first.
 
     \b
@@ -35,14 +37,14 @@ def list_(env: Env, status: str | None, recipient: str | None, limit: int) -> No
     """
     from torchflow.service import notices
 
-    rows = notices.list_notices(env.app, status=status, recipient=recipient, limit=limit)
-    env.emit(rows, lambda r: table(r, [("ID", "id"), ("KIND", "kind"), ("STATUS", "status"),
-                                        ("TO", "to"), ("CHANNEL", "channel"),
-                                        ("TRIES", "attempts"), ("SUBJECT", "subject")]))
+    page = notices.list_notices(env.app, status=status, recipient=recipient, limit=limit,
+                                offset=offset)
+    env.emit_page(page, [("ID", "id"), ("KIND", "kind"), ("STATUS", "status"), ("TO", "to"),
+                         ("CHANNEL", "channel"), ("TRIES", "attempts"), ("SUBJECT", "subject")])
 
 
 @notice.command("retry")
-@click.argument("notice_id", type=click.IntRange(1), required=False)
+@click.argument("notice_id", type=ID, required=False)
 @click.option("--all-dead", is_flag=True, help="Every dead notice (narrowed by the filters).")
 @click.option("--to", "recipient", metavar="HANDLE", help="With --all-dead: only to HANDLE.")
 @click.option("--kind", type=click.Choice(choices(NoticeKind)), help="With --all-dead.")

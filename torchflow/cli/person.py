@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from torchflow.channels import CHANNEL_TYPES
-from torchflow.cli.context import Env, pass_env, table
+from torchflow.cli.context import Env, pass_env
+from torchflow.cli.params import LIMIT, OFFSET
 
 PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
                   ("EMAIL", "email"), ("CHANNEL", "channel"), ("ACTIVE", "active")]
@@ -49,8 +50,10 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 
 
 @person.command("list")
+@click.option("--limit", type=LIMIT, default=500, show_default=True)
+@click.option("--offset", type=OFFSET, default=0, help="Skip this many people first.")
 @pass_env
-def list_(env: Env) -> None:
+def list_(env: Env, limit: int, offset: int) -> None:
     """Everyone, by handle.
 
     \b
@@ -59,8 +62,7 @@ def list_(env: Env) -> None:
     """
     from torchflow.service import people
 
-    rows = people.list_people(env.app)
-    env.emit(rows, lambda r: table(r, PEOPLE_COLUMNS))
+    env.emit_page(people.list_people(env.app, limit=limit, offset=offset), PEOPLE_COLUMNS)
 
 
 @person.command("handover")

@@ -22,6 +22,7 @@ def init(env: Env) -> None:
     """
     from torchflow.store.migrate import upgrade
 
+    env.create = True
     before, after = upgrade(env.app.db)
     result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
               "before": before, "after": after}

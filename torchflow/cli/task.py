@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import click
 
-from torchflow.cli.context import Env, pass_env, table
+from torchflow.cli.context import Env, pass_env
+from torchflow.cli.params import DATE, ID, LIMIT, OFFSET, SPAN
+from torchflow.domain.status import TaskKind, choices
 
 TASK_COLUMNS = [("ID", "id"), ("CASE", "case"), ("KIND", "kind"), ("DUE", "due_on"),
                 ("ASSIGNEE", "assignee"), ("TITLE", "title")]
@@ -24,32 +28,33 @@ def task() -> None:
 @task.command("list")
 @click.option("--mine", is_flag=True, help="Only tasks assigned to you.")
 @click.option("--assignee", metavar="HANDLE", help="Only tasks assigned to HANDLE.")
-@click.option("--due-within", metavar="SPAN", help="Only tasks due within SPAN (3d, 2w).")
+@click.option("--due-within", metavar="SPAN", type=SPAN,
+              help="Only tasks due within SPAN (0d, 3d, 2w).")
 @click.option("--overdue", is_flag=True, help="Only overdue tasks.")
-@click.option("--kind", type=click.Choice(["contact", "visit", "deadline"]))
-@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--kind", type=click.Choice(choices(TaskKind)))
+@click.option("--limit", type=LIMIT, default=500, show_default=True)
+@click.option("--offset", type=OFFSET, default=0, help="Skip this many tasks first.")
 @pass_env
-def list_(env: Env, mine: bool, assignee: str | None, due_within: str | None, overdue: bool,
-          kind: str | None, limit: int) -> None:
+def list_(env: Env, mine: bool, assignee: str | None, due_within: timedelta | None,
+          overdue: bool, kind: str | None, limit: int, offset: int) -> None:
     """Open tasks, soonest first.
 
     \b
     Example:
       torchflow --as wang.li task list --mine --due-within 3d
     """
-    from torchflow.errors import InvalidInput
     from torchflow.service import tasks
 
     if mine and assignee:
-        raise InvalidInput("--mine and --assignee exclude each other; use one")
+        raise click.UsageError("--mine and --assignee exclude each other; use one")
     who = env.actor().handle if mine else assignee
-    rows = tasks.list_tasks(env.app, assignee=who, due_within=due_within, overdue=overdue,
-                            kind=kind, limit=limit)
-    env.emit(rows, lambda r: table(r, TASK_COLUMNS))
+    page = tasks.list_tasks(env.app, assignee=who, due_within=due_within, overdue=overdue,
+                            kind=kind, limit=limit, offset=offset)
+    env.emit_page(page, TASK_COLUMNS)
 
 
 @task.command("done")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--note", help="What was done.")
 @pass_env
 def done(env: Env, task_id: int, note: str | None) -> None:
@@ -68,11 +73,12 @@ def done(env: Env, task_id: int, note: str | None) -> None:
 
 
 @task.command("snooze")
-@click.argument("task_id", type=int)
-@click.option("--to", "to", required=True, metavar="DATE", help="New due day (YYYY-MM-DD).")
+@click.argument("task_id", type=ID)
+@click.option("--to", "to", required=True, metavar="DATE", type=DATE,
+              help="New due day (YYYY-MM-DD).")
 @click.option("--reason", required=True, help="Why it moves; kept in the history.")
 @pass_env
-def snooze(env: Env, task_id: int, to: str, reason: str) -> None:
+def snooze(env: Env, task_id: int, to: date, reason: str) -> None:
     """Move task TASK_ID to another day (the next working day if DATE is not one).
 
     \b
@@ -86,7 +92,7 @@ def snooze(env: Env, task_id: int, to: str, reason: str) -> None:
 
 
 @task.command("reassign")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.argument("handle")
 @pass_env
 def reassign(env: Env, task_id: int, handle: str) -> None:

@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from torchflow.errors import ConfigError, InvalidInput
+from torchflow.errors import ConfigError, InvalidInput, ScheduleError
 
 _log = logging.getLogger("torchflow.calendar")
 
@@ -172,7 +172,7 @@ def _by_year(schedules: Iterable[OfficialSchedule]) -> dict[int, OfficialSchedul
             )
         out[schedule.year] = schedule
     if problems := [line for s in out.values() for line in s.problems()]:
-        raise ConfigError("\n".join(problems))
+        raise ScheduleError(problems)
     return out
 
 
@@ -201,13 +201,13 @@ def parse_schedule(data: dict[str, Any], path: str) -> OfficialSchedule:
     worked, bad_worked = _date_list(data.get("worked_weekends", []), path, "worked_weekends")
     problems += bad_off + bad_worked
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ScheduleError(problems)
     schedule = OfficialSchedule(
         year=int(year),  # type: ignore[arg-type]  # checked above
         days_off=days_off, worked_weekends=worked, source=str(source), path=path,
     )
     if problems := schedule.problems():
-        raise ConfigError("\n".join(problems))
+        raise ScheduleError(problems)
     return schedule
 
 
@@ -428,7 +428,7 @@ class WorkCalendar:
             return flags
         # Checked here, when the year is first used: it needs the holiday data.
         if problems := schedule.missing_statutory():
-            raise ConfigError("\n".join(problems))
+            raise ScheduleError(problems)
         return _office_flags(schedule)
 
     def _overlay(self, year: int, flags: bytes) -> bytes:

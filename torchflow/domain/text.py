@@ -70,6 +70,15 @@ def _name(char: str) -> str:
 _ESCAPE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
 
 
+_JSON_ESCAPE = re.compile(f"[\x7f-\x9f{_BIDI}]")
+
+
+def json_printable(document: str) -> str:
+    """A JSON document safe to print: what ``json.dumps`` leaves raw (DEL, the C1
+    controls, bidi overrides) as ``\\uXXXX`` escapes, which decode to the same text."""
+    return _JSON_ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+
+
 def printable(value: str) -> str:
     """``value`` safe to print on a terminal: control characters (but newlines)
     shown as ``\\x1b``-style escapes, so stored text cannot move the cursor,

@@ -35,7 +35,9 @@ class App:
         self.db.dispose()
 
 
-def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App:
+def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, *,
+              create: bool = False) -> App:
+    """``create``: only `init` (and the demo) may create a SQLite file."""
     clock()  # a bad TORCHFLOW_NOW is refused here, by every command, not only some
     cal = settings.calendar
     official: tuple[OfficialSchedule, ...] = ()
@@ -45,7 +47,8 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App
         official = load_schedules(cal.official)
     return App(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, create=create,
+                    busy_seconds=settings.busy_timeout_seconds),
         calendar=WorkCalendar(
             timezone=cal.timezone,
             blackout=cal.blackout,

@@ -12,7 +12,7 @@ from torchflow.service.events import CASES, EVENTS, CaseRow, case_by_id, load_ca
 
 
 def verify(app: App, key: str | None = None) -> list[dict[str, Any]]:
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         if key:
             cases = [load_case(s, key)]
         else:

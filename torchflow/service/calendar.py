@@ -25,7 +25,7 @@ from torchflow.domain.calendar import (
     WorkCalendar,
     parse_schedule,
 )
-from torchflow.errors import ConfigError, InvalidInput
+from torchflow.errors import ConfigError, InvalidInput, ScheduleError
 from torchflow.store.models import OPEN, TASKS
 
 HORIZON_DAYS = 395  # "the next ~13 months" of planning, listed by the check
@@ -54,10 +54,12 @@ def load_schedules(paths: Iterable[Path]) -> tuple[OfficialSchedule, ...]:
             problems.append(f"{path}: cannot be read: {exc}")
         except tomllib.TOMLDecodeError as exc:
             problems.append(f"{path}: not valid TOML: {exc}")
+        except ScheduleError as exc:
+            problems += exc.problems
         except ConfigError as exc:
             problems.append(str(exc))
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ScheduleError(problems)
     return tuple(schedules)
 
 

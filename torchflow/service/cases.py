@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Integer, select, text
 
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
+from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.workflow import FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service import followups
@@ -23,6 +24,7 @@ from torchflow.service.events import (
     changed_since_read,
     load_case,
 )
+from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
@@ -37,17 +39,6 @@ class Advanced:
     version: int
     cancelled_tasks: list[int]
     planned: list[dict[str, Any]]
-
-
-def parse_assignments(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """CLI ``k=v`` pairs into a dict; a pair with no '=' is refused."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"{pair!r} is not name=value; e.g. --field industry=biomedicine")
-        out[name.strip()] = value.strip()
-    return out
 
 
 def coerce_fields(
@@ -86,8 +77,7 @@ def open_case(
     owner: str | None = None,
     fields: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    if not title.strip():
-        raise InvalidInput("--title is empty; give the matter a short title")
+    title = check_line(title, "the title", TITLE_MAX)
     now = app.now()
     with app.db.transaction() as s:
         pinned = app.registry.current(s, workflow, now)
@@ -97,14 +87,14 @@ def open_case(
             f.name for f in spec.fields.values() if f.required and values.get(f.name) is None
         ]
         if missing:
-            hint = " ".join(f"--field {m}=..." for m in missing)
-            raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + f" to open ({hint})")
+            raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
+                               + ", ".join(f"{m}=..." for m in missing) + ")")
         owner_person = active_person(s, owner, "give the case to") if owner else None
         owner_id = owner_person.id if owner_person else actor.id
         key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)
         row: dict[str, Any] = {
             "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
-            "state": spec.initial, "previous_state": None, "title": title.strip(),
+            "state": spec.initial, "previous_state": None, "title": title,
             "owner_id": owner_id, "fields": values, "opened_at": now, "state_entered_at": now,
             "closed_at": None, "version": 1, "last_seq": 0, "head_hash": "",
         }
@@ -118,7 +108,7 @@ def open_case(
         append_event(
             s, case, kind="opened", actor=actor.handle, at=now, to_state=spec.initial,
             data={
-                "workflow": spec.name, "version": spec.version, "title": title.strip(),
+                "workflow": spec.name, "version": spec.version, "title": title,
                 "owner": owner or actor.handle, "fields": values,
                 "planned": [_planned_view(p) for p in planned],
             },
@@ -154,6 +144,7 @@ def advance(
     expected_version: int | None = None,
 ) -> Advanced:
     """Fire ``trigger`` on a case: one transaction, all of it or none of it."""
+    note = check_block(note, "the note") if note else note
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
@@ -224,6 +215,7 @@ def _planned_view(p: Any) -> dict[str, Any]:
 def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
     if not note.strip():
         raise InvalidInput("the note is empty; write what happened")
+    check_block(note, "the note")
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
@@ -275,7 +267,7 @@ def show_case(
 ) -> dict[str, Any]:
     """The case, what may happen next and why not, its follow-ups and recent history.
     With no ``actor_roles`` (nobody acting) only missing fields count as blocking."""
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         case = load_case(s, key)
         spec = app.registry.by_id(s, case.workflow_version_id).spec
         view = case_view(app, s, case, spec)
@@ -342,14 +334,21 @@ def events(app: App, session: Connection, case_id: int) -> list[dict[str, Any]]:
     return [
         {
             "seq": r.seq, "kind": r.kind, "actor": r.actor, "at": app.local(r.at),
-            "from": r.from_state, "to": r.to_state, "data": r.data,
+            "from": r.from_state, "to": r.to_state, "data": _local_data(app, r.kind, r.data),
         }
         for r in rows
     ]
 
 
+def _local_data(app: App, kind: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A logged contact or visit keeps when it happened in UTC; show it local."""
+    if kind not in ("contact", "visit") or not data or not data.get("at"):
+        return data
+    return {**data, "at": app.local(datetime.fromisoformat(data["at"]))}
+
+
 def history(app: App, key: str) -> dict[str, Any]:
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         case = load_case(s, key)
         return {"key": case.key, "events": events(app, s, case.id)}
 
@@ -362,18 +361,20 @@ def list_cases(
     owner: str | None = None,
     is_open: bool | None = None,
     limit: int = 500,
-) -> list[dict[str, Any]]:
-    with app.db.transaction() as s:
+    offset: int = 0,
+) -> Page:
+    with app.db.read() as s:
         query = (
             select(CASES.c.key, CASES.c.workflow, CASES.c.state, CASES.c.title,
                    PEOPLE.c.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at)
             .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id))
             .order_by(CASES.c.id)
-            .limit(limit)
         )
         if workflow:
+            _check_known("workflow", workflow, _workflow_names(app, s))
             query = query.where(CASES.c.workflow == workflow)
         if state:
+            _check_known("state", state, _state_names(app, s, workflow))
             query = query.where(CASES.c.state == state)
         if owner:
             person_by_handle(s, owner)
@@ -382,11 +383,28 @@ def list_cases(
             query = query.where(CASES.c.closed_at.is_(None))
         elif is_open is False:
             query = query.where(CASES.c.closed_at.is_not(None))
-        return [
-            {
-                "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
-                "owner": r.owner, "since": app.local(r.state_entered_at),
-                "closed": r.closed_at is not None,
-            }
-            for r in s.execute(query)
-        ]
+        return fetch_page(s, query, limit=limit, offset=offset, view=lambda r: {
+            "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
+            "owner": r.owner, "since": app.local(r.state_entered_at),
+            "closed": r.closed_at is not None,
+        })
+
+
+def _workflow_names(app: App, session: Connection) -> set[str]:
+    """Workflows in files and those cases were opened under (a file may be gone)."""
+    stored = session.scalars(select(CASES.c.workflow).distinct())
+    return set(app.registry.files()) | set(stored)
+
+
+def _state_names(app: App, session: Connection, workflow: str | None) -> set[str]:
+    specs = [w for w in app.registry.files().values() if workflow in (None, w.name)]
+    query = select(CASES.c.state).distinct()
+    if workflow:
+        query = query.where(CASES.c.workflow == workflow)
+    return {n for w in specs for n in w.states} | set(session.scalars(query))
+
+
+def _check_known(what: str, value: str, known: set[str]) -> None:
+    if value not in known:
+        raise InvalidInput(f"there is no {what} '{value}'; {what}s: "
+                           + (", ".join(sorted(known)) or "none yet"))

@@ -26,6 +26,7 @@ from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service import people as people_service
 from torchflow.service.app import App
+from torchflow.service.paging import Page, fetch_page
 from torchflow.store.models import NOTICES, PEOPLE
 
 PENDING, DEAD, CANCELLED = NoticeStatus.PENDING, NoticeStatus.DEAD, NoticeStatus.CANCELLED
@@ -209,16 +210,16 @@ def notice_view(app: App, n: Any) -> dict[str, Any]:
 
 
 def list_notices(app: App, *, status: str | None = None, recipient: str | None = None,
-                 limit: int = 200) -> list[dict[str, Any]]:
-    with app.db.transaction() as s:
+                 limit: int = 200, offset: int = 0) -> Page:
+    with app.db.read() as s:
         query = select(NOTICES)
         if status:
             query = query.where(NOTICES.c.status == status)
         if recipient:
             people_service.person_by_handle(s, recipient)
             query = query.where(NOTICES.c.recipient == recipient)
-        rows = s.execute(query.order_by(NOTICES.c.id.desc()).limit(limit))
-        return [notice_view(app, n) for n in rows]
+        return fetch_page(s, query.order_by(NOTICES.c.id.desc()), limit=limit, offset=offset,
+                          view=lambda n: notice_view(app, n))
 
 
 # --------------------------------------------------------------------------- retry

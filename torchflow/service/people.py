@@ -10,10 +10,12 @@ from sqlalchemy import Connection, Row, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
 from torchflow.config import ENV_USER
+from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, append_event, case_by_id
+from torchflow.service.paging import Page, fetch_page
 from torchflow.store.models import PEOPLE
 from torchflow.store.queries import insert_ignore
 
@@ -53,7 +55,7 @@ def add_person(
     channel: str | None = None,
     address: str = "",
 ) -> dict[str, Any]:
-    roles = _check_person(handle, name, email, roles or [], channel)
+    roles = _check_person(handle, name, email, roles or [], channel, address)
     with app.db.transaction() as s:
         added = insert_ignore(
             s,
@@ -71,20 +73,21 @@ def add_person(
 
 
 def _check_person(
-    handle: str, name: str, email: str, roles: list[str], channel: str | None
+    handle: str, name: str, email: str, roles: list[str], channel: str | None, address: str
 ) -> list[str]:
-    if not HANDLE.match(handle):
+    if len(handle) > HANDLE_MAX or not HANDLE.fullmatch(handle):
         raise InvalidInput(
             f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter (e.g. wang.li)"
         )
-    if not name.strip():
-        raise InvalidInput("--name is empty; give the person's full name")
-    if email and not EMAIL.match(email):
+    check_line(name, "the name", NAME_MAX)
+    if address:
+        check_line(address, "the address", ADDRESS_MAX)
+    if email and (not EMAIL.fullmatch(check_line(email, "the e-mail", EMAIL_MAX))):
         raise InvalidInput(f"e-mail {email!r} is not valid; e.g. wang.li@example.gov.cn")
     split = [r.strip() for role in roles for r in role.split(",") if r.strip()]
     for role in split:
-        if not ROLE.match(role):
+        if not ROLE.fullmatch(role):
             raise InvalidInput(f"role {role!r} is not valid; use e.g. coordinator or director")
     if channel is not None and channel not in CHANNEL_TYPES:
         raise InvalidInput(f"channel {channel!r} is unknown; use one of "
@@ -92,12 +95,13 @@ def _check_person(
     return sorted(set(split))
 
 
-def list_people(app: App, include_inactive: bool = True) -> list[dict[str, Any]]:
-    with app.db.transaction() as s:
+def list_people(app: App, include_inactive: bool = True, *, limit: int = 500,
+                offset: int = 0) -> Page:
+    with app.db.read() as s:
         query = select(PEOPLE).order_by(PEOPLE.c.handle)
         if not include_inactive:
             query = query.where(PEOPLE.c.active.is_(True))
-        return [person_view(p) for p in s.execute(query)]
+        return fetch_page(s, query, limit=limit, offset=offset, view=person_view)
 
 
 def person_by_handle(session: Connection, handle: str) -> Row[Any]:
@@ -120,7 +124,7 @@ def resolve_actor(app: App, handle: str | None) -> Actor:
         raise InvalidInput(
             f"who is acting? pass --as HANDLE or set {ENV_USER} (see `torchflow person list`)"
         )
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         person = person_by_handle(s, handle)
         if not person.active:
             raise Refused(f"'{handle}' is no longer active; act as another person")

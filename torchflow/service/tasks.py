@@ -3,54 +3,44 @@ reassign, hand a person's work over, and the agenda of what comes next."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, select, update
 
-from torchflow.clock import parse_instant
 from torchflow.domain.rules import Rule
+from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
 from torchflow.service.notices import NOTICES, people_by_id, recipients
+from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
-
-def parse_when(app: App, text: str | None) -> datetime:
-    """--at: a date (noon local), a local date-time, or an ISO instant; never the future."""
-    now = app.now()
-    if not text:
-        return now
-    cal = app.calendar
-    try:
-        if len(text.strip()) == 10:
-            when = cal.at(date.fromisoformat(text.strip()), time(12, 0))
-        else:
-            parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-            when = parsed if parsed.tzinfo else cal.at(parsed.date(), parsed.time())
-            when = parse_instant(when.isoformat(), "--at")
-    except ValueError:
-        raise InvalidInput(
-            f"--at {text!r} is not a date or time; use 2026-03-04 or 2026-03-04T15:30"
-        ) from None
-    if when > now:
-        raise InvalidInput(f"--at {text} is in the future; log what has happened")
-    return when
+# A snooze further out than this is a typo, not a plan (and the calendar's end).
+SNOOZE_MAX = timedelta(days=5 * 366)
 
 
 def log_followup(
-    app: App, actor: Actor, key: str, kind: str, *, note: str | None = None, at: str | None = None
+    app: App, actor: Actor, key: str, kind: str, *, note: str | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A contact or visit happened: record it, close the open task, plan the next."""
-    when = parse_when(app, at)
+    """A contact or visit happened (``at``, default now): record it, close the open
+    task, plan the next. It cannot have happened before the case opened, nor later
+    than now."""
+    note = check_block(note, "the note") if note else note
     now = app.now()
+    when = now if at is None else at
+    if when > now:
+        raise InvalidInput(f"{app.local(when)} is in the future; log what has happened")
     with app.db.transaction() as s:
         case = load_case(s, key)
+        if when < case.opened_at:
+            raise InvalidInput(f"{app.local(when)} is before {case.key} was opened "
+                               f"({app.local(case.opened_at)}); give a later time")
         spec = app.registry.by_id(s, case.workflow_version_id).spec
         rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
         task = _open_task(s, case.id, rule.name) if rule else None
@@ -105,6 +95,7 @@ def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
 
 def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> dict[str, Any]:
     """Done: a contact or visit rolls on to its next occurrence; a deadline is met."""
+    note = check_block(note, "the note") if note else note
     now = app.now()
     with app.db.transaction() as s:
         task = _task(s, task_id)
@@ -128,18 +119,21 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
     return {"task": task_id, "key": case.key, "next": data.get("next")}
 
 
-def snooze(app: App, actor: Actor, task_id: int, to: str, reason: str) -> dict[str, Any]:
-    """Move one task's due day; only this task's notices are re-planned."""
+def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[str, Any]:
+    """Move one task's due day to ``to`` (or the next working day); only this
+    task's notices are re-planned."""
     if not reason.strip():
-        raise InvalidInput("--reason is empty; say why the task moves")
-    try:
-        wanted = date.fromisoformat(to.strip())
-    except ValueError:
-        raise InvalidInput(f"--to {to!r} is not a date; use e.g. 2026-12-07") from None
+        raise InvalidInput("the reason is empty; say why the task moves")
+    check_block(reason, "the reason")
     now = app.now()
     cal = app.calendar
-    if wanted < cal.local_date(now):
-        raise InvalidInput(f"--to {wanted} is in the past; snooze to today or later")
+    today = cal.local_date(now)
+    if to < today:
+        raise InvalidInput(f"{to} is in the past; snooze to today or later")
+    if to > today + SNOOZE_MAX:
+        raise InvalidInput(f"{to} is more than {SNOOZE_MAX.days // 365} years ahead; "
+                           "snooze to a nearer day")
+    wanted = to
     due = cal.next_workday(wanted)
     with app.db.transaction() as s:
         task = _task(s, task_id)
@@ -170,39 +164,33 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
     return {"task": task_id, "key": case.key, "assignee": handle}
 
 
-def parse_span(text: str) -> timedelta:
-    """--due-within: 3d, 2w (calendar days or weeks)."""
-    match = re.fullmatch(r"\s*(\d+)\s*([dw])\s*", text or "")
-    if not match:
-        raise InvalidInput(f"--due-within {text!r} is not a span; use e.g. 3d or 2w")
-    n, unit = int(match[1]), match[2]
-    return timedelta(days=n * (7 if unit == "w" else 1))
 
 
 def list_tasks(
     app: App,
     *,
     assignee: str | None = None,
-    due_within: str | None = None,
+    due_within: timedelta | None = None,
     overdue: bool = False,
     kind: str | None = None,
     limit: int = 500,
-) -> list[dict[str, Any]]:
+    offset: int = 0,
+) -> Page:
     now = app.now()
     today = app.calendar.local_date(now)
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         query = _task_query()
         if assignee:
             query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
-        if due_within:
-            query = query.where(TASKS.c.due_on <= today + parse_span(due_within))
+        if due_within is not None:
+            query = query.where(TASKS.c.due_on <= today + due_within)
         cutoff = overdue_before(app, now)
         if overdue:
             query = query.where(TASKS.c.due_on < cutoff)
         if kind:
             query = query.where(TASKS.c.kind == kind)
-        rows = s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id).limit(limit))
-        return [_task_view(r, cutoff) for r in rows]
+        return fetch_page(s, query.order_by(TASKS.c.due_on, TASKS.c.id), limit=limit,
+                          offset=offset, view=lambda r: _task_view(r, cutoff))
 
 
 def overdue_before(app: App, now: datetime) -> date:
@@ -238,7 +226,7 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
     cal = app.calendar
     today = cal.local_date(now)
     horizon = cal.at(today + timedelta(days=days), time(23, 59))
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         query = _task_query().where(TASKS.c.due_on <= today + timedelta(days=days))
         if assignee:
             query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)

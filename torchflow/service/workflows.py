@@ -22,7 +22,7 @@ DIAGRAM_FORMATS = ("mermaid", "dot")
 
 def list_workflows(app: App) -> list[dict[str, Any]]:
     files = app.registry.files()
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         counts: dict[str, int] = dict(
             s.execute(
                 select(CASES.c.workflow, func.count())
@@ -50,7 +50,7 @@ def get_spec(app: App, name: str, version: int | None = None) -> WorkflowSpec:
     spec = app.registry.files().get(name)
     if spec is not None and spec.version == version:
         return spec
-    with app.db.transaction() as s:
+    with app.db.read() as s:
         return app.registry.stored(s, name, version).spec
 
 

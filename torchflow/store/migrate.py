@@ -29,13 +29,13 @@ def head_revision() -> str:
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
+    with db.errors(), db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     """Bring the schema to ``revision``; safe to run twice. Returns (before, after)."""
     before = current_revision(db)
-    with db.engine.begin() as conn:
+    with db.errors(), db.engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
     return before, current_revision(db) or ""

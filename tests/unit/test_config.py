@@ -1,0 +1,102 @@
+"""config.toml: every value type- and range-checked, unknown keys named with a
+suggestion, a channel timeout well inside the lease, defaults written once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from torchflow.config import (
+    CalendarSettings,
+    NotifySettings,
+    SchedulerSettings,
+    Settings,
+    SmtpSettings,
+    WebhookSettings,
+    load_settings,
+)
+from torchflow.errors import ConfigError
+
+
+def load(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path, env={})
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, text)
+    message = str(exc.value)
+    assert "\n" not in message
+    return message
+
+
+def test_an_empty_config_is_the_dataclass_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path, "")
+    assert settings.scheduler == SchedulerSettings()
+    assert settings.calendar == CalendarSettings()
+    notify = settings.notify
+    assert (notify.smtp, notify.webhook) == (SmtpSettings(), WebhookSettings())
+    assert notify.default_channel == NotifySettings().default_channel
+    assert notify.file.path == tmp_path / "outbox.jsonl"
+    assert settings.busy_timeout_seconds == 15.0
+    assert settings.database_url == f"sqlite:///{tmp_path / 'torchflow.db'}"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[scheduler]\nbatch_size = 0.5\n", "batch_size = 0.5 is not valid; it wants a whole number"),
+    ("[scheduler]\nbatch_size = 0\n", "batch_size = 0 is not valid; it wants a whole number "
+                                      "from 1 to 10000"),
+    ("[scheduler]\nmax_attempts = 2.5\n", "max_attempts = 2.5 is not valid"),
+    ("[scheduler]\nmax_attempts = true\n", "max_attempts = True is not valid"),
+    ("[scheduler]\ninterval_seconds = inf\n", "interval_seconds = inf is not valid"),
+    ("[scheduler]\nlease_seconds = nan\n", "lease_seconds = nan is not valid"),
+    ("[scheduler]\ninterval_seconds = 1e12\n", "a number of seconds from 0.1 to 86400"),
+    ("[notify.smtp]\nport = 70000\n", "port = 70000 is not valid; it wants a whole number from "
+                                      "1 to 65535"),
+    ("[notify.webhook]\nallow_unsigned = \"yes\"\n", "allow_unsigned = 'yes' is not valid; it "
+                                                     "wants true or false"),
+    ("[database]\nbusy_timeout_seconds = 0\n", "busy_timeout_seconds = 0 is not valid"),
+    ("[scheduler]\nbackoff_base_seconds = 100\nbackoff_max_seconds = 10\n",
+     "backoff_base_seconds must not exceed backoff_max_seconds"),
+])
+def test_values_are_type_and_range_checked(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in refused(tmp_path, text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[scheduler]\nbatchsize = 5\n", "unknown key 'scheduler.batchsize'; did you mean "
+                                     "'scheduler.batch_size'?"),
+    ("[schedular]\n", "unknown key 'schedular'; did you mean 'scheduler'?"),
+    ("[notify.webhook]\nallow_unsinged = true\n", "did you mean 'notify.webhook.allow_unsigned'?"),
+    ("[notify]\nzzz = 1\n", "unknown key 'notify.zzz'; expected one of"),
+])
+def test_unknown_keys_are_named_with_a_suggestion(tmp_path: Path, text: str,
+                                                  expected: str) -> None:
+    assert expected in refused(tmp_path, text)
+
+
+def test_a_channel_timeout_must_end_well_inside_the_lease(tmp_path: Path) -> None:
+    message = refused(tmp_path, "[scheduler]\nlease_seconds = 15\n")
+    assert message.endswith(
+        "notify.smtp.timeout_seconds = 10 is too long for scheduler.lease_seconds = 15; a send "
+        "must end well before its lease does (at most half of it, 7.5), or another service may "
+        "send the same notice again")
+    message = refused(tmp_path, "[scheduler]\nlease_seconds = 20\n[notify.webhook]\n"
+                                "timeout_seconds = 10.5\n")
+    assert "notify.webhook.timeout_seconds = 10.5 is too long" in message
+    settings = load(tmp_path, "[scheduler]\nlease_seconds = 20\n")
+    assert settings.scheduler.lease_seconds == 20.0
+
+
+def test_allow_unsigned_is_read_as_a_boolean(tmp_path: Path) -> None:
+    assert WebhookSettings().allow_unsigned is False
+    settings = load(tmp_path, "[notify.webhook]\nallow_unsigned = true\n")
+    assert settings.notify.webhook.allow_unsigned is True
+
+
+def test_a_folder_given_as_the_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"is a folder; pass a config\.toml"):
+        load_settings(tmp_path, env={})
