@@ -12,10 +12,11 @@ import hashlib
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.domain.status import Outcome
 from torchflow.errors import InvalidInput
 
 
@@ -142,3 +143,51 @@ def _positive(value: int, rule: ContactRule | DeadlineRule) -> int:
     if value < 1:
         raise InvalidInput(f"{rule.name}: working days must be 1 or more, got {value}")
     return value
+
+
+# --------------------------------------------------------------------------- missed contacts
+
+
+@dataclass(frozen=True)
+class Roll:
+    """A contact rolled on because its next slot fell due while it was open.
+
+    ``missed`` are the slots skipped after the open one (after downtime: one per
+    slot, each its own occurrence, so a report counts missed contacts with a plain
+    COUNT and dates them); ``following`` is the open task of the current slot."""
+
+    missed: tuple[PlannedTask, ...]
+    following: PlannedTask
+
+    @property
+    def count(self) -> int:
+        """Contacts missed by this roll: the open one and every skipped slot."""
+        return 1 + len(self.missed)
+
+
+def plan_roll(
+    cal: WorkCalendar, rule: ContactRule, *, due_on: date, occurrence: int, now: datetime
+) -> Roll | None:
+    """The roll of an open contact due on ``due_on`` at ``now``, or None while
+    its next slot has not fallen due (slot n is the ``n * every``-th working day
+    after ``due_on``; it falls due at the start of that working day)."""
+    today = cal.local_date(now)
+    passed = cal.count_workdays(due_on, today)
+    if passed and now < cal.at(today, cal.workday_start) and cal.is_workday(today):
+        passed -= 1  # today's slot is not due before the working day starts
+    slots = passed // _positive(rule.every, rule)
+    if slots < 1:
+        return None
+    planned, slot = [], due_on
+    for n in range(1, slots + 1):
+        slot = cal.add_workdays(slot, rule.every)
+        planned.append(_planned(rule, occurrence + n, slot))
+    return Roll(missed=tuple(planned[:-1]), following=planned[-1])
+
+
+def outcome_of(cal: WorkCalendar, due_on: date, done_on: date) -> tuple[Outcome, int]:
+    """On time (done on or before the due day) or late by the working days after
+    it up to the day done, at least 1 (done on the Saturday after a Friday is late)."""
+    if done_on <= due_on:
+        return Outcome.ON_TIME, 0
+    return Outcome.LATE, max(1, cal.count_workdays(due_on, done_on))

@@ -16,15 +16,16 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.planning import PlannedTask, plan_next, plan_state_entry
-from torchflow.domain.rules import Rule
-from torchflow.domain.status import TaskStatus
+from torchflow.domain.planning import PlannedTask, Roll, plan_next, plan_state_entry
+from torchflow.domain.rules import ContactRule, Rule
+from torchflow.domain.status import Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service import notices
 from torchflow.service.app import App
 from torchflow.store.models import TASKS
 
 OPEN = TaskStatus.OPEN
+MISSED = TaskStatus.MISSED
 
 
 def used_occurrences(session: Connection, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
@@ -117,16 +118,20 @@ def open_task_ids(session: Connection, case_id: int) -> list[int]:
 
 
 def close_tasks(
-    session: Connection, task_ids: list[int], *, status: str, now: datetime, outcome: str = ""
+    session: Connection, task_ids: list[int], *, status: str, now: datetime, outcome: str = "",
+    result: tuple[Outcome, int] | None = None,
 ) -> None:
     """Close tasks and withdraw their notices not yet sent: nobody should be
-    reminded of a visit that was made or a state that was left."""
+    reminded of a visit that was made or a state that was left. ``result`` is how
+    a done task went (on time or late by n working days)."""
     if not task_ids:
         return
+    kind, late_by = result or (None, None)
     session.execute(
         update(TASKS)
         .where(TASKS.c.id.in_(task_ids), TASKS.c.status == OPEN)
-        .values(status=status, closed_at=now, next_notice_at=None, outcome=outcome)
+        .values(status=status, closed_at=now, next_notice_at=None, outcome=outcome,
+                outcome_kind=kind, late_by=late_by)
     )
     withdraw_notices(session, task_ids)
 
@@ -179,10 +184,12 @@ def plan_following(
 
 def finish_task(
     session: Connection, cal: WorkCalendar, task: Any, rule: Rule, planned: PlannedTask | None,
-    *, case_id: int, now: datetime, outcome: str,
+    *, case_id: int, now: datetime, outcome: str, result: tuple[Outcome, int],
 ) -> None:
-    """Close a done task and open its next occurrence, if it rolls on."""
-    close_tasks(session, [task.id], status=TaskStatus.DONE, now=now, outcome=outcome)
+    """Close a done task, recording whether it was on time or late (``result``,
+    from ``planning.outcome_of``), and open its next occurrence, if it rolls on."""
+    close_tasks(session, [task.id], status=TaskStatus.DONE, now=now, outcome=outcome,
+                result=result)
     if planned is not None:
         insert_tasks(session, cal, case_id=case_id, rules=(rule,), planned=[planned],
                      assignee_id=task.assignee_id, now=now)
@@ -200,3 +207,44 @@ def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[
     """New dates for a task whose due day moved (a snooze): notices start over."""
     tl = timeline(cal, kind=kind, due_on=due_on, remind=remind)
     return {"due_on": due_on, "stage_done": 0, "next_notice_at": stage_times(tl)[0][2]}
+
+
+def roll_missed(
+    session: Connection, cal: WorkCalendar, task: Any, rule: ContactRule, roll: Roll, *,
+    now: datetime,
+) -> int | None:
+    """Mark an open contact missed, record each slot skipped since as missed too,
+    and open the current slot's task. Returns how many contacts of the rule are
+    now missed in a row, or None when the task was no longer open (nothing done).
+
+    Idempotent under two sweeps: the guarded update lets one of them through, and
+    the occurrences it inserts are unique per (case, rule)."""
+    closed = session.execute(
+        update(TASKS).where(TASKS.c.id == task.id, TASKS.c.status == OPEN)
+        .values(status=MISSED, outcome_kind=Outcome.MISSED, closed_at=now, next_notice_at=None)
+    ).rowcount
+    if closed != 1:
+        return None
+    withdraw_notices(session, [task.id])
+    missed = {"status": MISSED, "outcome_kind": Outcome.MISSED, "closed_at": now,
+              "stage_done": 0, "next_notice_at": None}
+    rows = [task_row(cal, p, rule, case_id=task.case_id, assignee_id=task.assignee_id, now=now)
+            for p in (*roll.missed, roll.following)]
+    # One shape for every row of the executemany: the open one closes nothing.
+    open_row = {"status": OPEN, "outcome_kind": None, "closed_at": None}
+    rows = [row | missed for row in rows[:-1]] + [rows[-1] | open_row]
+    session.execute(insert(TASKS), rows)
+    return missed_in_row(session, task.case_id, rule.name)
+
+
+def missed_in_row(session: Connection, case_id: int, rule: str) -> int:
+    """Missed tasks of ``rule`` since its last one that was done or cancelled
+    (a contact logged, or an earlier stay in the state, ends a run)."""
+    ended = (select(func.coalesce(func.max(TASKS.c.occurrence), 0))
+             .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule,
+                    TASKS.c.status.in_([TaskStatus.DONE, TaskStatus.CANCELLED]))
+             .scalar_subquery())
+    return int(session.scalar(
+        select(func.count()).select_from(TASKS)
+        .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule, TASKS.c.status == MISSED,
+               TASKS.c.occurrence > ended)) or 0)

@@ -172,6 +172,13 @@ TASKS = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime(), nullable=True),
     Column("outcome", Text, nullable=False, default=""),
+    # How it ended, for compliance reports: on_time, late (by late_by working
+    # days) or missed; none while open or when cancelled.
+    Column("outcome_kind", String(16), nullable=True),
+    Column("late_by", Integer, nullable=True),
+    # A deadline cancelled on leaving its state: the working days of its budget
+    # left then, which resuming the state (@previous) plans again.
+    Column("budget_left", Integer, nullable=True),
     UniqueConstraint("case_id", "rule", "occurrence"),
     Index("ix_tasks_case_status", "case_id", "status"),
     Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),
