@@ -15,8 +15,15 @@ import pytest
 from tests.unit.test_workflow_spec import BASE, edit, write
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.loader import load_file, parse_workflow
-from torchflow.domain.planning import outcome_of, plan_roll
-from torchflow.domain.rules import ContactRule
+from torchflow.domain.planning import (
+    budget_left,
+    counted_from,
+    outcome_of,
+    plan_roll,
+    plan_state_entry,
+    resume_deadline,
+)
+from torchflow.domain.rules import ContactRule, DeadlineRule
 from torchflow.domain.status import Outcome
 from torchflow.errors import WorkflowError
 
@@ -147,3 +154,43 @@ def test_outcomes_on_time_and_late_by_working_days(cal: WorkCalendar) -> None:
     assert outcome_of(cal, due, date(2026, 3, 16)) == (Outcome.LATE, 3)  # the weekend skipped
     # Done on the Saturday after a Friday: late, if by less than a working day.
     assert outcome_of(cal, date(2026, 3, 13), date(2026, 3, 14)) == (Outcome.LATE, 1)
+
+
+# --------------------------------------------------------------------------- pause on hold
+
+
+def test_the_budget_left_counts_the_working_days_after_the_day_left(cal: WorkCalendar) -> None:
+    due = date(2026, 3, 18)  # entered Wed 4 March with 10 working days
+    assert budget_left(cal, due, date(2026, 3, 4)) == 10
+    assert budget_left(cal, due, date(2026, 3, 9)) == 7  # 5, 6, 9 March used
+    assert budget_left(cal, due, date(2026, 3, 7)) == 8  # a Saturday uses nothing
+    assert budget_left(cal, due, due) == 0
+    assert budget_left(cal, due, date(2026, 3, 25)) == 0  # overdue: nothing, never negative
+
+
+def test_a_resumed_deadline_plans_what_was_left(cal: WorkCalendar) -> None:
+    rule = DeadlineRule("lead", within=10, escalate_to="director")
+    resumed = resume_deadline(cal, rule, date(2026, 4, 3), 3, occurrence=2)
+    assert (resumed.occurrence, resumed.due_on) == (2, date(2026, 4, 9))  # past Qingming
+    # Nothing left: due the day of resuming, or the next working day.
+    assert resume_deadline(cal, rule, date(2026, 3, 23), 0, occurrence=2).due_on == \
+        date(2026, 3, 23)
+    assert resume_deadline(cal, rule, date(2026, 4, 4), 0, occurrence=2).due_on == \
+        date(2026, 4, 7)
+
+
+def test_plan_state_entry_takes_a_budget_and_a_day_to_count_from(cal: WorkCalendar) -> None:
+    rules = [ContactRule("s", every=5), DeadlineRule("s", within=10, escalate_to="director")]
+    contact, deadline = plan_state_entry(
+        cal, rules, case_key="PI-2026-0001", entered_on=date(2026, 3, 23), occurrences={},
+        since={"s.contact": date(2026, 3, 2)}, budgets={"s.deadline": 2})
+    assert contact.due_on == date(2026, 3, 9)  # 5 working days from 2 March
+    assert deadline.due_on == date(2026, 3, 25)  # 2 left from 23 March
+
+
+def test_counted_from_names_the_rules_whose_date_field_is_empty() -> None:
+    rules = [ContactRule("s", every=5, count_from="kickoff"),
+             DeadlineRule("s", within=10, escalate_to="director", count_from="midterm_date")]
+    since, empty = counted_from(rules, {"kickoff": "2026-03-02", "midterm_date": None})
+    assert since == {"s.contact": date(2026, 3, 2)}
+    assert empty == {"s.deadline": "midterm_date"}

@@ -72,6 +72,8 @@ def plan_state_entry(
     case_key: str,
     entered_on: date,
     occurrences: Mapping[str, int],
+    since: Mapping[str, date] | None = None,
+    budgets: Mapping[str, int] | None = None,
 ) -> list[PlannedTask]:
     """The first task of each rule of a state just entered on ``entered_on``.
 
@@ -79,22 +81,65 @@ def plan_state_entry(
     used for it (from an earlier stay in the same state); numbering continues
     from there so (case, rule, occurrence) stays unique and a visit re-entered
     gets a fresh draw rather than repeating the old one.
+
+    ``since`` gives a rule another day to count from (its ``from`` date field);
+    ``budgets`` gives a deadline resumed after a hold the working days of its
+    budget left (see ``resume_deadline``).
     """
+    since, budgets = since or {}, budgets or {}
     rules = list(rules)
     names = [rule.name for rule in rules]
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         # Two rules with one name would plan two tasks with one (case, rule, occurrence).
         raise InvalidInput(f"rules share a name, which must be unique: {', '.join(duplicates)}")
     return [
+        resume_deadline(cal, rule, entered_on, budgets[rule.name],
+                        occurrence=occurrences.get(rule.name, 0) + 1)
+        if isinstance(rule, DeadlineRule) and rule.name in budgets else
         plan_next(
             cal,
             rule,
             case_key=case_key,
-            since=entered_on,
+            since=since.get(rule.name, entered_on),
             occurrence=occurrences.get(rule.name, 0) + 1,
         )
         for rule in rules
     ]
+
+
+def counted_from(
+    rules: Iterable[Rule], fields: Mapping[str, object]
+) -> tuple[dict[str, date], dict[str, str]]:
+    """The day each rule with a ``from`` date field counts from, by rule name, and
+    the rules whose field is empty (they count from the state's entry), with
+    the field each names."""
+    since: dict[str, date] = {}
+    empty: dict[str, str] = {}
+    for rule in rules:
+        if rule.count_from is None:
+            continue
+        value = fields.get(rule.count_from)
+        if isinstance(value, str) and value:
+            since[rule.name] = date.fromisoformat(value)
+        else:
+            empty[rule.name] = rule.count_from
+    return since, empty
+
+
+def budget_left(cal: WorkCalendar, due_on: date, left_on: date) -> int:
+    """The working days of a deadline's budget left when its state is left on
+    ``left_on``: the working days after that day up to the due day (0 once the
+    due day is reached or passed). The day the state is left counts as used."""
+    return cal.count_workdays(left_on, due_on)
+
+
+def resume_deadline(
+    cal: WorkCalendar, rule: DeadlineRule, resumed_on: date, left: int, *, occurrence: int
+) -> PlannedTask:
+    """A deadline resumed after a hold: the ``left``-th working day after the day
+    of resuming (the resume day, like an entry day, does not count), or that day
+    itself (the next working day if it is none) when no budget was left."""
+    return _planned(rule, occurrence, cal.add_workdays(resumed_on, max(left, 0)))
 
 
 def _plan_visit(

@@ -16,13 +16,19 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.planning import PlannedTask, Roll, plan_next, plan_state_entry
-from torchflow.domain.rules import ContactRule, Rule
+from torchflow.domain.planning import (
+    PlannedTask,
+    Roll,
+    budget_left,
+    plan_next,
+    plan_state_entry,
+)
+from torchflow.domain.rules import ContactRule, DeadlineRule, Rule
 from torchflow.domain.status import Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service import notices
 from torchflow.service.app import App
-from torchflow.store.models import TASKS
+from torchflow.store.models import PEOPLE, TASKS
 
 OPEN = TaskStatus.OPEN
 MISSED = TaskStatus.MISSED
@@ -46,14 +52,74 @@ def plan_entry(
     case_key: str,
     rules: tuple[Rule, ...],
     entered_on: date,
+    since: dict[str, date] | None = None,
+    budgets: dict[str, int] | None = None,
 ) -> list[PlannedTask]:
-    """What entering a state plans (not yet written: see ``insert_tasks``)."""
+    """What entering a state plans (not yet written: see ``insert_tasks``);
+    ``since`` and ``budgets`` as for ``planning.plan_state_entry``."""
     if not rules:
         return []
     occurrences = used_occurrences(session, case_id, rules)
     return plan_state_entry(
-        cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences
+        cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences,
+        since=since, budgets=budgets,
     )
+
+
+def rule_assignees(
+    session: Connection, rules: tuple[Rule, ...], fields: dict[str, Any], owner_id: int | None
+) -> dict[str, int | None]:
+    """Who each rule with an ``assignee`` person field goes to: that person while
+    the field names an active one, else the case's owner."""
+    wanted = {r.name: fields.get(r.assignee) for r in rules if r.assignee is not None}
+    handles = {h for h in wanted.values() if isinstance(h, str) and h}
+    people = dict(session.execute(
+        select(PEOPLE.c.handle, PEOPLE.c.id)
+        .where(PEOPLE.c.handle.in_(handles), PEOPLE.c.active.is_(True))).all()) if handles else {}
+    return {name: people.get(handle, owner_id) if isinstance(handle, str) else owner_id
+            for name, handle in wanted.items()}
+
+
+# --------------------------------------------------------------------------- pause on hold
+
+
+def budgets_left(
+    session: Connection, cal: WorkCalendar, task_ids: list[int], left_on: date
+) -> dict[int, tuple[str, int]]:
+    """For each open deadline among ``task_ids``: (rule, working days of its
+    budget left) when its state is left on ``left_on``."""
+    if not task_ids:
+        return {}
+    rows = session.execute(
+        select(TASKS.c.id, TASKS.c.rule, TASKS.c.due_on)
+        .where(TASKS.c.id.in_(task_ids), TASKS.c.kind == DeadlineRule.kind,
+               TASKS.c.status == OPEN))
+    return {r.id: (r.rule, budget_left(cal, r.due_on, left_on)) for r in rows}
+
+
+def keep_budgets(session: Connection, budgets: dict[int, tuple[str, int]]) -> None:
+    """Store on each cancelled deadline the budget it had left (what a resume plans)."""
+    for task_id, (_, left) in budgets.items():
+        session.execute(update(TASKS).where(TASKS.c.id == task_id).values(budget_left=left))
+
+
+def resumable_budgets(
+    session: Connection, case_id: int, rules: tuple[Rule, ...]
+) -> dict[str, int]:
+    """The budget left by each deadline rule's last task, when that task was
+    cancelled by leaving its state (a deadline met or never left has none)."""
+    budgets: dict[str, int] = {}
+    for rule in rules:
+        if not isinstance(rule, DeadlineRule):
+            continue
+        last = session.execute(
+            select(TASKS.c.status, TASKS.c.budget_left)
+            .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule.name)
+            .order_by(TASKS.c.occurrence.desc()).limit(1)).first()
+        if last is not None and last.status == TaskStatus.CANCELLED and \
+                last.budget_left is not None:
+            budgets[rule.name] = int(last.budget_left)
+    return budgets
 
 
 def insert_tasks(
@@ -65,10 +131,14 @@ def insert_tasks(
     planned: list[PlannedTask],
     assignee_id: int | None,
     now: datetime,
+    assignees: dict[str, int | None] | None = None,
 ) -> None:
+    """Write planned tasks, each to ``assignees[rule]`` if given, else ``assignee_id``."""
     by_name = {r.name: r for r in rules}
+    chosen = assignees or {}
     rows = [
-        task_row(cal, p, by_name[p.rule], case_id=case_id, assignee_id=assignee_id, now=now)
+        task_row(cal, p, by_name[p.rule], case_id=case_id,
+                 assignee_id=chosen.get(p.rule, assignee_id), now=now)
         for p in planned
     ]
     if rows:
