@@ -285,10 +285,17 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
         _keep_required(spec, changed)
         values = {**case.fields, **changed}
         old = {name: case.fields.get(name) for name in changed}
+        follow = followups.follow_fields(
+            s, app.calendar, case_id=case.id, case_key=case.key,
+            rules=spec.states[case.state].rules,
+            entered_at=case.state_entered_at, changed=changed,
+            fields=values, owner_id=case.owner_id,
+        )
         append_event(
             s, case, kind="fields_set", actor=actor.handle, at=now,
-            data={"fields": changed, "was": old}, changes={"fields": values},
+            data={"fields": changed, "was": old, **follow.notes}, changes={"fields": values},
         )
+        followups.apply_follow(app, s, follow)
     return {"key": case.key, "fields": values}
 
 

@@ -9,7 +9,7 @@ has lived for years costs what a new one does.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -318,3 +318,81 @@ def missed_in_row(session: Connection, case_id: int, rule: str) -> int:
         select(func.count()).select_from(TASKS)
         .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule, TASKS.c.status == MISSED,
                TASKS.c.occurrence > ended)) or 0)
+
+
+# --------------------------------------------------------------------------- fields followed
+
+
+@dataclass
+class FieldFollow:
+    """What a change of a rule's ``from`` or ``assignee`` field does to the open
+    tasks of the current state: tasks re-planned and tasks moved (``notes`` is
+    what the history records)."""
+
+    replans: list[tuple[Any, Rule, PlannedTask]] = field(default_factory=list)
+    moves: list[tuple[int, Row[Any]]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def follow_fields(
+    session: Connection, cal: WorkCalendar, *, case_id: int, case_key: str,
+    rules: tuple[Rule, ...], entered_at: datetime, changed: dict[str, Any],
+    fields: dict[str, Any], owner_id: int | None,
+) -> FieldFollow:
+    """Plan the effect of ``changed`` fields on the open tasks of ``rules`` (not
+    yet written: see ``apply_follow``). A rule counting from a changed date field
+    re-plans its open task when that is still the stay's first (later ones count
+    from the contact or visit before); one going to a changed person field moves
+    its open task to that person (the owner when it is emptied)."""
+    follow = FieldFollow()
+    entered_on = cal.local_date(entered_at)
+    for rule in rules:
+        task = _open_of(session, case_id, rule.name)
+        if task is None:
+            continue
+        if rule.count_from in changed and _first_of_stay(session, task, entered_at):
+            value = fields.get(rule.count_from)
+            since = date.fromisoformat(value) if isinstance(value, str) and value else entered_on
+            planned = plan_next(cal, rule, case_key=case_key, since=since,
+                                occurrence=task.occurrence)
+            follow.replans.append((task, rule, planned))
+            follow.notes.setdefault("replanned", {})[rule.name] = {
+                "field": rule.count_from, "from": task.due_on.isoformat(),
+                "to": planned.due_on.isoformat()}
+        if rule.assignee in changed:
+            taker_id = rule_assignees(session, (rule,), fields, owner_id)[rule.name]
+            taker = session.execute(select(PEOPLE).where(PEOPLE.c.id == taker_id)).first()
+            if taker is not None and taker.id != task.assignee_id:
+                follow.moves.append((task.id, taker))
+                follow.notes.setdefault("moved", {})[rule.name] = taker.handle
+    return follow
+
+
+def apply_follow(app: App, session: Connection, follow: FieldFollow) -> None:
+    """Write what ``follow_fields`` planned: new dates (notices start over, the
+    pending ones withdrawn, as a snooze does) and moves (``move_work``)."""
+    for task, rule, planned in follow.replans:
+        session.execute(update(TASKS).where(TASKS.c.id == task.id).values(
+            window_start=planned.window_start, window_end=planned.window_end,
+            seed=planned.seed, **replan_row(app.calendar, task.kind, planned.due_on,
+                                            rule.remind)))
+        withdraw_notices(session, [task.id])
+    for task_id, taker in follow.moves:
+        move_work(app, session, taker, task_ids=[task_id])
+
+
+def _open_of(session: Connection, case_id: int, rule: str) -> Row[Any] | None:
+    return session.execute(select(TASKS).where(
+        TASKS.c.case_id == case_id, TASKS.c.rule == rule, TASKS.c.status == OPEN)).first()
+
+
+def _first_of_stay(session: Connection, task: Row[Any], entered_at: datetime) -> bool:
+    """No task of the rule was done or missed since the state was entered: the open
+    one is what entering planned, so it is the one that counts from the field."""
+    ended = session.execute(
+        select(TASKS.c.closed_at).where(
+            TASKS.c.case_id == task.case_id, TASKS.c.rule == task.rule,
+            TASKS.c.status.in_([TaskStatus.DONE, MISSED]),
+            TASKS.c.occurrence < task.occurrence)
+        .order_by(TASKS.c.occurrence.desc()).limit(1)).first()
+    return ended is None or ended.closed_at < entered_at
