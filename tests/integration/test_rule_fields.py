@@ -38,7 +38,8 @@ type = "person"
 
 [states.running]
 contact = { every = "5 workdays", remind = "1 workday", assignee = "investigator" }
-deadline = { within = "5 workdays", escalate_to = "director", remind = "1 workday", from = "midterm_date" }
+deadline = { within = "5 workdays", escalate_to = "director", remind = "1 workday", \
+from = "midterm_date" }
 
 [states.on_hold]
 
