@@ -170,3 +170,17 @@ def test_talent_docking_on_board_follows_the_talent_officer_and_the_start_date(
     assert tasks["on_board.deadline"].due_on == app.calendar.add_workdays(date(2026, 3, 2), 60)
     assert event(app, key, "advanced")["counted_from"] == {
         "on_board.deadline": {"field": "start_date", "on": "2026-03-02"}}
+
+
+def test_a_resumed_deadline_keeps_its_budget_when_the_date_field_changes(
+    grants: App, clock: Clock
+) -> None:
+    key = open_case(grants, me(grants), "research_grant", title="g")["key"]  # due 11 March
+    clock.set("2026-03-09T10:00:00+08:00")
+    advance(grants, me(grants), key, "hold")  # 10 and 11 March left
+    clock.set("2026-03-10T10:00:00+08:00")
+    advance(grants, me(grants), key, "resume")
+    assert open_tasks(grants, key)["running.deadline"].due_on == date(2026, 3, 12)
+    set_fields(grants, me(grants), key, {"midterm_date": "2026-03-16"})
+    assert open_tasks(grants, key)["running.deadline"].due_on == date(2026, 3, 12)
+    assert "replanned" not in event(grants, key, "fields_set")

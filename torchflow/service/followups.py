@@ -28,7 +28,7 @@ from torchflow.domain.status import Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service import notices
 from torchflow.service.app import App
-from torchflow.store.models import PEOPLE, TASKS
+from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
 OPEN = TaskStatus.OPEN
 MISSED = TaskStatus.MISSED
@@ -346,11 +346,13 @@ def follow_fields(
     its open task to that person (the owner when it is emptied)."""
     follow = FieldFollow()
     entered_on = cal.local_date(entered_at)
+    resumed = _resumed_budgets(session, case_id)
     for rule in rules:
         task = _open_of(session, case_id, rule.name)
         if task is None:
             continue
-        if rule.count_from in changed and _first_of_stay(session, task, entered_at):
+        if (rule.count_from in changed and rule.name not in resumed
+                and _first_of_stay(session, task, entered_at)):
             value = fields.get(rule.count_from)
             since = date.fromisoformat(value) if isinstance(value, str) and value else entered_on
             planned = plan_next(cal, rule, case_key=case_key, since=since,
@@ -379,6 +381,15 @@ def apply_follow(app: App, session: Connection, follow: FieldFollow) -> None:
         withdraw_notices(session, [task.id])
     for task_id, taker in follow.moves:
         move_work(app, session, taker, task_ids=[task_id])
+
+
+def _resumed_budgets(session: Connection, case_id: int) -> dict[str, int]:
+    """The deadlines the case's last state change planned from a budget left
+    before a hold: they count from that budget, not from a date field."""
+    data = session.scalar(
+        select(EVENTS.c.data).where(EVENTS.c.case_id == case_id, EVENTS.c.kind == "advanced")
+        .order_by(EVENTS.c.seq.desc()).limit(1))
+    return dict((data or {}).get("resumed_budget", {}))
 
 
 def _open_of(session: Connection, case_id: int, rule: str) -> Row[Any] | None:
