@@ -11,9 +11,10 @@ import threading
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import create_engine, func, select
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import PI_FIELDS, Clock, is_postgres
 from torchflow.service.app import App, build_app
 from torchflow.service.cases import advance, history, open_case
 from torchflow.service.people import Actor
@@ -212,3 +213,23 @@ def test_two_sweeps_at_once_roll_a_missed_contact_once(
         assert [t.status for t in tasks] == ["missed"] * 5 + ["open"]
         assert len(events(app, key, "contact_missed")) == 1
         assert [k for t, k, _ in notices(app) if t == tasks[-1].id] == ["overdue"]
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks held by another session: PostgreSQL")
+def test_a_roll_whose_case_is_being_changed_waits_for_the_next_sweep(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    """The sweep never waits for a case another transaction holds (that one may be
+    waiting for the sweep's task locks): it puts the roll off, and nothing is lost."""
+    key = contacted(app, staff["wang.li"])
+    clock.set("2026-03-18T10:00:00+08:00")
+    engine = create_engine(app.settings.database_url)
+    try:
+        with engine.begin() as other:
+            other.execute(select(CASES.c.id).where(CASES.c.key == key).with_for_update())
+            assert sweep(app).missed == 0
+            assert [t.status for t in rows(app, key)] == ["open"]
+    finally:
+        engine.dispose()
+    assert sweep(app).missed == 1
+    assert [t.status for t in rows(app, key)] == ["missed", "open"]

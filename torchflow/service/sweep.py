@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 from torchflow.domain import wording
 from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
-from torchflow.domain.status import NoticeKind, TaskStatus
+from torchflow.domain.status import NoticeKind, TaskKind, TaskStatus
 from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, roll_at, timeline
 from torchflow.service import followups
 from torchflow.service.app import App
@@ -119,7 +119,7 @@ def _sweep_batch(
 
 def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:
     """The contact rule of an open contact task, from its case's workflow version."""
-    if task.kind != "contact":
+    if task.kind != TaskKind.CONTACT:
         return None
     state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
     rule = state.contact if state else None

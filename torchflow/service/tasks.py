@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Select, select, update
 from torchflow.clock import parse_instant
 from torchflow.domain.planning import outcome_of
 from torchflow.domain.rules import Rule
+from torchflow.domain.status import TaskKind
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
@@ -109,7 +110,7 @@ def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
 def _require_escalation_role(actor: Actor, task: Any, doing: str) -> None:
     """A deadline is the escalation role's: only its holders mark it met or move it.
     Contacts and visits are anyone's who may act."""
-    if task.kind == "deadline" and task.escalate_to and task.escalate_to not in actor.roles:
+    if task.kind == TaskKind.DEADLINE and task.escalate_to and task.escalate_to not in actor.roles:
         raise Refused(f"task #{task.id} is the deadline {task.rule}: only the "
                       f"{task.escalate_to} role may {doing}; {actor.handle} does not hold it")
 
