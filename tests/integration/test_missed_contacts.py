@@ -12,7 +12,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from alembic import command
+from sqlalchemy import create_engine, func, select, update
 
 from tests.conftest import PI_FIELDS, Clock, is_postgres
 from torchflow.service.app import App, build_app
@@ -20,6 +21,7 @@ from torchflow.service.cases import advance, history, open_case
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import log_followup
+from torchflow.store.migrate import alembic_config, upgrade
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 RULE = "first_contact.contact"  # every 5 workdays, remind 1; the first due Wed 11 March
@@ -233,3 +235,22 @@ def test_a_roll_whose_case_is_being_changed_waits_for_the_next_sweep(
         engine.dispose()
     assert sweep(app).missed == 1
     assert [t.status for t in rows(app, key)] == ["missed", "open"]
+
+
+def test_contacts_left_open_by_the_older_release_roll_after_the_upgrade(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    """The older release took an open contact off the sweep once its overdue notice
+    was out; the upgrade puts it back, so its missed slots are recorded."""
+    key = contacted(app, staff["wang.li"])
+    [task] = rows(app, key)
+    with app.db.transaction() as s:  # as the older release left it after the 11th
+        s.execute(update(TASKS).where(TASKS.c.id == task.id)
+                  .values(stage_done=3, next_notice_at=None))
+    with app.db.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    upgrade(app.db)
+    clock.set("2026-03-25T10:00:00+08:00")
+    sweep(app)
+    assert [(t.occurrence, t.status) for t in rows(app, key)] == [
+        (1, "missed"), (2, "missed"), (3, "open")]

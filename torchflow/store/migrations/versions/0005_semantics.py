@@ -1,5 +1,6 @@
 """follow-up semantics: how each task ended (on time, late by n working days,
-missed) and the stage budget a deadline had left when its state was put on hold
+missed) and the stage budget a deadline had left when its state was put on hold;
+open contacts whose notices were all out come back to the sweep, which rolls them
 
 Revision ID: 0005
 Revises: 0003
@@ -22,6 +23,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("outcome_kind", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("late_by", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("budget_left", sa.Integer(), nullable=True))
+    # Before this revision an open contact left the sweep once its overdue notice
+    # was out, and sat open over every later slot. Due again now, the sweep sees
+    # each one, records the slots it missed and plans the current one.
+    op.execute(
+        "UPDATE tasks SET next_notice_at = created_at "
+        "WHERE status = 'open' AND kind = 'contact' AND next_notice_at IS NULL"
+    )
 
 
 def downgrade() -> None:
