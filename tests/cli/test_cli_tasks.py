@@ -97,19 +97,19 @@ def test_task_done_rolls_a_contact(cli: Cli, two_cases: dict[str, str]) -> None:
 
 def test_task_done_meets_a_deadline(cli: Cli, two_cases: dict[str, str]) -> None:
     deadline = cli.open_tasks(two_cases["lead"])["lead.deadline"]
-    assert cli.ok("task", "done", deadline["id"], as_="wang.li").out == \
+    assert cli.ok("task", "done", deadline["id"], as_="chen.jie").out == \
         f"task #{deadline['id']} done\n"
     assert "lead.deadline" not in cli.open_tasks(two_cases["lead"])
-    line = cli.refused("task", "done", deadline["id"], as_="wang.li")
+    line = cli.refused("task", "done", deadline["id"], as_="chen.jie")
     assert line == f"Error: task #{deadline['id']} is done already; only open tasks change"
-    assert cli.refused("task", "done", "999", as_="wang.li") == \
+    assert cli.refused("task", "done", "999", as_="chen.jie") == \
         "Error: no task #999; see `torchflow task list`"
-    assert "'abc' is not a valid integer" in cli.usage("task", "done", "abc", as_="wang.li")
+    assert "'abc' is not a valid integer" in cli.usage("task", "done", "abc", as_="chen.jie")
 
 
 def test_task_done_json_for_a_deadline(cli: Cli, two_cases: dict[str, str]) -> None:
     deadline = cli.open_tasks(two_cases["lead"])["lead.deadline"]
-    assert cli.json("task", "done", deadline["id"], as_="wang.li") == \
+    assert cli.json("task", "done", deadline["id"], as_="chen.jie") == \
         {"task": deadline["id"], "key": two_cases["lead"], "next": None}
 
 
@@ -119,7 +119,7 @@ def test_task_done_json_for_a_deadline(cli: Cli, two_cases: dict[str, str]) -> N
 def test_snooze_to_a_working_day(cli: Cli, two_cases: dict[str, str]) -> None:
     task = cli.open_tasks(two_cases["lead"])["lead.deadline"]
     run = cli.ok("task", "snooze", task["id"], "--to", "2026-03-20", "--reason", "CEO abroad",
-                 as_="wang.li")
+                 as_="chen.jie")
     assert run.out == f"task #{task['id']} now due 2026-03-20\n"
     assert cli.open_tasks(two_cases["lead"])["lead.deadline"]["due_on"] == "2026-03-20"
     last = cli.json("case", "history", two_cases["lead"])["events"][-1]
@@ -141,12 +141,12 @@ def test_snooze_to_a_holiday_moves_past_it(cli: Cli, two_cases: dict[str, str]) 
     task = cli.open_tasks(two_cases["lead"])["lead.deadline"]
     # Labour Day 2026: 1-5 May off.
     data = cli.json("task", "snooze", task["id"], "--to", "2026-05-01", "--reason", "holiday",
-                    as_="wang.li")
+                    as_="chen.jie")
     assert data["task"] == task["id"] and data["key"] == two_cases["lead"]
     assert data["due_on"] == "2026-05-06"
     # Qingming 2026: 4-6 April off.
     data = cli.json("task", "snooze", task["id"], "--to", "2026-04-06", "--reason", "Qingming",
-                    as_="wang.li")
+                    as_="chen.jie")
     assert data["due_on"] == "2026-04-07"
     assert cli.open_tasks(two_cases["lead"])["lead.deadline"]["due_on"] == "2026-04-07"
 
@@ -261,7 +261,7 @@ def test_scheduler_tick_json(cli: Cli) -> None:
     cli.open_pi()
     data = cli.json("scheduler", "tick", now=THURSDAY_19)
     # After a week of downtime: one overdue (not upcoming and due too), one escalation.
-    assert data == {"sweep": {"tasks": 1, "notices": 2, "digests": 1},
+    assert data == {"sweep": {"tasks": 1, "notices": 2, "digests": 1, "missed": 0},
                     "dispatch": {"sent": 3, "failed": 0, "dead": 0, "released": 0}}
 
 
@@ -323,7 +323,7 @@ def test_snooze_cancels_the_pending_notices_of_the_task(
     cli.ok("notice", "retry", dead_notice["id"])
     [task] = cli.json("task", "list", "--assignee", "hook.li")["items"]
     cli.ok("task", "snooze", task["id"], "--to", "2026-03-25", "--reason", "abroad",
-           as_="hook.li")
+           as_="chen.jie")  # a deadline: the director's to move
     [cancelled] = cli.json("notice", "list", "--status", "cancelled")["items"]
     assert cancelled["id"] == dead_notice["id"]
     assert cli.json("notice", "list", "--status", "pending")["items"] == []

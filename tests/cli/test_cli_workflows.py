@@ -94,7 +94,7 @@ def test_workflow_show_version(cli: Cli) -> None:
     assert line == ("Error: version 2 of 'project_introduction' has not been used yet, "
                     "so it is not stored")
     assert cli.json("workflow", "show", "project_introduction", "--version", "1")["version"] == 1
-    assert "Version:    1" in cli.ok("workflow", "show", "talent_docking", "--version", "1").out
+    assert "Version:    2" in cli.ok("workflow", "show", "talent_docking", "--version", "2").out
 
 
 def test_workflow_show_unknown_names_the_known_ones(cli: Cli) -> None:

@@ -217,8 +217,9 @@ def test_walk_to_a_terminal_state(
 ) -> None:
     opened_at = clock.now
     first = open_case(app, staff["wang.li"], walk.workflow, title="示范案件", fields=walk.fields)
-    assert first == {"key": f"{walk.prefix}-2026-0001", "workflow": walk.workflow, "version": 1,
-                     "state": walk.initial}
+    version = app.registry.files()[walk.workflow].version  # the shipped file's
+    assert first == {"key": f"{walk.prefix}-2026-0001", "workflow": walk.workflow,
+                     "version": version, "state": walk.initial}
     key = first["key"]
     seen = [walk.initial]
     for step in walk.steps:

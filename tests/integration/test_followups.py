@@ -284,7 +284,8 @@ def test_snooze_replans_only_that_task(app: App, staff: dict[str, Actor], clock:
     [other] = tasks_of(app, theirs)
     assert task.stage_done == other.stage_done == 1
 
-    out = snooze(app, wang, task.id, date(2026, 3, 21), "the enterprise asked for a week")
+    out = snooze(app, staff["chen.jie"], task.id, date(2026, 3, 21),
+                 "the enterprise asked for a week")
 
     assert out["due_on"] == "2026-03-23"  # Saturday 21st -> Monday 23rd
     [moved] = tasks_of(app, mine)

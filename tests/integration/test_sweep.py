@@ -88,7 +88,9 @@ def test_stages_come_as_the_clock_advances_each_exactly_once(
     assert {who for _, who, _ in task_notices(app, task.id)} == {"wang.li"}
     done = open_task(app, key, "first_contact.contact")
     assert done.stage_done == 3
-    assert done.next_notice_at is None  # nothing left to say: the sweep no longer reads it
+    # Nothing left to say until its next slot falls due (Wed 18 March, 09:00), when
+    # an open contact is missed and rolls on.
+    assert done.next_notice_at == clock.set("2026-03-18T09:00:00+08:00")
 
 
 def test_a_sweep_reports_what_it_made(
@@ -172,15 +174,21 @@ def test_ten_days_of_downtime_give_one_overdue_notice_per_task(
     for task in deadlines:
         assert sorted((k, who) for k, who, _ in task_notices(app, task.id)) == [
             ("escalation", "chen.jie"), ("overdue", "wang.li")]
-    for task in contacts:
-        assert task_notices(app, task.id) == [("overdue", "zhao.min", "pending")]
+    for key, task in zip(contacted, contacts, strict=True):
+        # The contacts due 11 March missed their slots of the 11th and the 18th and
+        # rolled on to the 25th's, which alone is told: one overdue notice.
+        assert task_notices(app, task.id) == []
+        now = open_task(app, key, "first_contact.contact")
+        assert (now.occurrence, now.due_on) == (3, date(2026, 3, 25))
+        assert task_notices(app, now.id) == [("overdue", "zhao.min", "pending")]
     # The first-contact deadlines (16 April) are not due yet, so nothing for them.
     size, monday = ledger_size(app), len(digests(app))
     assert size - monday == 2 * len(deadlines) + len(contacts)
 
     clock.set("2026-04-01T10:00:00+08:00")  # days pass; the overdue is not repeated
     sweep(app)
-    assert ledger_size(app) - size == len(digests(app)) - monday  # only the day's digests
+    # New: the day's digests, and each contact's slot of 1 April, due today.
+    assert ledger_size(app) - size == len(digests(app)) - monday + len(contacts)
 
 
 # --------------------------------------------------------------------------- digests
@@ -316,7 +324,7 @@ def test_completing_a_deadline_plans_nothing_more(
 ) -> None:
     key = open_pi(app, staff["wang.li"])
     task = open_task(app, key, "lead.deadline")
-    out = complete(app, staff["wang.li"], task.id)
+    out = complete(app, staff["chen.jie"], task.id)  # the director's
     assert out["next"] is None
     with app.db.transaction() as s:
         statuses = s.scalars(select(TASKS.c.status).where(TASKS.c.case_id == task.case_id)).all()

@@ -268,5 +268,5 @@ def test_a_refused_open_does_not_confuse_the_version_cache(
                    fields={"enterprise": "e", "position": "p", "expertise": "x"})
     assert (td["key"], td["state"]) == ("TD-2026-0001", "demand_collected")
     assert [(n, v) for n, v, _ in stored(app)] == [
-        ("project_introduction", 1), ("talent_docking", 1)
+        ("project_introduction", 1), ("talent_docking", 2)
     ]

@@ -143,7 +143,7 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
     key_prefix = _key_prefix(report, doc)
     description = report.string(doc, "description", "description")
     fields = _fields(report, doc)
-    states = parse_states(report, doc)
+    states = parse_states(report, doc, fields)
     initial = _initial(report, doc, states)
     reader = _TransitionReader(report, states, fields)
     transitions = reader.read(doc)

@@ -12,10 +12,11 @@ import hashlib
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.domain.status import Outcome
 from torchflow.errors import InvalidInput
 
 
@@ -75,6 +76,8 @@ def plan_state_entry(
     case_key: str,
     entered_on: date,
     occurrences: Mapping[str, int],
+    since: Mapping[str, date] | None = None,
+    budgets: Mapping[str, int] | None = None,
 ) -> list[PlannedTask]:
     """The first task of each rule of a state just entered on ``entered_on``.
 
@@ -82,22 +85,65 @@ def plan_state_entry(
     used for it (from an earlier stay in the same state); numbering continues
     from there so (case, rule, occurrence) stays unique and a visit re-entered
     gets a fresh draw rather than repeating the old one.
+
+    ``since`` gives a rule another day to count from (its ``from`` date field);
+    ``budgets`` gives a deadline resumed after a hold the working days of its
+    budget left (see ``resume_deadline``).
     """
+    since, budgets = since or {}, budgets or {}
     rules = list(rules)
     names = [rule.name for rule in rules]
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         # Two rules with one name would plan two tasks with one (case, rule, occurrence).
         raise InvalidInput(f"rules share a name, which must be unique: {', '.join(duplicates)}")
     return [
+        resume_deadline(cal, rule, entered_on, budgets[rule.name],
+                        occurrence=occurrences.get(rule.name, 0) + 1)
+        if isinstance(rule, DeadlineRule) and rule.name in budgets else
         plan_next(
             cal,
             rule,
             case_key=case_key,
-            since=entered_on,
+            since=since.get(rule.name, entered_on),
             occurrence=occurrences.get(rule.name, 0) + 1,
         )
         for rule in rules
     ]
+
+
+def counted_from(
+    rules: Iterable[Rule], fields: Mapping[str, object]
+) -> tuple[dict[str, date], dict[str, str]]:
+    """The day each rule with a ``from`` date field counts from, by rule name, and
+    the rules whose field is empty (they count from the state's entry), with
+    the field each names."""
+    since: dict[str, date] = {}
+    empty: dict[str, str] = {}
+    for rule in rules:
+        if rule.count_from is None:
+            continue
+        value = fields.get(rule.count_from)
+        if isinstance(value, str) and value:
+            since[rule.name] = date.fromisoformat(value)
+        else:
+            empty[rule.name] = rule.count_from
+    return since, empty
+
+
+def budget_left(cal: WorkCalendar, due_on: date, left_on: date) -> int:
+    """The working days of a deadline's budget left when its state is left on
+    ``left_on``: the working days after that day up to the due day (0 once the
+    due day is reached or passed). The day the state is left counts as used."""
+    return cal.count_workdays(left_on, due_on)
+
+
+def resume_deadline(
+    cal: WorkCalendar, rule: DeadlineRule, resumed_on: date, left: int, *, occurrence: int
+) -> PlannedTask:
+    """A deadline resumed after a hold: the ``left``-th working day after the day
+    of resuming (the resume day, like an entry day, does not count), or that day
+    itself (the next working day if it is none) when no budget was left."""
+    return _planned(rule, occurrence, cal.add_workdays(resumed_on, max(left, 0)))
 
 
 def _plan_visit(
@@ -146,3 +192,51 @@ def _positive(value: int, rule: ContactRule | DeadlineRule) -> int:
     if value < 1:
         raise InvalidInput(f"{rule.name}: working days must be 1 or more, got {value}")
     return value
+
+
+# --------------------------------------------------------------------------- missed contacts
+
+
+@dataclass(frozen=True)
+class Roll:
+    """A contact rolled on because its next slot fell due while it was open.
+
+    ``missed`` are the slots skipped after the open one (after downtime: one per
+    slot, each its own occurrence, so a report counts missed contacts with a plain
+    COUNT and dates them); ``following`` is the open task of the current slot."""
+
+    missed: tuple[PlannedTask, ...]
+    following: PlannedTask
+
+    @property
+    def count(self) -> int:
+        """Contacts missed by this roll: the open one and every skipped slot."""
+        return 1 + len(self.missed)
+
+
+def plan_roll(
+    cal: WorkCalendar, rule: ContactRule, *, due_on: date, occurrence: int, now: datetime
+) -> Roll | None:
+    """The roll of an open contact due on ``due_on`` at ``now``, or None while
+    its next slot has not fallen due (slot n is the ``n * every``-th working day
+    after ``due_on``; it falls due at the start of that working day)."""
+    today = cal.local_date(now)
+    passed = cal.count_workdays(due_on, today)
+    if passed and now < cal.at(today, cal.workday_start) and cal.is_workday(today):
+        passed -= 1  # today's slot is not due before the working day starts
+    slots = passed // _positive(rule.every, rule)
+    if slots < 1:
+        return None
+    planned, slot = [], due_on
+    for n in range(1, slots + 1):
+        slot = cal.add_workdays(slot, rule.every)
+        planned.append(_planned(rule, occurrence + n, slot))
+    return Roll(missed=tuple(planned[:-1]), following=planned[-1])
+
+
+def outcome_of(cal: WorkCalendar, due_on: date, done_on: date) -> tuple[Outcome, int]:
+    """On time (done on or before the due day) or late by the working days after
+    it up to the day done, at least 1 (done on the Saturday after a Friday is late)."""
+    if done_on <= due_on:
+        return Outcome.ON_TIME, 0
+    return Outcome.LATE, max(1, cal.count_workdays(due_on, done_on))

@@ -14,11 +14,13 @@ from typing import Any
 
 from torchflow.domain.problems import EXAMPLES, IDENT, Report, type_name
 from torchflow.domain.rules import ContactRule, DeadlineRule, VisitRule
-from torchflow.domain.workflow import StateSpec
+from torchflow.domain.workflow import FieldSpec, StateSpec
 from torchflow.errors import InvalidInput
 
 MAX_WORKDAYS = 750  # about three years of working days (some 250 a year)
 MAX_DAYS = 1095  # three years of calendar days (156 weeks)
+# More missed contacts in a row than this before anyone is told is no escalation.
+MAX_ESCALATE_AFTER = 20
 BOUNDS = {
     "workdays": f"{MAX_WORKDAYS} workdays (about three years)",
     "days": f"{MAX_DAYS} days or {MAX_DAYS // 7} weeks (three years)",
@@ -35,11 +37,14 @@ _UNITS = {
 _CEILING = 10**9
 
 _STATE_KEYS = ("title", "terminal", "contact", "visit", "deadline")
+_COMMON = ("remind", "from", "assignee")  # every rule may take these
 _RULE_KEYS = {
-    "contact": (("every",), ("remind",)),
-    "visit": (("min_gap", "max_gap"), ("remind",)),
-    "deadline": (("within", "escalate_to"), ("remind",)),
+    "contact": (("every",), (*_COMMON, "escalate_after", "escalate_to")),
+    "visit": (("min_gap", "max_gap"), _COMMON),
+    "deadline": (("within", "escalate_to"), _COMMON),
 }  # rule -> (required keys, optional keys)
+# A rule's `from` names a date field, its `assignee` a person field.
+_FIELD_KEYS = {"from": "date", "assignee": "person"}
 _RULE_EXAMPLES = {
     "contact": '{ every = "5 workdays", remind = "1 workday" }',
     "visit": '{ min_gap = "2 weeks", max_gap = "6 weeks" }',
@@ -64,14 +69,18 @@ def parse_duration(text: str) -> tuple[int, str]:
     return (n * 7, "days") if unit == "weeks" else (n, unit)
 
 
-def parse_states(report: Report, doc: dict[str, Any]) -> dict[str, StateSpec]:
-    """Every state of the document that could be read, recording the problems."""
+def parse_states(
+    report: Report, doc: dict[str, Any], fields: dict[str, FieldSpec] | None = None
+) -> dict[str, StateSpec]:
+    """Every state of the document that could be read, recording the problems.
+    ``fields`` are the workflow's fields, which a rule's ``from`` and ``assignee``
+    must name."""
     table = report.tables(doc, "states")
     if doc.get("states") == {}:
         report.add("states", "no states; define at least one [states.<name>] table")
     states = {}
     for name, raw in table.items():
-        state = _state(report, name, raw)
+        state = _state(report, name, raw, fields or {})
         if state is not None:
             states[name] = state
     if states and not any(s.terminal for s in states.values()):
@@ -79,7 +88,9 @@ def parse_states(report: Report, doc: dict[str, Any]) -> dict[str, StateSpec]:
     return states
 
 
-def _state(report: Report, name: str, raw: object) -> StateSpec | None:
+def _state(
+    report: Report, name: str, raw: object, fields: dict[str, FieldSpec]
+) -> StateSpec | None:
     key = f"states.{name}"
     if not IDENT.match(name):
         report.add(key, f"bad state name {name!r}; use lowercase letters, digits, '_'")
@@ -88,7 +99,7 @@ def _state(report: Report, name: str, raw: object) -> StateSpec | None:
         return None
     report.check_keys(key, raw, _STATE_KEYS)
     terminal = report.boolean(raw, "terminal", f"{key}.terminal")
-    rules = _RuleParser(report, name, key)
+    rules = _RuleParser(report, name, key, fields)
     state = StateSpec(
         name=name,
         title=report.title(raw, f"{key}.title", name),
@@ -111,10 +122,34 @@ def _state(report: Report, name: str, raw: object) -> StateSpec | None:
 class _RuleParser:
     """Parses the contact / visit / deadline inline tables of one state."""
 
-    def __init__(self, report: Report, state: str, key: str) -> None:
+    def __init__(
+        self, report: Report, state: str, key: str, fields: dict[str, FieldSpec]
+    ) -> None:
         self.report = report
         self.state = state
         self.key = key
+        self.fields = fields
+
+    def _field(self, kind: str, table: dict[str, Any], name: str) -> str | None:
+        """The field a rule's ``from`` or ``assignee`` names, checked for its type."""
+        if name not in table:
+            return None
+        key, value, wanted = f"{self.key}.{kind}.{name}", table[name], _FIELD_KEYS[name]
+        of_type = sorted(n for n, f in self.fields.items() if f.type == wanted)
+        known = ", ".join(of_type) or "none"
+        if not isinstance(value, str) or value not in self.fields:
+            self.report.add(key, f"wants the name of a {wanted} field, got {value!r}; "
+                                 f"{wanted} fields are: {known}")
+            return None
+        if self.fields[value].type != wanted:
+            self.report.add(key, f"field '{value}' is a {self.fields[value].type} field, "
+                                 f"not a {wanted} field; {wanted} fields are: {known}")
+            return None
+        return value
+
+    def _targets(self, kind: str, table: dict[str, Any]) -> dict[str, str | None]:
+        return {"count_from": self._field(kind, table, "from"),
+                "assignee": self._field(kind, table, "assignee")}
 
     def _table(self, kind: str, raw: object) -> dict[str, Any] | None:
         key = f"{self.key}.{kind}"
@@ -162,7 +197,32 @@ class _RuleParser:
                 f"{self.key}.contact.remind",
                 f"must be less than every ({every} workdays), or 0 for no reminder",
             )
-        return ContactRule(self.state, every, remind) if every is not None else None
+        after, escalate_to = self._escalate_after(table), self._escalate_to("contact", table)
+        # One without the other would either tell nobody or never tell.
+        if "escalate_after" in table and "escalate_to" not in table:
+            self.report.add(f"{self.key}.contact.escalate_to",
+                            'missing; escalate_after needs a role, e.g. escalate_to = "director"')
+        if "escalate_to" in table and "escalate_after" not in table:
+            self.report.add(f"{self.key}.contact.escalate_after",
+                            "missing; escalate_to needs e.g. escalate_after = 3 (missed in a row)")
+        if every is None:
+            return None
+        return ContactRule(self.state, every, remind, after or 0, escalate_to,
+                           **self._targets("contact", table))
+
+    def _escalate_after(self, table: dict[str, Any]) -> int | None:
+        if "escalate_after" not in table:
+            return None
+        value = table["escalate_after"]
+        if (isinstance(value, bool) or not isinstance(value, int)
+                or not 1 <= value <= MAX_ESCALATE_AFTER):
+            self.report.add(
+                f"{self.key}.contact.escalate_after",
+                f"wants a whole number of missed contacts in a row, 1 to "
+                f"{MAX_ESCALATE_AFTER}, e.g. escalate_after = 3; got {value!r}",
+            )
+            return None
+        return value
 
     def visit(self, raw: object) -> VisitRule | None:
         table = self._table("visit", raw)
@@ -178,7 +238,7 @@ class _RuleParser:
                 f"{self.key}.visit.max_gap",
                 f"max_gap ({high} days) must not be less than min_gap ({low} days)",
             )
-        return VisitRule(self.state, low, high, remind)
+        return VisitRule(self.state, low, high, remind, **self._targets("visit", table))
 
     def deadline(self, raw: object) -> DeadlineRule | None:
         table = self._table("deadline", raw)
@@ -186,7 +246,7 @@ class _RuleParser:
             return None
         within = self._duration("deadline", table, "within", 1, "workdays")
         remind = self._duration("deadline", table, "remind", 0, "workdays") or 0
-        escalate_to = self._escalate_to(table)
+        escalate_to = self._escalate_to("deadline", table)
         if within is not None and remind >= within:
             self.report.add(
                 f"{self.key}.deadline.remind",
@@ -194,15 +254,16 @@ class _RuleParser:
             )
         if within is None or escalate_to is None:
             return None
-        return DeadlineRule(self.state, within, escalate_to, remind)
+        return DeadlineRule(self.state, within, escalate_to, remind,
+                            **self._targets("deadline", table))
 
-    def _escalate_to(self, table: dict[str, Any]) -> str | None:
+    def _escalate_to(self, kind: str, table: dict[str, Any]) -> str | None:
         if "escalate_to" not in table:
             return None
         value = table["escalate_to"]
         if not isinstance(value, str) or not IDENT.match(value):
             self.report.add(
-                f"{self.key}.deadline.escalate_to",
+                f"{self.key}.{kind}.escalate_to",
                 f"wants a role name like 'director', got {value!r}",
             )
             return None

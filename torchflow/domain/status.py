@@ -20,6 +20,16 @@ class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
     CANCELLED = "cancelled"
+    MISSED = "missed"  # a contact whose next slot fell due while it was still open
+
+
+class Outcome(StrEnum):
+    """How a task ended, for compliance reports: stored as ``tasks.outcome_kind``
+    (with ``late_by`` working days for a late one); cancelled tasks have none."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    MISSED = "missed"
 
 
 class NoticeKind(StrEnum):

@@ -58,6 +58,13 @@ def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int) -> Time
     )
 
 
+def roll_at(cal: WorkCalendar, *, due_on: date, every: int) -> datetime:
+    """When an open contact due on ``due_on`` is missed: its next slot, ``every``
+    working days on, falls due (the start of that working day). The sweep keeps
+    the contact's ``next_notice_at`` at this time once its stages are produced."""
+    return cal.at(cal.add_workdays(due_on, every), cal.workday_start)
+
+
 def stage_times(tl: Timeline) -> list[tuple[int, str, datetime]]:
     """``(stage, kind, time)`` for each stage the timeline has, in stage order."""
     times = (tl.upcoming_at, tl.due_at, tl.overdue_at, tl.escalation_at)

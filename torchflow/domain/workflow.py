@@ -88,4 +88,6 @@ class WorkflowSpec:
         when a deadline passes."""
         named = {role for t in self.transitions for role in t.roles}
         named.update(s.deadline.escalate_to for s in self.states.values() if s.deadline)
+        named.update(s.contact.escalate_to for s in self.states.values()
+                     if s.contact and s.contact.escalate_to)
         return frozenset(named)

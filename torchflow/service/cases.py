@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,9 @@ from sqlalchemy import Connection, Integer, select, text
 
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
+from torchflow.domain.planning import PlannedTask, counted_from
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
-from torchflow.domain.workflow import FieldSpec, WorkflowSpec
+from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
@@ -101,21 +102,18 @@ def open_case(
         case_id = s.execute(CASES.insert().values(row).returning(CASES.c.id)).scalar_one()
         case = CaseRow(id=case_id, **row)
         state = spec.states[spec.initial]
-        planned = followups.plan_entry(
-            s, app.calendar, case_id=case_id, case_key=key, rules=state.rules,
-            entered_on=app.calendar.local_date(now),
-        )
+        entry = _plan_state(app, s, case, state, values, now)
         append_event(
             s, case, kind="opened", actor=actor.handle, at=now, to_state=spec.initial,
             data={
                 "workflow": spec.name, "version": spec.version, "title": title,
                 "owner": owner or actor.handle, "fields": values,
-                "planned": [_planned_view(p) for p in planned],
+                "planned": [_planned_view(p) for p in entry.planned], **entry.notes,
             },
         )
         followups.insert_tasks(
-            s, app.calendar, case_id=case_id, rules=state.rules, planned=planned,
-            assignee_id=owner_id, now=now,
+            s, app.calendar, case_id=case_id, rules=state.rules, planned=entry.planned,
+            assignee_id=owner_id, now=now, assignees=entry.assignees,
         )
     return {"key": key, "workflow": spec.name, "version": spec.version, "state": spec.initial}
 
@@ -166,16 +164,57 @@ def advance(
         return _enter(app, s, case, spec, actor, trigger, dest, now, note, changed, values)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """What entering a state plans, to whom, and what the history should say of it."""
+
+    planned: list[PlannedTask]
+    assignees: dict[str, int | None]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _plan_state(
+    app: App, s: Connection, case: CaseRow, state: StateSpec, values: dict[str, Any],
+    now: datetime, budgets: dict[str, int] | None = None,
+) -> _Entry:
+    """Plan the rules of ``state`` entered at ``now``: each counts from its ``from``
+    date field when that has a value (else from the entry, as the history says),
+    goes to its ``assignee`` person field (else the owner), and a deadline with a
+    budget left from before a hold (``budgets``) plans what is left."""
+    entered_on = app.calendar.local_date(now)
+    since, empty = counted_from(state.rules, values)
+    planned = followups.plan_entry(
+        s, app.calendar, case_id=case.id, case_key=case.key, rules=state.rules,
+        entered_on=entered_on, since=since, budgets=budgets,
+    )
+    notes: dict[str, Any] = {}
+    counted = {name: {"field": r.count_from, "on": since[name].isoformat()}
+               for r in state.rules if (name := r.name) in since and name not in (budgets or {})}
+    counted.update({name: {"field": f, "on": None, "fell_back_to": "state entry"}
+                    for name, f in empty.items()})
+    if counted:
+        notes["counted_from"] = counted
+    if budgets:
+        notes["resumed_budget"] = budgets
+    return _Entry(planned, followups.rule_assignees(s, state.rules, values, case.owner_id),
+                  notes)
+
+
 def _enter(
     app: App, s: Connection, case: CaseRow, spec: WorkflowSpec, actor: Actor, trigger: str,
     dest: str, now: datetime, note: str | None, changed: dict[str, Any], values: dict[str, Any],
 ) -> Advanced:
     left, entered = spec.states[case.state], spec.states[dest]
     cancelled = followups.open_task_ids(s, case.id) if left.rules else []
-    planned = followups.plan_entry(
-        s, app.calendar, case_id=case.id, case_key=case.key, rules=entered.rules,
-        entered_on=app.calendar.local_date(now),
-    )
+    today = app.calendar.local_date(now)
+    # Pause on status: a deadline keeps what is left of its budget when its state
+    # is left, and resuming the state (@previous) plans that instead of a new one.
+    kept = followups.budgets_left(s, app.calendar, cancelled, today)
+    transition = spec.transition(case.state, trigger)
+    resuming = transition is not None and transition.dest == PREVIOUS
+    budgets = followups.resumable_budgets(s, case.id, entered.rules) if resuming else {}
+    entry = _plan_state(app, s, case, entered, values, now, budgets)
+    planned = entry.planned
     data: dict[str, Any] = {"trigger": trigger}
     if note:
         data["note"] = note
@@ -183,8 +222,11 @@ def _enter(
         data["fields"] = changed
     if cancelled:
         data["cancelled_tasks"] = cancelled
+    if kept:
+        data["budget_left"] = dict(kept.values())
     if planned:
         data["planned"] = [_planned_view(p) for p in planned]
+    data.update(entry.notes)
     changes: dict[str, Any] = {
         "state": dest, "previous_state": case.state, "state_entered_at": now,
         "closed_at": now if entered.terminal else None,
@@ -196,9 +238,10 @@ def _enter(
         to_state=dest, data=data, changes=changes,
     )
     followups.close_tasks(s, cancelled, status="cancelled", now=now, outcome=f"left {case.state}")
+    followups.keep_budgets(s, kept)
     followups.insert_tasks(
         s, app.calendar, case_id=case.id, rules=entered.rules, planned=planned,
-        assignee_id=case.owner_id, now=now,
+        assignee_id=case.owner_id, now=now, assignees=entry.assignees,
     )
     return Advanced(
         key=case.key, trigger=trigger, from_state=case.state, to_state=dest,
@@ -234,10 +277,17 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
         _keep_required(spec, changed)
         values = {**case.fields, **changed}
         old = {name: case.fields.get(name) for name in changed}
+        follow = followups.follow_fields(
+            s, app.calendar, case_id=case.id, case_key=case.key,
+            rules=spec.states[case.state].rules,
+            entered_at=case.state_entered_at, changed=changed,
+            fields=values, owner_id=case.owner_id,
+        )
         append_event(
             s, case, kind="fields_set", actor=actor.handle, at=now,
-            data={"fields": changed, "was": old}, changes={"fields": values},
+            data={"fields": changed, "was": old, **follow.notes}, changes={"fields": values},
         )
+        followups.apply_follow(app, s, follow)
     return {"key": case.key, "fields": values}
 
 

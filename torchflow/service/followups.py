@@ -9,22 +9,29 @@ has lived for years costs what a new one does.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.planning import PlannedTask, plan_next, plan_state_entry
-from torchflow.domain.rules import Rule
-from torchflow.domain.status import TaskStatus
+from torchflow.domain.planning import (
+    PlannedTask,
+    Roll,
+    budget_left,
+    plan_next,
+    plan_state_entry,
+)
+from torchflow.domain.rules import ContactRule, DeadlineRule, Rule
+from torchflow.domain.status import Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service import notices
 from torchflow.service.app import App
-from torchflow.store.models import TASKS
+from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
 OPEN = TaskStatus.OPEN
+MISSED = TaskStatus.MISSED
 
 
 def used_occurrences(session: Connection, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
@@ -45,14 +52,74 @@ def plan_entry(
     case_key: str,
     rules: tuple[Rule, ...],
     entered_on: date,
+    since: dict[str, date] | None = None,
+    budgets: dict[str, int] | None = None,
 ) -> list[PlannedTask]:
-    """What entering a state plans (not yet written: see ``insert_tasks``)."""
+    """What entering a state plans (not yet written: see ``insert_tasks``);
+    ``since`` and ``budgets`` as for ``planning.plan_state_entry``."""
     if not rules:
         return []
     occurrences = used_occurrences(session, case_id, rules)
     return plan_state_entry(
-        cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences
+        cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences,
+        since=since, budgets=budgets,
     )
+
+
+def rule_assignees(
+    session: Connection, rules: tuple[Rule, ...], fields: dict[str, Any], owner_id: int | None
+) -> dict[str, int | None]:
+    """Who each rule with an ``assignee`` person field goes to: that person while
+    the field names an active one, else the case's owner."""
+    wanted = {r.name: fields.get(r.assignee) for r in rules if r.assignee is not None}
+    handles = {h for h in wanted.values() if isinstance(h, str) and h}
+    people = dict(session.execute(
+        select(PEOPLE.c.handle, PEOPLE.c.id)
+        .where(PEOPLE.c.handle.in_(handles), PEOPLE.c.active.is_(True))).all()) if handles else {}
+    return {name: people.get(handle, owner_id) if isinstance(handle, str) else owner_id
+            for name, handle in wanted.items()}
+
+
+# --------------------------------------------------------------------------- pause on hold
+
+
+def budgets_left(
+    session: Connection, cal: WorkCalendar, task_ids: list[int], left_on: date
+) -> dict[int, tuple[str, int]]:
+    """For each open deadline among ``task_ids``: (rule, working days of its
+    budget left) when its state is left on ``left_on``."""
+    if not task_ids:
+        return {}
+    rows = session.execute(
+        select(TASKS.c.id, TASKS.c.rule, TASKS.c.due_on)
+        .where(TASKS.c.id.in_(task_ids), TASKS.c.kind == DeadlineRule.kind,
+               TASKS.c.status == OPEN))
+    return {r.id: (r.rule, budget_left(cal, r.due_on, left_on)) for r in rows}
+
+
+def keep_budgets(session: Connection, budgets: dict[int, tuple[str, int]]) -> None:
+    """Store on each cancelled deadline the budget it had left (what a resume plans)."""
+    for task_id, (_, left) in budgets.items():
+        session.execute(update(TASKS).where(TASKS.c.id == task_id).values(budget_left=left))
+
+
+def resumable_budgets(
+    session: Connection, case_id: int, rules: tuple[Rule, ...]
+) -> dict[str, int]:
+    """The budget left by each deadline rule's last task, when that task was
+    cancelled by leaving its state (a deadline met or never left has none)."""
+    budgets: dict[str, int] = {}
+    for rule in rules:
+        if not isinstance(rule, DeadlineRule):
+            continue
+        last = session.execute(
+            select(TASKS.c.status, TASKS.c.budget_left)
+            .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule.name)
+            .order_by(TASKS.c.occurrence.desc()).limit(1)).first()
+        if last is not None and last.status == TaskStatus.CANCELLED and \
+                last.budget_left is not None:
+            budgets[rule.name] = int(last.budget_left)
+    return budgets
 
 
 def insert_tasks(
@@ -64,10 +131,14 @@ def insert_tasks(
     planned: list[PlannedTask],
     assignee_id: int | None,
     now: datetime,
+    assignees: dict[str, int | None] | None = None,
 ) -> None:
+    """Write planned tasks, each to ``assignees[rule]`` if given, else ``assignee_id``."""
     by_name = {r.name: r for r in rules}
+    chosen = assignees or {}
     rows = [
-        task_row(cal, p, by_name[p.rule], case_id=case_id, assignee_id=assignee_id, now=now)
+        task_row(cal, p, by_name[p.rule], case_id=case_id,
+                 assignee_id=chosen.get(p.rule, assignee_id), now=now)
         for p in planned
     ]
     if rows:
@@ -128,16 +199,20 @@ def open_task_ids(session: Connection, case_id: int) -> list[int]:
 
 
 def close_tasks(
-    session: Connection, task_ids: list[int], *, status: str, now: datetime, outcome: str = ""
+    session: Connection, task_ids: list[int], *, status: str, now: datetime, outcome: str = "",
+    result: tuple[Outcome, int] | None = None,
 ) -> None:
     """Close tasks and withdraw their notices not yet sent: nobody should be
-    reminded of a visit that was made or a state that was left."""
+    reminded of a visit that was made or a state that was left. ``result`` is how
+    a done task went (on time or late by n working days)."""
     if not task_ids:
         return
+    kind, late_by = result or (None, None)
     session.execute(
         update(TASKS)
         .where(TASKS.c.id.in_(task_ids), TASKS.c.status == OPEN)
-        .values(status=status, closed_at=now, next_notice_at=None, outcome=outcome)
+        .values(status=status, closed_at=now, next_notice_at=None, outcome=outcome,
+                outcome_kind=kind, late_by=late_by)
     )
     withdraw_notices(session, task_ids)
 
@@ -190,10 +265,12 @@ def plan_following(
 
 def finish_task(
     session: Connection, cal: WorkCalendar, task: Any, rule: Rule, planned: PlannedTask | None,
-    *, case_id: int, now: datetime, outcome: str,
+    *, case_id: int, now: datetime, outcome: str, result: tuple[Outcome, int],
 ) -> None:
-    """Close a done task and open its next occurrence, if it rolls on."""
-    close_tasks(session, [task.id], status=TaskStatus.DONE, now=now, outcome=outcome)
+    """Close a done task, recording whether it was on time or late (``result``,
+    from ``planning.outcome_of``), and open its next occurrence, if it rolls on."""
+    close_tasks(session, [task.id], status=TaskStatus.DONE, now=now, outcome=outcome,
+                result=result)
     if planned is not None:
         insert_tasks(session, cal, case_id=case_id, rules=(rule,), planned=[planned],
                      assignee_id=task.assignee_id, now=now)
@@ -211,3 +288,133 @@ def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[
     """New dates for a task whose due day moved (a snooze): notices start over."""
     tl = timeline(cal, kind=kind, due_on=due_on, remind=remind)
     return {"due_on": due_on, "stage_done": 0, "next_notice_at": stage_times(tl)[0][2]}
+
+
+def roll_missed(
+    session: Connection, cal: WorkCalendar, task: Any, rule: ContactRule, roll: Roll, *,
+    now: datetime,
+) -> int | None:
+    """Mark an open contact missed, record each slot skipped since as missed too,
+    and open the current slot's task. Returns how many contacts of the rule are
+    now missed in a row, or None when the task was no longer open (nothing done).
+
+    Idempotent under two sweeps: the guarded update lets one of them through, and
+    the occurrences it inserts are unique per (case, rule)."""
+    closed = session.execute(
+        update(TASKS).where(TASKS.c.id == task.id, TASKS.c.status == OPEN)
+        .values(status=MISSED, outcome_kind=Outcome.MISSED, closed_at=now, next_notice_at=None)
+    ).rowcount
+    if closed != 1:
+        return None
+    withdraw_notices(session, [task.id])
+    missed = {"status": MISSED, "outcome_kind": Outcome.MISSED, "closed_at": now,
+              "stage_done": 0, "next_notice_at": None}
+    rows = [task_row(cal, p, rule, case_id=task.case_id, assignee_id=task.assignee_id, now=now)
+            for p in (*roll.missed, roll.following)]
+    # One shape for every row of the executemany: the open one closes nothing.
+    open_row = {"status": OPEN, "outcome_kind": None, "closed_at": None}
+    rows = [row | missed for row in rows[:-1]] + [rows[-1] | open_row]
+    session.execute(insert(TASKS), rows)
+    return missed_in_row(session, task.case_id, rule.name)
+
+
+def missed_in_row(session: Connection, case_id: int, rule: str) -> int:
+    """Missed tasks of ``rule`` since its last one that was done or cancelled
+    (a contact logged, or an earlier stay in the state, ends a run)."""
+    ended = (select(func.coalesce(func.max(TASKS.c.occurrence), 0))
+             .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule,
+                    TASKS.c.status.in_([TaskStatus.DONE, TaskStatus.CANCELLED]))
+             .scalar_subquery())
+    return int(session.scalar(
+        select(func.count()).select_from(TASKS)
+        .where(TASKS.c.case_id == case_id, TASKS.c.rule == rule, TASKS.c.status == MISSED,
+               TASKS.c.occurrence > ended)) or 0)
+
+
+# --------------------------------------------------------------------------- fields followed
+
+
+@dataclass
+class FieldFollow:
+    """What a change of a rule's ``from`` or ``assignee`` field does to the open
+    tasks of the current state: tasks re-planned and tasks moved (``notes`` is
+    what the history records)."""
+
+    replans: list[tuple[Any, Rule, PlannedTask]] = field(default_factory=list)
+    moves: list[tuple[int, Row[Any]]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def follow_fields(
+    session: Connection, cal: WorkCalendar, *, case_id: int, case_key: str,
+    rules: tuple[Rule, ...], entered_at: datetime, changed: dict[str, Any],
+    fields: dict[str, Any], owner_id: int | None,
+) -> FieldFollow:
+    """Plan the effect of ``changed`` fields on the open tasks of ``rules`` (not
+    yet written: see ``apply_follow``). A rule counting from a changed date field
+    re-plans its open task when that is still the stay's first (later ones count
+    from the contact or visit before); one going to a changed person field moves
+    its open task to that person (the owner when it is emptied)."""
+    follow = FieldFollow()
+    entered_on = cal.local_date(entered_at)
+    resumed = _resumed_budgets(session, case_id)
+    for rule in rules:
+        task = _open_of(session, case_id, rule.name)
+        if task is None:
+            continue
+        if (rule.count_from in changed and rule.name not in resumed
+                and _first_of_stay(session, task, entered_at)):
+            value = fields.get(rule.count_from)
+            since = date.fromisoformat(value) if isinstance(value, str) and value else entered_on
+            planned = plan_next(cal, rule, case_key=case_key, since=since,
+                                occurrence=task.occurrence)
+            follow.replans.append((task, rule, planned))
+            follow.notes.setdefault("replanned", {})[rule.name] = {
+                "field": rule.count_from, "from": task.due_on.isoformat(),
+                "to": planned.due_on.isoformat()}
+        if rule.assignee in changed:
+            taker_id = rule_assignees(session, (rule,), fields, owner_id)[rule.name]
+            taker = session.execute(select(PEOPLE).where(PEOPLE.c.id == taker_id)).first()
+            if taker is not None and taker.id != task.assignee_id:
+                follow.moves.append((task.id, taker))
+                follow.notes.setdefault("moved", {})[rule.name] = taker.handle
+    return follow
+
+
+def apply_follow(app: App, session: Connection, follow: FieldFollow) -> None:
+    """Write what ``follow_fields`` planned: new dates (notices start over, the
+    pending ones withdrawn, as a snooze does) and moves (``move_work``)."""
+    for task, rule, planned in follow.replans:
+        session.execute(update(TASKS).where(TASKS.c.id == task.id).values(
+            window_start=planned.window_start, window_end=planned.window_end,
+            seed=planned.seed, **replan_row(app.calendar, task.kind, planned.due_on,
+                                            rule.remind)))
+        withdraw_notices(session, [task.id])
+    for task_id, taker in follow.moves:
+        move_work(app, session, taker, task_ids=[task_id])
+
+
+def _resumed_budgets(session: Connection, case_id: int) -> dict[str, int]:
+    """The deadlines the case's last state change planned from a budget left
+    before a hold: they count from that budget, not from a date field."""
+    data = session.scalar(
+        select(EVENTS.c.data).where(EVENTS.c.case_id == case_id, EVENTS.c.kind == "advanced")
+        .order_by(EVENTS.c.seq.desc()).limit(1))
+    return dict((data or {}).get("resumed_budget", {}))
+
+
+def _open_of(session: Connection, case_id: int, rule: str) -> Row[Any] | None:
+    return session.execute(select(TASKS).where(
+        TASKS.c.case_id == case_id, TASKS.c.rule == rule, TASKS.c.status == OPEN)).first()
+
+
+def _first_of_stay(session: Connection, task: Row[Any], entered_at: datetime) -> bool:
+    """No task of the rule was done or missed since the state was entered: the open
+    one is what entering planned, so it is the one that counts from the field."""
+    ended = session.execute(
+        select(TASKS.c.closed_at).where(
+            TASKS.c.case_id == task.case_id, TASKS.c.rule == task.rule,
+            TASKS.c.status.in_([TaskStatus.DONE, MISSED]),
+            TASKS.c.occurrence < task.occurrence)
+        .order_by(TASKS.c.occurrence.desc()).limit(1)).first()
+    return ended is None or ended.closed_at < entered_at

@@ -4,6 +4,13 @@ It reads only tasks whose next notice time has passed (an indexed column), so
 its cost follows what is due, not what exists. Every notice whose time passed
 since the last sweep is produced, however long the service was off; a task
 found overdue after ten days gets its one overdue notice, not ten.
+
+A contact still open when its next slot falls due is missed and rolls on to the
+current slot (after downtime, the slots in between are recorded missed, and one
+notice at most goes out for the roll); ``escalate_after`` missed in a row tell
+the rule's escalation role. A contact therefore stays in the due index until it
+is logged, cancelled or rolled: its next notice time after the overdue one is
+the start of its next slot.
 """
 
 from __future__ import annotations
@@ -15,15 +22,20 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from torchflow.domain import wording
-from torchflow.domain.status import NoticeKind, TaskStatus
-from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, timeline
+from torchflow.domain.planning import Roll, plan_roll
+from torchflow.domain.rules import ContactRule
+from torchflow.domain.status import NoticeKind, TaskKind, TaskStatus
+from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, roll_at, timeline
+from torchflow.service import followups
 from torchflow.service.app import App
-from torchflow.service.events import CASES
+from torchflow.service.events import CASES, CaseRow, append_event
 from torchflow.service.notices import ledger_row, people_by_id, recipients, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
 
 DIGEST = NoticeKind.DIGEST
+ESCALATION = NoticeKind.ESCALATION
+SWEEPER = "torchflow"  # the actor of history events the sweep writes
 
 
 @dataclass
@@ -31,6 +43,7 @@ class SweepResult:
     tasks: int = 0
     notices: int = 0
     digests: int = 0
+    missed: int = 0  # contacts recorded missed (skipped slots included)
 
 
 def sweep(app: App, now: datetime | None = None) -> SweepResult:
@@ -40,10 +53,14 @@ def sweep(app: App, now: datetime | None = None) -> SweepResult:
     people: dict[int, Row[Any]] = {}  # read with the first due batch, then reused
     while True:
         with app.db.transaction() as s:
-            done, made = _sweep_batch(app, s, now, batch, people)
+            batch_result = _sweep_batch(app, s, now, batch, people)
+        done, made, missed, rolled, skipped = batch_result
         result.tasks += done
         result.notices += made
-        if done < batch:
+        result.missed += missed
+        # A roll opens a task due now: go round again for its notice. A contact
+        # whose case was busy stays due, so stop rather than read it again.
+        if skipped or (done < batch and not rolled):
             break
     result.digests = produce_digests(app, now)
     return result
@@ -51,9 +68,11 @@ def sweep(app: App, now: datetime | None = None) -> SweepResult:
 
 def _sweep_batch(
     app: App, s: Connection, now: datetime, batch: int, people: dict[int, Row[Any]]
-) -> tuple[int, int]:
+) -> tuple[int, int, int, int, int]:
+    """(tasks read, notices made, contacts missed, rolls, rolls put off: case busy)."""
     rows = s.execute(
-        select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"))
+        select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"),
+               CASES.c.workflow_version_id)
         .join(CASES, CASES.c.id == TASKS.c.case_id)
         .where(TASKS.c.next_notice_at <= now)
         .order_by(TASKS.c.next_notice_at)
@@ -63,12 +82,21 @@ def _sweep_batch(
         .with_for_update(skip_locked=True, of=TASKS)
     ).all()
     if not rows:
-        return 0, 0
+        return 0, 0, 0, 0, 0
     if not people:
         people.update(people_by_id(s))
     notices: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    missed = rolled = skipped = 0
     for task in rows:
+        contact = _contact_rule(app, s, task)
+        roll = None if contact is None else plan_roll(
+            app.calendar, contact, due_on=task.due_on, occurrence=task.occurrence, now=now)
+        if contact is not None and roll is not None:
+            # Its stages are stale once the next slot is due: the roll says it all.
+            count = _roll(app, s, task, contact, roll, people, notices, now)
+            missed, rolled, skipped = missed + count, rolled + bool(count), skipped + (not count)
+            continue
         tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind)
         kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now,
                                             cal=app.calendar)
@@ -76,15 +104,69 @@ def _sweep_batch(
             for person in recipients(people, kind, task.assignee_id, task.escalate_to):
                 notices.append(task_notice(app.settings, task, task.case_key, task.case_title,
                                            kind, person, now))
+        if next_at is None and contact:
+            next_at = roll_at(app.calendar, due_on=task.due_on, every=contact.every)
         updates.append({"tid": task.id, "stage": stage, "next_at": next_at})
     made = insert_ignore(s, NOTICES, notices, ["idempotency_key"])
-    s.execute(
-        update(TASKS)
-        .where(TASKS.c.id == bindparam("tid"))
-        .values(stage_done=bindparam("stage"), next_notice_at=bindparam("next_at")),
-        updates,
-    )
-    return len(rows), made
+    if updates:
+        s.execute(
+            update(TASKS)
+            .where(TASKS.c.id == bindparam("tid"))
+            .values(stage_done=bindparam("stage"), next_notice_at=bindparam("next_at")),
+            updates,
+        )
+    return len(rows), made, missed, rolled, skipped
+
+
+def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:
+    """The contact rule of an open contact task, from its case's workflow version."""
+    if task.kind != TaskKind.CONTACT:
+        return None
+    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
+    rule = state.contact if state else None
+    return rule if rule is not None and rule.name == task.rule else None
+
+
+def _roll(
+    app: App, s: Connection, task: Row[Any], rule: ContactRule, roll: Roll,
+    people: dict[int, Row[Any]], notices: list[dict[str, Any]], now: datetime,
+) -> int:
+    """Roll one missed contact and record it in the case's history; the contacts
+    missed, or 0 when its case is being changed right now (it rolls next sweep)."""
+    case = _lock_case(s, task.case_id)
+    if case is None:
+        return 0
+    in_row = followups.roll_missed(s, app.calendar, task, rule, roll, now=now)
+    if in_row is None:
+        return 0
+    # One escalation per roll at most, each time the run reaches a multiple of N.
+    after = rule.escalate_after
+    escalate = after > 0 and in_row // after > (in_row - roll.count) // after
+    append_event(s, case, kind="contact_missed", actor=SWEEPER, at=now, data={
+        "task": task.id, "rule": task.rule,
+        "missed": [{"occurrence": o, "due_on": d.isoformat()} for o, d in
+                   [(task.occurrence, task.due_on),
+                    *((p.occurrence, p.due_on) for p in roll.missed)]],
+        "next": {"occurrence": roll.following.occurrence,
+                 "due_on": roll.following.due_on.isoformat()},
+        "missed_in_row": in_row,
+        **({"escalated_to": rule.escalate_to} if escalate else {}),
+    })
+    if escalate:
+        for person in recipients(people, ESCALATION, None, rule.escalate_to):
+            notices.append(task_notice(app.settings, task, task.case_key, task.case_title,
+                                       ESCALATION, person, now))
+    return roll.count
+
+
+def _lock_case(s: Connection, case_id: int) -> CaseRow | None:
+    """The case, locked for its history event; None when another transaction holds
+    it (waiting could deadlock: that one may be waiting for our task locks)."""
+    row = s.execute(
+        select(*(CASES.c[name] for name in CaseRow.__dataclass_fields__))
+        .where(CASES.c.id == case_id).with_for_update(skip_locked=True)
+    ).first()
+    return CaseRow(*row) if row is not None else None
 
 
 def produce_digests(app: App, now: datetime) -> int:

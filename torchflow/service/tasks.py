@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select, update
 
+from torchflow.domain.planning import outcome_of
 from torchflow.domain.rules import Rule
+from torchflow.domain.status import TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
@@ -49,6 +51,8 @@ def log_followup(
             data["note"] = note
         nxt = None
         if rule is not None and task is not None:
+            result = outcome_of(app.calendar, task.due_on, app.calendar.local_date(when))
+            data.update(outcome=result[0], late_by=result[1])
             planned = followups.plan_following(
                 app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
                 since=app.calendar.local_date(when),
@@ -60,7 +64,7 @@ def log_followup(
         append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data)
         if rule is not None and task is not None:
             followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id,
-                                  now=now, outcome=note or "")
+                                  now=now, outcome=note or "", result=result)
     return {"key": case.key, "kind": kind, "at": app.local(when), "task": data.get("task"),
             "next": nxt}
 
@@ -93,6 +97,14 @@ def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
     raise NotFound(f"task #{task.id}: rule {task.rule} is not in its workflow version")
 
 
+def _require_escalation_role(actor: Actor, task: Any, doing: str) -> None:
+    """A deadline is the escalation role's: only its holders mark it met or move it.
+    Contacts and visits are anyone's who may act."""
+    if task.kind == TaskKind.DEADLINE and task.escalate_to and task.escalate_to not in actor.roles:
+        raise Refused(f"task #{task.id} is the deadline {task.rule}: only the "
+                      f"{task.escalate_to} role may {doing}; {actor.handle} does not hold it")
+
+
 def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> dict[str, Any]:
     """Done: a contact or visit rolls on to its next occurrence; a deadline is met."""
     note = check_block(note, "the note") if note else note
@@ -100,6 +112,7 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
     with app.db.transaction() as s:
         task = _task(s, task_id)
         _require_open(task)
+        _require_escalation_role(actor, task, "mark it done")
         case = case_by_id(s, task.case_id)
         rule = _rule_of(app, s, case, task)
         planned = None
@@ -108,14 +121,16 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
                 app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
                 since=app.calendar.local_date(now),
             )
-        data: dict[str, Any] = {"task": task.id, "rule": task.rule}
+        result = outcome_of(app.calendar, task.due_on, app.calendar.local_date(now))
+        data: dict[str, Any] = {"task": task.id, "rule": task.rule, "outcome": result[0],
+                                "late_by": result[1]}
         if note:
             data["note"] = note
         if planned:
             data["next"] = {"occurrence": planned.occurrence, "due_on": planned.due_on.isoformat()}
         append_event(s, case, kind="task_done", actor=actor.handle, at=now, data=data)
         followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id, now=now,
-                              outcome=note or "")
+                              outcome=note or "", result=result)
     return {"task": task_id, "key": case.key, "next": data.get("next")}
 
 
@@ -138,6 +153,7 @@ def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[
     with app.db.transaction() as s:
         task = _task(s, task_id)
         _require_open(task)
+        _require_escalation_role(actor, task, "snooze it")
         case = case_by_id(s, task.case_id)
         data = {"task": task.id, "rule": task.rule, "from": task.due_on.isoformat(),
                 "to": due.isoformat(), "reason": reason}

@@ -85,12 +85,20 @@ def rule_view(rule: Any) -> dict[str, Any]:
     view: dict[str, Any] = {"kind": rule.kind, "rule": rule.name}
     if rule.kind == "contact":
         view["every_workdays"] = rule.every
+        if rule.escalate_after:
+            view["escalate_after"] = rule.escalate_after
+            view["escalate_to"] = rule.escalate_to
     elif rule.kind == "visit":
         view["gap_days"] = [rule.min_gap, rule.max_gap]
     else:
         view["within_workdays"] = rule.within
         view["escalate_to"] = rule.escalate_to
     view["remind_workdays"] = rule.remind
+    # Shown only when set, so a view of a rule without them is what it was.
+    if rule.count_from:
+        view["from"] = rule.count_from
+    if rule.assignee:
+        view["assignee"] = rule.assignee
     return view
 
 
@@ -99,7 +107,10 @@ def describe_rule(view: dict[str, Any]) -> str:
     remind = f", reminder {ahead} workday(s) ahead" if ahead else ""
     if view["kind"] == "contact":
         every = view["every_workdays"]
-        return ("daily contact" if every == 1 else f"contact every {every} workdays") + remind
+        text = "daily contact" if every == 1 else f"contact every {every} workdays"
+        if "escalate_after" in view:
+            text += f", {view['escalate_after']} missed in a row escalate to {view['escalate_to']}"
+        return text + remind
     if view["kind"] == "visit":
         low, high = view["gap_days"]
         return f"visit at a random working day {low}-{high} days after the last" + remind
@@ -246,6 +257,8 @@ def _role_key(spec: WorkflowSpec, role: str) -> str:
     for state in spec.states.values():
         if state.deadline is not None and state.deadline.escalate_to == role:
             return f"states.{state.name}.deadline.escalate_to"
+        if state.contact is not None and state.contact.escalate_to == role:
+            return f"states.{state.name}.contact.escalate_to"
     return "roles"
 
 

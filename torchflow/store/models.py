@@ -176,6 +176,13 @@ TASKS = Table(
     # calendar data it was planned with (torchflow replan).
     Column("planned_from", Date, nullable=True),
     Column("calendar_digest", String(16), nullable=True),
+    # How it ended, for compliance reports: on_time, late (by late_by working
+    # days) or missed; none while open or when cancelled.
+    Column("outcome_kind", String(16), nullable=True),
+    Column("late_by", Integer, nullable=True),
+    # A deadline cancelled on leaving its state: the working days of its budget
+    # left then, which resuming the state (@previous) plans again.
+    Column("budget_left", Integer, nullable=True),
     UniqueConstraint("case_id", "rule", "occurrence"),
     Index("ix_tasks_case_status", "case_id", "status"),
     Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),
