@@ -37,6 +37,11 @@ def test_keyed_verify_is_quiet_and_a_keyed_history_needs_the_key(cli: Cli) -> No
                       as_="wang.li", env=KEYED)
     assert cli.ok("audit", "verify", env=KEYED).out == "1 case(s), 1 event(s): history intact\n"
     assert cli.json("audit", "verify", env=KEYED)["keyed"] is True
+    assert cli.ok("audit", "verify").out == (
+        "1 case(s), 1 event(s): history intact\nnote: TORCHFLOW_AUDIT_KEY is not set, so the "
+        "content of 1 keyed event(s) was not checked (only their links and order); set it to "
+        "check them\n"
+    )
     # Writing without the key would leave an unkeyed link in a keyed chain.
     assert cli.refused("case", "note", opened["key"], "x", as_="wang.li") == (
         "Error: this database's history is keyed (since event #1); "

@@ -12,6 +12,7 @@ import pytest
 from tests.cli.conftest import Cli
 from tests.conftest import WORKFLOWS
 from torchflow.cli.main import cli as torchflow
+from torchflow.store.migrate import head_revision
 
 NEEDS_ACTOR = [
     ("case", "open", "project_introduction", "--title", "x"),
@@ -154,17 +155,17 @@ def test_init_creates_the_tables_then_is_a_no_op(cli: Cli, tmp_path: Path,
                                                  empty_database_url: str) -> None:
     config = empty_config(tmp_path, empty_database_url)
     run = cli.ok("--config", config, "init", config=False)
-    assert run.out == "created the torchflow tables (schema 0001)\n"
+    assert run.out == f"created the torchflow tables (schema {head_revision()})\n"
     run = cli.ok("--config", config, "init", config=False)
-    assert run.out == "database already at schema 0001\n"
+    assert run.out == f"database already at schema {head_revision()}\n"
     assert cli.ok("--config", config, "case", "list", config=False).out == "(none)\n"
 
 
 def test_init_json(cli: Cli) -> None:
     data = cli.json("init")
-    assert data["before"] == "0001" and data["after"] == "0001"
+    assert data["before"] == head_revision() and data["after"] == head_revision()
     assert data["database"].startswith(("sqlite:///", "postgresql+psycopg://"))
-    assert cli.ok("init").out == "database already at schema 0001\n"
+    assert cli.ok("init").out == f"database already at schema {head_revision()}\n"
 
 
 # --- usage errors -----------------------------------------------------------------

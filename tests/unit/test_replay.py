@@ -87,7 +87,7 @@ def test_mismatches_name_each_column() -> None:
     assert mismatches(row, facts) == [
         "the case's state is 'signed' but its events say 'negotiation'",
         "the case's owner is 'chen.jie' but its events say 'zhao.min'",
-        "the case's fields is {contact_person='李总', enterprise='清能', n=3} but its events "
+        "the case's fields are {contact_person='李总', enterprise='清能', n=3} but its events "
         "say {contact_person='李总', enterprise='清能', n=2}",
     ]
     assert mismatches(facts, facts) == []

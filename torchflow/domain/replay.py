@@ -123,9 +123,9 @@ def mismatches(row: CaseFacts, replayed: CaseFacts) -> list[str]:
     for f in fields(row):
         have, want = getattr(row, f.name), getattr(replayed, f.name)
         if have != want:
-            out.append(
-                f"the case's {LABELS[f.name]} is {_show(have)} but its events say {_show(want)}"
-            )
+            verb = "are" if f.name == "fields" else "is"
+            out.append(f"the case's {LABELS[f.name]} {verb} {_show(have)} "
+                       f"but its events say {_show(want)}")
     return out
 
 

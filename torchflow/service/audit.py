@@ -256,17 +256,17 @@ def _missing_cases(s: Connection) -> list[str]:
 
 
 def _notes(s: Connection, secret: bytes | None, head: _Head | None) -> list[str]:
+    keyed = s.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.scheme == KEYED))
     if secret is None:
-        keyed = s.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.scheme == KEYED))
-        notes = [UNKEYED]
-        if keyed:
-            notes.append(f"{keyed} event(s) are keyed; set TORCHFLOW_AUDIT_KEY to check "
-                         "their content (their links and order were checked)")
-        return notes
+        if not keyed:
+            return [UNKEYED]
+        return [f"TORCHFLOW_AUDIT_KEY is not set, so the content of {keyed} keyed event(s) "
+                "was not checked (only their links and order); set it to check them"]
+    total = head.gseq if head else 0
     unkeyed = s.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.scheme != KEYED))
     if unkeyed:
-        return [f"{unkeyed} event(s) were written before the audit key was set and are "
-                "protected only by the plain chain; a checkpoint pins them"]
+        return [f"{unkeyed} of {total} event(s) were written before the audit key was set and "
+                "are protected only by the plain chain; a checkpoint pins them"]
     return []
 
 
