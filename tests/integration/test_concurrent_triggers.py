@@ -158,3 +158,31 @@ def test_concurrent_writers_on_many_cases_lose_and_double_nothing(
     assert numbers == list(range(1, len(numbers) + 1))
     assert head == len(numbers) == 3 * 3 + written
     assert audit.audit(app).ok
+
+
+def test_verify_while_others_write_sees_no_false_problem(
+    app: App, apps: list[App], staff: dict[str, Actor]
+) -> None:
+    # verify reads in one consistent snapshot: a writer committing between two of
+    # its statements must not look like a head ahead of its events.
+    keys = [in_negotiation(app, staff["wang.li"]) for _ in range(2)]
+    stop = threading.Event()
+
+    def write() -> int:
+        n = 0
+        while not stop.is_set() and n < 200:
+            add_note(apps[0], staff["sun.hao"], keys[n % 2], f"备注 {n}")
+            n += 1
+        return n
+
+    def check() -> list[Any]:
+        try:
+            return [audit.audit(apps[1]) for _ in range(8)]
+        finally:
+            stop.set()
+
+    written, reports = together(write, check)
+    assert not isinstance(written, Exception), written
+    assert not isinstance(reports, Exception), reports
+    for report in reports:
+        assert report.ok, (report.problems, [c for c in report.cases if not c["ok"]])

@@ -98,6 +98,7 @@ def audit(app: App, key: str | None = None, *, audit_key: bytes | None = None,
           against: dict[str, Any] | None = None) -> Report:
     secret = _key(audit_key)
     with app.db.transaction() as s:
+        _snapshot(s)
         head = _head(s)
         cases = [load_case(s, key)] if key else _all_cases(s)
         handles = dict(s.execute(select(PEOPLE.c.id, PEOPLE.c.handle)).all())
@@ -110,6 +111,14 @@ def audit(app: App, key: str | None = None, *, audit_key: bytes | None = None,
             report.problems.extend(_against(s, against, secret, report.notes))
         report.notes[:0] = _notes(s, secret, head)
     return report
+
+
+def _snapshot(s: Connection) -> None:
+    """One consistent view for every statement that follows. SQLite's write lock
+    gives it already; on PostgreSQL, READ COMMITTED would let writers committing
+    between two statements look like a head ahead of its events."""
+    if s.dialect.name == "postgresql":
+        s.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 def _all_cases(s: Connection) -> list[CaseRow]:
@@ -278,6 +287,7 @@ def checkpoint(app: App, *, audit_key: bytes | None = None,
     """Counts and heads of the whole database, signed with the audit key if set."""
     secret = _key(audit_key)
     with app.db.transaction() as s:
+        _snapshot(s)
         head = _head(s)
         gseq = head.gseq if head else 0
         doc: dict[str, Any] = {
