@@ -293,8 +293,16 @@ TAMPERINGS: dict[str, Callable[[Connection, dict[str, str]], None]] = {
     "a whole case deleted": _delete_case,
     "the newest case deleted, key numbers and counts rewound": _delete_newest_case_and_rewind,
     "events.gseq (two swapped)": _swap_gseq,
+    "cases.workflow": set_case("a", workflow="talent_docking"),
+    "cases.version": set_case("a", version=99),
+    "cases.head_hash": set_case("a", head_hash="e" * 64),
+    "cases.last_event_at": _times("last_event_at"),
+    "events.from_state": set_event("a", 5, from_state="lead"),
+    "events.prev_hash": set_event("a", 4, prev_hash="d" * 64),
+    "events.scheme (keyed marked plain)": set_event("a", 3, scheme="sha256-g"),
 }
-NEEDS_NEW_SCHEMA = {"events.gseq (two swapped)"}
+NEEDS_NEW_SCHEMA = {"events.gseq (two swapped)", "cases.last_event_at",
+                    "events.scheme (keyed marked plain)"}
 
 
 @pytest.mark.parametrize("name", list(TAMPERINGS))
