@@ -142,3 +142,24 @@ def test_a_bad_checkpoint_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
         "Error: the file is not a torchflow audit checkpoint")
     assert cli.refused("audit", "checkpoint", tmp_path / "no" / "such" / "dir.json").startswith(
         "Error: cannot write the checkpoint ")
+
+
+def test_a_deleted_head_stops_writes_in_one_line(cli: Cli, database_url: str) -> None:
+    key = cli.open_pi()
+    tamper(database_url, "DELETE FROM audit_head")
+    assert cli.refused("case", "note", key, "x", as_="wang.li") == (
+        "Error: the database has no audit head row (it was deleted); "
+        "see `torchflow audit verify` before writing"
+    )
+    run = cli.run("audit", "verify")
+    assert run.code == 1
+    assert run.err.splitlines()[0] == (
+        "database: the audit head row is missing: it was deleted behind torchflow's back")
+
+
+def test_a_driver_error_on_the_head_is_one_line(cli: Cli, database_url: str) -> None:
+    # The head statement skips SQLAlchemy on SQLite; its errors still come out worded.
+    key = cli.open_pi()
+    tamper(database_url, "DROP TABLE audit_head")
+    line = cli.refused("case", "note", key, "x", as_="wang.li")
+    assert line == "Error: the database has no torchflow tables yet; run `torchflow init` first"
