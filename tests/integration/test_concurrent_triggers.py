@@ -26,8 +26,12 @@ from torchflow.service.app import App, build_app
 from torchflow.service.cases import Advanced, add_note, advance, history, open_case, show_case
 from torchflow.service.events import EVENTS
 from torchflow.service.people import Actor
-from torchflow.service.tasks import handover
 from torchflow.store.models import AUDIT_HEAD
+
+try:  # handover lives with people once the house moves land; with tasks before
+    from torchflow.service.people import handover  # type: ignore[attr-defined]
+except ImportError:
+    from torchflow.service.tasks import handover
 
 WAIT = 60
 ROUNDS = 6
@@ -151,7 +155,8 @@ def test_concurrent_writers_on_many_cases_lose_and_double_nothing(
             assert not isinstance(r, Exception) or isinstance(r, Conflict), r
         written += sum(1 for r in results[1:] if not isinstance(r, Exception))
         if not isinstance(results[0], Exception):
-            written += results[0]["cases"]
+            moved = results[0]
+            written += moved["cases"] if isinstance(moved, dict) else moved.cases
     with app.db.transaction() as s:
         numbers = list(s.scalars(select(EVENTS.c.gseq).order_by(EVENTS.c.gseq)))
         head = s.scalar(select(AUDIT_HEAD.c.gseq))

@@ -63,7 +63,7 @@ def test_entering_a_terminal_state_closes_and_leaving_it_is_impossible() -> None
 def test_every_kind_the_services_write_is_known() -> None:
     assert {"opened", "advanced", "fields_set", "assigned"} | NO_CHANGE == {
         "opened", "advanced", "fields_set", "assigned", "note", "contact", "visit",
-        "task_done", "task_snoozed", "task_reassigned",
+        "task_done", "task_snoozed", "task_reassigned", "tasks_replanned",
     }
 
 

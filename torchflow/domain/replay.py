@@ -12,7 +12,8 @@ What each event kind changes (the kinds written in service/*.py):
 - ``fields_set``: ``data.fields`` merged.
 - ``assigned``: ``data.owner`` becomes the owner (also for a handover).
 - ``note``, ``contact``, ``visit``, ``task_done``, ``task_snoozed``,
-  ``task_reassigned``: the case row changes only by its version and head.
+  ``task_reassigned``, ``tasks_replanned`` (calendar re-planning): the case row
+  changes only by its version and head.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 from torchflow.domain.history import EventRecord
 
 NO_CHANGE = frozenset(
-    {"note", "contact", "visit", "task_done", "task_snoozed", "task_reassigned"}
+    {"note", "contact", "visit", "task_done", "task_snoozed", "task_reassigned",
+     "tasks_replanned"}
 )
 
 
