@@ -133,6 +133,9 @@ class _Raw:
             "SELECT id, state, version, last_seq, head_hash FROM cases WHERE key = ?", (key,)
         ).fetchone()
         self.case_id, self.state, self.version, self.seq, self.head = row
+        # Events are numbered database-wide (migration 0002); the baseline numbers its own.
+        self.gseq = self.conn.execute(
+            "SELECT COALESCE(MAX(gseq), 0) FROM case_events").fetchone()[0]
         self.at = NOW.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
     def pingpong(self, n: int) -> float:
@@ -154,10 +157,12 @@ class _Raw:
             )
             if cur.rowcount != 1:
                 raise RuntimeError("raw baseline lost its case")
+            self.gseq += 1
             conn.execute(
                 "INSERT INTO case_events (case_id, seq, kind, actor, at, from_state, to_state,"
-                " data, prev_hash, hash) VALUES (?, ?, 'advanced', 'wang.li', ?, ?, ?, ?, ?, ?)",
-                (self.case_id, seq, at, self.state, dest, data, self.head, digest),
+                " data, prev_hash, hash, gseq, scheme)"
+                " VALUES (?, ?, 'advanced', 'wang.li', ?, ?, ?, ?, ?, ?, ?, 'sha256-g')",
+                (self.case_id, seq, at, self.state, dest, data, self.head, digest, self.gseq),
             )
             conn.execute("COMMIT")
             self.version, self.seq, self.head, self.state = self.version + 1, seq, digest, dest

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from tests.cli.conftest import Cli
 from tests.conftest import Clock
+from torchflow.service.audit import UNKEYED
 
 FRIDAY = "2026-03-06T10:00:00+08:00"
 MONDAY_16 = "2026-03-16T09:30:00+08:00"  # two working days before the lead deadline
@@ -352,14 +353,18 @@ def test_notice_retry_text_and_json(cli: Cli, dead_notice: dict[str, Any]) -> No
 # --- audit verify -----------------------------------------------------------------
 
 
+UNKEYED_NOTE = f"note: {UNKEYED}\n"
+
+
 def test_audit_verify_intact(cli: Cli, two_cases: dict[str, str]) -> None:
-    assert cli.ok("audit", "verify").out == "2 case(s), 4 event(s): history intact\n"
+    assert cli.ok("audit", "verify").out == \
+        "2 case(s), 4 event(s): history intact\n" + UNKEYED_NOTE
     assert cli.ok("audit", "verify", two_cases["lead"]).out == \
-        "1 case(s), 1 event(s): history intact\n"
-    assert cli.json("audit", "verify") == {"ok": True, "cases": [
+        "1 case(s), 1 event(s): history intact\n" + UNKEYED_NOTE
+    assert cli.json("audit", "verify") == {"ok": True, "keyed": False, "cases": [
         {"key": two_cases["lead"], "events": 1, "ok": True, "broken_at": None, "reason": None},
         {"key": two_cases["talks"], "events": 3, "ok": True, "broken_at": None, "reason": None},
-    ]}
+    ], "problems": [], "notes": [UNKEYED]}
     assert "no case with key 'PI-2026-0099'" in cli.refused("audit", "verify", "PI-2026-0099")
 
 
@@ -381,14 +386,18 @@ def test_audit_verify_finds_a_changed_event(
     run = cli.run("audit", "verify")
     assert run.code == 1
     assert run.out == ""
-    assert run.err == f"{talks}: broken at event #2: its content was changed after it was written\n"
+    assert run.err == (
+        f"{talks}: broken at event #2: its content was changed after it was written\n"
+        + UNKEYED_NOTE
+    )
     # The untouched case still verifies on its own.
     assert cli.run("audit", "verify", two_cases["lead"]).code == 0
     run = cli.run("audit", "verify", talks, json=True)
     assert run.code == 1
-    assert run.data == {"ok": False, "cases": [
+    assert run.data == {"ok": False, "keyed": False, "cases": [
         {"key": talks, "events": 3, "ok": False, "broken_at": 2,
-         "reason": "its content was changed after it was written"}]}
+         "reason": "its content was changed after it was written"}],
+        "problems": [], "notes": [UNKEYED]}
 
 
 def test_audit_verify_finds_a_removed_last_event(
@@ -399,8 +408,10 @@ def test_audit_verify_finds_a_removed_last_event(
             "(SELECT id FROM cases WHERE key = :key)", key=talks)
     run = cli.run("audit", "verify", talks)
     assert run.code == 1
-    assert run.err == \
+    assert run.err == (
         f"{talks}: broken at event #3: the case records later events that are missing\n"
+        + UNKEYED_NOTE
+    )
 
 
 def test_notice_list_for_an_unknown_person_is_refused(cli: Cli) -> None:

@@ -114,8 +114,9 @@ def test_the_chain_as_stored(app: App, two: tuple[str, str]) -> None:
         assert row.prev_hash == prev
         assert row.hash == event_hash(
             prev, case_key=key, seq=row.seq, kind=row.kind, actor=row.actor, at=row.at,
-            from_state=row.from_state, to_state=row.to_state, data=row.data,
+            from_state=row.from_state, to_state=row.to_state, data=row.data, gseq=row.gseq,
         )
+        assert row.scheme == "sha256-g"  # unkeyed: no TORCHFLOW_AUDIT_KEY here
         prev = row.hash
     assert tuple(head) == (7, prev)
 
@@ -189,10 +190,11 @@ def test_rewritten_event_with_a_recomputed_hash(app: App, two: tuple[str, str]) 
     data = {"note": "伪造的备注"}
     where = event_where(app, first, 3)
     with app.db.transaction() as s:
-        prev = s.execute(select(EVENTS.c.prev_hash).where(where)).scalar_one()
+        prev, gseq = s.execute(select(EVENTS.c.prev_hash, EVENTS.c.gseq).where(where)).one()
     forged = event_hash(
         prev, case_key=first, seq=3, kind="note", actor=ev["actor"],
         at=datetime.fromisoformat(ev["at"]), from_state=None, to_state=None, data=data,
+        gseq=gseq,
     )
     tamper(app, update(EVENTS).where(event_where(app, first, 3)).values(data=data, hash=forged))
     assert verify(app, first) == [
@@ -207,10 +209,11 @@ def test_rewritten_last_event_with_a_recomputed_hash(app: App, two: tuple[str, s
     data = {**ev["data"], "note": "后补说明"}
     where = event_where(app, first, 7)
     with app.db.transaction() as s:
-        prev = s.execute(select(EVENTS.c.prev_hash).where(where)).scalar_one()
+        prev, gseq = s.execute(select(EVENTS.c.prev_hash, EVENTS.c.gseq).where(where)).one()
     forged = event_hash(
         prev, case_key=first, seq=7, kind=ev["kind"], actor=ev["actor"],
         at=datetime.fromisoformat(ev["at"]), from_state=ev["from"], to_state=ev["to"], data=data,
+        gseq=gseq,
     )
     tamper(app, update(EVENTS).where(event_where(app, first, 7)).values(data=data, hash=forged))
     assert verify(app, first) == [
@@ -273,10 +276,11 @@ def test_event_added_behind_the_cases_back(app: App, two: tuple[str, str]) -> No
     at = datetime.fromisoformat(history(app, first)["events"][-1]["at"]) + timedelta(hours=1)
     data = {"note": "补录"}
     digest = event_hash(head, case_key=first, seq=8, kind="note", actor="wang.li", at=at,
-                        from_state=None, to_state=None, data=data)
+                        from_state=None, to_state=None, data=data, gseq=15)
     tamper(app, EVENTS.insert().values(
         case_id=case_id(app, first), seq=8, kind="note", actor="wang.li", at=at,
-        from_state=None, to_state=None, data=data, prev_hash=head, hash=digest,
+        from_state=None, to_state=None, data=data, prev_hash=head, hash=digest, gseq=15,
+        scheme="sha256-g",
     ))
     assert verify(app, first) == [
         result(first, 8, 8, "the case records only 7 events; this one was added behind its back")

@@ -10,7 +10,18 @@ from typing import Any
 
 import pytest
 
-from torchflow.domain.history import GENESIS, EventRecord, event_hash, first_broken
+from torchflow.domain.history import (
+    GENESIS,
+    KEYED,
+    PLAIN,
+    EventRecord,
+    event_hash,
+    first_broken,
+    head_mac,
+    key_id,
+    sign,
+    signature_matches,
+)
 
 KEY = "PI-2026-0001"
 AT = datetime(2026, 3, 4, 1, 0, 0, 123456, tzinfo=UTC)
@@ -189,3 +200,95 @@ def test_reports_only_the_first_break() -> None:
     records[1] = replace(records[1], actor="x")
     records[4] = replace(records[4], actor="y")
     assert first_broken(KEY, records) == (2, "its content was changed after it was written")
+
+
+# -- schemes: the database-wide sequence and the audit key ---------------------------------
+
+SECRET = b"0123456789abcdef-audit"
+
+
+def keyed_chain(n: int = 4, key: bytes | None = SECRET, start: int = 10) -> list[EventRecord]:
+    """n events as append_event writes them after migration 0002 (gseq from ``start``)."""
+    scheme = KEYED if key else PLAIN
+    records, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        at = AT + timedelta(hours=seq)
+        data = {"n": seq}
+        gseq = start + seq
+        digest = event_hash(prev, case_key=KEY, seq=seq, kind="note", actor="wang.li", at=at,
+                            from_state=None, to_state=None, data=data, gseq=gseq, key=key)
+        records.append(EventRecord(seq, "note", "wang.li", at, None, None, data, prev, digest,
+                                   gseq, scheme))
+        prev = digest
+    return records
+
+
+def test_the_legacy_hash_is_unchanged_by_the_new_schemes() -> None:
+    # Events written before 0002 keep verifying: no gseq and no key is the old hash.
+    assert h() == event_hash(GENESIS, **BASE, gseq=None, key=None)
+    assert h() != event_hash(GENESIS, **BASE, gseq=1)
+    assert event_hash(GENESIS, **BASE, gseq=1) != event_hash(GENESIS, **BASE, gseq=2)
+
+
+def test_the_keyed_hash_is_hmac_sha256() -> None:
+    plain = event_hash(GENESIS, **BASE, gseq=1)
+    keyed = event_hash(GENESIS, **BASE, gseq=1, key=SECRET)
+    assert keyed != plain
+    assert keyed != event_hash(GENESIS, **BASE, gseq=1, key=b"another key entirely")
+    assert len(keyed) == 64
+
+
+def test_a_keyed_chain_verifies_with_its_key_only() -> None:
+    records = keyed_chain()
+    assert first_broken(KEY, records, SECRET) is None
+    assert first_broken(KEY, records, b"not the right key!") == (
+        1, "its content was changed after it was written "
+        "(or TORCHFLOW_AUDIT_KEY is not the key it was written with)"
+    )
+    # Without the key the content cannot be checked; the links still are.
+    assert first_broken(KEY, records, None) is None
+    records[2] = replace(records[2], prev_hash="1" * 64)
+    assert first_broken(KEY, records, None) == (3, "its link to the previous event does not match")
+
+
+def test_a_keyed_event_rewritten_without_the_key_shows() -> None:
+    records = keyed_chain()
+    old = records[1]
+    data = {"n": 99}
+    forged = event_hash(old.prev_hash, case_key=KEY, seq=2, kind="note", actor="wang.li",
+                        at=old.at, from_state=None, to_state=None, data=data, gseq=old.gseq)
+    records[1] = replace(old, data=data, hash=forged, scheme=PLAIN)
+    assert first_broken(KEY, records, SECRET, keyed_since=11) == (
+        2, "it is not keyed although the history is keyed from an earlier event (rewritten?)"
+    )
+
+
+def test_plain_events_before_the_key_was_set_still_verify_with_it() -> None:
+    plain = keyed_chain(2, key=None, start=0)
+    assert first_broken(KEY, plain, SECRET, keyed_since=50) is None
+
+
+def test_a_renumbered_gseq_shows() -> None:
+    records = keyed_chain()
+    records[1] = replace(records[1], gseq=99)
+    assert first_broken(KEY, records, SECRET) == (
+        2, "its content was changed after it was written "
+        "(or TORCHFLOW_AUDIT_KEY is not the key it was written with)"
+    )
+
+
+def test_an_unknown_scheme_is_a_break() -> None:
+    records = keyed_chain()
+    records[0] = replace(records[0], scheme="md5")
+    assert first_broken(KEY, records, SECRET) == (1, "its hash scheme 'md5' is unknown")
+
+
+def test_head_and_checkpoint_signatures() -> None:
+    mac = head_mac(SECRET, gseq=3, last_hash="a" * 64, keyed_since=1)
+    assert mac != head_mac(SECRET, gseq=2, last_hash="a" * 64, keyed_since=1)
+    assert mac != head_mac(b"another key entirely", gseq=3, last_hash="a" * 64, keyed_since=1)
+    doc = {"events": 3, "cases": {"PI-2026-0001": [3, "a" * 64]}}
+    assert signature_matches(SECRET, doc, sign(SECRET, doc))
+    assert not signature_matches(SECRET, {**doc, "events": 2}, sign(SECRET, doc))
+    assert key_id(SECRET) == key_id(SECRET) != key_id(b"another key entirely")
+    assert SECRET.hex() not in key_id(SECRET)

@@ -1,6 +1,11 @@
-"""`torchflow audit verify`: is the history as it was written?"""
+"""`torchflow audit verify` and `audit checkpoint`: is the history as it was written?"""
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,19 +16,28 @@ from torchflow.cli.context import Env, pass_env
 def audit() -> None:
     """Check the integrity of case histories.
 
+    Set TORCHFLOW_AUDIT_KEY (environment only) to key the chain with HMAC-SHA256:
+    without it, anyone who can write to the database can rewrite a history and
+    recompute its hashes.
+
     \b
     Example:
-      torchflow audit verify
+      torchflow audit checkpoint /mnt/offsite/torchflow-2026-03-31.json
+      torchflow audit verify --against /mnt/offsite/torchflow-2026-03-31.json
     """
 
 
 @audit.command("verify")
 @click.argument("key", required=False)
+@click.option("--against", "against", type=click.Path(dir_okay=False, path_type=Path),
+              help="A checkpoint file: report anything removed or rewritten since.")
 @pass_env
-def verify(env: Env, key: str | None) -> None:
-    """Recompute the hash chain of KEY (default: every case).
+def verify(env: Env, key: str | None, against: Path | None) -> None:
+    """Check KEY's history (default: every case and the whole database).
 
-    Exits 1 and names the first broken event when a history was tampered with.
+    Recomputes each hash chain, replays each case's events against the case row,
+    and checks the database-wide sequence. Exits 1 and names the first broken
+    event when a history was tampered with.
 
     \b
     Example:
@@ -31,15 +45,70 @@ def verify(env: Env, key: str | None) -> None:
     """
     from torchflow.service import audit as service
 
-    results = service.verify(env.app, key)
-    broken = [r for r in results if not r["ok"]]
+    doc = _read_checkpoint(against) if against else None
+    report = service.audit(env.app, key, against=doc)
     if env.as_json:
-        env.emit({"cases": results, "ok": not broken}, "")
+        env.emit(report.as_dict(), "")
     else:
-        for r in broken:
-            click.echo(f"{r['key']}: broken at event #{r['broken_at']}: {r['reason']}", err=True)
-        if not broken:
-            events = sum(r["events"] for r in results)
-            click.echo(f"{len(results)} case(s), {events} event(s): history intact")
-    if broken:
+        _print(report)
+    if not report.ok:
         raise SystemExit(1)
+
+
+def _print(report: Any) -> None:
+    for r in report.cases:
+        if not r["ok"]:
+            where = f"broken at event #{r['broken_at']}: " if r["broken_at"] else ""
+            click.echo(f"{r['key']}: {where}{r['reason']}", err=True)
+    for problem in report.problems:
+        click.echo(f"database: {problem}", err=True)
+    if report.ok:
+        events = sum(r["events"] for r in report.cases)
+        click.echo(f"{len(report.cases)} case(s), {events} event(s): history intact")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=not report.ok)
+
+
+def _read_checkpoint(path: Path) -> Any:
+    from torchflow.errors import InvalidInput
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the checkpoint {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput(f"{path} is not a torchflow audit checkpoint (not JSON)") from None
+
+
+@audit.command("checkpoint")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_env
+def checkpoint(env: Env, file: Path) -> None:
+    """Write a summary of the whole history (counts and heads) to FILE.
+
+    Signed with TORCHFLOW_AUDIT_KEY when it is set. Keep the file outside the
+    database's reach; `audit verify --against FILE` then reports anything removed
+    or rewritten since, even by someone who could rewrite the whole database.
+
+    \b
+    Example:
+      torchflow audit checkpoint /mnt/offsite/torchflow-2026-03-31.json
+    """
+    from torchflow.errors import InvalidInput
+    from torchflow.service import audit as service
+
+    doc = service.checkpoint(env.app)
+    body = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    try:
+        # Written aside and renamed: a crash never leaves half a checkpoint.
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(file)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the checkpoint {file}: {exc.strerror}") from None
+    signed = "signed with TORCHFLOW_AUDIT_KEY" if doc["signature"] else (
+        "UNSIGNED (TORCHFLOW_AUDIT_KEY is not set): it proves nothing unless the file "
+        "itself is kept where the database's writers cannot edit it")
+    summary = {"file": str(file), "cases": len(doc["cases"]), "events": doc["events"],
+               "signed": doc["signature"] is not None}
+    env.emit(summary, f"{file}: {len(doc['cases'])} case(s), {doc['events']} event(s); {signed}")

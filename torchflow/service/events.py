@@ -1,13 +1,20 @@
 """The one way a case changes: check its version, update it, append an event.
 
-Written with Core statements on purpose: an advance is the hot path, and two
-statements (a guarded UPDATE and an INSERT) are all it needs. The statements are
-built once with bound parameters, so a call pays for neither building them nor
-computing their cache keys.
+Written with Core statements on purpose: an advance is the hot path, and three
+statements are all it needs: bump the database-wide head (which hands out the
+event's ``gseq``), the guarded UPDATE of the case and the INSERT of the event;
+with an audit key, a fourth signs the head. The statements are built once with
+bound parameters, so a call pays for neither building them nor computing their
+cache keys.
+
+The head row is locked first, by every writer of events: one lock order for
+all (head, then case rows), so concurrent writers on PostgreSQL queue on the
+head instead of deadlocking, and gseq has no gaps or doubles.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -15,9 +22,27 @@ from typing import Any
 
 from sqlalchemy import Connection, Update, bindparam, insert, select, update
 
-from torchflow.domain.history import GENESIS, event_hash
-from torchflow.errors import Conflict, NotFound
-from torchflow.store.models import CASES, EVENTS
+from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
+from torchflow.errors import ConfigError, Conflict, NotFound, Refused
+from torchflow.store.models import AUDIT_HEAD, CASES, EVENTS
+
+ENV_AUDIT_KEY = "TORCHFLOW_AUDIT_KEY"
+MIN_KEY_LENGTH = 16
+HEAD_ID = 1
+
+
+def audit_key() -> bytes | None:
+    """TORCHFLOW_AUDIT_KEY, read from the environment only (it is a secret: never
+    in config.toml, never stored). None when unset."""
+    text = os.environ.get(ENV_AUDIT_KEY, "")
+    if not text:
+        return None
+    if len(text) < MIN_KEY_LENGTH:
+        raise ConfigError(
+            f"{ENV_AUDIT_KEY} is too short ({len(text)} characters); use at least "
+            f"{MIN_KEY_LENGTH} random ones, e.g. from `openssl rand -hex 32`"
+        )
+    return text.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -37,12 +62,24 @@ class CaseRow:
     version: int
     last_seq: int
     head_hash: str
+    last_event_at: datetime | None = None
 
 
 _COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
 _BY_KEY = select(*_COLUMNS).where(CASES.c.key == bindparam("key"))
 _BY_ID = select(*_COLUMNS).where(CASES.c.id == bindparam("id"))
 _INSERT_EVENT = insert(EVENTS)
+# Plain SQL, run as is: it has no parameters, and skipping Core's compile and
+# result set-up makes the extra statement on the hot path nearly free.
+_HEAD_NEXT = (
+    f"UPDATE audit_head SET gseq = gseq + 1 WHERE id = {HEAD_ID} "
+    "RETURNING gseq, keyed_since, key_id"
+)
+_HEAD_SIGN = (
+    update(AUDIT_HEAD).where(AUDIT_HEAD.c.id == HEAD_ID)
+    .values(keyed_since=bindparam("keyed_since"), key_id=bindparam("key_id"),
+            mac=bindparam("mac"))
+)
 
 
 def load_case(session: Connection, key: str) -> CaseRow:
@@ -65,7 +102,7 @@ def _bump(changed: frozenset[str]) -> Update:
         .where(CASES.c.id == bindparam("case_id"), CASES.c.version == bindparam("read_version"))
         .values(
             version=bindparam("new_version"), last_seq=bindparam("new_seq"),
-            head_hash=bindparam("new_hash"), **values,
+            head_hash=bindparam("new_hash"), last_event_at=bindparam("new_at"), **values,
         )
     )
 
@@ -84,16 +121,19 @@ def append_event(
 ) -> int:
     """Append one event and apply ``changes`` to the case, if nobody changed it
     since ``case`` was read. Returns the event's seq."""
+    refuse_out_of_order(case, at)
+    key = audit_key()
+    gseq, keyed_since = _next_gseq(session, key)
     seq = case.last_seq + 1
     prev = case.head_hash or GENESIS
     digest = event_hash(
         prev, case_key=case.key, seq=seq, kind=kind, actor=actor, at=at,
-        from_state=from_state, to_state=to_state, data=data,
+        from_state=from_state, to_state=to_state, data=data, gseq=gseq, key=key,
     )
     changes = changes or {}
     params = {f"new_{name}": value for name, value in changes.items()}
     params.update(case_id=case.id, read_version=case.version, new_version=case.version + 1,
-                  new_seq=seq, new_hash=digest)
+                  new_seq=seq, new_hash=digest, new_at=at)
     result = session.execute(_bump(frozenset(changes)), params)
     if result.rowcount != 1:
         raise changed_since_read(case.key)
@@ -101,9 +141,67 @@ def append_event(
         _INSERT_EVENT,
         {"case_id": case.id, "seq": seq, "kind": kind, "actor": actor, "at": at,
          "from_state": from_state, "to_state": to_state, "data": data, "prev_hash": prev,
-         "hash": digest},
+         "hash": digest, "gseq": gseq, "scheme": scheme_for(key)},
     )
+    if key:
+        since = keyed_since or gseq
+        session.execute(_HEAD_SIGN, {
+            "keyed_since": since, "key_id": key_id(key),
+            "mac": head_mac(key, gseq=gseq, last_hash=digest, keyed_since=since),
+        })
     return seq
+
+
+def refuse_out_of_order(case: CaseRow, at: datetime) -> None:
+    """History stays in time order: a write dated before the case's newest event
+    (TORCHFLOW_NOW set back) is refused before anything is written."""
+    last = case.last_event_at
+    if last is not None and at < last:
+        raise Refused(
+            f"case {case.key} last changed at {last.isoformat()}; now is earlier "
+            f"({at.isoformat()}): set TORCHFLOW_NOW to that time or later, or unset it"
+        )
+
+
+def _bump_head(session: Connection) -> Any:
+    """``_HEAD_NEXT``'s row. On SQLite straight to the driver, as db.py's BEGIN
+    IMMEDIATE is: the write lock is already held, so this cannot wait, and Core's
+    per-statement cost would be a tenth of an advance. A driver error runs the
+    statement again through SQLAlchemy, which turns it into a one-line error (a
+    failed SQLite statement changes nothing). PostgreSQL goes through SQLAlchemy,
+    which words a deadlock or a serialization failure as a conflict."""
+    if session.dialect.name == "sqlite":
+        try:
+            cursor = session.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(_HEAD_NEXT)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        except session.dialect.loaded_dbapi.Error:
+            pass
+    return session.exec_driver_sql(_HEAD_NEXT).first()
+
+
+def _next_gseq(session: Connection, key: bytes | None) -> tuple[int, int | None]:
+    """Take the database-wide head (its row lock is held to commit) and the next gseq."""
+    head = _bump_head(session)
+    if head is None:
+        raise Refused(
+            "the database has no audit head row (it was deleted); "
+            "see `torchflow audit verify` before writing"
+        )
+    gseq, keyed_since, stored_id = head
+    if key is None and keyed_since is not None:
+        raise ConfigError(
+            f"this database's history is keyed (since event #{keyed_since}); "
+            f"set {ENV_AUDIT_KEY} to write to it"
+        )
+    if key is not None and stored_id and stored_id != key_id(key):
+        raise ConfigError(
+            f"{ENV_AUDIT_KEY} is not the key this database's history is written with"
+        )
+    return gseq, keyed_since
 
 
 def changed_since_read(key: str, now: int | None = None, read: int | None = None) -> Conflict:

@@ -129,6 +129,9 @@ CASES = Table(
     # Head of the hash chain, so appending an event needs no read of the last one.
     Column("last_seq", Integer, nullable=False, default=0),
     Column("head_hash", String(64), nullable=False, default=""),
+    # When its newest event happened: a write earlier than this is refused, so a
+    # history stays in time order (checked from the row already read, no extra query).
+    Column("last_event_at", UTCDateTime(), nullable=True),
     Index("ix_cases_workflow_state", "workflow", "state"),
     Index("ix_cases_owner_id", "owner_id"),
 )
@@ -147,7 +150,26 @@ EVENTS = Table(
     Column("data", Document(), nullable=False, default=dict),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The event's place among all events of the database (1, 2, 3... with no gap):
+    # a deleted event or a deleted case leaves a hole. See AUDIT_HEAD.
+    Column("gseq", Integer, nullable=False),
+    # How ``hash`` was made (domain/history.py): sha256, sha256-g or hmac-sha256-g.
+    Column("scheme", String(16), nullable=False),
     UniqueConstraint("case_id", "seq"),
+    UniqueConstraint("gseq"),
+)
+
+# One row (id 1): the database-wide head of the history. Every append bumps
+# ``gseq`` in its own transaction, so the newest events cannot be removed
+# without the count showing it; with the audit key the head is signed (``mac``)
+# and ``key_id`` names the key, so a process with another key is refused.
+AUDIT_HEAD = Table(
+    "audit_head", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("gseq", Integer, nullable=False),
+    Column("keyed_since", Integer, nullable=True),
+    Column("key_id", String(16), nullable=False, default=""),
+    Column("mac", String(64), nullable=False, default=""),
 )
 
 # The next occurrence of one follow-up rule of a case (rolling: one open per rule).

@@ -1,0 +1,116 @@
+"""README's "A coordinator's day", run from the README text itself: every shell
+block of the walkthrough, in order, as real processes in a temporary copy of the
+repository's config.toml and workflows. A command shown with `# Error: ...`
+under it must be refused with that one line; one shown with `# <output>` must
+print it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, is_postgres
+
+README = ROOT / "README.md"
+SECTION = "## A coordinator's day"
+TIMEOUT = 60
+
+
+@dataclass
+class Step:
+    command: str
+    error: str | None = None
+    output: list[str] = field(default_factory=list)
+
+
+def walkthrough(text: str) -> list[Step]:
+    """The commands of the section's ```sh blocks, with what each is shown to print."""
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    steps: list[Step] = []
+    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
+        _parse_block(block, steps)
+    return steps
+
+
+def _parse_block(block: str, steps: list[Step]) -> None:
+    pending = ""
+    for line in block.splitlines():
+        if pending:
+            pending += "\n" + line
+        elif line.startswith("# Error: "):
+            steps[-1].error = line.removeprefix("# Error: ")
+            continue
+        elif line.startswith("#        ") and steps and steps[-1].error is not None:
+            steps[-1].error += " " + line[1:].strip()  # a long error shown wrapped
+            continue
+        elif line.startswith("# "):
+            steps[-1].output.append(line.removeprefix("# "))
+            continue
+        elif line.strip():
+            pending = line
+        if pending and not pending.endswith("\\"):
+            steps.append(Step(pending))
+            pending = ""
+    assert not pending, f"a block ends inside a command: {pending!r}"
+
+
+def expected_error(shown: str) -> re.Pattern[str]:
+    """The shown error as a pattern: '(...)' stands for a detail the README leaves out."""
+    parts = [re.escape(p) for p in shown.split("(...)")]
+    return re.compile("Error: " + r"\(.*?\)".join(parts))
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TORCHFLOW_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def export(command: str, env: dict[str, str]) -> bool:
+    """`export NAME=value` changes the environment of the commands after it."""
+    words = shlex.split(command, comments=True)
+    if not words or words[0] != "export":
+        return False
+    for word in words[1:]:
+        name, _, value = word.partition("=")
+        env[name] = value
+    return True
+
+
+def test_the_walkthrough_parses() -> None:
+    steps = walkthrough(README.read_text(encoding="utf-8"))
+    commands = [s.command.split()[0] for s in steps]
+    assert set(commands) == {"torchflow", "export"}
+    assert any(s.error for s in steps)
+    assert steps[0].command.startswith("export TORCHFLOW_NOW=")  # dates only mean something then
+
+
+@pytest.mark.skipif(is_postgres(), reason="the walkthrough uses the SQLite default of config.toml")
+def test_every_command_of_the_walkthrough_works_when_pasted_in_order(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
+    shutil.copytree(ROOT / "workflows", tmp_path / "workflows")
+    bindir = Path(shutil.which("torchflow") or "").parent
+    env = environment()
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    for step in walkthrough(README.read_text(encoding="utf-8")):
+        if export(step.command, env):
+            continue
+        done = subprocess.run(["bash", "-c", step.command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        assert "Traceback" not in done.stderr, (step.command, done.stderr)
+        if step.error is not None:
+            assert done.returncode == 1, (step.command, done.stdout, done.stderr)
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert expected_error(step.error).fullmatch(done.stderr.strip()), done.stderr
+            continue
+        assert done.returncode == 0, (step.command, done.stdout, done.stderr)
+        for line in step.output:
+            assert line in done.stdout.splitlines(), (step.command, done.stdout)
+    assert (tmp_path / "audit-2026-04-02.json").is_file()

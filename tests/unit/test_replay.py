@@ -1,0 +1,97 @@
+"""Replaying a case's events into the row they leave behind (domain/replay.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from torchflow.domain.history import EventRecord
+from torchflow.domain.replay import NO_CHANGE, CaseFacts, ReplayError, mismatches, replay
+
+AT = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+TERMINAL = frozenset({"closed", "lost", "withdrawn"})
+
+
+def event(seq: int, kind: str, data: dict[str, Any] | None = None, *,
+          from_state: str | None = None, to_state: str | None = None) -> EventRecord:
+    return EventRecord(seq, kind, "wang.li", AT + timedelta(hours=seq), from_state, to_state,
+                       data or {}, f"p{seq}", f"h{seq}", seq, "sha256-g")
+
+
+OPENED = event(1, "opened", {"workflow": "project_introduction", "version": 1, "title": "氢能",
+                             "owner": "wang.li", "fields": {"enterprise": "清能", "n": 1}},
+               to_state="lead")
+
+
+def walked() -> list[EventRecord]:
+    return [
+        OPENED,
+        event(2, "advanced", {"trigger": "make_contact"}, from_state="lead",
+              to_state="first_contact"),
+        event(3, "note", {"note": "电话"}),
+        event(4, "fields_set", {"fields": {"contact_person": "李总"}, "was": {}}),
+        event(5, "advanced", {"trigger": "negotiate", "fields": {"n": 2}},
+              from_state="first_contact", to_state="negotiation"),
+        event(6, "assigned", {"owner": "zhao.min", "was": "wang.li"}),
+        event(7, "contact", {"at": "2026-03-04"}),
+        event(8, "task_done", {"task": 1}),
+    ]
+
+
+def test_replay_of_a_walked_case() -> None:
+    facts = replay(walked(), TERMINAL)
+    assert facts == CaseFacts(
+        workflow="project_introduction", workflow_version=1, title="氢能",
+        state="negotiation", previous_state="first_contact", owner="zhao.min",
+        fields={"enterprise": "清能", "n": 2, "contact_person": "李总"},
+        opened_at=AT + timedelta(hours=1), state_entered_at=AT + timedelta(hours=5),
+        closed_at=None, version=9, last_seq=8, head_hash="h8",
+        last_event_at=AT + timedelta(hours=8),
+    )
+
+
+def test_entering_a_terminal_state_closes_and_leaving_it_is_impossible() -> None:
+    events = [*walked(), event(9, "advanced", {"trigger": "withdraw"},
+                               from_state="negotiation", to_state="withdrawn")]
+    facts = replay(events, TERMINAL)
+    assert (facts.state, facts.closed_at) == ("withdrawn", AT + timedelta(hours=9))
+
+
+def test_every_kind_the_services_write_is_known() -> None:
+    # Read from the source, so a new kind of event without a replay rule fails here.
+    service = Path(__file__).resolve().parents[2] / "torchflow" / "service"
+    written = {kind for path in service.glob("*.py")
+               for kind in re.findall(r'\bkind="([a-z_]+)"', path.read_text(encoding="utf-8"))}
+    written |= {"contact", "visit"}  # log_followup writes the follow-up's own kind
+    assert {"opened", "advanced", "fields_set", "assigned"} | NO_CHANGE == written
+
+
+@pytest.mark.parametrize(("events", "problem"), [
+    ([], "the case has no events, not even the one that opened it"),
+    ([event(1, "note")], "its first event is 'note', not 'opened'"),
+    ([OPENED, event(2, "advanced", from_state="negotiation", to_state="signed")],
+     "event #2 leaves 'negotiation' but the case was in 'lead'"),
+    ([OPENED, event(2, "reopened")], "event #2 is of a kind torchflow does not write: 'reopened'"),
+    ([OPENED, replace(OPENED, seq=2)], "event #2 is of a kind torchflow does not write: 'opened'"),
+])
+def test_events_torchflow_cannot_have_written(events: list[EventRecord], problem: str) -> None:
+    with pytest.raises(ReplayError) as exc:
+        replay(events, TERMINAL)
+    assert str(exc.value) == problem
+
+
+def test_mismatches_name_each_column() -> None:
+    facts = replay(walked(), TERMINAL)
+    row = replace(facts, state="signed", owner="chen.jie", fields={**facts.fields, "n": 3})
+    assert mismatches(row, facts) == [
+        "the case's state is 'signed' but its events say 'negotiation'",
+        "the case's owner is 'chen.jie' but its events say 'zhao.min'",
+        "the case's fields are {contact_person='李总', enterprise='清能', n=3} but its events "
+        "say {contact_person='李总', enterprise='清能', n=2}",
+    ]
+    assert mismatches(facts, facts) == []
