@@ -1,0 +1,286 @@
+"""Moving open cases to another version of their workflow: the plan, pure.
+
+For each open case: the state it maps to (the same name unless ``mapping`` says
+otherwise), the fields the new version wants that the case lacks, and what
+happens to each follow-up:
+
+- **kept**: the mapped state has a rule of the same kind, with the same name and
+  the same timing; the task does not change at all;
+- **re-planned**: a rule of the same kind whose timing (or name, escalation role,
+  reminder) changed; the new date is computed from where the case stands in
+  time, not from the day of the move: a deadline from the state's entry, a
+  contact or visit from the state's entry (if it was the stay's first) or from
+  the previous occurrence (the date the old rule counted from);
+- **cancelled**: the mapped state has no rule of that kind;
+- **new**: a rule of a kind the old state did not have: a deadline counts from
+  the state's entry (the budget is for the stay), a contact or visit from the
+  day of the move (there is no earlier touch to count from).
+
+Camunda's instance migration keeps timer dates as they were; here a case keeps
+its place in time under the new rules. Nothing here reads a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.planning import plan_next
+from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
+from torchflow.errors import InvalidInput, Refused
+
+KEPT, REPLANNED, CANCELLED, NEW = "kept", "re-planned", "cancelled", "new"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """What the plan needs of one open case."""
+
+    id: int
+    key: str
+    state: str
+    previous_state: str | None
+    fields: Mapping[str, Any]
+    entered_on: date  # local date the case entered its current state
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    """What the plan needs of one open follow-up task."""
+
+    id: int
+    case_id: int
+    kind: str
+    rule: str
+    occurrence: int
+    due_on: date
+    window_start: date | None
+    # True when the task was planned as the case entered its state (occurrence
+    # one of the stay), False when it rolled on from an earlier occurrence.
+    from_entry: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMove:
+    """What happens to one follow-up; dates are None where there is no task."""
+
+    action: str  # KEPT | REPLANNED | CANCELLED | NEW
+    kind: str
+    rule: str  # the rule it follows afterwards (for a cancelled task: the old one)
+    was_rule: str | None  # the rule it followed before (None for a new task)
+    task_id: int | None
+    occurrence: int
+    old_due: date | None
+    new_due: date | None
+    window_start: date | None = None  # visits: the window and seed of the new draw
+    window_end: date | None = None
+    seed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseMove:
+    """The plan for one case."""
+
+    case_id: int
+    key: str
+    from_state: str
+    to_state: str
+    previous_state: str | None  # mapped too, for a later "@previous"
+    terminal: bool  # the case is closed by the move
+    missing_to_open: tuple[str, ...]  # required fields (to open) the case lacks
+    needed_before: tuple[tuple[str, tuple[str, ...]], ...]  # (trigger, fields lacking)
+    tasks: tuple[TaskMove, ...]
+
+    def count(self, action: str) -> int:
+        return sum(1 for t in self.tasks if t.action == action)
+
+
+@dataclass(frozen=True)
+class _StateMove:
+    """Decided once per (old state, new state) pair and reused for every case."""
+
+    to_state: str
+    terminal: bool
+    by_kind: dict[str, tuple[str, Rule | None, Rule | None]]  # kind -> (action, old, new)
+    added: tuple[Rule, ...]  # rules of kinds the old state did not have
+    transitions: tuple[tuple[str, tuple[str, ...]], ...]  # (trigger, requires)
+
+
+def resolve_mapping(
+    old_specs: Iterable[WorkflowSpec],
+    new_spec: WorkflowSpec,
+    in_use: Mapping[str, int],
+    mapping: Mapping[str, str],
+    *,
+    allow_terminal: bool = False,
+) -> dict[str, str]:
+    """Every state in ``in_use`` (state -> open cases in it) mapped to a state of
+    ``new_spec``, or a one-line refusal naming the states and what to pass."""
+    old_specs = list(old_specs)
+    known_old = {s for spec in old_specs for s in spec.states}
+    to = f"version {new_spec.version} of {new_spec.name}"
+    new_states = ", ".join(new_spec.states)
+    for old, new in mapping.items():
+        if old not in known_old:
+            raise InvalidInput(f"--map {old}={new}: '{old}' is not a state of the versions "
+                               f"moved; states: {', '.join(sorted(known_old))}")
+        if new not in new_spec.states:
+            raise InvalidInput(f"--map {old}={new}: {to} has no state '{new}'; "
+                               f"states: {new_states}")
+    resolved = {s: mapping.get(s, s) for s in in_use}
+    unmapped = sorted(s for s, t in resolved.items() if t not in new_spec.states)
+    if unmapped:
+        passes = " ".join(f"--map {s}=<state>" for s in unmapped)
+        raise Refused(f"{to} has no state {', '.join(unmapped)} (open cases are in it); "
+                      f"pass {passes} (states of version {new_spec.version}: {new_states})")
+    closing = sorted(s for s, t in resolved.items() if new_spec.states[t].terminal)
+    if closing and not allow_terminal:
+        what = ", ".join(f"{s} -> {resolved[s]}" for s in closing)
+        raise Refused(f"the move would close open cases ({what}: terminal in version "
+                      f"{new_spec.version}); pass --allow-terminal to close them, or "
+                      f"--map {closing[0]}=<open state>")
+    return resolved
+
+
+def plan_migration(
+    old_spec: WorkflowSpec,
+    new_spec: WorkflowSpec,
+    cases: Iterable[OpenCase],
+    tasks: Iterable[OpenTask],
+    mapping: Mapping[str, str],
+    calendar: WorkCalendar,
+    *,
+    today: date,
+    allow_terminal: bool = False,
+    occurrences: Mapping[tuple[int, str], int] | None = None,
+) -> list[CaseMove]:
+    """The plan for ``cases`` (all on ``old_spec``) moving to ``new_spec``.
+
+    ``mapping`` names old state -> new state where the name is not kept; it is
+    checked with ``resolve_mapping`` (refused when an open state is left unmapped
+    or lands on a terminal state without ``allow_terminal``). ``occurrences``
+    holds the highest occurrence a case already used of a rule name (for rules
+    the move renames or adds), so numbering stays unique. ``today`` is the day of
+    the move, from which new contacts and visits count.
+    """
+    cases = list(cases)
+    in_use: dict[str, int] = {}
+    for case in cases:
+        in_use[case.state] = in_use.get(case.state, 0) + 1
+    resolved = resolve_mapping([old_spec], new_spec, in_use, mapping,
+                               allow_terminal=allow_terminal)
+    by_case: dict[int, list[OpenTask]] = {}
+    for task in tasks:
+        by_case.setdefault(task.case_id, []).append(task)
+    moves = {s: _state_move(old_spec, new_spec, s, t) for s, t in resolved.items()}
+    # Previous states are mapped with the same mapping; one with nowhere to go is
+    # kept as it is (only "@previous" reads it, and that is checked below).
+    back = {s: mapping.get(s, s) for s in old_spec.states}
+    used = occurrences or {}
+    return [
+        _case_move(case, moves[case.state], by_case.get(case.id, ()), new_spec, calendar,
+                   today, back, used)
+        for case in cases
+    ]
+
+
+def _state_move(old: WorkflowSpec, new: WorkflowSpec, state: str, dest: str) -> _StateMove:
+    before = {r.kind: r for r in old.states[state].rules}
+    target = new.states[dest]
+    after = {r.kind: r for r in target.rules}
+    by_kind: dict[str, tuple[str, Rule | None, Rule | None]] = {}
+    for kind in ("contact", "visit", "deadline"):
+        was, now = before.get(kind), after.get(kind)
+        if now is None:
+            by_kind[kind] = (CANCELLED, was, None)
+        elif was is not None and was == now:
+            by_kind[kind] = (KEPT, was, now)
+        else:
+            by_kind[kind] = (REPLANNED, was, now)
+    added = tuple(r for r in target.rules if r.kind not in before)
+    transitions = tuple((t.trigger, t.requires) for t in new.transitions_from(dest) if t.requires)
+    return _StateMove(dest, target.terminal, by_kind, added, transitions)
+
+
+def _case_move(
+    case: OpenCase, move: _StateMove, tasks: Iterable[OpenTask], new: WorkflowSpec,
+    cal: WorkCalendar, today: date, back: Mapping[str, str],
+    used: Mapping[tuple[int, str], int],
+) -> CaseMove:
+    planned = [_task_move(case, t, move, cal, used) for t in tasks]
+    have = {t.kind for t in tasks}
+    for rule in move.added:
+        if rule.kind in have:
+            continue
+        since = case.entered_on if isinstance(rule, DeadlineRule) else today
+        occurrence = used.get((case.id, rule.name), 0) + 1
+        p = plan_next(cal, rule, case_key=case.key, since=since, occurrence=occurrence)
+        planned.append(TaskMove(NEW, rule.kind, rule.name, None, None, occurrence, None,
+                                p.due_on, p.window_start, p.window_end, p.seed))
+    fields = case.fields
+    missing = tuple(f.name for f in new.fields.values()
+                    if f.required and fields.get(f.name) in (None, ""))
+    needed = tuple((trigger, lacking) for trigger, requires in move.transitions
+                   if (lacking := tuple(n for n in requires if fields.get(n) in (None, ""))))
+    previous = case.previous_state
+    if previous is not None and back.get(previous, previous) in new.states:
+        previous = back.get(previous, previous)
+    _check_previous(case, move, previous, new)
+    return CaseMove(case.id, case.key, case.state, move.to_state, previous, move.terminal,
+                    missing, needed, tuple(planned))
+
+
+def _check_previous(case: OpenCase, move: _StateMove, previous: str | None,
+                    new: WorkflowSpec) -> None:
+    """A case on hold must have somewhere to resume to in the new version."""
+    resumes = any(t.dest == PREVIOUS for t in new.transitions_from(move.to_state))
+    if resumes and previous is not None and previous not in new.states:
+        raise Refused(f"{case.key} would resume to '{previous}', which version {new.version} "
+                      f"of {new.name} does not have; pass --map {previous}=<state>")
+
+
+def _task_move(case: OpenCase, task: OpenTask, move: _StateMove, cal: WorkCalendar,
+               used: Mapping[tuple[int, str], int]) -> TaskMove:
+    action, was, now = move.by_kind.get(task.kind, (CANCELLED, None, None))
+    if now is None:
+        return TaskMove(CANCELLED, task.kind, task.rule, task.rule, task.id, task.occurrence,
+                        task.due_on, None)
+    if action == KEPT and task.rule == now.name:
+        return TaskMove(KEPT, task.kind, task.rule, task.rule, task.id, task.occurrence,
+                        task.due_on, task.due_on)
+    occurrence = task.occurrence
+    if now.name != task.rule:
+        # Renamed: continue after any earlier use of the new name by this case.
+        occurrence = max(occurrence, used.get((case.id, now.name), 0) + 1)
+    since = _since(case, task, was, cal)
+    p = plan_next(cal, now, case_key=case.key, since=since, occurrence=occurrence)
+    return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
+                    task.due_on, p.due_on, p.window_start, p.window_end, p.seed)
+
+
+def _since(case: OpenCase, task: OpenTask, was: Rule | None, cal: WorkCalendar) -> date:
+    """The date the old rule counted this task from: the state's entry, or the
+    previous occurrence (recovered from the task: a visit's window starts
+    ``min_gap`` after it; a contact falls ``every`` working days after it)."""
+    if task.from_entry or isinstance(was, DeadlineRule) or was is None:
+        return case.entered_on
+    if isinstance(was, VisitRule) and task.window_start is not None:
+        return task.window_start - timedelta(days=was.min_gap)
+    if isinstance(was, ContactRule):
+        return cal.add_workdays(task.due_on, -was.every)
+    return case.entered_on
+
+
+def totals(moves: Iterable[CaseMove]) -> dict[str, int]:
+    """Cases and follow-ups by what happens to them."""
+    out = {"cases": 0, "closing": 0, KEPT: 0, REPLANNED: 0, CANCELLED: 0, NEW: 0}
+    for move in moves:
+        out["cases"] += 1
+        out["closing"] += move.terminal
+        for t in move.tasks:
+            out[t.action] += 1
+    return out
