@@ -99,6 +99,8 @@ def plan(
         only = _only_case(s, name, case_key, target) if case_key else None
         cases = _open_cases(app, s, name, target.version_id, only)
         sources = {v: app.registry.by_id(s, v) for v in sorted(cases)}
+        if not cases:
+            return Plan(name, target, {})
         in_use = {c.state: 1 for group in cases.values() for c, _ in group}
         # Checked over all source versions at once: one refusal names every state.
         resolved = resolve_mapping([p.spec for p in sources.values()], target.spec, in_use,
