@@ -108,8 +108,10 @@ def case(state: str, *, cid: int = 1, previous: str | None = None,
 
 
 def task(tid: int, kind: str, rule: str, due: date, *, cid: int = 1, occurrence: int = 1,
-         window_start: date | None = None, from_entry: bool = True) -> OpenTask:
-    return OpenTask(tid, cid, kind, rule, occurrence, due, window_start, from_entry)
+         window_start: date | None = None, window_end: date | None = None,
+         seed: str | None = None, from_entry: bool = True) -> OpenTask:
+    return OpenTask(tid, cid, kind, rule, occurrence, due, window_start, window_end, seed,
+                    from_entry)
 
 
 def one(moves: list[CaseMove]) -> CaseMove:

@@ -23,7 +23,7 @@ its place in time under the new rules. Nothing here reads a database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -59,6 +59,8 @@ class OpenTask:
     occurrence: int
     due_on: date
     window_start: date | None
+    window_end: date | None
+    seed: str | None
     # True when the task was planned as the case entered its state (occurrence
     # one of the stay), False when it rolled on from an earlier occurrence.
     from_entry: bool
@@ -256,6 +258,12 @@ def _task_move(case: OpenCase, task: OpenTask, move: _StateMove, cal: WorkCalend
     if now.name != task.rule:
         # Renamed: continue after any earlier use of the new name by this case.
         occurrence = max(occurrence, used.get((case.id, now.name), 0) + 1)
+    if was is not None and replace(was, state=now.state) == now:
+        # Only the state's name changed: same days, and a visit keeps its draw (the
+        # stored seed and window still re-derive it).
+        return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
+                        task.due_on, task.due_on, task.window_start, task.window_end,
+                        task.seed)
     since = _since(case, task, was, cal)
     p = plan_next(cal, now, case_key=case.key, since=since, occurrence=occurrence)
     return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
