@@ -29,7 +29,7 @@ from typing import Any
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import plan_next
-from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.domain.rules import DeadlineRule, Rule, VisitRule
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 
@@ -102,14 +102,23 @@ class CaseMove:
 
 
 @dataclass(frozen=True)
+class _KindMove:
+    action: str  # what an open task of this kind gets: KEPT, REPLANNED or CANCELLED
+    was: Rule | None
+    now: Rule | None
+    renamed_only: bool  # the same rule under the state's new name
+
+
+@dataclass(frozen=True)
 class _StateMove:
     """Decided once per (old state, new state) pair and reused for every case."""
 
     to_state: str
     terminal: bool
-    by_kind: dict[str, tuple[str, Rule | None, Rule | None]]  # kind -> (action, old, new)
+    by_kind: dict[str, _KindMove]
     added: tuple[Rule, ...]  # rules of kinds the old state did not have
     transitions: tuple[tuple[str, tuple[str, ...]], ...]  # (trigger, requires)
+    resumes: bool  # a transition out goes to "@previous"
 
 
 def resolve_mapping(
@@ -179,108 +188,128 @@ def plan_migration(
     for task in tasks:
         by_case.setdefault(task.case_id, []).append(task)
     moves = {s: _state_move(old_spec, new_spec, s, t) for s, t in resolved.items()}
-    # Previous states are mapped with the same mapping; one with nowhere to go is
-    # kept as it is (only "@previous" reads it, and that is checked below).
-    back = {s: mapping.get(s, s) for s in old_spec.states}
-    used = occurrences or {}
-    return [
-        _case_move(case, moves[case.state], by_case.get(case.id, ()), new_spec, calendar,
-                   today, back, used)
-        for case in cases
-    ]
+    planner = _Planner(new_spec, calendar, today, mapping, occurrences or {})
+    return [planner.case_move(case, moves[case.state], by_case.get(case.id, ()))
+            for case in cases]
 
 
 def _state_move(old: WorkflowSpec, new: WorkflowSpec, state: str, dest: str) -> _StateMove:
     before = {r.kind: r for r in old.states[state].rules}
     target = new.states[dest]
     after = {r.kind: r for r in target.rules}
-    by_kind: dict[str, tuple[str, Rule | None, Rule | None]] = {}
+    by_kind: dict[str, _KindMove] = {}
     for kind in ("contact", "visit", "deadline"):
         was, now = before.get(kind), after.get(kind)
         if now is None:
-            by_kind[kind] = (CANCELLED, was, None)
-        elif was is not None and was == now:
-            by_kind[kind] = (KEPT, was, now)
+            by_kind[kind] = _KindMove(CANCELLED, was, None, False)
         else:
-            by_kind[kind] = (REPLANNED, was, now)
+            same = was is not None and replace(was, state=now.state) == now
+            by_kind[kind] = _KindMove(KEPT if was == now else REPLANNED, was, now, same)
     added = tuple(r for r in target.rules if r.kind not in before)
-    transitions = tuple((t.trigger, t.requires) for t in new.transitions_from(dest) if t.requires)
-    return _StateMove(dest, target.terminal, by_kind, added, transitions)
+    outs = new.transitions_from(dest)
+    transitions = tuple((t.trigger, t.requires) for t in outs if t.requires)
+    return _StateMove(dest, target.terminal, by_kind, added, transitions,
+                      any(t.dest == PREVIOUS for t in outs))
 
 
-def _case_move(
-    case: OpenCase, move: _StateMove, tasks: Iterable[OpenTask], new: WorkflowSpec,
-    cal: WorkCalendar, today: date, back: Mapping[str, str],
-    used: Mapping[tuple[int, str], int],
-) -> CaseMove:
-    planned = [_task_move(case, t, move, cal, used) for t in tasks]
-    have = {t.kind for t in tasks}
-    for rule in move.added:
-        if rule.kind in have:
-            continue
-        since = case.entered_on if isinstance(rule, DeadlineRule) else today
-        occurrence = used.get((case.id, rule.name), 0) + 1
-        p = plan_next(cal, rule, case_key=case.key, since=since, occurrence=occurrence)
-        planned.append(TaskMove(NEW, rule.kind, rule.name, None, None, occurrence, None,
-                                p.due_on, p.window_start, p.window_end, p.seed))
-    fields = case.fields
-    missing = tuple(f.name for f in new.fields.values()
-                    if f.required and fields.get(f.name) in (None, ""))
-    needed = tuple((trigger, lacking) for trigger, requires in move.transitions
-                   if (lacking := tuple(n for n in requires if fields.get(n) in (None, ""))))
-    previous = case.previous_state
-    if previous is not None and back.get(previous, previous) in new.states:
-        previous = back.get(previous, previous)
-    _check_previous(case, move, previous, new)
-    return CaseMove(case.id, case.key, case.state, move.to_state, previous, move.terminal,
-                    missing, needed, tuple(planned))
+class _Planner:
+    """Plans case after case; dates that depend only on (rule, day) are computed
+    once, since many cases entered their state on the same day."""
 
+    def __init__(self, new: WorkflowSpec, cal: WorkCalendar, today: date,
+                 mapping: Mapping[str, str], used: Mapping[tuple[int, str], int]) -> None:
+        self.new, self.cal, self.today, self.used = new, cal, today, used
+        # Previous states are mapped with the same mapping; one with nowhere to go
+        # is kept as it is (only "@previous" reads it: see _previous).
+        self.back = dict(mapping)
+        self.required = tuple(f.name for f in new.fields.values() if f.required)
+        self._dues: dict[tuple[Rule, date], date] = {}
+        self._anchors: dict[tuple[int, date], date] = {}
 
-def _check_previous(case: OpenCase, move: _StateMove, previous: str | None,
-                    new: WorkflowSpec) -> None:
-    """A case on hold must have somewhere to resume to in the new version."""
-    resumes = any(t.dest == PREVIOUS for t in new.transitions_from(move.to_state))
-    if resumes and previous is not None and previous not in new.states:
-        raise Refused(f"{case.key} would resume to '{previous}', which version {new.version} "
-                      f"of {new.name} does not have; pass --map {previous}=<state>")
+    def case_move(self, case: OpenCase, move: _StateMove,
+                  tasks: Iterable[OpenTask]) -> CaseMove:
+        planned = [self.task_move(case, t, move) for t in tasks]
+        have = {t.kind for t in planned}
+        for rule in move.added:
+            if rule.kind not in have:
+                planned.append(self.new_task(case, rule))
+        fields = case.fields
+        missing = tuple(n for n in self.required if fields.get(n) in (None, ""))
+        needed = tuple((trigger, lacking) for trigger, requires in move.transitions
+                       if (lacking := tuple(n for n in requires
+                                            if fields.get(n) in (None, ""))))
+        return CaseMove(case.id, case.key, case.state, move.to_state,
+                        self._previous(case, move), move.terminal, missing, needed,
+                        tuple(planned))
 
+    def _previous(self, case: OpenCase, move: _StateMove) -> str | None:
+        """The previous state, mapped; a case that may resume must have one to go to."""
+        previous = case.previous_state
+        if previous is None:
+            return None
+        mapped = self.back.get(previous, previous)
+        if mapped in self.new.states:
+            return mapped
+        if move.resumes:
+            raise Refused(f"{case.key} would resume to '{previous}', which version "
+                          f"{self.new.version} of {self.new.name} does not have; "
+                          f"pass --map {previous}=<state>")
+        return previous
 
-def _task_move(case: OpenCase, task: OpenTask, move: _StateMove, cal: WorkCalendar,
-               used: Mapping[tuple[int, str], int]) -> TaskMove:
-    action, was, now = move.by_kind.get(task.kind, (CANCELLED, None, None))
-    if now is None:
-        return TaskMove(CANCELLED, task.kind, task.rule, task.rule, task.id, task.occurrence,
-                        task.due_on, None)
-    if action == KEPT and task.rule == now.name:
-        return TaskMove(KEPT, task.kind, task.rule, task.rule, task.id, task.occurrence,
-                        task.due_on, task.due_on)
-    occurrence = task.occurrence
-    if now.name != task.rule:
-        # Renamed: continue after any earlier use of the new name by this case.
-        occurrence = max(occurrence, used.get((case.id, now.name), 0) + 1)
-    if was is not None and replace(was, state=now.state) == now:
-        # Only the state's name changed: same days, and a visit keeps its draw (the
-        # stored seed and window still re-derive it).
+    def new_task(self, case: OpenCase, rule: Rule) -> TaskMove:
+        since = case.entered_on if isinstance(rule, DeadlineRule) else self.today
+        occurrence = self.used.get((case.id, rule.name), 0) + 1
+        p = plan_next(self.cal, rule, case_key=case.key, since=since, occurrence=occurrence)
+        return TaskMove(NEW, rule.kind, rule.name, None, None, occurrence, None, p.due_on,
+                        p.window_start, p.window_end, p.seed)
+
+    def task_move(self, case: OpenCase, task: OpenTask, move: _StateMove) -> TaskMove:
+        kind = move.by_kind.get(task.kind)
+        now = kind.now if kind else None
+        if kind is None or now is None:
+            return TaskMove(CANCELLED, task.kind, task.rule, task.rule, task.id,
+                            task.occurrence, task.due_on, None)
+        if kind.action == KEPT and task.rule == now.name:
+            return TaskMove(KEPT, task.kind, task.rule, task.rule, task.id, task.occurrence,
+                            task.due_on, task.due_on)
+        occurrence = task.occurrence
+        if now.name != task.rule:
+            # Renamed: continue after any earlier use of the new name by this case.
+            occurrence = max(occurrence, self.used.get((case.id, now.name), 0) + 1)
+        if kind.renamed_only:
+            # Only the state's name changed: same days, and a visit keeps its draw (the
+            # stored seed and window still re-derive it).
+            return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
+                            task.due_on, task.due_on, task.window_start, task.window_end,
+                            task.seed)
+        since = self._since(case, task, kind.was)
+        if isinstance(now, VisitRule):
+            p = plan_next(self.cal, now, case_key=case.key, since=since, occurrence=occurrence)
+            return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
+                            task.due_on, p.due_on, p.window_start, p.window_end, p.seed)
+        due = self._dues.get((now, since))
+        if due is None:
+            due = plan_next(self.cal, now, case_key=case.key, since=since,
+                            occurrence=occurrence).due_on
+            self._dues[(now, since)] = due
         return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
-                        task.due_on, task.due_on, task.window_start, task.window_end,
-                        task.seed)
-    since = _since(case, task, was, cal)
-    p = plan_next(cal, now, case_key=case.key, since=since, occurrence=occurrence)
-    return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
-                    task.due_on, p.due_on, p.window_start, p.window_end, p.seed)
+                        task.due_on, due)
 
-
-def _since(case: OpenCase, task: OpenTask, was: Rule | None, cal: WorkCalendar) -> date:
-    """The date the old rule counted this task from: the state's entry, or the
-    previous occurrence (recovered from the task: a visit's window starts
-    ``min_gap`` after it; a contact falls ``every`` working days after it)."""
-    if task.from_entry or isinstance(was, DeadlineRule) or was is None:
-        return case.entered_on
-    if isinstance(was, VisitRule) and task.window_start is not None:
-        return task.window_start - timedelta(days=was.min_gap)
-    if isinstance(was, ContactRule):
-        return cal.add_workdays(task.due_on, -was.every)
-    return case.entered_on
+    def _since(self, case: OpenCase, task: OpenTask, was: Rule | None) -> date:
+        """The date the old rule counted this task from: the state's entry, or the
+        previous occurrence (recovered from the task: a visit's window starts
+        ``min_gap`` after it; a contact falls ``every`` working days after it)."""
+        if task.from_entry or was is None or isinstance(was, DeadlineRule):
+            return case.entered_on
+        if isinstance(was, VisitRule):
+            if task.window_start is None:
+                return case.entered_on
+            return task.window_start - timedelta(days=was.min_gap)
+        key = (was.every, task.due_on)
+        anchor = self._anchors.get(key)
+        if anchor is None:
+            anchor = self._anchors[key] = self.cal.add_workdays(task.due_on, -was.every)
+        return anchor
 
 
 def totals(moves: Iterable[CaseMove]) -> dict[str, int]:
