@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import plan_next
@@ -36,8 +36,11 @@ from torchflow.errors import InvalidInput, Refused
 KEPT, REPLANNED, CANCELLED, NEW = "kept", "re-planned", "cancelled", "new"
 
 
-@dataclass(frozen=True, slots=True)
-class OpenCase:
+# Named tuples, not dataclasses: a plan makes a few of them per case, and a
+# tuple is the cheapest immutable record to build by the hundred thousand.
+
+
+class OpenCase(NamedTuple):
     """What the plan needs of one open case."""
 
     id: int
@@ -48,8 +51,7 @@ class OpenCase:
     entered_on: date  # local date the case entered its current state
 
 
-@dataclass(frozen=True, slots=True)
-class OpenTask:
+class OpenTask(NamedTuple):
     """What the plan needs of one open follow-up task."""
 
     id: int
@@ -66,8 +68,7 @@ class OpenTask:
     from_entry: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TaskMove:
+class TaskMove(NamedTuple):
     """What happens to one follow-up; dates are None where there is no task."""
 
     action: str  # KEPT | REPLANNED | CANCELLED | NEW
@@ -83,8 +84,7 @@ class TaskMove:
     seed: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CaseMove:
+class CaseMove(NamedTuple):
     """The plan for one case."""
 
     case_id: int

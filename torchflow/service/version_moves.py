@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
@@ -283,7 +284,13 @@ def _tasks_data(move: CaseMove) -> dict[str, Any]:
 
 
 def _iso(d: date | None) -> str | None:
-    return d.isoformat() if d else None
+    return None if d is None else _iso_day(d)
+
+
+@lru_cache(maxsize=4096)
+def _iso_day(d: date) -> str:
+    # Views of a large plan repeat a few hundred days many thousand times.
+    return d.isoformat()
 
 
 # --------------------------------------------------------------------------- revert
