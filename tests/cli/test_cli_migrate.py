@@ -102,6 +102,9 @@ def test_dry_run_text_shows_states_fields_and_follow_ups_and_changes_nothing(
                        "0 cancelled, 0 new (dry run: nothing changed)")
     assert cli.json("case", "show", first)["version"] == 1
     assert cli.json("case", "history", first)["events"] == history
+    # Not even version 2 is stored by a dry run.
+    listed = {w["name"]: w for w in v2.json("workflow", "list")}
+    assert listed["project_introduction"]["stored_versions"] == [1]
 
 
 def test_dry_run_json_and_one_case(cli: Cli, v2: Cli) -> None:

@@ -193,7 +193,7 @@ def migrate(env: Env, name: str | None, to_version: int | None,
         raise click.UsageError("--map names a state twice; map each old state once")
     actor = None if dry_run else env.actor()
     plan = vm.plan(env.app, name, to_version, mapping=mapping, case_key=case_key,
-                   allow_terminal=allow_terminal)
+                   allow_terminal=allow_terminal, store=not dry_run)
     if dry_run:
         env.emit(vm.plan_view(plan), render_plan)
         return

@@ -34,7 +34,7 @@ from torchflow.domain.version_moves import (
     resolve_mapping,
 )
 from torchflow.domain.workflow import WorkflowSpec
-from torchflow.errors import InvalidInput, NotFound, Refused, TorchflowError
+from torchflow.errors import InvalidInput, NotFound, Refused, TorchflowError, WorkflowError
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import (
@@ -46,10 +46,11 @@ from torchflow.service.events import (
     load_case,
 )
 from torchflow.service.people import Actor
-from torchflow.service.registry import Pinned
+from torchflow.service.registry import Pinned, stored_problems
 from torchflow.store.models import OPEN, TASKS
 
 MIGRATED, REVERTED = "migrated", "migration_reverted"
+UNSTORED = 0  # the version id of a file's version a dry run did not store
 
 
 @dataclass
@@ -90,13 +91,14 @@ class Outcome:
 
 def plan(
     app: App, name: str, to_version: int, *, mapping: Mapping[str, str] | None = None,
-    case_key: str | None = None, allow_terminal: bool = False,
+    case_key: str | None = None, allow_terminal: bool = False, store: bool = True,
 ) -> Plan:
-    """The plan for every open case of ``name`` not on ``to_version`` (or one case)."""
+    """The plan for every open case of ``name`` not on ``to_version`` (or one case).
+    ``store=False`` (a dry run) leaves a file's version unstored."""
     mapping = dict(mapping or {})
     now = app.now()
     with app.db.transaction() as s:
-        target = _target(app, s, name, to_version, now)
+        target = _target(app, s, name, to_version, now, store)
         only = _only_case(s, name, case_key, target) if case_key else None
         cases = _open_cases(app, s, name, target.version_id, only)
         sources = {v: app.registry.by_id(s, v) for v in sorted(cases)}
@@ -121,14 +123,22 @@ def plan(
     return result
 
 
-def _target(app: App, s: Connection, name: str, version: int, now: datetime) -> Pinned:
-    """A stored version, or the file's version (stored now, as `case open` would)."""
+def _target(app: App, s: Connection, name: str, version: int, now: datetime,
+            store: bool) -> Pinned:
+    """A stored version, or the file's version (stored now, as `case open` would;
+    a dry run only checks that it could be)."""
     spec = app.registry.files().get(name)
     if spec is not None and spec.version == version:
-        return app.registry.current(s, name, now)
+        if store:
+            return app.registry.current(s, name, now)
+        problems = stored_problems(s, spec)
+        if problems:
+            raise WorkflowError(problems)
     try:
         return app.registry.stored(s, name, version)
     except NotFound:
+        if spec is not None and spec.version == version:
+            return Pinned(UNSTORED, spec)  # no case can be on it yet
         stored = [r.version for r in app.registry.versions(s, name)]
         if not stored and spec is None:
             app.registry.file(name)  # no such workflow at all: its own message
