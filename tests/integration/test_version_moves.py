@@ -237,6 +237,19 @@ def test_revert_after_moving_on_maps_back_through_the_move_and_refuses_others(
     assert all(r["ok"] for r in verify(v2_app))
 
 
+def test_a_case_on_hold_resumes_to_the_renamed_state_and_back_after_a_revert(
+    app: App, v2_app: App, staff: dict[str, Actor]
+) -> None:
+    _, _, talks = three_cases(app, staff)
+    advance(app, staff["wang.li"], talks, "hold")
+    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app))
+    with v2_app.db.transaction() as s:
+        assert s.execute(select(CASES.c.state, CASES.c.previous_state)
+                         .where(CASES.c.key == talks)).one() == ("on_hold", "talks")
+    vm.revert(v2_app, staff["chen.jie"], talks)
+    assert advance(v2_app, staff["wang.li"], talks, "resume").to_state == "negotiation"
+
+
 def test_the_target_must_be_stored_or_the_files_version(
     app: App, v2_app: App, staff: dict[str, Actor]
 ) -> None:

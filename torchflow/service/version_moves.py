@@ -322,13 +322,15 @@ def revert(app: App, actor: Actor, key: str) -> Outcome:
         current = app.registry.by_id(s, case.workflow_version_id)
         back = app.registry.by_id(s, last.data["from_version_id"])
         state = _state_back(case.state, last.data, back.spec)
+        # The previous state (where "@previous" resumes to) goes back the same way.
+        mapping = {**_inverse(last.data, current.spec, back.spec), case.state: state}
         entered = app.calendar.local_date(case.state_entered_at)
         open_case = OpenCase(case.id, case.key, case.state, case.previous_state, case.fields,
                              entered)
         tasks = _open_tasks(s, case.workflow, back.version_id, case.id)
         names = _names_added([current], back.spec, {case.state: state})
         used = _used_occurrences(s, case.workflow, back.version_id, case.id, names)
-    [move] = plan_migration(current.spec, back.spec, [open_case], tasks, {case.state: state},
+    [move] = plan_migration(current.spec, back.spec, [open_case], tasks, mapping,
                             app.calendar, today=app.calendar.local_date(now),
                             allow_terminal=True, occurrences=used)
     seq = _apply_one(app, actor, current, back, move, case.version, kind=REVERTED,
@@ -347,6 +349,15 @@ def _last_move(s: Connection, case_id: int, key: str) -> Any:
         raise Refused(f"{key} has not been moved to another version; nothing to revert "
                       f"(see `torchflow case history {key}`)")
     return last
+
+
+def _inverse(data: Mapping[str, Any], current: WorkflowSpec,
+             old: WorkflowSpec) -> dict[str, str]:
+    """The move's mapping turned round, where it is one-to-one."""
+    pairs = [(str(v), str(k)) for k, v in data.get("mapping", {}).items()]
+    targets = [v for v, _ in pairs]
+    return {v: k for v, k in pairs
+            if targets.count(v) == 1 and v in current.states and k in old.states}
 
 
 def _state_back(state: str, data: Mapping[str, Any], old: WorkflowSpec) -> str:
