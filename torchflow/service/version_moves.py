@@ -66,7 +66,7 @@ class Group:
 class Plan:
     name: str
     target: Pinned
-    mapping: dict[str, str]  # every state in use -> its state in the target
+    mapping: dict[str, str]  # every state in use (and each --map) -> its state in the target
     groups: list[Group] = field(default_factory=list)
 
     @property
@@ -111,7 +111,9 @@ def plan(
         tasks = _open_tasks(s, name, target.version_id, only)
         used = _used_occurrences(s, name, target.version_id, only,
                                  _names_added(sources.values(), target.spec, resolved))
-    result = Plan(name, target, resolved)
+    # What the user mapped counts even where no case is in that state now: a case
+    # on hold resumes to its previous state, mapped the same way.
+    result = Plan(name, target, {**resolved, **mapping})
     today = app.calendar.local_date(now)
     for version_id, group in cases.items():
         source = sources[version_id]
