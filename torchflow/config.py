@@ -29,6 +29,8 @@ class CalendarSettings:
     workday_end: time = time(18, 0)
     blackout: tuple[date, ...] = ()
     extra_workdays: tuple[date, ...] = ()
+    # Office-typed official schedules, one file per year (docs/calendar.md).
+    official: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
     reader.only(["database", "calendar", "workflows", "scheduler", "notify"])
     db = reader.section("database", ["url"])
     cal = reader.section(
-        "calendar", ["timezone", "workday_start", "workday_end", "blackout", "extra_workdays"]
+        "calendar",
+        ["timezone", "workday_start", "workday_end", "blackout", "extra_workdays", "official"],
     )
     wf = reader.section("workflows", ["directory"])
     sch = reader.section(
@@ -141,6 +144,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
             workday_end=cal.local_time("workday_end", time(18, 0)),
             blackout=cal.dates("blackout"),
             extra_workdays=cal.dates("extra_workdays"),
+            official=_official_paths(cal, base),
         ),
         scheduler=SchedulerSettings(
             interval_seconds=sch.positive("interval_seconds", defaults.interval_seconds),
@@ -160,6 +164,13 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
     if settings.calendar.workday_start >= settings.calendar.workday_end:
         raise ConfigError(f"{reader.where}: calendar.workday_start must be before workday_end")
     return settings
+
+
+def _official_paths(cal: _Reader, base: Path) -> tuple[Path, ...]:
+    values = cal.data.get("official", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise cal._fail("official", 'a list of files such as ["calendars/cn-2027.toml"]')
+    return tuple(base / value for value in values)
 
 
 def _notify(notify: _Reader, base: Path) -> NotifySettings:

@@ -24,6 +24,7 @@ from torchflow.service.dispatch import (
     release,
     worker_id,
 )
+from torchflow.service.replan import warn_if_stale
 from torchflow.service.sweep import SweepResult, sweep
 
 log = logging.getLogger("torchflow.scheduler")
@@ -120,6 +121,7 @@ class Service:
         if self.stop.is_set() or not self._lock.acquire(blocking=False):
             return
         try:
+            warn_if_stale(self.app)  # once per tick: open tasks planned with other calendar data
             result = tick(self.app, self.channels, self.owner, self.stop)
             if result.sweep.notices or result.dispatch.sent or result.dispatch.failed:
                 log.info("tick: %d notice(s) produced, %d sent, %d failed, %d dead",

@@ -77,6 +77,7 @@ def test_covers_published_years_only(cal: WorkCalendar, warnings: list[str]) -> 
 
 
 def test_the_library_still_knows_2026_adjusted_days_and_none_for_2030() -> None:
+    # (OFFICIAL_YEARS itself is checked in test_calendar_data.py.)
     # Guards the coverage detection: if a holidays upgrade changes what it
     # publishes, this says so before the calendar silently changes.
     import holidays
@@ -177,16 +178,22 @@ def test_configured_dates_must_be_dates() -> None:
 # -- fallback --------------------------------------------------------------------------
 
 
-def test_uncovered_year_falls_back_to_weekdays_with_one_warning(
+FALLBACK_2030 = (
+    "no official working-day schedule for 2030; assuming its statutory holidays (a weekday "
+    "off in lieu of one on a weekend) and no worked weekend day; add the State Council "
+    "schedule to [calendar] official"
+)
+
+
+def test_uncovered_year_falls_back_to_statutory_holidays_with_one_warning(
     cal: WorkCalendar, warnings: list[str]
 ) -> None:
-    # 1 January 2030 is a Tuesday; by rule a holiday, but there is no official data.
-    assert cal.is_workday(date(2030, 1, 1))
+    # 1 January 2030 is a Tuesday and New Year's Day: off by law, notice or not.
+    assert not cal.is_workday(date(2030, 1, 1))
+    assert cal.is_workday(date(2030, 1, 2))
     assert not cal.is_workday(date(2030, 1, 5))  # Saturday
     assert cal.workdays(date(2030, 2, 1), date(2030, 2, 10))  # repeated use, still one warning
-    assert warnings == [
-        "no official working-day schedule for 2030; treating Monday-Friday as working days"
-    ]
+    assert warnings == [FALLBACK_2030]
     cal.is_workday(date(2031, 6, 2))
     assert len(warnings) == 2 and "2031" in warnings[1]
 
@@ -203,7 +210,7 @@ def test_warning_goes_to_the_logger_by_default(caplog: pytest.LogCaptureFixture)
     with caplog.at_level("WARNING", logger="torchflow.calendar"):
         WorkCalendar().is_workday(date(2030, 3, 1))
     assert [r.getMessage() for r in caplog.records if r.name == "torchflow.calendar"] == [
-        "no official working-day schedule for 2030; treating Monday-Friday as working days"
+        FALLBACK_2030
     ]
 
 
@@ -303,6 +310,4 @@ def test_concurrent_first_use_warns_once() -> None:
     cal = WorkCalendar(warn=warn)
     assert cal.is_workday(date(2030, 5, 6))
     others[0].join(timeout=5)
-    assert warnings == [
-        "no official working-day schedule for 2030; treating Monday-Friday as working days"
-    ]
+    assert warnings == [FALLBACK_2030]

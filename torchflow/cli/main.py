@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from torchflow.cli.audit import audit
+from torchflow.cli.calendar import calendar, replan
 from torchflow.cli.case import case
 from torchflow.cli.context import Env, handle_errors
 from torchflow.cli.notice import notice
@@ -57,7 +58,8 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit):
+for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
+                calendar, replan):
     cli.add_command(command)
 
 

@@ -2,8 +2,9 @@
 
 A working day is a whole local date in the configured time zone. The official
 schedule (public holidays *and* the adjusted weekend days that are worked) comes
-from ``holidays.China``; see docs/calendar.md for why that library and how years
-without published data fall back to Monday-Friday.
+from ``holidays.China`` for the years it carries (``OFFICIAL_YEARS``), else from
+an office-typed schedule file (``OfficialSchedule``), else the statutory holidays
+computed by rule with no worked weekend day; see docs/calendar.md.
 
 Pure: no clock, no I/O. Each year is turned once into a bitmap of 365/366 flags,
 so the hot calls (``is_workday`` and the loops built on it) are a dict lookup and
@@ -12,11 +13,14 @@ an index.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from torchflow.errors import ConfigError, InvalidInput
@@ -26,57 +30,125 @@ _log = logging.getLogger("torchflow.calendar")
 _SATURDAY = 5  # date.weekday(): Monday == 0
 
 
-@cache
-def _official_years() -> frozenset[int]:
-    """Years for which the library carries the officially published schedule.
+# The years whose State Council notice (holidays *and* worked weekend days) the
+# installed ``holidays`` carries: 0.109 has the notices of 2001-2026. Declared
+# here, not read from the library's private tables, so an upgrade cannot move it
+# silently; tests/unit/test_calendar_data.py fails when the library disagrees. Raise
+# the end when an upgrade brings a new year (the November routine, docs/calendar.md).
+OFFICIAL_YEARS = range(2001, 2027)
 
-    ``holidays.China`` keeps the State Council's yearly notice as a table of
-    substituted days (``special_public_holidays``: a holiday moved onto a weekday
-    and the weekend day worked in exchange). Past the last notice it still
-    computes festivals by rule but knows no adjusted working days, so the table's
-    years are the honest measure of coverage. Should a future release rename the
-    table, fall back to "years with at least one weekend working day".
+OFFICIAL, OFFICE, STATUTORY = "official", "office", "statutory"
+
+
+@dataclass(frozen=True)
+class OfficialSchedule:
+    """One year's official schedule typed in by the office (``[calendar] official``).
+
+    ``days_off``: every day off of the year that the notice lists (holidays and
+    the weekdays given in exchange); ``worked_weekends``: the Saturdays and
+    Sundays that are worked. ``source`` names the notice (title, number, URL).
     """
-    import holidays  # lazy: 75 ms that only planning needs, not every command
 
-    china = holidays.country_holidays("CN")
-    table = getattr(china, "special_public_holidays", None)
-    if isinstance(table, dict) and table:
-        return frozenset(
-            year
-            for year, entries in table.items()
-            if any(len(entry) >= 4 for entry in _entries(entries))
-        )
-    return frozenset(d.year for d in getattr(china, "weekend_workdays", ()))
+    year: int
+    days_off: frozenset[date]
+    worked_weekends: frozenset[date]
+    source: str
+    path: str = "<schedule>"
+
+    def problems(self) -> list[str]:
+        """One line per problem that needs no holiday data (checked at load time)."""
+        out = []
+        for day in sorted(self.days_off | self.worked_weekends):
+            if day.year != self.year:
+                out.append(f"{self.path}: {day} is not in {self.year}; list days of that year")
+        for day in sorted(self.worked_weekends):
+            if day.weekday() < _SATURDAY:
+                out.append(
+                    f"{self.path}: worked_weekends: {day} is a {day:%A}; list only the "
+                    "Saturdays and Sundays that are worked"
+                )
+        for day in sorted(self.days_off & self.worked_weekends):
+            out.append(f"{self.path}: {day} is both off and worked; keep it in one list")
+        if not self.source.strip():
+            out.append(f"{self.path}: source is empty; name the State Council notice (title, URL)")
+        return out
+
+    def missing_statutory(self) -> list[str]:
+        """One line per statutory holiday of the year missing from ``days_off``
+        (needs the holiday data, so checked when the year is first used)."""
+        return [
+            f"{self.path}: days_off lacks {day} ({name}), a statutory holiday of {self.year}; "
+            "copy every day off of the notice"
+            for day, name in sorted(statutory_holidays(self.year).items())
+            if day not in self.days_off
+        ]
 
 
-def _entries(value: tuple) -> tuple[tuple, ...]:
-    """A year's table value is one entry or a tuple of entries; always give the latter."""
-    return value if value and isinstance(value[0], tuple) else (value,)
+@dataclass(frozen=True)
+class YearSource:
+    """Which data decided a year's working days, for ``calendar show`` and logs."""
+
+    year: int
+    kind: str  # OFFICIAL | OFFICE | STATUTORY
+    detail: str
 
 
 @cache
-def _official_flags(year: int) -> bytes | None:
-    """Per-day working flags (1 = working) of a covered year, None if uncovered.
-
-    Shared by every calendar instance: the official data never changes at run time.
-    """
-    if year not in _official_years():
-        return None
-    # is_working_day, not ``d in china``: membership ignores worked weekend days.
+def _library_version() -> str:
     import holidays
+
+    return str(holidays.__version__)
+
+
+@cache
+def _library_flags(year: int) -> tuple[bytes, bool]:
+    """Per-day working flags (1 = working) from ``holidays.China``, and whether
+    the library has the official notice of ``year``.
+
+    Shared by every calendar instance: the library data never changes at run
+    time. For a year without a notice the library still computes the statutory
+    holidays by rule, with a weekday off in lieu of one on a weekend, but knows
+    no worked weekend days: exactly the "statutory" fallback.
+    """
+    # is_working_day, not ``d in china``: membership ignores worked weekend days.
+    import holidays  # lazy: 75 ms that only planning needs, not every command
 
     china = holidays.country_holidays("CN", years=year)
     jan1 = date(year, 1, 1)
     days = (date(year + 1, 1, 1) - jan1).days
-    return bytes(china.is_working_day(jan1 + timedelta(days=i)) for i in range(days))
+    flags = bytes(china.is_working_day(jan1 + timedelta(days=i)) for i in range(days))
+    # A declared year that an older installed release lacks (no worked weekend
+    # day at all) is not official data, whatever OFFICIAL_YEARS says.
+    official = year in OFFICIAL_YEARS and any(d.year == year for d in china.weekend_workdays)
+    return flags, official
 
 
-def _weekday_flags(year: int) -> bytes:
-    """Monday-Friday flags, the fallback for years without official data."""
-    jan1 = date(year, 1, 1)
-    days = (date(year + 1, 1, 1) - jan1).days
-    return bytes((jan1 + timedelta(days=i)).weekday() < _SATURDAY for i in range(days))
+@cache
+def _library_holidays(year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays("CN", years=year))
+
+
+@cache
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory days off of ``year`` as the regulation fixes them (no day
+    in lieu, no exchange): 13 days since the 2024 revision."""
+    import holidays
+
+    return dict(holidays.country_holidays("CN", years=year, observed=False, language="en_US"))
+
+
+def _office_flags(schedule: OfficialSchedule) -> bytes:
+    jan1 = date(schedule.year, 1, 1)
+    days = (date(schedule.year + 1, 1, 1) - jan1).days
+
+    def working(day: date) -> bool:
+        if day in schedule.worked_weekends:
+            return True
+        return day.weekday() < _SATURDAY and day not in schedule.days_off
+
+    return bytes(working(jan1 + timedelta(days=i)) for i in range(days))
 
 
 def _load_zone(name: str) -> ZoneInfo:
@@ -86,6 +158,72 @@ def _load_zone(name: str) -> ZoneInfo:
         raise ConfigError(
             f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'"
         ) from None
+
+
+def _by_year(schedules: Iterable[OfficialSchedule]) -> dict[int, OfficialSchedule]:
+    out: dict[int, OfficialSchedule] = {}
+    for schedule in schedules:
+        if not isinstance(schedule, OfficialSchedule):
+            raise ConfigError(f"[calendar] official: {schedule!r} is not a schedule")
+        if (other := out.get(schedule.year)) is not None:
+            raise ConfigError(
+                f"{schedule.path}: {schedule.year} is already given by {other.path}; "
+                "keep one file per year"
+            )
+        out[schedule.year] = schedule
+    if problems := [line for s in out.values() for line in s.problems()]:
+        raise ConfigError("\n".join(problems))
+    return out
+
+
+_SCHEDULE_KEYS = ("year", "source", "days_off", "worked_weekends")
+
+
+def parse_schedule(data: dict[str, Any], path: str) -> OfficialSchedule:
+    """An ``OfficialSchedule`` from the parsed TOML of one schedule file.
+
+    Refuses, with one line per problem, unknown keys and values of the wrong
+    type; ``OfficialSchedule.problems`` then checks the dates themselves.
+    """
+    problems = [
+        f"{path}: unknown key {key!r}; expected {', '.join(_SCHEDULE_KEYS)}"
+        for key in data if key not in _SCHEDULE_KEYS
+    ]
+    year = data.get("year")
+    if isinstance(year, bool) or not isinstance(year, int):
+        problems.append(f"{path}: year = {year!r} is not valid; it wants a year such as 2027")
+    source = data.get("source")
+    if not isinstance(source, str):
+        problems.append(
+            f"{path}: source is missing; name the State Council notice (title, number, URL)"
+        )
+    days_off, bad_off = _date_list(data.get("days_off"), path, "days_off")
+    worked, bad_worked = _date_list(data.get("worked_weekends", []), path, "worked_weekends")
+    problems += bad_off + bad_worked
+    if problems:
+        raise ConfigError("\n".join(problems))
+    schedule = OfficialSchedule(
+        year=int(year),  # type: ignore[arg-type]  # checked above
+        days_off=days_off, worked_weekends=worked, source=str(source), path=path,
+    )
+    if problems := schedule.problems():
+        raise ConfigError("\n".join(problems))
+    return schedule
+
+
+def _date_list(values: object, path: str, key: str) -> tuple[frozenset[date], list[str]]:
+    if not isinstance(values, list) or (not values and key == "days_off"):
+        return frozenset(), [f"{path}: {key} wants a list of dates such as [2027-01-01]"]
+    out, problems = set(), []
+    for value in values:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            out.add(value)
+            continue
+        try:
+            out.add(date.fromisoformat(str(value)))
+        except ValueError:
+            problems.append(f"{path}: {key}: {value!r} is not a date; use e.g. 2027-02-08")
+    return frozenset(out), problems
 
 
 def _dates(values: Iterable[date], what: str) -> frozenset[date]:
@@ -101,9 +239,10 @@ class WorkCalendar:
     """Working days in one time zone, with configured blackout and extra days.
 
     Precedence for a date: a blackout date is never a working day; an extra
-    working day always is; otherwise the official schedule decides (holidays off,
-    adjusted weekend days worked), and for a year without official data,
-    Monday-Friday (with one warning per year per instance).
+    working day always is; otherwise the year's source decides: the library's
+    official data, else an office-typed ``official`` schedule of that year, else
+    the statutory holidays computed by rule with no worked weekend day (with one
+    warning per year per instance).
     """
 
     def __init__(
@@ -114,6 +253,7 @@ class WorkCalendar:
         workday_start: time = time(9, 0),
         workday_end: time = time(18, 0),
         warn: Callable[[str], None] | None = None,
+        official: Iterable[OfficialSchedule] = (),
     ) -> None:
         self.tz: ZoneInfo = _load_zone(timezone)
         if workday_start.tzinfo is not None or workday_end.tzinfo is not None:
@@ -128,6 +268,8 @@ class WorkCalendar:
         self._blackout = _dates(blackout, "blackout")
         self._extra = _dates(extra_workdays, "extra_workdays")
         self._warn = warn if warn is not None else _log.warning
+        self._office = _by_year(official)
+        self._digests: dict[tuple[int, int], str] = {}
         # year -> (ordinal of 1 January, flags); built lazily, read without a lock.
         self._years: dict[int, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
@@ -136,8 +278,53 @@ class WorkCalendar:
 
     def covers(self, year: int) -> bool:
         """True when the official schedule (holidays and worked weekend days) of
-        ``year`` is known; otherwise that year falls back to Monday-Friday."""
-        return year in _official_years()
+        ``year`` is known, from the library or an office file; otherwise that
+        year falls back to the statutory holidays. Asking never warns."""
+        return self.source(year).kind != STATUTORY
+
+    def source(self, year: int) -> YearSource:
+        """Which data decides ``year``: a later library release beats the office file."""
+        if _library_flags(year)[1]:
+            detail = f"holidays {_library_version()} (State Council notice)"
+            return YearSource(year, OFFICIAL, detail)
+        if (schedule := self._office.get(year)) is not None:
+            return YearSource(year, OFFICE, f"{schedule.path}: {schedule.source}")
+        return YearSource(
+            year, STATUTORY,
+            "statutory holidays by rule, days in lieu estimated, no worked weekend days known",
+        )
+
+    def office_schedules(self) -> dict[int, OfficialSchedule]:
+        """The configured office schedules by year (used or overridden by the library)."""
+        return dict(self._office)
+
+    def planning_digest(self, first_year: int, last_year: int) -> str:
+        """A short digest of the working days of ``first_year``..``last_year`` as
+        this calendar sees them (source, office file, blackout and extra days):
+        a task records it, and a different value later means its dates were
+        planned with other calendar data (``torchflow replan``)."""
+        key = (first_year, last_year)
+        if (found := self._digests.get(key)) is None:
+            h = hashlib.sha256()
+            for year in range(first_year, last_year + 1):
+                _, flags = self._years.get(year) or self._load_year(year)
+                h.update(year.to_bytes(2, "big") + flags)
+            found = self._digests[key] = h.hexdigest()[:16]
+        return found
+
+    def day_kind(self, d: date) -> str:
+        """What ``d`` is, for month grids: ``blackout``, ``extra`` (configured),
+        ``worked_weekend``, ``weekend``, ``off`` (a holiday or day in lieu) or ``work``."""
+        if d in self._blackout:
+            return "blackout"
+        if d in self._extra:
+            return "extra"
+        working = self._base_flags(d.year)[d.toordinal() - date(d.year, 1, 1).toordinal()] == 1
+        if d.weekday() < _SATURDAY:
+            return "work" if working else "off"
+        if working:
+            return "worked_weekend"
+        return "off" if d in self._holidays(d.year) else "weekend"
 
     def is_workday(self, d: date) -> bool:
         base, flags = self._years.get(d.year) or self._load_year(d.year)
@@ -166,9 +353,16 @@ class WorkCalendar:
 
     def workdays(self, start: date, end: date) -> list[date]:
         """Working days in ``[start, end]``, both ends included; [] if start > end."""
-        count = (end - start).days + 1
-        days = (start + timedelta(days=i) for i in range(max(count, 0)))
-        return [day for day in days if self.is_workday(day)]
+        out: list[date] = []
+        day = start
+        while day <= end:
+            # One slice of the year's flags at a time: no per-day method call.
+            base, flags = self._years.get(day.year) or self._load_year(day.year)
+            last = min(end, date(day.year, 12, 31))
+            lo, hi = day.toordinal() - base, last.toordinal() - base
+            out += [date.fromordinal(base + i) for i in range(lo, hi + 1) if flags[i]]
+            day = last + timedelta(days=1)
+        return out
 
     def count_workdays(self, start: date, end: date) -> int:
         """Working days in ``(start, end]``: ``start`` excluded, ``end`` included.
@@ -208,16 +402,34 @@ class WorkCalendar:
             # warn) once only.
             if (entry := self._years.get(year)) is not None:
                 return entry
-            flags = _official_flags(year)
-            if flags is None:
+            flags = self._base_flags(year)
+            if self.source(year).kind == STATUTORY:
                 self._warn(
-                    f"no official working-day schedule for {year}; "
-                    "treating Monday-Friday as working days"
+                    f"no official working-day schedule for {year}; assuming its statutory "
+                    "holidays (a weekday off in lieu of one on a weekend) and no worked "
+                    "weekend day; add the State Council schedule to [calendar] official"
                 )
-                flags = _weekday_flags(year)
             entry = (date(year, 1, 1).toordinal(), self._overlay(year, flags))
             self._years[year] = entry
             return entry
+
+    def _holidays(self, year: int) -> Collection[date]:
+        """The year's named days off (for display: a holiday on a Sunday)."""
+        schedule = self._office.get(year)
+        if schedule is not None and not _library_flags(year)[1]:
+            return schedule.days_off
+        return _library_holidays(year)
+
+    def _base_flags(self, year: int) -> bytes:
+        """The year's flags before blackout/extra days, from its source."""
+        flags, official = _library_flags(year)
+        schedule = self._office.get(year)
+        if official or schedule is None:
+            return flags
+        # Checked here, when the year is first used: it needs the holiday data.
+        if problems := schedule.missing_statutory():
+            raise ConfigError("\n".join(problems))
+        return _office_flags(schedule)
 
     def _overlay(self, year: int, flags: bytes) -> bytes:
         """Apply configured extra working days, then blackout dates (which win)."""

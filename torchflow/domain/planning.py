@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from torchflow.domain.calendar import WorkCalendar
@@ -30,6 +30,8 @@ class PlannedTask:
     window_start: date | None = None  # visits only
     window_end: date | None = None
     seed: str | None = None  # visits only: hex seed used for the draw
+    # The day counted from, so the task can be re-planned; not part of its identity.
+    since: date | None = field(default=None, compare=False)
 
 
 def visit_seed(case_key: str, rule: str, occurrence: int) -> str:
@@ -56,12 +58,14 @@ def plan_next(
     if occurrence < 1:
         raise InvalidInput(f"occurrence must be 1 or more, got {occurrence}")
     if isinstance(rule, ContactRule):
-        return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.every, rule)))
-    if isinstance(rule, DeadlineRule):
-        return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)))
-    if isinstance(rule, VisitRule):
-        return _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
-    raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit or deadline rule")
+        task = _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.every, rule)))
+    elif isinstance(rule, DeadlineRule):
+        task = _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)))
+    elif isinstance(rule, VisitRule):
+        task = _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
+    else:
+        raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit or deadline rule")
+    return replace(task, since=since)
 
 
 def plan_state_entry(

@@ -67,7 +67,7 @@ def stage_times(tl: Timeline) -> list[tuple[int, str, datetime]]:
 
 
 def notices_due(
-    tl: Timeline, *, stage_done: int, now: datetime
+    tl: Timeline, *, stage_done: int, now: datetime, cal: WorkCalendar | None = None
 ) -> tuple[list[str], int, datetime | None]:
     """What a sweep at ``now`` should produce for a task whose stages up to
     ``stage_done`` (0 = none) are already produced.
@@ -78,17 +78,33 @@ def notices_due(
     After downtime only the latest of upcoming/due/overdue that has passed is
     produced: a reminder that the task is coming is noise once it is overdue.
     An escalation goes to other people, so it is never swallowed that way.
+
+    With ``cal``, nothing goes out outside working time: stages that passed
+    (during an outage, or on a due day that became a day off) wait for the start
+    of the next working day, which is then returned as the next time.
     """
     _require_aware(now, "now")
     if not 0 <= stage_done <= len(KINDS):
         raise InvalidInput(f"stage_done must be 0..{len(KINDS)}, got {stage_done}")
     stages = stage_times(tl)
     passed = [(stage, kind) for stage, kind, at in stages if at <= now and stage > stage_done]
+    if passed and cal is not None and (opens := working_time_from(cal, now)) > now:
+        return [], stage_done, opens
     routine = [kind for stage, kind in passed if kind != "escalation"]
     kinds = routine[-1:] + [kind for _, kind in passed if kind == "escalation"]
     new_done = max([stage_done, *(stage for stage, _ in passed)])
     ahead = [at for stage, _, at in stages if stage > new_done]
     return kinds, new_done, min(ahead, default=None)
+
+
+def working_time_from(cal: WorkCalendar, now: datetime) -> datetime:
+    """``now`` if it is working time (a working day, from its start on), else the
+    start of the next working day: when a notice held back on a day off goes out."""
+    today = cal.local_date(now)
+    if cal.is_workday(today):
+        opens = cal.at(today, cal.workday_start)
+        return max(now, opens)
+    return cal.at(cal.next_workday(today), cal.workday_start)
 
 
 def digest_day(cal: WorkCalendar, now: datetime, digest_time: time) -> date | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from torchflow.clock import utcnow
 from torchflow.config import Settings
-from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.calendar import OfficialSchedule, WorkCalendar
 from torchflow.service.registry import WorkflowRegistry
 from torchflow.store.db import Database
 
@@ -38,6 +38,11 @@ class App:
 def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App:
     clock()  # a bad TORCHFLOW_NOW is refused here, by every command, not only some
     cal = settings.calendar
+    official: tuple[OfficialSchedule, ...] = ()
+    if cal.official:  # imported only when configured: start-up stays as it was
+        from torchflow.service.calendar import load_schedules
+
+        official = load_schedules(cal.official)
     return App(
         settings=settings,
         db=Database(settings.database_url),
@@ -47,6 +52,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App
             extra_workdays=cal.extra_workdays,
             workday_start=cal.workday_start,
             workday_end=cal.workday_end,
+            official=official,
         ),
         registry=WorkflowRegistry(settings.workflows_dir),
         clock=clock,

@@ -103,7 +103,18 @@ def task_row(
         "next_notice_at": first,
         "created_at": now,
         "outcome": "",
+        **planning_record(cal, planned.since or cal.local_date(now), planned.due_on,
+                          planned.window_end),
     }
+
+
+def planning_record(cal: WorkCalendar, since: date, due_on: date,
+                    window_end: date | None = None) -> dict[str, Any]:
+    """What a task keeps of its planning: the day counted from and the digest of
+    the calendar data of the years it spans (docs/calendar.md, re-planning)."""
+    last = max(due_on, window_end or due_on)
+    return {"planned_from": since,
+            "calendar_digest": cal.planning_digest(min(since, due_on).year, last.year)}
 
 
 def open_task_ids(session: Connection, case_id: int) -> list[int]:

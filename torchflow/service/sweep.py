@@ -70,7 +70,8 @@ def _sweep_batch(
     updates: list[dict[str, Any]] = []
     for task in rows:
         tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind)
-        kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now)
+        kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now,
+                                            cal=app.calendar)
         for kind in kinds:
             for person in recipients(people, kind, task.assignee_id, task.escalate_to):
                 notices.append(task_notice(app.settings, task, task.case_key, task.case_title,

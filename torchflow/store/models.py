@@ -172,6 +172,10 @@ TASKS = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime(), nullable=True),
     Column("outcome", Text, nullable=False, default=""),
+    # Migration 0004: the day the task was counted from and the digest of the
+    # calendar data it was planned with (torchflow replan).
+    Column("planned_from", Date, nullable=True),
+    Column("calendar_digest", String(16), nullable=True),
     UniqueConstraint("case_id", "rule", "occurrence"),
     Index("ix_tasks_case_status", "case_id", "status"),
     Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),

@@ -1,0 +1,111 @@
+"""`torchflow calendar ...`: the working-day calendar as data."""
+
+from __future__ import annotations
+
+import click
+
+from torchflow.cli.context import Env, pass_env
+
+
+@click.group()
+def calendar() -> None:
+    """Show the working-day calendar and check that it has official data.
+
+    \b
+    Example:
+      torchflow calendar show 2027 --month 2
+      torchflow calendar check
+    """
+
+
+@calendar.command("show")
+@click.argument("year", type=int)
+@click.option("--month", type=int, help="Only this month (1-12).")
+@pass_env
+def show(env: Env, year: int, month: int | None) -> None:
+    """Month grids of YEAR: days off, worked weekend days, blackout and extra
+    days, and which source decided the year.
+
+    \b
+    Example:
+      torchflow calendar show 2027 --month 2
+    """
+    from torchflow.service import calendar as service
+
+    env.emit(service.show(env.app.calendar, year, month), service.render)
+
+
+@calendar.command("check")
+@pass_env
+def check(env: Env) -> None:
+    """Exit 1 if a year with open tasks, or within the next 13 months, has no
+    official schedule although its notice is due (from 1 December of the year
+    before): for CI or cron. Also checks the [calendar] official files.
+
+    \b
+    Example:
+      torchflow calendar check
+    """
+    from torchflow.service import calendar as service
+
+    app = env.app
+    report = service.check(app, app.calendar.local_date(app.now()))
+    if env.as_json:
+        env.emit(report, "")
+    else:
+        for line in report["file_problems"]:
+            click.echo(f"error: {line}", err=True)
+        for row in report["missing"]:
+            click.echo(row["todo"], err=True)
+        for row in report["pending"]:
+            click.echo(row["note"])
+        for row in report["overridden"]:
+            click.echo(f"{row['year']}: the holidays library now carries it; "
+                       f"{row['path']} is no longer used and can be removed from the config")
+        if report["ok"]:
+            years = ", ".join(f"{r['year']} ({r['source']})" for r in report["years"])
+            click.echo(f"calendar ok: {years}")
+    if not report["ok"]:
+        raise SystemExit(1)
+
+
+@click.command("replan")
+@click.option("--dry-run", is_flag=True, help="List what would move; change nothing.")
+@pass_env
+def replan(env: Env, dry_run: bool) -> None:
+    """Re-plan open tasks planned with other calendar data than today's.
+
+    After a holidays upgrade, an office schedule file or a new blackout day:
+    each stale task is planned again from the same day with the same rule (and,
+    for a visit, the same seed); its pending notices move as with a snooze.
+    One history event per case. Logged contacts and visits never move.
+
+    \b
+    Example:
+      torchflow replan --dry-run
+      torchflow --as wang.li replan
+    """
+    from torchflow.service import replan as service
+
+    app = env.app
+    if dry_run:
+        cases = service.view(app.calendar, service.plan(app))
+        env.emit({"cases": cases, "dry_run": True}, _render)
+        return
+    result = service.apply(app, env.actor().handle)
+    env.emit(result, lambda r: _render({"cases": r["plan"]}) + (
+        f"\nre-planned {r['moved']} task(s) in {r['cases']} case(s); "
+        f"{r['renewed']} kept their dates"))
+
+
+def _render(data: dict) -> str:
+    if not data["cases"]:
+        return "no open task moves: every one was planned with today's calendar data"
+    lines = []
+    for case in data["cases"]:
+        lines.append(case["key"])
+        for t in case["tasks"]:
+            old, new = t["from"], t["to"]
+            lines.append(f"  #{t['task']} {t['rule']}: due {old['due_on']} -> {new['due_on']}"
+                         f", reminder {old['reminder'] or '-'} -> {new['reminder'] or '-'}")
+    return "\n".join(lines)
