@@ -22,6 +22,7 @@ from torchflow.service.audit import verify
 from torchflow.service.cases import advance, history, open_case, show_case
 from torchflow.service.dispatch import claim
 from torchflow.service.people import Actor
+from torchflow.service.replan import stale_count
 from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, TASKS
 
@@ -133,6 +134,9 @@ def test_apply_moves_each_case_recorded_on_its_chain(
                                   "from": "2026-03-11", "to": "2026-03-09"}]
     assert data["kept"] == [before["first_contact.deadline"].id]
     assert all(r["ok"] for r in verify(v2_app))
+    # Each re-planned or new task records what it was planned from, as replan expects.
+    assert after["first_contact.contact"].planned_from.isoformat() == "2026-03-04"
+    assert stale_count(v2_app) == 0
     # Nothing is left to move.
     assert plan2(v2_app).groups == []
 

@@ -109,9 +109,10 @@ def case(state: str, *, cid: int = 1, previous: str | None = None,
 
 def task(tid: int, kind: str, rule: str, due: date, *, cid: int = 1, occurrence: int = 1,
          window_start: date | None = None, window_end: date | None = None,
-         seed: str | None = None, from_entry: bool = True) -> OpenTask:
+         seed: str | None = None, planned_from: date | None = None,
+         from_entry: bool = True) -> OpenTask:
     return OpenTask(tid, cid, kind, rule, occurrence, due, window_start, window_end, seed,
-                    from_entry)
+                    planned_from, from_entry)
 
 
 def one(moves: list[CaseMove]) -> CaseMove:
@@ -158,6 +159,16 @@ def test_a_contact_that_rolled_on_counts_from_the_previous_occurrence(
                                       today=TODAY)).tasks
     assert (contact.action, contact.occurrence) == ("re-planned", 3)
     assert contact.new_due == cal.add_workdays(logged, 3) == date(2026, 3, 19)
+
+
+def test_the_day_a_task_records_it_was_counted_from_wins(
+        cal: WorkCalendar, v1: WorkflowSpec, v2: WorkflowSpec) -> None:
+    # Counted from Friday 13 March (say a contact logged then): 3 working days on.
+    rolled = task(12, "contact", "a.contact", date(2026, 3, 20), occurrence=2,
+                  planned_from=date(2026, 3, 13), from_entry=False)
+    [contact, _] = one(plan_migration(v1, v2, [case("a")], [rolled], {}, cal,
+                                      today=TODAY)).tasks
+    assert (contact.new_due, contact.since) == (date(2026, 3, 18), date(2026, 3, 13))
 
 
 def test_a_renamed_state_keeps_its_dates_and_a_same_rule_is_kept(

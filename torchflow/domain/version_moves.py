@@ -63,6 +63,7 @@ class OpenTask(NamedTuple):
     window_start: date | None
     window_end: date | None
     seed: str | None
+    planned_from: date | None  # the day it was counted from (None: planned before 0004)
     # True when the task was planned as the case entered its state (occurrence
     # one of the stay), False when it rolled on from an earlier occurrence.
     from_entry: bool
@@ -82,6 +83,7 @@ class TaskMove(NamedTuple):
     window_start: date | None = None  # visits: the window and seed of the new draw
     window_end: date | None = None
     seed: str | None = None
+    since: date | None = None  # the day the new rule counts from (re-planned, new)
 
 
 class CaseMove(NamedTuple):
@@ -261,7 +263,7 @@ class _Planner:
         occurrence = self.used.get((case.id, rule.name), 0) + 1
         p = plan_next(self.cal, rule, case_key=case.key, since=since, occurrence=occurrence)
         return TaskMove(NEW, rule.kind, rule.name, None, None, occurrence, None, p.due_on,
-                        p.window_start, p.window_end, p.seed)
+                        p.window_start, p.window_end, p.seed, since)
 
     def task_move(self, case: OpenCase, task: OpenTask, move: _StateMove) -> TaskMove:
         kind = move.by_kind.get(task.kind)
@@ -281,24 +283,27 @@ class _Planner:
             # stored seed and window still re-derive it).
             return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
                             task.due_on, task.due_on, task.window_start, task.window_end,
-                            task.seed)
+                            task.seed, task.planned_from)
         since = self._since(case, task, kind.was)
         if isinstance(now, VisitRule):
             p = plan_next(self.cal, now, case_key=case.key, since=since, occurrence=occurrence)
             return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
-                            task.due_on, p.due_on, p.window_start, p.window_end, p.seed)
+                            task.due_on, p.due_on, p.window_start, p.window_end, p.seed, since)
         due = self._dues.get((now, since))
         if due is None:
             due = plan_next(self.cal, now, case_key=case.key, since=since,
                             occurrence=occurrence).due_on
             self._dues[(now, since)] = due
         return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
-                        task.due_on, due)
+                        task.due_on, due, since=since)
 
     def _since(self, case: OpenCase, task: OpenTask, was: Rule | None) -> date:
-        """The date the old rule counted this task from: the state's entry, or the
-        previous occurrence (recovered from the task: a visit's window starts
-        ``min_gap`` after it; a contact falls ``every`` working days after it)."""
+        """The date the old rule counted this task from, as the task recorded it;
+        for a task planned before that was recorded: the state's entry, or the
+        previous occurrence (a visit's window starts ``min_gap`` after it; a
+        contact falls ``every`` working days after it)."""
+        if task.planned_from is not None:
+            return task.planned_from
         if task.from_entry or was is None or isinstance(was, DeadlineRule):
             return case.entered_on
         if isinstance(was, VisitRule):

@@ -226,7 +226,7 @@ def move_to_version(
     for m in (m for m in moves if m.action == "re-planned"):
         _replan_moved(session, cal, m, rules[m.rule])
     new = [PlannedTask(m.rule, m.kind, m.occurrence, m.new_due, m.window_start, m.window_end,
-                       m.seed) for m in moves if m.action == "new"]
+                       m.seed, since=m.since) for m in moves if m.action == "new"]
     insert_tasks(session, cal, case_id=case_id, rules=tuple(rules.values()), planned=new,
                  assignee_id=assignee_id, now=now)
 
@@ -241,6 +241,8 @@ def _replan_moved(session: Connection, cal: WorkCalendar, move: Any, rule: Rule)
         "window_start": move.window_start, "window_end": move.window_end, "seed": move.seed,
         "remind": rule.remind, "escalate_to": getattr(rule, "escalate_to", None),
     }
+    if move.since is not None:
+        values.update(planning_record(cal, move.since, move.new_due, move.window_end))
     if (task.due_on, task.occurrence) != (move.new_due, move.occurrence):
         # A new day (or number) is a new notice key: notices start over, as on a snooze.
         values.update(replan_row(cal, rule.kind, move.new_due, rule.remind))

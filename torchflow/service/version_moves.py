@@ -190,7 +190,7 @@ def _open_tasks(s: Connection, name: str, target_id: int, only: int | None) -> l
     # Planned as the state was entered: the same instant (see cases._enter).
     from_entry = (t.created_at <= CASES.c.state_entered_at).label("from_entry")
     query = (select(t.id, t.case_id, t.kind, t.rule, t.occurrence, t.due_on, t.window_start,
-                    t.window_end, t.seed, from_entry)
+                    t.window_end, t.seed, t.planned_from, from_entry)
              .join(CASES, CASES.c.id == t.case_id).where(t.status == OPEN))
     return [OpenTask(*r) for r in s.execute(_scope(query, name, target_id, only)
                                             .order_by(t.case_id, t.id))]
