@@ -81,7 +81,8 @@ def _fill(path: Path, version_id: int) -> None:
     # Entered negotiation on one of 40 days before NOW, so the plan meets many dates.
     entries = [NOW - timedelta(days=d) for d in range(1, 41)]
     plans = [(stamp(at), day(cal.add_workdays(cal.local_date(at), 2)),
-              day(cal.add_workdays(cal.local_date(at), 60))) for at in entries]
+              day(cal.add_workdays(cal.local_date(at), 60)), day(cal.local_date(at)))
+             for at in entries]
 
     def cases() -> Iterator[tuple[Any, ...]]:
         for c in range(1, CASES + 1):
@@ -94,13 +95,14 @@ def _fill(path: Path, version_id: int) -> None:
 
     def tasks() -> Iterator[tuple[Any, ...]]:
         for c in range(1, CASES + 1):
-            at, contact_due, deadline_due = plans[c % len(plans)]
+            at, contact_due, deadline_due, entered = plans[c % len(plans)]
             owner = 2 + c % (PEOPLE - 1)
             for i, (kind, due, remind, escalate) in enumerate(
                     (("contact", contact_due, 1, None), ("deadline", deadline_due, 10,
                                                           "director"))):
                 yield (2 * c - 1 + i, c, kind, f"negotiation.{kind}", 1, "negotiation", due,
-                       None, None, None, remind, escalate, owner, "open", 0, None, at, None, "")
+                       None, None, None, remind, escalate, owner, "open", 0, None, at, None, "",
+                       entered)
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -115,8 +117,8 @@ def _fill(path: Path, version_id: int) -> None:
         conn.executemany(
             "INSERT INTO tasks (id, case_id, kind, rule, occurrence, state, due_on,"
             " window_start, window_end, seed, remind, escalate_to, assignee_id, status,"
-            " stage_done, next_notice_at, created_at, closed_at, outcome)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", tasks())
+            " stage_done, next_notice_at, created_at, closed_at, outcome, planned_from)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", tasks())
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")
     finally:
