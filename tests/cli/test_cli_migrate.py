@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,28 @@ def test_applying_needs_someone_acting(cli: Cli, v2: Cli) -> None:
     assert v2.refused(*MIGRATE, "--map", "negotiation=talks").startswith(
         "Error: who is acting?")
     assert PI_FIELDS  # the cases were opened with the shipped fields
+
+
+def test_a_case_changed_while_moving_is_reported_and_exits_1(
+        cli: Cli, v2: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchflow.service import version_moves as vm
+
+    first, talks = two_cases(cli)
+    real = vm._apply_one
+
+    def meanwhile(app: Any, actor: Any, source: Any, target: Any, move: Any,
+                  read_version: int, **kwargs: Any) -> int:
+        if move.key == first:  # someone advances it between the plan and its move
+            cli.ok("case", "advance", first, "negotiate", "--field", "contact_person=Mr Wu",
+                   as_="wang.li")
+        return real(app, actor, source, target, move, read_version, **kwargs)
+
+    monkeypatch.setattr(vm, "_apply_one", meanwhile)
+    run = v2.run(*MIGRATE, "--map", "negotiation=talks", as_="chen.jie")
+    assert run.code == 1
+    lines = run.out.splitlines()
+    assert lines[0].startswith(f"{first}  left on v1: case {first} changed since you read it")
+    assert lines[1].startswith(f"{talks}  moved v1 negotiation -> v2 talks")
+    assert run.err == "Error: 1 of 2 cases left on their version (see above); fix and run again\n"
+    assert v2.json("case", "show", first)["version"] == 1
+    assert v2.json("case", "show", talks)["version"] == 2

@@ -202,7 +202,7 @@ def migrate(env: Env, name: str | None, to_version: int | None,
     env.emit({"workflow": name, "to_version": to_version, "cases": outcomes}, render_outcomes)
     failed = [o for o in outcomes if not o["migrated"]]
     if failed:
-        click.echo(f"{len(failed)} of {len(outcomes)} cases left on their version "
+        click.echo(f"Error: {len(failed)} of {len(outcomes)} cases left on their version "
                    f"(see above); fix and run again", err=True)
         raise SystemExit(1)
 
