@@ -231,6 +231,20 @@ def test_fields_required_to_open_and_before_the_way_forward(
     assert (full.missing_to_open, full.needed_before) == ((), ())
 
 
+def test_values_a_redefined_field_would_refuse_are_reported(
+        cal: WorkCalendar, v1: WorkflowSpec) -> None:
+    v4 = parse_workflow(V1.replace("version = 1", "version = 4").replace(
+        '[fields.budget]\ntype = "number"', '[fields.budget]\ntype = "choice"\n'
+        'choices = ["small", "large"]'), "v4")
+    move = one(plan_migration(v1, v4, [case("b", fields={"company": "X", "budget": 5})], [],
+                              {}, cal, today=TODAY))
+    assert move.invalid_fields == (
+        ("budget", "field 'budget' must be one of: small, large; got '5'"),)
+    # Fields defined as before are not checked again.
+    assert one(plan_migration(v1, v1, [case("b", fields={"company": "X", "budget": 5})], [],
+                              {}, cal, today=TODAY)).invalid_fields == ()
+
+
 def test_a_case_on_hold_resumes_to_its_mapped_previous_state(
         cal: WorkCalendar, v1: WorkflowSpec, v2: WorkflowSpec) -> None:
     move = one(plan_migration(v1, v2, [case("hold", previous="b")], [], {"b": "c"}, cal,

@@ -220,6 +220,8 @@ def render_plan(v: dict[str, Any]) -> str:
             lines.append("  required to open, missing: " + ", ".join(c["missing_fields"]))
         lines.extend(f"  needed before {trigger}: {', '.join(names)}"
                      for trigger, names in c["needed_before"].items())
+        lines.extend(f"  not valid in v{v['to_version']}: {why}"
+                     for why in c["invalid_fields"].values())
         lines.extend("  " + _task_line(t) for t in c["tasks"])
     t = v["totals"]
     lines.append(f"{t['cases']} open case(s) to version {v['to_version']}"

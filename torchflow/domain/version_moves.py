@@ -28,6 +28,7 @@ from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.field_values import coerce_value
 from torchflow.domain.planning import plan_next
 from torchflow.domain.rules import DeadlineRule, Rule, VisitRule
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
@@ -98,6 +99,8 @@ class CaseMove(NamedTuple):
     missing_to_open: tuple[str, ...]  # required fields (to open) the case lacks
     needed_before: tuple[tuple[str, tuple[str, ...]], ...]  # (trigger, fields lacking)
     tasks: tuple[TaskMove, ...]
+    # Values the new version's definition of their field would refuse: (field, why).
+    invalid_fields: tuple[tuple[str, str], ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for t in self.tasks if t.action == action)
@@ -190,7 +193,7 @@ def plan_migration(
     for task in tasks:
         by_case.setdefault(task.case_id, []).append(task)
     moves = {s: _state_move(old_spec, new_spec, s, t) for s, t in resolved.items()}
-    planner = _Planner(new_spec, calendar, today, mapping, occurrences or {})
+    planner = _Planner(old_spec, new_spec, calendar, today, mapping, occurrences or {})
     return [planner.case_move(case, moves[case.state], by_case.get(case.id, ()))
             for case in cases]
 
@@ -218,9 +221,11 @@ class _Planner:
     """Plans case after case; dates that depend only on (rule, day) are computed
     once, since many cases entered their state on the same day."""
 
-    def __init__(self, new: WorkflowSpec, cal: WorkCalendar, today: date,
+    def __init__(self, old: WorkflowSpec, new: WorkflowSpec, cal: WorkCalendar, today: date,
                  mapping: Mapping[str, str], used: Mapping[tuple[int, str], int]) -> None:
         self.new, self.cal, self.today, self.used = new, cal, today, used
+        # Only values of fields whose definition changed can have become invalid.
+        self.redefined = tuple(f for name, f in new.fields.items() if old.fields.get(name) != f)
         # Previous states are mapped with the same mapping; one with nowhere to go
         # is kept as it is (only "@previous" reads it: see _previous).
         self.back = dict(mapping)
@@ -242,7 +247,19 @@ class _Planner:
                                             if fields.get(n) in (None, ""))))
         return CaseMove(case.id, case.key, case.state, move.to_state,
                         self._previous(case, move), move.terminal, missing, needed,
-                        tuple(planned))
+                        tuple(planned), self._invalid(fields))
+
+    def _invalid(self, fields: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        out = []
+        for field in self.redefined:
+            value = fields.get(field.name)
+            if value in (None, ""):
+                continue
+            try:
+                coerce_value(field, str(value))
+            except InvalidInput as exc:
+                out.append((field.name, str(exc)))
+        return tuple(out)
 
     def _previous(self, case: OpenCase, move: _StateMove) -> str | None:
         """The previous state, mapped; a case that may resume must have one to go to."""

@@ -399,6 +399,7 @@ def _case_view(group: Group, move: CaseMove) -> dict[str, Any]:
         "to": move.to_state, "closes": move.terminal,
         "missing_fields": list(move.missing_to_open),
         "needed_before": {trigger: list(names) for trigger, names in move.needed_before},
+        "invalid_fields": dict(move.invalid_fields),
         "tasks": [_task_view(t) for t in move.tasks],
     }
 
