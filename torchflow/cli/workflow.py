@@ -128,3 +128,126 @@ def diagram(env: Env, name: str, fmt: str, version: int | None) -> None:
 
     text = workflows.diagram(workflows.get_spec(env.app, name, version), fmt)
     env.emit({"name": name, "format": fmt, "diagram": text}, text)
+
+
+class StatePair(click.ParamType):
+    """``old_state=new_state`` for --map (local until cli/params.py is on main)."""
+
+    name = "old=new"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        old, sep, new = str(value).partition("=")
+        if not sep or not old.strip() or not new.strip():
+            self.fail(f"{value!r} is not old_state=new_state; e.g. --map negotiation=talks",
+                      param, ctx)
+        return old.strip(), new.strip()
+
+
+@workflow.command("migrate")
+@click.argument("name", required=False)
+@click.option("--to", "to_version", type=click.IntRange(1),
+              help="The version to move to: a stored one or the file's.")
+@click.option("--map", "pairs_", type=StatePair(), multiple=True,
+              help="old_state=new_state for a state renamed or removed (repeatable).")
+@click.option("--case", "case_key", help="Move only this case.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@click.option("--allow-terminal", is_flag=True,
+              help="Let the move close cases whose state maps to a terminal one.")
+@click.option("--revert", "revert_key", metavar="KEY",
+              help="Put case KEY back on the version it was moved from.")
+@pass_env
+def migrate(env: Env, name: str | None, to_version: int | None,
+            pairs_: tuple[tuple[str, str], ...], case_key: str | None, dry_run: bool,
+            allow_terminal: bool, revert_key: str | None) -> None:
+    """Move the open cases of NAME to version --to (or one case back with --revert).
+
+    Per case: the state it maps to (same name, or --map), fields the new
+    version wants that the case lacks, and every follow-up kept, re-planned
+    (old and new dates), cancelled or new. Each case moves in its own
+    transaction and is recorded in its history; one that fails stays where it
+    was and the report says why (exit 1). See docs/workflows.md.
+
+    \b
+    Example:
+      torchflow workflow migrate project_introduction --to 2 --dry-run
+      torchflow workflow migrate project_introduction --to 2 --map negotiation=talks
+      torchflow workflow migrate --revert PI-2026-0001
+    """
+    from torchflow.service import version_moves as vm
+
+    if revert_key:
+        if name or to_version or pairs_ or case_key or dry_run or allow_terminal:
+            raise click.UsageError("--revert KEY takes no NAME or other options; "
+                                   "e.g. torchflow workflow migrate --revert PI-2026-0001")
+        outcome = vm.revert(env.app, env.actor(), revert_key)
+        env.emit(vm.outcome_view(outcome), render_outcomes)
+        return
+    if not name or to_version is None:
+        raise click.UsageError("give NAME and --to VERSION, e.g. "
+                               "torchflow workflow migrate project_introduction --to 2 --dry-run")
+    mapping = dict(pairs_)
+    if len(mapping) != len(pairs_):
+        raise click.UsageError("--map names a state twice; map each old state once")
+    actor = None if dry_run else env.actor()
+    plan = vm.plan(env.app, name, to_version, mapping=mapping, case_key=case_key,
+                   allow_terminal=allow_terminal, store=not dry_run)
+    if dry_run:
+        env.emit(vm.plan_view(plan), render_plan)
+        return
+    assert actor is not None
+    outcomes = [vm.outcome_view(o) for o in vm.apply(env.app, actor, plan)]
+    env.emit({"workflow": name, "to_version": to_version, "cases": outcomes}, render_outcomes)
+    failed = [o for o in outcomes if not o["migrated"]]
+    if failed:
+        click.echo(f"Error: {len(failed)} of {len(outcomes)} cases left on their version "
+                   f"(see above); fix and run again", err=True)
+        raise SystemExit(1)
+
+
+_ACTION = {"kept": "kept", "re-planned": "re-planned", "cancelled": "cancelled", "new": "new"}
+
+
+def render_plan(v: dict[str, Any]) -> str:
+    lines = []
+    for c in v["cases"]:
+        closes = " (closes the case)" if c["closes"] else ""
+        lines.append(f"{c['key']}  v{c['from_version']} {c['from']} -> "
+                     f"v{v['to_version']} {c['to']}{closes}")
+        if c["missing_fields"]:
+            lines.append("  required to open, missing: " + ", ".join(c["missing_fields"]))
+        lines.extend(f"  needed before {trigger}: {', '.join(names)}"
+                     for trigger, names in c["needed_before"].items())
+        lines.extend(f"  not valid in v{v['to_version']}: {why}"
+                     for why in c["invalid_fields"].values())
+        lines.extend("  " + _task_line(t) for t in c["tasks"])
+    t = v["totals"]
+    lines.append(f"{t['cases']} open case(s) to version {v['to_version']}"
+                 + (f", {t['closing']} closing" if t["closing"] else "")
+                 + f"; follow-ups: {t['kept']} kept, {t['re-planned']} re-planned, "
+                 f"{t['cancelled']} cancelled, {t['new']} new (dry run: nothing changed)")
+    return "\n".join(lines)
+
+
+def _task_line(t: dict[str, Any]) -> str:
+    rule = t["rule"] if t["was_rule"] in (None, t["rule"]) else f"{t['was_rule']} -> {t['rule']}"
+    if t["action"] == "re-planned":
+        when = f"{t['old_due']} -> {t['new_due']}"
+    else:
+        when = t["new_due"] or t["old_due"]
+    task = f"#{t['task']}" if t["task"] else "new"
+    return f"{_ACTION[t['action']]:<10}  {task:<6}  {rule}  {when}"
+
+
+def render_outcomes(v: dict[str, Any]) -> str:
+    rows = v.get("cases", [v])
+    lines = []
+    for o in rows:
+        if o["migrated"]:
+            lines.append(f"{o['key']}  moved v{o['from_version']} {o['from']} -> "
+                         f"v{o['to_version']} {o['to']} (event {o['event']})")
+        else:
+            lines.append(f"{o['key']}  left on v{o['from_version']}: {o['reason']}")
+    return "\n".join(lines) if lines else "no open cases to move"

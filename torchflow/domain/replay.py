@@ -11,6 +11,8 @@ What each event kind changes (the kinds written in service/*.py):
 - ``advanced``: enters ``to_state`` from ``from_state``; ``data.fields`` merged.
 - ``fields_set``: ``data.fields`` merged.
 - ``assigned``: ``data.owner`` becomes the owner (also for a handover).
+- ``migrated``, ``migration_reverted``: another workflow version (``data.to_version``)
+  and the mapped ``to_state``; the time the state was entered stays.
 - ``note``, ``contact``, ``visit``, ``task_done``, ``task_snoozed``,
   ``task_reassigned``, ``tasks_replanned`` (calendar re-planning),
   ``contact_missed`` (the sweep rolled a missed contact on): the case row
@@ -25,11 +27,13 @@ from datetime import datetime
 from typing import Any
 
 from torchflow.domain.history import EventRecord
+from torchflow.domain.status import EventKind
 
-NO_CHANGE = frozenset(
-    {"note", "contact", "visit", "task_done", "task_snoozed", "task_reassigned",
-     "tasks_replanned", "contact_missed"}
-)
+K = EventKind
+NO_CHANGE = frozenset({K.NOTE, K.CONTACT, K.VISIT, K.TASK_DONE, K.TASK_SNOOZED,
+                       K.TASK_REASSIGNED, K.TASKS_REPLANNED, K.CONTACT_MISSED})
+CHANGES_ROW = frozenset({K.OPENED, K.ADVANCED, K.FIELDS_SET, K.ASSIGNED, K.MIGRATED,
+                         K.MIGRATION_REVERTED})
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,13 @@ def _apply(facts: CaseFacts, ev: EventRecord, terminal: frozenset[str]) -> CaseF
         changes["fields"] = {**facts.fields, **(ev.data.get("fields") or {})}
     elif ev.kind == "assigned":
         changes["owner"] = ev.data.get("owner")
+    elif ev.kind in ("migrated", "migration_reverted"):
+        # Another workflow version: the state is mapped, the time it was entered kept.
+        changes.update(
+            state=ev.to_state, previous_state=ev.data.get("previous_state"),
+            workflow_version=ev.data.get("to_version"),
+            closed_at=ev.at if ev.data.get("closed") else None,
+        )
     elif ev.kind == "opened" or ev.kind not in NO_CHANGE:
         raise ReplayError(f"event #{ev.seq} is of a kind torchflow does not write: '{ev.kind}'")
     return _replace(facts, changes)

@@ -47,6 +47,25 @@ class NoticeStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class EventKind(StrEnum):
+    """What a case-history event records; every kind has a replay rule."""
+
+    OPENED = "opened"
+    ADVANCED = "advanced"
+    NOTE = "note"
+    FIELDS_SET = "fields_set"
+    ASSIGNED = "assigned"
+    CONTACT = "contact"
+    VISIT = "visit"
+    TASK_DONE = "task_done"
+    TASK_SNOOZED = "task_snoozed"
+    TASK_REASSIGNED = "task_reassigned"
+    TASKS_REPLANNED = "tasks_replanned"
+    CONTACT_MISSED = "contact_missed"
+    MIGRATED = "migrated"
+    MIGRATION_REVERTED = "migration_reverted"
+
+
 def choices(enum: type[StrEnum]) -> list[str]:
     """The values of ``enum``, in declaration order, for a click.Choice."""
     return [member.value for member in enum]

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Integer, select, text
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.planning import PlannedTask, counted_from
+from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
@@ -104,7 +105,7 @@ def open_case(
         state = spec.states[spec.initial]
         entry = _plan_state(app, s, case, state, values, now)
         append_event(
-            s, case, kind="opened", actor=actor.handle, at=now, to_state=spec.initial,
+            s, case, kind=EventKind.OPENED, actor=actor.handle, at=now, to_state=spec.initial,
             data={
                 "workflow": spec.name, "version": spec.version, "title": title,
                 "owner": owner or actor.handle, "fields": values,
@@ -234,7 +235,7 @@ def _enter(
     if changed:
         changes["fields"] = values
     append_event(
-        s, case, kind="advanced", actor=actor.handle, at=now, from_state=case.state,
+        s, case, kind=EventKind.ADVANCED, actor=actor.handle, at=now, from_state=case.state,
         to_state=dest, data=data, changes=changes,
     )
     followups.close_tasks(s, cancelled, status="cancelled", now=now, outcome=f"left {case.state}")
@@ -262,7 +263,8 @@ def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
-        seq = append_event(s, case, kind="note", actor=actor.handle, at=now, data={"note": note})
+        seq = append_event(s, case, kind=EventKind.NOTE, actor=actor.handle, at=now,
+                           data={"note": note})
     return {"key": case.key, "event": seq}
 
 
@@ -284,7 +286,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
             fields=values, owner_id=case.owner_id,
         )
         append_event(
-            s, case, kind="fields_set", actor=actor.handle, at=now,
+            s, case, kind=EventKind.FIELDS_SET, actor=actor.handle, at=now,
             data={"fields": changed, "was": old, **follow.notes}, changes={"fields": values},
         )
         followups.apply_follow(app, s, follow)
@@ -299,7 +301,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
         person = active_person(s, handle, "assign to")
         old = _handle(s, case.owner_id)
         append_event(
-            s, case, kind="assigned", actor=actor.handle, at=now,
+            s, case, kind=EventKind.ASSIGNED, actor=actor.handle, at=now,
             data={"owner": handle, "was": old}, changes={"owner_id": person.id},
         )
         followups.move_work(app, s, person, task_ids=followups.open_task_ids(s, case.id))

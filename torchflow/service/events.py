@@ -82,6 +82,15 @@ _HEAD_SIGN = (
 )
 
 
+def lock_head(session: Connection) -> None:
+    """Take the database-wide audit head first, as ``append_event`` does, for a
+    writer that must lock case or task rows before it appends (the sweep): every
+    writer then takes the head before any other row, so none waits in a cycle.
+    SQLite's BEGIN IMMEDIATE holds the whole database already."""
+    if session.dialect.name == "postgresql":
+        session.exec_driver_sql(f"SELECT gseq FROM audit_head WHERE id = {HEAD_ID} FOR UPDATE")
+
+
 def load_case(session: Connection, key: str) -> CaseRow:
     row = session.execute(_BY_KEY, {"key": key.strip().upper()}).first()
     if row is None:

@@ -418,3 +418,48 @@ def _first_of_stay(session: Connection, task: Row[Any], entered_at: datetime) ->
             TASKS.c.occurrence < task.occurrence)
         .order_by(TASKS.c.occurrence.desc()).limit(1)).first()
     return ended is None or ended.closed_at < entered_at
+
+
+# --------------------------------------------------------------------------- version moves
+
+
+def move_to_version(
+    session: Connection, cal: WorkCalendar, *, case_id: int, moves: Iterable[Any],
+    rules: dict[str, Rule], assignee_id: int | None, now: datetime, outcome: str,
+) -> None:
+    """A case moved to another workflow version (``moves``: the TaskMoves of
+    ``domain/version_moves``): cancel, re-plan in place (as a snooze does) or
+    plan its follow-ups; kept ones are not touched."""
+    moves = list(moves)
+    cancelled = [m.task_id for m in moves if m.action == "cancelled"]
+    close_tasks(session, cancelled, status=TaskStatus.CANCELLED, now=now, outcome=outcome)
+    for m in (m for m in moves if m.action == "re-planned"):
+        _replan_moved(session, cal, m, rules[m.rule])
+    new = [PlannedTask(m.rule, m.kind, m.occurrence, m.new_due, m.window_start, m.window_end,
+                       m.seed, since=m.since) for m in moves if m.action == "new"]
+    insert_tasks(session, cal, case_id=case_id, rules=tuple(rules.values()), planned=new,
+                 assignee_id=assignee_id, now=now)
+
+
+def _replan_moved(session: Connection, cal: WorkCalendar, move: Any, rule: Rule) -> None:
+    task = session.execute(select(TASKS.c.due_on, TASKS.c.occurrence, TASKS.c.stage_done)
+                           .where(TASKS.c.id == move.task_id, TASKS.c.status == OPEN)).first()
+    if task is None:
+        return
+    values: dict[str, Any] = {
+        "rule": move.rule, "state": rule.state, "occurrence": move.occurrence,
+        "window_start": move.window_start, "window_end": move.window_end, "seed": move.seed,
+        "remind": rule.remind, "escalate_to": getattr(rule, "escalate_to", None),
+    }
+    if move.since is not None:
+        values.update(planning_record(cal, move.since, move.new_due, move.window_end))
+    if (task.due_on, task.occurrence) != (move.new_due, move.occurrence):
+        # A new day (or number) is a new notice key: notices start over, as on a snooze.
+        values.update(replan_row(cal, rule.kind, move.new_due, rule.remind))
+        withdraw_notices(session, [move.task_id])
+    else:
+        # Same day, same keys: what was produced stands; only the stages ahead move.
+        tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind)
+        ahead = [at for stage, _, at in stage_times(tl) if stage > task.stage_done]
+        values["next_notice_at"] = min(ahead, default=None)
+    session.execute(update(TASKS).where(TASKS.c.id == move.task_id).values(**values))

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
 from torchflow.config import ENV_USER
+from torchflow.domain.status import EventKind
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
@@ -156,7 +157,8 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
         case_ids = list(s.scalars(select(CASES.c.id).where(
             CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
         for case_id in case_ids:
-            append_event(s, case_by_id(s, case_id), kind="assigned", actor=actor.handle, at=now,
+            append_event(s, case_by_id(s, case_id), kind=EventKind.ASSIGNED,
+                         actor=actor.handle, at=now,
                          data={"owner": new, "was": old, "handover": True},
                          changes={"owner_id": taker.id})
         moved = followups.move_work(app, s, taker, giver=giver)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Row, bindparam, extract, func, select, update
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import PlannedTask, plan_next
 from torchflow.domain.rules import Rule, VisitRule
+from torchflow.domain.status import EventKind
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import append_event, case_by_id
@@ -203,7 +204,7 @@ def _apply_case(app: App, actor: str, case_id: int, items: list[Move]) -> None:
         data = {"reason": "calendar data changed", "tasks": [
             {"task": m.task.id, "rule": m.task.rule, "from": m.task.due_on.isoformat(),
              "to": m.planned.due_on.isoformat()} for m in items if m.planned is not None]}
-        append_event(s, case, kind="tasks_replanned", actor=actor, at=now, data=data)
+        append_event(s, case, kind=EventKind.TASKS_REPLANNED, actor=actor, at=now, data=data)
         for m in items:
             p = m.planned
             assert p is not None

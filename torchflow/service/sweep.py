@@ -24,11 +24,11 @@ from sqlalchemy import Connection, Row, bindparam, select, update
 from torchflow.domain import wording
 from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
-from torchflow.domain.status import NoticeKind, TaskKind, TaskStatus
+from torchflow.domain.status import EventKind, NoticeKind, TaskKind, TaskStatus
 from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, roll_at, timeline
 from torchflow.service import followups
 from torchflow.service.app import App
-from torchflow.service.events import CASES, CaseRow, append_event
+from torchflow.service.events import CASES, CaseRow, append_event, lock_head
 from torchflow.service.notices import ledger_row, people_by_id, recipients, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
@@ -133,6 +133,7 @@ def _roll(
 ) -> int:
     """Roll one missed contact and record it in the case's history; the contacts
     missed, or 0 when its case is being changed right now (it rolls next sweep)."""
+    lock_head(s)  # before the case and task rows, like every writer of history
     case = _lock_case(s, task.case_id)
     if case is None:
         return 0
@@ -142,7 +143,7 @@ def _roll(
     # One escalation per roll at most, each time the run reaches a multiple of N.
     after = rule.escalate_after
     escalate = after > 0 and in_row // after > (in_row - roll.count) // after
-    append_event(s, case, kind="contact_missed", actor=SWEEPER, at=now, data={
+    append_event(s, case, kind=EventKind.CONTACT_MISSED, actor=SWEEPER, at=now, data={
         "task": task.id, "rule": task.rule,
         "missed": [{"occurrence": o, "due_on": d.isoformat()} for o, d in
                    [(task.occurrence, task.due_on),

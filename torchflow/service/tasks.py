@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, select, update
 
 from torchflow.domain.planning import outcome_of
 from torchflow.domain.rules import Rule
-from torchflow.domain.status import TaskKind
+from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
@@ -128,7 +128,7 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
             data["note"] = note
         if planned:
             data["next"] = {"occurrence": planned.occurrence, "due_on": planned.due_on.isoformat()}
-        append_event(s, case, kind="task_done", actor=actor.handle, at=now, data=data)
+        append_event(s, case, kind=EventKind.TASK_DONE, actor=actor.handle, at=now, data=data)
         followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id, now=now,
                               outcome=note or "", result=result)
     return {"task": task_id, "key": case.key, "next": data.get("next")}
@@ -157,7 +157,7 @@ def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[
         case = case_by_id(s, task.case_id)
         data = {"task": task.id, "rule": task.rule, "from": task.due_on.isoformat(),
                 "to": due.isoformat(), "reason": reason}
-        append_event(s, case, kind="task_snoozed", actor=actor.handle, at=now, data=data)
+        append_event(s, case, kind=EventKind.TASK_SNOOZED, actor=actor.handle, at=now, data=data)
         s.execute(update(TASKS).where(TASKS.c.id == task.id)
                   .values(**followups.replan_row(cal, task.kind, due, task.remind)))
         followups.withdraw_notices(s, [task.id])
@@ -174,7 +174,7 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
         case = case_by_id(s, task.case_id)
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)
-        append_event(s, case, kind="task_reassigned", actor=actor.handle, at=now,
+        append_event(s, case, kind=EventKind.TASK_REASSIGNED, actor=actor.handle, at=now,
                      data={"task": task.id, "to": handle, "was": old.handle if old else None})
         followups.move_work(app, s, person, task_ids=[task.id])
     return {"task": task_id, "key": case.key, "assignee": handle}
