@@ -84,7 +84,7 @@ class SpanType(click.ParamType):
     """A span of calendar days or weeks: 0d, 3d, 2w."""
 
     name = "span"
-    pattern = re.compile(r"\s*(\d{1,6})\s*([dw])\s*")
+    pattern = re.compile(r"\s*(\d+)\s*([dw])\s*")
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> timedelta:
@@ -93,8 +93,9 @@ class SpanType(click.ParamType):
         match = self.pattern.fullmatch(str(value))
         if not match:
             self.fail(f"{value!r} is not a span; use e.g. 3d or 2w", param, ctx)
-        days = int(match[1]) * (7 if match[2] == "w" else 1)
-        if days > MAX_SPAN_DAYS:
+        # Bounded by digits before int(): a span of a million digits is not parsed.
+        days = int(match[1][-9:]) * (7 if match[2] == "w" else 1)
+        if len(match[1].lstrip("0")) > 9 or days > MAX_SPAN_DAYS:
             self.fail(f"{value!r} is too long; at most {MAX_SPAN_DAYS}d", param, ctx)
         return timedelta(days=days)
 
