@@ -100,25 +100,27 @@ class SpanType(click.ParamType):
         return timedelta(days=days)
 
 
-class AssignmentType(click.ParamType):
-    """NAME=VALUE, as (name, value)."""
+class PairType(click.ParamType):
+    """LEFT=RIGHT, as (left, right): a field and its value, a state and its new name."""
 
-    name = "name=value"
+    def __init__(self, name: str, example: str, *, right_required: bool = False) -> None:
+        self.name, self.example, self.right_required = name, example, right_required
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> tuple[str, str]:
         if isinstance(value, tuple):
             return value
-        name, sep, rest = str(value).partition("=")
-        if not sep or not name.strip():
-            self.fail(f"{value!r} is not name=value; e.g. industry=biomedicine", param, ctx)
-        return name.strip(), rest.strip()
+        left, sep, right = str(value).partition("=")
+        if not sep or not left.strip() or (self.right_required and not right.strip()):
+            self.fail(f"{value!r} is not {self.name}; e.g. {self.example}", param, ctx)
+        return left.strip(), right.strip()
 
 
 DATE = DateType()
 WHEN = WhenType()
 SPAN = SpanType()
-ASSIGNMENT = AssignmentType()
+ASSIGNMENT = PairType("name=value", "industry=biomedicine")
+STATE_PAIR = PairType("old_state=new_state", "--map negotiation=talks", right_required=True)
 
 
 def assignments(_ctx: click.Context, _param: click.Parameter,

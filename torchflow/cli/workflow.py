@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from torchflow.cli.context import Env, pairs, pass_env, table
+from torchflow.cli.params import STATE_PAIR
 
 
 @click.group()
@@ -130,27 +131,11 @@ def diagram(env: Env, name: str, fmt: str, version: int | None) -> None:
     env.emit({"name": name, "format": fmt, "diagram": text}, text)
 
 
-class StatePair(click.ParamType):
-    """``old_state=new_state`` for --map (local until cli/params.py is on main)."""
-
-    name = "old=new"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> tuple[str, str]:
-        if isinstance(value, tuple):
-            return value
-        old, sep, new = str(value).partition("=")
-        if not sep or not old.strip() or not new.strip():
-            self.fail(f"{value!r} is not old_state=new_state; e.g. --map negotiation=talks",
-                      param, ctx)
-        return old.strip(), new.strip()
-
-
 @workflow.command("migrate")
 @click.argument("name", required=False)
 @click.option("--to", "to_version", type=click.IntRange(1),
               help="The version to move to: a stored one or the file's.")
-@click.option("--map", "pairs_", type=StatePair(), multiple=True,
+@click.option("--map", "pairs_", type=STATE_PAIR, multiple=True,
               help="old_state=new_state for a state renamed or removed (repeatable).")
 @click.option("--case", "case_key", help="Move only this case.")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
