@@ -133,3 +133,96 @@ def people_(env: Env, file: Path, dry_run: bool) -> None:
     env.emit(result, lambda r: f"{r['file']}: {r['added']} added, {r['updated']} updated, "
                                f"{r['unchanged']} unchanged"
                                + (" (dry run: nothing written)" if r["dry_run"] else ""))
+
+
+@click.group("export")
+def export() -> None:
+    """Write cases, tasks, history or notices to a spreadsheet (.xlsx or .csv).
+
+    \b
+    Example:
+      torchflow export cases matters.xlsx --open
+      torchflow export tasks work.csv --assignee wang.li
+    """
+
+
+def _exported(r: dict[str, Any]) -> str:
+    sheets = f" in {len(r['sheets'])} sheet(s)" if r.get("sheets") else ""
+    return f"wrote {r['rows']} {r['what']} to {r['file']}{sheets}"
+
+
+@export.command("cases")
+@click.argument("out", type=FILE)
+@click.option("--workflow", help="Only this workflow (needed for a .csv of several).")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--owner", metavar="HANDLE", help="Only cases this person owns.")
+@click.option("--open/--closed", "is_open", default=None, help="Only open (or closed) cases.")
+@pass_env
+def export_cases(env: Env, out: Path, workflow: str | None, state: str | None,
+                 owner: str | None, is_open: bool | None) -> None:
+    """Cases to OUT, one sheet per workflow; it imports again as it is.
+
+    \b
+    Example:
+      torchflow export cases matters.xlsx --workflow project_introduction
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_cases(env.app, out, workflow=workflow, state=state, owner=owner,
+                                  is_open=is_open), _exported)
+
+
+@export.command("tasks")
+@click.argument("out", type=FILE)
+@click.option("--assignee", metavar="HANDLE", help="Only HANDLE's tasks.")
+@click.option("--kind", type=click.Choice(["contact", "visit", "deadline"]))
+@click.option("--status", type=click.Choice(["open", "done", "cancelled", "missed"]))
+@click.option("--workflow", help="Only this workflow's cases.")
+@pass_env
+def export_tasks(env: Env, out: Path, assignee: str | None, kind: str | None,
+                 status: str | None, workflow: str | None) -> None:
+    """Follow-up tasks, open and closed, to OUT.
+
+    \b
+    Example:
+      torchflow export tasks work.xlsx --status open --assignee wang.li
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_tasks(env.app, out, assignee=assignee, kind=kind, status=status,
+                                  workflow=workflow), _exported)
+
+
+@export.command("history")
+@click.argument("out", type=FILE)
+@click.option("--case", "case_key", metavar="KEY", help="Only this case.")
+@click.option("--workflow", help="Only this workflow's cases.")
+@pass_env
+def export_history(env: Env, out: Path, case_key: str | None, workflow: str | None) -> None:
+    """Every history event, in the order written, to OUT.
+
+    \b
+    Example:
+      torchflow export history history.xlsx --case PI-2026-0001
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_history(env.app, out, case=case_key, workflow=workflow), _exported)
+
+
+@export.command("notices")
+@click.argument("out", type=FILE)
+@click.option("--status", type=click.Choice(["pending", "sent", "dead", "cancelled"]))
+@click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
+@pass_env
+def export_notices(env: Env, out: Path, status: str | None, recipient: str | None) -> None:
+    """The notice ledger to OUT.
+
+    \b
+    Example:
+      torchflow export notices dead.csv --status dead
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_notices(env.app, out, status=status, recipient=recipient),
+             _exported)

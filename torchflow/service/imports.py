@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, insert, select, text
+from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
 
 from torchflow.domain import sheets
 from torchflow.domain.planning import counted_from, plan_state_entry
@@ -211,9 +211,12 @@ _CASE_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
 def _stored(s: Connection, workflow: str, refs: list[str]) -> dict[str, CaseRow]:
     if not refs:
         return {}
-    rows = s.execute(select(CASES.c.external_ref, *_CASE_COLUMNS)
-                     .where(CASES.c.workflow == workflow, CASES.c.external_ref.in_(refs)))
-    return {r[0]: CaseRow(*r[1:]) for r in rows}
+    # A case opened here, never imported, is named by its key (what an export writes).
+    rows = s.execute(select(CASES.c.external_ref, *_CASE_COLUMNS).where(
+        CASES.c.workflow == workflow,
+        or_(CASES.c.external_ref.in_(refs),
+            and_(CASES.c.external_ref.is_(None), CASES.c.key.in_(refs)))))
+    return {(r[0] or r.key): CaseRow(*r[1:]) for r in rows}
 
 
 def _owner(case: CaseRow, people: dict[str, tuple[int, bool]]) -> str | None:
