@@ -226,3 +226,25 @@ def export_notices(env: Env, out: Path, status: str | None, recipient: str | Non
 
     env.emit(exports.export_notices(env.app, out, status=status, recipient=recipient),
              _exported)
+
+
+@click.command("feed-token")
+@click.argument("handle")
+@click.option("--new", "rotate", is_flag=True,
+              help="Rotate the secret: the old feed file name stops working.")
+@pass_env
+def feed_token(env: Env, handle: str, rotate: bool) -> None:
+    """Show (or with --new rotate) the secret in HANDLE's calendar feed file name.
+
+    The scheduler writes each person's follow-ups to [feeds] ics_dir as
+    HANDLE-TOKEN.ics; whoever knows the name can read the feed.
+
+    \b
+    Example:
+      torchflow person feed-token wang.li --new
+    """
+    from torchflow.service import feeds
+
+    result = feeds.rotate_token(env.app, handle) if rotate else feeds.show_token(env.app, handle)
+    env.emit(result, lambda r: f"{r['handle']}: feed file {r['file']}" if r["file"]
+             else f"{r['handle']} has no feed token yet; give one with --new")
