@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.ics import PRODID, task_uid
 from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
@@ -33,8 +34,6 @@ from torchflow.service.app import App
 from torchflow.service.people import person_by_handle
 from torchflow.store.models import CASES, PEOPLE, TASKS
 
-PRODID = "-//torchflow//follow-ups//EN"
-UID_DOMAIN = "torchflow"
 DEFAULT_DAYS = 60
 # Cancelled tasks stay in a feed this long, so subscribed calendars drop them.
 CANCELLED_KEPT_DAYS = 30
@@ -51,10 +50,6 @@ WHAT_TO_DO = {
     "deadline": "Stage deadline: the case should leave '{state}' by this day; escalates to "
                 "{escalate} when missed.",
 }
-
-
-def task_uid(task_id: int) -> str:
-    return f"task-{task_id}@{UID_DOMAIN}"
 
 
 def _rows(s: Connection, person_id: int | None, today: date, days: int) -> list[Any]:
