@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
 
 from torchflow.domain import sheets
+from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import counted_from, plan_state_entry
 from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
@@ -254,11 +256,44 @@ def _write_chunk(
         _create(app, s, actor, pinned, new, label, people, now)
 
 
+class _RememberingCalendar:
+    """The office's calendar, each answer remembered for one import: an import
+    plans the same rules from the same few entry days thousands of times, and the
+    calendar's answers are pure functions of their arguments."""
+
+    def __init__(self, cal: WorkCalendar) -> None:
+        self._cal = cal
+        self.tz = cal.tz
+        self.workday_start, self.workday_end = cal.workday_start, cal.workday_end
+        self.add_workdays = cache(cal.add_workdays)
+        self.is_workday = cache(cal.is_workday)
+        self.next_workday = cache(cal.next_workday)
+        self.count_workdays = cache(cal.count_workdays)
+        self.workdays = cache(cal.workdays)
+        self.at = cache(cal.at)
+        self.planning_digest = cache(cal.planning_digest)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cal, name)
+
+
+_CALENDARS: dict[int, tuple[WorkCalendar, WorkCalendar]] = {}
+
+
+def _remembering(cal: WorkCalendar) -> WorkCalendar:
+    kept = _CALENDARS.get(id(cal))
+    if kept is None or kept[0] is not cal:
+        _CALENDARS.clear()  # one import at a time: nothing stays past its App
+        kept = (cal, cast(WorkCalendar, _RememberingCalendar(cal)))
+        _CALENDARS[id(cal)] = kept
+    return kept[1]
+
+
 def _create(
     app: App, s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
     label: str, people: dict[str, tuple[int, bool]], now: datetime,
 ) -> None:
-    spec, cal = pinned.spec, app.calendar
+    spec, cal = pinned.spec, _remembering(app.calendar)
     keys = _next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
     for key, row in zip(keys, rows, strict=True):
