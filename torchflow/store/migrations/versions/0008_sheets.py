@@ -28,8 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.drop_column("feed_token")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+): no copy of tables others refer to.
+    op.drop_column("people", "feed_token")
     op.drop_index("ix_cases_workflow_external_ref", table_name="cases")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_column("external_ref")
+    op.drop_column("cases", "external_ref")
