@@ -220,8 +220,7 @@ def test_import_people_is_idempotent_by_handle(cli: Cli, tmp_path: Path) -> None
 def test_a_keyed_history_stays_verifiable_after_a_bulk_import(cli: Cli, tmp_path: Path) -> None:
     keyed = {"TORCHFLOW_AUDIT_KEY": "k" * 32}
     cli.open_pi(as_="wang.li")  # one event before, written one at a time, unkeyed
-    cli.ok("case", "note", cli.open_pi(now="2026-03-04T09:31:00+08:00"), "before the key",
-           as_="wang.li", env=keyed)
+    cli.ok("case", "note", cli.open_pi(), "the first keyed event", as_="wang.li", env=keyed)
     rows = [[f"K-{i}", f"matter {i}", "", "negotiation", "2026-02-02", "E", "new energy",
              "referral", str(i + 1), ""] for i in range(2500)]  # three chunks
     result = cli.json("import", "cases", "project_introduction",
