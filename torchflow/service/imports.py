@@ -20,12 +20,14 @@ latest stage, not every reminder missed.
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
 
@@ -94,7 +96,21 @@ def import_cases(
             people = _people(s)
         spec = pinned.spec
     result = ImportResult(str(path), spec.name, dry_run)
-    header, bad_rows, good = _check(app, spec, path, sheet, today, people, result)
+    if dry_run:
+        return _import(app, actor, pinned, spec, path, sheet, today, now, people, result,
+                       None, skip_bad, progress)
+    with tempfile.TemporaryFile(prefix="torchflow-import-") as spill:
+        return _import(app, actor, pinned, spec, path, sheet, today, now, people, result,
+                       spill, skip_bad, progress)
+
+
+def _import(
+    app: App, actor: Actor, pinned: Pinned | None, spec: WorkflowSpec, path: Path,
+    sheet: str | None, today: date, now: datetime, people: dict[str, tuple[int, bool]],
+    result: ImportResult, spill: IO[bytes] | None, skip_bad: Path | None,
+    progress: Callable[[int], Progress] | None,
+) -> ImportResult:
+    header, bad_rows, good = _check(app, spec, path, sheet, today, people, result, spill)
     result.bad = len(bad_rows)
     if bad_rows and skip_bad is None:
         problems = [str(p) for r in bad_rows for p in r.problems]
@@ -103,14 +119,14 @@ def import_cases(
             shown.append(f"... and {len(problems) - len(shown)} more problem(s); "
                          "fix these first, or import the good rows with --skip-bad FILE")
         raise Problems(shown)
-    if pinned is None:
+    if pinned is None or spill is None:
         return result
     if bad_rows and skip_bad is not None:
         _write_bad(skip_bad, header, bad_rows)
         result.bad_file = str(skip_bad)
     tick = progress(good) if progress else None
     label = path.name
-    for chunk in _chunks(_good_rows(spec, path, sheet, header, today, people)):
+    for chunk in _spilled(spill):
         with app.db.transaction() as s:
             _write_chunk(app, s, actor, pinned, chunk, label, people, now)
         if tick:
@@ -146,10 +162,11 @@ def _rows(spec: WorkflowSpec, path: Path, sheet: str | None
 
 def _check(
     app: App, spec: WorkflowSpec, path: Path, sheet: str | None, today: date,
-    people: dict[str, tuple[int, bool]], result: ImportResult,
+    people: dict[str, tuple[int, bool]], result: ImportResult, spill: IO[bytes] | None,
 ) -> tuple[sheets.Header, list[sheets.SheetRow], int]:
     """Pass one: every row checked and classified; returns the bad rows and how
-    many good ones there are."""
+    many good ones there are. The good rows, checked, go to ``spill`` a chunk at a
+    time, for pass two to write without reading the file again (memory stays flat)."""
     header, body = _rows(spec, path, sheet)
     bad: list[sheets.SheetRow] = []
     good = 0
@@ -157,6 +174,8 @@ def _check(
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
         good += len(ok)
+        if spill is not None and ok:
+            pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
         with app.db.read() as s:
             stored = _stored(s, spec.name, [r.external_ref for r in ok])
         for row in ok:
@@ -187,12 +206,15 @@ def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int
         yield row
 
 
-def _good_rows(spec: WorkflowSpec, path: Path, sheet: str | None, header: sheets.Header,
-               today: date, people: dict[str, tuple[int, bool]]) -> Iterator[sheets.SheetRow]:
-    """Pass two: the rows again, the good ones only (the file has not changed in
-    between unless someone saved it; a row bad now is skipped, not half-written)."""
-    _, body = _rows(spec, path, sheet)
-    return (row for row in _checked(spec, header, body, today, people) if not row.problems)
+def _spilled(spill: IO[bytes]) -> Iterator[list[sheets.SheetRow]]:
+    """Pass two: the good rows pass one checked, a chunk at a time (a file this
+    process wrote, never one a user gave)."""
+    spill.seek(0)
+    while True:
+        try:
+            yield pickle.load(spill)
+        except EOFError:
+            return
 
 
 def _chunks(rows: Iterator[sheets.SheetRow] | Any, size: int = CHUNK
