@@ -81,6 +81,12 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class FeedsSettings:
+    # Where the scheduler keeps each person's follow-ups as an .ics file (none: off).
+    ics_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     workflows_dir: Path
@@ -88,6 +94,7 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    feeds: FeedsSettings = field(default_factory=FeedsSettings)
     source: Path | None = None
 
 
@@ -124,7 +131,7 @@ WEBHOOK_RULES: dict[str, Rule] = {
     "url": ("text", 0, 2000), "secret_env": ("text", 1, 255),
     "timeout_seconds": ("seconds", 0.1, 3600), "allow_unsigned": ("bool", 0, 0),
 }
-SECTIONS = ["database", "calendar", "workflows", "scheduler", "notify"]
+SECTIONS = ["database", "calendar", "workflows", "scheduler", "notify", "feeds"]
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -166,6 +173,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
                                     .read(SCHEDULER_RULES)),
         notify=_notify(reader.section("notify", ["default_channel", "file", "smtp", "webhook"]),
                        base),
+        feeds=_feeds(reader.section("feeds", ["ics_dir"]), base),
         source=source,
         **busy,
     )
@@ -231,6 +239,12 @@ def bundled_workflows_dir() -> Path:
         if candidate.is_dir():
             return candidate
     return here / "bundled"
+
+
+def _feeds(feeds: _Reader, base: Path) -> FeedsSettings:
+    if "ics_dir" not in feeds.data:
+        return FeedsSettings()
+    return FeedsSettings(ics_dir=base / feeds.bounded_text("ics_dir", 1, 1000))
 
 
 def _workflows_dir(wf: _Reader, base: Path) -> Path:

@@ -41,8 +41,14 @@ class TickResult:
 
 def tick(app: App, channels: Channels, owner: str,
          stop: threading.Event | None = None) -> TickResult:
-    """One sweep and one dispatch: what cron, systemd timers and tests call."""
-    return TickResult(sweep(app), dispatch(app, channels, owner, stop=stop))
+    """One sweep and one dispatch: what cron, systemd timers and tests call; then
+    the calendar feeds, when ``[feeds] ics_dir`` is set."""
+    result = TickResult(sweep(app), dispatch(app, channels, owner, stop=stop))
+    if app.settings.feeds.ics_dir is not None:
+        from torchflow.service.feeds import refresh_if_due
+
+        refresh_if_due(app, app.settings.feeds.ics_dir)
+    return result
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -140,3 +140,30 @@ def test_missing_address_is_a_delivery_error(channel: SmtpChannel) -> None:
 def test_bad_security_mode_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="starttls"):
         SmtpChannel("127.0.0.1", 25, security="tls")
+
+
+def test_a_visit_or_deadline_notice_carries_its_event(smtp: SmtpReceiver,
+                                                      channel: SmtpChannel) -> None:
+    from datetime import date
+
+    from icalendar import Calendar
+
+    payload = {"case": "PI-2026-0001", "task": 42, "task_kind": "visit",
+               "rule": "negotiation.visit", "occurrence": 1, "due_on": "2026-03-18",
+               "case_title": "氢燃料电池"}
+    message = make_message()
+    channel.send(Message(**{**message.__dict__, "kind": "upcoming", "payload": payload}))
+    channel.send(Message(**{**message.__dict__, "idempotency_key": "notice-2",
+                            "payload": {**payload, "task_kind": "contact"}}))
+    visit, contact = smtp.messages
+    assert visit.is_multipart() and not contact.is_multipart()
+    [part] = [p for p in visit.iter_attachments()]
+    assert part.get_content_type() == "text/calendar"
+    assert part.get_param("method") == "PUBLISH"
+    assert part.get_filename() == "PI-2026-0001.ics"
+    [event] = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
+    assert str(event["uid"]) == "task-42@torchflow"
+    assert event.decoded("dtstart") == date(2026, 3, 18)
+    assert str(event["summary"]) == "PI-2026-0001 氢燃料电池 · visit"
+    body = visit.get_body(preferencelist=("plain",))
+    assert body is not None and "张伟您好" in body.get_content()

@@ -99,7 +99,10 @@ def test_each_person_is_told_on_their_own_channel(
                                "氢燃料电池项目")
     mail_key = mail["X-Torchflow-Idempotency-Key"]
     assert mail["Message-ID"] == message_id(mail_key)
-    assert f"torchflow case show {mail_case}" in mail.get_content()
+    # A deadline's notice carries its event as a text/calendar attachment.
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None and f"torchflow case show {mail_case}" in body.get_content()
+    assert [p.get_content_type() for p in mail.iter_attachments()] == ["text/calendar"]
 
     [(headers, body)] = hook.requests
     assert hook.paths == ["/hook/he-yu"]

@@ -107,3 +107,33 @@ def test_mismatches_name_each_column() -> None:
         "say {contact_person='李总', enterprise='清能', n=2}",
     ]
     assert mismatches(facts, facts) == []
+
+
+IMPORTED = event(1, "imported", {
+    "workflow": "project_introduction", "version": 1, "title": "氢能", "owner": "wang.li",
+    "fields": {"enterprise": "清能", "n": 1}, "source": "imported from m.csv row 2",
+    "state_entered_at": "2026-02-02T01:00:00+00:00"}, to_state="negotiation")
+
+
+def test_an_imported_case_entered_its_state_before_it_was_imported() -> None:
+    facts = replay([IMPORTED], TERMINAL)
+    entered = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
+    assert (facts.state, facts.opened_at, facts.state_entered_at, facts.closed_at) == (
+        "negotiation", entered, entered, None)
+    assert facts.last_event_at == IMPORTED.at
+    closed = replace(IMPORTED, to_state="closed")
+    assert replay([closed], TERMINAL).closed_at == entered
+
+
+def test_a_reimported_row_changes_fields_title_and_owner() -> None:
+    update = event(2, "imported", {"fields": {"n": 2}, "was": {"n": 1}, "title": "氢能二期",
+                                   "was_title": "氢能", "owner": "zhao.min"})
+    facts = replay([IMPORTED, update], TERMINAL)
+    assert (facts.title, facts.owner, facts.fields) == (
+        "氢能二期", "zhao.min", {"enterprise": "清能", "n": 2})
+    assert facts.state == "negotiation" and facts.version == 3
+
+
+def test_an_imported_event_without_its_entry_time_cannot_be_replayed() -> None:
+    with pytest.raises(ReplayError, match="entered its state at None"):
+        replay([replace(IMPORTED, data={"workflow": "x"})], TERMINAL)

@@ -6,6 +6,7 @@ import hashlib
 import os
 import smtplib
 import ssl
+from datetime import date
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
@@ -14,6 +15,7 @@ from typing import Any
 from torchflow.channels.base import Message
 from torchflow.clock import utcnow
 from torchflow.config import Settings
+from torchflow.domain.ics import CALENDAR_KINDS, task_event_document
 from torchflow.errors import ConfigError, DeliveryError
 
 SECURITY_MODES = ("none", "starttls", "ssl")
@@ -40,7 +42,28 @@ def build_email(message: Message, sender: str) -> EmailMessage:
     mail["Message-ID"] = message_id(message.idempotency_key)
     mail[IDEMPOTENCY_HEADER] = message.idempotency_key
     mail.set_content(message.body, charset="utf-8")
+    event = calendar_attachment(message)
+    if event is not None:
+        mail.add_attachment(event, maintype="text", subtype="calendar",
+                            filename=f"{message.payload.get('case', 'task')}.ics",
+                            params={"method": "PUBLISH"})
     return mail
+
+
+def calendar_attachment(message: Message) -> bytes | None:
+    """A visit's or deadline's notice carries its event (all-day on the due day, the
+    task's UID, as in the calendar feeds): one click puts it in the calendar."""
+    p = message.payload
+    if p.get("task_kind") not in CALENDAR_KINDS or not p.get("due_on") or p.get("task") is None:
+        return None
+    try:
+        due_on = date.fromisoformat(str(p["due_on"]))
+    except ValueError:
+        return None
+    case = p.get("case", "")
+    summary = " ".join(f"{case} {p.get('case_title', '')} · {p['task_kind']}".split())
+    return task_event_document(task_id=int(p["task"]), due_on=due_on, summary=summary,
+                               description=message.body, now=utcnow())
 
 
 class SmtpChannel:

@@ -18,6 +18,7 @@ from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
 from torchflow.cli.scheduler import scheduler
+from torchflow.cli.sheets import export, feed_token, import_
 from torchflow.cli.single import agenda, demo, init
 from torchflow.cli.task import task
 from torchflow.cli.workflow import workflow
@@ -90,8 +91,9 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
-                calendar, replan):
+                calendar, replan, import_, export):
     cli.add_command(command)
+person.add_command(feed_token)
 _json_after(cli)
 
 

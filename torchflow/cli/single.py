@@ -37,16 +37,27 @@ def init(env: Env) -> None:
 
 @click.command()
 @click.option("--days", type=click.IntRange(1, 90), default=14, show_default=True)
-@click.option("--assignee", metavar="HANDLE", help="Only HANDLE's work.")
+@click.option("--assignee", "--person", "assignee", metavar="HANDLE", help="Only HANDLE's work.")
+@click.option("--ics", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.ics",
+              help="Write the open follow-ups as an iCalendar file for a phone or Outlook.")
 @pass_env
-def agenda(env: Env, days: int, assignee: str | None) -> None:
+def agenda(env: Env, days: int, assignee: str | None, ics: Path | None) -> None:
     """What comes due in the next DAYS and which notices will go out.
 
     \b
     Example:
       torchflow agenda --days 7 --assignee wang.li
+      torchflow agenda --ics wang.li.ics --person wang.li --days 60
     """
     from torchflow.service import tasks
+
+    if ics is not None:
+        from torchflow.service import feeds
+
+        feeds.write_ics(ics, feeds.agenda_ics(env.app, person=assignee, days=days))
+        env.emit({"file": str(ics), "person": assignee, "days": days},
+                 f"wrote {ics}: follow-ups of {assignee or 'everyone'} due within {days} days")
+        return
 
     result = tasks.agenda(env.app, days=days, assignee=assignee)
     env.emit(result, render_agenda)

@@ -11,6 +11,10 @@ What each event kind changes (the kinds written in service/*.py):
 - ``advanced``: enters ``to_state`` from ``from_state``; ``data.fields`` merged.
 - ``fields_set``: ``data.fields`` merged.
 - ``assigned``: ``data.owner`` becomes the owner (also for a handover).
+- ``imported``: first, as ``opened``, with the time the state was entered (and
+  the case opened) given by ``data.state_entered_at``, an imported matter having
+  entered its state before it was imported; later, a re-import of a changed row:
+  ``data.fields`` merged, ``data.title`` and ``data.owner`` when given.
 - ``migrated``, ``migration_reverted``: another workflow version (``data.to_version``)
   and the mapped ``to_state``; the time the state was entered stays.
 - ``note``, ``contact``, ``visit``, ``task_done``, ``task_snoozed``,
@@ -33,7 +37,7 @@ K = EventKind
 NO_CHANGE = frozenset({K.NOTE, K.CONTACT, K.VISIT, K.TASK_DONE, K.TASK_SNOOZED,
                        K.TASK_REASSIGNED, K.TASKS_REPLANNED, K.CONTACT_MISSED})
 CHANGES_ROW = frozenset({K.OPENED, K.ADVANCED, K.FIELDS_SET, K.ASSIGNED, K.MIGRATED,
-                         K.MIGRATION_REVERTED})
+                         K.MIGRATION_REVERTED, K.IMPORTED})
 
 
 @dataclass(frozen=True)
@@ -65,21 +69,25 @@ def replay(events: Sequence[EventRecord], terminal: frozenset[str]) -> CaseFacts
     if not events:
         raise ReplayError("the case has no events, not even the one that opened it")
     first = events[0]
-    if first.kind != "opened":
+    if first.kind not in ("opened", "imported"):
         raise ReplayError(f"its first event is '{first.kind}', not 'opened'")
-    state = _facts_opened(first)
+    state = _facts_opened(first, terminal)
     for ev in events[1:]:
         state = _apply(state, ev, terminal)
     return state
 
 
-def _facts_opened(ev: EventRecord) -> CaseFacts:
+def _facts_opened(ev: EventRecord, terminal: frozenset[str]) -> CaseFacts:
     data = ev.data
+    entered, closed = ev.at, None
+    if ev.kind == "imported":
+        entered = _instant(data.get("state_entered_at"), ev)
+        closed = entered if ev.to_state in terminal else None
     return CaseFacts(
         workflow=data.get("workflow"), workflow_version=data.get("version"),
         title=data.get("title"), state=ev.to_state, previous_state=None,
         owner=data.get("owner"), fields=dict(data.get("fields") or {}),
-        opened_at=ev.at, state_entered_at=ev.at, closed_at=None,
+        opened_at=entered, state_entered_at=entered, closed_at=closed,
         version=2, last_seq=ev.seq, head_hash=ev.hash, last_event_at=ev.at,
     )
 
@@ -101,6 +109,11 @@ def _apply(facts: CaseFacts, ev: EventRecord, terminal: frozenset[str]) -> CaseF
         )
     elif ev.kind == "fields_set":
         changes["fields"] = {**facts.fields, **(ev.data.get("fields") or {})}
+    elif ev.kind == "imported":
+        changes["fields"] = {**facts.fields, **(ev.data.get("fields") or {})}
+        for name in ("title", "owner"):
+            if name in ev.data:
+                changes[name] = ev.data[name]
     elif ev.kind == "assigned":
         changes["owner"] = ev.data.get("owner")
     elif ev.kind in ("migrated", "migration_reverted"):
@@ -113,6 +126,14 @@ def _apply(facts: CaseFacts, ev: EventRecord, terminal: frozenset[str]) -> CaseF
     elif ev.kind == "opened" or ev.kind not in NO_CHANGE:
         raise ReplayError(f"event #{ev.seq} is of a kind torchflow does not write: '{ev.kind}'")
     return _replace(facts, changes)
+
+
+def _instant(value: Any, ev: EventRecord) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ReplayError(f"event #{ev.seq} says it entered its state at {value!r}, "
+                          "not a time") from None
 
 
 def _replace(facts: CaseFacts, changes: dict[str, Any]) -> CaseFacts:

@@ -64,6 +64,7 @@ class EventKind(StrEnum):
     CONTACT_MISSED = "contact_missed"
     MIGRATED = "migrated"
     MIGRATION_REVERTED = "migration_reverted"
+    IMPORTED = "imported"  # opened from, or updated by, a spreadsheet row
 
 
 def choices(enum: type[StrEnum]) -> list[str]:

@@ -71,10 +71,12 @@ _BY_ID = select(*_COLUMNS).where(CASES.c.id == bindparam("id"))
 _INSERT_EVENT = insert(EVENTS)
 # Plain SQL, run as is: it has no parameters, and skipping Core's compile and
 # result set-up makes the extra statement on the hot path nearly free.
-_HEAD_NEXT = (
-    f"UPDATE audit_head SET gseq = gseq + 1 WHERE id = {HEAD_ID} "
-    "RETURNING gseq, keyed_since, key_id"
-)
+def _head_next(count: int) -> str:
+    return (f"UPDATE audit_head SET gseq = gseq + {int(count)} WHERE id = {HEAD_ID} "
+            "RETURNING gseq, keyed_since, key_id")
+
+
+_HEAD_NEXT = _head_next(1)
 _HEAD_SIGN = (
     update(AUDIT_HEAD).where(AUDIT_HEAD.c.id == HEAD_ID)
     .values(keyed_since=bindparam("keyed_since"), key_id=bindparam("key_id"),
@@ -133,32 +135,89 @@ def append_event(
     refuse_out_of_order(case, at)
     key = audit_key()
     gseq, keyed_since = _next_gseq(session, key)
+    event = NewEvent(case, kind=kind, actor=actor, at=at, data=data, from_state=from_state,
+                     to_state=to_state, changes=changes)
+    bump, row = _chained(event, gseq, key)
+    result = session.execute(_bump(frozenset(event.changes or {})), bump)
+    if result.rowcount != 1:
+        raise changed_since_read(case.key)
+    session.execute(_INSERT_EVENT, row)
+    _sign_head(session, key, keyed_since, gseq, row["hash"])
+    return int(row["seq"])
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event for ``append_events``: what ``append_event`` takes, as a value."""
+
+    case: CaseRow
+    kind: str
+    actor: str
+    at: datetime
+    data: dict[str, Any]
+    from_state: str | None = None
+    to_state: str | None = None
+    changes: dict[str, Any] | None = None
+
+
+def append_events(session: Connection, events: list[NewEvent]) -> None:
+    """Append many events at once, at most one per case, with ``append_event``'s
+    semantics (time order, the version check, the chain, the database-wide head):
+    the head is bumped once by their number, which hands out a run of gseqs, and
+    the case updates and event inserts go as one executemany each (per shape of
+    ``changes``). For imports, where thousands of cases change in one transaction."""
+    if not events:
+        return
+    if len({e.case.id for e in events}) != len(events):
+        raise ValueError("append_events takes at most one event per case")
+    for event in events:
+        refuse_out_of_order(event.case, event.at)
+    key = audit_key()
+    last, keyed_since = _next_gseq(session, key, len(events))
+    first = last - len(events) + 1
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    rows = []
+    for gseq, event in enumerate(events, start=first):
+        bump, row = _chained(event, gseq, key)
+        shapes.setdefault(frozenset(event.changes or {}), []).append(bump)
+        rows.append(row)
+    for shape, bumps in shapes.items():
+        result = session.execute(_bump(shape), bumps)
+        if session.dialect.supports_sane_multi_rowcount and result.rowcount != len(bumps):
+            raise changed_since_read(events[0].case.key if len(events) == 1 else "(one of many)")
+    session.execute(_INSERT_EVENT, rows)
+    _sign_head(session, key, keyed_since or first, last, rows[-1]["hash"])
+
+
+def _chained(event: NewEvent, gseq: int, key: bytes | None
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The guarded case update's parameters and the event row, hashed into the chain."""
+    case = event.case
     seq = case.last_seq + 1
     prev = case.head_hash or GENESIS
     digest = event_hash(
-        prev, case_key=case.key, seq=seq, kind=kind, actor=actor, at=at,
-        from_state=from_state, to_state=to_state, data=data, gseq=gseq, key=key,
+        prev, case_key=case.key, seq=seq, kind=event.kind, actor=event.actor, at=event.at,
+        from_state=event.from_state, to_state=event.to_state, data=event.data, gseq=gseq,
+        key=key,
     )
-    changes = changes or {}
-    params = {f"new_{name}": value for name, value in changes.items()}
-    params.update(case_id=case.id, read_version=case.version, new_version=case.version + 1,
-                  new_seq=seq, new_hash=digest, new_at=at)
-    result = session.execute(_bump(frozenset(changes)), params)
-    if result.rowcount != 1:
-        raise changed_since_read(case.key)
-    session.execute(
-        _INSERT_EVENT,
-        {"case_id": case.id, "seq": seq, "kind": kind, "actor": actor, "at": at,
-         "from_state": from_state, "to_state": to_state, "data": data, "prev_hash": prev,
-         "hash": digest, "gseq": gseq, "scheme": scheme_for(key)},
-    )
+    bump = {f"new_{name}": value for name, value in (event.changes or {}).items()}
+    bump.update(case_id=case.id, read_version=case.version, new_version=case.version + 1,
+                new_seq=seq, new_hash=digest, new_at=event.at)
+    row = {"case_id": case.id, "seq": seq, "kind": event.kind, "actor": event.actor,
+           "at": event.at, "from_state": event.from_state, "to_state": event.to_state,
+           "data": event.data, "prev_hash": prev, "hash": digest, "gseq": gseq,
+           "scheme": scheme_for(key)}
+    return bump, row
+
+
+def _sign_head(session: Connection, key: bytes | None, keyed_since: int | None, gseq: int,
+               digest: str) -> None:
     if key:
         since = keyed_since or gseq
         session.execute(_HEAD_SIGN, {
             "keyed_since": since, "key_id": key_id(key),
             "mac": head_mac(key, gseq=gseq, last_hash=digest, keyed_since=since),
         })
-    return seq
 
 
 def refuse_out_of_order(case: CaseRow, at: datetime) -> None:
@@ -172,7 +231,7 @@ def refuse_out_of_order(case: CaseRow, at: datetime) -> None:
         )
 
 
-def _bump_head(session: Connection) -> Any:
+def _bump_head(session: Connection, count: int = 1) -> Any:
     """``_HEAD_NEXT``'s row. On SQLite straight to the driver, as db.py's BEGIN
     IMMEDIATE is: the write lock is already held, so this cannot wait, and Core's
     per-statement cost would be a tenth of an advance. A driver error runs the
@@ -183,18 +242,20 @@ def _bump_head(session: Connection) -> Any:
         try:
             cursor = session.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(_HEAD_NEXT)
+                cursor.execute(_HEAD_NEXT if count == 1 else _head_next(count))
                 return cursor.fetchone()
             finally:
                 cursor.close()
         except session.dialect.loaded_dbapi.Error:
             pass
-    return session.exec_driver_sql(_HEAD_NEXT).first()
+    return session.exec_driver_sql(_HEAD_NEXT if count == 1 else _head_next(count)).first()
 
 
-def _next_gseq(session: Connection, key: bytes | None) -> tuple[int, int | None]:
-    """Take the database-wide head (its row lock is held to commit) and the next gseq."""
-    head = _bump_head(session)
+def _next_gseq(session: Connection, key: bytes | None, count: int = 1
+               ) -> tuple[int, int | None]:
+    """Take the database-wide head (its row lock is held to commit) and the next
+    gseq (the last of the next ``count``)."""
+    head = _bump_head(session, count)
     if head is None:
         raise Refused(
             "the database has no audit head row (it was deleted); "

@@ -52,7 +52,8 @@ def task_notice(
     """One row of the ledger for a task's notice (not yet written)."""
     words = wording.task_notice(task, case_key, case_title, kind)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
-               "occurrence": task.occurrence, "due_on": task.due_on.isoformat()}
+               "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
+               "case_title": case_title}
     return ledger_row(
         settings, person, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
         payload=payload, now=now,

@@ -100,6 +100,8 @@ PEOPLE = Table(
     Column("address", String(500), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Migration 0008: the secret in the name of the person's calendar feed file.
+    Column("feed_token", String(64), nullable=True),
 )
 
 # Last number handed out per key prefix and year (PI-2026-0001...).
@@ -132,7 +134,11 @@ CASES = Table(
     # When its newest event happened: a write earlier than this is refused, so a
     # history stays in time order (checked from the row already read, no extra query).
     Column("last_event_at", UTCDateTime(), nullable=True),
+    # Migration 0008: the reference of the spreadsheet row the case was imported
+    # from; importing the same row again updates the case instead of doubling it.
+    Column("external_ref", String(200), nullable=True),
     Index("ix_cases_workflow_state", "workflow", "state"),
+    Index("ix_cases_workflow_external_ref", "workflow", "external_ref", unique=True),
     Index("ix_cases_owner_id", "owner_id"),
 )
 

@@ -1,0 +1,232 @@
+"""`torchflow import template|cases|people` on real files: XLSX written by
+xlsxwriter, CSV in UTF-8, UTF-8 with BOM and GB18030, a held-back file with every
+kind of bad row; on the test database (SQLite file or PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+from tests.cli.conftest import Cli
+
+HEADER = ["External reference · 外部编号", "标题", "owner", "State · 状态",
+          "进入状态日期", "Enterprise · 企业名称", "industry", "线索来源",
+          "Planned investment · 计划投资额", "Expected jobs"]
+ROWS = [
+    ["ZB-001", "氢燃料电池电堆项目", "wang.li", "negotiation", "2026-02-02",
+     "清能动力", "new energy", "torch center", "120000", "300"],
+    ["ZB-002", "Biomedicine pilot base", "zhao.min", "线索", "2026/3/2",
+     "Kangtai Bio", "biomedicine", "referral", "8000.5", ""],
+    ["ZB-003", "Satellite parts", "", "", "",
+     "星河航天", "aerospace", "walk-in", "50000", ""],
+]
+
+
+def write_csv(path: Path, rows: list[list[Any]], encoding: str = "utf-8",
+              header: list[str] = HEADER) -> Path:
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list[Any]], header: list[str] = HEADER,
+               sheet: str = "matters") -> Path:
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("cover")
+    ws.write_string(0, 0, "the office's notes")
+    ws = book.add_worksheet(sheet)
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, header)
+    from datetime import date
+
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if c == 4 and value and "-" in value:
+                ws.write_datetime(r, c, date.fromisoformat(value), day)
+            elif c in (8, 9) and value:
+                ws.write_number(r, c, float(value))
+            elif value:
+                ws.write_string(r, c, value)
+    book.close()
+    return path
+
+
+def cases_of(cli: Cli) -> dict[str, dict[str, Any]]:
+    items = cli.json("case", "list", "--workflow", "project_introduction")["items"]
+    return {c["title"]: c for c in items}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_csv_in_each_encoding_imports_each_row_in_its_state(
+        cli: Cli, tmp_path: Path, encoding: str) -> None:
+    path = write_csv(tmp_path / "matters.csv", ROWS, encoding)
+    out = cli.ok("import", "cases", "project_introduction", path, as_="wang.li").out
+    assert "3 created, 0 updated, 0 unchanged" in out
+    cases = cases_of(cli)
+    assert cases["氢燃料电池电堆项目"]["state"] == "negotiation"
+    assert cases["氢燃料电池电堆项目"]["since"].startswith("2026-02-02T")
+    assert cases["Biomedicine pilot base"]["state"] == "lead"
+    assert cases["Biomedicine pilot base"]["owner"] == "zhao.min"
+    assert cases["Satellite parts"]["owner"] == "wang.li"
+    key = cases["氢燃料电池电堆项目"]["key"]
+    shown = cli.json("case", "show", key)
+    assert shown["fields"]["enterprise"] == "清能动力"
+    assert shown["fields"]["planned_investment"] == 120000
+    # Planned from the day it entered negotiation: the contact every 2 workdays is overdue.
+    rules = {t["rule"]: t for t in shown["tasks"]}
+    assert set(rules) == {"negotiation.contact", "negotiation.visit", "negotiation.deadline"}
+    assert rules["negotiation.contact"]["due_on"] == "2026-02-04"
+    [event] = shown["history"]
+    assert event["kind"] == "imported"
+    assert event["data"]["source"] == "imported from matters.csv row 2"
+    assert cli.json("audit", "verify")["ok"] is True
+
+
+def test_the_same_file_again_changes_nothing_and_a_changed_row_updates(
+        cli: Cli, tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "matters.xlsx", ROWS)
+    first = cli.json("import", "cases", "project_introduction", path, "--sheet", "matters",
+                     as_="wang.li")
+    assert (first["created"], first["updated"], first["unchanged"]) == (3, 0, 0)
+    again = cli.json("import", "cases", "project_introduction", path, "--sheet", "matters",
+                     as_="wang.li")
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
+    changed = [list(r) for r in ROWS]
+    changed[1][8] = "9000"
+    changed[1][1] = "Biomedicine pilot base II"
+    path2 = write_xlsx(tmp_path / "matters2.xlsx", changed)
+    dry = cli.json("import", "cases", "project_introduction", path2, "--sheet", "matters",
+                   "--dry-run", as_="wang.li")
+    assert (dry["created"], dry["updated"], dry["unchanged"]) == (0, 1, 2)
+    assert "Biomedicine pilot base II" not in cases_of(cli)
+    third = cli.json("import", "cases", "project_introduction", path2, "--sheet", "matters",
+                     as_="wang.li")
+    assert (third["created"], third["updated"], third["unchanged"]) == (0, 1, 2)
+    cases = cases_of(cli)
+    assert len(cases) == 3
+    key = cases["Biomedicine pilot base II"]["key"]
+    history = cli.json("case", "history", key)["events"]
+    assert [e["kind"] for e in history] == ["imported", "imported"]
+    assert history[1]["data"]["fields"] == {"planned_investment": 9000}
+    assert history[1]["data"]["was"] == {"planned_investment": 8000.5}
+    assert history[1]["data"]["source"] == "imported from matters2.xlsx row 3"
+    assert cli.json("audit", "verify")["ok"] is True
+
+
+def test_dry_run_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "matters.csv", ROWS)
+    out = cli.ok("import", "cases", "project_introduction", path, "--dry-run", as_="wang.li").out
+    assert "3 would be created" in out and "dry run" in out
+    assert cases_of(cli) == {}
+
+
+BAD = [
+    ["", "no reference", "", "", "", "E", "new energy", "referral", "1", ""],
+    ["B-2", "", "", "", "", "E", "new energy", "referral", "1", ""],
+    ["B-3", "bad owner", "nobody", "", "", "E", "new energy", "referral", "1", ""],
+    ["B-4", "bad state", "", "signed_maybe", "", "E", "new energy", "referral", "1", ""],
+    ["B-5", "future entry", "", "", "2031-01-01", "E", "new energy", "referral", "1", ""],
+    ["B-6", "bad choice", "", "", "", "E", "steel", "referral", "1", ""],
+    ["B-7", "bad number", "", "", "", "E", "new energy", "referral", "1,000", ""],
+    ["B-8", "missing required", "", "", "", "", "new energy", "referral", "1", ""],
+    ["B-9", "control char", "", "", "", "E\x1b[31m", "new energy", "referral", "1", ""],
+    ["B-9", "duplicate", "", "", "", "E", "new energy", "referral", "1", ""],
+    ["G-1", "the good one", "", "", "", "E", "new energy", "referral", "1", ""],
+]
+
+
+def test_every_bad_row_is_reported_at_once_and_nothing_imported(
+        cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "bad.csv", BAD)
+    run = cli.run("import", "cases", "project_introduction", path, as_="wang.li")
+    assert run.code == 1 and run.out == ""
+    lines = run.err.splitlines()
+    assert len(lines) == 10, run.err
+    assert all(line.startswith("error: row ") for line in lines)
+    assert "row 2, column 'External reference · 外部编号'" in lines[0]
+    assert "row 3, column '标题'" in lines[1]
+    assert "no active person 'nobody'" in lines[2]
+    assert "'signed_maybe' is not a state" in lines[3]
+    assert "row 6, column '进入状态日期'" in lines[4]
+    assert "must be one of" in lines[5]
+    assert "wants a number" in lines[6]
+    assert "'enterprise' is required" in lines[7]
+    assert "control character" in lines[8]
+    assert "is on row 10 already" in lines[9]
+    assert cases_of(cli) == {}
+
+
+def test_skip_bad_imports_the_rest_and_writes_the_bad_rows(cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "bad.csv", BAD)
+    bad = tmp_path / "to-fix.xlsx"
+    result = cli.json("import", "cases", "project_introduction", path, "--skip-bad", bad,
+                      as_="wang.li")
+    assert (result["created"], result["bad"]) == (1, 10)
+    assert set(cases_of(cli)) == {"the good one"}
+    rows = CalamineWorkbook.from_path(str(bad)).get_sheet_by_index(0).to_python()
+    assert rows[0][-1] == "error · 错误"
+    assert len(rows) == 11
+    assert "no active person" in rows[3][-1]
+
+
+def test_template_round_trips_its_hint_row(cli: Cli, tmp_path: Path) -> None:
+    for name in ("t.xlsx", "t.csv"):
+        out = tmp_path / name
+        cli.ok("import", "template", "project_introduction", out)
+        result = cli.json("import", "cases", "project_introduction", out, "--dry-run",
+                          as_="wang.li")
+        assert result["created"] == 0 and result["bad"] == 0
+    rows = CalamineWorkbook.from_path(str(tmp_path / "t.xlsx")).get_sheet_by_index(0)\
+        .to_python()
+    assert rows[0][:2] == ["External reference · 外部编号", "Title · 标题"]
+    assert "Industry · 所属产业" in rows[0]
+    hint = rows[1][rows[0].index("Industry · 所属产业")]
+    assert hint.startswith("[choice, required") and "new energy" in hint
+
+
+def test_unknown_column_and_missing_file_are_one_line(cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "odd.csv", ROWS, header=[*HEADER[:-1], "Expected jobz"])
+    line = cli.refused("import", "cases", "project_introduction", path, as_="wang.li")
+    assert "column 10 'Expected jobz' names no column" in line
+    line = cli.refused("import", "cases", "project_introduction", tmp_path / "none.csv",
+                       as_="wang.li")
+    assert "there is no file" in line
+    line = cli.refused("import", "cases", "project_introduction",
+                       write_xlsx(tmp_path / "m.xlsx", ROWS), "--sheet", "nope", as_="wang.li")
+    assert "has no sheet 'nope'; sheets: cover, matters" in line
+
+
+def test_import_people_is_idempotent_by_handle(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "staff.csv"
+    path.write_text("账号,姓名,e-mail,roles\nli.na,李娜,li.na@zone.example.cn,"
+                    "\"coordinator,director\"\nwang.li,Wang Li,wang.li@zone.example.cn,"
+                    "coordinator\n", encoding="gb18030")
+    assert cli.json("import", "people", path) == {
+        "file": str(path), "dry_run": False, "added": 1, "updated": 0, "unchanged": 1}
+    assert cli.json("import", "people", path)["unchanged"] == 2
+    people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
+    assert people["li.na"]["roles"] == ["coordinator", "director"]
+    path.write_text("handle,name\nBad Handle,x\n", encoding="utf-8")
+    assert "row 2: handle 'Bad Handle' is not valid" in cli.refused("import", "people", path)
+
+
+def test_a_keyed_history_stays_verifiable_after_a_bulk_import(cli: Cli, tmp_path: Path) -> None:
+    keyed = {"TORCHFLOW_AUDIT_KEY": "k" * 32}
+    cli.open_pi(as_="wang.li")  # one event before, written one at a time, unkeyed
+    cli.ok("case", "note", cli.open_pi(), "the first keyed event", as_="wang.li", env=keyed)
+    rows = [[f"K-{i}", f"matter {i}", "", "negotiation", "2026-02-02", "E", "new energy",
+             "referral", str(i + 1), ""] for i in range(2500)]  # three chunks
+    result = cli.json("import", "cases", "project_introduction",
+                      write_csv(tmp_path / "many.csv", rows), as_="wang.li", env=keyed)
+    assert result["created"] == 2500
+    verified = cli.json("audit", "verify", env=keyed)
+    assert verified["ok"] is True, verified
+    assert "not the key" in cli.refused("case", "note", "PI-2026-0001", "x", as_="wang.li",
+                                        env={"TORCHFLOW_AUDIT_KEY": "z" * 32})

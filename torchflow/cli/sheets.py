@@ -1,0 +1,250 @@
+"""`torchflow import ...` and `torchflow export ...`: spreadsheets in and out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from torchflow.cli.context import Env, pass_env
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group("import")
+def import_() -> None:
+    """Move an office's spreadsheet in: a template, then its rows as cases.
+
+    \b
+    Example:
+      torchflow import template project_introduction matters.xlsx
+      torchflow --as wang.li import cases project_introduction matters.xlsx --dry-run
+      torchflow --as wang.li import cases project_introduction matters.xlsx
+    """
+
+
+@import_.command("template")
+@click.argument("workflow")
+@click.argument("out", type=FILE)
+@pass_env
+def template(env: Env, workflow: str, out: Path) -> None:
+    """Write WORKFLOW's import template to OUT (.xlsx or .csv).
+
+    The header names every column (bilingual titles); the row under it says each
+    column's type, whether it is required, its choices and the date format, and is
+    skipped on import.
+
+    \b
+    Example:
+      torchflow import template project_introduction matters.xlsx
+    """
+    from torchflow.service import imports
+
+    result = imports.write_template(env.app, workflow, out)
+    env.emit(result, lambda r: f"wrote {r['file']}: {len(r['columns'])} columns for "
+                               f"{r['workflow']}; fill one row per matter under the hint row")
+
+
+@import_.command("cases")
+@click.argument("workflow")
+@click.argument("file", type=FILE)
+@click.option("--sheet", metavar="NAME", help="The sheet of an .xlsx to read (default: the first).")
+@click.option("--dry-run", is_flag=True,
+              help="Check every row and say what would be created or updated; write nothing.")
+@click.option("--skip-bad", "skip_bad", type=FILE, metavar="FILE",
+              help="Import the good rows and write the bad ones, with what is wrong, to FILE.")
+@pass_env
+def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
+          skip_bad: Path | None) -> None:
+    """Import FILE's rows as cases of WORKFLOW, each in its state.
+
+    A row whose external reference was imported before updates its case (one
+    history event per changed row) or is left alone; nothing is doubled. Every bad
+    row is reported with its row, column and what would be right, and nothing is
+    imported while one is bad, unless --skip-bad.
+
+    \b
+    Example:
+      torchflow --as wang.li import cases project_introduction matters.csv --dry-run
+    """
+    from torchflow.service import imports
+
+    actor = env.actor()
+    with _progress("importing") as progress:
+        result = imports.import_cases(env.app, actor, workflow, file, sheet=sheet,
+                                      dry_run=dry_run, skip_bad=skip_bad, progress=progress)
+    env.emit(result.view(), render_import)
+
+
+def render_import(r: dict[str, Any]) -> str:
+    would = "would be " if r["dry_run"] else ""
+    text = (f"{r['file']}: {r['created']} {would}created, {r['updated']} {would}updated, "
+            f"{r['unchanged']} unchanged")
+    if r["bad"]:
+        text += f"; {r['bad']} bad row(s) skipped"
+        if r["bad_file"]:
+            text += f", written to {r['bad_file']}"
+    if r["dry_run"]:
+        text += " (dry run: nothing written)"
+    return text
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bars: list[Any] = []
+
+    def start(total: int) -> Callable[[int], None]:
+        bar = click.progressbar(length=total, label=label, file=sys.stderr)
+        bar.__enter__()
+        bars.append(bar)
+        return bar.update
+
+    try:
+        yield start
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+
+
+@import_.command("people")
+@click.argument("file", type=FILE)
+@click.option("--dry-run", is_flag=True, help="Say who would be added or updated; write nothing.")
+@pass_env
+def people_(env: Env, file: Path, dry_run: bool) -> None:
+    """Import the office's staff list (handle, name, e-mail, roles) from FILE.
+
+    A handle already known updates that person's name, e-mail and roles.
+
+    \b
+    Example:
+      torchflow import people staff.csv
+    """
+    from torchflow.service import imports
+
+    result = imports.import_people(env.app, file, dry_run=dry_run)
+    env.emit(result, lambda r: f"{r['file']}: {r['added']} added, {r['updated']} updated, "
+                               f"{r['unchanged']} unchanged"
+                               + (" (dry run: nothing written)" if r["dry_run"] else ""))
+
+
+@click.group("export")
+def export() -> None:
+    """Write cases, tasks, history or notices to a spreadsheet (.xlsx or .csv).
+
+    \b
+    Example:
+      torchflow export cases matters.xlsx --open
+      torchflow export tasks work.csv --assignee wang.li
+    """
+
+
+def _exported(r: dict[str, Any]) -> str:
+    sheets = f" in {len(r['sheets'])} sheet(s)" if r.get("sheets") else ""
+    return f"wrote {r['rows']} {r['what']} to {r['file']}{sheets}"
+
+
+@export.command("cases")
+@click.argument("out", type=FILE)
+@click.option("--workflow", help="Only this workflow (needed for a .csv of several).")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--owner", metavar="HANDLE", help="Only cases this person owns.")
+@click.option("--open/--closed", "is_open", default=None, help="Only open (or closed) cases.")
+@pass_env
+def export_cases(env: Env, out: Path, workflow: str | None, state: str | None,
+                 owner: str | None, is_open: bool | None) -> None:
+    """Cases to OUT, one sheet per workflow; it imports again as it is.
+
+    \b
+    Example:
+      torchflow export cases matters.xlsx --workflow project_introduction
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_cases(env.app, out, workflow=workflow, state=state, owner=owner,
+                                  is_open=is_open), _exported)
+
+
+@export.command("tasks")
+@click.argument("out", type=FILE)
+@click.option("--assignee", metavar="HANDLE", help="Only HANDLE's tasks.")
+@click.option("--kind", type=click.Choice(["contact", "visit", "deadline"]))
+@click.option("--status", type=click.Choice(["open", "done", "cancelled", "missed"]))
+@click.option("--workflow", help="Only this workflow's cases.")
+@pass_env
+def export_tasks(env: Env, out: Path, assignee: str | None, kind: str | None,
+                 status: str | None, workflow: str | None) -> None:
+    """Follow-up tasks, open and closed, to OUT.
+
+    \b
+    Example:
+      torchflow export tasks work.xlsx --status open --assignee wang.li
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_tasks(env.app, out, assignee=assignee, kind=kind, status=status,
+                                  workflow=workflow), _exported)
+
+
+@export.command("history")
+@click.argument("out", type=FILE)
+@click.option("--case", "case_key", metavar="KEY", help="Only this case.")
+@click.option("--workflow", help="Only this workflow's cases.")
+@pass_env
+def export_history(env: Env, out: Path, case_key: str | None, workflow: str | None) -> None:
+    """Every history event, in the order written, to OUT.
+
+    \b
+    Example:
+      torchflow export history history.xlsx --case PI-2026-0001
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_history(env.app, out, case=case_key, workflow=workflow), _exported)
+
+
+@export.command("notices")
+@click.argument("out", type=FILE)
+@click.option("--status", type=click.Choice(["pending", "sent", "dead", "cancelled"]))
+@click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
+@pass_env
+def export_notices(env: Env, out: Path, status: str | None, recipient: str | None) -> None:
+    """The notice ledger to OUT.
+
+    \b
+    Example:
+      torchflow export notices dead.csv --status dead
+    """
+    from torchflow.service import exports
+
+    env.emit(exports.export_notices(env.app, out, status=status, recipient=recipient),
+             _exported)
+
+
+@click.command("feed-token")
+@click.argument("handle")
+@click.option("--new", "rotate", is_flag=True,
+              help="Rotate the secret: the old feed file name stops working.")
+@pass_env
+def feed_token(env: Env, handle: str, rotate: bool) -> None:
+    """Show (or with --new rotate) the secret in HANDLE's calendar feed file name.
+
+    The scheduler writes each person's follow-ups to [feeds] ics_dir as
+    HANDLE-TOKEN.ics; whoever knows the name can read the feed.
+
+    \b
+    Example:
+      torchflow person feed-token wang.li --new
+    """
+    from torchflow.service import feeds
+
+    result = feeds.rotate_token(env.app, handle) if rotate else feeds.show_token(env.app, handle)
+    env.emit(result, lambda r: f"{r['handle']}: feed file {r['file']}" if r["file"]
+             else f"{r['handle']} has no feed token yet; give one with --new")

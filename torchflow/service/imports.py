@@ -1,0 +1,496 @@
+"""An office's spreadsheet moved in: a workflow's template, its rows imported as
+cases (created, updated or left alone by their external reference), and the
+office's staff list.
+
+Two passes over the file. The first checks every row (domain/sheets.py, with
+``coerce_value`` and the text limits, as ``case open`` does) and classifies it
+against the cases stored, writing nothing: every bad row is reported at once,
+and a dry run stops there. The second writes, a chunk of rows per transaction:
+new cases with one executemany each for cases, tasks and events
+(``events.append_events``: one head bump per chunk, the chain as
+``append_event`` makes it); a changed row goes through ``append_event`` with
+the follow-up effects of a field change, as ``case set`` does. Each chunk stands
+alone, so a run stopped half-way is finished by running it again.
+
+A case imported in a state entered on a past day has its follow-ups planned
+from that day, as if it had entered then: what is overdue is overdue, and the
+sweep's catch-up (domain/timeline.notices_due) sends one notice per task, the
+latest stage, not every reminder missed.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import IO, Any, cast
+
+from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
+
+from torchflow.domain import sheets
+from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.planning import counted_from, plan_state_entry
+from torchflow.domain.status import EventKind
+from torchflow.domain.workflow import WorkflowSpec
+from torchflow.errors import InvalidInput, Problems
+from torchflow.service import followups
+from torchflow.service.app import App
+from torchflow.service.events import CASES, CaseRow, NewEvent, append_event, append_events
+from torchflow.service.people import Actor
+from torchflow.service.registry import Pinned
+from torchflow.service.sheet_files import read_rows, write_sheets
+from torchflow.store.models import PEOPLE, TASKS
+
+CHUNK = 1000
+MAX_SHOWN_PROBLEMS = 200
+
+
+def write_template(app: App, workflow: str, out: Path) -> dict[str, Any]:
+    spec = app.registry.file(workflow)
+    header = [title for _, title in sheets.template_columns(spec)]
+    write_sheets(out, [(spec.name, header, [sheets.hint_row(spec)])])
+    return {"workflow": spec.name, "file": str(out), "columns": header}
+
+
+@dataclass
+class ImportResult:
+    file: str
+    workflow: str
+    dry_run: bool
+    created: list[str] = field(default_factory=list)  # external references
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    bad: int = 0
+    bad_file: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        return {"file": self.file, "workflow": self.workflow, "dry_run": self.dry_run,
+                "created": len(self.created), "updated": len(self.updated),
+                "unchanged": self.unchanged, "bad": self.bad, "bad_file": self.bad_file}
+
+
+Progress = Callable[[int], None]
+
+
+def import_cases(
+    app: App, actor: Actor, workflow: str, path: Path, *, sheet: str | None = None,
+    dry_run: bool = False, skip_bad: Path | None = None,
+    progress: Callable[[int], Progress] | None = None,
+) -> ImportResult:
+    """Import the rows of ``path`` as cases of ``workflow``. ``progress(total)``
+    gives a callback told how many rows each written chunk held."""
+    now = app.now()
+    today = app.calendar.local_date(now)
+    pinned: Pinned | None = None
+    if dry_run:  # pinning would store the version on first use: a dry run writes nothing
+        spec = app.registry.file(workflow)
+        with app.db.read() as s:
+            people = _people(s)
+    else:
+        with app.db.transaction() as s:
+            pinned = app.registry.current(s, workflow, now)
+            people = _people(s)
+        spec = pinned.spec
+    result = ImportResult(str(path), spec.name, dry_run)
+    if dry_run:
+        return _import(app, actor, pinned, spec, path, sheet, today, now, people, result,
+                       None, skip_bad, progress)
+    with tempfile.TemporaryFile(prefix="torchflow-import-") as spill:
+        return _import(app, actor, pinned, spec, path, sheet, today, now, people, result,
+                       spill, skip_bad, progress)
+
+
+def _import(
+    app: App, actor: Actor, pinned: Pinned | None, spec: WorkflowSpec, path: Path,
+    sheet: str | None, today: date, now: datetime, people: dict[str, tuple[int, bool]],
+    result: ImportResult, spill: IO[bytes] | None, skip_bad: Path | None,
+    progress: Callable[[int], Progress] | None,
+) -> ImportResult:
+    header, bad_rows, good = _check(app, spec, path, sheet, today, people, result, spill)
+    result.bad = len(bad_rows)
+    if bad_rows and skip_bad is None:
+        problems = [str(p) for r in bad_rows for p in r.problems]
+        shown = problems[:MAX_SHOWN_PROBLEMS]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more problem(s); "
+                         "fix these first, or import the good rows with --skip-bad FILE")
+        raise Problems(shown)
+    if pinned is None or spill is None:
+        return result
+    if bad_rows and skip_bad is not None:
+        _write_bad(skip_bad, header, bad_rows)
+        result.bad_file = str(skip_bad)
+    tick = progress(good) if progress else None
+    label = path.name
+    for chunk in _spilled(spill):
+        with app.db.transaction() as s:
+            _write_chunk(app, s, actor, pinned, chunk, label, people, now)
+        if tick:
+            tick(len(chunk))
+    return result
+
+
+def _people(s: Connection) -> dict[str, tuple[int, bool]]:
+    return {h: (i, bool(a)) for h, i, a in
+            s.execute(select(PEOPLE.c.handle, PEOPLE.c.id, PEOPLE.c.active))}
+
+
+def _active(people: dict[str, tuple[int, bool]]) -> dict[str, bool]:
+    return {h: a for h, (_, a) in people.items()}
+
+
+def _rows(spec: WorkflowSpec, path: Path, sheet: str | None
+          ) -> tuple[sheets.Header, Iterator[tuple[int, list[Any]]]]:
+    rows = read_rows(path, sheet)
+    head = next(rows, None)
+    if head is None:
+        raise InvalidInput(f"'{path.name}' is empty; start from `torchflow import template`")
+    header = sheets.match_header(head, spec)
+
+    def body() -> Iterator[tuple[int, list[Any]]]:
+        for number, cells in enumerate(rows, start=2):
+            if number == 2 and sheets.is_hint(cells):
+                continue
+            if any(sheets.cell_text(c) for c in cells):
+                yield number, cells
+    return header, body()
+
+
+def _check(
+    app: App, spec: WorkflowSpec, path: Path, sheet: str | None, today: date,
+    people: dict[str, tuple[int, bool]], result: ImportResult, spill: IO[bytes] | None,
+) -> tuple[sheets.Header, list[sheets.SheetRow], int]:
+    """Pass one: every row checked and classified; returns the bad rows and how
+    many good ones there are. The good rows, checked, go to ``spill`` a chunk at a
+    time, for pass two to write without reading the file again (memory stays flat)."""
+    header, body = _rows(spec, path, sheet)
+    bad: list[sheets.SheetRow] = []
+    good = 0
+    for chunk in _chunks(_checked(spec, header, body, today, people)):
+        ok = [row for row in chunk if not row.problems]
+        bad += [row for row in chunk if row.problems]
+        good += len(ok)
+        if spill is not None and ok:
+            pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        with app.db.read() as s:
+            stored = _stored(s, spec.name, [r.external_ref for r in ok])
+        for row in ok:
+            case = stored.get(row.external_ref)
+            if case is None:
+                result.created.append(row.external_ref)
+            elif _changes(case, row, people, case_owner=_owner(case, people)):
+                result.updated.append(row.external_ref)
+            else:
+                result.unchanged += 1
+    return header, bad, good
+
+
+def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
+             today: date, people: dict[str, tuple[int, bool]]) -> Iterator[sheets.SheetRow]:
+    """Each row read and checked, a reference seen on an earlier row refused."""
+    active = _active(people)
+    seen: dict[str, int] = {}
+    for number, cells in body:
+        row = sheets.read_row(number, cells, header, spec, today=today, people=active)
+        if row.external_ref and row.external_ref in seen:
+            row.problems.append(sheets.RowProblem(
+                row.number, header.title_of(sheets.REF, spec),
+                f"'{row.external_ref}' is on row {seen[row.external_ref]} already; "
+                "each matter once"))
+        elif row.external_ref:
+            seen[row.external_ref] = row.number
+        yield row
+
+
+def _spilled(spill: IO[bytes]) -> Iterator[list[sheets.SheetRow]]:
+    """Pass two: the good rows pass one checked, a chunk at a time (a file this
+    process wrote, never one a user gave)."""
+    spill.seek(0)
+    while True:
+        try:
+            yield pickle.load(spill)
+        except EOFError:
+            return
+
+
+def _chunks(rows: Iterator[sheets.SheetRow] | Any, size: int = CHUNK
+            ) -> Iterator[list[sheets.SheetRow]]:
+    chunk: list[sheets.SheetRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_CASE_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
+
+
+def _stored(s: Connection, workflow: str, refs: list[str]) -> dict[str, CaseRow]:
+    if not refs:
+        return {}
+    # A case opened here, never imported, is named by its key (what an export writes).
+    rows = s.execute(select(CASES.c.external_ref, *_CASE_COLUMNS).where(
+        CASES.c.workflow == workflow,
+        or_(CASES.c.external_ref.in_(refs),
+            and_(CASES.c.external_ref.is_(None), CASES.c.key.in_(refs)))))
+    return {(r[0] or r.key): CaseRow(*r[1:]) for r in rows}
+
+
+def _owner(case: CaseRow, people: dict[str, tuple[int, bool]]) -> str | None:
+    return next((h for h, (i, _) in people.items() if i == case.owner_id), None)
+
+
+def _changes(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, bool]],
+             case_owner: str | None) -> dict[str, Any]:
+    """What a re-imported row changes on its case: fields (a value the sheet
+    leaves empty is left as stored), the title, the owner when the sheet names one.
+    The state is the case's own once imported: `case advance` moves it."""
+    changed: dict[str, Any] = {}
+    fields = {n: v for n, v in row.fields.items() if case.fields.get(n) != v}
+    if fields:
+        changed["fields"] = fields
+    if row.title != case.title:
+        changed["title"] = row.title
+    if row.owner and row.owner != case_owner:
+        changed["owner"] = row.owner
+    return changed
+
+
+def _write_chunk(
+    app: App, s: Connection, actor: Actor, pinned: Pinned, chunk: list[sheets.SheetRow],
+    label: str, people: dict[str, tuple[int, bool]], now: datetime,
+) -> None:
+    spec = pinned.spec
+    stored = _stored(s, spec.name, [r.external_ref for r in chunk])
+    new = [r for r in chunk if r.external_ref not in stored]
+    for row in chunk:
+        case = stored.get(row.external_ref)
+        if case is not None:
+            _update(app, s, actor, spec, case, row, label, people, now)
+    if new:
+        _create(app, s, actor, pinned, new, label, people, now)
+
+
+class _RememberingCalendar:
+    """The office's calendar, each answer remembered for one import: an import
+    plans the same rules from the same few entry days thousands of times, and the
+    calendar's answers are pure functions of their arguments."""
+
+    def __init__(self, cal: WorkCalendar) -> None:
+        self._cal = cal
+        self.tz = cal.tz
+        self.workday_start, self.workday_end = cal.workday_start, cal.workday_end
+        self.add_workdays = cache(cal.add_workdays)
+        self.is_workday = cache(cal.is_workday)
+        self.next_workday = cache(cal.next_workday)
+        self.count_workdays = cache(cal.count_workdays)
+        self.workdays = cache(cal.workdays)
+        self.at = cache(cal.at)
+        self.planning_digest = cache(cal.planning_digest)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cal, name)
+
+
+_CALENDARS: dict[int, tuple[WorkCalendar, WorkCalendar]] = {}
+
+
+def _remembering(cal: WorkCalendar) -> WorkCalendar:
+    kept = _CALENDARS.get(id(cal))
+    if kept is None or kept[0] is not cal:
+        _CALENDARS.clear()  # one import at a time: nothing stays past its App
+        kept = (cal, cast(WorkCalendar, _RememberingCalendar(cal)))
+        _CALENDARS[id(cal)] = kept
+    return kept[1]
+
+
+def _create(
+    app: App, s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
+    label: str, people: dict[str, tuple[int, bool]], now: datetime,
+) -> None:
+    spec, cal = pinned.spec, _remembering(app.calendar)
+    keys = _next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
+    records: list[dict[str, Any]] = []
+    for key, row in zip(keys, rows, strict=True):
+        entered = cal.at(row.entered_on, cal.workday_start) if row.entered_on else now
+        entered = min(entered, now)
+        owner = row.owner or actor.handle
+        terminal = spec.states[row.state].terminal
+        records.append({
+            "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
+            "state": row.state, "previous_state": None, "title": row.title,
+            "owner_id": people[owner][0] if owner in people else actor.id,
+            "fields": row.fields, "opened_at": entered, "state_entered_at": entered,
+            "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
+            "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
+        })
+    ids = s.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True),
+                    records).scalars().all()
+    events, tasks = [], []
+    for case_id, record, row in zip(ids, records, rows, strict=True):
+        ext = record.pop("external_ref")
+        case = CaseRow(id=case_id, **record)
+        state = spec.states[row.state]
+        entered_on = cal.local_date(case.state_entered_at)
+        since, _ = counted_from(state.rules, row.fields)
+        planned = plan_state_entry(cal, state.rules, case_key=case.key, entered_on=entered_on,
+                                   occurrences={}, since=since) if state.rules else []
+        by_name = {r.name: r for r in state.rules}
+        assignees = _assignees(state.rules, row.fields, people, case.owner_id)
+        tasks += [followups.task_row(cal, p, by_name[p.rule], case_id=case_id,
+                                     assignee_id=assignees.get(p.rule, case.owner_id),
+                                     now=now) for p in planned]
+        events.append(NewEvent(
+            case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, to_state=row.state,
+            data={"source": f"imported from {label} row {row.number}", "file": label,
+                  "row": row.number, "external_ref": ext, "workflow": spec.name,
+                  "version": spec.version, "title": row.title,
+                  "owner": row.owner or actor.handle, "fields": row.fields,
+                  "state_entered_at": case.state_entered_at.isoformat(),
+                  "planned": [{"rule": p.rule, "occurrence": p.occurrence,
+                               "due_on": p.due_on.isoformat()} for p in planned]},
+        ))
+    append_events(s, events)
+    if tasks:
+        s.execute(insert(TASKS), tasks)
+
+
+def _assignees(rules: Any, fields: dict[str, Any], people: dict[str, tuple[int, bool]],
+               owner_id: int | None) -> dict[str, int | None]:
+    """As ``followups.rule_assignees``, from the people read once per import."""
+    out: dict[str, int | None] = {}
+    for rule in rules:
+        if rule.assignee is None:
+            continue
+        handle = fields.get(rule.assignee)
+        person = people.get(handle) if isinstance(handle, str) else None
+        out[rule.name] = person[0] if person and person[1] else owner_id
+    return out
+
+
+def _next_keys(s: Connection, prefix: str, year: int, count: int) -> list[str]:
+    """``count`` case keys in one statement, as ``cases._next_key`` hands out one."""
+    last = s.execute(
+        text("INSERT INTO key_sequences (prefix, year, last) VALUES (:p, :y, :n) "
+             "ON CONFLICT (prefix, year) DO UPDATE SET last = key_sequences.last + :n "
+             "RETURNING last").columns(last=Integer),
+        {"p": prefix, "y": year, "n": count},
+    ).scalar_one()
+    return [f"{prefix}-{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
+
+
+def _update(
+    app: App, s: Connection, actor: Actor, spec: WorkflowSpec, case: CaseRow,
+    row: sheets.SheetRow, label: str, people: dict[str, tuple[int, bool]], now: datetime,
+) -> None:
+    """A changed row: one event saying what changed and from which row, with
+    what ``case set`` and ``case assign`` do to the follow-ups."""
+    changed = _changes(case, row, people, _owner(case, people))
+    if not changed:
+        return
+    fields = changed.get("fields", {})
+    values = {**case.fields, **fields}
+    follow = followups.follow_fields(
+        s, app.calendar, case_id=case.id, case_key=case.key,
+        rules=spec.states[case.state].rules, entered_at=case.state_entered_at,
+        changed=fields, fields=values, owner_id=case.owner_id) if fields else None
+    data: dict[str, Any] = {"source": f"imported from {label} row {row.number}",
+                            "file": label, "row": row.number}
+    updates: dict[str, Any] = {}
+    if fields:
+        data.update(fields=fields, was={n: case.fields.get(n) for n in fields})
+        updates["fields"] = values
+    if "title" in changed:
+        data.update(title=changed["title"], was_title=case.title)
+        updates["title"] = changed["title"]
+    if "owner" in changed:
+        data.update(owner=changed["owner"], was_owner=_owner(case, people))
+        updates["owner_id"] = people[changed["owner"]][0]
+    if follow is not None:
+        data.update(follow.notes)
+    append_event(s, case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, data=data,
+                 changes=updates)
+    if follow is not None:
+        followups.apply_follow(app, s, follow)
+    if "owner" in changed:
+        taker = s.execute(select(PEOPLE).where(PEOPLE.c.handle == changed["owner"])).one()
+        followups.move_work(app, s, taker, task_ids=followups.open_task_ids(s, case.id))
+
+
+def _write_bad(out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
+    """The bad rows as they were, with what is wrong, to fix and import again."""
+    titles = [*header.titles, "error · 错误"]
+    width = len(header.titles)
+    body = ([*r.cells[:width], *[""] * (width - len(r.cells)),
+             "; ".join(f"{p.column}: {p.message}" for p in r.problems)] for r in rows)
+    write_sheets(out, [("bad rows", titles, body)])
+
+
+# --------------------------------------------------------------------------- people
+
+PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
+                  ("email", "E-mail · 电子邮箱"), ("roles", "Roles · 角色"))
+
+
+def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
+    """The staff list: a handle not known is added, a known one updated (name,
+    e-mail, roles); every bad row reported at once, nothing written while one is."""
+    from torchflow.service.people import _check_person
+
+    rows = read_rows(path)
+    head = next(rows, None)
+    if head is None:
+        raise InvalidInput(f"'{path.name}' is empty; give a header: handle, name, e-mail, roles")
+    known = {s: key for key, title in PEOPLE_COLUMNS for s in sheets.names_of(key, title)}
+    known.update({"e-mail": "email", "mail": "email", "role": "roles"})
+    columns = [known.get(sheets.normal(sheets.cell_text(c))) for c in head]
+    missing = [t for k, t in PEOPLE_COLUMNS[:2] if k not in columns]
+    if missing:
+        raise InvalidInput("the header has no column " + ", ".join(f"'{m}'" for m in missing))
+    problems: list[str] = []
+    wanted: dict[str, dict[str, Any]] = {}
+    for number, cells in enumerate(rows, start=2):
+        texts = [sheets.cell_text(c) for c in cells]
+        if not any(texts):
+            continue
+        values = {k: texts[i] if i < len(texts) else "" for i, k in enumerate(columns) if k}
+        handle = values.get("handle", "")
+        try:
+            roles = _check_person(handle, values.get("name", ""), values.get("email", ""),
+                                  [values.get("roles", "")], None, "")
+        except InvalidInput as exc:
+            problems.append(f"row {number}: {exc}")
+            continue
+        if handle in wanted:
+            problems.append(f"row {number}: '{handle}' is on an earlier row already")
+            continue
+        wanted[handle] = {"name": values["name"].strip(), "email": values.get("email", ""),
+                          "roles": roles}
+    if problems:
+        raise Problems(problems)
+    added: list[dict[str, Any]] = []
+    updated: list[tuple[str, dict[str, Any]]] = []
+    with (app.db.read() if dry_run else app.db.transaction()) as s:
+        stored = {p.handle: p for p in s.execute(select(PEOPLE))}
+        for handle, values in wanted.items():
+            person = stored.get(handle)
+            if person is None:
+                added.append({"handle": handle, **values, "channel": None, "address": "",
+                              "active": True, "created_at": app.now()})
+            elif (person.name, person.email, sorted(person.roles or [])) != (
+                    values["name"], values["email"], values["roles"]):
+                updated.append((handle, values))
+        if not dry_run:
+            if added:
+                s.execute(insert(PEOPLE), added)
+            for handle, values in updated:
+                s.execute(PEOPLE.update().where(PEOPLE.c.handle == handle).values(**values))
+    return {"file": str(path), "dry_run": dry_run, "added": len(added),
+            "updated": len(updated), "unchanged": len(wanted) - len(added) - len(updated)}

@@ -1,0 +1,191 @@
+"""Spreadsheet files on disk: rows read from CSV (UTF-8, UTF-8 with BOM, GB18030)
+or XLSX (python-calamine), and rows written to CSV or XLSX (xlsxwriter in
+constant-memory mode), each file whole or not at all (a temporary file, then
+``os.replace``). The libraries are imported when a file of theirs is opened.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from torchflow.errors import InvalidInput
+
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+_SHEET_NAME_BAD = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def kind_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        return suffix[1:]
+    raise InvalidInput(f"'{path.name}' is neither .xlsx nor .csv; name the file .xlsx or .csv")
+
+
+def read_rows(path: Path, sheet: str | None = None) -> Iterator[list[Any]]:
+    """The rows of the file (of ``sheet``, or the first sheet, of an XLSX)."""
+    kind = kind_of(path)
+    if not path.is_file():
+        raise InvalidInput(f"there is no file '{path}'")
+    if kind == "csv":
+        if sheet:
+            raise InvalidInput("--sheet is for .xlsx files; a .csv has one sheet")
+        return _csv_rows(path)
+    return _xlsx_rows(path, sheet)
+
+
+def csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without a BOM) when the whole file decodes as such, else GB18030,
+    which Chinese spreadsheet programs save by default."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with path.open("rb") as raw:
+        try:
+            while chunk := raw.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    return "gb18030"
+
+
+def _csv_rows(path: Path) -> Iterator[list[Any]]:
+    encoding = csv_encoding(path)
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            yield from csv.reader(handle)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"'{path.name}' is neither UTF-8 nor GB18030 text; save it as "
+                           "CSV UTF-8 from your spreadsheet program") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"'{path.name}' is not a readable CSV file: {exc}") from None
+
+
+def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[Any]]:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError) as exc:
+        raise InvalidInput(f"'{path.name}' is not a readable .xlsx file ({exc})") from None
+    try:
+        names = list(book.sheet_names)
+        name = sheet if sheet is not None else (names[0] if names else None)
+        if name not in names:
+            raise InvalidInput(f"'{path.name}' has no sheet '{sheet}'; sheets: "
+                               + ", ".join(names))
+        yield from book.get_sheet_by_name(name).iter_rows()
+    finally:
+        book.close()
+
+
+def sheet_name(name: str, used: set[str]) -> str:
+    """A valid, unique worksheet name (31 characters, none of []:*?/\\)."""
+    base = name.translate(_SHEET_NAME_BAD)[:31] or "sheet"
+    candidate, n = base, 2
+    while candidate.casefold() in used:
+        candidate = f"{base[:28]}~{n}"
+        n += 1
+    used.add(candidate.casefold())
+    return candidate
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file next to ``path`` that becomes ``path`` only when the block
+    ends without an error: nothing half-written is ever seen under the name."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
+
+
+def write_sheets(path: Path, sheets: Iterable[Sheet]) -> int:
+    """Write each (name, header, rows) as a worksheet (XLSX) or the one sheet (CSV),
+    typed cells as themselves: numbers as numbers, dates as dates. Returns the rows
+    written. An aware datetime should be made local (and naive) by the caller."""
+    kind = kind_of(path)
+    if not path.parent.is_dir():
+        raise InvalidInput(f"there is no folder '{path.parent}' to write '{path.name}' in")
+    with replacing(path) as tmp:
+        return _write_csv(tmp, sheets) if kind == "csv" else _write_xlsx(tmp, sheets)
+
+
+def _write_csv(path: Path, sheets: Iterable[Sheet]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        out = csv.writer(handle)
+        for number, (_, header, rows) in enumerate(sheets):
+            if number:
+                raise InvalidInput("a .csv file holds one sheet; write .xlsx, or choose one "
+                                   "workflow with --workflow")
+            out.writerow(header)
+            for row in rows:
+                out.writerow(["" if v is None else _csv_cell(v) for v in row])
+                count += 1
+    return count
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(" ", "seconds") if value.tzinfo is None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def _write_xlsx(path: Path, sheets: Iterable[Sheet]) -> int:
+    import xlsxwriter
+
+    count = 0
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                           "strings_to_formulas": False,
+                                           "strings_to_urls": False})
+    try:
+        bold = book.add_format({"bold": True})
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        used: set[str] = set()
+        wrote_any = False
+        for name, header, rows in sheets:
+            sheet = book.add_worksheet(sheet_name(name, used))
+            wrote_any = True
+            for col, title in enumerate(header):
+                sheet.write_string(0, col, title, bold)
+                sheet.set_column(col, col, max(12, min(40, len(title) + 2)))
+            for r, row in enumerate(rows, start=1):
+                for col, value in enumerate(row):
+                    if value is None or value == "":
+                        continue
+                    if isinstance(value, bool):
+                        sheet.write_boolean(r, col, value)
+                    elif isinstance(value, datetime):
+                        sheet.write_datetime(r, col, value.replace(tzinfo=None), stamp)
+                    elif isinstance(value, date):
+                        sheet.write_datetime(r, col, value, day)
+                    elif isinstance(value, (int, float)):
+                        sheet.write_number(r, col, value)
+                    elif isinstance(value, (list, tuple)):
+                        sheet.write_string(r, col, ", ".join(str(v) for v in value))
+                    else:
+                        sheet.write_string(r, col, str(value))
+                count += 1
+        if not wrote_any:
+            book.add_worksheet("empty")
+    finally:
+        book.close()
+    return count
