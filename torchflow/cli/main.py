@@ -17,6 +17,7 @@ from torchflow.cli.case import case
 from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
+from torchflow.cli.report import report
 from torchflow.cli.scheduler import scheduler
 from torchflow.cli.single import agenda, demo, init
 from torchflow.cli.task import task
@@ -90,7 +91,7 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
-                calendar, replan):
+                calendar, replan, report):
     cli.add_command(command)
 _json_after(cli)
 
