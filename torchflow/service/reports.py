@@ -361,7 +361,8 @@ def stages(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
         select(stays.c.case_id, CASES.c.workflow,
                case((is_hold, stays.c.from_state), else_=stays.c.state).label("state"),
                case((is_hold, 0), else_=1).label("staged"),
-               (day_of(until) - day_of(stays.c.entered)).label("days"))
+               case((until < stays.c.entered, 0),  # an event after "now" (a set clock)
+                    else_=day_of(until) - day_of(stays.c.entered)).label("days"))
         .join(CASES, CASES.c.id == stays.c.case_id)
         .where(_case_filter(specs, owner_id), ~is_terminal,
                stays.c.entered < hi,
