@@ -263,7 +263,7 @@ def every_command() -> list[tuple[str, ...]]:
 def test_help_of_every_command_exits_0_with_an_example(tmp_path: Path) -> None:
     tf = Torchflow(None, tmp_path)
     commands = every_command()
-    assert len(commands) == 49  # ... and report outcomes/pipeline/stages/compliance/workload
+    assert len(commands) == 50  # ... and report outcomes/pipeline/stages/compliance/workload/html
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda path: (path, tf.run(*path, "--help")), commands))
     for path, done in results:

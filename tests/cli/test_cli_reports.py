@@ -48,3 +48,12 @@ def test_user_errors_are_one_line(cli: Cli) -> None:
     assert "no workflow named" in cli.refused("report", "workload", "--workflow", "nope")
     assert "no person" in cli.refused("report", "compliance", "--owner", "nobody")
     cli.usage("report", "stages", "--cases", "x")
+
+
+def test_html_report_is_written(cli: Cli, tmp_path: Path) -> None:
+    cli.open_pi()
+    out = tmp_path / "r.html"
+    assert cli.json("report", "html", out, "--period", "2026Q1") == {"written": str(out)}
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 5
+    assert "cannot write" in cli.refused("report", "html", tmp_path / "no" / "r.html")

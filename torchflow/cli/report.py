@@ -143,3 +143,24 @@ def workload(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: 
       torchflow report workload --days 5
     """
     _run(env, "workload", csv_path, xlsx_path, chart_path, _filters(env, days=days, **span))
+
+
+@report.command()
+@click.argument("out", metavar="OUT.html")
+@click.option("--from", "start", type=DATE, help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", type=DATE, help="Last day, included (YYYY-MM-DD).")
+@click.option("--period", metavar="PERIOD", help="2026Q4, 2026-11 or 2026.")
+@click.option("--workflow", metavar="NAME", help="Only this workflow.")
+@click.option("--owner", metavar="HANDLE", help="Only cases owned by HANDLE.")
+@pass_env
+def html(env: Env, out: str, **span: Any) -> None:
+    """One self-contained HTML report for leadership (charts, tables, exceptions).
+
+    \b
+    Example:
+      torchflow report html report-2026Q4.html --period 2026Q4
+    """
+    from torchflow.reports.html import write
+
+    write(env.app, _filters(env, **span), out)
+    env.emit({"written": out}, f"HTML report written to {out}")

@@ -89,7 +89,9 @@ def svg(doc: dict[str, Any]) -> str:
     fig = figure(doc)
     buf = io.StringIO()
     try:
-        fig.savefig(buf, format="svg")
+        # No metadata: its RDF names web addresses, and the page loads nothing.
+        fig.savefig(buf, format="svg", metadata={"Creator": None, "Date": None,
+                                                 "Format": None, "Type": None})
     finally:
         plt.close(fig)
     text = buf.getvalue()

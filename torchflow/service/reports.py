@@ -552,3 +552,44 @@ _RUNNERS = {"outcomes": outcomes, "pipeline": pipeline, "stages": stages,
             "compliance": compliance, "workload": workload}
 
 
+
+
+# --------------------------------------------------------------------------- exceptions
+
+
+def exceptions(app: App, f: Filters) -> dict[str, list[dict[str, Any]]]:
+    """What leadership should look at first: stuck cases (a stage deadline
+    overdue: its budget spent, time on hold not counted), overdue contacts, and
+    visits missed (the window ended with no visit logged, or recorded missed)."""
+    cutoff = overdue_before(app, app.now())
+    with _reading(app) as s:
+        specs = _specs(app, f)
+        owner_id = _owner_id(s, f.owner)
+        fill_days(app, s, f)
+        now = bindparam("now", app.now(), type_=UTCDateTime())
+        base = (
+            select(CASES.c.key, CASES.c.title, CASES.c.workflow, CASES.c.state, TASKS.c.due_on,
+                   TASKS.c.kind, func.coalesce(PEOPLE.c.handle, literal("-")).label("person"),
+                   (day_of(now) - day_of(CASES.c.state_entered_at)).label("in_state"))
+            .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
+                         .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
+            .where(_case_filter(specs, owner_id), CASES.c.closed_at.is_(None))
+        )
+        overdue = and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.due_on < cutoff)
+
+        def rows(cond: ColumnElement[bool]) -> list[dict[str, Any]]:
+            out = []
+            for r in s.execute(base.where(cond).order_by(TASKS.c.due_on, CASES.c.key).limit(50)):
+                out.append({"key": r.key, "title": r.title, "workflow": specs[r.workflow].title,
+                            "state": _title(specs, r.workflow, r.state), "person": r.person,
+                            "due_on": r.due_on.isoformat(), "in_state": int(r.in_state or 0)})
+            return out
+
+        return {
+            "stuck": rows(and_(overdue, TASKS.c.kind == TaskKind.DEADLINE)),
+            "contacts": rows(and_(overdue, TASKS.c.kind == TaskKind.CONTACT)),
+            "visits": rows(and_(TASKS.c.kind == TaskKind.VISIT, or_(
+                overdue, and_(TASKS.c.outcome_kind == Outcome.MISSED,
+                              TASKS.c.due_on >= f.period.start,
+                              TASKS.c.due_on <= f.period.end)))),
+        }
