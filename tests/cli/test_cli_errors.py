@@ -217,6 +217,8 @@ def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     data = cli.json("demo", "--dir", folder, "--days", "10", config=False)
     assert data["folder"] == str(folder)
     assert data["database"] == str(folder / "demo.db")
+    assert data["report"] == str(folder / "report.html")
+    assert "<svg" in (folder / "report.html").read_text(encoding="utf-8")
     assert [c["key"] for c in data["cases"]] == [
         "EC-2026-0001", "IC-2026-0001", "PB-2026-0001", "PI-2026-0001", "TD-2026-0001"]
     lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
