@@ -24,6 +24,7 @@ from torchflow.service.dispatch import (
     release,
     worker_id,
 )
+from torchflow.service.monthly import produce_monthly
 from torchflow.service.replan import warn_if_stale
 from torchflow.service.sweep import SweepResult, sweep
 
@@ -42,7 +43,9 @@ class TickResult:
 def tick(app: App, channels: Channels, owner: str,
          stop: threading.Event | None = None) -> TickResult:
     """One sweep and one dispatch: what cron, systemd timers and tests call."""
-    return TickResult(sweep(app), dispatch(app, channels, owner, stop=stop))
+    swept = sweep(app)
+    produce_monthly(app)  # [reports] monthly: the ledger keeps it to once a month
+    return TickResult(swept, dispatch(app, channels, owner, stop=stop))
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -40,6 +40,9 @@ def build_email(message: Message, sender: str) -> EmailMessage:
     mail["Message-ID"] = message_id(message.idempotency_key)
     mail[IDEMPOTENCY_HEADER] = message.idempotency_key
     mail.set_content(message.body, charset="utf-8")
+    if isinstance(message.payload.get("html"), str):  # the monthly report, attached
+        mail.add_attachment(message.payload["html"], subtype="html", charset="utf-8",
+                            filename=str(message.payload.get("filename", "report.html")))
     return mail
 
 
