@@ -8,6 +8,8 @@ import re
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli
 
 
@@ -57,3 +59,13 @@ def test_html_report_is_written(cli: Cli, tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 5
     assert "cannot write" in cli.refused("report", "html", tmp_path / "no" / "r.html")
+
+
+def test_without_the_extra_one_line_says_what_to_install(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xlsxwriter", None)
+    line = cli.refused("report", "workload", "--xlsx", tmp_path / "w.xlsx")
+    assert line == "Error: xlsxwriter is not installed; pip install 'torchflow[reports]'"

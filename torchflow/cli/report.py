@@ -3,7 +3,8 @@ and the HTML report. Thin: the figures are service/reports.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -58,15 +59,28 @@ def _run(env: Env, name: str, csv_path: str | None, xlsx_path: str | None,
     from torchflow.service.reports import run
 
     doc = run(env.app, name, filters)
-    if chart_path:
-        from torchflow.reports.charts import draw
+    with _extra():
+        if chart_path:
+            from torchflow.reports.charts import draw
 
-        draw(doc, chart_path)
-    if csv_path:
-        export.write_csv(doc, csv_path)
-    if xlsx_path:
-        export.write_xlsx(doc, xlsx_path)
+            draw(doc, chart_path)
+        if csv_path:
+            export.write_csv(doc, csv_path)
+        if xlsx_path:
+            export.write_xlsx(doc, xlsx_path)
     env.emit(doc, export.text)
+
+
+@contextmanager
+def _extra() -> Iterator[None]:
+    """matplotlib, Jinja2 and XlsxWriter come with the ``reports`` extra."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        from torchflow.errors import InvalidInput
+
+        raise InvalidInput(f"{exc.name} is not installed; pip install 'torchflow[reports]'"
+                           ) from None
 
 
 @report.command()
@@ -162,5 +176,6 @@ def html(env: Env, out: str, **span: Any) -> None:
     """
     from torchflow.reports.html import write
 
-    write(env.app, _filters(env, **span), out)
+    with _extra():
+        write(env.app, _filters(env, **span), out)
     env.emit({"written": out}, f"HTML report written to {out}")

@@ -50,6 +50,7 @@ def write_xlsx(doc: dict[str, Any], path: str) -> None:
     """One worksheet per table: typed cells, the header row frozen, widths fitting
     Chinese text (a CJK character counts two)."""
     import xlsxwriter  # type: ignore[import-untyped]
+    import xlsxwriter.exceptions  # type: ignore[import-untyped]
 
     if not Path(path).parent.exists():
         raise InvalidInput(f"cannot write {path}: no such directory")
@@ -87,7 +88,7 @@ def write_xlsx(doc: dict[str, Any], path: str) -> None:
         sheet.freeze_panes(2, 0)
     try:
         book.close()
-    except OSError as exc:
+    except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
         raise InvalidInput(f"cannot write {path}: {exc}") from None
 
 
