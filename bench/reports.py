@@ -181,12 +181,18 @@ HAND: dict[str, str] = {
         GROUP BY p.handle, c.workflow, t.kind""",
     "workload": f"""
         SELECT p.handle,
-          (SELECT count(*) FROM cases c WHERE c.owner_id = p.id AND c.closed_at IS NULL),
-          (SELECT count(*) FROM tasks t WHERE t.assignee_id = p.id AND t.status = 'open'),
-          (SELECT count(*) FROM tasks t WHERE t.assignee_id = p.id AND t.status = 'open'
-             AND t.due_on < '2026-12-01'),
-          (SELECT count(*) FROM tasks t WHERE t.assignee_id = p.id AND t.status = 'open'
-             AND t.due_on >= '2026-12-01' AND t.due_on <= '2026-12-15'),
+          (SELECT count(*) FROM cases c WHERE c.owner_id = p.id AND c.closed_at IS NULL
+             AND c.workflow = 'project_introduction'),
+          (SELECT count(*) FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.assignee_id = p.id AND t.status = 'open'
+             AND c.workflow = 'project_introduction'),
+          (SELECT count(*) FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.assignee_id = p.id AND t.status = 'open' AND t.due_on < '2026-12-01'
+             AND c.workflow = 'project_introduction'),
+          (SELECT count(*) FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.assignee_id = p.id AND t.status = 'open'
+             AND t.due_on >= '2026-12-01' AND t.due_on <= '2026-12-15'
+             AND c.workflow = 'project_introduction'),
           (SELECT count(*) FROM notices n WHERE n.recipient = p.handle AND n.status = 'sent'
              AND n.sent_at >= '{LO}' AND n.sent_at < '{HI}')
         FROM people p WHERE p.active ORDER BY p.handle""",
