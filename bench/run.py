@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 BENCHES = ("startup", "advance", "sweep", "memory", "dispatch", "replan", "migrate",
-           "imports")
+           "imports", "reports")
 
 
 def machine() -> dict[str, Any]:

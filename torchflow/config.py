@@ -87,6 +87,12 @@ class FeedsSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    # Roles (or handles) that get the HTML report on each month's first working day.
+    monthly: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     workflows_dir: Path
@@ -96,6 +102,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
     source: Path | None = None
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
 
 DEFAULT_DATABASE = "sqlite:///torchflow.db"
@@ -131,7 +138,7 @@ WEBHOOK_RULES: dict[str, Rule] = {
     "url": ("text", 0, 2000), "secret_env": ("text", 1, 255),
     "timeout_seconds": ("seconds", 0.1, 3600), "allow_unsigned": ("bool", 0, 0),
 }
-SECTIONS = ["database", "calendar", "workflows", "scheduler", "notify", "feeds"]
+SECTIONS = ["database", "calendar", "workflows", "scheduler", "notify", "feeds", "reports"]
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -175,6 +182,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
                        base),
         feeds=_feeds(reader.section("feeds", ["ics_dir"]), base),
         source=source,
+        reports=_reports(reader.section("reports", ["monthly"])),
         **busy,
     )
     _check_consistent(settings, reader.where)
@@ -190,6 +198,13 @@ def _official_paths(cal: _Reader, base: Path) -> tuple[Path, ...]:
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise cal._fail("official", 'a list of files such as ["calendars/cn-2027.toml"]')
     return tuple(base / value for value in values)
+
+
+def _reports(rep: _Reader) -> ReportSettings:
+    values = rep.data.get("monthly", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise rep._fail("monthly", 'a list of roles or handles such as ["director"]')
+    return ReportSettings(monthly=tuple(values))
 
 
 def _check_consistent(settings: Settings, where: str) -> None:

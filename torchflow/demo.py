@@ -248,8 +248,12 @@ def _summary(app: App, folder: Path, walks: list[dict[str, Any]], sent: Counter[
         + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     for line in lines[:3]:
         say("  " + json.loads(line)["subject"])
+    report = _html_report(app, folder)
+    say(f"\nHTML report: {report}" if report else
+        "\nHTML report: install torchflow[reports] (matplotlib, Jinja2) to have one")
     say(f"\nExplore it: torchflow --config {folder / 'config.toml'} case list")
     return {
+        "report": report,
         "folder": str(folder),
         "database": str(folder / "demo.db"),
         "outbox": str(outbox),
@@ -257,3 +261,28 @@ def _summary(app: App, folder: Path, walks: list[dict[str, Any]], sent: Counter[
         "notices": dict(kinds),
         "sent": sent["sent"],
     }
+
+
+def _html_report(app: App, folder: Path) -> str | None:
+    """The demo's HTML report over the simulated days, or None without the extra."""
+    try:
+        from torchflow.reports.html import write
+    except ImportError:
+        return None
+    from torchflow.domain.periods import Period
+    from torchflow.service.reports import Filters
+
+    with app.db.read() as s:
+        from sqlalchemy import func, select
+
+        from torchflow.store.models import CASES
+
+        first = s.scalar(select(func.min(CASES.c.opened_at)))
+    today = app.calendar.local_date(app.now())
+    start = app.calendar.local_date(first) if first else today
+    path = folder / "report.html"
+    try:
+        write(app, Filters(period=Period(start, today)), str(path))
+    except ImportError:  # jinja2 or matplotlib missing
+        return None
+    return str(path)

@@ -24,6 +24,7 @@ from torchflow.service.dispatch import (
     release,
     worker_id,
 )
+from torchflow.service.monthly import produce_monthly
 from torchflow.service.replan import warn_if_stale
 from torchflow.service.sweep import SweepResult, sweep
 
@@ -43,7 +44,9 @@ def tick(app: App, channels: Channels, owner: str,
          stop: threading.Event | None = None) -> TickResult:
     """One sweep and one dispatch: what cron, systemd timers and tests call; then
     the calendar feeds, when ``[feeds] ics_dir`` is set."""
-    result = TickResult(sweep(app), dispatch(app, channels, owner, stop=stop))
+    swept = sweep(app)
+    produce_monthly(app)  # [reports] monthly: the ledger keeps it to once a month
+    result = TickResult(swept, dispatch(app, channels, owner, stop=stop))
     if app.settings.feeds.ics_dir is not None:
         from torchflow.service.feeds import refresh_if_due
 

@@ -197,8 +197,8 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> 
 
 def test_help_of_every_command_has_an_example(cli: Cli) -> None:
     commands = all_commands()
-    # The top level, 14 commands and groups, 38 subcommands.
-    assert len(commands) == 53
+    # The top level, 15 commands and groups, 44 subcommands.
+    assert len(commands) == 60
     for path in commands:
         run = cli.ok(*path, "--help", config=False)
         assert "Example" in run.out, path
@@ -217,6 +217,8 @@ def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     data = cli.json("demo", "--dir", folder, "--days", "10", config=False)
     assert data["folder"] == str(folder)
     assert data["database"] == str(folder / "demo.db")
+    assert data["report"] == str(folder / "report.html")
+    assert "<svg" in (folder / "report.html").read_text(encoding="utf-8")
     assert [c["key"] for c in data["cases"]] == [
         "EC-2026-0001", "IC-2026-0001", "PB-2026-0001", "PI-2026-0001", "TD-2026-0001"]
     lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()

@@ -47,6 +47,9 @@ def build_email(message: Message, sender: str) -> EmailMessage:
         mail.add_attachment(event, maintype="text", subtype="calendar",
                             filename=f"{message.payload.get('case', 'task')}.ics",
                             params={"method": "PUBLISH"})
+    if isinstance(message.payload.get("html"), str):  # the monthly report, attached
+        mail.add_attachment(message.payload["html"], subtype="html", charset="utf-8",
+                            filename=str(message.payload.get("filename", "report.html")))
     return mail
 
 

@@ -17,6 +17,7 @@ from torchflow.cli.case import case
 from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
+from torchflow.cli.report import report
 from torchflow.cli.scheduler import scheduler
 from torchflow.cli.sheets import export, feed_token, import_
 from torchflow.cli.single import agenda, demo, init
@@ -91,7 +92,7 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
-                calendar, replan, import_, export):
+                calendar, replan, import_, export, report):
     cli.add_command(command)
 person.add_command(feed_token)
 _json_after(cli)

@@ -40,7 +40,7 @@ _RESERVED_TRIGGERS = frozenset(keyword.kwlist) | {"trigger", "state"}
 _TOP_KEYS = ("name", "title", "version", "key_prefix", "description", "initial",
              "fields", "states", "transitions")  # fmt: skip
 _TOP_REQUIRED = ("name", "title", "version", "key_prefix", "states")
-_FIELD_KEYS = ("type", "title", "required", "choices", "unit", "help")
+_FIELD_KEYS = ("type", "title", "required", "choices", "unit", "help", "sum")
 _TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title")
 
 
@@ -198,8 +198,19 @@ def _initial(report: Report, doc: dict[str, Any], states: dict[str, StateSpec]) 
     return value
 
 
+# Report annotations (docs/reports.md): they change no case's behaviour, so they
+# are left out of the digest and adding them needs no new version.
+_REPORT_ONLY = {"states": "milestone", "fields": "sum"}
+
+
 def _digest(doc: dict[str, Any]) -> str:
     # Hash the parsed document, not the text: comments and layout do not count.
+    doc = dict(doc)
+    for table, key in _REPORT_ONLY.items():
+        if isinstance(doc.get(table), dict):
+            doc[table] = {name: ({k: v for k, v in raw.items() if k != key}
+                                 if isinstance(raw, dict) else raw)
+                          for name, raw in doc[table].items()}
     canonical = json.dumps(
         doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
@@ -246,7 +257,16 @@ def _field(report: Report, name: str, raw: object) -> FieldSpec | None:
         choices=_choices(report, key, ftype, raw),
         unit=_unit(report, key, ftype, raw),
         help=report.string(raw, "help", f"{key}.help"),
+        sum=_sum(report, key, ftype, raw),
     )
+
+
+def _sum(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> bool:
+    """``sum = true``: reports add the field up; only a number can be added."""
+    value = report.boolean(raw, "sum", f"{key}.sum")
+    if value and ftype != "number" and ftype in FIELD_TYPES:
+        report.add(f"{key}.sum", f"only a number field can be summed, not {ftype}")
+    return value
 
 
 def _choices(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> tuple[str, ...]:

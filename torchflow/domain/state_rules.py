@@ -36,7 +36,7 @@ _UNITS = {
 # more than 4300 digits outright, so longer counts are read as this ceiling.
 _CEILING = 10**9
 
-_STATE_KEYS = ("title", "terminal", "contact", "visit", "deadline")
+_STATE_KEYS = ("title", "terminal", "contact", "visit", "deadline", "milestone")
 _COMMON = ("remind", "from", "assignee")  # every rule may take these
 _RULE_KEYS = {
     "contact": (("every",), (*_COMMON, "escalate_after", "escalate_to")),
@@ -107,6 +107,7 @@ def _state(
         contact=rules.contact(raw["contact"]) if "contact" in raw else None,
         visit=rules.visit(raw["visit"]) if "visit" in raw else None,
         deadline=rules.deadline(raw["deadline"]) if "deadline" in raw else None,
+        milestone=report.boolean(raw, "milestone", f"{key}.milestone"),
     )
     present = [kind for kind in _RULE_KEYS if kind in raw]
     if terminal and present:

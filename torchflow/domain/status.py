@@ -38,6 +38,7 @@ class NoticeKind(StrEnum):
     OVERDUE = "overdue"
     ESCALATION = "escalation"
     DIGEST = "digest"
+    REPORT = "report"  # the monthly HTML report ([reports] monthly)
 
 
 class NoticeStatus(StrEnum):

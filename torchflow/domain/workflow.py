@@ -25,6 +25,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     unit: str = ""  # e.g. "万元" for a number
     help: str = ""
+    sum: bool = False  # a number field that reports add up (planned investment, jobs)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class StateSpec:
     contact: ContactRule | None = None
     visit: VisitRule | None = None
     deadline: DeadlineRule | None = None
+    milestone: bool = False  # counted by `torchflow report outcomes` (签约、开工、投产)
 
     @property
     def rules(self) -> tuple[Rule, ...]:

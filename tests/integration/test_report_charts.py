@@ -1,0 +1,41 @@
+"""`--chart`: every report draws a PNG and an SVG with Agg; without a CJK font
+the English part of each bilingual title is drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_reports import PI, history  # noqa: F401  (the fixture)
+from torchflow.domain.periods import parse_period
+from torchflow.errors import InvalidInput
+from torchflow.reports import charts
+from torchflow.service.app import App
+from torchflow.service.reports import REPORTS, Filters, run
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_each_report_draws_png_and_svg(history: App, tmp_path: Path, name: str) -> None:  # noqa: F811
+    doc = run(history, name, Filters(period=parse_period("2026Q1"), workflow=PI))
+    png, svg = tmp_path / f"{name}.png", tmp_path / f"{name}.svg"
+    charts.draw(doc, str(png))
+    charts.draw(doc, str(svg))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert svg.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_without_a_cjk_font_the_english_part_is_drawn(history: App) -> None:  # noqa: F811
+    assert charts.label("Agreement signed · 签约", cjk=False) == "Agreement signed"
+    assert charts.label("Agreement signed · 签约", cjk=True) == "Agreement signed · 签约"
+    doc = run(history, "stages", Filters(period=parse_period("2026Q1"), workflow=PI))
+    fig = charts.figure(doc, cjk=False)
+    texts = [fig.axes[0].get_title(), *(t.get_text() for t in fig.axes[0].get_xticklabels())]
+    assert "First contact" in texts
+    assert not any(ord(ch) >= 0x2E80 for t in texts for ch in t)
+
+
+def test_a_chart_needs_png_or_svg(history: App, tmp_path: Path) -> None:  # noqa: F811
+    doc = run(history, "workload", Filters(period=parse_period("2026Q1")))
+    with pytest.raises(InvalidInput, match=r"png or \.svg"):
+        charts.draw(doc, str(tmp_path / "x.gif"))
