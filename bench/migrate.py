@@ -24,7 +24,6 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.sweep import NOW, ROOT, _processors, _schema_and_people, workdir, write_config
+from bench.sweep import (
+    CASE_INSERT,
+    NOW,
+    ROOT,
+    _processors,
+    _schema_and_people,
+    bulk_load,
+    workdir,
+    write_config,
+)
 
 CASES = 50_000
 TASKS_PER_CASE = 2  # the negotiation contact and deadline
@@ -104,25 +112,13 @@ def _fill(path: Path, version_id: int) -> None:
                        None, None, None, remind, escalate, owner, "open", 0, None, at, None, "",
                        entered)
 
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        # Bulk load only: the service's own connections use WAL + synchronous=FULL.
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO cases (id, key, workflow, workflow_version_id, state, previous_state,"
-            " title, owner_id, fields, opened_at, state_entered_at, closed_at, version,"
-            " last_seq, head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cases())
+    with bulk_load(path) as conn:
+        conn.executemany(CASE_INSERT, cases())
         conn.executemany(
             "INSERT INTO tasks (id, case_id, kind, rule, occurrence, state, due_on,"
             " window_start, window_end, seed, remind, escalate_to, assignee_id, status,"
             " stage_done, next_notice_at, created_at, closed_at, outcome, planned_from)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", tasks())
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA journal_mode=WAL")
-    finally:
-        conn.close()
 
 
 def _no_gc(fn: Callable[[Any], Any], app: Any) -> tuple[float, Any]:

@@ -23,7 +23,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.sweep import Log, _ms, _processors, _schema_and_people, workdir, write_config
+from bench.sweep import (
+    CASE_INSERT,
+    Log,
+    _ms,
+    _processors,
+    _schema_and_people,
+    bulk_load,
+    workdir,
+    write_config,
+)
 
 TARGET = 2.0
 HTML_SECONDS = 10.0
@@ -70,15 +79,8 @@ def prepare(n_cases: int, log: Log) -> Path:
         tasks.append((c, c, "contact", "negotiation.contact", 1, "negotiation", day(due), 1,
                       owner, status, 0, None, stamp(NOW), None, "", outcome,
                       rnd.randrange(1, 5) if outcome == "late" else None))
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO cases (id, key, workflow, workflow_version_id, state, previous_state,"
-            " title, owner_id, fields, opened_at, state_entered_at, closed_at, version,"
-            " last_seq, head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cases)
+    with bulk_load(path) as conn:
+        conn.executemany(CASE_INSERT, cases)
         conn.executemany(
             "INSERT INTO case_events (id, case_id, seq, kind, actor, at, from_state, to_state,"
             " data, prev_hash, hash, gseq, scheme) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
@@ -88,11 +90,7 @@ def prepare(n_cases: int, log: Log) -> Path:
             " outcome_kind, late_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", tasks)
         conn.execute("UPDATE audit_head SET gseq = ?", (gseq,))
         _days_table(conn)
-        conn.execute("COMMIT")
         conn.execute("ANALYZE")
-        conn.execute("PRAGMA journal_mode=WAL")
-    finally:
-        conn.close()
     log(f"  ... {time.perf_counter() - started:.1f} s")
     return config
 

@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -181,26 +182,38 @@ def _fill(path: Path, open_tasks: int, version_id: int) -> tuple[list[int], str]
             yield (t, case_id, kind, rule, 1, "negotiation", due_on, None, None, None, remind,
                    escalate, 2 + case_id % (PEOPLE - 1), "open", 0, next_at, now_s, None, "")
 
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        # Bulk load only: the service's own connections use WAL + synchronous=FULL.
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO cases (id, key, workflow, workflow_version_id, state, previous_state,"
-            " title, owner_id, fields, opened_at, state_entered_at, closed_at, version,"
-            " last_seq, head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cases())
+    with bulk_load(path) as conn:
+        conn.executemany(CASE_INSERT, cases())
         conn.executemany(
             "INSERT INTO tasks (id, case_id, kind, rule, occurrence, state, due_on,"
             " window_start, window_end, seed, remind, escalate_to, assignee_id, status,"
             " stage_done, next_notice_at, created_at, closed_at, outcome)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", tasks())
+    return due_ids, first_notice
+
+
+CASE_INSERT = (
+    "INSERT INTO cases (id, key, workflow, workflow_version_id, state, previous_state,"
+    " title, owner_id, fields, opened_at, state_entered_at, closed_at, version,"
+    " last_seq, head_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+@contextmanager
+def bulk_load(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection loading rows into a migrated SQLite file in one transaction,
+    fast: bulk only (no journal, no fsync). The file is left in WAL, as the
+    service's own connections (WAL + synchronous=FULL) expect it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("BEGIN")
+        yield conn
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")
     finally:
         conn.close()
-    return due_ids, first_notice
 
 
 def reset(prepared: Prepared, digest_done: bool) -> None:
