@@ -1,19 +1,28 @@
 """The CLI in-process: click's CliRunner against this test's config.toml, with
 TORCHFLOW_NOW pinned and the demo's office (two coordinators, a director, a
-Torch liaison, an expert) added through `torchflow person add`."""
+Torch liaison, an expert) added through `torchflow person add`.
+
+Who acts is the OS login (cli/context.py ``os_login``): `init` makes the test
+process's own login the admin ``office.admin``, each of the office logs in with
+a login named as their handle, and ``run(as_=HANDLE)`` runs the command as if
+HANDLE's login had typed it (not through --as, which only admins may use)."""
 
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
 
 from tests.conftest import STAFF
 from torchflow.cli.main import cli as torchflow
+
+ADMIN = "office.admin"  # the test process's own login, made admin by `init`
 
 # A Wednesday morning in Beijing, inside the officially covered calendar.
 NOW = "2026-03-04T09:30:00+08:00"
@@ -51,8 +60,6 @@ class Cli:
             now: str | None = None, env: dict[str, str | None] | None = None,
             config: bool = True) -> Run:
         argv = ["--config", str(self.config)] if config else []
-        if as_:
-            argv += ["--as", as_]
         if json:
             argv.append("--json")
         argv += [str(a) for a in args]
@@ -64,8 +71,11 @@ class Cli:
         }
         environ.update(env or {})
         # catch_exceptions=False: a crash fails the test instead of passing as "exit 1".
-        result = self.runner.invoke(torchflow, argv, env=environ, catch_exceptions=False,
-                                    prog_name="torchflow")
+        login = (mock.patch("torchflow.cli.context.os_login", return_value=as_) if as_
+                 else nullcontext())  # no as_: the test process's real login (office.admin)
+        with login:
+            result = self.runner.invoke(torchflow, argv, env=environ, catch_exceptions=False,
+                                        prog_name="torchflow")
         assert "Traceback" not in result.stderr
         return Run(result.exit_code, result.stdout, result.stderr)
 
@@ -120,8 +130,13 @@ class Cli:
 
 @pytest.fixture
 def cli(config_file: Path) -> Cli:
-    tool = Cli(config_file)
+    return seed_office(Cli(config_file))
+
+
+def seed_office(tool: Cli) -> Cli:
+    """The first admin (this process's login) and the office, each with a login."""
+    tool.ok("init", "--admin", ADMIN)
     for handle, name, roles in STAFF:
         tool.ok("person", "add", handle, "--name", name, "--email", f"{handle}@zone.example.cn",
-                *(f"--role={role}" for role in roles))
+                "--login", handle, *(f"--role={role}" for role in roles))
     return tool

@@ -23,8 +23,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import NOW, PI_FIELDS, Cli
-from tests.conftest import STAFF, WORKFLOWS, _postgres_database, _url_of, is_postgres
+from tests.cli.conftest import NOW, PI_FIELDS, Cli, seed_office
+from tests.conftest import WORKFLOWS, _postgres_database, _url_of, is_postgres
 from torchflow.cli.main import cli as torchflow
 
 BIDI = "\u202e"
@@ -79,11 +79,9 @@ def world(template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
 
 def _prepared(folder: Path, url: str) -> Iterator[World]:
     w = World(folder, url)
-    tool = Cli(w.config)
-    for handle, name, roles in STAFF:
-        tool.ok("person", "add", handle, "--name", name, *(f"--role={r}" for r in roles))
+    tool = seed_office(Cli(w.config))
     tool.ok("person", "add", "gone.away", "--name", "Gone Away", "--role", "coordinator")
-    tool.ok("person", "handover", "gone.away", "wang.li", "--deactivate", as_="chen.jie")
+    tool.ok("person", "handover", "gone.away", "wang.li", "--deactivate")
     key = tool.open_pi()
     tool.to_negotiation(key)
     w.task = tool.open_tasks(key)["negotiation.contact"]["id"]

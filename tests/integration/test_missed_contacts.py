@@ -73,7 +73,7 @@ def test_an_open_contact_is_missed_when_its_next_slot_falls_due(
     # The new slot is told once, as due today; the missed one says nothing more.
     assert [(t, k) for t, k, _ in notices(app) if t == second.id] == [(second.id, "due")]
     [event] = events(app, key, "contact_missed")
-    assert event["actor"] == "torchflow"
+    assert event["actor"] == "system"
     assert event["data"] == {
         "task": first.id, "rule": RULE, "missed": [{"occurrence": 1, "due_on": "2026-03-11"}],
         "next": {"occurrence": 2, "due_on": "2026-03-18"}, "missed_in_row": 1}

@@ -92,7 +92,7 @@ def replan(env: Env, dry_run: bool) -> None:
         cases = service.view(app.calendar, service.plan(app))
         env.emit({"cases": cases, "dry_run": True}, _render)
         return
-    result = service.apply(app, env.actor().handle)
+    result = service.apply(app, env.require("replan").handle)
     env.emit(result, lambda r: _render({"cases": r["plan"]}) + (
         f"\nre-planned {r['moved']} task(s) in {r['cases']} case(s); "
         f"{r['renewed']} kept their dates"))

@@ -54,20 +54,26 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: dict[s
 @click.option("--workflow", help="Only this workflow.")
 @click.option("--state", help="Only cases in this state.")
 @click.option("--owner", metavar="HANDLE", help="Only cases this person owns.")
+@click.option("--mine", is_flag=True, help="Only the cases you own (the acting person).")
 @click.option("--open/--closed", "is_open", default=None, help="Only open (or closed) cases.")
 @click.option("--limit", type=LIMIT, default=500, show_default=True)
 @click.option("--offset", type=OFFSET, default=0, help="Skip this many cases first.")
 @pass_env
-def list_(env: Env, workflow: str | None, state: str | None, owner: str | None,
+def list_(env: Env, workflow: str | None, state: str | None, owner: str | None, mine: bool,
           is_open: bool | None, limit: int, offset: int) -> None:
     """List cases, oldest first.
 
     \b
     Example:
       torchflow case list --workflow project_introduction --open
+      torchflow case list --mine --open
     """
     from torchflow.service import cases
 
+    if mine and owner:
+        raise click.UsageError("--mine and --owner exclude each other; use one")
+    if mine:
+        owner = env.actor().handle
     page = cases.list_cases(env.app, workflow=workflow, state=state, owner=owner,
                             is_open=is_open, limit=limit, offset=offset)
     env.emit_page(page, CASE_COLUMNS)
@@ -126,7 +132,8 @@ def describe_event(e: dict[str, Any]) -> str:
     }.get(e["kind"], lambda: e["kind"] + (f": {data.get('note')}" if data.get("note") else ""))()
     if e["kind"] == "advanced" and data.get("note"):
         what += f" ({data['note']})"
-    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {e['actor']:<12} {what}"
+    who = e["actor"] + (f", entered by {e['entered_by']}" if e.get("entered_by") else "")
+    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {who:<12} {what}"
 
 
 def _logged(e: dict[str, Any], data: dict[str, Any]) -> str:

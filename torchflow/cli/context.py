@@ -29,6 +29,7 @@ class Env:
         self.create = False  # only `init` may create the database file
         self._settings: Settings | None = None
         self._app: App | None = None
+        self._actor: Actor | None = None
 
     @property
     def settings(self) -> Settings:
@@ -48,9 +49,24 @@ class Env:
         return self._app
 
     def actor(self) -> Actor:
-        from torchflow.service.people import resolve_actor
+        """The real person (the OS login of this process's real uid) or, for an
+        admin, the one named with --as / TORCHFLOW_USER. Resolved once."""
+        if self._actor is None:
+            from torchflow.service.people import acting
 
-        return resolve_actor(self.app, self.user)
+            self._actor = acting(self.app, os_login(), self.user)
+        return self._actor
+
+    def require(self, action: str) -> Actor:
+        """The actor, if the permissions table lets them do ``action``; the real
+        person's roles count when an admin acts as someone else."""
+        from torchflow.domain.permissions import require
+
+        actor = self.actor()
+        if actor.entered_by is None:
+            require(action, actor.handle, actor.roles)
+        # else: only an admin may act as another, and admins may administer.
+        return actor
 
     def emit(self, data: Any, text: Callable[[Any], str] | str) -> None:
         from torchflow.domain.text import json_printable, printable
@@ -79,6 +95,19 @@ class Env:
 
 
 pass_env = click.make_pass_decorator(Env)
+
+
+def os_login() -> str:
+    """The login of the process's real uid, from the password database: $USER and
+    $LOGNAME are not asked, anyone can set them. A uid with no entry is its number."""
+    import os
+    import pwd
+
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from torchflow.cli.audit import audit
 from torchflow.cli.calendar import calendar, replan
 from torchflow.cli.case import case
 from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
+from torchflow.cli.db import db
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
 from torchflow.cli.report import report
@@ -69,7 +70,8 @@ def _json_after(group: click.Group) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="TORCHFLOW_CONFIG",
               help="config.toml to use (default: ./config.toml, or TORCHFLOW_CONFIG).")
 @click.option("--as", "user", metavar="HANDLE", envvar="TORCHFLOW_USER",
-              help="Act as this person (default: TORCHFLOW_USER).")
+              help="Act as this person (admins only; default: the person of your "
+                   "login, or TORCHFLOW_USER).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 @click.version_option(package_name="torchflow")
 @click.pass_context
@@ -92,7 +94,7 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
-                calendar, replan, import_, export, report):
+                calendar, replan, import_, export, report, db):
     cli.add_command(command)
 person.add_command(feed_token)
 _json_after(cli)

@@ -62,6 +62,7 @@ def retry(env: Env, notice_id: int | None, all_dead: bool, recipient: str | None
     """
     from torchflow.service import notices
 
+    env.require("notice.retry")
     filtered = recipient or kind or channel
     if (notice_id is None) == (not all_dead):
         raise click.UsageError("give a NOTICE_ID or --all-dead, not both")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from torchflow.channels import CHANNEL_TYPES
-from torchflow.cli.context import Env, pass_env
+from torchflow.cli.context import Env, pass_env, table
 from torchflow.cli.params import LIMIT, OFFSET
 
 PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
@@ -14,12 +16,13 @@ PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
 
 @click.group()
 def person() -> None:
-    """Add, list and hand over people.
+    """Add, change, show, deactivate and hand over people (administration needs
+    the admin role: see `torchflow person roles`).
 
     \b
     Example:
-      torchflow person add wang.li --name "Wang Li" --role coordinator
-      torchflow --as chen.jie person handover wang.li zhao.min
+      torchflow person add wang.li --name "Wang Li" --role coordinator --login wangli
+      torchflow person handover wang.li zhao.min
     """
 
 
@@ -32,21 +35,148 @@ def person() -> None:
 @click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)),
               help="How notices reach this person (default: notify.default_channel).")
 @click.option("--address", default="", help="Webhook URL for this person, if any.")
+@click.option("--login", "logins", multiple=True, metavar="OSUSER",
+              help="An operating-system login this person acts from (repeatable).")
 @pass_env
 def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
-        channel: str | None, address: str) -> None:
+        channel: str | None, address: str, logins: tuple[str, ...]) -> None:
     """Add a person with HANDLE.
 
     \b
     Example:
       torchflow person add wang.li --name "Wang Li" --email wang.li@zone.gov.cn \\
-          --role coordinator
+          --role coordinator --login wangli
     """
     from torchflow.service import people
 
+    env.require("person.add")
     result = people.add_person(env.app, handle, name=name, email=email, roles=list(roles),
-                               channel=channel, address=address)
+                               channel=channel, address=address, logins=list(logins))
     env.emit(result, lambda r: f"added {r['handle']} ({', '.join(r['roles']) or 'no roles'})")
+
+
+@person.command("edit")
+@click.argument("handle")
+@click.option("--name", help="Full name.")
+@click.option("--email", help="E-mail address ('' to clear).")
+@click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)), help="How notices reach them.")
+@click.option("--address", help="Webhook URL ('' to clear).")
+@click.option("--add-role", "add_roles", multiple=True, metavar="ROLE", help="Give a role.")
+@click.option("--remove-role", "remove_roles", multiple=True, metavar="ROLE",
+              help="Take a role away.")
+@click.option("--login", "add_logins", multiple=True, metavar="OSUSER",
+              help="Add an operating-system login (repeatable).")
+@click.option("--remove-login", "remove_logins", multiple=True, metavar="OSUSER",
+              help="Remove a login.")
+@pass_env
+def edit(env: Env, handle: str, name: str | None, email: str | None, channel: str | None,
+         address: str | None, add_roles: tuple[str, ...], remove_roles: tuple[str, ...],
+         add_logins: tuple[str, ...], remove_logins: tuple[str, ...]) -> None:
+    """Change HANDLE's details, roles or logins, with the checks of `person add`.
+
+    \b
+    Example:
+      torchflow person edit he.yu --channel webhook --address https://hooks.example.cn/he
+      torchflow person edit wang.li --add-role admin --login wangli
+    """
+    from torchflow.service import people
+
+    if not any((name is not None, email is not None, channel, address is not None, add_roles,
+                remove_roles, add_logins, remove_logins)):
+        raise click.UsageError("nothing to change; give e.g. --email or --add-role")
+    env.require("person.roles" if add_roles or remove_roles else "person.edit")
+    env.require("person.edit")
+    result = people.edit_person(
+        env.app, handle, name=name, email=email, channel=channel, address=address,
+        add_roles=list(add_roles), remove_roles=list(remove_roles),
+        add_logins=list(add_logins), remove_logins=list(remove_logins))
+    env.emit(result, lambda r: f"changed {r['handle']}")
+
+
+@person.command("deactivate")
+@click.argument("handle")
+@click.option("--handover-to", metavar="OTHER", help="Move HANDLE's open work to OTHER first.")
+@pass_env
+def deactivate(env: Env, handle: str, handover_to: str | None) -> None:
+    """Mark HANDLE as no longer active; refused while they own open cases or tasks,
+    unless --handover-to moves them.
+
+    \b
+    Example:
+      torchflow person deactivate wang.li --handover-to zhao.min
+    """
+    from torchflow.service import people
+
+    actor = env.require("person.deactivate")
+    if handover_to:
+        env.require("person.handover")
+    result = people.set_active(env.app, handle, False, handover_to=handover_to, actor=actor)
+    env.emit(result, f"deactivated {handle}" + (f" (work moved to {handover_to})"
+                                                 if handover_to else ""))
+
+
+@person.command("reactivate")
+@click.argument("handle")
+@pass_env
+def reactivate(env: Env, handle: str) -> None:
+    """Mark HANDLE as active again.
+
+    \b
+    Example:
+      torchflow person reactivate wang.li
+    """
+    from torchflow.service import people
+
+    env.require("person.reactivate")
+    env.emit(people.set_active(env.app, handle, True), f"reactivated {handle}")
+
+
+@person.command("show")
+@click.argument("handle")
+@pass_env
+def show(env: Env, handle: str) -> None:
+    """HANDLE's roles, logins, channel, open cases and tasks, overdue count.
+
+    \b
+    Example:
+      torchflow person show wang.li
+    """
+    from torchflow.service import people
+
+    env.emit(people.show_person(env.app, handle), render_person)
+
+
+def render_person(v: dict[str, Any]) -> str:
+    from torchflow.cli.context import pairs
+
+    head = pairs({**v, "logins": v["logins"] or None, "roles": v["roles"] or None},
+                 [("Person", "handle"), ("Name", "name"), ("Roles", "roles"),
+                  ("Logins", "logins"), ("E-mail", "email"), ("Channel", "channel"),
+                  ("Address", "address"), ("Active", "active"), ("Overdue", "overdue")])
+    cases = table(v["open_cases"], [("CASE", "key"), ("STATE", "state"), ("TITLE", "title")])
+    tasks = table(v["open_tasks"], [("ID", "id"), ("CASE", "case"), ("RULE", "rule"),
+                                    ("DUE", "due_on"), ("OVERDUE", "overdue")])
+    return "\n\n".join([head, "Open cases:\n" + cases, "Open tasks:\n" + tasks])
+
+
+@person.command("roles")
+@pass_env
+def roles_(env: Env) -> None:
+    """What each role may do: the permissions table.
+
+    \b
+    Example:
+      torchflow person roles
+    """
+    from torchflow.domain.permissions import PERMISSIONS
+
+    rows = [{"action": a, "role": r, "what": w} for a, (r, w) in PERMISSIONS.items()]
+    rows.append({"action": "case.edit", "role": "owner, assignees or admin",
+                 "what": "set a case's fields, add notes (`case set`, `case note`)"})
+    rows.append({"action": "case.advance", "role": "as the workflow says",
+                 "what": "fire a transition (its `roles` in the workflow file)"})
+    env.emit(rows, lambda r: table(r, [("ACTION", "action"), ("ROLE", "role"),
+                                       ("WHAT", "what")]))
 
 
 @person.command("list")
@@ -79,7 +209,10 @@ def handover(env: Env, old: str, new: str, deactivate: bool) -> None:
     """
     from torchflow.service import people
 
-    result = people.handover(env.app, env.actor(), old, new, deactivate=deactivate)
+    actor = env.require("person.handover")
+    if deactivate:
+        env.require("person.deactivate")
+    result = people.handover(env.app, actor, old, new, deactivate=deactivate)
     flight = (f" ({result.in_flight} being sent: moved if that send fails)"
               if result.in_flight else "")
     data = {"from": result.giver, "to": result.taker, "cases": result.cases,

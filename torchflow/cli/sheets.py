@@ -129,6 +129,8 @@ def people_(env: Env, file: Path, dry_run: bool) -> None:
     """
     from torchflow.service import imports
 
+    if not dry_run:
+        env.require("person.add")
     result = imports.import_people(env.app, file, dry_run=dry_run)
     env.emit(result, lambda r: f"{r['file']}: {r['added']} added, {r['updated']} updated, "
                                f"{r['unchanged']} unchanged"

@@ -12,26 +12,40 @@ from torchflow.cli.context import Env, pass_env, table
 
 
 @click.command()
+@click.option("--admin", "admin", metavar="HANDLE",
+              help="Handle of the first admin (default: made from your login).")
 @pass_env
-def init(env: Env) -> None:
+def init(env: Env, admin: str | None) -> None:
     """Create the database or upgrade it to this release; safe to run twice.
+
+    On a database with nobody in it, the operating-system login that runs
+    init becomes the first admin, so a fresh install can always be administered.
 
     \b
     Example:
       torchflow init
+      torchflow init --admin wang.li
     """
+    from torchflow.cli.context import os_login
+    from torchflow.domain.identity import handle_from_login
+    from torchflow.service.people import first_admin
     from torchflow.store.migrate import upgrade
 
     env.create = True
     before, after = upgrade(env.app.db)
+    login = os_login()
+    added = first_admin(env.app, admin or handle_from_login(login), login)
     result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
-              "before": before, "after": after}
+              "before": before, "after": after, "admin": added["handle"] if added else None}
     if before is None:
         text = f"created the torchflow tables (schema {after})"
     elif before == after:
         text = f"database already at schema {after}"
     else:
         text = f"upgraded the database from schema {before} to {after}"
+    if added:
+        text += (f"\nfirst admin: {added['handle']} (login {login}); add people with "
+                 "`torchflow person add HANDLE --name NAME --login OSUSER`")
     env.emit(result, text)
 
 

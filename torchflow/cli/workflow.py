@@ -167,7 +167,7 @@ def migrate(env: Env, name: str | None, to_version: int | None,
         if name or to_version or pairs_ or case_key or dry_run or allow_terminal:
             raise click.UsageError("--revert KEY takes no NAME or other options; "
                                    "e.g. torchflow workflow migrate --revert PI-2026-0001")
-        outcome = vm.revert(env.app, env.actor(), revert_key)
+        outcome = vm.revert(env.app, env.require("workflow.migrate"), revert_key)
         env.emit(vm.outcome_view(outcome), render_outcomes)
         return
     if not name or to_version is None:
@@ -176,7 +176,7 @@ def migrate(env: Env, name: str | None, to_version: int | None,
     mapping = dict(pairs_)
     if len(mapping) != len(pairs_):
         raise click.UsageError("--map names a state twice; map each old state once")
-    actor = None if dry_run else env.actor()
+    actor = None if dry_run else env.require("workflow.migrate")
     plan = vm.plan(env.app, name, to_version, mapping=mapping, case_key=case_key,
                    allow_terminal=allow_terminal, store=not dry_run)
     if dry_run:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Integer, select, text
 
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
+from torchflow.domain.permissions import may_edit_case, refuse_case_edit
 from torchflow.domain.planning import PlannedTask, counted_from
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
@@ -106,6 +107,7 @@ def open_case(
         entry = _plan_state(app, s, case, state, values, now)
         append_event(
             s, case, kind=EventKind.OPENED, actor=actor.handle, at=now, to_state=spec.initial,
+            entered_by=actor.entered_by,
             data={
                 "workflow": spec.name, "version": spec.version, "title": title,
                 "owner": owner or actor.handle, "fields": values,
@@ -236,6 +238,7 @@ def _enter(
         changes["fields"] = values
     append_event(
         s, case, kind=EventKind.ADVANCED, actor=actor.handle, at=now, from_state=case.state,
+        entered_by=actor.entered_by,
         to_state=dest, data=data, changes=changes,
     )
     followups.close_tasks(s, cancelled, status="cancelled", now=now, outcome=f"left {case.state}")
@@ -263,7 +266,9 @@ def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
+        _may_edit(app, s, case, actor)
         seq = append_event(s, case, kind=EventKind.NOTE, actor=actor.handle, at=now,
+                           entered_by=actor.entered_by,
                            data={"note": note})
     return {"key": case.key, "event": seq}
 
@@ -275,6 +280,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
     with app.db.transaction() as s:
         case = load_case(s, key)
         spec = app.registry.by_id(s, case.workflow_version_id).spec
+        _may_edit(app, s, case, actor, spec)
         changed = coerce_fields(s, spec, pairs)
         _keep_required(spec, changed)
         values = {**case.fields, **changed}
@@ -287,10 +293,31 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
         )
         append_event(
             s, case, kind=EventKind.FIELDS_SET, actor=actor.handle, at=now,
+            entered_by=actor.entered_by,
             data={"fields": changed, "was": old, **follow.notes}, changes={"fields": values},
         )
         followups.apply_follow(app, s, follow)
     return {"key": case.key, "fields": values}
+
+
+def people_of_case(session: Connection, case: CaseRow, spec: WorkflowSpec) -> list[str]:
+    """Who may change the case's fields and notes besides admins: its owner, the
+    people named in its person fields and the assignees of its open tasks."""
+    owner = _handle(session, case.owner_id)
+    named = [str(case.fields[name]) for name, f in spec.fields.items()
+             if f.type == "person" and case.fields.get(name)]
+    assignees = session.scalars(
+        select(PEOPLE.c.handle).join(TASKS, TASKS.c.assignee_id == PEOPLE.c.id)
+        .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN).distinct())
+    return [h for h in [owner, *named, *sorted(assignees)] if h]
+
+
+def _may_edit(app: App, session: Connection, case: CaseRow, actor: Actor,
+              spec: WorkflowSpec | None = None) -> None:
+    spec = spec or app.registry.by_id(session, case.workflow_version_id).spec
+    people = people_of_case(session, case, spec)
+    if not may_edit_case(actor.handle, actor.roles, people):
+        raise refuse_case_edit(case.key, actor.handle, people)
 
 
 def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
@@ -302,6 +329,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
         old = _handle(s, case.owner_id)
         append_event(
             s, case, kind=EventKind.ASSIGNED, actor=actor.handle, at=now,
+            entered_by=actor.entered_by,
             data={"owner": handle, "was": old}, changes={"owner_id": person.id},
         )
         followups.move_work(app, s, person, task_ids=followups.open_task_ids(s, case.id))
@@ -379,7 +407,7 @@ def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
 def events(app: App, session: Connection, case_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
         select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
-               EVENTS.c.to_state, EVENTS.c.data)
+               EVENTS.c.to_state, EVENTS.c.data, EVENTS.c.entered_by)
         .where(EVENTS.c.case_id == case_id)
         .order_by(EVENTS.c.seq)
     )
@@ -387,6 +415,7 @@ def events(app: App, session: Connection, case_id: int) -> list[dict[str, Any]]:
         {
             "seq": r.seq, "kind": r.kind, "actor": r.actor, "at": app.local(r.at),
             "from": r.from_state, "to": r.to_state, "data": _local_data(app, r.kind, r.data),
+            "entered_by": r.entered_by,
         }
         for r in rows
     ]

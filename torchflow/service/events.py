@@ -129,15 +129,17 @@ def append_event(
     from_state: str | None = None,
     to_state: str | None = None,
     changes: dict[str, Any] | None = None,
+    entered_by: str | None = None,
 ) -> int:
     """Append one event and apply ``changes`` to the case, if nobody changed it
-    since ``case`` was read. Returns the event's seq."""
+    since ``case`` was read. Returns the event's seq. ``entered_by`` is the real
+    person when an admin acts as ``actor`` (None when they are the same)."""
     refuse_out_of_order(case, at)
     key = audit_key()
     gseq, keyed_since = _next_gseq(session, key)
     event = NewEvent(case, kind=kind, actor=actor, at=at, data=data, from_state=from_state,
-                     to_state=to_state, changes=changes)
-    bump, row = _chained(event, gseq, key)
+                     to_state=to_state, changes=changes, entered_by=entered_by)
+    bump, row = _chained(event, gseq, key, db_role(session))
     result = session.execute(_bump(frozenset(event.changes or {})), bump)
     if result.rowcount != 1:
         raise changed_since_read(case.key)
@@ -158,6 +160,18 @@ class NewEvent:
     from_state: str | None = None
     to_state: str | None = None
     changes: dict[str, Any] | None = None
+    entered_by: str | None = None
+
+
+def db_role(session: Connection) -> str | None:
+    """PostgreSQL's ``current_user`` (who the database says is writing), read once
+    per pooled connection; None on SQLite, which has no logins."""
+    if session.dialect.name != "postgresql":
+        return None
+    info = session.info
+    if "db_role" not in info:
+        info["db_role"] = session.exec_driver_sql("SELECT current_user").scalar_one()
+    return str(info["db_role"])
 
 
 def append_events(session: Connection, events: list[NewEvent]) -> None:
@@ -177,8 +191,9 @@ def append_events(session: Connection, events: list[NewEvent]) -> None:
     first = last - len(events) + 1
     shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
     rows = []
+    role = db_role(session)
     for gseq, event in enumerate(events, start=first):
-        bump, row = _chained(event, gseq, key)
+        bump, row = _chained(event, gseq, key, role)
         shapes.setdefault(frozenset(event.changes or {}), []).append(bump)
         rows.append(row)
     for shape, bumps in shapes.items():
@@ -189,7 +204,7 @@ def append_events(session: Connection, events: list[NewEvent]) -> None:
     _sign_head(session, key, keyed_since or first, last, rows[-1]["hash"])
 
 
-def _chained(event: NewEvent, gseq: int, key: bytes | None
+def _chained(event: NewEvent, gseq: int, key: bytes | None, role: str | None
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The guarded case update's parameters and the event row, hashed into the chain."""
     case = event.case
@@ -198,7 +213,7 @@ def _chained(event: NewEvent, gseq: int, key: bytes | None
     digest = event_hash(
         prev, case_key=case.key, seq=seq, kind=event.kind, actor=event.actor, at=event.at,
         from_state=event.from_state, to_state=event.to_state, data=event.data, gseq=gseq,
-        key=key,
+        key=key, entered_by=event.entered_by, db_role=role,
     )
     bump = {f"new_{name}": value for name, value in (event.changes or {}).items()}
     bump.update(case_id=case.id, read_version=case.version, new_version=case.version + 1,
@@ -206,7 +221,7 @@ def _chained(event: NewEvent, gseq: int, key: bytes | None
     row = {"case_id": case.id, "seq": seq, "kind": event.kind, "actor": event.actor,
            "at": event.at, "from_state": event.from_state, "to_state": event.to_state,
            "data": event.data, "prev_hash": prev, "hash": digest, "gseq": gseq,
-           "scheme": scheme_for(key)}
+           "scheme": scheme_for(key), "entered_by": event.entered_by, "db_role": role}
     return bump, row
 
 

@@ -349,6 +349,7 @@ def _create(
                                      now=now) for p in planned]
         events.append(NewEvent(
             case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, to_state=row.state,
+            entered_by=actor.entered_by,
             data={"source": f"imported from {label} row {row.number}", "file": label,
                   "row": row.number, "external_ref": ext, "workflow": spec.name,
                   "version": spec.version, "title": row.title,
@@ -416,6 +417,7 @@ def _update(
     if follow is not None:
         data.update(follow.notes)
     append_event(s, case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, data=data,
+                 entered_by=actor.entered_by,
                  changes=updates)
     if follow is not None:
         followups.apply_follow(app, s, follow)

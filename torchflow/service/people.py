@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
-from torchflow.config import ENV_USER
+from torchflow.domain import identity
+from torchflow.domain.permissions import ADMIN
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
 from torchflow.errors import InvalidInput, NotFound, Refused
@@ -17,12 +18,14 @@ from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, append_event, case_by_id
 from torchflow.service.paging import Page, fetch_page
-from torchflow.store.models import PEOPLE
+from torchflow.store.models import OPEN, PEOPLE, PERSON_LOGINS, TASKS
 from torchflow.store.queries import insert_ignore
 
 HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# POSIX portable user names (and the usual '$' of machine accounts).
+LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}\$?$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Actor:
     id: int
     handle: str
     roles: tuple[str, ...]
+    entered_by: str | None = None  # the real person, when an admin acts as this one
 
 
 def person_view(p: Row[Any]) -> dict[str, Any]:
@@ -55,8 +59,12 @@ def add_person(
     roles: list[str] | None = None,
     channel: str | None = None,
     address: str = "",
+    logins: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Add a person. Who may is checked at the edge (permissions ``person.add``)."""
     roles = _check_person(handle, name, email, roles or [], channel, address)
+    _check_channel(app, channel, email, address)
+    logins = _check_logins(logins or [])
     with app.db.transaction() as s:
         added = insert_ignore(
             s,
@@ -70,7 +78,9 @@ def add_person(
         )
         if not added:
             raise Refused(f"a person with handle '{handle}' exists already; pick another handle")
-        return person_view(person_by_handle(s, handle))
+        person = person_by_handle(s, handle)
+        _add_logins(s, person, logins)
+        return person_view(person)
 
 
 def _check_person(
@@ -81,6 +91,9 @@ def _check_person(
             f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter (e.g. wang.li)"
         )
+    if handle in identity.RESERVED:
+        raise InvalidInput(f"handle '{handle}' is reserved for the scheduler service; "
+                           "pick another handle")
     check_line(name, "the name", NAME_MAX)
     if address:
         check_line(address, "the address", ADDRESS_MAX)
@@ -94,6 +107,170 @@ def _check_person(
         raise InvalidInput(f"channel {channel!r} is unknown; use one of "
                            + ", ".join(CHANNEL_TYPES))
     return sorted(set(split))
+
+
+def _check_channel(app: App, channel: str | None, email: str, address: str) -> None:
+    """A channel that cannot reach the person is refused now, not after eight
+    failed sends: smtp needs an e-mail, webhook a URL (the person's or the
+    configured [notify.webhook] url)."""
+    chosen = channel or app.settings.notify.default_channel
+    if chosen == "smtp" and not email:
+        raise InvalidInput("the smtp channel needs an e-mail address; add --email "
+                           "(e.g. wang.li@example.gov.cn) or pick another --channel")
+    if chosen == "webhook":
+        if not address and not app.settings.notify.webhook.url:
+            raise InvalidInput("the webhook channel needs a URL; add --address https://... "
+                               "(or set [notify.webhook] url) or pick another --channel")
+        if address and not address.startswith(("http://", "https://")):
+            raise InvalidInput(f"webhook address {address!r} is not a URL; "
+                               "use e.g. https://hooks.example.cn/abc")
+
+
+def _check_logins(logins: list[str]) -> list[str]:
+    for login in logins:
+        if not LOGIN.fullmatch(login):
+            raise InvalidInput(f"login {login!r} is not an operating-system user name; "
+                               "use e.g. wangli (see `id -un` on that account)")
+    return sorted(set(logins))
+
+
+def _add_logins(s: Connection, person: Row[Any], logins: list[str]) -> None:
+    for login in logins:
+        owner = s.execute(select(PEOPLE.c.handle).join(
+            PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
+            PERSON_LOGINS.c.login == login)).scalar()
+        if owner == person.handle:
+            continue
+        if owner is not None:
+            raise Refused(f"login '{login}' is {owner}'s already; remove it there first with "
+                          f"`torchflow person edit {owner} --remove-login {login}`")
+        s.execute(insert(PERSON_LOGINS).values(person_id=person.id, login=login))
+
+
+def logins_of(s: Connection, person_id: int) -> list[str]:
+    return list(s.scalars(select(PERSON_LOGINS.c.login).where(
+        PERSON_LOGINS.c.person_id == person_id).order_by(PERSON_LOGINS.c.login)))
+
+
+def edit_person(
+    app: App,
+    handle: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    channel: str | None = None,
+    address: str | None = None,
+    add_roles: list[str] | None = None,
+    remove_roles: list[str] | None = None,
+    add_logins: list[str] | None = None,
+    remove_logins: list[str] | None = None,
+) -> dict[str, Any]:
+    """Change a person with ``add_person``'s checks over the values they end with."""
+    with app.db.transaction() as s:
+        person = person_by_handle(s, handle)
+        before = _admins(s)
+        roles = set(person.roles or ())
+        added = _check_person(handle, person.name, "", list(add_roles or []), None, "")
+        removed = _check_person(handle, person.name, "", list(remove_roles or []), None, "")
+        roles = (roles | set(added)) - set(removed)
+        new = {
+            "name": person.name if name is None else name,
+            "email": person.email if email is None else email,
+            "channel": person.channel if channel is None else channel,
+            "address": person.address if address is None else address,
+        }
+        _check_person(handle, new["name"], new["email"], [], new["channel"], new["address"])
+        _check_channel(app, new["channel"], new["email"], new["address"])
+        new["name"] = new["name"].strip()
+        s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id)
+                  .values(roles=sorted(roles), **new))
+        _add_logins(s, person, _check_logins(list(add_logins or [])))
+        for login in remove_logins or []:
+            gone = s.execute(delete(PERSON_LOGINS).where(
+                PERSON_LOGINS.c.person_id == person.id, PERSON_LOGINS.c.login == login))
+            if gone.rowcount != 1:
+                raise NotFound(f"'{handle}' has no login '{login}'; see "
+                               f"`torchflow person show {handle}`")
+        _keep_an_admin(s, before)
+        return person_view(person_by_handle(s, handle))
+
+
+def _admins(s: Connection) -> int:
+    return sum(1 for p in s.execute(select(PEOPLE.c.roles).where(PEOPLE.c.active.is_(True)))
+               if ADMIN in (p.roles or ()))
+
+
+def _keep_an_admin(s: Connection, before: int) -> None:
+    """A change that takes away the last active admin is refused (rolled back):
+    a database is never left with nobody able to administer it."""
+    if before and not _admins(s):
+        raise Refused("that would leave no active admin; give another person the "
+                      "'admin' role first")
+
+
+def set_active(app: App, handle: str, active: bool, *, handover_to: str | None = None,
+               actor: Actor | None = None) -> dict[str, Any]:
+    """Deactivate (refused while the person still owns open work, unless it is
+    handed over in the same command) or reactivate."""
+    if not active and handover_to is not None:
+        if actor is None:
+            raise ValueError("a handover needs the acting person")
+        handover(app, actor, handle, handover_to, deactivate=True)
+        with app.db.read() as s:
+            return person_view(person_by_handle(s, handle))
+    with app.db.transaction() as s:
+        person = person_by_handle(s, handle)
+        before = _admins(s)
+        if not active:
+            cases, tasks = _open_work(s, person.id)
+            if cases or tasks:
+                raise Refused(f"{handle} still owns {cases} open case(s) and {tasks} open "
+                              f"task(s); add --handover-to OTHER to move them")
+        s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(active=active))
+        _keep_an_admin(s, before)
+        return person_view(person_by_handle(s, handle))
+
+
+def _open_work(s: Connection, person_id: int) -> tuple[int, int]:
+    cases = s.scalar(select(func.count()).select_from(CASES).where(
+        CASES.c.owner_id == person_id, CASES.c.closed_at.is_(None))) or 0
+    tasks = s.scalar(select(func.count()).select_from(TASKS).where(
+        TASKS.c.assignee_id == person_id, TASKS.c.status == OPEN)) or 0
+    return int(cases), int(tasks)
+
+
+def show_person(app: App, handle: str) -> dict[str, Any]:
+    """A person with their logins and open work. ``absences`` is filled by the
+    absences module when it is there (an empty list until then)."""
+    from torchflow.service.tasks import overdue_before
+
+    now = app.now()
+    with app.db.read() as s:
+        person = person_by_handle(s, handle)
+        cases = [{"key": r.key, "title": r.title, "state": r.state} for r in s.execute(
+            select(CASES.c.key, CASES.c.title, CASES.c.state).where(
+                CASES.c.owner_id == person.id, CASES.c.closed_at.is_(None))
+            .order_by(CASES.c.key))]
+        cutoff = overdue_before(app, now)
+        tasks = [{"id": r.id, "case": r.key, "rule": r.rule, "due_on": r.due_on.isoformat(),
+                  "overdue": r.due_on < cutoff} for r in s.execute(
+            select(TASKS.c.id, CASES.c.key, TASKS.c.rule, TASKS.c.due_on)
+            .join(CASES, CASES.c.id == TASKS.c.case_id)
+            .where(TASKS.c.assignee_id == person.id, TASKS.c.status == OPEN)
+            .order_by(TASKS.c.due_on, TASKS.c.id))]
+        return {**person_view(person), "logins": logins_of(s, person.id),
+                "open_cases": cases, "open_tasks": tasks,
+                "overdue": sum(1 for t in tasks if t["overdue"]), "absences": []}
+
+
+def first_admin(app: App, handle: str, login: str) -> dict[str, Any] | None:
+    """``init`` on a database with nobody in it: the login that ran it becomes an
+    admin, so a fresh install is never left without one. None when people exist."""
+    with app.db.transaction() as s:
+        if s.scalar(select(func.count()).select_from(PEOPLE)):
+            return None
+    return add_person(app, handle, name=handle, roles=[ADMIN], logins=[login],
+                      channel="file")
 
 
 def list_people(app: App, include_inactive: bool = True, *, limit: int = 500,
@@ -120,16 +297,36 @@ def active_person(session: Connection, handle: str, role: str) -> Row[Any]:
     return person
 
 
-def resolve_actor(app: App, handle: str | None) -> Actor:
-    if not handle:
-        raise InvalidInput(
-            f"who is acting? pass --as HANDLE or set {ENV_USER} (see `torchflow person list`)"
-        )
+def resolve_actor(app: App, handle: str) -> Actor:
+    """The active person with ``handle`` as the actor, with no check of who is
+    really at the keyboard: for services and tests. The CLI uses ``acting``."""
     with app.db.read() as s:
         person = person_by_handle(s, handle)
         if not person.active:
             raise Refused(f"'{handle}' is no longer active; act as another person")
         return Actor(person.id, person.handle, tuple(person.roles or ()))
+
+
+def acting(app: App, login: str, requested: str | None) -> Actor:
+    """Who acts: the person of the OS ``login``, or (for an admin) the person
+    named with --as; domain/identity.py has the rules."""
+    with app.db.read() as s:
+        real = _identity_person(s.execute(select(PEOPLE).join(
+            PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
+            PERSON_LOGINS.c.login == login)).first())
+        named = None
+        if requested and real is not None and requested != real.handle:
+            named = _identity_person(s.execute(
+                select(PEOPLE).where(PEOPLE.c.handle == requested)).first())
+    result = identity.resolve(login, real, named, requested)
+    who = result.actor
+    return Actor(who.id, who.handle, who.roles, entered_by=result.entered_by)
+
+
+def _identity_person(row: Row[Any] | None) -> identity.Person | None:
+    if row is None:
+        return None
+    return identity.Person(row.id, row.handle, tuple(row.roles or ()), bool(row.active))
 
 
 def has_role(person: Row[Any], role: str) -> bool:
@@ -158,10 +355,12 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
             CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
         for case_id in case_ids:
             append_event(s, case_by_id(s, case_id), kind=EventKind.ASSIGNED,
-                         actor=actor.handle, at=now,
+                         actor=actor.handle, entered_by=actor.entered_by, at=now,
                          data={"owner": new, "was": old, "handover": True},
                          changes={"owner_id": taker.id})
         moved = followups.move_work(app, s, taker, giver=giver)
         if deactivate:
+            before = _admins(s)
             s.execute(update(PEOPLE).where(PEOPLE.c.id == giver.id).values(active=False))
+            _keep_an_admin(s, before)
     return Handover(old, new, len(case_ids), moved.tasks, moved.notices, moved.in_flight)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from torchflow.domain import wording
+from torchflow.domain.identity import SYSTEM
 from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
 from torchflow.domain.status import EventKind, NoticeKind, TaskKind, TaskStatus
@@ -35,7 +36,7 @@ from torchflow.store.queries import insert_ignore
 
 DIGEST = NoticeKind.DIGEST
 ESCALATION = NoticeKind.ESCALATION
-SWEEPER = "torchflow"  # the actor of history events the sweep writes
+SWEEPER = SYSTEM  # the service acts as itself, never as a person (domain/identity.py)
 
 
 @dataclass

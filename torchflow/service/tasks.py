@@ -61,7 +61,8 @@ def log_followup(
                    "due_on": planned.due_on.isoformat()}
             data["task"] = task.id
             data["next"] = nxt
-        append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data)
+        append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data,
+                     entered_by=actor.entered_by)
         if rule is not None and task is not None:
             followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id,
                                   now=now, outcome=note or "", result=result)
@@ -128,7 +129,8 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
             data["note"] = note
         if planned:
             data["next"] = {"occurrence": planned.occurrence, "due_on": planned.due_on.isoformat()}
-        append_event(s, case, kind=EventKind.TASK_DONE, actor=actor.handle, at=now, data=data)
+        append_event(s, case, kind=EventKind.TASK_DONE, actor=actor.handle, at=now, data=data,
+                     entered_by=actor.entered_by)
         followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id, now=now,
                               outcome=note or "", result=result)
     return {"task": task_id, "key": case.key, "next": data.get("next")}
@@ -157,7 +159,8 @@ def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[
         case = case_by_id(s, task.case_id)
         data = {"task": task.id, "rule": task.rule, "from": task.due_on.isoformat(),
                 "to": due.isoformat(), "reason": reason}
-        append_event(s, case, kind=EventKind.TASK_SNOOZED, actor=actor.handle, at=now, data=data)
+        append_event(s, case, kind=EventKind.TASK_SNOOZED, actor=actor.handle, at=now, data=data,
+                     entered_by=actor.entered_by)
         s.execute(update(TASKS).where(TASKS.c.id == task.id)
                   .values(**followups.replan_row(cal, task.kind, due, task.remind)))
         followups.withdraw_notices(s, [task.id])
@@ -175,6 +178,7 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)
         append_event(s, case, kind=EventKind.TASK_REASSIGNED, actor=actor.handle, at=now,
+                     entered_by=actor.entered_by,
                      data={"task": task.id, "to": handle, "was": old.handle if old else None})
         followups.move_work(app, s, person, task_ids=[task.id])
     return {"task": task_id, "key": case.key, "assignee": handle}

@@ -270,6 +270,7 @@ def _apply_one(app: App, actor: Actor, source: Pinned, target: Pinned, move: Cas
         if move.terminal:
             changes["closed_at"] = now
         seq = append_event(s, case, kind=kind, actor=actor.handle, at=now,
+                           entered_by=actor.entered_by,
                            from_state=move.from_state, to_state=move.to_state, data=data,
                            changes=changes)
         rules: dict[str, Rule] = {r.name: r for r in target.spec.states[move.to_state].rules}

@@ -104,6 +104,16 @@ PEOPLE = Table(
     Column("feed_token", String(64), nullable=True),
 )
 
+# Migration 0009: the operating-system logins a person acts from (several allowed;
+# a login belongs to one person). Who acts is read from the process's real uid.
+PERSON_LOGINS = Table(
+    "person_logins", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("people.id"), nullable=False, index=True),
+    Column("login", String(64), nullable=False),
+    UniqueConstraint("login"),
+)
+
 # Last number handed out per key prefix and year (PI-2026-0001...).
 KEY_SEQUENCES = Table(
     "key_sequences", METADATA,
@@ -161,6 +171,11 @@ EVENTS = Table(
     Column("gseq", Integer, nullable=False),
     # How ``hash`` was made (domain/history.py): sha256, sha256-g or hmac-sha256-g.
     Column("scheme", String(16), nullable=False),
+    # Migration 0009: the real person when an admin acted as ``actor`` (else NULL),
+    # and the database role that wrote the row (PostgreSQL's current_user; NULL on
+    # SQLite). Both are in the hash only when set, so older chains verify unchanged.
+    Column("entered_by", String(64), nullable=True),
+    Column("db_role", String(64), nullable=True),
     UniqueConstraint("case_id", "seq"),
     UniqueConstraint("gseq"),
 )

@@ -1,0 +1,82 @@
+"""Who is acting: the real person (from the operating-system login) and the
+person named with --as / TORCHFLOW_USER. Pure: the lookups are done by the caller.
+
+The real person comes from the process's real uid, never from $USER or $LOGNAME
+(anyone can set those); naming someone else needs the ``admin`` role, and then
+the history records both: the named person acts, the real one entered it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from torchflow.domain.permissions import allowed, require
+from torchflow.errors import InvalidInput, Refused
+
+SYSTEM = "system"  # the scheduler service; reserved, no person may take it or act as it
+RESERVED = frozenset({SYSTEM})
+_NOT_HANDLE = re.compile(r"[^a-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Person:
+    """What identity needs to know of a person."""
+
+    id: int
+    handle: str
+    roles: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The outcome: who acts, and who really entered it when that differs."""
+
+    actor: Person
+    entered_by: str | None
+
+
+def unknown_login(login: str) -> InvalidInput:
+    return InvalidInput(
+        f"the login '{login}' is no person's; an admin can add it with "
+        f"`torchflow person add HANDLE --name NAME --login {login}` "
+        f"(or `person edit HANDLE --login {login}`)"
+    )
+
+
+def resolve(login: str, real: Person | None, named: Person | None, requested: str | None
+            ) -> Acting:
+    """``real`` is the person of ``login`` (None: nobody), ``named`` the person of
+    ``requested`` (the --as handle; None when not given or nobody has it)."""
+    if requested == SYSTEM:
+        raise Refused(f"'{SYSTEM}' is the scheduler service; no one acts as it")
+    if real is None:
+        raise unknown_login(login)
+    _refuse_inactive(real)
+    if not requested or requested == real.handle:
+        return Acting(real, None)
+    require("act.as", real.handle, real.roles)
+    if named is None:
+        raise InvalidInput(f"no person with handle '{requested}'; see `torchflow person list`")
+    _refuse_inactive(named)
+    return Acting(named, real.handle)
+
+
+def may_act_as_others(real: Person) -> bool:
+    return allowed("act.as", real.roles)
+
+
+def _refuse_inactive(person: Person) -> None:
+    if not person.active:
+        raise Refused(f"'{person.handle}' is no longer active; an admin can "
+                      f"`torchflow person reactivate {person.handle}`")
+
+
+def handle_from_login(login: str) -> str:
+    """A handle made from an OS login for the first admin (``init``): lower case,
+    other characters as '.', starting with a letter."""
+    handle = _NOT_HANDLE.sub(".", login.lower()).strip(".-_")
+    if not handle or not handle[0].isalpha():
+        handle = f"admin.{handle}".rstrip(".")
+    return handle[:64]

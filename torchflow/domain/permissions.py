@@ -1,0 +1,57 @@
+"""What each role may do: the one table of permissions.
+
+Every administrative action names its entry here and the services check it with
+``require``; `torchflow person roles` prints the table. A case's own fields and
+notes are not in it: they belong to the people of the case (``may_edit_case``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from torchflow.errors import Refused
+
+ADMIN = "admin"
+
+# action -> (the role it needs, what it is, in words for `person roles`)
+PERMISSIONS: dict[str, tuple[str, str]] = {
+    "person.add": (ADMIN, "add a person (`person add`, `import people`)"),
+    "person.edit": (ADMIN, "change a person's name, e-mail, channel, address or logins"),
+    "person.roles": (ADMIN, "give or take a role (`person edit --add-role/--remove-role`)"),
+    "person.deactivate": (ADMIN, "deactivate a person (`person deactivate`)"),
+    "person.reactivate": (ADMIN, "reactivate a person (`person reactivate`)"),
+    "person.handover": (ADMIN, "hand a person's work to another (`person handover`)"),
+    "act.as": (ADMIN, "act as another person (`--as`, TORCHFLOW_USER)"),
+    "notice.retry": (ADMIN, "send a dead notice again (`notice retry`)"),
+    "workflow.migrate": (ADMIN, "move open cases to another version (`workflow migrate`)"),
+    "replan": (ADMIN, "re-plan open tasks on new calendar data (`replan`)"),
+}
+
+
+def role_for(action: str) -> str:
+    """The role ``action`` needs; an action missing from the table is a bug."""
+    return PERMISSIONS[action][0]
+
+
+def allowed(action: str, roles: Iterable[str]) -> bool:
+    return role_for(action) in set(roles)
+
+
+def require(action: str, handle: str, roles: Iterable[str]) -> None:
+    """Refuse ``handle`` unless one of ``roles`` is the one ``action`` needs."""
+    if not allowed(action, roles):
+        role = role_for(action)
+        raise Refused(f"{handle} may not {PERMISSIONS[action][1]}: it needs the '{role}' role "
+                      "(see `torchflow person roles`)")
+
+
+def may_edit_case(handle: str, roles: Iterable[str], people_of_case: Iterable[str]) -> bool:
+    """A case's fields and notes: its owner, its assignees (person fields, open
+    tasks) and admins. The owner comes first in ``people_of_case``."""
+    return ADMIN in set(roles) or handle in set(people_of_case)
+
+
+def refuse_case_edit(key: str, handle: str, people_of_case: list[str]) -> Refused:
+    who = ", ".join(dict.fromkeys(people_of_case)) or "nobody yet"
+    return Refused(f"{handle} may not change case {key}: its owner and assignees ({who}) "
+                   f"or an admin may")
