@@ -98,6 +98,9 @@ def tf(config_file: Path, tmp_path: Path) -> Torchflow:
 
 
 def add_staff(tf: Torchflow) -> None:
+    """The first admin is this process's own OS login (`init`), acting for the
+    office with --as, which only an admin may."""
+    tf.ok("init", "--admin", "office.admin")
     for handle, name, roles in STAFF:
         tf.ok("person", "add", handle, "--name", name, "--email", f"{handle}@zone.example.cn",
               "--role", ",".join(roles))
@@ -120,7 +123,9 @@ def test_init_twice(tmp_path: Path, empty_database_url: str) -> None:
                       f'[workflows]\ndirectory = "{WORKFLOWS}"\n', encoding="utf-8")
     tf = Torchflow(config, tmp_path)
     head = head_revision()  # whatever migration is last
-    assert tf.ok("init").out == f"created the torchflow tables (schema {head})\n"
+    first = tf.ok("init").out.splitlines()
+    assert first[0] == f"created the torchflow tables (schema {head})"
+    assert first[1].startswith("first admin: ")
     assert tf.ok("init").out == f"database already at schema {head}\n"
     assert tf.json("init")["before"] == head
 
@@ -205,8 +210,8 @@ def test_bad_inputs_are_one_line_and_exit_1(tf: Torchflow, tmp_path: Path) -> No
     line = tf.refused("case", "advance", key, "sign", as_="chen.jie")
     assert line == (f"Error: {key}: 'sign' is not allowed from 'lead'; "
                     "allowed: make_contact, lose, withdraw, hold")
-    line = tf.refused("case", "advance", key, "make_contact")
-    assert line.startswith("Error: who is acting? pass --as HANDLE or set TORCHFLOW_USER")
+    line = tf.refused("case", "advance", key, "make_contact", as_="system")
+    assert line == "Error: 'system' is the scheduler service; no one acts as it"
     line = tf.refused("case", "open", "project_intro", "--title", "x", as_="wang.li")
     assert line.startswith("Error: no workflow named 'project_intro'; workflows: ")
     assert "project_introduction" in line
@@ -266,7 +271,7 @@ def test_help_of_every_command_exits_0_with_an_example(tmp_path: Path) -> None:
     # calendar show/check, replan, audit checkpoint, workflow migrate; import template/cases/people;
     # export cases/tasks/history/notices; person feed-token;
     # report outcomes/pipeline/stages/compliance/workload/html
-    assert len(commands) == 60
+    assert len(commands) == 67
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda path: (path, tf.run(*path, "--help")), commands))
     for path, done in results:

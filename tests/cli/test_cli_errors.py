@@ -46,27 +46,65 @@ def all_commands() -> list[tuple[str, ...]]:
 
 
 @pytest.mark.parametrize("args", NEEDS_ACTOR, ids=lambda a: " ".join(a[:2]))
-def test_acting_without_as_is_refused_and_changes_nothing(cli: Cli, args: tuple[str, ...]) -> None:
+def test_a_login_that_is_nobodys_is_refused_and_changes_nothing(
+    cli: Cli, args: tuple[str, ...]
+) -> None:
     key = cli.open_pi()
     assert key == "PI-2026-0001"
     before = cli.json("case", "history", key)
-    line = cli.refused(*args)
-    assert line == ("Error: who is acting? pass --as HANDLE or set TORCHFLOW_USER "
-                    "(see `torchflow person list`)")
+    line = cli.refused(*args, as_="stranger")  # logged in as an OS user no person has
+    assert line == ("Error: the login 'stranger' is no person's; an admin can add it with "
+                    "`torchflow person add HANDLE --name NAME --login stranger` "
+                    "(or `person edit HANDLE --login stranger`)")
     assert cli.json("case", "history", key) == before
     assert len(cli.json("case", "list")["items"]) == 1
 
 
-def test_torchflow_user_names_the_actor(cli: Cli) -> None:
+def test_an_admin_names_the_actor_and_the_history_says_who_entered_it(cli: Cli) -> None:
     key = cli.open_pi()
     cli.ok("case", "note", key, "via the environment", env={"TORCHFLOW_USER": "zhao.min"})
-    assert cli.json("case", "history", key)["events"][-1]["actor"] == "zhao.min"
+    cli.ok("--as", "chen.jie", "case", "note", key, "via --as")
+    events = cli.json("case", "history", key)["events"]
+    assert [(e["actor"], e["entered_by"]) for e in events] == [
+        ("wang.li", None), ("zhao.min", "office.admin"), ("chen.jie", "office.admin")]
+    text = cli.ok("case", "history", key).out
+    assert "chen.jie, entered by office.admin" in text
+    assert "wang.li, entered by" not in text
+    assert "chen.jie, entered by office.admin" in cli.ok("case", "show", key).out
+
+
+@pytest.mark.parametrize("how", ["--as", "TORCHFLOW_USER"])
+def test_acting_as_another_without_admin_is_refused_and_changes_nothing(
+    cli: Cli, how: str
+) -> None:
+    key = cli.open_pi()
+    before = cli.json("case", "history", key)
+    if how == "--as":
+        line = cli.refused("--as", "chen.jie", "case", "note", key, "as the director",
+                           as_="wang.li")
+    else:
+        line = cli.refused("case", "note", key, "as the director", as_="wang.li",
+                           env={"TORCHFLOW_USER": "chen.jie"})
+    assert line == ("Error: wang.li may not act as another person (`--as`, TORCHFLOW_USER): "
+                    "it needs the 'admin' role (see `torchflow person roles`)")
+    assert cli.json("case", "history", key) == before
+    # Naming oneself is no impersonation.
+    cli.ok("--as", "wang.li", "case", "note", key, "as myself", as_="wang.li")
+    assert cli.json("case", "history", key)["events"][-1]["entered_by"] is None
 
 
 def test_unknown_actor(cli: Cli) -> None:
     key = cli.open_pi()
-    assert cli.refused("case", "note", key, "x", as_="nobody") == \
+    assert cli.refused("--as", "nobody", "case", "note", key, "x") == \
         "Error: no person with handle 'nobody'; see `torchflow person list`"
+
+
+def test_no_one_acts_as_the_scheduler(cli: Cli) -> None:
+    key = cli.open_pi()
+    assert cli.refused("--as", "system", "case", "note", key, "x") == \
+        "Error: 'system' is the scheduler service; no one acts as it"
+    line = cli.refused("person", "add", "system", "--name", "S")
+    assert line.startswith("Error: handle 'system' is reserved")
 
 
 def test_refusals_in_json_mode_are_still_one_stderr_line(cli: Cli) -> None:
@@ -160,11 +198,32 @@ def test_a_database_without_tables_asks_for_init(cli: Cli, tmp_path: Path,
 def test_init_creates_the_tables_then_is_a_no_op(cli: Cli, tmp_path: Path,
                                                  empty_database_url: str) -> None:
     config = empty_config(tmp_path, empty_database_url)
-    run = cli.ok("--config", config, "init", config=False)
-    assert run.out == f"created the torchflow tables (schema {HEAD})\n"
-    run = cli.ok("--config", config, "init", config=False)
+    run = cli.ok("--config", config, "init", config=False, as_="li.hua")
+    assert run.out == (f"created the torchflow tables (schema {HEAD})\n"
+                       "first admin: li.hua (login li.hua); add people with "
+                       "`torchflow person add HANDLE --name NAME --login OSUSER`\n")
+    # A database with people in it gets no other admin.
+    run = cli.ok("--config", config, "init", "--admin", "other", config=False, as_="x")
     assert run.out == f"database already at schema {HEAD}\n"
     assert cli.ok("--config", config, "case", "list", config=False).out == "(none)\n"
+    people = cli.json("--config", config, "person", "list", config=False)["items"]
+    assert [(p["handle"], p["roles"]) for p in people] == [("li.hua", ["admin"])]
+    shown = cli.json("--config", config, "person", "show", "li.hua", config=False)
+    assert shown["logins"] == ["li.hua"]
+
+
+def test_init_names_the_first_admin_and_cleans_an_odd_login(
+    cli: Cli, tmp_path: Path, empty_database_url: str
+) -> None:
+    config = empty_config(tmp_path, empty_database_url)
+    data = cli.json("--config", config, "init", "--admin", "wang.li", config=False,
+                    as_="WangLi$")
+    assert data["admin"] == "wang.li"
+    assert cli.json("--config", config, "person", "show", "wang.li",
+                    config=False)["logins"] == ["WangLi$"]
+    # With the admin acting from that login, administration works.
+    cli.ok("--config", config, "person", "add", "zhao.min", "--name", "Zhao Min",
+           config=False, as_="WangLi$")
 
 
 def test_init_json(cli: Cli) -> None:
@@ -198,7 +257,7 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> 
 def test_help_of_every_command_has_an_example(cli: Cli) -> None:
     commands = all_commands()
     # The top level, 15 commands and groups, 44 subcommands.
-    assert len(commands) == 60
+    assert len(commands) == 67
     for path in commands:
         run = cli.ok(*path, "--help", config=False)
         assert "Example" in run.out, path

@@ -126,23 +126,26 @@ def test_dry_run_json_and_one_case(cli: Cli, v2: Cli) -> None:
 
 def test_migrate_then_revert(cli: Cli, v2: Cli) -> None:
     first, talks = two_cases(cli)
-    moved = v2.ok(*MIGRATE, "--map", "negotiation=talks", as_="chen.jie").out.splitlines()
+    moved = v2.ok(*MIGRATE, "--map", "negotiation=talks").out.splitlines()
     assert moved[0].startswith(f"{first}  moved v1 first_contact -> v2 first_contact (event ")
     assert moved[1].startswith(f"{talks}  moved v1 negotiation -> v2 talks (event ")
     assert v2.json("case", "show", talks)["state"] == "talks"
     assert v2.ok(*MIGRATE, "--dry-run").out.startswith("0 open case(s)")
-    back = v2.json("workflow", "migrate", "--revert", talks, as_="chen.jie")
+    back = v2.json("workflow", "migrate", "--revert", talks)
     assert (back["migrated"], back["to_version"], back["to"]) == (True, 1, "negotiation")
-    assert v2.refused("workflow", "migrate", "--revert", talks, as_="chen.jie") == (
+    assert v2.refused("workflow", "migrate", "--revert", talks) == (
         f"Error: {talks} has not been moved to another version; nothing to revert "
         f"(see `torchflow case history {talks}`)")
     assert v2.json("audit", "verify")["ok"] is True
 
 
-def test_applying_needs_someone_acting(cli: Cli, v2: Cli) -> None:
+def test_applying_needs_an_admin(cli: Cli, v2: Cli) -> None:
     two_cases(cli)
-    assert v2.refused(*MIGRATE, "--map", "negotiation=talks").startswith(
-        "Error: who is acting?")
+    assert v2.refused(*MIGRATE, "--map", "negotiation=talks", as_="chen.jie") == (
+        "Error: chen.jie may not move open cases to another version (`workflow migrate`): "
+        "it needs the 'admin' role (see `torchflow person roles`)")
+    assert v2.refused(*MIGRATE, "--map", "negotiation=talks", as_="stranger").startswith(
+        "Error: the login 'stranger' is no person's")
     assert PI_FIELDS  # the cases were opened with the shipped fields
 
 
@@ -161,7 +164,7 @@ def test_a_case_changed_while_moving_is_reported_and_exits_1(
         return real(app, actor, source, target, move, read_version, **kwargs)
 
     monkeypatch.setattr(vm, "_apply_one", meanwhile)
-    run = v2.run(*MIGRATE, "--map", "negotiation=talks", as_="chen.jie")
+    run = v2.run(*MIGRATE, "--map", "negotiation=talks")
     assert run.code == 1
     lines = run.out.splitlines()
     assert lines[0].startswith(f"{first}  left on v1: case {first} changed since you read it")

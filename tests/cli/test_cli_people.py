@@ -31,7 +31,7 @@ def test_person_list_text_is_a_table_of_everyone(cli: Cli) -> None:
     lines = cli.ok("person", "list").out.splitlines()
     assert lines[0].split() == ["HANDLE", "NAME", "ROLES", "EMAIL", "CHANNEL", "ACTIVE"]
     handles = [line.split()[0] for line in lines[1:]]
-    assert handles == ["chen.jie", "liu.yang", "sun.hao", "wang.li", "zhao.min"]
+    assert handles == ["chen.jie", "liu.yang", "office.admin", "sun.hao", "wang.li", "zhao.min"]
     wang = next(line for line in lines if line.startswith("wang.li"))
     assert "Wang Li" in wang and "coordinator" in wang and "wang.li@zone.example.cn" in wang
     assert wang.rstrip().endswith("yes")
@@ -39,7 +39,9 @@ def test_person_list_text_is_a_table_of_everyone(cli: Cli) -> None:
 
 def test_person_list_json(cli: Cli) -> None:
     people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
-    assert set(people) == {"chen.jie", "liu.yang", "sun.hao", "wang.li", "zhao.min"}
+    assert set(people) == {"chen.jie", "liu.yang", "office.admin", "sun.hao", "wang.li",
+                           "zhao.min"}
+    assert people["office.admin"]["roles"] == ["admin"]
     assert people["chen.jie"]["roles"] == ["director"]
     assert people["liu.yang"]["roles"] == ["torch_liaison"]
     assert all(p["active"] for p in people.values())
@@ -72,7 +74,7 @@ def test_handover_moves_open_cases_and_tasks(cli: Cli) -> None:
     cli.ok("case", "advance", closed, "withdraw", as_="wang.li")
     kept = cli.open_pi("Plant four", as_="zhao.min")
 
-    run = cli.ok("person", "handover", "wang.li", "zhao.min", as_="chen.jie")
+    run = cli.ok("person", "handover", "wang.li", "zhao.min")
     assert run.out.strip() == \
         "wang.li -> zhao.min: 2 case(s), 2 task(s), 0 pending notice(s) moved"
 
@@ -84,45 +86,50 @@ def test_handover_moves_open_cases_and_tasks(cli: Cli) -> None:
         {first, second, kept}
     history = cli.json("case", "history", first)["events"]
     assert history[-1]["kind"] == "assigned"
-    assert history[-1]["actor"] == "chen.jie"
+    assert history[-1]["actor"] == "office.admin"
     assert history[-1]["data"] == {"owner": "zhao.min", "was": "wang.li", "handover": True}
 
 
 def test_handover_json_and_deactivate(cli: Cli) -> None:
     cli.open_pi()
-    data = cli.json("person", "handover", "wang.li", "zhao.min", "--deactivate", as_="chen.jie")
+    data = cli.json("person", "handover", "wang.li", "zhao.min", "--deactivate")
     assert data == {"from": "wang.li", "to": "zhao.min", "cases": 1, "tasks": 1, "notices": 0,
                     "in_flight": 0}
     people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
     assert people["wang.li"]["active"] is False
     assert people["zhao.min"]["active"] is True
     line = cli.refused("case", "note", "PI-2026-0001", "still here?", as_="wang.li")
-    assert line == "Error: 'wang.li' is no longer active; act as another person"
-    line = cli.refused("person", "handover", "zhao.min", "wang.li", as_="chen.jie")
+    assert line == ("Error: 'wang.li' is no longer active; an admin can "
+                    "`torchflow person reactivate wang.li`")
+    line = cli.refused("person", "handover", "zhao.min", "wang.li")
     assert "'wang.li' is not active; hand over to an active person" in line
 
 
 def test_handover_refusals(cli: Cli) -> None:
     assert "OLD and NEW are the same person" in cli.refused(
-        "person", "handover", "wang.li", "wang.li", as_="chen.jie")
+        "person", "handover", "wang.li", "wang.li")
     assert "no person with handle 'nobody'" in cli.refused(
-        "person", "handover", "wang.li", "nobody", as_="chen.jie")
-    assert "who is acting? pass --as HANDLE" in cli.refused(
-        "person", "handover", "wang.li", "zhao.min")
+        "person", "handover", "wang.li", "nobody")
+    # The issue's own example: a coordinator deactivating the director.
+    assert cli.refused("person", "handover", "chen.jie", "zhao.min", "--deactivate",
+                       as_="wang.li") == (
+        "Error: wang.li may not hand a person's work to another (`person handover`): "
+        "it needs the 'admin' role (see `torchflow person roles`)")
+    assert cli.json("person", "show", "chen.jie")["active"] is True
 
 
 def test_handover_readdresses_pending_notices(cli: Cli) -> None:
-    # A coordinator whose webhook has no URL: the notice fails and stays pending.
+    # A coordinator whose webhook refuses connections: the notice fails, stays pending.
     cli.ok("person", "add", "hook.li", "--name", "Hook Li", "--role", "coordinator",
-           "--channel", "webhook")
+           "--channel", "webhook", "--address", "http://127.0.0.1:9/hook")
     key = cli.open_pi(owner="hook.li")
     tick = cli.json("scheduler", "tick", now="2026-03-16T09:30:00+08:00")
     assert tick["dispatch"] == {"sent": 0, "failed": 1, "dead": 0, "released": 0}
     [pending] = cli.json("notice", "list", "--status", "pending")["items"]
     assert pending["to"] == "hook.li" and pending["channel"] == "webhook"
-    assert "no webhook URL" in pending["last_error"]
+    assert pending["last_error"].startswith("webhook http://127.0.0.1:9 failed: ")
 
-    moved = cli.json("person", "handover", "hook.li", "wang.li", as_="chen.jie")
+    moved = cli.json("person", "handover", "hook.li", "wang.li")
     assert moved == {"from": "hook.li", "to": "wang.li", "cases": 1, "tasks": 1, "notices": 1,
                      "in_flight": 0}
     [readdressed] = cli.json("notice", "list", "--status", "pending")["items"]

@@ -74,7 +74,8 @@ def test_task_list_refusals(cli: Cli, two_cases: dict[str, str]) -> None:
         cli.usage("task", "list", "--due-within", "3 days")
     assert "--mine and --assignee exclude each other; use one" in \
         cli.usage("task", "list", "--mine", "--assignee", "zhao.min", as_="wang.li")
-    assert "who is acting? pass --as HANDLE" in cli.refused("task", "list", "--mine")
+    assert "the login 'stranger' is no person's" in cli.refused("task", "list", "--mine",
+                                                               as_="stranger")
     assert "no person with handle 'nobody'" in cli.refused("task", "list", "--assignee", "nobody")
     assert "'call' is not one of 'contact', 'visit', 'deadline'" in cli.usage(
         "task", "list", "--kind", "call")
@@ -188,7 +189,7 @@ def test_reassign_refusals(cli: Cli, two_cases: dict[str, str]) -> None:
     task = cli.open_tasks(two_cases["lead"])["lead.deadline"]["id"]
     assert "no person with handle 'nobody'" in cli.refused(
         "task", "reassign", task, "nobody", as_="chen.jie")
-    cli.ok("person", "handover", "sun.hao", "liu.yang", "--deactivate", as_="chen.jie")
+    cli.ok("person", "handover", "sun.hao", "liu.yang", "--deactivate")
     assert cli.refused("task", "reassign", task, "sun.hao", as_="chen.jie") == \
         "Error: 'sun.hao' is not active; reassign to an active person"
     assert cli.refused("task", "reassign", 999, "zhao.min", as_="chen.jie") == \
@@ -269,11 +270,14 @@ def test_scheduler_tick_json(cli: Cli) -> None:
 # --- notice list / retry ----------------------------------------------------------
 
 
+DEAD_URL = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, connections refused
+
+
 def dead_after_three_tries(cli: Cli, wall: Clock, handle: str, owner_of: str) -> None:
-    """A person whose webhook has no URL; their notice fails until dead (3 attempts),
-    under one fixed TORCHFLOW_NOW: the backoff runs on the wall clock."""
+    """A person whose webhook refuses connections; their notice fails until dead
+    (3 attempts), under one fixed TORCHFLOW_NOW: the backoff runs on the wall clock."""
     cli.ok("person", "add", handle, "--name", handle, "--role", "coordinator",
-           "--channel", "webhook")
+           "--channel", "webhook", "--address", DEAD_URL)
     cli.open_pi(owner=owner_of)
     results = []
     for _ in range(3):
@@ -284,7 +288,7 @@ def dead_after_three_tries(cli: Cli, wall: Clock, handle: str, owner_of: str) ->
 
 @pytest.fixture
 def dead_notice(cli: Cli, wall: Clock) -> dict[str, Any]:
-    """A notice to a person whose webhook has no URL, failed until dead (3 attempts)."""
+    """A notice to a person whose webhook refuses connections, failed until dead."""
     dead_after_three_tries(cli, wall, "hook.li", "hook.li")
     [dead] = cli.json("notice", "list", "--status", "dead")["items"]
     return dict(dead)
@@ -311,8 +315,7 @@ def test_notice_list_json_dead(cli: Cli, dead_notice: dict[str, Any]) -> None:
     assert dead_notice["kind"] == "upcoming"
     assert dead_notice["status"] == "dead" and dead_notice["attempts"] == 3
     assert dead_notice["to"] == "hook.li" and dead_notice["channel"] == "webhook"
-    assert dead_notice["last_error"] == \
-        "no webhook URL: set [notify.webhook] url or the person's address"
+    assert dead_notice["last_error"].startswith("webhook http://127.0.0.1:9 failed: ")
     assert dead_notice["sent_at"] is None
     [task] = cli.json("task", "list", "--assignee", "hook.li")["items"]
     assert dead_notice["key"] == f"task:{task['id']}:1:upcoming:hook.li:webhook:2026-03-18"
@@ -342,7 +345,7 @@ def test_notice_retry_text_and_json(cli: Cli, dead_notice: dict[str, Any]) -> No
     assert pending["retry_at"] is None
     # A pending one may be retried too; a sent one may not.
     assert cli.json("notice", "retry", nid) == {"ids": [nid], "count": 1}
-    cli.ok("person", "handover", "hook.li", "wang.li", as_="chen.jie")
+    cli.ok("person", "handover", "hook.li", "wang.li")
     assert cli.json("scheduler", "tick", now="2026-03-16T10:05:00+08:00")["dispatch"]["sent"] == 1
     assert cli.refused("notice", "retry", nid) == \
         f"Error: notice #{nid} is sent; only dead or pending ones retry"

@@ -91,8 +91,8 @@ def show(env: Env, key: str) -> None:
     """
     from torchflow.service import cases
 
-    roles = env.actor().roles if env.user else None
-    view = cases.show_case(env.app, key, roles)
+    reader = env.reader()
+    view = cases.show_case(env.app, key, reader.roles if reader else None)
     env.emit(view, render_case)
 
 

@@ -57,6 +57,15 @@ class Env:
             self._actor = acting(self.app, os_login(), self.user)
         return self._actor
 
+    def reader(self) -> Actor | None:
+        """The actor for a read that shows what they may do (``case show``); None
+        when this login is nobody's and no one is named: reading needs no person."""
+        from torchflow.service.people import acting
+
+        if self._actor is None:
+            self._actor = acting(self.app, os_login(), self.user, required=False)
+        return self._actor
+
     def require(self, action: str) -> Actor:
         """The actor, if the permissions table lets them do ``action``; the real
         person's roles count when an admin acts as someone else."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
@@ -307,9 +307,17 @@ def resolve_actor(app: App, handle: str) -> Actor:
         return Actor(person.id, person.handle, tuple(person.roles or ()))
 
 
-def acting(app: App, login: str, requested: str | None) -> Actor:
+@overload
+def acting(app: App, login: str, requested: str | None) -> Actor: ...
+@overload
+def acting(app: App, login: str, requested: str | None, *, required: bool) -> Actor | None: ...
+
+
+def acting(app: App, login: str, requested: str | None, *, required: bool = True
+           ) -> Actor | None:
     """Who acts: the person of the OS ``login``, or (for an admin) the person
-    named with --as; domain/identity.py has the rules."""
+    named with --as; domain/identity.py has the rules. Not ``required``: None for
+    a login that is nobody's when no one is named."""
     with app.db.read() as s:
         real = _identity_person(s.execute(select(PEOPLE).join(
             PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
@@ -318,6 +326,8 @@ def acting(app: App, login: str, requested: str | None) -> Actor:
         if requested and real is not None and requested != real.handle:
             named = _identity_person(s.execute(
                 select(PEOPLE).where(PEOPLE.c.handle == requested)).first())
+    if real is None and not requested and not required:
+        return None
     result = identity.resolve(login, real, named, requested)
     who = result.actor
     return Actor(who.id, who.handle, who.roles, entered_by=result.entered_by)
