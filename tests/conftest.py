@@ -184,6 +184,13 @@ def staff(app: App) -> dict[str, Actor]:
     return {handle: resolve_actor(app, handle) for handle, _, _ in STAFF}
 
 
+@pytest.fixture
+def admin(app: App, staff: dict[str, Actor]) -> Actor:
+    """An admin, who may change any case's fields and notes (domain/permissions.py)."""
+    add_person(app, "office.admin", name="Office Admin", roles=["admin"])
+    return resolve_actor(app, "office.admin")
+
+
 def with_settings(app: App, **changes: object) -> App:
     """The same app with some settings replaced (e.g. scheduler values)."""
     return replace(app, settings=replace(app.settings, **changes))

@@ -551,9 +551,9 @@ def test_unknown_case(app: App, staff: dict[str, Actor]) -> None:
 
 def test_note_fields_and_assign_are_events(app: App, staff: dict[str, Actor]) -> None:
     key = open_pi(app, staff["wang.li"])
-    assert add_note(app, staff["zhao.min"], key, "企业来访, 谈了用地") == {"key": key, "event": 2}
+    assert add_note(app, staff["wang.li"], key, "企业来访, 谈了用地") == {"key": key, "event": 2}
     with pytest.raises(InvalidInput, match="the note is empty"):
-        add_note(app, staff["zhao.min"], key, "  ")
+        add_note(app, staff["wang.li"], key, "  ")
     result = set_fields(app, staff["wang.li"], key, {"planned_investment": "60000",
                                                      "target_park": "二区"})
     assert result["fields"]["planned_investment"] == 60000
@@ -566,7 +566,7 @@ def test_note_fields_and_assign_are_events(app: App, staff: dict[str, Actor]) ->
     }
     events = history(app, key)["events"]
     assert [(e["seq"], e["kind"], e["actor"]) for e in events] == [
-        (1, "opened", "wang.li"), (2, "note", "zhao.min"), (3, "fields_set", "wang.li"),
+        (1, "opened", "wang.li"), (2, "note", "wang.li"), (3, "fields_set", "wang.li"),
         (4, "assigned", "wang.li"),
     ]
     assert events[1]["data"] == {"note": "企业来访, 谈了用地"}
@@ -693,7 +693,7 @@ def test_stale_expected_version_is_a_conflict(app: App, staff: dict[str, Actor])
     key = open_pi(app, staff["wang.li"])
     read = show_case(app, key)["case_version"]
     assert read == 2
-    add_note(app, staff["zhao.min"], key, "刚通过电话")
+    add_note(app, staff["wang.li"], key, "刚通过电话")
     before = snapshot(app, key)
     with pytest.raises(Conflict) as exc:
         advance(app, staff["wang.li"], key, "make_contact", expected_version=read)
@@ -891,7 +891,7 @@ def test_a_note_racing_an_advance(
     results = race(
         app, second_app, monkeypatch,
         lambda: advance(app, staff["wang.li"], key, "make_contact"),
-        lambda: add_note(second_app, staff["zhao.min"], key, "并发备注"),
+        lambda: add_note(second_app, staff["wang.li"], key, "并发备注"),
     )
     assert isinstance(results["A"], Advanced), results
     snap = check_consistent(app, key)

@@ -137,7 +137,7 @@ def test_if_version_insists_on_the_state_one_saw(
 
 
 def test_concurrent_writers_on_many_cases_lose_and_double_nothing(
-    app: App, apps: list[App], staff: dict[str, Actor]
+    app: App, apps: list[App], staff: dict[str, Actor], admin: Actor
 ) -> None:
     # A handover (events on several cases in one transaction) racing notes on those
     # cases: one lock order (the audit head first), so no deadlock, and the
@@ -148,7 +148,7 @@ def test_concurrent_writers_on_many_cases_lose_and_double_nothing(
         giver, taker = ("wang.li", "zhao.min") if round_ % 2 == 0 else ("zhao.min", "wang.li")
         results = together(
             lambda g=giver, t=taker: handover(apps[0], staff["chen.jie"], g, t),
-            *[(lambda a=a, k=k: add_note(a, staff["sun.hao"], k, "并发备注"))
+            *[(lambda a=a, k=k: add_note(a, admin, k, "并发备注"))
               for a, k in zip(apps[1:], keys, strict=True)],
         )
         for r in results:
@@ -166,7 +166,7 @@ def test_concurrent_writers_on_many_cases_lose_and_double_nothing(
 
 
 def test_verify_while_others_write_sees_no_false_problem(
-    app: App, apps: list[App], staff: dict[str, Actor]
+    app: App, apps: list[App], staff: dict[str, Actor], admin: Actor
 ) -> None:
     # verify reads in one consistent snapshot: a writer committing between two of
     # its statements must not look like a head ahead of its events.
@@ -176,7 +176,7 @@ def test_verify_while_others_write_sees_no_false_problem(
     def write() -> int:
         n = 0
         while not stop.is_set() and n < 200:
-            add_note(apps[0], staff["sun.hao"], keys[n % 2], f"备注 {n}")
+            add_note(apps[0], admin, keys[n % 2], f"备注 {n}")
             n += 1
         return n
 

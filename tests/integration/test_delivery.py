@@ -12,7 +12,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import Clock
 from tests.receivers import HttpReceiver, SmtpReceiver
@@ -25,7 +25,7 @@ from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.notices import list_notices, retry
 from torchflow.service.people import Actor, add_person, resolve_actor
 from torchflow.service.sweep import sweep
-from torchflow.store.models import NOTICES
+from torchflow.store.models import NOTICES, PEOPLE
 
 SECRET = "hook-secret-火炬"
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default configured zone, in which views show times
@@ -218,7 +218,12 @@ def test_a_refusing_mail_server_is_retried_and_delivers(
 def test_a_person_without_an_address_is_a_dead_letter_not_a_crash(
     wired: App, clock: Clock, wall: Clock
 ) -> None:
-    add_person(wired, "lu.qi", name="Lu Qi", roles=["coordinator"], channel="smtp")  # no e-mail
+    # A person from before the address check (today `person add` refuses smtp without
+    # an e-mail): their e-mail cleared behind torchflow's back.
+    add_person(wired, "lu.qi", name="Lu Qi", roles=["coordinator"], channel="smtp",
+               email="lu.qi@zone.example.cn")
+    with wired.db.transaction() as s:
+        s.execute(update(PEOPLE).where(PEOPLE.c.handle == "lu.qi").values(email=""))
     open_lead(wired, "lu.qi", "Orphan lead")
     clock.set("2026-03-16T09:30:00+08:00")
     sweep(wired)

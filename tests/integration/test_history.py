@@ -34,7 +34,7 @@ def walked(app: App, staff: dict[str, Actor], clock: Clock) -> str:
     clock.advance(hours=3, microseconds=654321)
     advance(app, staff["wang.li"], key, "make_contact", note="首次电话 ✓")
     clock.advance(days=1)
-    add_note(app, staff["zhao.min"], key, "反斜杠 \\ 引号 \" 换行\n第二行")
+    add_note(app, staff["wang.li"], key, "反斜杠 \\ 引号 \" 换行\n第二行")
     set_fields(app, staff["wang.li"], key, {"contact_person": "李总", "expected_jobs": "0.5"})
     advance(app, staff["wang.li"], key, "negotiate")
     assign(app, staff["wang.li"], key, "zhao.min")
@@ -71,7 +71,7 @@ def test_history_records_every_change(app: App, staff: dict[str, Actor], clock: 
     assert [(e["seq"], e["kind"], e["actor"], e["from"], e["to"]) for e in events] == [
         (1, "opened", "wang.li", None, "lead"),
         (2, "advanced", "wang.li", "lead", "first_contact"),
-        (3, "note", "zhao.min", None, None),
+        (3, "note", "wang.li", None, None),
         (4, "fields_set", "wang.li", None, None),
         (5, "advanced", "wang.li", "first_contact", "negotiation"),
         (6, "assigned", "wang.li", None, None),
@@ -262,7 +262,7 @@ def test_new_events_after_a_break_do_not_hide_it(
     first = two[0]
     tamper(app, text("UPDATE case_events SET actor = 'x' WHERE case_id = :c AND seq = 2"),
            {"c": case_id(app, first)})
-    add_note(app, staff["wang.li"], first, "之后的备注")
+    add_note(app, staff["zhao.min"], first, "之后的备注")  # its owner now
     assert verify(app, first) == [
         result(first, 8, 2, "its content was changed after it was written")
     ]

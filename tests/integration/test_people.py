@@ -5,14 +5,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.conftest import STAFF
+from tests.conftest import PI_FIELDS, STAFF
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
+from torchflow.service.cases import open_case
 from torchflow.service.people import (
     Actor,
+    acting,
     add_person,
+    edit_person,
     list_people,
     resolve_actor,
+    set_active,
+    show_person,
 )
 from torchflow.store.models import PEOPLE
 
@@ -122,13 +127,86 @@ def test_resolve_actor(app: App, staff: dict[str, Actor]) -> None:
     assert (actor.handle, actor.roles) == ("chen.jie", ("director",))
 
 
-@pytest.mark.parametrize("handle", [None, ""])
-def test_resolve_actor_without_a_handle(app: App, handle: str | None) -> None:
+def test_the_login_names_the_actor(app: App, staff: dict[str, Actor]) -> None:
+    edit_person(app, "wang.li", add_logins=["wangli", "wl2"])
+    assert acting(app, "wangli", None) == Actor(staff["wang.li"].id, "wang.li", ("coordinator",))
+    assert acting(app, "wl2", "wang.li").entered_by is None  # naming oneself
     with pytest.raises(InvalidInput) as exc:
-        resolve_actor(app, handle)
-    assert str(exc.value) == (
-        "who is acting? pass --as HANDLE or set TORCHFLOW_USER (see `torchflow person list`)"
-    )
+        acting(app, "stranger", None)
+    assert str(exc.value).startswith("the login 'stranger' is no person's; an admin can add it")
+    assert acting(app, "stranger", None, required=False) is None
+
+
+def test_only_an_admin_acts_as_another(app: App, staff: dict[str, Actor]) -> None:
+    edit_person(app, "wang.li", add_logins=["wangli"])
+    with pytest.raises(Refused, match=r"wang\.li may not act as another person"):
+        acting(app, "wangli", "chen.jie")
+    edit_person(app, "zhao.min", add_roles=["admin"], add_logins=["zhaomin"])
+    director = acting(app, "zhaomin", "chen.jie")
+    assert (director.handle, director.roles, director.entered_by) == (
+        "chen.jie", ("director",), "zhao.min")
+    with pytest.raises(Refused, match="'system' is the scheduler service"):
+        acting(app, "zhaomin", "system")
+
+
+def test_a_login_belongs_to_one_person(app: App, staff: dict[str, Actor]) -> None:
+    edit_person(app, "wang.li", add_logins=["wangli"])
+    with pytest.raises(Refused) as exc:
+        edit_person(app, "zhao.min", add_logins=["wangli"])
+    assert str(exc.value) == ("login 'wangli' is wang.li's already; remove it there first with "
+                              "`torchflow person edit wang.li --remove-login wangli`")
+    edit_person(app, "wang.li", remove_logins=["wangli"])
+    edit_person(app, "zhao.min", add_logins=["wangli"])
+    assert acting(app, "wangli", None).handle == "zhao.min"
+    with pytest.raises(NotFound, match=r"'wang\.li' has no login 'wangli'"):
+        edit_person(app, "wang.li", remove_logins=["wangli"])
+    with pytest.raises(InvalidInput, match="is not an operating-system user name"):
+        edit_person(app, "wang.li", add_logins=["bad login"])
+
+
+def test_the_last_admin_is_kept(app: App, staff: dict[str, Actor]) -> None:
+    edit_person(app, "chen.jie", add_roles=["admin"])
+    with pytest.raises(Refused, match="that would leave no active admin"):
+        edit_person(app, "chen.jie", remove_roles=["admin"])
+    with pytest.raises(Refused, match="that would leave no active admin"):
+        set_active(app, "chen.jie", False)
+    edit_person(app, "wang.li", add_roles=["admin"])
+    edit_person(app, "chen.jie", remove_roles=["admin"])
+    assert resolve_actor(app, "chen.jie").roles == ("director",)
+
+
+def test_a_channel_needs_its_address(app: App, staff: dict[str, Actor]) -> None:
+    with pytest.raises(InvalidInput, match="the smtp channel needs an e-mail address"):
+        add_person(app, "li.na", name="Li Na", channel="smtp")
+    with pytest.raises(InvalidInput, match="the webhook channel needs a URL"):
+        add_person(app, "li.na", name="Li Na", channel="webhook")
+    with pytest.raises(InvalidInput, match="webhook address 'hooks' is not a URL"):
+        add_person(app, "li.na", name="Li Na", channel="webhook", address="hooks")
+    with pytest.raises(InvalidInput, match="the webhook channel needs a URL"):
+        edit_person(app, "wang.li", channel="webhook")
+    with pytest.raises(InvalidInput, match="the smtp channel needs an e-mail address"):
+        edit_person(app, "wang.li", channel="smtp", email="")
+    changed = edit_person(app, "wang.li", channel="webhook", address="https://h.example.cn/w")
+    assert (changed["channel"], changed["address"]) == ("webhook", "https://h.example.cn/w")
+    with pytest.raises(InvalidInput, match="handle 'system' is reserved"):
+        add_person(app, "system", name="The scheduler")
+
+
+def test_deactivate_refuses_open_work_unless_handed_over(app: App, staff: dict[str, Actor]
+                                                         ) -> None:
+    open_case(app, staff["wang.li"], "project_introduction", title="x", fields=PI_FIELDS)
+    with pytest.raises(Refused) as exc:
+        set_active(app, "wang.li", False)
+    assert str(exc.value) == ("wang.li still owns 1 open case(s) and 1 open task(s); "
+                              "add --handover-to OTHER to move them")
+    assert resolve_actor(app, "wang.li")
+    gone = set_active(app, "wang.li", False, handover_to="zhao.min", actor=staff["chen.jie"])
+    assert gone["active"] is False
+    shown = show_person(app, "zhao.min")
+    assert [c["title"] for c in shown["open_cases"]] == ["x"]
+    assert len(shown["open_tasks"]) == 1 and shown["overdue"] == 0
+    assert shown["absences"] == []
+    assert set_active(app, "wang.li", True)["active"] is True
 
 
 def test_resolve_unknown_actor(app: App, staff: dict[str, Actor]) -> None:

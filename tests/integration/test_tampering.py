@@ -57,7 +57,7 @@ def office(app: App, staff: dict[str, Actor], clock: Clock, keyed: None) -> dict
                   fields=EC_OPEN)["key"]
     clock.advance(hours=1)
     advance(app, staff["wang.li"], a, "make_contact", note="首次电话")
-    add_note(app, staff["zhao.min"], a, "备注")
+    add_note(app, staff["wang.li"], a, "备注")
     set_fields(app, staff["wang.li"], a, {"contact_person": "李总"})
     advance(app, staff["wang.li"], a, "negotiate")
     assign(app, staff["wang.li"], a, "zhao.min")
@@ -409,7 +409,7 @@ def test_later_work_is_not_a_change_against_a_checkpoint(
 ) -> None:
     saved = audit_service.checkpoint(app)
     assert saved["signature"]["scheme"] == "hmac-sha256"
-    add_note(app, staff["wang.li"], office["a"], "之后")
+    add_note(app, staff["zhao.min"], office["a"], "之后")  # A's owner since the assign
     open_case(app, staff["wang.li"], "project_introduction", title="新", fields=PI_OPEN)
     report = audit_service.audit(app, against=saved)
     assert report.ok, report.problems
