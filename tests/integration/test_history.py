@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from tests.conftest import Clock
+from tests.conftest import Clock, is_postgres
 from torchflow.domain.history import GENESIS, event_hash
 from torchflow.errors import NotFound
 from torchflow.service.app import App
@@ -115,8 +115,12 @@ def test_the_chain_as_stored(app: App, two: tuple[str, str]) -> None:
         assert row.hash == event_hash(
             prev, case_key=key, seq=row.seq, kind=row.kind, actor=row.actor, at=row.at,
             from_state=row.from_state, to_state=row.to_state, data=row.data, gseq=row.gseq,
+            entered_by=row.entered_by, db_role=row.db_role,
         )
         assert row.scheme == "sha256-g"  # unkeyed: no TORCHFLOW_AUDIT_KEY here
+        # The database login that wrote it (the test URL's user); SQLite has none.
+        assert row.db_role == ("postgres" if is_postgres() else None)
+        assert row.entered_by is None
         prev = row.hash
     assert tuple(head) == (7, prev)
 
@@ -190,11 +194,12 @@ def test_rewritten_event_with_a_recomputed_hash(app: App, two: tuple[str, str]) 
     data = {"note": "伪造的备注"}
     where = event_where(app, first, 3)
     with app.db.transaction() as s:
-        prev, gseq = s.execute(select(EVENTS.c.prev_hash, EVENTS.c.gseq).where(where)).one()
+        prev, gseq, role = s.execute(select(EVENTS.c.prev_hash, EVENTS.c.gseq,
+                                            EVENTS.c.db_role).where(where)).one()
     forged = event_hash(
         prev, case_key=first, seq=3, kind="note", actor=ev["actor"],
         at=datetime.fromisoformat(ev["at"]), from_state=None, to_state=None, data=data,
-        gseq=gseq,
+        gseq=gseq, entered_by=ev["entered_by"], db_role=role,
     )
     tamper(app, update(EVENTS).where(event_where(app, first, 3)).values(data=data, hash=forged))
     assert verify(app, first) == [
@@ -209,11 +214,12 @@ def test_rewritten_last_event_with_a_recomputed_hash(app: App, two: tuple[str, s
     data = {**ev["data"], "note": "后补说明"}
     where = event_where(app, first, 7)
     with app.db.transaction() as s:
-        prev, gseq = s.execute(select(EVENTS.c.prev_hash, EVENTS.c.gseq).where(where)).one()
+        prev, gseq, role = s.execute(select(EVENTS.c.prev_hash, EVENTS.c.gseq,
+                                            EVENTS.c.db_role).where(where)).one()
     forged = event_hash(
         prev, case_key=first, seq=7, kind=ev["kind"], actor=ev["actor"],
         at=datetime.fromisoformat(ev["at"]), from_state=ev["from"], to_state=ev["to"], data=data,
-        gseq=gseq,
+        gseq=gseq, entered_by=ev["entered_by"], db_role=role,
     )
     tamper(app, update(EVENTS).where(event_where(app, first, 7)).values(data=data, hash=forged))
     assert verify(app, first) == [

@@ -96,7 +96,8 @@ def rechain(s: Connection, key: str, edit: Callable[[dict[str, Any]], None] | No
         row["hash"] = event_hash(
             prev, case_key=key, seq=row["seq"], kind=row["kind"], actor=row["actor"],
             at=row["at"], from_state=row["from_state"], to_state=row["to_state"],
-            data=row["data"], gseq=row["gseq"])
+            data=row["data"], gseq=row["gseq"], entered_by=row["entered_by"],
+            db_role=row["db_role"])
         row["scheme"] = "sha256-g"
         values = {k: v for k, v in row.items() if k != "id"}
         s.execute(update(EVENTS).where(EVENTS.c.id == row["id"]).values(values))
@@ -274,6 +275,9 @@ TAMPERINGS: dict[str, Callable[[Connection, dict[str, str]], None]] = {
     "cases.key": _rekey,
     "events.data": set_event("a", 3, data={"note": "改过的备注"}),
     "events.actor": set_event("a", 2, actor="chen.jie"),
+    # Who really entered it and the database login (migration 0009), set or changed.
+    "events.entered_by": set_event("a", 2, entered_by="chen.jie"),
+    "events.db_role": set_event("a", 2, db_role="intruder"),
     "events.at": _event_time,
     "events.kind": set_event("a", 3, kind="contact"),
     "events.to_state": set_event("a", 5, to_state="site_inspection"),

@@ -230,6 +230,23 @@ def test_the_legacy_hash_is_unchanged_by_the_new_schemes() -> None:
     assert event_hash(GENESIS, **BASE, gseq=1) != event_hash(GENESIS, **BASE, gseq=2)
 
 
+def test_who_entered_it_is_covered_only_when_set() -> None:
+    # Migration 0009: an event with no entered_by / db_role hashes as before it.
+    plain = event_hash(GENESIS, **BASE, gseq=1)
+    assert event_hash(GENESIS, **BASE, gseq=1, entered_by=None, db_role=None) == plain
+    by_admin = event_hash(GENESIS, **BASE, gseq=1, entered_by="office.admin")
+    as_role = event_hash(GENESIS, **BASE, gseq=1, db_role="wang.li")
+    assert len({plain, by_admin, as_role}) == 3
+    assert by_admin != event_hash(GENESIS, **BASE, gseq=1, entered_by="chen.jie")
+    record = EventRecord(1, BASE["kind"], BASE["actor"], BASE["at"], BASE["from_state"],
+                         BASE["to_state"], BASE["data"], GENESIS, by_admin, 1, "sha256-g",
+                         entered_by="office.admin")
+    assert first_broken(BASE["case_key"], [record]) is None
+    forged = replace(record, entered_by="chen.jie")
+    assert first_broken(BASE["case_key"], [forged]) == (
+        1, "its content was changed after it was written")
+
+
 def test_the_keyed_hash_is_hmac_sha256() -> None:
     plain = event_hash(GENESIS, **BASE, gseq=1)
     keyed = event_hash(GENESIS, **BASE, gseq=1, key=SECRET)
