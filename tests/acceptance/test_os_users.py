@@ -90,8 +90,8 @@ def run(python: Path, config: Path, *args: str, user: str | None = None,
                **(env or {})}
     argv = [str(python), "-m", "torchflow", "--config", str(config), *args]
     if user:
-        argv = [RUNUSER, "-u", user, "--", "/usr/bin/env", *(f"{k}={v}" for k, v in environ.items()),
-                *argv]
+        pairs = [f"{k}={v}" for k, v in environ.items()]
+        argv = [RUNUSER, "-u", user, "--", "/usr/bin/env", *pairs, *argv]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=environ,
                           cwd="/")
     assert "Traceback" not in proc.stderr, proc.stderr
