@@ -15,8 +15,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -340,9 +342,36 @@ def _cases() -> list[Any]:
                                     "http://a\nb"), {}),
         ("person-address-long", ("person", "add", "new.one", "--name", "X", "--address",
                                  "http://" + "a" * 500), {}),
+        ("person-login-space", ("person", "add", "new.one", "--name", "X", "--login", "a b"), {}),
+        ("person-login-taken", ("person", "add", "new.one", "--name", "X", "--login",
+                                "zhao.min"), {}),
+        ("person-reserved", ("person", "add", "system", "--name", "X"), {}),
+        ("person-webhook-no-url", ("person", "add", "new.one", "--name", "X", "--channel",
+                                   "webhook"), {}),
+        ("person-smtp-no-email", ("person", "add", "new.one", "--name", "X", "--channel",
+                                  "smtp"), {}),
+        ("edit-nothing", ("person", "edit", "wang.li"), {}),
+        ("edit-unknown", ("person", "edit", "nobody", "--name", "X"), {}),
+        ("edit-email-bad", ("person", "edit", "wang.li", "--email", "nope"), {}),
+        ("edit-name-empty", ("person", "edit", "wang.li", "--name", " "), {}),
+        ("edit-webhook-no-url", ("person", "edit", "wang.li", "--channel", "webhook"), {}),
+        ("edit-remove-missing-login", ("person", "edit", "wang.li", "--remove-login", "zz"), {}),
+        ("edit-role-bad", ("person", "edit", "wang.li", "--add-role", "Big Boss"), {}),
+        ("edit-by-coordinator", ("person", "edit", "zhao.min", "--name", "Z"), {"as_": None,
+                                                                               "login": "wang.li"}),
+        ("deactivate-with-work", ("person", "deactivate", "wang.li"), {}),
+        ("deactivate-unknown", ("person", "deactivate", "nobody"), {}),
+        ("deactivate-handover-unknown", ("person", "deactivate", "zhao.min", "--handover-to",
+                                         "nobody"), {}),
+        ("reactivate-unknown", ("person", "reactivate", "nobody"), {}),
+        ("show-unknown", ("person", "show", "nobody"), {}),
+        ("as-system", ("case", "list", "--mine"), {"as_": "system"}),
+        ("grants-bad-person", ("db", "grants", "--person", 'x"; DROP TABLE cases'), {}),
         ("people-limit-zero", ("person", "list", "--limit", "0"), {}),
         ("people-offset-negative", ("person", "list", "--offset", "-1"), {}),
-        ("handover-same", ("person", "handover", "wang.li", "wang.li"), {"as_": "chen.jie"}),
+        ("handover-same", ("person", "handover", "wang.li", "wang.li"), {}),
+        ("handover-by-director", ("person", "handover", "wang.li", "zhao.min"),
+         {"as_": None, "login": "chen.jie"}),
         ("handover-from-unknown", ("person", "handover", "nobody", "wang.li"),
          {"as_": "chen.jie"}),
         ("handover-to-unknown", ("person", "handover", "wang.li", "nobody"), {"as_": "chen.jie"}),
@@ -394,7 +423,12 @@ def test_a_bad_input_is_one_line_and_writes_nothing(world: World, args: tuple[An
     env = {"TORCHFLOW_NOW": opts.get("now", NOW), "TORCHFLOW_USER": None,
            "TORCHFLOW_CONFIG": None, "TORCHFLOW_DATABASE_URL": None}
     before = world.snapshot()
-    code, out, err = (_in_subprocess(argv, env) if opts.get("proc") else _in_process(argv, env))
+    # "login": run from that OS login (a person's own, not the admin's) instead of --as.
+    login = (mock.patch("torchflow.cli.context.os_login", return_value=opts["login"])
+             if "login" in opts else nullcontext())
+    with login:
+        code, out, err = (_in_subprocess(argv, env) if opts.get("proc")
+                          else _in_process(argv, env))
     assert "Traceback" not in err, err
     assert code in (1, 2), f"exit {code}: {out}{err}"
     assert out == ""
