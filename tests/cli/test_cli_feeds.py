@@ -70,3 +70,9 @@ def test_feed_folder_is_kept_by_the_scheduler_and_the_token_rotates(
     assert (feeds / rotated["file"]).is_file()
     assert (feeds / "notes.ics").is_file()
     assert "no person with handle 'nobody'" in cli.refused("person", "feed-token", "nobody")
+    # One's own token, or an admin: the name of the file is the secret.
+    assert cli.json("person", "feed-token", "wang.li", as_="wang.li")["token"] == \
+        rotated["token"]
+    assert cli.refused("person", "feed-token", "wang.li", as_="zhao.min") == (
+        "Error: zhao.min may not show or rotate another person's calendar feed token: "
+        "it needs the 'admin' role (see `torchflow person roles`)")

@@ -247,6 +247,9 @@ def feed_token(env: Env, handle: str, rotate: bool) -> None:
     """
     from torchflow.service import feeds
 
+    # The token is a secret (whoever knows it reads the feed): one's own, or an admin.
+    if env.actor().handle != handle:
+        env.require("person.feed_token")
     result = feeds.rotate_token(env.app, handle) if rotate else feeds.show_token(env.app, handle)
     env.emit(result, lambda r: f"{r['handle']}: feed file {r['file']}" if r["file"]
              else f"{r['handle']} has no feed token yet; give one with --new")

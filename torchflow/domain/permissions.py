@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "person.deactivate": (ADMIN, "deactivate a person (`person deactivate`)"),
     "person.reactivate": (ADMIN, "reactivate a person (`person reactivate`)"),
     "person.handover": (ADMIN, "hand a person's work to another (`person handover`)"),
+    "person.feed_token": (ADMIN, "show or rotate another person's calendar feed token"),
     "act.as": (ADMIN, "act as another person (`--as`, TORCHFLOW_USER)"),
     "notice.retry": (ADMIN, "send a dead notice again (`notice retry`)"),
     "workflow.migrate": (ADMIN, "move open cases to another version (`workflow migrate`)"),
