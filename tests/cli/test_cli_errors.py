@@ -216,6 +216,15 @@ def test_init_names_the_first_admin_and_cleans_an_odd_login(
     cli: Cli, tmp_path: Path, empty_database_url: str
 ) -> None:
     config = empty_config(tmp_path, empty_database_url)
+    # A bad --admin is refused before any table is made.
+    assert "handle 'Boss' is not valid" in cli.refused("--config", config, "init", "--admin",
+                                                       "Boss", config=False)
+    assert "run `torchflow init` first" in cli.refused("--config", config, "case", "list",
+                                                       config=False)
+    # A login that is no handle gives one made from it.
+    other = write(tmp_path / "other.toml", f'[database]\nurl = "sqlite:///{tmp_path / "o.db"}"'
+                  f'\n\n[workflows]\ndirectory = "{WORKFLOWS}"\n')
+    assert cli.json("--config", other, "init", config=False, as_="Li_Hua$")["admin"] == "li_hua"
     data = cli.json("--config", config, "init", "--admin", "wang.li", config=False,
                     as_="WangLi$")
     assert data["admin"] == "wang.li"

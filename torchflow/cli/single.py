@@ -28,13 +28,15 @@ def init(env: Env, admin: str | None) -> None:
     """
     from torchflow.cli.context import os_login
     from torchflow.domain.identity import handle_from_login
-    from torchflow.service.people import first_admin
+    from torchflow.service.people import check_handle, first_admin
     from torchflow.store.migrate import upgrade
 
+    login = os_login()
+    handle = admin or handle_from_login(login)
+    check_handle(handle)  # before any table is made: nothing half-done
     env.create = True
     before, after = upgrade(env.app.db)
-    login = os_login()
-    added = first_admin(env.app, admin or handle_from_login(login), login)
+    added = first_admin(env.app, handle, login)
     result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
               "before": before, "after": after, "admin": added["handle"] if added else None}
     if before is None:

@@ -24,8 +24,11 @@ from torchflow.store.queries import insert_ignore
 HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-# POSIX portable user names (and the usual '$' of machine accounts).
-LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}\$?$")
+# An OS login as the password database may hold it (POSIX names, user@domain,
+# DOMAIN\user, a trailing '$'): one word, no control characters, no ':' (the
+# passwd separator), at most the column's 64 characters. The real login from
+# pwd always fits, so `init` can always make it the first admin.
+LOGIN = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,7 @@ def add_person(
 def _check_person(
     handle: str, name: str, email: str, roles: list[str], channel: str | None, address: str
 ) -> list[str]:
-    if len(handle) > HANDLE_MAX or not HANDLE.fullmatch(handle):
-        raise InvalidInput(
-            f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter (e.g. wang.li)"
-        )
-    if handle in identity.RESERVED:
-        raise InvalidInput(f"handle '{handle}' is reserved for the scheduler service; "
-                           "pick another handle")
+    check_handle(handle)
     check_line(name, "the name", NAME_MAX)
     if address:
         check_line(address, "the address", ADDRESS_MAX)
@@ -107,6 +103,18 @@ def _check_person(
         raise InvalidInput(f"channel {channel!r} is unknown; use one of "
                            + ", ".join(CHANNEL_TYPES))
     return sorted(set(split))
+
+
+def check_handle(handle: str) -> None:
+    """A new person's handle: the pattern, and not the scheduler's reserved one."""
+    if len(handle) > HANDLE_MAX or not HANDLE.fullmatch(handle):
+        raise InvalidInput(
+            f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter (e.g. wang.li)"
+        )
+    if handle in identity.RESERVED:
+        raise InvalidInput(f"handle '{handle}' is reserved for the scheduler service; "
+                           "pick another handle")
 
 
 def _check_channel(app: App, channel: str | None, email: str, address: str) -> None:
@@ -127,11 +135,12 @@ def _check_channel(app: App, channel: str | None, email: str, address: str) -> N
 
 
 def _check_logins(logins: list[str]) -> list[str]:
-    for login in logins:
+    checked = [check_line(login, "the login", HANDLE_MAX) for login in logins]
+    for login in checked:
         if not LOGIN.fullmatch(login):
             raise InvalidInput(f"login {login!r} is not an operating-system user name; "
                                "use e.g. wangli (see `id -un` on that account)")
-    return sorted(set(logins))
+    return sorted(set(checked))
 
 
 def _add_logins(s: Connection, person: Row[Any], logins: list[str]) -> None:
