@@ -104,3 +104,14 @@ def day_rows(calendar: WorkCalendar, first: date, last: date) -> list[DayRow]:
                            bucket(day, "quarter"), bucket(day, "year")))
         day += timedelta(days=1)
     return rows
+
+
+def fixed_offset_minutes(rows: list[DayRow]) -> int | None:
+    """The zone's one UTC offset over the rows' span in minutes, or None when it
+    changes there (daylight saving): with one offset a database can take an
+    instant's local date by shifting it, an equality join on the day table
+    instead of a lookup per instant."""
+    offsets = {datetime.combine(r.day, time(0)) - r.starts.replace(tzinfo=None) for r in rows}
+    if len(offsets) != 1:
+        return None
+    return int(offsets.pop().total_seconds() // 60)
