@@ -27,7 +27,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    distinct,
     exists,
     false,
     func,
@@ -150,10 +149,9 @@ _DAYS = Table(
 
 # Every stay of a case in a state that overlaps the period (an entry to the
 # next entry, both as instants and as local dates) of the cases the filters
-# select, with one flag per funnel target ("entered it later, before the
-# period's end"): derived from case_events in one window pass per run and
-# read by pipeline and stages, instead of each re-deriving it with windows and
-# self-joins. Its columns depend on the targets, so each run defines it.
+# select: derived from case_events in one window pass per run and read by
+# pipeline and stages, instead of each re-deriving it with windows. A Table
+# object per run, so no metadata is shared between threads or runs.
 _STAYS_NAME = "report_stays"
 
 
@@ -218,8 +216,8 @@ class Snapshot:
             return self.stays_table
         table = Table(
             _STAYS_NAME, MetaData(),
-            Column("case_id", Integer, nullable=False),
-            Column("seq", Integer, nullable=False),
+            Column("case_id", Integer, primary_key=True),
+            Column("seq", Integer, primary_key=True),
             Column("workflow", String(64), nullable=False),
             Column("state", String(64), nullable=False),
             Column("from_state", String(64)),
@@ -227,7 +225,6 @@ class Snapshot:
             Column("left_at", UTCDateTime()),
             Column("d_in", Date, nullable=False),
             Column("d_out", Date),
-            *[Column(f"reach_{i}", Integer, nullable=False) for i in range(len(self.targets))],
             prefixes=["TEMPORARY"],
         )
         ev = (
@@ -239,14 +236,10 @@ class Snapshot:
             .subquery("ev")
         )
         win: dict[str, Any] = {"partition_by": ev.c.case_id, "order_by": ev.c.seq}
-        before_end = ev.c.entered < self.hi
         w = (
             select(ev.c.case_id, ev.c.seq, ev.c.workflow, ev.c.state, ev.c.from_state,
                    ev.c.entered, func.lead(ev.c.entered).over(**win).label("left_at"),
-                   ev.c.d_in, func.lead(ev.c.d_in).over(**win).label("d_out"),
-                   *[func.coalesce(func.max(case((and_(ev.c.state == t, before_end), 1),
-                                                 else_=0)).over(**win, rows=(1, None)), 0)
-                     .label(f"reach_{i}") for i, t in enumerate(self.targets)])
+                   ev.c.d_in, func.lead(ev.c.d_in).over(**win).label("d_out"))
             .subquery("w")
         )
         table.create(self.s)
@@ -377,13 +370,30 @@ def pipeline(snap: Snapshot) -> dict[str, Any]:
     # Entries in the period; the cases entering (reached); and of those the ones
     # that later entered each funnel target (a milestone or terminal state)
     # before the period's end: distinct cases, so a state entered twice counts once.
+    # Per case, the last entry into each target (a stays row is entered before
+    # the period's end): an entry into X at seq s reached Y if that is after s.
+    reach = (
+        select(st.c.case_id, *[func.max(case((st.c.state == t, st.c.seq))).label(f"last_{i}")
+                               for i, t in enumerate(snap.targets)])
+        .where(st.c.state.in_(snap.targets or [""])).group_by(st.c.case_id).subquery("reach")
+    )
     reached: dict[tuple[str, str], int] = {}
     later: dict[tuple[str, str, str], int] = {}
+    # Each case once per state: its first entry in the period (anything after a
+    # later entry is after the first too) and how many entries it made.
+    firsts = (
+        select(st.c.case_id, st.c.workflow, st.c.state, func.min(st.c.seq).label("seq"),
+               func.count().label("n"))
+        .where(st.c.entered >= lo).group_by(st.c.case_id, st.c.workflow, st.c.state)
+        .subquery("firsts")
+    )
+    fc = firsts.c
     rows = s.execute(
-        select(st.c.workflow, st.c.state, func.count(), func.count(distinct(st.c.case_id)),
-               *[func.count(distinct(case((st.c[f"reach_{i}"] == 1, st.c.case_id))))
+        select(fc.workflow, fc.state, func.sum(fc.n), func.count(),
+               *[func.sum(case((reach.c[f"last_{i}"] > fc.seq, 1), else_=0))
                  for i in range(len(snap.targets))])
-        .where(st.c.entered >= lo).group_by(st.c.workflow, st.c.state))
+        .select_from(firsts.outerjoin(reach, reach.c.case_id == fc.case_id))
+        .group_by(fc.workflow, fc.state))
     for w, x, n, d, *reach in rows:
         add("entered", w, x, n)
         reached[(w, x)] = int(d)
