@@ -394,10 +394,10 @@ def pipeline(snap: Snapshot) -> dict[str, Any]:
                  for i in range(len(snap.targets))])
         .select_from(firsts.outerjoin(reach, reach.c.case_id == fc.case_id))
         .group_by(fc.workflow, fc.state))
-    for w, x, n, d, *reach in rows:
+    for w, x, n, d, *flags in rows:
         add("entered", w, x, n)
         reached[(w, x)] = int(d)
-        for y, k in zip(snap.targets, reach, strict=True):
+        for y, k in zip(snap.targets, flags, strict=True):
             if k and y != x and y in _targets(specs[w]):
                 later[(w, x, y)] = int(k)
     states_rows = []
@@ -408,7 +408,7 @@ def pipeline(snap: Snapshot) -> dict[str, Any]:
                 states_rows.append({"workflow": spec.title, "state": state.title,
                                     "code": state.name, "open": c["open"],
                                     "entered": c["entered"], "left": c["left"]})
-    funnel = []
+    funnel: list[dict[str, Any]] = []
     for (w, x, y), n in later.items():
         spec = specs[w]
         d = reached.get((w, x), 0)
@@ -500,7 +500,7 @@ def stages(snap: Snapshot) -> dict[str, Any]:
     by_state: dict[tuple[str, str], list[Any]] = {}
     for h in snap.s.execute(hist):
         by_state.setdefault((h.workflow, h.state), []).append(h)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (w, code), bins in by_state.items():
         spec = specs[w]
         st = spec.states.get(code)
