@@ -22,7 +22,7 @@ from torchflow.domain.periods import parse_period
 from torchflow.service.app import App
 from torchflow.service.cases import advance, open_case, set_fields, show_case
 from torchflow.service.people import Actor
-from torchflow.service.reports import Filters, run
+from torchflow.service.reports import Filters, run, run_all
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import log_followup
 
@@ -92,6 +92,15 @@ def test_outcome_sums_are_the_values_when_the_milestone_was_entered(
     assert pick(rows, "period", "milestone", "cases", "planned_investment", "expected_jobs") == [
         ("2026Q1", "Signed · 签约", 1, 50000.0, 300.0)]
     assert show_case(history, key)["fields"]["planned_investment"] == 90000
+
+
+def test_the_html_run_gives_each_report_the_same_figures(history: App) -> None:
+    # One snapshot for all reads the shared stays (outcomes too); one report alone
+    # reads the history directly: the same figures either way.
+    f = Filters(period=parse_period("2026Q1"), workflow=PI, by="month")
+    docs, _exceptions = run_all(history, f)
+    for name in docs:
+        assert docs[name]["tables"] == run(history, name, f)["tables"], name
 
 
 def test_pipeline_open_entered_left_and_funnel(history: App) -> None:

@@ -90,6 +90,7 @@ def run_all(app: App, f: Filters) -> tuple[dict[str, dict[str, Any]], dict[str, 
     """Every report and the exceptions over one snapshot (the HTML report), the
     day and stays tables built once for all of them."""
     with snapshot(app, f) as snap:
+        snap.stays()  # first, so that outcomes reads it too
         return {n: _RUNNERS[n](snap) for n in REPORTS}, exceptions(snap)
 
 
@@ -113,7 +114,7 @@ def snapshot(app: App, f: Filters) -> Iterator[Snapshot]:
             # The stays and the sorts of a million events in a page cache that
             # holds them (SQLite's default is 2 MB; the rest spills to a
             # temporary file), for this run only.
-            cache = s.exec_driver_sql("PRAGMA cache_size").scalar()
+            cache = int(s.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
             s.exec_driver_sql(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
             s.exec_driver_sql(f"PRAGMA temp.cache_size = {_SQLITE_CACHE_KIB}")
         snap = Snapshot(app, s, f)
@@ -124,8 +125,8 @@ def snapshot(app: App, f: Filters) -> Iterator[Snapshot]:
                 snap.stays_table.drop(s)
             _DAYS.drop(s, checkfirst=True)
             if not pg:
-                s.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
-                s.exec_driver_sql(f"PRAGMA temp.cache_size = {int(cache)}")
+                s.exec_driver_sql(f"PRAGMA cache_size = {cache}")
+                s.exec_driver_sql(f"PRAGMA temp.cache_size = {cache}")
 
 
 def _specs(app: App, f: Filters) -> dict[str, WorkflowSpec]:
@@ -224,6 +225,21 @@ class Snapshot:
         return (select(d.c.day).where(d.c.starts <= instant)
                 .order_by(d.c.starts.desc()).limit(1).scalar_subquery())
 
+    def entries(self) -> Any:
+        """Entries into states before the period's end (case_id, seq, workflow,
+        state, entered, d_in): the stays when this run has built them (the HTML
+        report), else straight from case_events, which needs no window pass."""
+        if self.stays_table is not None:
+            return self.stays_table
+        return (
+            select(EVENTS.c.case_id, EVENTS.c.seq, CASES.c.workflow,
+                   EVENTS.c.to_state.label("state"), EVENTS.c.at.label("entered"),
+                   self.local_day(EVENTS.c.at).label("d_in"))
+            .join(CASES, CASES.c.id == EVENTS.c.case_id)
+            .where(self.where, EVENTS.c.to_state.is_not(None), EVENTS.c.at < self.hi)
+            .subquery("entries")
+        )
+
     def stays(self) -> Table:
         if self.stays_table is not None:
             return self.stays_table
@@ -296,7 +312,8 @@ def _rate(n: int, d: int) -> str:
 def outcomes(snap: Snapshot) -> dict[str, Any]:
     """Per period bucket: cases that entered each milestone, with the ``sum =
     true`` fields added up as they stood when the case entered it."""
-    stays, days = snap.stays(), snap.days()
+    days = snap.days()
+    entries = snap.entries()
     tables = []
     for name, spec in snap.specs.items():
         if not spec.milestones:
@@ -305,12 +322,12 @@ def outcomes(snap: Snapshot) -> dict[str, Any]:
         # A case entering a milestone twice in one bucket counts once, at its first entry.
         bucket = days.c[snap.f.by]
         entered = (
-            select(stays.c.case_id, stays.c.state, bucket.label("bucket"),
-                   func.min(stays.c.seq).label("seq"))
-            .join(days, days.c.day == stays.c.d_in)
-            .where(stays.c.workflow == name, stays.c.entered >= snap.lo,
-                   stays.c.state.in_([m.state for m in spec.milestones]))
-            .group_by(stays.c.case_id, stays.c.state, bucket)
+            select(entries.c.case_id, entries.c.state, bucket.label("bucket"),
+                   func.min(entries.c.seq).label("seq"))
+            .join(days, days.c.day == entries.c.d_in)
+            .where(entries.c.workflow == name, entries.c.entered >= snap.lo,
+                   entries.c.state.in_([m.state for m in spec.milestones]))
+            .group_by(entries.c.case_id, entries.c.state, bucket)
             .subquery()
         )
         values = (
