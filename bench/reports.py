@@ -14,6 +14,7 @@ hand: a table of dates and working-day ordinals, joined on the local date of
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import statistics
@@ -60,16 +61,25 @@ def prepare(n_cases: int, log: Log) -> Path:
     for c in range(1, n_cases + 1):
         at = first + timedelta(minutes=rnd.randrange(0, 600 * 24 * 60))
         prev = None
+        invest = rnd.randrange(100, 100000)
         for seq, state in enumerate(PATH, start=1):
             gseq += 1
+            # The values live in the history as the service writes them: the
+            # opening event carries the fields, signing sets the jobs agreed,
+            # and the investment is revised after production.
+            data = ({"fields": {"planned_investment": invest, "expected_jobs": 50}} if seq == 1
+                    else {"fields": {"expected_jobs": 40 + c % 30}} if state == "signed"
+                    else {"fields": {"planned_investment": invest * 2}} if state == "production"
+                    else {})
             events.append((gseq, c, seq, "opened" if seq == 1 else "advanced", "p01", stamp(at),
-                           prev, state, "{}", "0" * 64, "0" * 64, gseq, "sha256"))
+                           prev, state, json.dumps(data), "0" * 64, "0" * 64, gseq, "sha256"))
             prev = state
             at += timedelta(days=rnd.randrange(1, 15), minutes=rnd.randrange(0, 600))
             if at > NOW:
                 break
         owner = 1 + c % 9
-        fields = f'{{"planned_investment": {rnd.randrange(100, 100000)}, "expected_jobs": 50}}'
+        fields = json.dumps({"planned_investment": invest * (2 if prev == "production" else 1),
+                             "expected_jobs": 50 if seq < 7 else 40 + c % 30})
         cases.append((c, f"PI-2025-{c:07d}", "project_introduction", version_id, prev, None,
                        f"Bench matter {c}", owner, fields, events[-seq][5], events[-1][5],
                        None, seq + 1, seq, "0" * 64))
@@ -111,17 +121,24 @@ def _days_table(conn: sqlite3.Connection) -> None:
 
 LO, HI = "2025-12-31 16:00:00.000000", "2026-12-31 16:00:00.000000"  # 2026, Beijing
 LOCAL = "date(e.at, '+8 hours')"
+# A field's value as it stood at the milestone entry: the last event up to it naming it.
+_AT_ENTRY = """sum((SELECT json_extract(v.data, '$.fields.{f}') FROM case_events v
+                    WHERE v.case_id = x.cid AND v.seq <= x.seq
+                      AND json_type(v.data, '$.fields.{f}') IS NOT NULL
+                    ORDER BY v.seq DESC LIMIT 1))"""
 HAND: dict[str, str] = {
     "outcomes": f"""
-        SELECT b, st, count(*), sum(json_extract(c.fields, '$.planned_investment')),
-               sum(json_extract(c.fields, '$.expected_jobs'))
-        FROM (SELECT DISTINCT e.case_id AS cid, e.to_state AS st,
-                     (strftime('%Y', {LOCAL}) || 'Q' ||
-                      ((CAST(strftime('%m', {LOCAL}) AS INTEGER) + 2) / 3)) AS b
-              FROM case_events e
-              WHERE e.to_state IN ('signed', 'construction', 'production')
-                AND e.at >= '{LO}' AND e.at < '{HI}') x
-        JOIN cases c ON c.id = x.cid GROUP BY b, st""",
+        WITH x AS (
+            SELECT e.case_id AS cid, e.to_state AS st, min(e.seq) AS seq,
+                   (strftime('%Y', {LOCAL}) || 'Q' ||
+                    ((CAST(strftime('%m', {LOCAL}) AS INTEGER) + 2) / 3)) AS b
+            FROM case_events e
+            WHERE e.to_state IN ('signed', 'construction', 'production')
+              AND e.at >= '{LO}' AND e.at < '{HI}'
+            GROUP BY cid, st, b)
+        SELECT b, st, count(*), {_AT_ENTRY.format(f="planned_investment")},
+               {_AT_ENTRY.format(f="expected_jobs")}
+        FROM x GROUP BY b, st""",
     "pipeline": f"""
         WITH ev AS (SELECT e.case_id, e.seq, e.at, e.from_state, e.to_state FROM case_events e
                     WHERE e.at >= '{LO}' AND e.at < '{HI}')

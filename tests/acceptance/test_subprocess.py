@@ -135,6 +135,10 @@ def test_demo(tmp_path: Path) -> None:
     done = tf.ok("demo", "--dir", "tmp")
     assert "Where the cases ended:" in done.out
     folder = tmp_path / "tmp"
+    # It says where its HTML report is, and the report is there, whole.
+    assert "HTML report: tmp/report.html" in done.out
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'id="report-outcomes"' in page and 'id="exceptions"' in page
     lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     kinds = {r["kind"] for r in records}

@@ -39,3 +39,17 @@ def test_a_chart_needs_png_or_svg(history: App, tmp_path: Path) -> None:  # noqa
     doc = run(history, "workload", Filters(period=parse_period("2026Q1")))
     with pytest.raises(InvalidInput, match=r"png or \.svg"):
         charts.draw(doc, str(tmp_path / "x.gif"))
+
+
+def test_the_milestone_titles_of_the_workflow_are_shown(history: App) -> None:  # noqa: F811
+    from torchflow.reports.html import render
+
+    f = Filters(period=parse_period("2026Q1"), workflow=PI)
+    fig = charts.figure(run(history, "outcomes", f))
+    # The [milestones] title, not the state's own ("Agreement signed · 签约"); its
+    # English part alone where no CJK font is installed.
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] in (
+        [["Signed · 签约"], ["Signed"]])
+    page = render(history, f)
+    headline = page.split('id="headline"')[1].split("</section>")[0]
+    assert "Signed · 签约" in headline and "Started · 开工" in headline

@@ -20,9 +20,9 @@ import pytest
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.domain.periods import parse_period
 from torchflow.service.app import App
-from torchflow.service.cases import advance, open_case
+from torchflow.service.cases import advance, open_case, set_fields, show_case
 from torchflow.service.people import Actor
-from torchflow.service.reports import Filters, run
+from torchflow.service.reports import Filters, run, run_all
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import log_followup
 
@@ -79,6 +79,28 @@ def test_outcomes_count_milestones_and_sum_fields(history: App) -> None:
         ("2026-03", "signed", 1, 50000.0, 300.0)]
     [rows] = report(history, "outcomes", workflow=PI, owner="zhao.min")
     assert rows == []
+
+
+def test_outcome_sums_are_the_values_when_the_milestone_was_entered(
+        history: App, staff: dict[str, Actor]) -> None:
+    key = show_case(history, "PI-2026-0001")["key"]
+    # After signing the investment is revised and the jobs cleared: "signed
+    # investment this quarter" stays what was signed (50000 from the opening,
+    # 300 jobs set by the signing itself), not today's value.
+    set_fields(history, staff["wang.li"], key, {"planned_investment": "90000"})
+    [rows] = report(history, "outcomes", workflow=PI)
+    assert pick(rows, "period", "milestone", "cases", "planned_investment", "expected_jobs") == [
+        ("2026Q1", "Signed · 签约", 1, 50000.0, 300.0)]
+    assert show_case(history, key)["fields"]["planned_investment"] == 90000
+
+
+def test_the_html_run_gives_each_report_the_same_figures(history: App) -> None:
+    # One snapshot for all reads the shared stays (outcomes too); one report alone
+    # reads the history directly: the same figures either way.
+    f = Filters(period=parse_period("2026Q1"), workflow=PI, by="month")
+    docs, _exceptions = run_all(history, f)
+    for name in docs:
+        assert docs[name]["tables"] == run(history, name, f)["tables"], name
 
 
 def test_pipeline_open_entered_left_and_funnel(history: App) -> None:

@@ -8,7 +8,15 @@ import pytest
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.loader import parse_workflow, validate_text
-from torchflow.domain.periods import Period, bucket, day_rows, parse_period, resolve
+from torchflow.domain.periods import (
+    Period,
+    bucket,
+    day_rows,
+    fixed_offset_minutes,
+    parse_period,
+    resolve,
+)
+from torchflow.domain.workflow import Milestone
 from torchflow.errors import InvalidInput
 
 
@@ -73,3 +81,28 @@ def test_milestone_and_sum_are_read_and_checked() -> None:
     # Report annotations are not part of the version's digest.
     plain = parse_workflow(DOC.format(note_sum="", milestone="false").replace("sum = true", ""))
     assert plain.digest == spec.digest
+
+
+def test_a_milestones_table_titles_states_and_reports_each_problem() -> None:
+    table = '\n[milestones]\nb = "Closed · 办结"\n'
+    spec = parse_workflow(DOC.format(note_sum="", milestone="true") + table)
+    # In state order; the table's title replaces the state's own.
+    assert spec.milestones == (Milestone("a", "A"), Milestone("b", "Closed · 办结"))
+    bad = '\n[milestones]\nbb = "X"\na = 3\nb = " "\n'
+    problems = validate_text(DOC.format(note_sum="", milestone="false") + bad, "w.toml")
+    assert problems == [
+        "w.toml: milestones.bb: unknown state 'bb' (did you mean 'b'?); states are: a, b",
+        'w.toml: milestones.a: wants a title like "Signed · 签约", got an integer',
+        'w.toml: milestones.b: wants a title like "Signed · 签约", got an empty string']
+    assert validate_text("milestones = 1\n" + DOC.format(note_sum="", milestone="false"),
+                         "w.toml") == [
+        'w.toml: milestones: wants a table of state = "title", got an integer']
+    # The table changes no case's behaviour: not part of the digest either.
+    assert spec.digest == parse_workflow(DOC.format(note_sum="", milestone="false")).digest
+
+
+def test_one_offset_over_the_table_or_none() -> None:
+    span = (date(2025, 1, 1), date(2026, 12, 31))
+    assert fixed_offset_minutes(day_rows(WorkCalendar(), *span)) == 480
+    assert fixed_offset_minutes(
+        day_rows(WorkCalendar(timezone="Europe/Berlin", warn=lambda _m: None), *span)) is None

@@ -25,6 +25,7 @@ from torchflow.domain.workflow import (
     FIELD_TYPES,
     PREVIOUS,
     FieldSpec,
+    Milestone,
     StateSpec,
     TransitionSpec,
     WorkflowSpec,
@@ -38,7 +39,7 @@ _KEY_PREFIX = re.compile(r"[A-Z]{2,4}\Z")
 _RESERVED_TRIGGERS = frozenset(keyword.kwlist) | {"trigger", "state"}
 
 _TOP_KEYS = ("name", "title", "version", "key_prefix", "description", "initial",
-             "fields", "states", "transitions")  # fmt: skip
+             "fields", "states", "transitions", "milestones")  # fmt: skip
 _TOP_REQUIRED = ("name", "title", "version", "key_prefix", "states")
 _FIELD_KEYS = ("type", "title", "required", "choices", "unit", "help", "sum")
 _TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title")
@@ -145,6 +146,7 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
     fields = _fields(report, doc)
     states = parse_states(report, doc, fields)
     initial = _initial(report, doc, states)
+    milestones = _milestones(report, doc, states)
     reader = _TransitionReader(report, states, fields)
     transitions = reader.read(doc)
     if not reader.broken_refs:
@@ -164,6 +166,7 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
         source=text,
         path=report.path,
         description=description,
+        milestones=milestones,
     )
 
 
@@ -198,14 +201,37 @@ def _initial(report: Report, doc: dict[str, Any], states: dict[str, StateSpec]) 
     return value
 
 
+def _milestones(report: Report, doc: dict[str, Any],
+                states: dict[str, StateSpec]) -> tuple[Milestone, ...]:
+    """``milestone = true`` states and the ``[milestones]`` table (state = "title"),
+    in the order of the states; a title in the table replaces the state's own."""
+    raw = doc.get("milestones", {})
+    titles: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        report.add("milestones", f'wants a table of state = "title", got {type_name(raw)}')
+        raw = {}
+    for name, title in raw.items():
+        key = f"milestones.{name}"
+        if states and name not in states:
+            report.add(key, _unknown_state(name, states))
+        elif not isinstance(title, str) or not title.strip():
+            got = type_name(title) if not isinstance(title, str) else "an empty string"
+            report.add(key, f'wants a title like "Signed · 签约", got {got}')
+        else:
+            titles[name] = title
+    return tuple(Milestone(st.name, titles.get(st.name, st.title))
+                 for st in states.values() if st.milestone or st.name in titles)
+
+
 # Report annotations (docs/reports.md): they change no case's behaviour, so they
-# are left out of the digest and adding them needs no new version.
+# are left out of the digest and adding or retitling them needs no new version.
 _REPORT_ONLY = {"states": "milestone", "fields": "sum"}
+_REPORT_ONLY_TABLES = ("milestones",)
 
 
 def _digest(doc: dict[str, Any]) -> str:
     # Hash the parsed document, not the text: comments and layout do not count.
-    doc = dict(doc)
+    doc = {k: v for k, v in doc.items() if k not in _REPORT_ONLY_TABLES}
     for table, key in _REPORT_ONLY.items():
         if isinstance(doc.get(table), dict):
             doc[table] = {name: ({k: v for k, v in raw.items() if k != key}

@@ -6,11 +6,12 @@ A period is a span of local dates, both ends included: ``2026Q4``, ``2026-11``,
 Working days in SQL: every local date of the span a report touches gets one row
 (``DayRow``): the UTC instant its local day starts, its labels per month /
 quarter / year and ``wd``, the number of working days from the start of the
-table up to and including that date. A database looks an instant's row up with
-one index seek (the last row starting at or before it) and subtracts two
-``wd`` values: ``wd(left) - wd(entered)`` is ``WorkCalendar.count_workdays``
-(the day of entering excluded, the day of leaving included), on any database,
-with no calendar logic in SQL.
+table up to and including that date. A database joins an instant's local date
+to its row (by equality when the zone has one offset over the span, see
+``fixed_offset_minutes``; else one index seek: the last row starting at or
+before it) and subtracts two ``wd`` values: ``wd(left) - wd(entered)`` is
+``WorkCalendar.count_workdays`` (the day of entering excluded, the day of
+leaving included), on any database, with no calendar logic in SQL.
 """
 
 from __future__ import annotations
@@ -104,3 +105,14 @@ def day_rows(calendar: WorkCalendar, first: date, last: date) -> list[DayRow]:
                            bucket(day, "quarter"), bucket(day, "year")))
         day += timedelta(days=1)
     return rows
+
+
+def fixed_offset_minutes(rows: list[DayRow]) -> int | None:
+    """The zone's one UTC offset over the rows' span in minutes, or None when it
+    changes there (daylight saving): with one offset a database can take an
+    instant's local date by shifting it, an equality join on the day table
+    instead of a lookup per instant."""
+    offsets = {datetime.combine(r.day, time(0)) - r.starts.replace(tzinfo=None) for r in rows}
+    if len(offsets) != 1:
+        return None
+    return int(offsets.pop().total_seconds() // 60)

@@ -47,6 +47,14 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A state reports count entries into (签约、开工、投产), with the title they show."""
+
+    state: str
+    title: str
+
+
+@dataclass(frozen=True)
 class TransitionSpec:
     """A trigger leading from any of ``sources`` to ``dest`` (a state or PREVIOUS)."""
 
@@ -74,6 +82,8 @@ class WorkflowSpec:
     source: str
     path: str
     description: str = ""
+    # `milestone = true` on a state or a `[milestones]` table, in state order.
+    milestones: tuple[Milestone, ...] = ()
 
     def transitions_from(self, state: str) -> list[TransitionSpec]:
         """The transitions that may fire in ``state``, in file order."""

@@ -15,9 +15,9 @@ def render(app: App, filters: Any) -> str:
     import jinja2
 
     from torchflow.reports import charts
-    from torchflow.service.reports import exceptions, run_all
+    from torchflow.service.reports import run_all
 
-    docs = run_all(app, filters)
+    docs, exceptions = run_all(app, filters)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("torchflow.reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -29,7 +29,7 @@ def render(app: App, filters: Any) -> str:
         for t in docs["outcomes"]["tables"] for m in t["milestones"]
     ]
     return env.get_template("report.html.j2").render(
-        docs=docs, order=list(docs), headline=headline, exceptions=exceptions(app, filters),
+        docs=docs, order=list(docs), headline=headline, exceptions=exceptions,
         charts={name: charts.svg(doc) for name, doc in docs.items()},
         period=docs["outcomes"]["period"], generated=docs["outcomes"]["generated_at"],
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +26,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    distinct,
+    cast,
     exists,
     false,
     func,
@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from torchflow.domain.periods import BY, Period, day_rows
+from torchflow.domain.periods import BY, DayRow, Period, day_rows, fixed_offset_minutes
 from torchflow.domain.status import NoticeKind, NoticeStatus, Outcome, TaskKind, TaskStatus
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound
@@ -82,33 +82,51 @@ def _doc(app: App, name: str, f: Filters, tables: list[dict[str, Any]]) -> dict[
 
 def run(app: App, name: str, f: Filters) -> dict[str, Any]:
     """One report by name."""
-    if f.by not in BY:
-        raise InvalidInput(f"--by wants one of {', '.join(BY)}, got {f.by!r}")
-    with _reading(app) as s:
-        specs = _specs(app, f)
-        owner_id = _owner_id(s, f.owner)
-        return _RUNNERS[name](app, s, f, specs, owner_id)
+    with snapshot(app, f) as snap:
+        return _RUNNERS[name](snap)
 
 
-def run_all(app: App, f: Filters) -> dict[str, dict[str, Any]]:
-    """Every report over one snapshot (the HTML report)."""
-    with _reading(app) as s:
-        specs = _specs(app, f)
-        owner_id = _owner_id(s, f.owner)
-        return {n: _RUNNERS[n](app, s, f, specs, owner_id) for n in REPORTS}
+def run_all(app: App, f: Filters) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Every report and the exceptions over one snapshot (the HTML report), the
+    day and stays tables built once for all of them."""
+    with snapshot(app, f) as snap:
+        snap.stays()  # first, so that outcomes reads it too
+        return {n: _RUNNERS[n](snap) for n in REPORTS}, exceptions(snap)
+
+
+_SQLITE_CACHE_KIB = -262_144  # 256 MiB at most, taken only as the run needs it
 
 
 @contextmanager
-def _reading(app: App) -> Iterator[Connection]:
-    # The day table is a temporary table: SQLite creates it in a deferred
-    # transaction (no write lock on the database); PostgreSQL refuses CREATE in
-    # a READ ONLY transaction, so there the transaction is an ordinary one.
-    ctx = app.db.read() if app.db.engine.dialect.name == "sqlite" else app.db.transaction()
-    with ctx as s:
+def snapshot(app: App, f: Filters) -> Iterator[Snapshot]:
+    """One reading transaction. The day and stays tables are temporary tables:
+    SQLite creates them in a deferred transaction (no write lock on the
+    database); PostgreSQL refuses CREATE in a READ ONLY transaction, so there it
+    is an ordinary REPEATABLE READ one (one snapshot for every report of a run)
+    that writes nothing but its own temporary tables."""
+    if f.by not in BY:
+        raise InvalidInput(f"--by wants one of {', '.join(BY)}, got {f.by!r}")
+    pg = app.db.engine.dialect.name == "postgresql"
+    with (app.db.transaction() if pg else app.db.read()) as s:
+        if pg:
+            s.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        else:
+            # The stays and the sorts of a million events in a page cache that
+            # holds them (SQLite's default is 2 MB; the rest spills to a
+            # temporary file), for this run only.
+            cache = int(s.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
+            s.exec_driver_sql(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
+            s.exec_driver_sql(f"PRAGMA temp.cache_size = {_SQLITE_CACHE_KIB}")
+        snap = Snapshot(app, s, f)
         try:
-            yield s
+            yield snap
         finally:
+            if snap.stays_table is not None:
+                snap.stays_table.drop(s)
             _DAYS.drop(s, checkfirst=True)
+            if not pg:
+                s.exec_driver_sql(f"PRAGMA cache_size = {cache}")
+                s.exec_driver_sql(f"PRAGMA temp.cache_size = {cache}")
 
 
 def _specs(app: App, f: Filters) -> dict[str, WorkflowSpec]:
@@ -130,12 +148,12 @@ def _owner_id(s: Connection, handle: str | None) -> int | None:
     return int(found)
 
 
-# --------------------------------------------------------------------------- days
+# --------------------------------------------------------------------------- days and stays
 
 _DAYS = Table(
     "report_days", MetaData(),
-    Column("starts", UTCDateTime(), primary_key=True),
-    Column("day", Date, nullable=False),
+    Column("day", Date, primary_key=True),
+    Column("starts", UTCDateTime(), nullable=False, unique=True),
     Column("wd", Integer, nullable=False),
     Column("month", String(7), nullable=False),
     Column("quarter", String(6), nullable=False),
@@ -143,28 +161,126 @@ _DAYS = Table(
     prefixes=["TEMPORARY"],
 )
 
-
-def fill_days(app: App, s: Connection, f: Filters) -> Table:
-    """The day table from the first case opened to the later of today and the
-    period.s end."""
-    _DAYS.drop(s, checkfirst=True)
-    _DAYS.create(s)
-    first_open = s.scalar(select(func.min(CASES.c.opened_at)))
-    today = app.calendar.local_date(app.now())
-    first = min(f.period.start, app.calendar.local_date(first_open) if first_open else today)
-    last = max(f.period.end, today)
-    rows = [{"starts": r.starts, "day": r.day, "wd": r.wd, "month": r.month,
-             "quarter": r.quarter, "year": r.year}
-            for r in day_rows(app.calendar, first, last)]
-    s.execute(insert(_DAYS), rows)
-    return _DAYS
+# Every stay of a case in a state that overlaps the period (an entry to the
+# next entry, both as instants and as local dates) of the cases the filters
+# select: derived from case_events in one window pass per run and read by
+# pipeline and stages, instead of each re-deriving it with windows. A Table
+# object per run, so no metadata is shared between threads or runs.
+_STAYS_NAME = "report_stays"
 
 
-def day_of(instant: ColumnElement[Any], column: str = "wd") -> Any:
-    """``column`` of the local date of ``instant``: the last day starting at or before it."""
-    days = _DAYS.alias()
-    return (select(days.c[column]).where(days.c.starts <= instant)
-            .order_by(days.c.starts.desc()).limit(1).scalar_subquery())
+class Snapshot:
+    """One reading transaction, its filters, and the tables its reports share,
+    each built on first use."""
+
+    def __init__(self, app: App, s: Connection, f: Filters) -> None:
+        self.app, self.s, self.f = app, s, f
+        self.specs = _specs(app, f)
+        self.owner_id = _owner_id(s, f.owner)
+        self.lo, self.hi = _bounds(app, f)
+        self.where = _case_filter(self.specs, self.owner_id)
+        self._days: dict[date, DayRow] | None = None
+        self._offset: int | None = None
+        self.stays_table: Table | None = None
+        # Where a funnel leads: the milestones and terminal states of the workflows.
+        self.targets = sorted({t for spec in self.specs.values() for t in _targets(spec)})
+
+    def days(self) -> Table:
+        """The day table from the first case opened to the latest of today, the
+        period's end and the last event."""
+        if self._days is None:
+            s, cal = self.s, self.app.calendar
+            first_open, last_event = s.execute(
+                select(func.min(CASES.c.opened_at), func.max(CASES.c.last_event_at))).one()
+            today = cal.local_date(self.app.now())
+            first = min(self.f.period.start, cal.local_date(first_open) if first_open else today)
+            last = max(self.f.period.end, today,
+                       cal.local_date(last_event) if last_event else today)
+            rows = day_rows(cal, first, last)
+            _DAYS.create(s)
+            s.execute(insert(_DAYS), [
+                {"starts": r.starts, "day": r.day, "wd": r.wd, "month": r.month,
+                 "quarter": r.quarter, "year": r.year} for r in rows])
+            self._days = {r.day: r for r in rows}
+            self._offset = fixed_offset_minutes(rows)
+        return _DAYS
+
+    def wd(self, instant: datetime) -> int:
+        """The working-day ordinal of an instant known in Python (now, a period end)."""
+        self.days()
+        assert self._days is not None
+        return self._days[self.app.calendar.local_date(instant)].wd
+
+    def local_day(self, instant: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The local date of ``instant`` in SQL. PostgreSQL converts with the zone
+        itself; SQLite shifts by the zone's offset when it has one over the whole
+        table (no daylight saving, as in China). Otherwise one index seek into
+        the day table per instant: the last day starting at or before it."""
+        days = self.days()
+        if self.app.db.engine.dialect.name == "postgresql":
+            return cast(func.timezone(self.app.calendar.tz.key, instant), Date)
+        if self._offset is not None:
+            return func.date(instant, f"{self._offset:+d} minutes", type_=Date)
+        d = days.alias()
+        return (select(d.c.day).where(d.c.starts <= instant)
+                .order_by(d.c.starts.desc()).limit(1).scalar_subquery())
+
+    def entries(self) -> Any:
+        """Entries into states before the period's end (case_id, seq, workflow,
+        state, entered, d_in): the stays when this run has built them (the HTML
+        report), else straight from case_events, which needs no window pass."""
+        if self.stays_table is not None:
+            return self.stays_table
+        return (
+            select(EVENTS.c.case_id, EVENTS.c.seq, CASES.c.workflow,
+                   EVENTS.c.to_state.label("state"), EVENTS.c.at.label("entered"),
+                   self.local_day(EVENTS.c.at).label("d_in"))
+            .join(CASES, CASES.c.id == EVENTS.c.case_id)
+            .where(self.where, EVENTS.c.to_state.is_not(None), EVENTS.c.at < self.hi)
+            .subquery("entries")
+        )
+
+    def stays(self) -> Table:
+        if self.stays_table is not None:
+            return self.stays_table
+        table = Table(
+            _STAYS_NAME, MetaData(),
+            Column("case_id", Integer, primary_key=True),
+            Column("seq", Integer, primary_key=True),
+            Column("workflow", String(64), nullable=False),
+            Column("state", String(64), nullable=False),
+            Column("from_state", String(64)),
+            Column("entered", UTCDateTime(), nullable=False),
+            Column("left_at", UTCDateTime()),
+            Column("d_in", Date, nullable=False),
+            Column("d_out", Date),
+            prefixes=["TEMPORARY"],
+        )
+        ev = (
+            select(EVENTS.c.case_id, EVENTS.c.seq, CASES.c.workflow,
+                   EVENTS.c.to_state.label("state"), EVENTS.c.from_state,
+                   EVENTS.c.at.label("entered"), self.local_day(EVENTS.c.at).label("d_in"))
+            .join(CASES, CASES.c.id == EVENTS.c.case_id)
+            # A case closed before the period has no stay in it that any report
+            # reads (its last, terminal, stay counts nowhere).
+            .where(self.where, EVENTS.c.to_state.is_not(None),
+                   or_(CASES.c.closed_at.is_(None), CASES.c.closed_at >= self.lo))
+            .subquery("ev")
+        )
+        win: dict[str, Any] = {"partition_by": ev.c.case_id, "order_by": ev.c.seq}
+        w = (
+            select(ev.c.case_id, ev.c.seq, ev.c.workflow, ev.c.state, ev.c.from_state,
+                   ev.c.entered, func.lead(ev.c.entered).over(**win).label("left_at"),
+                   ev.c.d_in, func.lead(ev.c.d_in).over(**win).label("d_out"))
+            .subquery("w")
+        )
+        table.create(self.s)
+        self.stays_table = table
+        self.s.execute(insert(table).from_select(
+            [c.name for c in table.c],
+            select(*w.c).where(w.c.entered < self.hi,
+                               or_(w.c.left_at.is_(None), w.c.left_at >= self.lo))))
+        return table
 
 
 def _bounds(app: App, f: Filters) -> tuple[datetime, datetime]:
@@ -193,39 +309,45 @@ def _rate(n: int, d: int) -> str:
 # --------------------------------------------------------------------------- outcomes
 
 
-def outcomes(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
-             owner_id: int | None) -> dict[str, Any]:
-    """Per period bucket: cases that entered each milestone state, with the
-    ``sum = true`` fields of those cases added up."""
-    fill_days(app, s, f)
-    lo, hi = _bounds(app, f)
+def outcomes(snap: Snapshot) -> dict[str, Any]:
+    """Per period bucket: cases that entered each milestone, with the ``sum =
+    true`` fields added up as they stood when the case entered it."""
+    days = snap.days()
+    entries = snap.entries()
     tables = []
-    for name, spec in specs.items():
-        milestones = [st for st in spec.states.values() if st.milestone]
-        if not milestones:
+    for name, spec in snap.specs.items():
+        if not spec.milestones:
             continue
         sums = [fs for fs in spec.fields.values() if fs.sum]
+        # A case entering a milestone twice in one bucket counts once, at its first entry.
+        bucket = days.c[snap.f.by]
         entered = (
-            select(EVENTS.c.case_id, EVENTS.c.to_state.label("state"),
-                   day_of(EVENTS.c.at, f.by).label("bucket"))
-            .join(CASES, CASES.c.id == EVENTS.c.case_id)
-            .where(CASES.c.workflow == name, _case_filter(specs, owner_id),
-                   EVENTS.c.to_state.in_([m.name for m in milestones]),
-                   EVENTS.c.at >= lo, EVENTS.c.at < hi)
-            .distinct().subquery()
+            select(entries.c.case_id, entries.c.state, bucket.label("bucket"),
+                   func.min(entries.c.seq).label("seq"))
+            .join(days, days.c.day == entries.c.d_in)
+            .where(entries.c.workflow == name, entries.c.entered >= snap.lo,
+                   entries.c.state.in_([m.state for m in spec.milestones]))
+            .group_by(entries.c.case_id, entries.c.state, bucket)
+            .subquery()
+        )
+        values = (
+            select(entered.c.bucket, entered.c.state,
+                   *[_value_at(snap, fs.name, entered.c.case_id, entered.c.seq).label(fs.name)
+                     for fs in sums])
+            .subquery()
         )
         query = (
-            select(entered.c.bucket, entered.c.state, func.count().label("cases"),
-                   *[func.coalesce(func.sum(CASES.c.fields[fs.name].as_float()), 0)
-                     .label(fs.name) for fs in sums])
-            .join(CASES, CASES.c.id == entered.c.case_id)
-            .group_by(entered.c.bucket, entered.c.state)
+            select(values.c.bucket, values.c.state, func.count().label("cases"),
+                   *[func.coalesce(func.sum(values.c[fs.name]), 0).label(fs.name)
+                     for fs in sums])
+            .group_by(values.c.bucket, values.c.state)
         )
-        order = {m.name: i for i, m in enumerate(milestones)}
-        rows = [{"period": r.bucket, "milestone": spec.states[r.state].title,
+        order = {m.state: i for i, m in enumerate(spec.milestones)}
+        titles = {m.state: m.title for m in spec.milestones}
+        rows = [{"period": r.bucket, "milestone": titles[r.state],
                  "state": r.state, "cases": int(r.cases),
                  **{fs.name: float(r._mapping[fs.name]) for fs in sums}}
-                for r in s.execute(query)]
+                for r in snap.s.execute(query)]
         rows.sort(key=lambda r: (r["period"], order[r["state"]]))
         tables.append({
             "name": name, "title": spec.title, "workflow": name,
@@ -233,80 +355,100 @@ def outcomes(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec]
                         col("cases", "Cases · 件数", "int"),
                         *[col(fs.name, fs.title + (f" ({fs.unit})" if fs.unit else ""), "float")
                           for fs in sums]],
-            "rows": rows, "milestones": [m.title for m in milestones],
+            "rows": rows, "milestones": [m.title for m in spec.milestones],
         })
-    return _doc(app, "outcomes", f, tables)
+    return _doc(snap.app, "outcomes", snap.f, tables)
+
+
+def _value_at(snap: Snapshot, field: str, case_id: Any, seq: Any) -> Any:
+    """A number field's value as it stood after event ``seq`` of a case: from the
+    last event up to it whose ``data.fields`` names the field (opened, advanced,
+    fields_set, imported write their values there); None if cleared or never set."""
+    e = EVENTS.alias("fv")
+    if snap.app.db.engine.dialect.name == "postgresql":
+        named: ColumnElement[bool] = e.c.data.op("->")(literal("fields")).op(
+            "?", is_comparison=True)(literal(field))
+    else:
+        named = func.json_type(e.c.data, f"$.fields.{field}").is_not(None)
+    return (select(e.c.data[("fields", field)].as_float())
+            .where(e.c.case_id == case_id, e.c.seq <= seq, named)
+            .order_by(e.c.seq.desc()).limit(1).scalar_subquery())
 
 
 # --------------------------------------------------------------------------- pipeline
 
 
-def pipeline(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
-             owner_id: int | None) -> dict[str, Any]:
+def pipeline(snap: Snapshot) -> dict[str, Any]:
     """Open cases per state now; entries into and exits from each state in the
     period; the funnel from each state to the milestone and terminal states."""
-    lo, hi = _bounds(app, f)
-    where = _case_filter(specs, owner_id)
-    base = EVENTS.join(CASES, CASES.c.id == EVENTS.c.case_id)
-    in_period = and_(where, EVENTS.c.at >= lo, EVENTS.c.at < hi)
+    s, specs, lo = snap.s, snap.specs, snap.lo
+    st = snap.stays()
     counts: dict[tuple[str, str], dict[str, int]] = {}
 
-    def add(key: str, rows: Any) -> None:
-        for w, st, n in rows:
-            counts.setdefault((w, st), {"open": 0, "entered": 0, "left": 0})[key] = int(n)
+    def add(key: str, w: str, state: str, n: int) -> None:
+        counts.setdefault((w, state), {"open": 0, "entered": 0, "left": 0})[key] = int(n)
 
-    add("open", s.execute(select(CASES.c.workflow, CASES.c.state, func.count())
-                          .where(where, CASES.c.closed_at.is_(None))
-                          .group_by(CASES.c.workflow, CASES.c.state)))
-    add("entered", s.execute(select(CASES.c.workflow, EVENTS.c.to_state, func.count())
-                             .select_from(base)
-                             .where(in_period, EVENTS.c.to_state.is_not(None))
-                             .group_by(CASES.c.workflow, EVENTS.c.to_state)))
-    add("left", s.execute(select(CASES.c.workflow, EVENTS.c.from_state, func.count())
-                          .select_from(base)
-                          .where(in_period, EVENTS.c.from_state.is_not(None),
-                                 EVENTS.c.to_state.is_not(None),
-                                 EVENTS.c.from_state != EVENTS.c.to_state)
-                          .group_by(CASES.c.workflow, EVENTS.c.from_state)))
+    for w, state, n in s.execute(select(CASES.c.workflow, CASES.c.state, func.count())
+                                 .where(snap.where, CASES.c.closed_at.is_(None))
+                                 .group_by(CASES.c.workflow, CASES.c.state)):
+        add("open", w, state, n)
+    for w, state, n in s.execute(select(st.c.workflow, st.c.from_state, func.count())
+                                 .where(st.c.entered >= lo, st.c.from_state.is_not(None),
+                                        st.c.from_state != st.c.state)
+                                 .group_by(st.c.workflow, st.c.from_state)):
+        add("left", w, state, n)
+    # Entries in the period; the cases entering (reached); and of those the ones
+    # that later entered each funnel target (a milestone or terminal state)
+    # before the period's end: distinct cases, so a state entered twice counts once.
+    # Per case, the last entry into each target (a stays row is entered before
+    # the period's end): an entry into X at seq s reached Y if that is after s.
+    reach = (
+        select(st.c.case_id, *[func.max(case((st.c.state == t, st.c.seq))).label(f"last_{i}")
+                               for i, t in enumerate(snap.targets)])
+        .where(st.c.state.in_(snap.targets or [""])).group_by(st.c.case_id).subquery("reach")
+    )
+    reached: dict[tuple[str, str], int] = {}
+    later: dict[tuple[str, str, str], int] = {}
+    # Each case once per state: its first entry in the period (anything after a
+    # later entry is after the first too) and how many entries it made.
+    firsts = (
+        select(st.c.case_id, st.c.workflow, st.c.state, func.min(st.c.seq).label("seq"),
+               func.count().label("n"))
+        .where(st.c.entered >= lo).group_by(st.c.case_id, st.c.workflow, st.c.state)
+        .subquery("firsts")
+    )
+    fc = firsts.c
+    rows = s.execute(
+        select(fc.workflow, fc.state, func.sum(fc.n), func.count(),
+               *[func.sum(case((reach.c[f"last_{i}"] > fc.seq, 1), else_=0))
+                 for i in range(len(snap.targets))])
+        .select_from(firsts.outerjoin(reach, reach.c.case_id == fc.case_id))
+        .group_by(fc.workflow, fc.state))
+    for w, x, n, d, *flags in rows:
+        add("entered", w, x, n)
+        reached[(w, x)] = int(d)
+        for y, k in zip(snap.targets, flags, strict=True):
+            if k and y != x and y in _targets(specs[w]):
+                later[(w, x, y)] = int(k)
     states_rows = []
     for name, spec in specs.items():
-        for st in spec.states.values():
-            c = counts.get((name, st.name))
+        for state in spec.states.values():
+            c = counts.get((name, state.name))
             if c:
-                states_rows.append({"workflow": spec.title, "state": st.title, "code": st.name,
-                                    "open": c["open"], "entered": c["entered"],
-                                    "left": c["left"]})
-    # Funnel: cases entering X in the period, and of those the ones that later
-    # entered a milestone or terminal state Y (up to the end of the period).
-    targets = sorted({st.name for spec in specs.values() for st in spec.states.values()
-                      if st.milestone or st.terminal})
-    a, b = EVENTS.alias("a"), EVENTS.alias("b")
-    reached = dict(
-        ((w, st), int(n)) for w, st, n in s.execute(
-            select(CASES.c.workflow, a.c.to_state, func.count(distinct(a.c.case_id)))
-            .select_from(a.join(CASES, CASES.c.id == a.c.case_id))
-            .where(where, a.c.to_state.is_not(None), a.c.at >= lo, a.c.at < hi)
-            .group_by(CASES.c.workflow, a.c.to_state)))
-    converted = s.execute(
-        select(CASES.c.workflow, a.c.to_state, b.c.to_state, func.count(distinct(a.c.case_id)))
-        .select_from(a.join(CASES, CASES.c.id == a.c.case_id)
-                     .join(b, and_(b.c.case_id == a.c.case_id, b.c.seq > a.c.seq)))
-        .where(where, a.c.to_state.is_not(None), a.c.at >= lo, a.c.at < hi,
-               b.c.to_state.in_(targets or [""]), b.c.to_state != a.c.to_state, b.c.at < hi)
-        .group_by(CASES.c.workflow, a.c.to_state, b.c.to_state))
-    funnel = []
-    for w, x, y, n in converted:
+                states_rows.append({"workflow": spec.title, "state": state.title,
+                                    "code": state.name, "open": c["open"],
+                                    "entered": c["entered"], "left": c["left"]})
+    funnel: list[dict[str, Any]] = []
+    for (w, x, y), n in later.items():
         spec = specs[w]
-        if spec.states.get(y) is None or not (spec.states[y].milestone or spec.states[y].terminal):
-            continue
         d = reached.get((w, x), 0)
         funnel.append({"workflow": spec.title, "from": _title(specs, w, x),
                        "to": _title(specs, w, y), "from_code": x, "to_code": y,
-                       "converted": int(n), "reached": d, "rate": _rate(int(n), d)})
-    order = {(w, st): i for w, spec in specs.items() for i, st in enumerate(spec.states)}
+                       "converted": n, "reached": d, "rate": _rate(n, d)})
+    order = {(w, state): i for w, spec in specs.items() for i, state in enumerate(spec.states)}
     funnel.sort(key=lambda r: (r["workflow"], order.get((_wf(specs, r), r["from_code"]), 0),
                                order.get((_wf(specs, r), r["to_code"]), 0)))
-    return _doc(app, "pipeline", f, [
+    return _doc(snap.app, "pipeline", snap.f, [
         {"name": "states", "title": "States · 各环节",
          "columns": [col("workflow", "Workflow · 业务"), col("state", "State · 环节"),
                      col("open", "Open now · 在办", "int"),
@@ -321,6 +463,12 @@ def pipeline(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec]
     ])
 
 
+def _targets(spec: WorkflowSpec) -> set[str]:
+    """Where a funnel leads: the milestones and the terminal states."""
+    return {m.state for m in spec.milestones} | {
+        st.name for st in spec.states.values() if st.terminal}
+
+
 def _wf(specs: dict[str, WorkflowSpec], row: dict[str, Any]) -> str:
     return next((n for n, sp in specs.items() if sp.title == row["workflow"]), "")
 
@@ -333,40 +481,33 @@ def hold_states(spec: WorkflowSpec) -> set[str]:
     return {src for t in spec.transitions if t.dest == PREVIOUS for src in t.sources}
 
 
-def stages(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
-           owner_id: int | None) -> dict[str, Any]:
+def stages(snap: Snapshot) -> dict[str, Any]:
     """Working days per state: every stay (an entry to the next entry) that
     overlaps the period, an unfinished one counted to the period's end or now;
     summed per case and state, hold stays counted apart under the state held."""
-    fill_days(app, s, f)
-    lo, hi = _bounds(app, f)
-    end = min(app.now(), hi - timedelta(seconds=1))  # the last day counts, not the next
-    stays = (
-        select(EVENTS.c.case_id, EVENTS.c.to_state.label("state"),
-               EVENTS.c.from_state, EVENTS.c.at.label("entered"),
-               func.lead(EVENTS.c.at).over(partition_by=EVENTS.c.case_id,
-                                           order_by=EVENTS.c.seq).label("left_at"))
-        .where(EVENTS.c.to_state.is_not(None))
-        .subquery("stays")
-    )
+    specs, f = snap.specs, snap.f
+    stays, days = snap.stays(), snap.days()
+    end = min(snap.app.now(), snap.hi - timedelta(seconds=1))  # the last day counts, not the next
     holds = [(w, sorted(hold_states(sp))) for w, sp in specs.items() if hold_states(sp)]
     is_hold: ColumnElement[bool] = or_(
-        false(), *(and_(CASES.c.workflow == w, stays.c.state.in_(h)) for w, h in holds))
+        false(), *(and_(stays.c.workflow == w, stays.c.state.in_(h)) for w, h in holds))
     terminal = [(w, [st.name for st in sp.states.values() if st.terminal])
                 for w, sp in specs.items()]
     is_terminal: ColumnElement[bool] = or_(
-        false(), *(and_(CASES.c.workflow == w, stays.c.state.in_(t)) for w, t in terminal if t))
-    until = func.coalesce(stays.c.left_at, bindparam("end", end, type_=UTCDateTime()))
+        false(), *(and_(stays.c.workflow == w, stays.c.state.in_(t)) for w, t in terminal if t))
+    d_in, d_out = days.alias("d_in"), days.alias("d_out")
+    end_wd = bindparam("end_wd", snap.wd(end), type_=Integer())
     per_stay = (
-        select(stays.c.case_id, CASES.c.workflow,
+        select(stays.c.case_id, stays.c.workflow,
                case((is_hold, stays.c.from_state), else_=stays.c.state).label("state"),
                case((is_hold, 0), else_=1).label("staged"),
-               case((until < stays.c.entered, 0),  # an event after "now" (a set clock)
-                    else_=day_of(until) - day_of(stays.c.entered)).label("days"))
-        .join(CASES, CASES.c.id == stays.c.case_id)
-        .where(_case_filter(specs, owner_id), ~is_terminal,
-               stays.c.entered < hi,
-               or_(stays.c.left_at.is_(None), stays.c.left_at >= lo))
+               case((stays.c.left_at.is_not(None), d_out.c.wd - d_in.c.wd),
+                    # an event after "now" (a set clock) has not lasted yet
+                    (stays.c.entered > bindparam("end", end, type_=UTCDateTime()), 0),
+                    else_=end_wd - d_in.c.wd).label("days"))
+        .select_from(stays.join(d_in, d_in.c.day == stays.c.d_in)
+                     .outerjoin(d_out, d_out.c.day == stays.c.d_out))
+        .where(~is_terminal)
         .subquery("per_stay")
     )
     per_case = (
@@ -377,39 +518,33 @@ def stages(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
         .group_by(per_stay.c.case_id, per_stay.c.workflow, per_stay.c.state)
         .subquery("per_case")
     )
-    part = (per_case.c.workflow, per_case.c.state)
-    ranked = (
-        select(per_case,
-               func.row_number().over(partition_by=part, order_by=per_case.c.days).label("rn"),
-               func.row_number().over(partition_by=part,
-                                      order_by=(per_case.c.days.desc(), per_case.c.case_id))
-               .label("slow"),
-               func.count().over(partition_by=part).label("n"))
-        .where(per_case.c.staged == 1)
-        .subquery("ranked")
+    # A histogram per state (cases per number of working days) is all the
+    # quantiles need: a few hundred rows, not a window sorted over every case.
+    p = per_case.c
+    hist = (
+        select(p.workflow, p.state, p.days, func.count().label("n"),
+               func.sum(case((p.hold > 0, 1), else_=0)).label("hold_cases"),
+               func.sum(p.hold).label("hold_days"))
+        .where(p.staged == 1).group_by(p.workflow, p.state, p.days)
     )
-    r = ranked.c
-    agg = (
-        select(r.workflow, r.state, func.count().label("cases"),
-               func.max(case((r.rn == (r.n + 1) // 2, r.days))).label("median"),
-               func.max(case((r.rn == (9 * r.n + 9) // 10, r.days))).label("p90"),
-               func.max(r.days).label("max"),
-               func.sum(case((r.hold > 0, 1), else_=0)).label("hold_cases"),
-               func.sum(r.hold).label("hold_days"))
-        .group_by(r.workflow, r.state)
-    )
-    rows = []
-    for row in s.execute(agg):
-        spec = specs[row.workflow]
-        st = spec.states.get(row.state)
+    by_state: dict[tuple[str, str], list[Any]] = {}
+    for h in snap.s.execute(hist):
+        by_state.setdefault((h.workflow, h.state), []).append(h)
+    rows: list[dict[str, Any]] = []
+    for (w, code), bins in by_state.items():
+        spec = specs[w]
+        st = spec.states.get(code)
         budget = st.deadline.within if st is not None and st.deadline else None
+        n = sum(int(h.n) for h in bins)
+        median = _at_rank(bins, (n + 1) // 2)
         rows.append({
-            "workflow": spec.title, "state": _title(specs, row.workflow, row.state),
-            "workflow_code": row.workflow, "code": row.state,
-            "cases": int(row.cases), "median": int(row.median), "p90": int(row.p90),
-            "max": int(row.max), "budget": budget,
-            "over": "OVER · 超期" if budget is not None and row.median > budget else "",
-            "hold_cases": int(row.hold_cases), "hold_days": int(row.hold_days),
+            "workflow": spec.title, "state": _title(specs, w, code),
+            "workflow_code": w, "code": code,
+            "cases": n, "median": median, "p90": _at_rank(bins, (9 * n + 9) // 10),
+            "max": max(int(h.days) for h in bins), "budget": budget,
+            "over": "OVER · 超期" if budget is not None and median > budget else "",
+            "hold_cases": sum(int(h.hold_cases) for h in bins),
+            "hold_days": sum(int(h.hold_days) for h in bins),
         })
     order = {(w, st): i for w, sp in specs.items() for i, st in enumerate(sp.states)}
     rows.sort(key=lambda x: (x["workflow"], order.get((x["workflow_code"], x["code"]), 0)))
@@ -424,7 +559,14 @@ def stages(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
         "rows": rows,
     }]
     if f.cases:
-        slow = s.execute(
+        ranked = (
+            select(per_case, func.row_number().over(
+                partition_by=(p.workflow, p.state), order_by=(p.days.desc(), p.case_id))
+                .label("slow"))
+            .where(p.staged == 1).subquery("ranked")
+        )
+        r = ranked.c
+        slow = snap.s.execute(
             select(r.workflow, r.state, r.days, r.hold, CASES.c.key, CASES.c.title)
             .join(CASES, CASES.c.id == r.case_id).where(r.slow <= f.cases)
             .order_by(r.workflow, r.state, r.slow))
@@ -439,15 +581,25 @@ def stages(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
                       "title": x.title, "days": int(x.days), "hold": int(x.hold)}
                      for x in slow],
         })
-    return _doc(app, "stages", f, tables)
+    return _doc(snap.app, "stages", f, tables)
+
+
+def _at_rank(bins: list[Any], rank: int) -> int:
+    """The value of the ``rank``-th smallest case (1-based) of a histogram."""
+    seen = 0
+    for h in sorted(bins, key=lambda h: h.days):
+        seen += int(h.n)
+        if seen >= rank:
+            return int(h.days)
+    return int(max(h.days for h in bins))
 
 
 # --------------------------------------------------------------------------- compliance
 
 
-def compliance(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
-               owner_id: int | None) -> dict[str, Any]:
+def compliance(snap: Snapshot) -> dict[str, Any]:
     """Tasks due in the period, per assignee, workflow and kind, by how they ended."""
+    app, s, f, specs = snap.app, snap.s, snap.f, snap.specs
     cutoff = overdue_before(app, app.now())
     t = TASKS.c
     escalated = exists().where(NOTICES.c.task_id == t.id,
@@ -473,7 +625,7 @@ def compliance(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpe
                n(escalated).label("escalated"))
         .select_from(TASKS.join(CASES, CASES.c.id == t.case_id)
                      .outerjoin(PEOPLE, PEOPLE.c.id == t.assignee_id))
-        .where(_case_filter(specs, owner_id), t.due_on >= f.period.start,
+        .where(snap.where, t.due_on >= f.period.start,
                t.due_on <= f.period.end)
         .group_by(who, CASES.c.workflow, t.kind)
         .having(func.sum(case((t.status != TaskStatus.CANCELLED, 1), else_=0)) > 0)
@@ -504,10 +656,10 @@ def compliance(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpe
 # --------------------------------------------------------------------------- workload
 
 
-def workload(app: App, s: Connection, f: Filters, specs: dict[str, WorkflowSpec],
-             owner_id: int | None) -> dict[str, Any]:
+def workload(snap: Snapshot) -> dict[str, Any]:
     """Per active person: open cases owned, open tasks, overdue, due soon, notices sent."""
-    lo, hi = _bounds(app, f)
+    app, s, f, specs, owner_id = snap.app, snap.s, snap.f, snap.specs, snap.owner_id
+    lo, hi = snap.lo, snap.hi
     today = app.calendar.local_date(app.now())
     cutoff = overdue_before(app, app.now())
     soon = app.calendar.add_workdays(today, f.days)
@@ -557,39 +709,39 @@ _RUNNERS = {"outcomes": outcomes, "pipeline": pipeline, "stages": stages,
 # --------------------------------------------------------------------------- exceptions
 
 
-def exceptions(app: App, f: Filters) -> dict[str, list[dict[str, Any]]]:
+def exceptions(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
     """What leadership should look at first: stuck cases (a stage deadline
     overdue: its budget spent, time on hold not counted), overdue contacts, and
     visits missed (the window ended with no visit logged, or recorded missed)."""
+    app, s, f, specs = snap.app, snap.s, snap.f, snap.specs
     cutoff = overdue_before(app, app.now())
-    with _reading(app) as s:
-        specs = _specs(app, f)
-        owner_id = _owner_id(s, f.owner)
-        fill_days(app, s, f)
-        now = bindparam("now", app.now(), type_=UTCDateTime())
-        base = (
-            select(CASES.c.key, CASES.c.title, CASES.c.workflow, CASES.c.state, TASKS.c.due_on,
-                   TASKS.c.kind, func.coalesce(PEOPLE.c.handle, literal("-")).label("person"),
-                   (day_of(now) - day_of(CASES.c.state_entered_at)).label("in_state"))
-            .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
-                         .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
-            .where(_case_filter(specs, owner_id), CASES.c.closed_at.is_(None))
-        )
-        overdue = and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.due_on < cutoff)
+    days = snap.days()
+    entered_wd = (select(days.c.wd).where(days.c.day == snap.local_day(CASES.c.state_entered_at))
+                  .scalar_subquery())
+    base = (
+        select(CASES.c.key, CASES.c.title, CASES.c.workflow, CASES.c.state, TASKS.c.due_on,
+               TASKS.c.kind, func.coalesce(PEOPLE.c.handle, literal("-")).label("person"),
+               (bindparam("now_wd", snap.wd(app.now()), type_=Integer()) - entered_wd)
+               .label("in_state"))
+        .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
+                     .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
+        .where(snap.where, CASES.c.closed_at.is_(None))
+    )
+    overdue = and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.due_on < cutoff)
 
-        def rows(cond: ColumnElement[bool]) -> list[dict[str, Any]]:
-            out = []
-            for r in s.execute(base.where(cond).order_by(TASKS.c.due_on, CASES.c.key).limit(50)):
-                out.append({"key": r.key, "title": r.title, "workflow": specs[r.workflow].title,
-                            "state": _title(specs, r.workflow, r.state), "person": r.person,
-                            "due_on": r.due_on.isoformat(), "in_state": int(r.in_state or 0)})
-            return out
+    def rows(cond: ColumnElement[bool]) -> list[dict[str, Any]]:
+        out = []
+        for r in s.execute(base.where(cond).order_by(TASKS.c.due_on, CASES.c.key).limit(50)):
+            out.append({"key": r.key, "title": r.title, "workflow": specs[r.workflow].title,
+                        "state": _title(specs, r.workflow, r.state), "person": r.person,
+                        "due_on": r.due_on.isoformat(), "in_state": max(int(r.in_state or 0), 0)})
+        return out
 
-        return {
-            "stuck": rows(and_(overdue, TASKS.c.kind == TaskKind.DEADLINE)),
-            "contacts": rows(and_(overdue, TASKS.c.kind == TaskKind.CONTACT)),
-            "visits": rows(and_(TASKS.c.kind == TaskKind.VISIT, or_(
-                overdue, and_(TASKS.c.outcome_kind == Outcome.MISSED,
-                              TASKS.c.due_on >= f.period.start,
-                              TASKS.c.due_on <= f.period.end)))),
-        }
+    return {
+        "stuck": rows(and_(overdue, TASKS.c.kind == TaskKind.DEADLINE)),
+        "contacts": rows(and_(overdue, TASKS.c.kind == TaskKind.CONTACT)),
+        "visits": rows(and_(TASKS.c.kind == TaskKind.VISIT, or_(
+            overdue, and_(TASKS.c.outcome_kind == Outcome.MISSED,
+                          TASKS.c.due_on >= f.period.start,
+                          TASKS.c.due_on <= f.period.end)))),
+    }
