@@ -41,7 +41,7 @@ SCRIPT = ScriptDirectory.from_config(alembic_config())
 REVISIONS = [rev.revision for rev in reversed(list(SCRIPT.walk_revisions()))]  # oldest first
 TABLES = {
     "workflow_versions", "people", "key_sequences", "cases", "case_events", "tasks",
-    "notices", "scheduler_marks", "audit_head",
+    "notices", "scheduler_marks", "audit_head", "absences",
 }
 
 
@@ -276,8 +276,9 @@ def test_rows_of_an_older_release_survive_the_upgrade(
             "case_events": 1, "tasks": 1, "notices": 1, "scheduler_marks": 1,
         }
         assert upgrade(db) == (revision, head_revision())
-        # 0002 adds the database-wide head: one row counting the events already there.
-        assert count_rows(db) == {**counts, "audit_head": 1}
+        # 0002 adds the database-wide head: one row counting the events already there;
+        # 0010 adds the (empty) absences.
+        assert count_rows(db) == {**counts, "audit_head": 1, "absences": 0}
         with db.engine.connect() as conn:
             assert conn.execute(select(METADATA.tables["audit_head"])).all() == [
                 (1, counts["case_events"], None, "", "")
