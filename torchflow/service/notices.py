@@ -47,10 +47,11 @@ def route(settings: Settings, person: Row[Any]) -> tuple[str, str]:
 
 def task_notice(
     settings: Settings, task: Any, case_key: str, case_title: str, kind: str, person: Row[Any],
-    now: datetime,
+    now: datetime, on_behalf: str | None = None,
 ) -> dict[str, Any]:
-    """One row of the ledger for a task's notice (not yet written)."""
-    words = wording.task_notice(task, case_key, case_title, kind)
+    """One row of the ledger for a task's notice (not yet written); ``on_behalf``
+    marks one a substitute receives (``wording.for_whom``)."""
+    words = wording.task_notice(task, case_key, case_title, kind, on_behalf)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
                "case_title": case_title}
@@ -74,7 +75,8 @@ def ledger_row(
         "idempotency_key": key(channel), "task_id": task_id, "kind": kind, "channel": channel,
         "recipient": person.handle, "address": address, "subject": subject, "body": body,
         "payload": payload, "status": PENDING, "attempts": 0, "not_before": now,
-        "created_at": now, "last_error": "",
+        "created_at": now, "last_error": "", "reason": "", "for_person": None,
+        "folded_into": None,
     }
 
 
@@ -206,8 +208,13 @@ def notice_view(app: App, n: Any) -> dict[str, Any]:
         "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
         "key": n.idempotency_key, "not_before": app.local(n.not_before),
         "retry_at": app.local(n.retry_at), "sent_at": app.local(n.sent_at),
-        "last_error": n.last_error,
+        "last_error": n.last_error, "for": n.for_person, "reason": _reason(n),
     }
+
+
+def _reason(n: Any) -> str:
+    """Why it went where and when (a folded notice names the digest it went into)."""
+    return (n.reason or "") + (f": {n.folded_into}" if n.folded_into else "")
 
 
 def list_notices(app: App, *, status: str | None = None, recipient: str | None = None,
