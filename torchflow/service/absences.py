@@ -132,12 +132,6 @@ def absences_of(session: Connection, person_id: int, tz: Any = None) -> list[dic
             for r in rows]
 
 
-def away_list(session: Connection, tz: Any, first: date, last: date) -> list[dict[str, Any]]:
-    """Who is away in [first, last] and who stands in (for `agenda`)."""
-    return [{"person": a.person, "from": a.starts.isoformat(), "to": a.ends.isoformat(),
-             "substitute": a.substitute} for a in in_force(session, tz, first, last)]
-
-
 # --------------------------------------------------------------------------- preferences
 
 
