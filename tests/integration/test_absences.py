@@ -11,6 +11,7 @@ at 09:00, due on the 18th at 09:00, overdue and escalated to the director at 18:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -102,13 +103,15 @@ def test_a_substitute_cycle_is_refused_on_overlapping_days_only(
     app: App, staff: dict[str, Actor]
 ) -> None:
     away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
-    with pytest.raises(Refused, match=r"circle on 2026-03-20: zhao.min -> wang.li -> zhao.min"):
+    with pytest.raises(Refused,
+                       match=re.escape("circle on 2026-03-20: zhao.min -> wang.li -> zhao.min")):
         away(app, "zhao.min", "2026-03-20", "2026-03-25", "wang.li")
     # Not overlapping: no cycle on any day.
     away(app, "zhao.min", "2026-03-23", "2026-03-25", "wang.li")
     # Three in a circle: sun.hao -> wang.li -> zhao.min -> sun.hao on the 17th.
     away(app, "sun.hao", "2026-03-17", "2026-03-17", "wang.li")
-    with pytest.raises(Refused, match="on 2026-03-17: zhao.min -> sun.hao -> wang.li -> zhao.min"):
+    with pytest.raises(Refused,
+                       match=re.escape("2026-03-17: zhao.min -> sun.hao -> wang.li -> zhao.min")):
         away(app, "zhao.min", "2026-03-16", "2026-03-17", "sun.hao")
     away(app, "zhao.min", "2026-03-16", "2026-03-16", "sun.hao")  # sun.hao is in that day
 
@@ -116,7 +119,8 @@ def test_a_substitute_cycle_is_refused_on_overlapping_days_only(
 def test_only_the_person_or_an_admin_records_an_absence(
     app: App, staff: dict[str, Actor]
 ) -> None:
-    with pytest.raises(Refused, match="only zhao.min or someone with the 'admin' role"):
+    with pytest.raises(Refused,
+                       match=re.escape("only zhao.min or someone with the 'admin' role")):
         away(app, "zhao.min", "2026-03-16", "2026-03-20", "sun.hao", actor="wang.li")
     add_person(app, "root.admin", name="Admin", roles=["admin"])
     away(app, "zhao.min", "2026-03-16", "2026-03-20", "sun.hao", actor="root.admin")
@@ -348,3 +352,26 @@ def test_notify_settings_round_trip(app: App, staff: dict[str, Actor]) -> None:
     with app.db.read() as s:
         person = person_by_handle(s, "wang.li")
         assert absences.absences_of(s, person.id) == []
+
+
+def test_a_folded_notice_of_a_task_done_meanwhile_is_not_listed(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.service.tasks import complete
+
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    key = open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    with app.db.read() as s:
+        task_id = s.scalar(select(NOTICES.c.task_id).where(NOTICES.c.kind == "upcoming"))
+    complete(app, staff["chen.jie"], task_id)
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.status == "folded"
+    assert upcoming.folded_into == "no digest: the task was closed first"
+    assert all(key not in d.body for d in rows(app, kind="digest"))
+    assert rows(app, kind="digest") == []  # nothing else to tell: no empty digest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -57,7 +58,8 @@ def test_a_chain_with_nobody_present_goes_to_the_escalation_role() -> None:
 def test_check_new_refuses_cycles_self_and_bad_ranges() -> None:
     existing = [a("zhao.min", "sun.hao", "2026-12-10", "2026-12-11"),
                 a("sun.hao", "wang.li", "2026-12-11", "2026-12-12")]
-    with pytest.raises(Refused, match="on 2026-12-11: wang.li -> zhao.min -> sun.hao -> wang.li"):
+    with pytest.raises(Refused,
+                       match=re.escape("on 2026-12-11: wang.li -> zhao.min -> sun.hao -> wang.li")):
         check_new(a("wang.li", "zhao.min"), existing)
     check_new(a("wang.li", "zhao.min", "2026-12-12", "2026-12-18"), existing)
     with pytest.raises(InvalidInput, match="themself"):
@@ -112,3 +114,17 @@ def test_the_reason_says_why() -> None:
         "for wang.li, away until 2026-12-18; folded into the daily digest"
     assert reason(hold=datetime(2026, 12, 10, 8, tzinfo=TZ)) == \
         "held until 2026-12-10T08:00+08:00 (quiet hours)"
+
+
+def test_only_a_permanent_refusal_of_the_address_is_a_bounce() -> None:
+    import smtplib
+
+    from torchflow.channels.smtp import bounced
+
+    assert bounced(smtplib.SMTPRecipientsRefused({"a@b.cn": (550, b"no such user")}))
+    assert not bounced(smtplib.SMTPRecipientsRefused({"a@b.cn": (450, b"greylisted")}))
+    assert bounced(smtplib.SMTPDataError(554, b"rejected"))
+    assert not bounced(smtplib.SMTPDataError(451, b"later"))
+    assert not bounced(smtplib.SMTPSenderRefused(550, b"sender", "tf@city.cn"))
+    assert not bounced(smtplib.SMTPAuthenticationError(535, b"bad login"))
+    assert not bounced(TimeoutError())

@@ -24,7 +24,7 @@ from torchflow.errors import InvalidInput, Refused
 from torchflow.service import people as people_service
 from torchflow.service.app import App
 from torchflow.service.people import Actor
-from torchflow.store.models import ABSENCES, NOTICES, PEOPLE
+from torchflow.store.models import ABSENCES, NOTICES, PEOPLE, TASKS
 
 ADMIN = "admin"
 REASON_MAX = 200
@@ -259,10 +259,11 @@ class Router:
             present = [(p, Receiver(p.handle, p.handle)) for p in holders if p.handle not in away]
             if present or not holders:
                 return present
-            routed = [self.receiver_of(p, escalate_to) for p in holders]
-            seen: set[str] = set()
-            return [(row, got) for row, got in routed
-                    if not (row.handle in seen or seen.add(row.handle))]
+            routed: dict[str, tuple[Row[Any], Receiver]] = {}
+            for holder in holders:  # once per receiver, however many they stand in for
+                row, got = self.receiver_of(holder, escalate_to)
+                routed.setdefault(row.handle, (row, got))
+            return list(routed.values())
         person = self.people.get(assignee_id) if assignee_id is not None else None
         return [self.receiver_of(person, escalate_to)] if person is not None else []
 
@@ -308,18 +309,21 @@ def substitutes(session: Connection, tz: Any, day: date, assignee_ids: Iterable[
     return found
 
 
-def folded_for(session: Connection, owner: str) -> list[Row[Any]]:
+def folded_for(session: Connection, owner: str) -> list[Any]:
     """The folded notices of ``owner`` (received by them, or for them by a
-    substitute) not yet in a digest: their next digest lists them."""
-    return session.execute(
-        select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.payload)
+    substitute) not yet in a digest, with their task's status: their next
+    digest takes them all and lists those whose task is still open."""
+    return list(session.execute(
+        select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.payload,
+               TASKS.c.status.label("task_status"))
+        .join(TASKS, TASKS.c.id == NOTICES.c.task_id)
         .where(NOTICES.c.status == NoticeStatus.FOLDED, NOTICES.c.folded_into.is_(None),
                or_(NOTICES.c.for_person == owner,
                    and_(NOTICES.c.for_person.is_(None), NOTICES.c.recipient == owner)))
-        .order_by(NOTICES.c.id)).all()
+        .order_by(NOTICES.c.id)).all())
 
 
-def handled_while_away(session: Connection, handle: str) -> list[Row[Any]]:
+def handled_while_away(session: Connection, handle: str) -> list[Any]:
     """Task notices others received for ``handle`` since ``handle``'s own last
     digest: what their substitutes handled while they were away."""
     last = session.scalar(
@@ -332,7 +336,7 @@ def handled_while_away(session: Connection, handle: str) -> list[Row[Any]]:
                     NOTICES.c.status != NoticeStatus.CANCELLED))
     if last is not None:
         query = query.where(NOTICES.c.created_at > last)
-    return session.execute(query.order_by(NOTICES.c.id)).all()
+    return list(session.execute(query.order_by(NOTICES.c.id)).all())
 
 
 def people_handled_for(session: Connection) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
@@ -43,6 +44,8 @@ from torchflow.store.queries import insert_ignore
 DIGEST = NoticeKind.DIGEST
 ESCALATION = NoticeKind.ESCALATION
 SWEEPER = "torchflow"  # the actor of history events the sweep writes
+# What a folded notice records when its task closed before any digest listed it.
+CLOSED_BEFORE_DIGEST = "no digest: the task was closed first"
 
 
 @dataclass
@@ -124,7 +127,7 @@ def _sweep_batch(
     return len(rows), made, missed, rolled, skipped
 
 
-def _told(app: App, router: Router, task: Row[Any], kind: str, now: datetime
+def _told(app: App, router: Router, task: Any, kind: str, now: datetime
           ) -> list[dict[str, Any]]:
     """The ledger rows of one task notice: to whom the router says (a substitute
     for someone away), folded or held as that person wants to be told."""
@@ -177,7 +180,7 @@ def _roll(
     })
     if escalate:
         task_ = {**task._mapping, "escalate_to": rule.escalate_to, "assignee_id": None}
-        notices += _told(app, router, _Row(task_), ESCALATION, now)
+        notices += _told(app, router, _Row(**task_), ESCALATION, now)
     return roll.count
 
 
@@ -228,7 +231,11 @@ def produce_digests(app: App, now: datetime) -> int:
             handled = (handled_while_away(s, owner.handle)
                        if not got.for_other and owner.handle in handled_for else [])
             items = by_person.get(pid, [])
-            if not (items or folded or handled):
+            if not (items or handled or any(f.task_status == TaskStatus.OPEN for f in folded)):
+                # Nothing to tell: folded notices of tasks closed since are settled unsent.
+                if folded:
+                    s.execute(update(NOTICES).where(NOTICES.c.id.in_([f.id for f in folded]))
+                              .values(folded_into=CLOSED_BEFORE_DIGEST))
                 continue
             notices.append(_digest(app, router, owner, to, got, items, folded, handled,
                                    day, now))
@@ -248,20 +255,19 @@ def _folded_owners(s: Connection) -> set[str]:
         .where(NOTICES.c.status == NoticeStatus.FOLDED, NOTICES.c.folded_into.is_(None)))}
 
 
-class _Row:
-    """A task row with a few values replaced (an escalation has no assignee)."""
-
-    def __init__(self, values: Any) -> None:
-        self.__dict__.update(values)
+class _Row(SimpleNamespace):
+    """A row's values with a few replaced (an escalation has no assignee), or a
+    digest item made from a folded notice's payload."""
 
 
 def _digest(app: App, router: Router, owner: Row[Any], to: Row[Any], got: Receiver,
             items: list[Any], folded: list[Any], handled: list[Any], day: date,
             now: datetime) -> dict:
     on_behalf = _on_behalf(got)
-    coming_up = [_Row({"key": p["case"], "kind": p["task_kind"],
-                       "due_on": date.fromisoformat(p["due_on"]), "title": p["case_title"]})
-                 for p in (f.payload for f in folded) if date.fromisoformat(p["due_on"]) > day]
+    coming_up = [_Row(key=p["case"], kind=p["task_kind"],
+                      due_on=date.fromisoformat(p["due_on"]), title=p["case_title"])
+                 for f in folded if f.task_status == TaskStatus.OPEN
+                 for p in [f.payload] if date.fromisoformat(p["due_on"]) > day]
     words = wording.digest(owner.name, day, items, on_behalf=on_behalf, coming_up=coming_up,
                            handled=handled)
     # A substitute's digest for someone away has its own key, beside their own digest.

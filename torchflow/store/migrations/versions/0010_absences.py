@@ -9,6 +9,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,12 +19,12 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-_PEOPLE = [
+_PEOPLE: list[tuple[str, sa.types.TypeEngine[Any]]] = [
     ("notify", sa.String(length=8)), ("quiet_start", sa.String(length=5)),
     ("quiet_end", sa.String(length=5)), ("fallback_channel", sa.String(length=16)),
     ("fallback_address", sa.String(length=500)), ("fallback_after", sa.Integer()),
 ]
-_NOTICES = [
+_NOTICES: list[tuple[str, sa.types.TypeEngine[Any]]] = [
     ("reason", sa.String(length=300)), ("for_person", sa.String(length=64)),
     ("folded_into", sa.String(length=300)),
 ]
