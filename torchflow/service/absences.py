@@ -228,24 +228,26 @@ class Router:
         day = app.calendar.local_date(now)
         return cls(app, people, now, in_force(session, app.calendar.tz, day))
 
-    @property
-    def day(self) -> date:
-        return self.app.calendar.local_date(self.now)
-
-    def by_handle(self, handle: str) -> Row[Any] | None:
-        return next((p for p in self.people.values() if p.handle == handle), None)
+    def __post_init__(self) -> None:
+        self.day = self.app.calendar.local_date(self.now)
+        self._handles = {p.handle: p for p in self.people.values()}
+        self._holders: dict[str, list[str]] = {}
+        self._away = {a.person for a in self.absences if a.covers(self.day)}
 
     def holders(self, role: str) -> list[str]:
-        return sorted(p.handle for p in self.people.values()
-                      if p.active and people_service.has_role(p, role))
+        if role not in self._holders:
+            self._holders[role] = sorted(p.handle for p in self.people.values()
+                                         if p.active and people_service.has_role(p, role))
+        return self._holders[role]
 
     def receiver_of(self, person: Row[Any], role: str | None) -> tuple[Row[Any], Receiver]:
         """(the row of who receives ``person``'s notices today, the decision);
         a chain ending with nobody present goes to ``role``'s present holders
         (the rule's escalation role, else admin)."""
+        if person.handle not in self._away:  # the common case: no reading of the chain
+            return person, Receiver(person.handle, person.handle)
         got = receiver(person.handle, self.day, self.absences, self.holders(role or ADMIN))
-        row = self.by_handle(got.handle) if got.for_other else person
-        return (row or person), got
+        return self._handles.get(got.handle, person), got
 
     def recipients(self, kind: str, assignee_id: int | None, escalate_to: str | None
                    ) -> list[tuple[Row[Any], Receiver]]:
@@ -253,10 +255,9 @@ class Router:
         to whom the absent ones' chains lead); any other notice to the assignee,
         or whoever receives for them while they are away."""
         if kind == ESCALATION:
-            holders = [p for p in self.people.values()
-                       if p.active and people_service.has_role(p, escalate_to or "")]
-            away = {a.person for a in self.absences if a.covers(self.day)}
-            present = [(p, Receiver(p.handle, p.handle)) for p in holders if p.handle not in away]
+            holders = [self._handles[h] for h in self.holders(escalate_to or "")]
+            present = [(p, Receiver(p.handle, p.handle)) for p in holders
+                       if p.handle not in self._away]
             if present or not holders:
                 return present
             routed: dict[str, tuple[Row[Any], Receiver]] = {}

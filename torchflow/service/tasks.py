@@ -251,6 +251,7 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
         tasks = [_task_view(r, cutoff) for r in rows]
         people = people_by_id(s)
         gone = absences.in_force(s, cal.tz, today, today + timedelta(days=days))
+        routers: dict[date, absences.Router] = {}  # one per day: who is away changes by day
         upcoming: list[tuple[datetime, dict[str, Any]]] = []
         for r in rows:
             tl = timeline(cal, kind=r.kind, due_on=r.due_on, remind=r.remind)
@@ -258,7 +259,10 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
                 if stage <= r.stage_done or at > horizon:
                     continue
                 # To whom it will go that day: a substitute while the assignee is away.
-                router = absences.Router(app, people, max(at, now), gone)
+                day = cal.local_date(max(at, now))
+                if day not in routers:
+                    routers[day] = absences.Router(app, people, max(at, now), gone)
+                router = routers[day]
                 for person, _ in router.recipients(kind, r.assignee_id, r.escalate_to):
                     upcoming.append((max(at, now), {"kind": kind, "task": r.id,
                                                     "case": r.key, "to": person.handle}))
