@@ -128,3 +128,11 @@ def test_only_a_permanent_refusal_of_the_address_is_a_bounce() -> None:
     assert not bounced(smtplib.SMTPSenderRefused(550, b"sender", "tf@city.cn"))
     assert not bounced(smtplib.SMTPAuthenticationError(535, b"bad login"))
     assert not bounced(TimeoutError())
+
+
+def test_a_second_absence_of_the_same_person_overlapping_is_refused() -> None:
+    existing = [a("wang.li", "zhao.min")]
+    with pytest.raises(Refused, match=re.escape("wang.li is already away 2026-12-07 to "
+                                                "2026-12-18; `torchflow person back")):
+        check_new(a("wang.li", "sun.hao", "2026-12-18", "2026-12-20"), existing)
+    check_new(a("wang.li", "sun.hao", "2026-12-19", "2026-12-20"), existing)

@@ -85,8 +85,11 @@ def check_new(new: Absence, existing: Iterable[Absence]) -> None:
     if (new.ends - new.starts).days >= MAX_DAYS:
         raise InvalidInput(f"an absence of more than {MAX_DAYS} days is refused; "
                            "for a longer one hand the work over (person handover)")
-    others = [a for a in existing if a.person != new.person
-              and a.starts <= new.ends and new.starts <= a.ends]
+    overlapping = [a for a in existing if a.starts <= new.ends and new.starts <= a.ends]
+    for own in (a for a in overlapping if a.person == new.person):
+        raise Refused(f"{new.person} is already away {own.starts} to {own.ends}; "
+                      f"`torchflow person back {new.person}` first, then record it again")
+    others = [a for a in overlapping if a.person != new.person]
     day = new.starts
     while day <= new.ends:
         away = away_on(others, day)

@@ -1,5 +1,6 @@
-"""The notice ledger: who is told, by which channel, with what words; listing,
-re-addressing, withdrawing and retrying notices.
+"""The notice ledger: by which channel and with what words a notice goes (who
+is told is ``absences.Router``'s); listing, re-addressing, withdrawing and
+retrying notices.
 
 A notice a sender holds (leased) is never re-addressed or withdrawn under its
 feet: the move or withdrawal is recorded in ``deferred`` and applied when the
@@ -10,7 +11,7 @@ deferred action is dropped: the notice was delivered once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from torchflow.channels import channel_type
 from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain import wording
-from torchflow.domain.status import NoticeKind, NoticeStatus
+from torchflow.domain.status import NoticeStatus
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service import people as people_service
@@ -82,18 +83,6 @@ def ledger_row(
 
 def people_by_id(session: Connection) -> dict[int, Row[Any]]:
     return {p.id: p for p in session.execute(select(PEOPLE))}
-
-
-def recipients(
-    people: Mapping[int, Row[Any]], kind: str, assignee_id: int | None, escalate_to: str | None
-) -> list[Row[Any]]:
-    """Who is told of a notice of ``kind``: the assignee, or for an escalation the
-    active holders of the rule's escalation role."""
-    if kind == NoticeKind.ESCALATION:
-        return [p for p in people.values()
-                if p.active and people_service.has_role(p, escalate_to or "")]
-    person = people.get(assignee_id) if assignee_id is not None else None
-    return [person] if person is not None else []
 
 
 # --------------------------------------------------------------------------- moving

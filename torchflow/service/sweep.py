@@ -224,7 +224,7 @@ def produce_digests(app: App, now: datetime) -> int:
         folded_owners = _folded_owners(s)
         handled_for = set(people_handled_for(s))
         notices = []
-        for pid, owner in people.items():
+        for pid, owner in sorted(people.items()):  # in the order of the people
             # An absent person's digest goes to whoever receives their notices.
             to, got = router.receiver_of(owner, None)
             folded = folded_for(s, owner.handle) if owner.handle in folded_owners else []
