@@ -88,6 +88,7 @@ def record_absence(app: App, actor: Actor, handle: str, *, starts: date, ends: d
     with app.db.transaction() as s:
         person = people_service.active_person(s, handle, "record an absence of")
         sub = people_service.active_person(s, substitute, "name as substitute")
+        _one_recorder_at_a_time(s)
         new = Absence(handle, starts, ends, substitute)
         check_new(new, in_force(s, app.calendar.tz, starts, ends))
         s.execute(ABSENCES.insert().values(
@@ -95,6 +96,14 @@ def record_absence(app: App, actor: Actor, handle: str, *, starts: date, ends: d
             reason=reason, created_by=actor.handle, created_at=now))
     return {"handle": handle, "from": starts.isoformat(), "to": ends.isoformat(),
             "substitute": substitute, "reason": reason}
+
+
+def _one_recorder_at_a_time(session: Connection) -> None:
+    """Two absences recorded at once could close a cycle neither of them saw: on
+    PostgreSQL, writers of absences queue on a table lock that readers (the sweep)
+    never wait for; SQLite's BEGIN IMMEDIATE serialises every writer already."""
+    if session.dialect.name == "postgresql":
+        session.exec_driver_sql("LOCK TABLE absences IN SHARE ROW EXCLUSIVE MODE")
 
 
 def end_absence(app: App, actor: Actor, handle: str) -> dict[str, Any]:
@@ -117,8 +126,8 @@ def end_absence(app: App, actor: Actor, handle: str) -> dict[str, Any]:
 
 
 def absences_of(session: Connection, person_id: int, tz: Any = None) -> list[dict[str, Any]]:
-    """A person's absences not over (for `person show`): from, to, substitute,
-    reason, and whether ended early by `person back`."""
+    """A person's absences, oldest first (for `person show`): from, to,
+    substitute, reason, who recorded it, and when ended early by `person back`."""
     sub = PEOPLE.alias("s")
     rows = session.execute(
         select(ABSENCES, sub.c.handle.label("substitute"))
