@@ -50,4 +50,10 @@ class Conflict(TorchflowError):
 
 
 class DeliveryError(TorchflowError):
-    """A notice channel could not deliver; the notice will be retried."""
+    """A notice channel could not deliver; the notice will be retried.
+    ``permanent``: the receiver refused the address for good (an SMTP 5xx), which
+    counts towards the person's fallback channel."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

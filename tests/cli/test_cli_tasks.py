@@ -220,7 +220,8 @@ def test_agenda_text(cli: Cli, two_cases: dict[str, str]) -> None:
 
 def test_agenda_json_days_and_assignee(cli: Cli, two_cases: dict[str, str]) -> None:
     data = cli.json("agenda", "--days", "7", "--assignee", "wang.li")
-    assert data == {"today": "2026-03-04", "days": 7, "tasks": [], "notices": [], "pending": []}
+    assert data == {"today": "2026-03-04", "days": 7, "tasks": [], "notices": [], "pending": [],
+                    "away": []}
     data = cli.json("agenda", "--assignee", "zhao.min")
     assert data["days"] == 14
     assert {t["case"] for t in data["tasks"]} == {two_cases["talks"]}
@@ -298,7 +299,8 @@ def test_notice_list_text(cli: Cli, dead_notice: dict[str, Any]) -> None:
     cli.open_pi("Another", owner="wang.li")
     cli.ok("scheduler", "tick", now="2026-03-16T09:40:00+08:00")
     lines = cli.ok("notice", "list").out.splitlines()
-    assert lines[0].split() == ["ID", "KIND", "STATUS", "TO", "CHANNEL", "TRIES", "SUBJECT"]
+    assert lines[0].split() == ["ID", "KIND", "STATUS", "TO", "CHANNEL", "TRIES", "SUBJECT",
+                                 "REASON"]
     rows = [line.split()[:6] for line in lines[1:]]
     # Newest first.
     assert rows == [

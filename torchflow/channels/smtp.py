@@ -171,7 +171,19 @@ class SmtpChannel:
         # SMTPRecipientsRefused leaves the session usable; anything else may not.
         if not isinstance(exc, smtplib.SMTPRecipientsRefused):
             self._drop()
-        return DeliveryError(f"smtp {self.host}:{self.port}: {_reason(exc, message)}")
+        return DeliveryError(f"smtp {self.host}:{self.port}: {_reason(exc, message)}",
+                             permanent=bounced(exc))
+
+
+def bounced(exc: BaseException) -> bool:
+    """True when the server refused the recipient or the mail for good (5xx):
+    trying the same address again will not help. A login or sender refusal is
+    the office's configuration, not the person's address, and does not count."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return False
 
 
 def _is_dropped(exc: smtplib.SMTPException) -> bool:

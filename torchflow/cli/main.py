@@ -18,6 +18,7 @@ from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
 from torchflow.cli.db import db
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
+from torchflow.cli.person_away import COMMANDS as PERSON_AWAY
 from torchflow.cli.report import report
 from torchflow.cli.scheduler import scheduler
 from torchflow.cli.sheets import export, feed_token, import_
@@ -97,6 +98,8 @@ for command in (init, demo, agenda, workflow, person, case, task, notice, schedu
                 calendar, replan, import_, export, report, db):
     cli.add_command(command)
 person.add_command(feed_token)
+for command in PERSON_AWAY:  # person away|back|notify
+    person.add_command(command)
 _json_after(cli)
 
 

@@ -40,7 +40,8 @@ def list_(env: Env, status: str | None, recipient: str | None, limit: int, offse
     page = notices.list_notices(env.app, status=status, recipient=recipient, limit=limit,
                                 offset=offset)
     env.emit_page(page, [("ID", "id"), ("KIND", "kind"), ("STATUS", "status"), ("TO", "to"),
-                         ("CHANNEL", "channel"), ("TRIES", "attempts"), ("SUBJECT", "subject")])
+                         ("CHANNEL", "channel"), ("TRIES", "attempts"), ("SUBJECT", "subject"),
+                         ("REASON", "reason")])
 
 
 @notice.command("retry")

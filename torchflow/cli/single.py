@@ -88,8 +88,11 @@ def render_agenda(r: dict[str, Any]) -> str:
                      ("TASK", "task")])
     pending = table(r["pending"], [("ID", "id"), ("KIND", "kind"), ("TO", "to"),
                                    ("CHANNEL", "channel"), ("SUBJECT", "subject")])
+    away = table(r.get("away", []), [("PERSON", "person"), ("FROM", "from"), ("TO", "to"),
+                                     ("SUBSTITUTE", "substitute")])
     return (f"Due by {r['today']} + {r['days']} days:\n{tasks}\n\n"
-            f"Notices that will go out:\n{notices}\n\nWaiting to be sent:\n{pending}")
+            f"Notices that will go out:\n{notices}\n\nWaiting to be sent:\n{pending}"
+            + (f"\n\nAway:\n{away}" if r.get("away") else ""))
 
 
 @click.command()

@@ -46,6 +46,7 @@ class NoticeStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     CANCELLED = "cancelled"
+    FOLDED = "folded"  # a digest-only person's notice: listed in their daily digest instead
 
 
 class EventKind(StrEnum):

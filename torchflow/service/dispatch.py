@@ -33,6 +33,7 @@ from torchflow.config import Settings
 from torchflow.domain.retry import compute_backoff, should_give_up
 from torchflow.domain.status import NoticeStatus
 from torchflow.errors import ConfigError, DeliveryError
+from torchflow.service.absences import FALLBACK_AFTER
 from torchflow.service.app import App
 from torchflow.service.notices import settle_deferred
 from torchflow.store.models import NOTICES, PEOPLE
@@ -70,12 +71,12 @@ class Channels:
 
 
 def channels_in_use(app: App) -> list[str]:
-    """The channels notices go by: the default and people's own. (A stray pending
-    notice on an unknown channel fails alone; it does not stop the service.)"""
+    """The channels notices go by: the default and people's own and fallbacks. (A
+    stray pending notice on an unknown channel fails alone; it does not stop the service.)"""
     with app.db.transaction() as s:
         names = {app.settings.notify.default_channel}
-        names |= set(s.scalars(select(PEOPLE.c.channel).distinct()
-                               .where(PEOPLE.c.channel.is_not(None))))
+        for column in (PEOPLE.c.channel, PEOPLE.c.fallback_channel):
+            names |= set(s.scalars(select(column).distinct().where(column.is_not(None))))
     return sorted(names)
 
 
@@ -215,7 +216,9 @@ def _deliver(
 ) -> tuple[str, str]:
     try:
         channels.get(notice.channel).send(notice.message)
-    except (DeliveryError, ConfigError) as exc:
+    except DeliveryError as exc:
+        return _failed(app, owner, notice, str(exc), permanent=exc.permanent)
+    except ConfigError as exc:
         return _failed(app, owner, notice, str(exc))
     sent.add(notice)
     log.info("sent notice #%d %s to %s via %s", notice.id, notice.message.kind,
@@ -223,7 +226,10 @@ def _deliver(
     return "sent", ""
 
 
-def _failed(app: App, owner: str, notice: Claimed, error: str) -> tuple[str, str]:
+def _failed(app: App, owner: str, notice: Claimed, error: str, *, permanent: bool = False
+            ) -> tuple[str, str]:
+    if permanent and _fall_back(app, owner, notice, error):
+        return "failed", error
     sch = app.settings.scheduler
     dead = should_give_up(notice.attempts, sch.max_attempts)
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
@@ -247,6 +253,37 @@ def _failed(app: App, owner: str, notice: Claimed, error: str) -> tuple[str, str
                 notice.message.kind, notice.message.recipient, notice.channel, notice.attempts,
                 values["retry_at"].isoformat(timespec="seconds"), error)
     return "failed", error
+
+
+def _fall_back(app: App, owner: str, notice: Claimed, error: str) -> bool:
+    """After the person's ``fallback_after`` permanent refusals of one notice, send
+    it by their fallback channel instead: the same row re-routed (so nothing is
+    doubled), under a key of its own, with fresh attempts and the reason kept."""
+    with app.db.transaction() as s:
+        person = s.execute(select(PEOPLE).where(
+            PEOPLE.c.handle == notice.message.recipient)).first()
+        if person is None or not person.fallback_channel \
+                or person.fallback_channel == notice.channel \
+                or notice.attempts < (person.fallback_after or FALLBACK_AFTER):
+            return False
+        row = s.execute(select(NOTICES.c.reason).where(
+            NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)).first()
+        if row is None:  # no longer ours: whoever holds it decides
+            return False
+        why = (f"re-routed from {notice.channel} {notice.message.address} after "
+               f"{notice.attempts} refusal(s)")
+        done = s.execute(
+            update(NOTICES).where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
+            .values(channel=person.fallback_channel, address=person.fallback_address or "",
+                    idempotency_key=f"{notice.message.idempotency_key}:via:"
+                                    f"{person.fallback_channel}",
+                    attempts=0, retry_at=None, lease_owner=None, lease_until=None,
+                    last_error=error, reason="; ".join(filter(None, [row.reason, why])))
+        ).rowcount
+        settle_deferred(app, s, [notice.id])
+    log.warning("notice #%d to %s %s; now via %s", notice.id, notice.message.recipient, why,
+                person.fallback_channel)
+    return bool(done)
 
 
 def release(app: App, owner: str, ids: list[int] | None = None) -> int:

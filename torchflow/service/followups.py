@@ -24,12 +24,14 @@ from torchflow.domain.planning import (
     plan_state_entry,
 )
 from torchflow.domain.rules import ContactRule, DeadlineRule, Rule
-from torchflow.domain.status import Outcome, TaskStatus
+from torchflow.domain.status import EventKind, Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service import notices
 from torchflow.service.app import App
+from torchflow.service.events import append_event, case_by_id
 from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
+SYSTEM = "torchflow"  # the actor of history events no person wrote (as the sweep's)
 OPEN = TaskStatus.OPEN
 MISSED = TaskStatus.MISSED
 
@@ -133,7 +135,10 @@ def insert_tasks(
     now: datetime,
     assignees: dict[str, int | None] | None = None,
 ) -> None:
-    """Write planned tasks, each to ``assignees[rule]`` if given, else ``assignee_id``."""
+    """Write planned tasks, each to ``assignees[rule]`` if given, else ``assignee_id``;
+    one planned for someone away today goes to their substitute, recorded in the
+    case's history (a ``task_reassigned`` event by the system, after the event of
+    the change that planned it)."""
     by_name = {r.name: r for r in rules}
     chosen = assignees or {}
     rows = [
@@ -141,8 +146,25 @@ def insert_tasks(
                  assignee_id=chosen.get(p.rule, assignee_id), now=now)
         for p in planned
     ]
-    if rows:
-        session.execute(insert(TASKS), rows)
+    if not rows:
+        return
+    # Imported here: absences reads people, whose service imports this module.
+    from torchflow.service import absences
+
+    away = absences.substitutes(session, cal.tz, cal.local_date(now),
+                                [r["assignee_id"] for r in rows])
+    moved = [(row, *away[row["assignee_id"]]) for row in rows if row["assignee_id"] in away]
+    for row, sub, _ in moved:
+        row["assignee_id"] = sub.id
+    session.execute(insert(TASKS), rows)
+    for row, sub, got in moved:
+        task_id = session.scalar(select(TASKS.c.id).where(
+            TASKS.c.case_id == case_id, TASKS.c.rule == row["rule"],
+            TASKS.c.occurrence == row["occurrence"]))
+        append_event(session, case_by_id(session, case_id), kind=EventKind.TASK_REASSIGNED,
+                     actor=SYSTEM, at=now,
+                     data={"task": task_id, "to": sub.handle, "was": got.person,
+                           "away_until": got.away_until.isoformat() if got.away_until else None})
 
 
 def task_row(

@@ -1,5 +1,6 @@
-"""The notice ledger: who is told, by which channel, with what words; listing,
-re-addressing, withdrawing and retrying notices.
+"""The notice ledger: by which channel and with what words a notice goes (who
+is told is ``absences.Router``'s); listing, re-addressing, withdrawing and
+retrying notices.
 
 A notice a sender holds (leased) is never re-addressed or withdrawn under its
 feet: the move or withdrawal is recorded in ``deferred`` and applied when the
@@ -10,7 +11,7 @@ deferred action is dropped: the notice was delivered once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from torchflow.channels import channel_type
 from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain import wording
-from torchflow.domain.status import NoticeKind, NoticeStatus
+from torchflow.domain.status import NoticeStatus
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service import people as people_service
@@ -47,10 +48,11 @@ def route(settings: Settings, person: Row[Any]) -> tuple[str, str]:
 
 def task_notice(
     settings: Settings, task: Any, case_key: str, case_title: str, kind: str, person: Row[Any],
-    now: datetime,
+    now: datetime, on_behalf: str | None = None,
 ) -> dict[str, Any]:
-    """One row of the ledger for a task's notice (not yet written)."""
-    words = wording.task_notice(task, case_key, case_title, kind)
+    """One row of the ledger for a task's notice (not yet written); ``on_behalf``
+    marks one a substitute receives (``wording.for_whom``)."""
+    words = wording.task_notice(task, case_key, case_title, kind, on_behalf)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
                "case_title": case_title}
@@ -74,24 +76,13 @@ def ledger_row(
         "idempotency_key": key(channel), "task_id": task_id, "kind": kind, "channel": channel,
         "recipient": person.handle, "address": address, "subject": subject, "body": body,
         "payload": payload, "status": PENDING, "attempts": 0, "not_before": now,
-        "created_at": now, "last_error": "",
+        "created_at": now, "last_error": "", "reason": "", "for_person": None,
+        "folded_into": None,
     }
 
 
 def people_by_id(session: Connection) -> dict[int, Row[Any]]:
     return {p.id: p for p in session.execute(select(PEOPLE))}
-
-
-def recipients(
-    people: Mapping[int, Row[Any]], kind: str, assignee_id: int | None, escalate_to: str | None
-) -> list[Row[Any]]:
-    """Who is told of a notice of ``kind``: the assignee, or for an escalation the
-    active holders of the rule's escalation role."""
-    if kind == NoticeKind.ESCALATION:
-        return [p for p in people.values()
-                if p.active and people_service.has_role(p, escalate_to or "")]
-    person = people.get(assignee_id) if assignee_id is not None else None
-    return [person] if person is not None else []
 
 
 # --------------------------------------------------------------------------- moving
@@ -206,8 +197,13 @@ def notice_view(app: App, n: Any) -> dict[str, Any]:
         "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
         "key": n.idempotency_key, "not_before": app.local(n.not_before),
         "retry_at": app.local(n.retry_at), "sent_at": app.local(n.sent_at),
-        "last_error": n.last_error,
+        "last_error": n.last_error, "for": n.for_person, "reason": _reason(n),
     }
+
+
+def _reason(n: Any) -> str:
+    """Why it went where and when (a folded notice names the digest it went into)."""
+    return (n.reason or "") + (f": {n.folded_into}" if n.folded_into else "")
 
 
 def list_notices(app: App, *, status: str | None = None, recipient: str | None = None,

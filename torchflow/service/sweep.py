@@ -17,26 +17,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from torchflow.domain import wording
+from torchflow.domain.absence import Receiver
 from torchflow.domain.identity import SYSTEM
 from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
-from torchflow.domain.status import EventKind, NoticeKind, TaskKind, TaskStatus
+from torchflow.domain.status import EventKind, NoticeKind, NoticeStatus, TaskKind, TaskStatus
 from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, roll_at, timeline
 from torchflow.service import followups
+from torchflow.service.absences import (
+    Router,
+    folded_for,
+    handled_while_away,
+    people_handled_for,
+)
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, lock_head
-from torchflow.service.notices import ledger_row, people_by_id, recipients, task_notice
+from torchflow.service.notices import ledger_row, people_by_id, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
 
 DIGEST = NoticeKind.DIGEST
 ESCALATION = NoticeKind.ESCALATION
 SWEEPER = SYSTEM  # the service acts as itself, never as a person (domain/identity.py)
+# What a folded notice records when its task closed before any digest listed it.
+CLOSED_BEFORE_DIGEST = "no digest: the task was closed first"
 
 
 @dataclass
@@ -86,6 +96,7 @@ def _sweep_batch(
         return 0, 0, 0, 0, 0
     if not people:
         people.update(people_by_id(s))
+    router = Router.load(app, s, people, now)
     notices: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     missed = rolled = skipped = 0
@@ -95,16 +106,14 @@ def _sweep_batch(
             app.calendar, contact, due_on=task.due_on, occurrence=task.occurrence, now=now)
         if contact is not None and roll is not None:
             # Its stages are stale once the next slot is due: the roll says it all.
-            count = _roll(app, s, task, contact, roll, people, notices, now)
+            count = _roll(app, s, task, contact, roll, router, notices, now)
             missed, rolled, skipped = missed + count, rolled + bool(count), skipped + (not count)
             continue
         tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind)
         kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now,
                                             cal=app.calendar)
         for kind in kinds:
-            for person in recipients(people, kind, task.assignee_id, task.escalate_to):
-                notices.append(task_notice(app.settings, task, task.case_key, task.case_title,
-                                           kind, person, now))
+            notices += _told(app, router, task, kind, now)
         if next_at is None and contact:
             next_at = roll_at(app.calendar, due_on=task.due_on, every=contact.every)
         updates.append({"tid": task.id, "stage": stage, "next_at": next_at})
@@ -119,6 +128,22 @@ def _sweep_batch(
     return len(rows), made, missed, rolled, skipped
 
 
+def _told(app: App, router: Router, task: Any, kind: str, now: datetime
+          ) -> list[dict[str, Any]]:
+    """The ledger rows of one task notice: to whom the router says (a substitute
+    for someone away), folded or held as that person wants to be told."""
+    rows = []
+    for person, got in router.recipients(kind, task.assignee_id, task.escalate_to):
+        row = task_notice(app.settings, task, task.case_key, task.case_title, kind, person,
+                          now, on_behalf=_on_behalf(got))
+        rows.append(router.tell(row, person, got))
+    return rows
+
+
+def _on_behalf(got: Receiver) -> str | None:
+    return wording.for_whom(got.person, got.away_until) if got.for_other else None
+
+
 def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:
     """The contact rule of an open contact task, from its case's workflow version."""
     if task.kind != TaskKind.CONTACT:
@@ -130,7 +155,7 @@ def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None
 
 def _roll(
     app: App, s: Connection, task: Row[Any], rule: ContactRule, roll: Roll,
-    people: dict[int, Row[Any]], notices: list[dict[str, Any]], now: datetime,
+    router: Router, notices: list[dict[str, Any]], now: datetime,
 ) -> int:
     """Roll one missed contact and record it in the case's history; the contacts
     missed, or 0 when its case is being changed right now (it rolls next sweep)."""
@@ -155,9 +180,8 @@ def _roll(
         **({"escalated_to": rule.escalate_to} if escalate else {}),
     })
     if escalate:
-        for person in recipients(people, ESCALATION, None, rule.escalate_to):
-            notices.append(task_notice(app.settings, task, task.case_key, task.case_title,
-                                       ESCALATION, person, now))
+        task_ = {**task._mapping, "escalate_to": rule.escalate_to, "assignee_id": None}
+        notices += _told(app, router, _Row(**task_), ESCALATION, now)
     return roll.count
 
 
@@ -172,7 +196,9 @@ def _lock_case(s: Connection, case_id: int) -> CaseRow | None:
 
 
 def produce_digests(app: App, now: datetime) -> int:
-    """Today's digest for each person with work due; a missed day is never replayed."""
+    """Today's digest for each person with work due, upcoming notices folded or
+    work handled for them while away; a missed day is never replayed. The digest
+    of someone away goes to whoever receives their notices (``absences.Router``)."""
     cal = app.calendar
     day = digest_day(cal, now, app.settings.scheduler.digest_time)
     if day is None:
@@ -193,26 +219,71 @@ def produce_digests(app: App, now: datetime) -> int:
         by_person: dict[int, list[Any]] = {}
         for row in rows:
             by_person.setdefault(row.assignee_id, []).append(row)
-        people = {pid: p for pid, p in people_by_id(s).items() if p.active}
-        notices = [
-            _digest(app, people[pid], items, day, now)
-            for pid, items in by_person.items() if pid in people
-        ]
+        all_people = people_by_id(s)
+        people = {pid: p for pid, p in all_people.items() if p.active}
+        router = Router.load(app, s, all_people, now)
+        folded_owners = _folded_owners(s)
+        handled_for = set(people_handled_for(s))
+        notices = []
+        for pid, owner in sorted(people.items()):  # in the order of the people
+            # An absent person's digest goes to whoever receives their notices.
+            to, got = router.receiver_of(owner, None)
+            folded = folded_for(s, owner.handle) if owner.handle in folded_owners else []
+            handled = (handled_while_away(s, owner.handle)
+                       if not got.for_other and owner.handle in handled_for else [])
+            items = by_person.get(pid, [])
+            if not (items or handled or any(f.task_status == TaskStatus.OPEN for f in folded)):
+                # Nothing to tell: folded notices of tasks closed since are settled unsent.
+                if folded:
+                    s.execute(update(NOTICES).where(NOTICES.c.id.in_([f.id for f in folded]))
+                              .values(folded_into=CLOSED_BEFORE_DIGEST))
+                continue
+            notices.append(_digest(app, router, owner, to, got, items, folded, handled,
+                                   day, now))
+            if folded:
+                s.execute(update(NOTICES).where(NOTICES.c.id.in_([f.id for f in folded]))
+                          .values(folded_into=notices[-1]["idempotency_key"]))
         made = insert_ignore(s, NOTICES, notices, ["idempotency_key"])
         _mark(s, "digest", now)
     return made
 
 
-def _digest(app: App, person: Row[Any], items: list[Any], day: date, now: datetime) -> dict:
-    words = wording.digest(person.name, day, items)
-    return ledger_row(
-        app.settings, person, kind=DIGEST, task_id=None, subject=words.subject, body=words.body,
+def _folded_owners(s: Connection) -> set[str]:
+    """Whose folded notices wait for a digest: the person they are for (the
+    recipient, unless a substitute received them)."""
+    return {r.for_person or r.recipient for r in s.execute(
+        select(NOTICES.c.recipient, NOTICES.c.for_person).distinct()
+        .where(NOTICES.c.status == NoticeStatus.FOLDED, NOTICES.c.folded_into.is_(None)))}
+
+
+class _Row(SimpleNamespace):
+    """A row's values with a few replaced (an escalation has no assignee), or a
+    digest item made from a folded notice's payload."""
+
+
+def _digest(app: App, router: Router, owner: Row[Any], to: Row[Any], got: Receiver,
+            items: list[Any], folded: list[Any], handled: list[Any], day: date,
+            now: datetime) -> dict:
+    on_behalf = _on_behalf(got)
+    coming_up = [_Row(key=p["case"], kind=p["task_kind"],
+                      due_on=date.fromisoformat(p["due_on"]), title=p["case_title"])
+                 for f in folded if f.task_status == TaskStatus.OPEN
+                 for p in [f.payload] if date.fromisoformat(p["due_on"]) > day]
+    words = wording.digest(owner.name, day, items, on_behalf=on_behalf, coming_up=coming_up,
+                           handled=handled)
+    # A substitute's digest for someone away has its own key, beside their own digest.
+    suffix = f":for:{owner.handle}" if got.for_other else ""
+    row = ledger_row(
+        app.settings, to, kind=DIGEST, task_id=None, subject=words.subject, body=words.body,
         payload={"day": day.isoformat(), "due_today": [i.key for i in items if i.due_on == day],
-                 "overdue": [i.key for i in items if i.due_on < day]},
+                 "overdue": [i.key for i in items if i.due_on < day],
+                 **({"coming_up": [i.key for i in coming_up]} if coming_up else {}),
+                 **({"handled_for_you": len(handled)} if handled else {})},
         now=now,
-        key=lambda channel: idempotency_key(kind=DIGEST, recipient=person.handle,
-                                            channel=channel, day=day),
+        key=lambda channel: idempotency_key(kind=DIGEST, recipient=to.handle,
+                                            channel=channel, day=day) + suffix,
     )
+    return router.tell(row, to, got)
 
 
 def _mark(s: Connection, name: str, at: datetime) -> None:

@@ -14,10 +14,10 @@ from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
-from torchflow.service import followups
+from torchflow.service import absences, followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
-from torchflow.service.notices import NOTICES, people_by_id, recipients
+from torchflow.service.notices import NOTICES, people_by_id
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
@@ -254,21 +254,30 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
         cutoff = overdue_before(app, now)
         tasks = [_task_view(r, cutoff) for r in rows]
         people = people_by_id(s)
+        gone = absences.in_force(s, cal.tz, today, today + timedelta(days=days))
+        routers: dict[date, absences.Router] = {}  # one per day: who is away changes by day
         upcoming: list[tuple[datetime, dict[str, Any]]] = []
         for r in rows:
             tl = timeline(cal, kind=r.kind, due_on=r.due_on, remind=r.remind)
             for stage, kind, at in stage_times(tl):
                 if stage <= r.stage_done or at > horizon:
                     continue
-                for person in recipients(people, kind, r.assignee_id, r.escalate_to):
+                # To whom it will go that day: a substitute while the assignee is away.
+                day = cal.local_date(max(at, now))
+                if day not in routers:
+                    routers[day] = absences.Router(app, people, max(at, now), gone)
+                router = routers[day]
+                for person, _ in router.recipients(kind, r.assignee_id, r.escalate_to):
                     upcoming.append((max(at, now), {"kind": kind, "task": r.id,
                                                     "case": r.key, "to": person.handle}))
         pending = _pending(app, s, assignee)
+        away = [{"person": a.person, "from": a.starts.isoformat(), "to": a.ends.isoformat(),
+                 "substitute": a.substitute} for a in gone]
     # Sorted by the instant, not its local text (which misorders across a DST change).
     upcoming.sort(key=lambda pair: pair[0])
     notices = [{"at": app.local(at), **view} for at, view in upcoming]
     return {"today": today.isoformat(), "days": days, "tasks": tasks,
-            "notices": notices, "pending": pending}
+            "notices": notices, "pending": pending, "away": away}
 
 
 def _pending(app: App, session: Connection, assignee: str | None) -> list[dict[str, Any]]:

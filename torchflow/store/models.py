@@ -102,6 +102,33 @@ PEOPLE = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # Migration 0008: the secret in the name of the person's calendar feed file.
     Column("feed_token", String(64), nullable=True),
+    # Migration 0010: how the person is told (docs/people.md). notify: 'each' (or
+    # NULL) or 'digest'; quiet hours as local 'HH:MM'; the channel notices go by
+    # after ``fallback_after`` permanent SMTP failures (5xx) of one notice.
+    Column("notify", String(8), nullable=True),
+    Column("quiet_start", String(5), nullable=True),
+    Column("quiet_end", String(5), nullable=True),
+    Column("fallback_channel", String(16), nullable=True),
+    Column("fallback_address", String(500), nullable=True),
+    Column("fallback_after", Integer, nullable=True),
+)
+
+# Migration 0010: a person away from ``starts`` to ``ends`` (dates, inclusive),
+# their notices and new work going to ``substitute_id``; ``person back`` sets
+# ``ended_at`` (the days from the local day of ``ended_at`` on are no longer away).
+ABSENCES = Table(
+    "absences", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("people.id"), nullable=False),
+    Column("starts", Date, nullable=False),
+    Column("ends", Date, nullable=False),
+    Column("substitute_id", ForeignKey("people.id"), nullable=False),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index("ix_absences_person_id_ends", "person_id", "ends"),
+    Index("ix_absences_ends", "ends"),
 )
 
 # Migration 0009: the operating-system logins a person acts from (several allowed;
@@ -266,9 +293,17 @@ NOTICES = Table(
     # Wall clock: after a failed send, not before this instant (backoff measures
     # real time, like leases, so it runs on under a fixed TORCHFLOW_NOW).
     Column("retry_at", UTCDateTime(), nullable=True),
+    # Migration 0010: why the notice went where and when it did (for X away,
+    # folded, held until, re-routed from); whose notice it is when a substitute
+    # receives it; for a folded one, the key of the digest it went into.
+    Column("reason", String(300), nullable=True),
+    Column("for_person", String(64), nullable=True),
+    Column("folded_into", String(300), nullable=True),
     Index("ix_notices_status_not_before", "status", "not_before"),
     Index("ix_notices_task_id", "task_id"),
     Index("ix_notices_deferred", "deferred"),
+    Index("ix_notices_recipient_status", "recipient", "status"),
+    Index("ix_notices_for_person", "for_person"),
 )
 
 # Marks the service keeps: when the last daily digests were made.

@@ -1,0 +1,70 @@
+"""`person away|back|notify` through the CLI, the agenda's absences and the
+reason column of `notice list`."""
+
+from __future__ import annotations
+
+from tests.cli.conftest import Cli
+
+
+def test_away_then_back_in_text_and_json(cli: Cli) -> None:
+    out = cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
+                 "--substitute", "zhao.min", "--reason", "annual leave", as_="wang.li").out
+    assert out == "wang.li away 2026-03-16 to 2026-03-20; zhao.min stands in\n"
+    agenda = cli.json("agenda", "--days", "14")
+    assert agenda["away"] == [{"person": "wang.li", "from": "2026-03-16", "to": "2026-03-20",
+                               "substitute": "zhao.min"}]
+    text = cli.ok("agenda", "--days", "14").out
+    assert "Away:" in text and "zhao.min" in text.split("Away:")[1]
+    assert "Away:" not in cli.ok("agenda", "--days", "5").out  # not within 5 days
+    data = cli.json("person", "back", "wang.li", as_="wang.li")
+    assert data == {"handle": "wang.li", "ended": 1, "back_on": "2026-03-04"}
+    assert cli.json("agenda", "--days", "14")["away"] == []
+
+
+def test_someone_else_needs_the_admin_role(cli: Cli) -> None:
+    err = cli.refused("person", "away", "wang.li", "--from", "2026-03-16", "--to",
+                      "2026-03-20", "--substitute", "zhao.min", as_="zhao.min")
+    assert err == ("Error: zhao.min may not change wang.li's absences or notices; "
+                   "only wang.li or someone with the 'admin' role may")
+    cli.ok("person", "add", "root.admin", "--name", "Admin", "--role", "admin")
+    cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
+           "--substitute", "zhao.min", as_="root.admin")
+
+
+def test_a_cycle_is_refused_in_one_line(cli: Cli) -> None:
+    cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
+           "--substitute", "zhao.min", as_="wang.li")
+    err = cli.refused("person", "away", "zhao.min", "--from", "2026-03-18", "--to",
+                      "2026-03-19", "--substitute", "wang.li", as_="zhao.min")
+    assert err == ("Error: substitutes would go round in a circle on 2026-03-18: "
+                   "zhao.min -> wang.li -> zhao.min; pick a substitute who is not away then")
+
+
+def test_notify_shows_and_sets(cli: Cli) -> None:
+    assert cli.ok("person", "notify", "wang.li", as_="wang.li").out == \
+        "wang.li: each, quiet none, fallback none\n"
+    out = cli.ok("person", "notify", "wang.li", "--digest", "--quiet", "20:00-08:00",
+                 "--fallback", "webhook:https://hooks.example/wl", "--fallback-after", "2",
+                 as_="wang.li").out
+    assert out == ("wang.li: digest, quiet 20:00-08:00, fallback "
+                   "webhook:https://hooks.example/wl after 2 refusal(s)\n")
+    data = cli.json("person", "notify", "wang.li", "--each", "--no-quiet", "--no-fallback",
+                    as_="wang.li")
+    assert data == {"handle": "wang.li", "notify": "each", "quiet": None, "fallback": None,
+                    "fallback_after": 2}
+    err = cli.usage("person", "notify", "wang.li", "--quiet", "late", as_="wang.li")
+    assert "quiet hours 'late' are not HH:MM-HH:MM; e.g. 20:00-08:00" in err
+
+
+def test_notice_list_shows_why_a_notice_was_re_routed(cli: Cli) -> None:
+    key = cli.open_pi(as_="wang.li")
+    cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
+           "--substitute", "zhao.min", as_="wang.li")
+    cli.ok("scheduler", "tick", now="2026-03-16T09:40:00+08:00")
+    [row] = [n for n in cli.json("notice", "list")["items"] if n["kind"] == "upcoming"]
+    assert row["to"] == "zhao.min" and row["for"] == "wang.li"
+    assert row["reason"] == "for wang.li, away until 2026-03-20"
+    lines = cli.ok("notice", "list", "--to", "zhao.min").out.splitlines()
+    assert lines[0].split()[-1] == "REASON"
+    [line] = [x for x in lines if key in x]
+    assert line.endswith("for wang.li, away until 2026-03-20")

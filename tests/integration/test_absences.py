@@ -1,0 +1,377 @@
+"""Absences and how each person is told, on a real database: a person away hands
+their notices, digests and new tasks to their substitute (down a chain if the
+substitute is away too; a cycle refused), escalations go to a role holder who
+is present, the returning person's digest lists what was handled for them;
+digest-only folding, quiet hours held then sent, and SMTP bounces re-routed to
+the fallback channel through a real aiosmtpd server. Nothing doubled by two sweeps.
+
+The lead opened Wed 4 March has its deadline on Wed 18 March: upcoming on Mon 16
+at 09:00, due on the 18th at 09:00, overdue and escalated to the director at 18:00.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import PI_FIELDS, Clock
+from tests.receivers import HttpReceiver, SmtpReceiver
+from torchflow.domain.routing import parse_quiet
+from torchflow.errors import InvalidInput, Refused
+from torchflow.service import absences
+from torchflow.service.absences import Fallback, end_absence, record_absence, set_notify
+from torchflow.service.app import App
+from torchflow.service.audit import verify
+from torchflow.service.cases import history, open_case
+from torchflow.service.dispatch import Channels, dispatch
+from torchflow.service.people import Actor, add_person, person_by_handle, resolve_actor
+from torchflow.service.sweep import sweep
+from torchflow.store.models import NOTICES, TASKS
+
+
+def away(app: App, handle: str, starts: str, ends: str, substitute: str,
+         actor: str | None = None) -> dict[str, Any]:
+    return record_absence(app, resolve_actor(app, actor or handle), handle,
+                          starts=date.fromisoformat(starts), ends=date.fromisoformat(ends),
+                          substitute=substitute)
+
+
+def open_lead(app: App, owner: Actor, title: str = "Hydrogen fuel cells") -> str:
+    return str(open_case(app, owner, "project_introduction", title=title,
+                         fields=PI_FIELDS)["key"])
+
+
+def rows(app: App, **where: Any) -> list[Any]:
+    with app.db.read() as s:
+        query = select(NOTICES)
+        for name, value in where.items():
+            query = query.where(NOTICES.c[name] == value)
+        return list(s.execute(query.order_by(NOTICES.c.id)))
+
+
+def assignee_of(app: App, key: str) -> str:
+    from torchflow.service.events import CASES
+    from torchflow.store.models import PEOPLE
+
+    with app.db.read() as s:
+        return str(s.scalar(
+            select(PEOPLE.c.handle).join(TASKS, TASKS.c.assignee_id == PEOPLE.c.id)
+            .join(CASES, CASES.c.id == TASKS.c.case_id)
+            .where(CASES.c.key == key, TASKS.c.status == "open")))
+
+
+# --------------------------------------------------------------------------- substitutes
+
+
+def test_an_absent_persons_notice_goes_to_the_substitute_marked(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    key = open_lead(app, staff["wang.li"])
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    sweep(app)  # a second sweep doubles nothing
+    [row] = rows(app, kind="upcoming")
+    assert row.recipient == "zhao.min" and row.for_person == "wang.li"
+    assert row.subject.endswith("(for wang.li, away until 2026-03-20)")
+    assert row.body.startswith("(for wang.li, away until 2026-03-20)\n")
+    assert row.reason == "for wang.li, away until 2026-03-20"
+    assert key in row.subject
+    # The task stays wang.li's: the work planned before the absence is not moved.
+    assert assignee_of(app, key) == "wang.li"
+
+
+def test_a_substitute_away_too_hands_on_down_the_chain(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    open_lead(app, staff["wang.li"])
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    away(app, "zhao.min", "2026-03-12", "2026-03-17", "sun.hao")
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    [row] = rows(app, kind="upcoming")
+    assert (row.recipient, row.for_person) == ("sun.hao", "wang.li")
+
+
+def test_a_substitute_cycle_is_refused_on_overlapping_days_only(
+    app: App, staff: dict[str, Actor]
+) -> None:
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    with pytest.raises(Refused,
+                       match=re.escape("circle on 2026-03-20: zhao.min -> wang.li -> zhao.min")):
+        away(app, "zhao.min", "2026-03-20", "2026-03-25", "wang.li")
+    # Not overlapping: no cycle on any day.
+    away(app, "zhao.min", "2026-03-23", "2026-03-25", "wang.li")
+    # Three in a circle: sun.hao -> wang.li -> zhao.min -> sun.hao on the 17th.
+    away(app, "sun.hao", "2026-03-17", "2026-03-17", "wang.li")
+    with pytest.raises(Refused,
+                       match=re.escape("2026-03-17: zhao.min -> sun.hao -> wang.li -> zhao.min")):
+        away(app, "zhao.min", "2026-03-16", "2026-03-17", "sun.hao")
+    away(app, "zhao.min", "2026-03-16", "2026-03-16", "sun.hao")  # sun.hao is in that day
+
+
+def test_only_the_person_or_an_admin_records_an_absence(
+    app: App, staff: dict[str, Actor]
+) -> None:
+    with pytest.raises(Refused,
+                       match=re.escape("only zhao.min or someone with the 'admin' role")):
+        away(app, "zhao.min", "2026-03-16", "2026-03-20", "sun.hao", actor="wang.li")
+    add_person(app, "root.admin", name="Admin", roles=["admin"])
+    away(app, "zhao.min", "2026-03-16", "2026-03-20", "sun.hao", actor="root.admin")
+    with pytest.raises(InvalidInput, match="cannot substitute for themself"):
+        away(app, "wang.li", "2026-03-16", "2026-03-20", "wang.li")
+
+
+def test_escalations_go_to_a_role_holder_who_is_present(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    add_person(app, "gao.fei", name="Gao Fei", roles=["director"])
+    open_lead(app, staff["wang.li"])
+    away(app, "chen.jie", "2026-03-18", "2026-03-19", "liu.yang")
+    clock.set("2026-03-18T18:30:00+08:00")
+    sweep(app)
+    assert [r.recipient for r in rows(app, kind="escalation")] == ["gao.fei"]
+
+
+def test_escalations_follow_the_chain_when_every_holder_is_away(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    open_lead(app, staff["wang.li"])
+    away(app, "chen.jie", "2026-03-18", "2026-03-19", "liu.yang")
+    clock.set("2026-03-18T18:30:00+08:00")
+    sweep(app)
+    [row] = rows(app, kind="escalation")
+    assert (row.recipient, row.for_person) == ("liu.yang", "chen.jie")
+
+
+def test_tasks_planned_during_an_absence_go_to_the_substitute_in_the_history(
+    app: App, staff: dict[str, Actor]
+) -> None:
+    away(app, "wang.li", "2026-03-04", "2026-03-10", "zhao.min")
+    key = open_lead(app, staff["wang.li"])
+    assert assignee_of(app, key) == "zhao.min"
+    events = history(app, key)["events"]
+    assert [e["kind"] for e in events] == ["opened", "task_reassigned"]
+    moved = events[-1]
+    assert moved["actor"] == "torchflow"
+    assert moved["data"]["to"] == "zhao.min" and moved["data"]["was"] == "wang.li"
+    assert moved["data"]["away_until"] == "2026-03-10"
+    assert all(c["ok"] for c in verify(app, key))
+
+
+def test_back_returns_the_notices_and_the_digest_lists_what_was_handled(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    key = open_lead(app, staff["wang.li"])
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    # wang.li's digest goes to zhao.min meanwhile, beside zhao.min's own.
+    clock.set("2026-03-18T08:40:00+08:00")
+    sweep(app)
+    [digest] = rows(app, kind="digest")
+    assert (digest.recipient, digest.for_person) == ("zhao.min", "wang.li")
+    assert digest.idempotency_key.endswith(":for:wang.li")
+    assert digest.subject.endswith("(for wang.li, away until 2026-03-20)")
+
+    clock.set("2026-03-18T08:50:00+08:00")
+    assert end_absence(app, staff["wang.li"], "wang.li")["ended"] == 1
+    with pytest.raises(Refused, match="no absence today or ahead"):
+        end_absence(app, staff["wang.li"], "wang.li")
+    clock.set("2026-03-18T09:10:00+08:00")
+    sweep(app)
+    [due] = rows(app, kind="due")
+    assert (due.recipient, due.for_person, due.reason) == ("wang.li", None, "")
+    clock.set("2026-03-19T08:40:00+08:00")
+    sweep(app)
+    own = [r for r in rows(app, kind="digest") if r.recipient == "wang.li"]
+    [mine] = own
+    assert "Handled for you while away:" in mine.body
+    assert f"zhao.min: upcoming [{key}]" in mine.body
+    assert mine.payload["handled_for_you"] == 1  # the task notice; the digest was its own
+    # Listed once: the next digest does not repeat it.
+    clock.set("2026-03-20T08:40:00+08:00")
+    sweep(app)
+    latest = [r for r in rows(app, kind="digest") if r.recipient == "wang.li"][-1]
+    assert "Handled for you" not in latest.body
+
+
+# --------------------------------------------------------------------------- how told
+
+
+def test_digest_only_folds_upcoming_and_due_but_not_overdue(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    key = open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)  # the day's digests are made (nothing for wang.li yet)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.status == "folded" and upcoming.reason == "folded into the daily digest"
+    assert dispatch(app, Channels(app.settings), "svc").sent == 0
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [digest] = rows(app, kind="digest")
+    assert f"Coming up:\n  {key} deadline (due 2026-03-18)" in digest.body
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.folded_into == digest.idempotency_key
+    listed = absences_notice_view(app, upcoming.id)
+    assert listed["reason"] == f"folded into the daily digest: {digest.idempotency_key}"
+    clock.set("2026-03-18T09:10:00+08:00")
+    sweep(app)
+    clock.set("2026-03-18T18:10:00+08:00")
+    sweep(app)
+    assert [r.status for r in rows(app, kind="due")] == ["folded"]
+    assert [r.status for r in rows(app, kind="overdue")] == ["pending"]
+
+
+def absences_notice_view(app: App, notice_id: int) -> dict[str, Any]:
+    from torchflow.service.notices import list_notices
+
+    return next(n for n in list_notices(app) if n["id"] == notice_id)
+
+
+def test_quiet_hours_hold_a_notice_until_they_end_and_escalations_go(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    set_notify(app, staff["wang.li"], "wang.li", quiet=parse_quiet("17:30-09:30"))
+    set_notify(app, staff["chen.jie"], "chen.jie", quiet=parse_quiet("17:30-09:30"))
+    open_lead(app, staff["wang.li"])
+    clock.set("2026-03-18T18:10:00+08:00")
+    sweep(app)
+    [overdue] = rows(app, kind="overdue")
+    assert overdue.status == "pending"
+    assert overdue.not_before == datetime(2026, 3, 19, 1, 30, tzinfo=UTC)
+    assert overdue.reason == "held until 2026-03-19T09:30+08:00 (quiet hours)"
+    channels = Channels(app.settings)
+    assert dispatch(app, channels, "svc").sent == 1  # the escalation only
+    [escalation] = rows(app, kind="escalation")
+    assert escalation.status == "sent" and escalation.reason == ""
+    clock.set("2026-03-19T09:29:00+08:00")
+    assert dispatch(app, channels, "svc").sent == 0
+    [digest] = rows(app, kind="digest")  # the day's digest, made in quiet hours, waits too
+    assert digest.not_before == overdue.not_before and digest.status == "pending"
+    clock.set("2026-03-19T09:30:00+08:00")
+    assert dispatch(app, channels, "svc").sent == 2
+    assert [r.status for r in rows(app)] == ["sent", "sent", "sent"]
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    with SmtpReceiver(refused={"ma.lin@zone.example.cn"}) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def hook() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def wired(app: App, smtp: SmtpReceiver, monkeypatch: pytest.MonkeyPatch) -> App:
+    monkeypatch.setenv("TORCHFLOW_WEBHOOK_SECRET", "absence-secret")
+    notify = replace(app.settings.notify, smtp=replace(
+        app.settings.notify.smtp, host=smtp.host, port=smtp.port,
+        sender="torchflow@zone.example.cn", timeout_seconds=5))
+    return replace(app, settings=replace(app.settings, notify=notify))
+
+
+def test_a_bouncing_address_falls_back_after_n_refusals_once(
+    wired: App, smtp: SmtpReceiver, hook: HttpReceiver, clock: Clock, wall: Clock
+) -> None:
+    add_person(wired, "ma.lin", name="Ma Lin", roles=["coordinator"],
+               email="ma.lin@zone.example.cn", channel="smtp")
+    ma = resolve_actor(wired, "ma.lin")
+    set_notify(wired, ma, "ma.lin", fallback=Fallback("webhook", hook.url + "/ma-lin"),
+               fallback_after=2)
+    open_lead(wired, ma)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(wired)
+    channels = Channels(wired.settings)
+    assert dispatch(wired, channels, "svc").failed == 1
+    [row] = rows(wired)
+    assert (row.channel, row.attempts) == ("smtp", 1) and "550" in row.last_error
+    wall.advance(seconds=5)
+    assert dispatch(wired, channels, "svc").failed == 1  # the second refusal re-routes it
+    [row] = rows(wired)
+    assert (row.channel, row.address, row.attempts) == ("webhook", hook.url + "/ma-lin", 0)
+    assert row.reason == "re-routed from smtp ma.lin@zone.example.cn after 2 refusal(s)"
+    assert row.idempotency_key.endswith(":via:webhook")
+    assert dispatch(wired, channels, "svc").sent == 1
+    assert hook.wait_for_requests(1)
+    assert smtp.messages == [] and len(hook.requests) == 1
+    [row] = rows(wired)
+    assert row.status == "sent"
+    with wired.db.read() as s:
+        [problem] = absences.delivery_problems(s, "ma.lin")
+    assert problem["channel"] == "webhook" and "re-routed from smtp" in problem["reason"]
+    channels.close()
+
+
+def test_a_temporary_smtp_failure_never_falls_back(
+    wired: App, smtp: SmtpReceiver, hook: HttpReceiver, clock: Clock, wall: Clock
+) -> None:
+    add_person(wired, "he.yu", name="He Yu", email="he.yu@zone.example.cn", channel="smtp")
+    he = resolve_actor(wired, "he.yu")
+    set_notify(wired, he, "he.yu", fallback=Fallback("webhook", hook.url), fallback_after=1)
+    open_lead(wired, he)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(wired)
+    smtp.fail_next_mail("451 4.3.0 try again later")
+    channels = Channels(wired.settings)
+    assert dispatch(wired, channels, "svc").failed == 1
+    [row] = rows(wired)
+    assert row.channel == "smtp" and not row.reason
+    wall.advance(seconds=5)
+    assert dispatch(wired, channels, "svc").sent == 1
+    assert smtp.wait_for_messages(1) and hook.requests == []
+    channels.close()
+
+
+def test_notify_settings_round_trip(app: App, staff: dict[str, Actor]) -> None:
+    view = set_notify(app, staff["wang.li"], "wang.li", notify="digest",
+                      quiet=parse_quiet("20:00-08:00"),
+                      fallback=Fallback("webhook", "https://hooks.example/x?token=s3cret"))
+    assert view["notify"] == "digest" and view["quiet"] == "20:00-08:00"
+    assert view["fallback"].startswith("webhook:https://hooks.example/x")
+    assert "s3cret" not in view["fallback"]
+    view = set_notify(app, staff["wang.li"], "wang.li", quiet=None, fallback=None)
+    assert (view["notify"], view["quiet"], view["fallback"]) == ("digest", None, None)
+    with app.db.read() as s:
+        person = person_by_handle(s, "wang.li")
+        assert absences.absences_of(s, person.id) == []
+
+
+def test_a_folded_notice_of_a_task_done_meanwhile_is_not_listed(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.service.tasks import complete
+
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    key = open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    with app.db.read() as s:
+        task_id = s.scalar(select(NOTICES.c.task_id).where(NOTICES.c.kind == "upcoming"))
+    complete(app, staff["chen.jie"], task_id)
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.status == "folded"
+    assert upcoming.folded_into == "no digest: the task was closed first"
+    assert all(key not in d.body for d in rows(app, kind="digest"))
+    assert rows(app, kind="digest") == []  # nothing else to tell: no empty digest

@@ -1,0 +1,126 @@
+"""`torchflow person away|back|notify`: absences with substitutes, and how each
+person is told (attached to the `person` group in cli/main.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from torchflow.cli.context import Env, pass_env
+from torchflow.cli.params import DATE, Whole
+
+
+@click.command("away")
+@click.argument("handle")
+@click.option("--from", "starts", type=DATE, required=True, help="First day away (YYYY-MM-DD).")
+@click.option("--to", "ends", type=DATE, required=True, help="Last day away (inclusive).")
+@click.option("--substitute", required=True, metavar="OTHER",
+              help="Who receives HANDLE's notices and new work meanwhile.")
+@click.option("--reason", default="", help="Why (shown in the agenda and `person show`).")
+@pass_env
+def away(env: Env, handle: str, starts: date, ends: date, substitute: str, reason: str) -> None:
+    """HANDLE is away from --from to --to; OTHER stands in.
+
+    While away, HANDLE's notices and digests go to OTHER (marked "for HANDLE,
+    away until ..."), and tasks planned meanwhile are assigned to OTHER. If
+    OTHER is away too, OTHER's own substitute receives them.
+
+    \b
+    Example:
+      torchflow person away wang.li --from 2026-12-07 --to 2026-12-18 \\
+          --substitute zhao.min --reason "annual leave"
+    """
+    from torchflow.service import absences
+
+    result = absences.record_absence(env.app, env.actor(), handle, starts=starts, ends=ends,
+                                     substitute=substitute, reason=reason)
+    env.emit(result, lambda r: f"{r['handle']} away {r['from']} to {r['to']}; "
+             f"{r['substitute']} stands in")
+
+
+@click.command("back")
+@click.argument("handle")
+@pass_env
+def back(env: Env, handle: str) -> None:
+    """HANDLE is back: their absences not over end today.
+
+    \b
+    Example:
+      torchflow person back wang.li
+    """
+    from torchflow.service import absences
+
+    result = absences.end_absence(env.app, env.actor(), handle)
+    env.emit(result, lambda r: f"{r['handle']} back on {r['back_on']} "
+             f"({r['ended']} absence(s) ended)")
+
+
+def _quiet(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """--quiet HH:MM-HH:MM checked at the edge (a usage error, exit 2)."""
+    if value is None:
+        return None
+    from torchflow.domain.routing import parse_quiet
+    from torchflow.errors import InvalidInput
+
+    try:
+        return parse_quiet(value)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+def _fallback(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from torchflow.errors import InvalidInput
+    from torchflow.service.absences import parse_fallback
+
+    try:
+        return parse_fallback(value)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+@click.command("notify")
+@click.argument("handle")
+@click.option("--each", "mode", flag_value="each", help="Every notice as it falls due.")
+@click.option("--digest", "mode", flag_value="digest",
+              help="Upcoming and due notices folded into the daily digest.")
+@click.option("--quiet", callback=_quiet, metavar="HH:MM-HH:MM",
+              help="Quiet hours, local time (e.g. 20:00-08:00): only escalations go then.")
+@click.option("--no-quiet", is_flag=True, help="No quiet hours.")
+@click.option("--fallback", callback=_fallback, metavar="CHANNEL:ADDRESS",
+              help="Where notices go when the e-mail address keeps bouncing.")
+@click.option("--no-fallback", is_flag=True, help="No fallback channel.")
+@click.option("--fallback-after", type=Whole(1, 50), metavar="N",
+              help="Permanent SMTP refusals of one notice before the fallback (default 3).")
+@pass_env
+def notify(env: Env, handle: str, mode: str | None, quiet: Any, no_quiet: bool,
+           fallback: Any, no_fallback: bool, fallback_after: int | None) -> None:
+    """How HANDLE is told; with no option, show it.
+
+    \b
+    Example:
+      torchflow person notify wang.li --digest --quiet 20:00-08:00
+      torchflow person notify wang.li --fallback webhook:https://hooks.example/wl \\
+          --fallback-after 2
+    """
+    from torchflow.service import absences
+
+    if quiet is not None and no_quiet:
+        raise click.UsageError("give --quiet or --no-quiet, not both")
+    if fallback is not None and no_fallback:
+        raise click.UsageError("give --fallback or --no-fallback, not both")
+    changes: dict[str, Any] = {"notify": mode, "fallback_after": fallback_after}
+    if quiet is not None or no_quiet:
+        changes["quiet"] = quiet
+    if fallback is not None or no_fallback:
+        changes["fallback"] = fallback
+    result = absences.set_notify(env.app, env.actor(), handle, **changes)
+    env.emit(result, lambda r: f"{r['handle']}: {r['notify']}, quiet "
+             f"{r['quiet'] or 'none'}, fallback {r['fallback'] or 'none'}"
+             + (f" after {r['fallback_after']} refusal(s)" if r["fallback"] else ""))
+
+
+COMMANDS = (away, back, notify)
