@@ -1,5 +1,5 @@
-"""README's "A coordinator's day", run from the README text itself: every shell
-block of the walkthrough, in order, as real processes in a temporary copy of the
+"""README's "A coordinator's day" and "An office's set-up", run from the README
+text itself: every shell block of the two, in order, as real processes in a temporary copy of the
 repository's config.toml and workflows. A command shown with `# Error: ...`
 under it must be refused with that one line; one shown with `# <output>` must
 print it."""
@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import ROOT, is_postgres
 
 README = ROOT / "README.md"
-SECTION = "## A coordinator's day"
+SECTIONS = ("## A coordinator's day", "## An office's set-up")
 TIMEOUT = 60
 
 
@@ -31,11 +31,12 @@ class Step:
 
 
 def walkthrough(text: str) -> list[Step]:
-    """The commands of the section's ```sh blocks, with what each is shown to print."""
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    """The commands of the sections' ```sh blocks, with what each is shown to print."""
     steps: list[Step] = []
-    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
-        _parse_block(block, steps)
+    for title in SECTIONS:
+        section = text.split(title, 1)[1].split("\n## ", 1)[0]
+        for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
+            _parse_block(block, steps)
     return steps
 
 

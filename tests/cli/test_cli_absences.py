@@ -26,7 +26,8 @@ def test_someone_else_needs_the_admin_role(cli: Cli) -> None:
                       "2026-03-20", "--substitute", "zhao.min", as_="zhao.min")
     assert err == ("Error: zhao.min may not change wang.li's absences or notices; "
                    "only wang.li or someone with the 'admin' role may")
-    cli.ok("person", "add", "root.admin", "--name", "Admin", "--role", "admin")
+    cli.ok("person", "add", "root.admin", "--name", "Admin", "--role", "admin",
+           "--login", "root.admin")
     cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
            "--substitute", "zhao.min", as_="root.admin")
 
@@ -68,3 +69,28 @@ def test_notice_list_shows_why_a_notice_was_re_routed(cli: Cli) -> None:
     assert lines[0].split()[-1] == "REASON"
     [line] = [x for x in lines if key in x]
     assert line.endswith("for wang.li, away until 2026-03-20")
+
+
+def test_person_show_lists_absences_and_how_they_are_told(cli: Cli) -> None:
+    cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
+           "--substitute", "zhao.min", "--reason", "annual leave", as_="wang.li")
+    cli.ok("person", "notify", "wang.li", "--digest", "--quiet", "20:00-08:00", as_="wang.li")
+    shown = cli.json("person", "show", "wang.li")
+    assert shown["absences"] == [{"from": "2026-03-16", "to": "2026-03-20",
+                                  "substitute": "zhao.min", "reason": "annual leave",
+                                  "by": "wang.li", "ended_at": None}]
+    assert (shown["notify"], shown["quiet"], shown["fallback"]) == ("digest", "20:00-08:00",
+                                                                    None)
+    assert shown["delivery_problems"] == []
+    text = cli.ok("person", "show", "wang.li").out
+    assert "Absences:" in text and "annual leave" in text
+    assert "Quiet hours:" in text
+
+
+def test_person_edit_rotates_ones_own_feed_token_only(cli: Cli) -> None:
+    first = cli.ok("person", "edit", "wang.li", "--new-feed-token", as_="wang.li").out
+    second = cli.ok("person", "edit", "wang.li", "--new-feed-token", as_="wang.li").out
+    assert first.startswith("changed wang.li; feed file wang.li-") and first != second
+    assert cli.json("person", "feed-token", "wang.li", as_="wang.li")["file"] in second
+    err = cli.refused("person", "edit", "wang.li", "--new-feed-token", as_="zhao.min")
+    assert "needs the 'admin' role" in err

@@ -68,29 +68,43 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
               help="Add an operating-system login (repeatable).")
 @click.option("--remove-login", "remove_logins", multiple=True, metavar="OSUSER",
               help="Remove a login.")
+@click.option("--new-feed-token", "new_feed_token", is_flag=True,
+              help="Rotate the secret in HANDLE's calendar feed file name (as "
+                   "`person feed-token --new`; one's own needs no role).")
 @pass_env
 def edit(env: Env, handle: str, name: str | None, email: str | None, channel: str | None,
          address: str | None, add_roles: tuple[str, ...], remove_roles: tuple[str, ...],
-         add_logins: tuple[str, ...], remove_logins: tuple[str, ...]) -> None:
+         add_logins: tuple[str, ...], remove_logins: tuple[str, ...],
+         new_feed_token: bool) -> None:
     """Change HANDLE's details, roles or logins, with the checks of `person add`.
 
     \b
     Example:
       torchflow person edit he.yu --channel webhook --address https://hooks.example.cn/he
       torchflow person edit wang.li --add-role admin --login wangli
+      torchflow person edit wang.li --new-feed-token
     """
-    from torchflow.service import people
+    from torchflow.service import feeds, people
 
-    if not any((name is not None, email is not None, channel, address is not None, add_roles,
-                remove_roles, add_logins, remove_logins)):
+    details = any((name is not None, email is not None, channel, address is not None,
+                   add_roles, remove_roles, add_logins, remove_logins))
+    if not details and not new_feed_token:
         raise click.UsageError("nothing to change; give e.g. --email or --add-role")
-    env.require("person.roles" if add_roles or remove_roles else "person.edit")
-    env.require("person.edit")
+    if add_roles or remove_roles:
+        env.require("person.roles")
+    if details:
+        env.require("person.edit")
+    if new_feed_token and env.actor().handle != handle:
+        env.require("person.feed_token")
     result = people.edit_person(
         env.app, handle, name=name, email=email, channel=channel, address=address,
         add_roles=list(add_roles), remove_roles=list(remove_roles),
-        add_logins=list(add_logins), remove_logins=list(remove_logins))
-    env.emit(result, lambda r: f"changed {r['handle']}")
+        add_logins=list(add_logins), remove_logins=list(remove_logins)) if details else {
+        "handle": handle}
+    if new_feed_token:
+        result = {**result, "feed_file": feeds.rotate_token(env.app, handle)["file"]}
+    env.emit(result, lambda r: f"changed {r['handle']}" + (
+        f"; feed file {r['feed_file']}" if "feed_file" in r else ""))
 
 
 @person.command("deactivate")
@@ -135,7 +149,8 @@ def reactivate(env: Env, handle: str) -> None:
 @click.argument("handle")
 @pass_env
 def show(env: Env, handle: str) -> None:
-    """HANDLE's roles, logins, channel, open cases and tasks, overdue count.
+    """HANDLE's roles, logins, channel and how they are told, open cases and tasks,
+    overdue count, absences, and notices that bounced or died.
 
     \b
     Example:
@@ -152,11 +167,18 @@ def render_person(v: dict[str, Any]) -> str:
     head = pairs({**v, "logins": v["logins"] or None, "roles": v["roles"] or None},
                  [("Person", "handle"), ("Name", "name"), ("Roles", "roles"),
                   ("Logins", "logins"), ("E-mail", "email"), ("Channel", "channel"),
-                  ("Address", "address"), ("Active", "active"), ("Overdue", "overdue")])
+                  ("Address", "address"), ("Notify", "notify"), ("Quiet hours", "quiet"),
+                  ("Fallback", "fallback"), ("Active", "active"), ("Overdue", "overdue")])
     cases = table(v["open_cases"], [("CASE", "key"), ("STATE", "state"), ("TITLE", "title")])
     tasks = table(v["open_tasks"], [("ID", "id"), ("CASE", "case"), ("RULE", "rule"),
                                     ("DUE", "due_on"), ("OVERDUE", "overdue")])
-    return "\n\n".join([head, "Open cases:\n" + cases, "Open tasks:\n" + tasks])
+    away = table(v["absences"], [("FROM", "from"), ("TO", "to"), ("SUBSTITUTE", "substitute"),
+                                 ("REASON", "reason"), ("ENDED", "ended_at")])
+    problems = table(v["delivery_problems"], [("NOTICE", "id"), ("KIND", "kind"),
+                                              ("STATUS", "status"), ("CHANNEL", "channel"),
+                                              ("REASON", "reason"), ("ERROR", "error")])
+    return "\n\n".join([head, "Open cases:\n" + cases, "Open tasks:\n" + tasks,
+                        "Absences:\n" + away, "Bounced or dead notices:\n" + problems])
 
 
 @person.command("roles")

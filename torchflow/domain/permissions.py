@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "person.reactivate": (ADMIN, "reactivate a person (`person reactivate`)"),
     "person.handover": (ADMIN, "hand a person's work to another (`person handover`)"),
     "person.feed_token": (ADMIN, "show or rotate another person's calendar feed token"),
+    "person.absence": (ADMIN, "record or end another person's absence, or set how they are "
+                       "told (`person away/back/notify`); one's own needs no role"),
     "act.as": (ADMIN, "act as another person (`--as`, TORCHFLOW_USER)"),
     "notice.retry": (ADMIN, "send a dead notice again (`notice retry`)"),
     "workflow.migrate": (ADMIN, "move open cases to another version (`workflow migrate`)"),

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
-from torchflow.domain import routing
+from torchflow.domain import permissions, routing
 from torchflow.domain.absence import Absence, Receiver, check_new, receiver
 from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.domain.text import ADDRESS_MAX, check_line
@@ -26,7 +26,7 @@ from torchflow.service.app import App
 from torchflow.service.people import Actor
 from torchflow.store.models import ABSENCES, NOTICES, PEOPLE, TASKS
 
-ADMIN = "admin"
+ADMIN = permissions.ADMIN  # who stands in when a chain and its role end with nobody present
 REASON_MAX = 200
 FALLBACK_AFTER = 3  # permanent SMTP failures of one notice before its fallback channel
 FALLBACK_AFTER_MAX = 50
@@ -35,14 +35,17 @@ ESCALATION = NoticeKind.ESCALATION
 
 def may_manage(actor: Actor, handle: str) -> bool:
     """Whether ``actor`` may set ``handle``'s absences and notice preferences:
-    the person themself, or an admin. (The lead wires this to the permissions table.)"""
-    return actor.handle == handle or ADMIN in actor.roles
+    the person themself, or whoever the permissions table allows (an admin acting
+    as someone else is an admin)."""
+    return (actor.handle == handle or actor.entered_by is not None
+            or permissions.allowed("person.absence", actor.roles))
 
 
 def _require_manage(actor: Actor, handle: str) -> None:
     if not may_manage(actor, handle):
+        role = permissions.role_for("person.absence")
         raise Refused(f"{actor.handle} may not change {handle}'s absences or notices; "
-                      f"only {handle} or someone with the '{ADMIN}' role may")
+                      f"only {handle} or someone with the '{role}' role may")
 
 
 # --------------------------------------------------------------------------- absences

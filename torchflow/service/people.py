@@ -249,8 +249,9 @@ def _open_work(s: Connection, person_id: int) -> tuple[int, int]:
 
 
 def show_person(app: App, handle: str) -> dict[str, Any]:
-    """A person with their logins and open work. ``absences`` is filled by the
-    absences module when it is there (an empty list until then)."""
+    """A person with their logins, open work, absences, how they are told and the
+    notices that bounced to their fallback channel or died."""
+    from torchflow.service import absences
     from torchflow.service.tasks import overdue_before
 
     now = app.now()
@@ -269,7 +270,10 @@ def show_person(app: App, handle: str) -> dict[str, Any]:
             .order_by(TASKS.c.due_on, TASKS.c.id))]
         return {**person_view(person), "logins": logins_of(s, person.id),
                 "open_cases": cases, "open_tasks": tasks,
-                "overdue": sum(1 for t in tasks if t["overdue"]), "absences": []}
+                "overdue": sum(1 for t in tasks if t["overdue"]),
+                "absences": absences.absences_of(s, person.id, app.calendar.tz),
+                **{k: v for k, v in absences.notify_view(person).items() if k != "handle"},
+                "delivery_problems": absences.delivery_problems(s, person.handle)}
 
 
 def first_admin(app: App, handle: str, login: str) -> dict[str, Any] | None:
