@@ -12,10 +12,13 @@ new cases with one executemany each for cases, tasks and events
 the follow-up effects of a field change, as ``case set`` does. Each chunk stands
 alone, so a run stopped half-way is finished by running it again.
 
-A case imported in a state entered on a past day has its follow-ups planned
-from that day, as if it had entered then: what is overdue is overdue, and the
-sweep's catch-up (domain/timeline.notices_due) sends one notice per task, the
-latest stage, not every reminder missed.
+A case imported in a state entered on a past day has its visits and deadlines
+planned from that day, as if it had entered then: what is overdue is overdue, and
+the sweep's catch-up (domain/timeline.notices_due) sends one notice per task, the
+latest stage, not every reminder missed. Its contacts start at the slot in
+progress at import time (``planning.plan_roll``'s ``following``): the contacts
+due before the office used torchflow were not missed in torchflow, so the first
+sweep records none.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -33,7 +36,8 @@ from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.planning import counted_from, plan_state_entry
+from torchflow.domain.planning import PlannedTask, counted_from, plan_roll, plan_state_entry
+from torchflow.domain.rules import ContactRule, Rule
 from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
@@ -343,6 +347,7 @@ def _create(
         planned = plan_state_entry(cal, state.rules, case_key=case.key, entered_on=entered_on,
                                    occurrences={}, since=since) if state.rules else []
         by_name = {r.name: r for r in state.rules}
+        planned = [_from_now_on(cal, by_name[p.rule], p, now) for p in planned]
         assignees = _assignees(state.rules, row.fields, people, case.owner_id)
         tasks += [followups.task_row(cal, p, by_name[p.rule], case_id=case_id,
                                      assignee_id=assignees.get(p.rule, case.owner_id),
@@ -360,6 +365,21 @@ def _create(
     append_events(s, events)
     if tasks:
         s.execute(insert(TASKS), tasks)
+
+
+def _from_now_on(cal: WorkCalendar, rule: Rule, planned: PlannedTask, now: datetime
+                 ) -> PlannedTask:
+    """A contact planned from a past entry day, moved on to the slot in progress
+    ``now`` (the one the sweep would open after marking every earlier one missed),
+    as the same occurrence: nothing was missed before the case was imported. It
+    counts from the slot before, so a re-plan finds the same day."""
+    if not isinstance(rule, ContactRule):
+        return planned
+    roll = plan_roll(cal, rule, due_on=planned.due_on, occurrence=planned.occurrence, now=now)
+    if roll is None:
+        return planned
+    before = roll.missed[-1].due_on if roll.missed else planned.due_on
+    return replace(roll.following, occurrence=planned.occurrence, since=before)
 
 
 def _assignees(rules: Any, fields: dict[str, Any], people: dict[str, tuple[int, bool]],
