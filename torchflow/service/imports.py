@@ -36,8 +36,8 @@ from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.planning import PlannedTask, counted_from, plan_roll, plan_state_entry
-from torchflow.domain.rules import ContactRule, Rule
+from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
+from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
@@ -130,9 +130,10 @@ def _import(
         result.bad_file = str(skip_bad)
     tick = progress(good) if progress else None
     label = path.name
+    planner = _Planner(app.calendar, now)
     for chunk in _spilled(spill):
         with app.db.transaction() as s:
-            _write_chunk(app, s, actor, pinned, chunk, label, people, now)
+            _write_chunk(app, s, actor, pinned, chunk, label, people, planner)
         if tick:
             tick(len(chunk))
     return result
@@ -178,6 +179,8 @@ def _check(
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
         good += len(ok)
+        for row in ok:
+            row.cells = []  # kept only to write a bad row back out
         if spill is not None and ok:
             pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
         with app.db.read() as s:
@@ -269,7 +272,7 @@ def _changes(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, b
 
 def _write_chunk(
     app: App, s: Connection, actor: Actor, pinned: Pinned, chunk: list[sheets.SheetRow],
-    label: str, people: dict[str, tuple[int, bool]], now: datetime,
+    label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
     spec = pinned.spec
     stored = _stored(s, spec.name, [r.external_ref for r in chunk])
@@ -277,9 +280,9 @@ def _write_chunk(
     for row in chunk:
         case = stored.get(row.external_ref)
         if case is not None:
-            _update(app, s, actor, spec, case, row, label, people, now)
+            _update(app, s, actor, spec, case, row, label, people, planner.now)
     if new:
-        _create(app, s, actor, pinned, new, label, people, now)
+        _create(s, actor, pinned, new, label, people, planner)
 
 
 class _RememberingCalendar:
@@ -303,23 +306,57 @@ class _RememberingCalendar:
         return getattr(self._cal, name)
 
 
-_CALENDARS: dict[int, tuple[WorkCalendar, WorkCalendar]] = {}
+class _Planner:
+    """The follow-ups of imported rows, for one import. A contact or deadline
+    planned from a day is the same for every case entered that day, and so is a
+    task row but for its case, assignee and visit seed: each is computed once per
+    (rule, day), not once per row. Visits are drawn per case (their seed is the
+    case key's), from the remembered calendar."""
 
+    def __init__(self, cal: WorkCalendar, now: datetime) -> None:
+        self.cal = cast(WorkCalendar, _RememberingCalendar(cal))
+        self.now = now
+        self._plans: dict[tuple[str, date], PlannedTask] = {}
+        self._rows: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-def _remembering(cal: WorkCalendar) -> WorkCalendar:
-    kept = _CALENDARS.get(id(cal))
-    if kept is None or kept[0] is not cal:
-        _CALENDARS.clear()  # one import at a time: nothing stays past its App
-        kept = (cal, cast(WorkCalendar, _RememberingCalendar(cal)))
-        _CALENDARS[id(cal)] = kept
-    return kept[1]
+    def plan(self, rules: tuple[Rule, ...], fields: dict[str, Any], *, case_key: str,
+             entered_on: date) -> list[PlannedTask]:
+        """What ``planning.plan_state_entry`` plans for a first stay (occurrence 1,
+        a rule's ``from`` field honoured), contacts moved on to the current slot."""
+        since, _ = counted_from(rules, fields)
+        return [self._first(rule, case_key, since.get(rule.name, entered_on)) for rule in rules]
+
+    def _first(self, rule: Rule, case_key: str, since: date) -> PlannedTask:
+        if isinstance(rule, VisitRule):
+            return plan_next(self.cal, rule, case_key=case_key, since=since, occurrence=1)
+        planned = self._plans.get((rule.name, since))
+        if planned is None:
+            planned = _from_now_on(self.cal, rule, plan_next(
+                self.cal, rule, case_key=case_key, since=since, occurrence=1), self.now)
+            self._plans[(rule.name, since)] = planned
+        return planned
+
+    def row(self, planned: PlannedTask, rule: Rule, *, case_id: int,
+            assignee_id: int | None) -> dict[str, Any]:
+        """``followups.task_row`` of a planned task; everything in it but the case,
+        assignee and seed follows from (rule, occurrence, due day, counted-from day,
+        window end)."""
+        key = (planned.rule, planned.occurrence, planned.due_on, planned.since,
+               planned.window_end)
+        base = self._rows.get(key)
+        if base is None:
+            base = followups.task_row(self.cal, planned, rule, case_id=0, assignee_id=None,
+                                      now=self.now)
+            self._rows[key] = base
+        return {**base, "case_id": case_id, "assignee_id": assignee_id, "seed": planned.seed,
+                "window_start": planned.window_start}
 
 
 def _create(
-    app: App, s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
-    label: str, people: dict[str, tuple[int, bool]], now: datetime,
+    s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
+    label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
-    spec, cal = pinned.spec, _remembering(app.calendar)
+    spec, cal, now = pinned.spec, planner.cal, planner.now
     keys = _next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
     for key, row in zip(keys, rows, strict=True):
@@ -335,23 +372,23 @@ def _create(
             "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
             "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
         })
-    ids = s.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True),
-                    records).scalars().all()
+    # Ids by key: RETURNING in parameter order makes SQLAlchemy insert one row
+    # per statement on SQLite (no sentinel); by key, a chunk is a few statements.
+    ids = dict(s.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), records)
+               .tuples().all())
     events, tasks = [], []
-    for case_id, record, row in zip(ids, records, rows, strict=True):
+    for record, row in zip(records, rows, strict=True):
+        case_id = ids[record["key"]]
         ext = record.pop("external_ref")
         case = CaseRow(id=case_id, **record)
-        state = spec.states[row.state]
-        entered_on = cal.local_date(case.state_entered_at)
-        since, _ = counted_from(state.rules, row.fields)
-        planned = plan_state_entry(cal, state.rules, case_key=case.key, entered_on=entered_on,
-                                   occurrences={}, since=since) if state.rules else []
-        by_name = {r.name: r for r in state.rules}
-        planned = [_from_now_on(cal, by_name[p.rule], p, now) for p in planned]
-        assignees = _assignees(state.rules, row.fields, people, case.owner_id)
-        tasks += [followups.task_row(cal, p, by_name[p.rule], case_id=case_id,
-                                     assignee_id=assignees.get(p.rule, case.owner_id),
-                                     now=now) for p in planned]
+        rules = spec.states[row.state].rules
+        planned = planner.plan(rules, row.fields, case_key=case.key,
+                               entered_on=cal.local_date(case.state_entered_at))
+        by_name = {r.name: r for r in rules}
+        assignees = _assignees(rules, row.fields, people, case.owner_id)
+        tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
+                              assignee_id=assignees.get(p.rule, case.owner_id))
+                  for p in planned]
         events.append(NewEvent(
             case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, to_state=row.state,
             data={"source": f"imported from {label} row {row.number}", "file": label,
