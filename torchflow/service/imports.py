@@ -374,8 +374,8 @@ def _create(
         })
     # Ids by key: RETURNING in parameter order makes SQLAlchemy insert one row
     # per statement on SQLite (no sentinel); by key, a chunk is a few statements.
-    ids = dict(s.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), records)
-               .tuples().all())
+    ids: dict[str, int] = dict(
+        s.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), records).all())
     events, tasks = [], []
     for record, row in zip(records, rows, strict=True):
         case_id = ids[record["key"]]
