@@ -5,6 +5,8 @@ kind of bad row; on the test database (SQLite file or PostgreSQL)."""
 from __future__ import annotations
 
 import csv
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,20 @@ def test_skip_bad_imports_the_rest_and_writes_the_bad_rows(cli: Cli, tmp_path: P
     assert rows[0][-1] == "error · 错误"
     assert len(rows) == 11
     assert "no active person" in rows[3][-1]
+    # The file to fix imports again as it is: the same rows refused, its error
+    # column read past; fixed, they go in.
+    again = cli.run("import", "cases", "project_introduction", bad, as_="wang.li")
+    assert again.code == 1 and len(again.err.splitlines()) == 10, again.err
+    assert "names no column" not in again.err
+    fixed_rows = [[str(c) for c in r] for r in rows[1:]]
+    for n, (column, value) in enumerate([(0, "B-1"), (1, "a title"), (2, ""), (3, ""), (4, ""),
+                                         (6, "biomedicine"), (8, "1000"), (5, "E"), (5, "E"),
+                                         (0, "B-10")]):
+        fixed_rows[n][column] = value  # each row's mistake put right, in the file's order
+    fixed = write_csv(tmp_path / "fixed.csv", fixed_rows, header=[str(c) for c in rows[0]])
+    done = cli.json("import", "cases", "project_introduction", fixed, as_="wang.li")
+    assert (done["created"], done["bad"]) == (10, 0)
+    assert len(cases_of(cli)) == 11
 
 
 def test_template_round_trips_its_hint_row(cli: Cli, tmp_path: Path) -> None:
@@ -268,3 +284,24 @@ def test_an_old_matter_counts_no_contacts_missed_before_it_was_imported(
                                                    "overdue"]
     cli.ok("scheduler", "tick")
     assert len(cli.json("notice", "list")["items"]) == len(notices)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchflow.cli import sheets as sheet_commands
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with sheet_commands._progress("importing") as start:
+        assert start is not None
+        tick = start(2500)
+        tick(1000)
+        tick(1500)
+    assert "importing" in terminal.getvalue() and "100%" in terminal.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with sheet_commands._progress("importing") as start:
+        assert start is None

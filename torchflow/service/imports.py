@@ -483,7 +483,7 @@ def _update(
 
 def _write_bad(out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
     """The bad rows as they were, with what is wrong, to fix and import again."""
-    titles = [*header.titles, "error · 错误"]
+    titles = [*header.titles, sheets.ERROR_COLUMN[1]]
     width = len(header.titles)
     body = ([*r.cells[:width], *[""] * (width - len(r.cells)),
              "; ".join(f"{p.column}: {p.message}" for p in r.problems)] for r in rows)
