@@ -17,6 +17,7 @@ migrated SQLite database with the people and the workflow version in it:
   database before the clock starts, inserted into a fresh copy by ``sqlite3``
   ``executemany``, 1,000 cases (with their tasks and events) per transaction, with
   the audit head bumped once per chunk; nothing is checked, planned or hashed;
+  the fastest of three runs, each on its own fresh copy;
 * export: ``service.exports.export_cases`` to .xlsx on the imported database;
 * xlsxwriter baseline: the same header and rows, fetched before the clock
   starts, written by xlsxwriter in constant-memory mode.
@@ -43,6 +44,9 @@ ROWS = 100_000
 TARGET_RATIO = 0.3
 TARGET_MIB = 200.0
 CHUNK = 1000
+# The raw side is short and all commits (fsync): a burst of other work on a shared
+# disk can triple one run. Its fastest of three is the baseline, the strictest.
+RAW_RUNS = 3
 
 Log = Callable[[str], None]
 
@@ -244,17 +248,17 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
         results[kind] = measure("import", str(config), str(path))
         if results[kind]["created"] != n:
             raise RuntimeError(f"the import created {results[kind]['created']} cases, not {n}")
-        raw_db, _ = _fresh(template, f"raw-{kind}")
-        log("  raw executemany of the same rows ...")
-        raw = measure("raw", str(db), str(raw_db))
+        log(f"  raw executemany of the same rows, {RAW_RUNS} times ...")
+        raw = min((measure("raw", str(db), str(_fresh(template, f"raw-{kind}-{i}")[0]))
+                   for i in range(RAW_RUNS)), key=lambda r: r["seconds"])
         per_s, raw_per_s = n / results[kind]["seconds"], n / raw["seconds"]
         figures.append({
             "name": f"import {n // 1000}k rows ({kind.upper()})", "value": per_s, "unit": "/s",
             "baseline": raw_per_s, "baseline_name": "raw sqlite3 executemany of the same "
                                                     "cases, tasks and events",
             "check": ("ratio>=", TARGET_RATIO),
-            "note": f"{n:,} rows in {results[kind]['seconds']:.1f} s (raw "
-                    f"{raw['seconds']:.1f} s); 3 tasks and 1 event per case",
+            "note": f"{n:,} rows in {results[kind]['seconds']:.1f} s (raw, fastest of "
+                    f"{RAW_RUNS}: {raw['seconds']:.1f} s); 3 tasks and 1 event per case",
         })
     small_db, small_config = _fresh(template, "import-small")
     small = measure("import", str(small_config), str(small_csv))
