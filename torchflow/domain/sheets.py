@@ -149,6 +149,8 @@ def match_header(cells: Sequence[Any], spec: WorkflowSpec) -> Header:
 def cell_text(value: Any) -> str:
     """A cell as text: an XLSX number as a plain decimal (integral ones without
     '.0'), a date as YYYY-MM-DD, a date-time at midnight as its date."""
+    if type(value) is str:  # every CSV cell, most XLSX ones: first, not last
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
