@@ -12,11 +12,13 @@ which reports its wall time and its peak RSS (``VmHWM``), on a fresh copy of a
 migrated SQLite database with the people and the workflow version in it:
 
 * import: ``service.imports.import_cases`` (both passes: every row checked, then
-  written a chunk per transaction), through the same App the CLI builds;
+  written a chunk per transaction), through the same App the CLI builds; the
+  fastest of two runs, each on its own fresh copy, run in turn with the raw runs;
 * raw baseline: the cases, tasks and events that import wrote, read back from its
   database before the clock starts, inserted into a fresh copy by ``sqlite3``
   ``executemany``, 1,000 cases (with their tasks and events) per transaction, with
   the audit head bumped once per chunk; nothing is checked, planned or hashed;
+  the fastest of three runs, each on its own fresh copy;
 * export: ``service.exports.export_cases`` to .xlsx on the imported database;
 * xlsxwriter baseline: the same header and rows, fetched before the clock
   starts, written by xlsxwriter in constant-memory mode.
@@ -43,6 +45,13 @@ ROWS = 100_000
 TARGET_RATIO = 0.3
 TARGET_MIB = 200.0
 CHUNK = 1000
+# The raw side is short and all commits (fsync): a burst of other work on a shared
+# disk can triple one run. Its fastest of three is the baseline, the strictest.
+RAW_RUNS = 3
+# The import is long, but one run of it is as exposed to a burst as the raw side
+# is (on the shared machine, 24 s and 45 s for the same code): its fastest of
+# two, run in turn with the raw runs, is measured the same way as the baseline.
+IMPORT_RUNS = 2
 
 Log = Callable[[str], None]
 
@@ -226,6 +235,10 @@ def _fresh(template: Path, name: str) -> tuple[Path, Path]:
     return db, write_config(folder, db)
 
 
+def _times(runs: list[dict[str, Any]]) -> str:
+    return " / ".join(f"{r['seconds']:.1f}" for r in runs)
+
+
 def run(quick: bool, log: Log) -> list[dict[str, Any]]:
     n = 20_000 if quick else ROWS
     small_n = n // 10
@@ -240,21 +253,30 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for kind, path in (("csv", csv_path), ("xlsx", xlsx_path)):
         db, config = _fresh(template, f"import-{kind}")
-        log(f"  import {path.name} ...")
-        results[kind] = measure("import", str(config), str(path))
-        if results[kind]["created"] != n:
-            raise RuntimeError(f"the import created {results[kind]['created']} cases, not {n}")
-        raw_db, _ = _fresh(template, f"raw-{kind}")
-        log("  raw executemany of the same rows ...")
-        raw = measure("raw", str(db), str(raw_db))
+        runs: list[dict[str, Any]] = []
+        raws: list[dict[str, Any]] = []
+        log(f"  import {path.name} {IMPORT_RUNS} times, raw executemany of the same rows "
+            f"{RAW_RUNS} times, in turn ...")
+        for i in range(max(IMPORT_RUNS, RAW_RUNS)):
+            if i < IMPORT_RUNS:
+                run_config = config if i == 0 else _fresh(template, f"import-{kind}-{i}")[1]
+                runs.append(measure("import", str(run_config), str(path)))
+                if runs[-1]["created"] != n:
+                    raise RuntimeError(f"the import created {runs[-1]['created']} cases, not {n}")
+            if i < RAW_RUNS:
+                raws.append(measure("raw", str(db), str(_fresh(template, f"raw-{kind}-{i}")[0])))
+        results[kind] = min(runs, key=lambda r: r["seconds"])
+        results[kind]["peak_mib"] = max(r["peak_mib"] for r in runs)
+        raw = min(raws, key=lambda r: r["seconds"])
         per_s, raw_per_s = n / results[kind]["seconds"], n / raw["seconds"]
         figures.append({
             "name": f"import {n // 1000}k rows ({kind.upper()})", "value": per_s, "unit": "/s",
             "baseline": raw_per_s, "baseline_name": "raw sqlite3 executemany of the same "
                                                     "cases, tasks and events",
             "check": ("ratio>=", TARGET_RATIO),
-            "note": f"{n:,} rows in {results[kind]['seconds']:.1f} s (raw "
-                    f"{raw['seconds']:.1f} s); 3 tasks and 1 event per case",
+            "note": f"{n:,} rows in {results[kind]['seconds']:.1f} s, fastest of "
+                    f"{_times(runs)} s (raw, fastest of {_times(raws)} s); "
+                    "3 tasks and 1 event per case",
         })
     small_db, small_config = _fresh(template, "import-small")
     small = measure("import", str(small_config), str(small_csv))
@@ -265,7 +287,8 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
             "baseline": small["peak_mib"], "baseline_name": f"the same import of {small_n:,} "
                                                             "CSV rows",
             "check": ("value<", TARGET_MIB),
-            "note": "flat in rows when the ratio stays near 1",
+            "note": f"the higher of the {IMPORT_RUNS} imports' peaks; flat in rows when the "
+                    "ratio stays near 1",
         })
     db = workdir() / "imports" / "import-csv" / "torchflow.db"
     config = db.parent / "config.toml"

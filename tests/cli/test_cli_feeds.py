@@ -35,8 +35,9 @@ def test_agenda_ics_has_stable_uids_dates_and_alarms(cli: Cli, tmp_path: Path) -
     # remind = 1 workday: 09:00 Beijing time of the working day before the due day.
     trigger = alarm.decoded("trigger")
     assert isinstance(trigger, datetime)
-    due = date.fromisoformat(contact["due_on"])
-    assert trigger.astimezone(UTC) < datetime(due.year, due.month, due.day, tzinfo=UTC)
+    # Entered on Wednesday 03-04, due Friday 03-06: the alarm at Thursday 09:00 (01:00 UTC).
+    assert contact["due_on"] == "2026-03-06"
+    assert trigger.astimezone(UTC) == datetime(2026, 3, 5, 1, 0, tzinfo=UTC)
     assert set(events) >= {f"task-{t['id']}@torchflow" for t in tasks.values()}
     # The same UIDs next time; leaving the state marks the events cancelled.
     cli.ok("case", "advance", key, "inspect", as_="wang.li")

@@ -5,6 +5,8 @@ kind of bad row; on the test database (SQLite file or PostgreSQL)."""
 from __future__ import annotations
 
 import csv
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +81,12 @@ def test_csv_in_each_encoding_imports_each_row_in_its_state(
     shown = cli.json("case", "show", key)
     assert shown["fields"]["enterprise"] == "清能动力"
     assert shown["fields"]["planned_investment"] == 120000
-    # Planned from the day it entered negotiation: the contact every 2 workdays is overdue.
+    # The visit planned from the day it entered negotiation (its window of 2-4 weeks
+    # after 02-02 is past: overdue); the contact at the slot in progress today.
     rules = {t["rule"]: t for t in shown["tasks"]}
     assert set(rules) == {"negotiation.contact", "negotiation.visit", "negotiation.deadline"}
-    assert rules["negotiation.contact"]["due_on"] == "2026-02-04"
+    assert rules["negotiation.visit"]["window"] == ["2026-02-16", "2026-03-02"]
+    assert rules["negotiation.contact"]["due_on"] == "2026-03-04"
     [event] = shown["history"]
     assert event["kind"] == "imported"
     assert event["data"]["source"] == "imported from matters.csv row 2"
@@ -174,6 +178,20 @@ def test_skip_bad_imports_the_rest_and_writes_the_bad_rows(cli: Cli, tmp_path: P
     assert rows[0][-1] == "error · 错误"
     assert len(rows) == 11
     assert "no active person" in rows[3][-1]
+    # The file to fix imports again as it is: the same rows refused, its error
+    # column read past; fixed, they go in.
+    again = cli.run("import", "cases", "project_introduction", bad, as_="wang.li")
+    assert again.code == 1 and len(again.err.splitlines()) == 10, again.err
+    assert "names no column" not in again.err
+    fixed_rows = [[str(c) for c in r] for r in rows[1:]]
+    for n, (column, value) in enumerate([(0, "B-1"), (1, "a title"), (2, ""), (3, ""), (4, ""),
+                                         (6, "biomedicine"), (8, "1000"), (5, "E"), (5, "E"),
+                                         (0, "B-10")]):
+        fixed_rows[n][column] = value  # each row's mistake put right, in the file's order
+    fixed = write_csv(tmp_path / "fixed.csv", fixed_rows, header=[str(c) for c in rows[0]])
+    done = cli.json("import", "cases", "project_introduction", fixed, as_="wang.li")
+    assert (done["created"], done["bad"]) == (10, 0)
+    assert len(cases_of(cli)) == 11
 
 
 def test_template_round_trips_its_hint_row(cli: Cli, tmp_path: Path) -> None:
@@ -230,3 +248,60 @@ def test_a_keyed_history_stays_verifiable_after_a_bulk_import(cli: Cli, tmp_path
     assert verified["ok"] is True, verified
     assert "not the key" in cli.refused("case", "note", "PI-2026-0001", "x", as_="wang.li",
                                         env={"TORCHFLOW_AUDIT_KEY": "z" * 32})
+
+
+def test_an_old_matter_counts_no_contacts_missed_before_it_was_imported(
+        cli: Cli, tmp_path: Path) -> None:
+    """Entered negotiation on Monday 2025-11-03, four months before the import
+    (Wednesday 2026-03-04 09:30): its contacts before torchflow are not missed ones."""
+    row = ["OLD-1", "An old matter", "wang.li", "negotiation", "2025-11-03", "E",
+           "new energy", "referral", "1", ""]
+    cli.ok("import", "cases", "project_introduction",
+           write_csv(tmp_path / "old.csv", [row]), as_="wang.li")
+    key = cases_of(cli)["An old matter"]["key"]
+    cli.ok("scheduler", "tick")
+    out = tmp_path / "tasks.csv"
+    cli.ok("export", "tasks", out)
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        tasks = list(csv.DictReader(handle))
+    assert [t for t in tasks if t["Status · 状态"] == "missed"] == []
+    history = cli.json("case", "history", key)["events"]
+    assert [e["kind"] for e in history] == ["imported"]
+    opened = {t["rule"]: t for t in cli.json("case", "show", key)["tasks"]}
+    # Every 2 working days from 2025-11-03: 2025-11-05 is the first slot, and 80
+    # working days later (New Year and the Spring Festival off, their make-up
+    # Sunday 01-04 and Saturdays 02-14 and 02-28 worked) 2026-03-04 is slot 41.
+    assert opened["negotiation.contact"]["due_on"] == "2026-03-04"
+    # The deadline keeps its date: 60 working days after 2025-11-03 is 2026-01-27
+    # (42 in Nov-Dec, Jan 1-2 off, Sunday Jan 4 worked: 43, ... Tuesday Jan 27: 60).
+    assert opened["negotiation.deadline"]["due_on"] == "2026-01-27"
+    overdue = cli.json("task", "list", "--overdue")["items"]
+    assert {t["rule"] for t in overdue} == {"negotiation.deadline", "negotiation.visit"}
+    # No storm: the catch-up sends each task's latest stage once (and the
+    # deadline's escalation), not every reminder since November.
+    notices = cli.json("notice", "list")["items"]
+    assert sorted(n["kind"] for n in notices) == ["digest", "due", "escalation", "overdue",
+                                                   "overdue"]
+    cli.ok("scheduler", "tick")
+    assert len(cli.json("notice", "list")["items"]) == len(notices)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchflow.cli import sheets as sheet_commands
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with sheet_commands._progress("importing") as start:
+        assert start is not None
+        tick = start(2500)
+        tick(1000)
+        tick(1500)
+    assert "importing" in terminal.getvalue() and "100%" in terminal.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with sheet_commands._progress("importing") as start:
+        assert start is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from torchflow.domain.calendar import WorkCalendar
@@ -59,14 +59,14 @@ def plan_next(
     if occurrence < 1:
         raise InvalidInput(f"occurrence must be 1 or more, got {occurrence}")
     if isinstance(rule, ContactRule):
-        task = _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.every, rule)))
-    elif isinstance(rule, DeadlineRule):
-        task = _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)))
-    elif isinstance(rule, VisitRule):
-        task = _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
-    else:
-        raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit or deadline rule")
-    return replace(task, since=since)
+        return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.every, rule)),
+                        since=since)
+    if isinstance(rule, DeadlineRule):
+        return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)),
+                        since=since)
+    if isinstance(rule, VisitRule):
+        return _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
+    raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit or deadline rule")
 
 
 def plan_state_entry(
@@ -169,6 +169,7 @@ def _plan_visit(
         window_start=start,
         window_end=end,
         seed=seed,
+        since=since,
     )
 
 
@@ -182,8 +183,10 @@ def _draw_index(seed: str, n: int) -> int:
     return int(random.Random(int(seed, 16)).random() * n)
 
 
-def _planned(rule: ContactRule | DeadlineRule, occurrence: int, due: date) -> PlannedTask:
-    return PlannedTask(rule=rule.name, kind=rule.kind, occurrence=occurrence, due_on=due)
+def _planned(rule: ContactRule | DeadlineRule, occurrence: int, due: date,
+             since: date | None = None) -> PlannedTask:
+    return PlannedTask(rule=rule.name, kind=rule.kind, occurrence=occurrence, due_on=due,
+                       since=since)
 
 
 def _positive(value: int, rule: ContactRule | DeadlineRule) -> int:

@@ -41,6 +41,9 @@ EXPORT_ONLY: tuple[tuple[str, str], ...] = (
     ("opened_at", "Opened at · 立案时间"),
     ("closed_at", "Closed at · 结案时间"),
 )
+# The column `--skip-bad` adds to the rows it writes out, read past on import, so
+# that file, fixed, imports again as it is.
+ERROR_COLUMN = ("error", "error · 错误")
 FIELD_PREFIX = "field:"
 _HINT = re.compile(r"\[.*\]\Z", re.S)
 _SPACES = re.compile(r"\s+")
@@ -118,7 +121,7 @@ def match_header(cells: Sequence[Any], spec: WorkflowSpec) -> Header:
         name = key.removeprefix(FIELD_PREFIX)
         for spelling in names_of(name, title):
             known.setdefault(spelling, key)
-    ignored = {s for name, title in EXPORT_ONLY for s in names_of(name, title)}
+    ignored = {s for name, title in (*EXPORT_ONLY, ERROR_COLUMN) for s in names_of(name, title)}
     columns: list[str | None] = []
     titles = [cell_text(c) for c in cells]
     problems = []
@@ -146,6 +149,8 @@ def match_header(cells: Sequence[Any], spec: WorkflowSpec) -> Header:
 def cell_text(value: Any) -> str:
     """A cell as text: an XLSX number as a plain decimal (integral ones without
     '.0'), a date as YYYY-MM-DD, a date-time at midnight as its date."""
+    if type(value) is str:  # every CSV cell, most XLSX ones: first, not last
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):

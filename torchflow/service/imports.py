@@ -12,10 +12,13 @@ new cases with one executemany each for cases, tasks and events
 the follow-up effects of a field change, as ``case set`` does. Each chunk stands
 alone, so a run stopped half-way is finished by running it again.
 
-A case imported in a state entered on a past day has its follow-ups planned
-from that day, as if it had entered then: what is overdue is overdue, and the
-sweep's catch-up (domain/timeline.notices_due) sends one notice per task, the
-latest stage, not every reminder missed.
+A case imported in a state entered on a past day has its visits and deadlines
+planned from that day, as if it had entered then: what is overdue is overdue, and
+the sweep's catch-up (domain/timeline.notices_due) sends one notice per task, the
+latest stage, not every reminder missed. Its contacts start at the slot in
+progress at import time (``planning.plan_roll``'s ``following``): the contacts
+due before the office used torchflow were not missed in torchflow, so the first
+sweep records none.
 """
 
 from __future__ import annotations
@@ -23,17 +26,19 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sqlalchemy import Connection, Integer, and_, insert, or_, select, text
+from sqlalchemy import Connection, Integer, insert, select, text
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.planning import counted_from, plan_state_entry
+from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
+from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
@@ -126,9 +131,10 @@ def _import(
         result.bad_file = str(skip_bad)
     tick = progress(good) if progress else None
     label = path.name
+    planner = _Planner(app.calendar, now)
     for chunk in _spilled(spill):
         with app.db.transaction() as s:
-            _write_chunk(app, s, actor, pinned, chunk, label, people, now)
+            _write_chunk(app, s, actor, pinned, chunk, label, people, planner)
         if tick:
             tick(len(chunk))
     return result
@@ -174,6 +180,8 @@ def _check(
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
         good += len(ok)
+        for row in ok:
+            row.cells = []  # kept only to write a bad row back out
         if spill is not None and ok:
             pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
         with app.db.read() as s:
@@ -235,12 +243,19 @@ _CASE_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
 def _stored(s: Connection, workflow: str, refs: list[str]) -> dict[str, CaseRow]:
     if not refs:
         return {}
-    # A case opened here, never imported, is named by its key (what an export writes).
-    rows = s.execute(select(CASES.c.external_ref, *_CASE_COLUMNS).where(
-        CASES.c.workflow == workflow,
-        or_(CASES.c.external_ref.in_(refs),
-            and_(CASES.c.external_ref.is_(None), CASES.c.key.in_(refs)))))
-    return {(r[0] or r.key): CaseRow(*r[1:]) for r in rows}
+    # A case opened here, never imported, is named by its key (what an export
+    # writes). Two statements, each on its own index: one OR of the two made
+    # SQLite scan every case of the workflow per chunk (an import quadratic in
+    # its rows). A reference that is both one case's and another's key is the
+    # imported case's.
+    by_key = s.execute(select(CASES.c.external_ref, *_CASE_COLUMNS)
+                       .where(CASES.c.key.in_(refs)))
+    found = {r.key: CaseRow(*r[1:]) for r in by_key
+             if r.workflow == workflow and r.external_ref is None}
+    by_ref = s.execute(select(CASES.c.external_ref, *_CASE_COLUMNS).where(
+        CASES.c.workflow == workflow, CASES.c.external_ref.in_(refs)))
+    found.update((r[0], CaseRow(*r[1:])) for r in by_ref)
+    return found
 
 
 def _owner(case: CaseRow, people: dict[str, tuple[int, bool]]) -> str | None:
@@ -265,7 +280,7 @@ def _changes(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, b
 
 def _write_chunk(
     app: App, s: Connection, actor: Actor, pinned: Pinned, chunk: list[sheets.SheetRow],
-    label: str, people: dict[str, tuple[int, bool]], now: datetime,
+    label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
     spec = pinned.spec
     stored = _stored(s, spec.name, [r.external_ref for r in chunk])
@@ -273,9 +288,9 @@ def _write_chunk(
     for row in chunk:
         case = stored.get(row.external_ref)
         if case is not None:
-            _update(app, s, actor, spec, case, row, label, people, now)
+            _update(app, s, actor, spec, case, row, label, people, planner.now)
     if new:
-        _create(app, s, actor, pinned, new, label, people, now)
+        _create(s, actor, pinned, new, label, people, planner)
 
 
 class _RememberingCalendar:
@@ -299,23 +314,60 @@ class _RememberingCalendar:
         return getattr(self._cal, name)
 
 
-_CALENDARS: dict[int, tuple[WorkCalendar, WorkCalendar]] = {}
+class _Planner:
+    """The follow-ups of imported rows, for one import. A contact or deadline
+    planned from a day is the same for every case entered that day, and so is a
+    task row but for its case, assignee and visit seed: each is computed once per
+    (rule, day), not once per row. Visits are drawn per case (their seed is the
+    case key's), from the remembered calendar."""
 
+    def __init__(self, cal: WorkCalendar, now: datetime) -> None:
+        self.cal = cast(WorkCalendar, _RememberingCalendar(cal))
+        self.now = now
+        self._plans: dict[tuple[str, date], PlannedTask] = {}
+        self._rows: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-def _remembering(cal: WorkCalendar) -> WorkCalendar:
-    kept = _CALENDARS.get(id(cal))
-    if kept is None or kept[0] is not cal:
-        _CALENDARS.clear()  # one import at a time: nothing stays past its App
-        kept = (cal, cast(WorkCalendar, _RememberingCalendar(cal)))
-        _CALENDARS[id(cal)] = kept
-    return kept[1]
+    def plan(self, rules: tuple[Rule, ...], fields: dict[str, Any], *, case_key: str,
+             entered_on: date) -> list[PlannedTask]:
+        """What ``planning.plan_state_entry`` plans for a first stay (occurrence 1,
+        a rule's ``from`` field honoured), contacts moved on to the current slot."""
+        since, _ = counted_from(rules, fields)
+        return [self._first(rule, case_key, since.get(rule.name, entered_on)) for rule in rules]
+
+    def _first(self, rule: Rule, case_key: str, since: date) -> PlannedTask:
+        if isinstance(rule, VisitRule):
+            return plan_next(self.cal, rule, case_key=case_key, since=since, occurrence=1)
+        planned = self._plans.get((rule.name, since))
+        if planned is None:
+            planned = _from_now_on(self.cal, rule, plan_next(
+                self.cal, rule, case_key=case_key, since=since, occurrence=1), self.now)
+            self._plans[(rule.name, since)] = planned
+        return planned
+
+    def row(self, planned: PlannedTask, rule: Rule, *, case_id: int,
+            assignee_id: int | None) -> dict[str, Any]:
+        """``followups.task_row`` of a planned task; everything in it but the case,
+        assignee and seed follows from (rule, occurrence, due day, counted-from day,
+        window end)."""
+        key = (planned.rule, planned.occurrence, planned.due_on, planned.since,
+               planned.window_end)
+        base = self._rows.get(key)
+        if base is None:
+            base = followups.task_row(self.cal, planned, rule, case_id=0, assignee_id=None,
+                                      now=self.now)
+            # Enum members as their text: the driver binds a plain str faster
+            # than a str subclass, and a row is bound tens of thousands of times.
+            base = {k: str(v) if isinstance(v, StrEnum) else v for k, v in base.items()}
+            self._rows[key] = base
+        return {**base, "case_id": case_id, "assignee_id": assignee_id, "seed": planned.seed,
+                "window_start": planned.window_start}
 
 
 def _create(
-    app: App, s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
-    label: str, people: dict[str, tuple[int, bool]], now: datetime,
+    s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
+    label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
-    spec, cal = pinned.spec, _remembering(app.calendar)
+    spec, cal, now = pinned.spec, planner.cal, planner.now
     keys = _next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
     for key, row in zip(keys, rows, strict=True):
@@ -331,22 +383,23 @@ def _create(
             "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
             "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
         })
-    ids = s.execute(insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True),
-                    records).scalars().all()
+    # Ids by key: RETURNING in parameter order makes SQLAlchemy insert one row
+    # per statement on SQLite (no sentinel); by key, a chunk is a few statements.
+    ids: dict[str, int] = dict(
+        s.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), records).all())
     events, tasks = [], []
-    for case_id, record, row in zip(ids, records, rows, strict=True):
+    for record, row in zip(records, rows, strict=True):
+        case_id = ids[record["key"]]
         ext = record.pop("external_ref")
         case = CaseRow(id=case_id, **record)
-        state = spec.states[row.state]
-        entered_on = cal.local_date(case.state_entered_at)
-        since, _ = counted_from(state.rules, row.fields)
-        planned = plan_state_entry(cal, state.rules, case_key=case.key, entered_on=entered_on,
-                                   occurrences={}, since=since) if state.rules else []
-        by_name = {r.name: r for r in state.rules}
-        assignees = _assignees(state.rules, row.fields, people, case.owner_id)
-        tasks += [followups.task_row(cal, p, by_name[p.rule], case_id=case_id,
-                                     assignee_id=assignees.get(p.rule, case.owner_id),
-                                     now=now) for p in planned]
+        rules = spec.states[row.state].rules
+        planned = planner.plan(rules, row.fields, case_key=case.key,
+                               entered_on=cal.local_date(case.state_entered_at))
+        by_name = {r.name: r for r in rules}
+        assignees = _assignees(rules, row.fields, people, case.owner_id)
+        tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
+                              assignee_id=assignees.get(p.rule, case.owner_id))
+                  for p in planned]
         events.append(NewEvent(
             case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, to_state=row.state,
             entered_by=actor.entered_by,
@@ -361,6 +414,21 @@ def _create(
     append_events(s, events)
     if tasks:
         s.execute(insert(TASKS), tasks)
+
+
+def _from_now_on(cal: WorkCalendar, rule: Rule, planned: PlannedTask, now: datetime
+                 ) -> PlannedTask:
+    """A contact planned from a past entry day, moved on to the slot in progress
+    ``now`` (the one the sweep would open after marking every earlier one missed),
+    as the same occurrence: nothing was missed before the case was imported. It
+    counts from the slot before, so a re-plan finds the same day."""
+    if not isinstance(rule, ContactRule):
+        return planned
+    roll = plan_roll(cal, rule, due_on=planned.due_on, occurrence=planned.occurrence, now=now)
+    if roll is None:
+        return planned
+    before = roll.missed[-1].due_on if roll.missed else planned.due_on
+    return replace(roll.following, occurrence=planned.occurrence, since=before)
 
 
 def _assignees(rules: Any, fields: dict[str, Any], people: dict[str, tuple[int, bool]],
@@ -428,7 +496,7 @@ def _update(
 
 def _write_bad(out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
     """The bad rows as they were, with what is wrong, to fix and import again."""
-    titles = [*header.titles, "error · 错误"]
+    titles = [*header.titles, sheets.ERROR_COLUMN[1]]
     width = len(header.titles)
     body = ([*r.cells[:width], *[""] * (width - len(r.cells)),
              "; ".join(f"{p.column}: {p.message}" for p in r.problems)] for r in rows)
