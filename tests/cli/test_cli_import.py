@@ -233,6 +233,21 @@ def test_import_people_is_idempotent_by_handle(cli: Cli, tmp_path: Path) -> None
     assert people["li.na"]["roles"] == ["coordinator", "director"]
     path.write_text("handle,name\nBad Handle,x\n", encoding="utf-8")
     assert "row 2: handle 'Bad Handle' is not valid" in cli.refused("import", "people", path)
+    path.write_text("handle,name\nsystem,The Service\n", encoding="utf-8")
+    assert "reserved for the scheduler service" in cli.refused("import", "people", path)
+
+
+def test_import_people_refuses_a_channel_left_without_its_address(cli: Cli,
+                                                                   tmp_path: Path) -> None:
+    cli.ok("person", "add", "he.yu", "--name", "He Yu", "--email", "he.yu@zone.example.cn",
+           "--channel", "smtp")
+    path = tmp_path / "staff.csv"
+    path.write_text("handle,name,e-mail\nli.na,Li Na,li.na@zone.example.cn\nhe.yu,He Yu,\n",
+                    encoding="utf-8")
+    line = cli.refused("import", "people", path)
+    assert line.startswith("error: row 3: he.yu: the smtp channel needs an e-mail address")
+    handles = {p["handle"] for p in cli.json("person", "list")["items"]}
+    assert "li.na" not in handles  # nothing written while a row is bad
 
 
 def test_a_keyed_history_stays_verifiable_after_a_bulk_import(cli: Cli, tmp_path: Path) -> None:

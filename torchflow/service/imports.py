@@ -512,7 +512,7 @@ PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
 def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
     e-mail, roles); every bad row reported at once, nothing written while one is."""
-    from torchflow.service.people import _check_person
+    from torchflow.service.people import _check_person, check_channel
 
     rows = read_rows(path)
     head = next(rows, None)
@@ -542,13 +542,24 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
             problems.append(f"row {number}: '{handle}' is on an earlier row already")
             continue
         wanted[handle] = {"name": values["name"].strip(), "email": values.get("email", ""),
-                          "roles": roles}
+                          "roles": roles, "row": number}
     if problems:
         raise Problems(problems)
     added: list[dict[str, Any]] = []
     updated: list[tuple[str, dict[str, Any]]] = []
     with (app.db.read() if dry_run else app.db.transaction()) as s:
         stored = {p.handle: p for p in s.execute(select(PEOPLE))}
+        # As `person add` / `person edit`: a channel that cannot reach them is refused now.
+        for handle, values in wanted.items():
+            person = stored.get(handle)
+            try:
+                check_channel(app, person.channel if person else None, values["email"],
+                              (person.address or "") if person else "")
+            except InvalidInput as exc:
+                problems.append(f"row {values['row']}: {handle}: {exc}")
+            del values["row"]
+        if problems:
+            raise Problems(problems)
         for handle, values in wanted.items():
             person = stored.get(handle)
             if person is None:

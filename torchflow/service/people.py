@@ -66,7 +66,7 @@ def add_person(
 ) -> dict[str, Any]:
     """Add a person. Who may is checked at the edge (permissions ``person.add``)."""
     roles = _check_person(handle, name, email, roles or [], channel, address)
-    _check_channel(app, channel, email, address)
+    check_channel(app, channel, email, address)
     logins = _check_logins(logins or [])
     with app.db.transaction() as s:
         added = insert_ignore(
@@ -117,7 +117,7 @@ def check_handle(handle: str) -> None:
                            "pick another handle")
 
 
-def _check_channel(app: App, channel: str | None, email: str, address: str) -> None:
+def check_channel(app: App, channel: str | None, email: str, address: str) -> None:
     """A channel that cannot reach the person is refused now, not after eight
     failed sends: smtp needs an e-mail, webhook a URL (the person's or the
     configured [notify.webhook] url)."""
@@ -189,7 +189,7 @@ def edit_person(
             "address": person.address if address is None else address,
         }
         _check_person(handle, new["name"], new["email"], [], new["channel"], new["address"])
-        _check_channel(app, new["channel"], new["email"], new["address"])
+        check_channel(app, new["channel"], new["email"], new["address"])
         new["name"] = new["name"].strip()
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id)
                   .values(roles=sorted(roles), **new))
