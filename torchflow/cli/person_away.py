@@ -3,6 +3,7 @@ person is told (attached to the `person` group in cli/main.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -57,29 +58,33 @@ def back(env: Env, handle: str) -> None:
              f"({r['ended']} absence(s) ended)")
 
 
-def _quiet(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """--quiet HH:MM-HH:MM checked at the edge (a usage error, exit 2)."""
-    if value is None:
-        return None
+def _checked(parser: Callable[[], Callable[[str], Any]]) -> Callable[..., Any]:
+    """A flag value checked at the edge by ``parser`` (imported on use): a usage
+    error, exit 2, naming the flag."""
+
+    def callback(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        from torchflow.errors import InvalidInput
+
+        try:
+            return parser()(value)
+        except InvalidInput as exc:
+            raise click.BadParameter(str(exc), param=param) from None
+
+    return callback
+
+
+def _parse_quiet() -> Callable[[str], Any]:
     from torchflow.domain.routing import parse_quiet
-    from torchflow.errors import InvalidInput
 
-    try:
-        return parse_quiet(value)
-    except InvalidInput as exc:
-        raise click.BadParameter(str(exc), param=param) from None
+    return parse_quiet
 
 
-def _fallback(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    if value is None:
-        return None
-    from torchflow.errors import InvalidInput
+def _parse_fallback() -> Callable[[str], Any]:
     from torchflow.service.absences import parse_fallback
 
-    try:
-        return parse_fallback(value)
-    except InvalidInput as exc:
-        raise click.BadParameter(str(exc), param=param) from None
+    return parse_fallback
 
 
 @click.command("notify")
@@ -87,10 +92,10 @@ def _fallback(_ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--each", "mode", flag_value="each", help="Every notice as it falls due.")
 @click.option("--digest", "mode", flag_value="digest",
               help="Upcoming and due notices folded into the daily digest.")
-@click.option("--quiet", callback=_quiet, metavar="HH:MM-HH:MM",
+@click.option("--quiet", callback=_checked(_parse_quiet), metavar="HH:MM-HH:MM",
               help="Quiet hours, local time (e.g. 20:00-08:00): only escalations go then.")
 @click.option("--no-quiet", is_flag=True, help="No quiet hours.")
-@click.option("--fallback", callback=_fallback, metavar="CHANNEL:ADDRESS",
+@click.option("--fallback", callback=_checked(_parse_fallback), metavar="CHANNEL:ADDRESS",
               help="Where notices go when the e-mail address keeps bouncing.")
 @click.option("--no-fallback", is_flag=True, help="No fallback channel.")
 @click.option("--fallback-after", type=Whole(1, 50), metavar="N",
