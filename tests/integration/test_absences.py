@@ -320,6 +320,30 @@ def test_a_bouncing_address_falls_back_after_n_refusals_once(
     channels.close()
 
 
+def test_a_fallback_comes_before_the_last_attempt_whatever_fallback_after_says(
+    wired: App, smtp: SmtpReceiver, hook: HttpReceiver, clock: Clock, wall: Clock
+) -> None:
+    """fallback_after over the scheduler's max_attempts: the notice falls back on
+    its last attempt instead of dying with a fallback set."""
+    two = replace(wired, settings=replace(wired.settings, scheduler=replace(
+        wired.settings.scheduler, max_attempts=2)))
+    add_person(two, "ma.lin", name="Ma Lin", email="ma.lin@zone.example.cn", channel="smtp")
+    ma = resolve_actor(two, "ma.lin")
+    set_notify(two, ma, "ma.lin", fallback=Fallback("webhook", hook.url), fallback_after=5)
+    open_lead(two, ma)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(two)
+    channels = Channels(two.settings)
+    assert dispatch(two, channels, "svc").failed == 1
+    wall.advance(seconds=5)
+    assert dispatch(two, channels, "svc").failed == 1  # the last attempt re-routes it
+    [row] = rows(two)
+    assert (row.status, row.channel, row.attempts) == ("pending", "webhook", 0)
+    assert dispatch(two, channels, "svc").sent == 1
+    assert hook.wait_for_requests(1) and smtp.messages == []
+    channels.close()
+
+
 def test_a_temporary_smtp_failure_never_falls_back(
     wired: App, smtp: SmtpReceiver, hook: HttpReceiver, clock: Clock, wall: Clock
 ) -> None:

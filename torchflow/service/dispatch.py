@@ -256,15 +256,17 @@ def _failed(app: App, owner: str, notice: Claimed, error: str, *, permanent: boo
 
 
 def _fall_back(app: App, owner: str, notice: Claimed, error: str) -> bool:
-    """After the person's ``fallback_after`` permanent refusals of one notice, send
-    it by their fallback channel instead: the same row re-routed (so nothing is
+    """After the person's ``fallback_after`` permanent refusals of one notice (at
+    the latest on its last attempt, so it never dies with a fallback set), send it
+    by their fallback channel instead: the same row re-routed (so nothing is
     doubled), under a key of its own, with fresh attempts and the reason kept."""
+    last = app.settings.scheduler.max_attempts
     with app.db.transaction() as s:
         person = s.execute(select(PEOPLE).where(
             PEOPLE.c.handle == notice.message.recipient)).first()
         if person is None or not person.fallback_channel \
                 or person.fallback_channel == notice.channel \
-                or notice.attempts < (person.fallback_after or FALLBACK_AFTER):
+                or notice.attempts < min(person.fallback_after or FALLBACK_AFTER, last):
             return False
         row = s.execute(select(NOTICES.c.reason).where(
             NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)).first()
