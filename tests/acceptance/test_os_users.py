@@ -54,8 +54,10 @@ def nobody_python() -> Path:
         # addsitedir also runs that folder's .pth files (the editable install's finder).
         (site / "torchflow-tests.pth").write_text(
             f"import site; site.addsitedir({purelib!r})\n", encoding="utf-8")
+    # From "/", as the commands run: from the checkout, '' on sys.path would find
+    # torchflow even when nobody cannot read the site-packages (a 0700 mktemp dir).
     probe = subprocess.run([RUNUSER, "-u", "nobody", "--", python, "-c", "import torchflow"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, cwd="/")
     if probe.returncode != 0:
         pytest.skip(f"nobody cannot import torchflow from {purelib}: {probe.stderr.strip()}")
     return python
