@@ -200,3 +200,46 @@ def test_db_grants_prints_the_per_person_sql(cli: Cli) -> None:
     only = cli.ok("db", "grants", "--person", "chen.jie").out
     assert '"chen.jie"' in only and '"wang.li"' not in only
     assert "is not a valid role name" in cli.usage("db", "grants", "--person", 'x"; DROP')
+
+
+def test_the_last_admin_keeps_a_login_and_a_sheet_cannot_take_the_role(
+        cli: Cli, tmp_path: Any) -> None:
+    login = cli.json("person", "show", "office.admin")["logins"][0]
+    line = cli.refused("person", "edit", "office.admin", "--remove-login", login)
+    assert line == ("Error: that would leave no active admin with a login; give another "
+                    "person the 'admin' role first")
+    sheet = tmp_path / "staff.csv"
+    sheet.write_text("handle,name,roles\noffice.admin,Office,coordinator\n", encoding="utf-8")
+    line = cli.refused("import", "people", sheet)
+    assert "takes the 'admin' role from office.admin, the last admin(s) with a login" in line
+    assert cli.json("person", "show", "office.admin")["roles"] == ["admin"]
+
+
+def test_the_engine_handles_are_reserved(cli: Cli) -> None:
+    for handle in ("system", "torchflow"):
+        line = cli.refused("person", "add", handle, "--name", "The service")
+        assert f"handle '{handle}' is reserved for the scheduler service" in line
+
+
+def test_a_database_from_before_logins_gets_its_admin_from_init(cli: Cli,
+                                                                 config_file: Any) -> None:
+    """Upgraded from a release without logins: people, no login. Every command says
+    how to get out; `init --admin HANDLE` gives HANDLE this login and the role."""
+    from torchflow.config import load_settings
+    from torchflow.service.app import build_app
+    from torchflow.store.models import PERSON_LOGINS
+
+    app = build_app(load_settings(config_file))
+    with app.db.transaction() as s:
+        s.execute(PERSON_LOGINS.delete())
+    app.close()
+    line = cli.refused("person", "add", "li.na", "--name", "Li Na")
+    assert line.endswith("`torchflow init --admin HANDLE` makes HANDLE, with this login, "
+                         "its admin")
+    assert "no admin has a login yet" in cli.ok("init").out
+    assert cli.json("init", "--admin", "chen.jie")["admin"] == "chen.jie"
+    shown = cli.json("person", "show", "chen.jie")
+    assert "admin" in shown["roles"] and len(shown["logins"]) == 1
+    line = cli.refused("init", "--admin", "wang.li")
+    assert line.startswith("Error: the database has an admin already (chen.jie)")
+    cli.ok("person", "add", "li.na", "--name", "Li Na")  # chen.jie, from this login, administers

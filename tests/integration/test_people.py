@@ -165,12 +165,15 @@ def test_a_login_belongs_to_one_person(app: App, staff: dict[str, Actor]) -> Non
 
 
 def test_the_last_admin_is_kept(app: App, staff: dict[str, Actor]) -> None:
-    edit_person(app, "chen.jie", add_roles=["admin"])
+    edit_person(app, "chen.jie", add_roles=["admin"], add_logins=["chenjie"])
     with pytest.raises(Refused, match="that would leave no active admin"):
         edit_person(app, "chen.jie", remove_roles=["admin"])
     with pytest.raises(Refused, match="that would leave no active admin"):
         set_active(app, "chen.jie", False)
-    edit_person(app, "wang.li", add_roles=["admin"])
+    edit_person(app, "wang.li", add_roles=["admin"])  # no login: cannot act, does not count
+    with pytest.raises(Refused, match="that would leave no active admin with a login"):
+        edit_person(app, "chen.jie", remove_roles=["admin"])
+    edit_person(app, "wang.li", add_logins=["wangli"])
     edit_person(app, "chen.jie", remove_roles=["admin"])
     assert resolve_actor(app, "chen.jie").roles == ("director",)
 

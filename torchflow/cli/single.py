@@ -28,7 +28,7 @@ def init(env: Env, admin: str | None) -> None:
     """
     from torchflow.cli.context import os_login
     from torchflow.domain.identity import handle_from_login
-    from torchflow.service.people import check_handle, first_admin
+    from torchflow.service.people import check_handle, first_admin, nobody_administers
     from torchflow.store.migrate import upgrade
 
     login = os_login()
@@ -36,7 +36,7 @@ def init(env: Env, admin: str | None) -> None:
     check_handle(handle)  # before any table is made: nothing half-done
     env.create = True
     before, after = upgrade(env.app.db)
-    added = first_admin(env.app, handle, login)
+    added = first_admin(env.app, handle, login, named=admin is not None)
     result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
               "before": before, "after": after, "admin": added["handle"] if added else None}
     if before is None:
@@ -48,6 +48,9 @@ def init(env: Env, admin: str | None) -> None:
     if added:
         text += (f"\nfirst admin: {added['handle']} (login {login}); add people with "
                  "`torchflow person add HANDLE --name NAME --login OSUSER`")
+    elif nobody_administers(env.app):
+        text += ("\nno admin has a login yet (people from before logins): run `torchflow "
+                 "init --admin HANDLE` to make HANDLE, with your login, the admin")
     env.emit(result, text)
 
 

@@ -15,7 +15,8 @@ from torchflow.domain.permissions import allowed, require
 from torchflow.errors import InvalidInput, Refused
 
 SYSTEM = "system"  # the scheduler service; reserved, no person may take it or act as it
-RESERVED = frozenset({SYSTEM})
+# "torchflow" wrote the service's events before "system" did: old histories carry it.
+RESERVED = frozenset({SYSTEM, "torchflow"})
 _NOT_HANDLE = re.compile(r"[^a-z0-9_.-]+")
 
 
@@ -41,7 +42,9 @@ def unknown_login(login: str) -> InvalidInput:
     return InvalidInput(
         f"the login '{login}' is no person's; an admin can add it with "
         f"`torchflow person add HANDLE --name NAME --login {login}` "
-        f"(or `person edit HANDLE --login {login}`)"
+        f"(or `person edit HANDLE --login {login}`); where no admin has a login yet "
+        f"(a database from before logins), `torchflow init --admin HANDLE` makes HANDLE, "
+        f"with this login, its admin"
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.identity import SYSTEM  # the actor of events no person wrote
 from torchflow.domain.planning import (
     PlannedTask,
     Roll,
@@ -31,7 +32,6 @@ from torchflow.service.app import App
 from torchflow.service.events import append_event, case_by_id
 from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
-SYSTEM = "torchflow"  # the actor of history events no person wrote (as the sweep's)
 OPEN = TaskStatus.OPEN
 MISSED = TaskStatus.MISSED
 

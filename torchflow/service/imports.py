@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Integer, insert, select, text
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.permissions import ADMIN
 from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
 from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
@@ -512,7 +513,7 @@ PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
 def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
     e-mail, roles); every bad row reported at once, nothing written while one is."""
-    from torchflow.service.people import _check_person, check_channel
+    from torchflow.service.people import _admins, _check_person, check_channel
 
     rows = read_rows(path)
     head = next(rows, None)
@@ -568,6 +569,12 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
             elif (person.name, person.email, sorted(person.roles or [])) != (
                     values["name"], values["email"], values["roles"]):
                 updated.append((handle, values))
+        # As `person edit`: the sheet may not take the role from the last admin who can act
+        # (an imported person has no login yet, so cannot be one).
+        admins = _admins(s, lock=not dry_run)
+        if admins and not set(admins) - {h for h, v in updated if ADMIN not in v["roles"]}:
+            raise InvalidInput(f"the staff list takes the 'admin' role from {', '.join(admins)}, "
+                               "the last admin(s) with a login; keep it on one of their rows")
         if not dry_run:
             if added:
                 s.execute(insert(PEOPLE), added)

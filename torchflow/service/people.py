@@ -69,21 +69,28 @@ def add_person(
     check_channel(app, channel, email, address)
     logins = _check_logins(logins or [])
     with app.db.transaction() as s:
-        added = insert_ignore(
-            s,
-            PEOPLE,
-            [{
-                "handle": handle, "name": name.strip(), "email": email, "roles": roles,
-                "channel": channel, "address": address, "active": True,
-                "created_at": app.now(),
-            }],
-            ["handle"],
-        )
-        if not added:
-            raise Refused(f"a person with handle '{handle}' exists already; pick another handle")
-        person = person_by_handle(s, handle)
-        _add_logins(s, person, logins)
-        return person_view(person)
+        return person_view(_insert_person(s, app, handle, name=name, email=email, roles=roles,
+                                          channel=channel, address=address, logins=logins))
+
+
+def _insert_person(s: Connection, app: App, handle: str, *, name: str, email: str,
+                   roles: list[str], channel: str | None, address: str,
+                   logins: list[str]) -> Row[Any]:
+    added = insert_ignore(
+        s,
+        PEOPLE,
+        [{
+            "handle": handle, "name": name.strip(), "email": email, "roles": roles,
+            "channel": channel, "address": address, "active": True,
+            "created_at": app.now(),
+        }],
+        ["handle"],
+    )
+    if not added:
+        raise Refused(f"a person with handle '{handle}' exists already; pick another handle")
+    person = person_by_handle(s, handle)
+    _add_logins(s, person, logins)
+    return person
 
 
 def _check_person(
@@ -204,17 +211,24 @@ def edit_person(
         return person_view(person_by_handle(s, handle))
 
 
-def _admins(s: Connection) -> int:
-    return sum(1 for p in s.execute(select(PEOPLE.c.roles).where(PEOPLE.c.active.is_(True)))
-               if ADMIN in (p.roles or ()))
+def _admins(s: Connection, *, lock: bool = True) -> list[str]:
+    """The active admins who can act (a login maps to them), their rows locked on
+    PostgreSQL: two admins taking each other's role at once queue here instead of
+    both seeing the other one left."""
+    can_act = select(PERSON_LOGINS.c.person_id).where(
+        PERSON_LOGINS.c.person_id == PEOPLE.c.id).exists()
+    query = select(PEOPLE.c.handle, PEOPLE.c.roles).where(
+        PEOPLE.c.active.is_(True), can_act).order_by(PEOPLE.c.handle)
+    rows = s.execute(query.with_for_update(of=PEOPLE) if lock else query)
+    return [p.handle for p in rows if ADMIN in (p.roles or ())]
 
 
-def _keep_an_admin(s: Connection, before: int) -> None:
-    """A change that takes away the last active admin is refused (rolled back):
-    a database is never left with nobody able to administer it."""
+def _keep_an_admin(s: Connection, before: list[str], where: str = "") -> None:
+    """A change that takes away the last active admin who can act is refused
+    (rolled back): a database is never left with nobody able to administer it."""
     if before and not _admins(s):
-        raise Refused("that would leave no active admin; give another person the "
-                      "'admin' role first")
+        raise Refused(f"{where}that would leave no active admin with a login; give another "
+                      "person the 'admin' role first")
 
 
 def set_active(app: App, handle: str, active: bool, *, handover_to: str | None = None,
@@ -276,14 +290,45 @@ def show_person(app: App, handle: str) -> dict[str, Any]:
                 "delivery_problems": absences.delivery_problems(s, person.handle)}
 
 
-def first_admin(app: App, handle: str, login: str) -> dict[str, Any] | None:
-    """``init`` on a database with nobody in it: the login that ran it becomes an
-    admin, so a fresh install is never left without one. None when people exist."""
+def first_admin(app: App, handle: str, login: str, *, named: bool = False
+                ) -> dict[str, Any] | None:
+    """``init``: a database where nobody can administer gets the login that ran
+    it as an admin, so an install is never left without one. On an empty database
+    that is a new person ``handle``; on one upgraded from before logins existed
+    (people, but no admin with a login), only when ``init --admin HANDLE`` names
+    who, and HANDLE gets this login and the role. None when an admin can act."""
     with app.db.transaction() as s:
-        if s.scalar(select(func.count()).select_from(PEOPLE)):
+        if s.dialect.name == "postgresql":  # two inits at once: one makes the admin
+            s.exec_driver_sql("LOCK TABLE people IN SHARE ROW EXCLUSIVE MODE")
+        admins = _admins(s)
+        if admins:
+            if named:
+                raise Refused(f"the database has an admin already ({', '.join(admins)}); an "
+                              "admin gives the role with `torchflow person edit HANDLE "
+                              "--add-role admin`")
             return None
-    return add_person(app, handle, name=handle, roles=[ADMIN], logins=[login],
-                      channel="file")
+        if not s.scalar(select(func.count()).select_from(PEOPLE)):
+            return person_view(_insert_person(s, app, handle, name=handle, email="",
+                                              roles=[ADMIN], channel="file", address="",
+                                              logins=[login]))
+        if not named:
+            return None
+        person = s.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
+        if person is None:
+            return person_view(_insert_person(s, app, handle, name=handle, email="",
+                                              roles=[ADMIN], channel="file", address="",
+                                              logins=[login]))
+        s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(
+            active=True, roles=sorted({*(person.roles or ()), ADMIN})))
+        _add_logins(s, person, [login])
+        return person_view(person_by_handle(s, handle))
+
+
+def nobody_administers(app: App) -> bool:
+    """People exist, but no active admin has a login (a database from before logins)."""
+    with app.db.read() as s:
+        people = s.scalar(select(func.count()).select_from(PEOPLE))
+        return bool(people) and not _admins(s, lock=False)
 
 
 def list_people(app: App, include_inactive: bool = True, *, limit: int = 500,
