@@ -21,7 +21,6 @@ from torchflow.errors import ConfigError
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
 ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
-ENV_USER = "TORCHFLOW_USER"
 CHANNELS = ("file", "smtp", "webhook")
 SECURITY = ("none", "starttls", "ssl")
 

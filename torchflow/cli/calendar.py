@@ -92,7 +92,8 @@ def replan(env: Env, dry_run: bool) -> None:
         cases = service.view(app.calendar, service.plan(app))
         env.emit({"cases": cases, "dry_run": True}, _render)
         return
-    result = service.apply(app, env.require("replan").handle)
+    actor = env.require("replan")
+    result = service.apply(app, actor.handle, entered_by=actor.entered_by)
     env.emit(result, lambda r: _render({"cases": r["plan"]}) + (
         f"\nre-planned {r['moved']} task(s) in {r['cases']} case(s); "
         f"{r['renewed']} kept their dates"))

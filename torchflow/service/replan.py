@@ -180,9 +180,10 @@ def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def apply(app: App, actor: str) -> dict[str, Any]:
+def apply(app: App, actor: str, *, entered_by: str | None = None) -> dict[str, Any]:
     """Re-plan every stale task: one transaction and one history event per case
-    whose tasks move; the record of the others is renewed in one statement."""
+    whose tasks move; the record of the others is renewed in one statement.
+    ``entered_by``: the admin who acts for ``actor`` (`--as`)."""
     cal = app.calendar
     moves = plan(app)
     by_case: dict[int, list[Move]] = {}
@@ -190,21 +191,23 @@ def apply(app: App, actor: str) -> dict[str, Any]:
         if m.moves:
             by_case.setdefault(m.task.case_id, []).append(m)
     for case_id, items in by_case.items():
-        _apply_case(app, actor, case_id, items)
+        _apply_case(app, actor, case_id, items, entered_by)
     _renew(app, [m for m in moves if not m.moves])
     return {"cases": len(by_case), "moved": sum(len(v) for v in by_case.values()),
             "renewed": len(moves) - sum(len(v) for v in by_case.values()),
             "plan": view(cal, [m for v in by_case.values() for m in v])}
 
 
-def _apply_case(app: App, actor: str, case_id: int, items: list[Move]) -> None:
+def _apply_case(app: App, actor: str, case_id: int, items: list[Move],
+                entered_by: str | None) -> None:
     cal, now = app.calendar, app.now()
     with app.db.transaction() as s:
         case = case_by_id(s, case_id)
         data = {"reason": "calendar data changed", "tasks": [
             {"task": m.task.id, "rule": m.task.rule, "from": m.task.due_on.isoformat(),
              "to": m.planned.due_on.isoformat()} for m in items if m.planned is not None]}
-        append_event(s, case, kind=EventKind.TASKS_REPLANNED, actor=actor, at=now, data=data)
+        append_event(s, case, kind=EventKind.TASKS_REPLANNED, actor=actor, at=now, data=data,
+                     entered_by=entered_by)
         for m in items:
             p = m.planned
             assert p is not None

@@ -118,12 +118,19 @@ def snapshot(app: App, f: Filters) -> Iterator[Snapshot]:
             s.exec_driver_sql(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
             s.exec_driver_sql(f"PRAGMA temp.cache_size = {_SQLITE_CACHE_KIB}")
         snap = Snapshot(app, s, f)
+        failed = False
         try:
             yield snap
+        except BaseException:
+            failed = True
+            raise
         finally:
-            if snap.stays_table is not None:
-                snap.stays_table.drop(s)
-            _DAYS.drop(s, checkfirst=True)
+            # A failed PostgreSQL transaction takes its temporary tables with it in
+            # the rollback; dropping them there would hide the error with another.
+            if not (pg and failed):
+                if snap.stays_table is not None:
+                    snap.stays_table.drop(s)
+                _DAYS.drop(s, checkfirst=True)
             if not pg:
                 s.exec_driver_sql(f"PRAGMA cache_size = {cache}")
                 s.exec_driver_sql(f"PRAGMA temp.cache_size = {cache}")
