@@ -204,7 +204,9 @@ def test_init_creates_the_tables_then_is_a_no_op(cli: Cli, tmp_path: Path,
                        "`torchflow person add HANDLE --name NAME --login OSUSER`\n")
     # A database with people in it gets no other admin.
     run = cli.ok("--config", config, "init", "--admin", "other", config=False, as_="x")
-    assert run.out == f"database already at schema {HEAD}\n"
+    assert run.out == (f"database already at schema {HEAD}\n--admin other changed nobody: "
+                       "the database has an admin already (li.hua); an admin gives the role "
+                       "with `torchflow person edit HANDLE --add-role admin`\n")
     assert cli.ok("--config", config, "case", "list", config=False).out == "(none)\n"
     people = cli.json("--config", config, "person", "list", config=False)["items"]
     assert [(p["handle"], p["roles"]) for p in people] == [("li.hua", ["admin"])]

@@ -28,7 +28,7 @@ def init(env: Env, admin: str | None) -> None:
     """
     from torchflow.cli.context import os_login
     from torchflow.domain.identity import handle_from_login
-    from torchflow.service.people import check_handle, first_admin, nobody_administers
+    from torchflow.service.people import acting_admins, check_handle, first_admin
     from torchflow.store.migrate import upgrade
 
     login = os_login()
@@ -48,9 +48,13 @@ def init(env: Env, admin: str | None) -> None:
     if added:
         text += (f"\nfirst admin: {added['handle']} (login {login}); add people with "
                  "`torchflow person add HANDLE --name NAME --login OSUSER`")
-    elif nobody_administers(env.app):
+    elif (admins := acting_admins(env.app)) == []:
         text += ("\nno admin has a login yet (people from before logins): run `torchflow "
                  "init --admin HANDLE` to make HANDLE, with your login, the admin")
+    elif admins and admin:
+        text += (f"\n--admin {admin} changed nobody: the database has an admin already "
+                 f"({', '.join(admins)}); an admin gives the role with `torchflow person "
+                 "edit HANDLE --add-role admin`")
     env.emit(result, text)
 
 

@@ -38,24 +38,28 @@ class Acting:
     entered_by: str | None
 
 
-def unknown_login(login: str) -> InvalidInput:
+def unknown_login(login: str, *, no_admin: bool = False) -> InvalidInput:
+    """``no_admin``: people exist but no admin has a login (from before logins)."""
+    if no_admin:
+        return InvalidInput(
+            f"the login '{login}' is no person's, and no admin has a login yet (a database "
+            f"from before logins): `torchflow init --admin HANDLE` makes HANDLE, with this "
+            f"login, its admin")
     return InvalidInput(
         f"the login '{login}' is no person's; an admin can add it with "
         f"`torchflow person add HANDLE --name NAME --login {login}` "
-        f"(or `person edit HANDLE --login {login}`); where no admin has a login yet "
-        f"(a database from before logins), `torchflow init --admin HANDLE` makes HANDLE, "
-        f"with this login, its admin"
+        f"(or `person edit HANDLE --login {login}`)"
     )
 
 
-def resolve(login: str, real: Person | None, named: Person | None, requested: str | None
-            ) -> Acting:
+def resolve(login: str, real: Person | None, named: Person | None, requested: str | None,
+            *, no_admin: bool = False) -> Acting:
     """``real`` is the person of ``login`` (None: nobody), ``named`` the person of
     ``requested`` (the --as handle; None when not given or nobody has it)."""
     if requested == SYSTEM:
         raise Refused(f"'{SYSTEM}' is the scheduler service; no one acts as it")
     if real is None:
-        raise unknown_login(login)
+        raise unknown_login(login, no_admin=no_admin)
     _refuse_inactive(real)
     if not requested or requested == real.handle:
         return Acting(real, None)

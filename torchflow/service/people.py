@@ -296,16 +296,12 @@ def first_admin(app: App, handle: str, login: str, *, named: bool = False
     it as an admin, so an install is never left without one. On an empty database
     that is a new person ``handle``; on one upgraded from before logins existed
     (people, but no admin with a login), only when ``init --admin HANDLE`` names
-    who, and HANDLE gets this login and the role. None when an admin can act."""
+    who, and HANDLE gets this login and the role. None when an admin can act
+    (``init --admin`` then changes nobody: `init` is safe to run twice)."""
     with app.db.transaction() as s:
         if s.dialect.name == "postgresql":  # two inits at once: one makes the admin
             s.exec_driver_sql("LOCK TABLE people IN SHARE ROW EXCLUSIVE MODE")
-        admins = _admins(s)
-        if admins:
-            if named:
-                raise Refused(f"the database has an admin already ({', '.join(admins)}); an "
-                              "admin gives the role with `torchflow person edit HANDLE "
-                              "--add-role admin`")
+        if _admins(s):
             return None
         if not s.scalar(select(func.count()).select_from(PEOPLE)):
             return person_view(_insert_person(s, app, handle, name=handle, email="",
@@ -324,11 +320,12 @@ def first_admin(app: App, handle: str, login: str, *, named: bool = False
         return person_view(person_by_handle(s, handle))
 
 
-def nobody_administers(app: App) -> bool:
-    """People exist, but no active admin has a login (a database from before logins)."""
+def acting_admins(app: App) -> list[str] | None:
+    """The active admins with a login; None for a database with nobody in it."""
     with app.db.read() as s:
-        people = s.scalar(select(func.count()).select_from(PEOPLE))
-        return bool(people) and not _admins(s, lock=False)
+        if not s.scalar(select(func.count()).select_from(PEOPLE)):
+            return None
+        return _admins(s, lock=False)
 
 
 def list_people(app: App, include_inactive: bool = True, *, limit: int = 500,
@@ -384,9 +381,11 @@ def acting(app: App, login: str, requested: str | None, *, required: bool = True
         if requested and real is not None and requested != real.handle:
             named = _identity_person(s.execute(
                 select(PEOPLE).where(PEOPLE.c.handle == requested)).first())
+        # Only on the way to a refusal: whether this is a database from before logins.
+        no_admin = real is None and required and not _admins(s, lock=False)
     if real is None and not requested and not required:
         return None
-    result = identity.resolve(login, real, named, requested)
+    result = identity.resolve(login, real, named, requested, no_admin=no_admin)
     who = result.actor
     return Actor(who.id, who.handle, who.roles, entered_by=result.entered_by)
 
