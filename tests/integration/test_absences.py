@@ -159,7 +159,7 @@ def test_tasks_planned_during_an_absence_go_to_the_substitute_in_the_history(
     events = history(app, key)["events"]
     assert [e["kind"] for e in events] == ["opened", "task_reassigned"]
     moved = events[-1]
-    assert moved["actor"] == "torchflow"
+    assert moved["actor"] == "system"
     assert moved["data"]["to"] == "zhao.min" and moved["data"]["was"] == "wang.li"
     assert moved["data"]["away_until"] == "2026-03-10"
     assert all(c["ok"] for c in verify(app, key))

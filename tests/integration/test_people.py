@@ -131,7 +131,7 @@ def test_the_login_names_the_actor(app: App, staff: dict[str, Actor]) -> None:
     edit_person(app, "wang.li", add_logins=["wangli", "wl2"])
     assert acting(app, "wangli", None) == Actor(staff["wang.li"].id, "wang.li", ("coordinator",))
     assert acting(app, "wl2", "wang.li").entered_by is None  # naming oneself
-    with pytest.raises(InvalidInput, match="no admin has a login yet .* `torchflow init --admin"):
+    with pytest.raises(InvalidInput, match=r"no admin has a login yet .* `torchflow init --admin"):
         acting(app, "stranger", None)  # these staff have no admin with a login
     edit_person(app, "chen.jie", add_roles=["admin"], add_logins=["chenjie"])
     with pytest.raises(InvalidInput) as exc:
