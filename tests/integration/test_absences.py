@@ -399,3 +399,33 @@ def test_a_folded_notice_of_a_task_done_meanwhile_is_not_listed(
     assert upcoming.folded_into == "no digest: the task was closed first"
     assert all(key not in d.body for d in rows(app, kind="digest"))
     assert rows(app, kind="digest") == []  # nothing else to tell: no empty digest
+
+
+def test_a_digest_made_twice_settles_no_notice_it_does_not_list(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    """Two services past the same old mark: the second's digest key exists, so
+    the notices it saw folded (maybe folded after the first was built) stay
+    waiting for the next digest instead of being marked as in one."""
+    from torchflow.service.sweep import produce_digests
+    from torchflow.store.models import MARKS
+
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [digest] = rows(app, kind="digest")
+    [upcoming] = rows(app, kind="upcoming")
+    with app.db.transaction() as s:  # folded after the first digest was built...
+        s.execute(NOTICES.update().where(NOTICES.c.id == upcoming.id).values(folded_into=None))
+        # ...and a second service that read the mark before the first committed
+        s.execute(MARKS.update().where(MARKS.c.name == "digest")
+                  .values(at=datetime(2026, 3, 16, 0, 40, tzinfo=UTC)))
+    assert produce_digests(app, datetime(2026, 3, 17, 0, 41, tzinfo=UTC)) == 0
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.folded_into is None
+    assert [d.id for d in rows(app, kind="digest")] == [digest.id]
