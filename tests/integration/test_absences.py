@@ -429,3 +429,27 @@ def test_a_digest_made_twice_settles_no_notice_it_does_not_list(
     [upcoming] = rows(app, kind="upcoming")
     assert upcoming.folded_into is None
     assert [d.id for d in rows(app, kind="digest")] == [digest.id]
+
+
+def test_a_handover_takes_the_givers_folded_notices_to_the_takers_digest(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.service.people import handover
+
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    key = open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.status == "folded"
+    handover(app, staff["chen.jie"], "wang.li", "zhao.min", deactivate=True)
+    [upcoming] = rows(app, kind="upcoming")
+    assert (upcoming.recipient, upcoming.status) == ("zhao.min", "folded")
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [digest] = rows(app, kind="digest")
+    assert digest.recipient == "zhao.min"
+    assert f"Coming up:\n  {key} deadline (due 2026-03-18)" in digest.body
+    assert rows(app, kind="upcoming")[0].folded_into == digest.idempotency_key
