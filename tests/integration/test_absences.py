@@ -453,3 +453,48 @@ def test_a_handover_takes_the_givers_folded_notices_to_the_takers_digest(
     assert digest.recipient == "zhao.min"
     assert f"Coming up:\n  {key} deadline (due 2026-03-18)" in digest.body
     assert rows(app, kind="upcoming")[0].folded_into == digest.idempotency_key
+
+
+def test_a_bouncing_address_falls_back_to_a_second_smtp_address_once(
+    wired: App, smtp: SmtpReceiver, clock: Clock, wall: Clock
+) -> None:
+    add_person(wired, "ma.lin", name="Ma Lin", roles=["coordinator"],
+               email="ma.lin@zone.example.cn", channel="smtp")
+    ma = resolve_actor(wired, "ma.lin")
+    set_notify(wired, ma, "ma.lin", fallback=Fallback("smtp", "ma.lin@home.example.cn"),
+               fallback_after=1)
+    open_lead(wired, ma)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(wired)
+    channels = Channels(wired.settings)
+    assert dispatch(wired, channels, "svc").failed == 1
+    [row] = rows(wired)
+    assert (row.channel, row.address, row.attempts) == ("smtp", "ma.lin@home.example.cn", 0)
+    assert row.idempotency_key.endswith(":via:smtp")
+    assert dispatch(wired, channels, "svc").sent == 1
+    assert smtp.wait_for_messages(1)
+    [row] = rows(wired)
+    assert row.status == "sent"
+    channels.close()
+
+
+def test_a_refused_fallback_address_is_not_fallen_back_to_again(
+    wired: App, smtp: SmtpReceiver, clock: Clock, wall: Clock
+) -> None:
+    add_person(wired, "ma.lin", name="Ma Lin", roles=["coordinator"],
+               email="ma.lin@zone.example.cn", channel="smtp")
+    ma = resolve_actor(wired, "ma.lin")
+    smtp.refused.add("ma.lin@home.example.cn")
+    set_notify(wired, ma, "ma.lin", fallback=Fallback("smtp", "ma.lin@home.example.cn"),
+               fallback_after=1)
+    open_lead(wired, ma)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(wired)
+    channels = Channels(wired.settings)
+    assert dispatch(wired, channels, "svc").failed == 1  # re-routed
+    wall.advance(seconds=5)
+    assert dispatch(wired, channels, "svc").failed == 1  # refused again: a retry, no re-route
+    [row] = rows(wired)
+    assert (row.address, row.attempts) == ("ma.lin@home.example.cn", 1)
+    assert row.idempotency_key.count(":via:") == 1
+    channels.close()
