@@ -498,3 +498,32 @@ def test_a_refused_fallback_address_is_not_fallen_back_to_again(
     assert (row.address, row.attempts) == ("ma.lin@home.example.cn", 1)
     assert row.idempotency_key.count(":via:") == 1
     channels.close()
+
+
+def test_the_substitute_of_an_absence_running_or_planned_cannot_be_deactivated(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.service.people import set_active
+
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    with pytest.raises(Refused, match=re.escape(
+            "zhao.min is the substitute for wang.li's absence 2026-03-16 to 2026-03-20; "
+            "end it (person back wang.li) or record it with another substitute first")):
+        set_active(app, "zhao.min", False)
+    end_absence(app, staff["wang.li"], "wang.li")
+    assert set_active(app, "zhao.min", False)["active"] is False
+
+
+def test_an_inactive_substitute_is_passed_over_for_the_escalation_role(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.store.models import PEOPLE
+
+    open_lead(app, staff["wang.li"])
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    with app.db.transaction() as s:  # deactivated before deactivating checked absences
+        s.execute(PEOPLE.update().where(PEOPLE.c.handle == "zhao.min").values(active=False))
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    [row] = rows(app, kind="upcoming")
+    assert (row.recipient, row.for_person) == ("chen.jie", "wang.li")

@@ -245,6 +245,9 @@ class Router:
         self._handles = {p.handle: p for p in self.people.values()}
         self._holders: dict[str, list[str]] = {}
         self._away = {a.person for a in self.absences if a.covers(self.day)}
+        # Substitutes deactivated since the absence was recorded: they receive nothing.
+        active = {p.handle for p in self.people.values() if p.active}
+        self._inactive = {a.substitute for a in self.absences} - active
 
     def holders(self, role: str) -> list[str]:
         if role not in self._holders:
@@ -258,7 +261,8 @@ class Router:
         (the rule's escalation role, else admin)."""
         if person.handle not in self._away:  # the common case: no reading of the chain
             return person, Receiver(person.handle, person.handle)
-        got = receiver(person.handle, self.day, self.absences, self.holders(role or ADMIN))
+        got = receiver(person.handle, self.day, self.absences, self.holders(role or ADMIN),
+                       self._inactive)
         return self._handles.get(got.handle, person), got
 
     def recipients(self, kind: str, assignee_id: int | None, escalate_to: str | None
