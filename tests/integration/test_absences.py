@@ -527,3 +527,18 @@ def test_an_inactive_substitute_is_passed_over_for_the_escalation_role(
     sweep(app)
     [row] = rows(app, kind="upcoming")
     assert (row.recipient, row.for_person) == ("chen.jie", "wang.li")
+
+
+def test_a_new_task_goes_where_its_notices_go_when_the_chain_ends(
+    app: App, staff: dict[str, Actor], admin: Actor, clock: Clock
+) -> None:
+    """Nobody present down the chain: the task and its notices both go to the
+    rule's escalation role (director), not to an admin."""
+    from torchflow.store.models import PEOPLE
+
+    away(app, "wang.li", "2026-03-04", "2026-03-10", "zhao.min")
+    with app.db.transaction() as s:  # deactivated before deactivating checked absences
+        s.execute(PEOPLE.update().where(PEOPLE.c.handle == "zhao.min").values(active=False))
+    key = open_lead(app, staff["wang.li"])
+    assert assignee_of(app, key) == "chen.jie"
+    assert history(app, key)["events"][-1]["data"]["to"] == "chen.jie"
