@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
+from torchflow.channels.webhook import url_problem
 from torchflow.domain import permissions, routing
 from torchflow.domain.absence import Absence, Receiver, check_new, receiver
 from torchflow.domain.status import NoticeKind, NoticeStatus
@@ -162,6 +163,13 @@ def parse_fallback(text: str) -> Fallback:
     address = check_line(address.strip(), "the fallback address", ADDRESS_MAX)
     if not address and channel != "file":
         raise InvalidInput(f"fallback {text!r} has no address; give CHANNEL:ADDRESS")
+    # The checks a person's own address gets, so a fallback cannot be a dead end.
+    if channel == "smtp" and not people_service.EMAIL.fullmatch(address):
+        raise InvalidInput(f"fallback {text!r}: {address!r} is not an e-mail address; "
+                           "e.g. smtp:wang.li@example.gov.cn")
+    if channel == "webhook" and (problem := url_problem(address)):
+        raise InvalidInput(f"fallback {text!r}: the URL {problem}; "
+                           "e.g. webhook:https://hooks.example.cn/abc")
     return Fallback(channel, address)
 
 
