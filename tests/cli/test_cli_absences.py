@@ -71,6 +71,15 @@ def test_a_fallback_that_cannot_reach_anyone_is_refused(cli: Cli) -> None:
     cli.ok("person", "notify", "wang.li", "--fallback", "smtp:wl@home.example.cn",
            as_="wang.li")
 
+def test_anyone_may_read_someones_notify_settings_but_not_change_them(cli: Cli) -> None:
+    cli.ok("person", "notify", "wang.li", "--digest", as_="wang.li")
+    assert cli.ok("person", "notify", "wang.li", as_="zhao.min").out == \
+        "wang.li: digest, quiet none, fallback none\n"
+    err = cli.refused("person", "notify", "wang.li", "--each", as_="zhao.min")
+    assert err.startswith("Error: zhao.min may not change wang.li's absences or notices")
+    err = cli.refused("person", "notify", "wang.li", "--no-quiet", as_="zhao.min")
+    assert err.startswith("Error: zhao.min may not change")
+
 def test_notice_list_shows_why_a_notice_was_re_routed(cli: Cli) -> None:
     key = cli.open_pi(as_="wang.li")
     cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",

@@ -205,6 +205,13 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
         return notify_view(people_service.person_by_handle(s, handle))
 
 
+def notify_of(app: App, handle: str) -> dict[str, Any]:
+    """``person notify HANDLE`` with no option: anyone may read it (``person
+    show`` shows the same); only changing it needs ``may_manage``."""
+    with app.db.read() as s:
+        return notify_view(people_service.person_by_handle(s, handle))
+
+
 def notify_view(p: Row[Any]) -> dict[str, Any]:
     quiet = routing.quiet_of(p.quiet_start, p.quiet_end)
     return {"handle": p.handle, "notify": p.notify or routing.EACH,
