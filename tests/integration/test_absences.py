@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import PI_FIELDS, Clock, is_postgres
 from tests.receivers import HttpReceiver, SmtpReceiver
 from torchflow.domain.routing import parse_quiet
 from torchflow.errors import InvalidInput, Refused
@@ -542,3 +542,44 @@ def test_a_new_task_goes_where_its_notices_go_when_the_chain_ends(
     key = open_lead(app, staff["wang.li"])
     assert assignee_of(app, key) == "chen.jie"
     assert history(app, key)["events"][-1]["data"]["to"] == "chen.jie"
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite serialises every writer already")
+def test_a_second_service_waits_for_the_digest_mark_and_finds_it_done(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    """Two services at digest time: the second waits on the locked mark and, once
+    the first has committed, makes nothing (it does not act on the old mark)."""
+    import threading
+    import time
+
+    from torchflow.service.sweep import produce_digests
+    from torchflow.store.models import MARKS
+
+    open_lead(app, staff["wang.li"])
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)  # the mark row exists, at the 17th
+    at = datetime(2026, 3, 18, 0, 40, tzinfo=UTC)  # wang.li's deadline is due: a digest
+    made: list[int] = []
+    with app.db.engine.connect() as first:
+        first.execute(select(MARKS).with_for_update())  # the first service, mid-digest
+        second = threading.Thread(target=lambda: made.append(produce_digests(app, at)))
+        second.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(app):  # until the second is blocked on the lock
+            assert second.is_alive() and time.monotonic() < deadline, \
+                "the second service never waited"
+        first.execute(MARKS.update().where(MARKS.c.name == "digest").values(at=at))
+        first.commit()
+    second.join(10)
+    assert made == [0]
+    assert rows(app, kind="digest") == []
+
+
+def _waiting_on_a_lock(app: App) -> bool:
+    from sqlalchemy import text
+
+    with app.db.engine.connect() as c:  # a fresh view: pg_stat_activity is per transaction
+        return bool(c.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")))
