@@ -57,6 +57,29 @@ def test_notify_shows_and_sets(cli: Cli) -> None:
     assert "quiet hours 'late' are not HH:MM-HH:MM; e.g. 20:00-08:00" in err
 
 
+
+def test_a_fallback_that_cannot_reach_anyone_is_refused(cli: Cli) -> None:
+    err = cli.usage("person", "notify", "wang.li", "--fallback", "webhook:hooks.example",
+                    as_="wang.li")
+    assert ("fallback 'webhook:hooks.example': the URL must start with http:// or https://; "
+            "e.g. webhook:https://hooks.example.cn/abc") in err
+    err = cli.usage("person", "notify", "wang.li", "--fallback", "smtp:notanemail",
+                    as_="wang.li")
+    assert ("fallback 'smtp:notanemail': 'notanemail' is not an e-mail address; "
+            "e.g. smtp:wang.li@example.gov.cn") in err
+    assert cli.json("person", "notify", "wang.li", as_="wang.li")["fallback"] is None
+    cli.ok("person", "notify", "wang.li", "--fallback", "smtp:wl@home.example.cn",
+           as_="wang.li")
+
+def test_anyone_may_read_someones_notify_settings_but_not_change_them(cli: Cli) -> None:
+    cli.ok("person", "notify", "wang.li", "--digest", as_="wang.li")
+    assert cli.ok("person", "notify", "wang.li", as_="zhao.min").out == \
+        "wang.li: digest, quiet none, fallback none\n"
+    err = cli.refused("person", "notify", "wang.li", "--each", as_="zhao.min")
+    assert err.startswith("Error: zhao.min may not change wang.li's absences or notices")
+    err = cli.refused("person", "notify", "wang.li", "--no-quiet", as_="zhao.min")
+    assert err.startswith("Error: zhao.min may not change")
+
 def test_notice_list_shows_why_a_notice_was_re_routed(cli: Cli) -> None:
     key = cli.open_pi(as_="wang.li")
     cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",

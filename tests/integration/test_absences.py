@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import PI_FIELDS, Clock, is_postgres
 from tests.receivers import HttpReceiver, SmtpReceiver
 from torchflow.domain.routing import parse_quiet
 from torchflow.errors import InvalidInput, Refused
@@ -399,3 +399,187 @@ def test_a_folded_notice_of_a_task_done_meanwhile_is_not_listed(
     assert upcoming.folded_into == "no digest: the task was closed first"
     assert all(key not in d.body for d in rows(app, kind="digest"))
     assert rows(app, kind="digest") == []  # nothing else to tell: no empty digest
+
+
+def test_a_digest_made_twice_settles_no_notice_it_does_not_list(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    """Two services past the same old mark: the second's digest key exists, so
+    the notices it saw folded (maybe folded after the first was built) stay
+    waiting for the next digest instead of being marked as in one."""
+    from torchflow.service.sweep import produce_digests
+    from torchflow.store.models import MARKS
+
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [digest] = rows(app, kind="digest")
+    [upcoming] = rows(app, kind="upcoming")
+    with app.db.transaction() as s:  # folded after the first digest was built...
+        s.execute(NOTICES.update().where(NOTICES.c.id == upcoming.id).values(folded_into=None))
+        # ...and a second service that read the mark before the first committed
+        s.execute(MARKS.update().where(MARKS.c.name == "digest")
+                  .values(at=datetime(2026, 3, 16, 0, 40, tzinfo=UTC)))
+    assert produce_digests(app, datetime(2026, 3, 17, 0, 41, tzinfo=UTC)) == 0
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.folded_into is None
+    assert [d.id for d in rows(app, kind="digest")] == [digest.id]
+
+
+def test_a_handover_takes_the_givers_folded_notices_to_the_takers_digest(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.service.people import handover
+
+    set_notify(app, staff["wang.li"], "wang.li", notify="digest")
+    key = open_lead(app, staff["wang.li"])
+    clock.set("2026-03-16T08:40:00+08:00")
+    sweep(app)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    [upcoming] = rows(app, kind="upcoming")
+    assert upcoming.status == "folded"
+    handover(app, staff["chen.jie"], "wang.li", "zhao.min", deactivate=True)
+    [upcoming] = rows(app, kind="upcoming")
+    assert (upcoming.recipient, upcoming.status) == ("zhao.min", "folded")
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)
+    [digest] = rows(app, kind="digest")
+    assert digest.recipient == "zhao.min"
+    assert f"Coming up:\n  {key} deadline (due 2026-03-18)" in digest.body
+    assert rows(app, kind="upcoming")[0].folded_into == digest.idempotency_key
+
+
+def test_a_bouncing_address_falls_back_to_a_second_smtp_address_once(
+    wired: App, smtp: SmtpReceiver, clock: Clock, wall: Clock
+) -> None:
+    add_person(wired, "ma.lin", name="Ma Lin", roles=["coordinator"],
+               email="ma.lin@zone.example.cn", channel="smtp")
+    ma = resolve_actor(wired, "ma.lin")
+    set_notify(wired, ma, "ma.lin", fallback=Fallback("smtp", "ma.lin@home.example.cn"),
+               fallback_after=1)
+    open_lead(wired, ma)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(wired)
+    channels = Channels(wired.settings)
+    assert dispatch(wired, channels, "svc").failed == 1
+    [row] = rows(wired)
+    assert (row.channel, row.address, row.attempts) == ("smtp", "ma.lin@home.example.cn", 0)
+    assert row.idempotency_key.endswith(":via:smtp")
+    assert dispatch(wired, channels, "svc").sent == 1
+    assert smtp.wait_for_messages(1)
+    [row] = rows(wired)
+    assert row.status == "sent"
+    channels.close()
+
+
+def test_a_refused_fallback_address_is_not_fallen_back_to_again(
+    wired: App, smtp: SmtpReceiver, clock: Clock, wall: Clock
+) -> None:
+    add_person(wired, "ma.lin", name="Ma Lin", roles=["coordinator"],
+               email="ma.lin@zone.example.cn", channel="smtp")
+    ma = resolve_actor(wired, "ma.lin")
+    smtp.refused.add("ma.lin@home.example.cn")
+    set_notify(wired, ma, "ma.lin", fallback=Fallback("smtp", "ma.lin@home.example.cn"),
+               fallback_after=1)
+    open_lead(wired, ma)
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(wired)
+    channels = Channels(wired.settings)
+    assert dispatch(wired, channels, "svc").failed == 1  # re-routed
+    wall.advance(seconds=5)
+    assert dispatch(wired, channels, "svc").failed == 1  # refused again: a retry, no re-route
+    [row] = rows(wired)
+    assert (row.address, row.attempts) == ("ma.lin@home.example.cn", 1)
+    assert row.idempotency_key.count(":via:") == 1
+    channels.close()
+
+
+def test_the_substitute_of_an_absence_running_or_planned_cannot_be_deactivated(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.service.people import set_active
+
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    with pytest.raises(Refused, match=re.escape(
+            "zhao.min is the substitute for wang.li's absence 2026-03-16 to 2026-03-20; "
+            "end it (person back wang.li) or record it with another substitute first")):
+        set_active(app, "zhao.min", False)
+    end_absence(app, staff["wang.li"], "wang.li")
+    assert set_active(app, "zhao.min", False)["active"] is False
+
+
+def test_an_inactive_substitute_is_passed_over_for_the_escalation_role(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    from torchflow.store.models import PEOPLE
+
+    open_lead(app, staff["wang.li"])
+    away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    with app.db.transaction() as s:  # deactivated before deactivating checked absences
+        s.execute(PEOPLE.update().where(PEOPLE.c.handle == "zhao.min").values(active=False))
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(app)
+    [row] = rows(app, kind="upcoming")
+    assert (row.recipient, row.for_person) == ("chen.jie", "wang.li")
+
+
+def test_a_new_task_goes_where_its_notices_go_when_the_chain_ends(
+    app: App, staff: dict[str, Actor], admin: Actor, clock: Clock
+) -> None:
+    """Nobody present down the chain: the task and its notices both go to the
+    rule's escalation role (director), not to an admin."""
+    from torchflow.store.models import PEOPLE
+
+    away(app, "wang.li", "2026-03-04", "2026-03-10", "zhao.min")
+    with app.db.transaction() as s:  # deactivated before deactivating checked absences
+        s.execute(PEOPLE.update().where(PEOPLE.c.handle == "zhao.min").values(active=False))
+    key = open_lead(app, staff["wang.li"])
+    assert assignee_of(app, key) == "chen.jie"
+    assert history(app, key)["events"][-1]["data"]["to"] == "chen.jie"
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite serialises every writer already")
+def test_a_second_service_waits_for_the_digest_mark_and_finds_it_done(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    """Two services at digest time: the second waits on the locked mark and, once
+    the first has committed, makes nothing (it does not act on the old mark)."""
+    import threading
+    import time
+
+    from torchflow.service.sweep import produce_digests
+    from torchflow.store.models import MARKS
+
+    open_lead(app, staff["wang.li"])
+    clock.set("2026-03-17T08:40:00+08:00")
+    sweep(app)  # the mark row exists, at the 17th
+    at = datetime(2026, 3, 18, 0, 40, tzinfo=UTC)  # wang.li's deadline is due: a digest
+    made: list[int] = []
+    with app.db.engine.connect() as first:
+        first.execute(select(MARKS).with_for_update())  # the first service, mid-digest
+        second = threading.Thread(target=lambda: made.append(produce_digests(app, at)))
+        second.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(app):  # until the second is blocked on the lock
+            assert second.is_alive() and time.monotonic() < deadline, \
+                "the second service never waited"
+        first.execute(MARKS.update().where(MARKS.c.name == "digest").values(at=at))
+        first.commit()
+    second.join(10)
+    assert made == [0]
+    assert rows(app, kind="digest") == []
+
+
+def _waiting_on_a_lock(app: App) -> bool:
+    from sqlalchemy import text
+
+    with app.db.engine.connect() as c:  # a fresh view: pg_stat_activity is per transaction
+        return bool(c.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")))

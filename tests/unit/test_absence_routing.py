@@ -55,6 +55,14 @@ def test_a_chain_with_nobody_present_goes_to_the_escalation_role() -> None:
     assert receiver("wang.li", D, absences, ["zhao.min"]).handle == "wang.li"  # all away
 
 
+def test_an_inactive_substitute_counts_as_away_with_nobody_named() -> None:
+    absences = [a("wang.li", "zhao.min")]
+    assert receiver("wang.li", D, absences, ["zhao.min", "chen.jie"], {"zhao.min"}) == \
+        Receiver("chen.jie", "wang.li", date(2026, 12, 18))
+    chain = [*absences, a("zhao.min", "sun.hao")]  # away and inactive: still handed on
+    assert receiver("wang.li", D, chain, [], {"zhao.min"}).handle == "sun.hao"
+
+
 def test_check_new_refuses_cycles_self_and_bad_ranges() -> None:
     existing = [a("zhao.min", "sun.hao", "2026-12-10", "2026-12-11"),
                 a("sun.hao", "wang.li", "2026-12-11", "2026-12-12")]

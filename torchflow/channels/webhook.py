@@ -69,8 +69,8 @@ class WebhookChannel:
 
     def __init__(self, url: str = "", secret: str = "", timeout: float = 10.0,
                  clock: Callable[[], datetime] = wall_clock) -> None:
-        if url and _url_problem(url):
-            raise ConfigError(f"[notify.webhook] url = {shown_url(url)!r}: {_url_problem(url)}")
+        if url and url_problem(url):
+            raise ConfigError(f"[notify.webhook] url = {shown_url(url)!r}: {url_problem(url)}")
         self.url, self.secret, self.timeout = url, secret, timeout
         self.clock = clock  # real time: the receiver checks the stamp against its own clock
 
@@ -93,7 +93,7 @@ class WebhookChannel:
         url = message.address or self.url
         if not url:
             raise DeliveryError(NO_URL)
-        problem = _url_problem(url)
+        problem = url_problem(url)
         if problem:
             raise DeliveryError(f"webhook URL for {message.recipient!r}: {problem}")
         body = message_json(message).encode("utf-8")
@@ -138,7 +138,7 @@ class WebhookChannel:
             conn.close()
 
 
-def _url_problem(url: str) -> str:
+def url_problem(url: str) -> str:
     """Why ``url`` cannot be posted to, or "" when it can."""
     try:
         parts = urlsplit(url)

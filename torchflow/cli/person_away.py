@@ -122,7 +122,10 @@ def notify(env: Env, handle: str, mode: str | None, quiet: Any, no_quiet: bool,
         changes["quiet"] = quiet
     if fallback is not None or no_fallback:
         changes["fallback"] = fallback
-    result = absences.set_notify(env.app, env.actor(), handle, **changes)
+    if mode is not None or fallback_after is not None or {"quiet", "fallback"} & changes.keys():
+        result = absences.set_notify(env.app, env.actor(), handle, **changes)
+    else:  # nothing to change: a read, open to anyone
+        result = absences.notify_of(env.app, handle)
     env.emit(result, lambda r: f"{r['handle']}: {r['notify']}, quiet "
              f"{r['quiet'] or 'none'}, fallback {r['fallback'] or 'none'}"
              + (f" after {r['fallback_after']} refusal(s)" if r["fallback"] else ""))

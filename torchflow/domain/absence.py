@@ -10,7 +10,7 @@ any of its days is refused, so in practice the chain always ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -52,11 +52,12 @@ def away_on(absences: Iterable[Absence], day: date) -> dict[str, Absence]:
 
 
 def receiver(person: str, day: date, absences: Iterable[Absence],
-             fallback: Sequence[str] = ()) -> Receiver:
+             fallback: Sequence[str] = (), inactive: Collection[str] = ()) -> Receiver:
     """Who gets ``person``'s notices on ``day``: themself when present, else the
     first present substitute down the chain, else the first present of
     ``fallback`` (the escalation role's holders), else ``person`` (nobody is
-    present: the notice waits in their own box rather than being lost)."""
+    present: the notice waits in their own box rather than being lost). An
+    ``inactive`` substitute (deactivated since) counts as away with nobody named."""
     away = away_on(absences, day)
     if person not in away:
         return Receiver(person, person)
@@ -69,8 +70,9 @@ def receiver(person: str, day: date, absences: Iterable[Absence],
         seen.add(current)
         current = away[current].substitute
     else:
-        return Receiver(current, person, until)
-    present = [h for h in fallback if h not in away]
+        if current not in inactive:
+            return Receiver(current, person, until)
+    present = [h for h in fallback if h not in away and h not in inactive]
     return Receiver(present[0] if present else person, person, until)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
+from torchflow.channels.webhook import url_problem
 from torchflow.domain import permissions, routing
 from torchflow.domain.absence import Absence, Receiver, check_new, receiver
 from torchflow.domain.status import NoticeKind, NoticeStatus
@@ -162,6 +163,13 @@ def parse_fallback(text: str) -> Fallback:
     address = check_line(address.strip(), "the fallback address", ADDRESS_MAX)
     if not address and channel != "file":
         raise InvalidInput(f"fallback {text!r} has no address; give CHANNEL:ADDRESS")
+    # The checks a person's own address gets, so a fallback cannot be a dead end.
+    if channel == "smtp" and not people_service.EMAIL.fullmatch(address):
+        raise InvalidInput(f"fallback {text!r}: {address!r} is not an e-mail address; "
+                           "e.g. smtp:wang.li@example.gov.cn")
+    if channel == "webhook" and (problem := url_problem(address)):
+        raise InvalidInput(f"fallback {text!r}: the URL {problem}; "
+                           "e.g. webhook:https://hooks.example.cn/abc")
     return Fallback(channel, address)
 
 
@@ -197,6 +205,13 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
         return notify_view(people_service.person_by_handle(s, handle))
 
 
+def notify_of(app: App, handle: str) -> dict[str, Any]:
+    """``person notify HANDLE`` with no option: anyone may read it (``person
+    show`` shows the same); only changing it needs ``may_manage``."""
+    with app.db.read() as s:
+        return notify_view(people_service.person_by_handle(s, handle))
+
+
 def notify_view(p: Row[Any]) -> dict[str, Any]:
     quiet = routing.quiet_of(p.quiet_start, p.quiet_end)
     return {"handle": p.handle, "notify": p.notify or routing.EACH,
@@ -225,6 +240,40 @@ def delivery_problems(session: Connection, handle: str, limit: int = 10
 
 
 @dataclass
+class Chains:
+    """Who receives for whom on ``day``: the one decision the notices
+    (``Router``) and new tasks (``substitutes``) share."""
+
+    people: Mapping[int, Row[Any]]
+    day: date
+    absences: list[Absence] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._handles = {p.handle: p for p in self.people.values()}
+        self._holders: dict[str, list[str]] = {}
+        self.away = {a.person for a in self.absences if a.covers(self.day)}
+        # Substitutes deactivated since the absence was recorded: they receive nothing.
+        active = {p.handle for p in self.people.values() if p.active}
+        self._inactive = {a.substitute for a in self.absences} - active
+
+    def holders(self, role: str) -> list[str]:
+        if role not in self._holders:
+            self._holders[role] = sorted(p.handle for p in self.people.values()
+                                         if p.active and people_service.has_role(p, role))
+        return self._holders[role]
+
+    def receiver_of(self, person: Row[Any], role: str | None) -> tuple[Row[Any], Receiver]:
+        """(the row of who receives ``person``'s notices and new work today, the
+        decision); a chain ending with nobody present goes to ``role``'s present
+        holders (the rule's escalation role, else admin)."""
+        if person.handle not in self.away:  # the common case: no reading of the chain
+            return person, Receiver(person.handle, person.handle)
+        got = receiver(person.handle, self.day, self.absences, self.holders(role or ADMIN),
+                       self._inactive)
+        return self._handles.get(got.handle, person), got
+
+
+@dataclass
 class Router:
     """Who receives a notice produced at ``now`` and how: read once per sweep
     batch (the people and the absences of the day)."""
@@ -242,24 +291,15 @@ class Router:
 
     def __post_init__(self) -> None:
         self.day = self.app.calendar.local_date(self.now)
+        self.chains = Chains(self.people, self.day, self.absences)
         self._handles = {p.handle: p for p in self.people.values()}
-        self._holders: dict[str, list[str]] = {}
-        self._away = {a.person for a in self.absences if a.covers(self.day)}
+        self._away = self.chains.away
 
     def holders(self, role: str) -> list[str]:
-        if role not in self._holders:
-            self._holders[role] = sorted(p.handle for p in self.people.values()
-                                         if p.active and people_service.has_role(p, role))
-        return self._holders[role]
+        return self.chains.holders(role)
 
     def receiver_of(self, person: Row[Any], role: str | None) -> tuple[Row[Any], Receiver]:
-        """(the row of who receives ``person``'s notices today, the decision);
-        a chain ending with nobody present goes to ``role``'s present holders
-        (the rule's escalation role, else admin)."""
-        if person.handle not in self._away:  # the common case: no reading of the chain
-            return person, Receiver(person.handle, person.handle)
-        got = receiver(person.handle, self.day, self.absences, self.holders(role or ADMIN))
-        return self._handles.get(got.handle, person), got
+        return self.chains.receiver_of(person, role)
 
     def recipients(self, kind: str, assignee_id: int | None, escalate_to: str | None
                    ) -> list[tuple[Row[Any], Receiver]]:
@@ -297,28 +337,27 @@ class Router:
         return row
 
 
-def substitutes(session: Connection, tz: Any, day: date, assignee_ids: Iterable[int | None]
-                ) -> dict[int, tuple[Row[Any], Receiver]]:
-    """For each of ``assignee_ids`` away on ``day``: (their substitute's row, the
-    decision). New work planned that day goes to the substitute."""
-    ids = {i for i in assignee_ids if i is not None}
-    if not ids:
+def substitutes(session: Connection, tz: Any, day: date,
+                assignees: Iterable[tuple[int | None, str | None]]
+                ) -> dict[tuple[int, str | None], tuple[Row[Any], Receiver]]:
+    """For each (assignee id, escalation role) of new tasks whose assignee is
+    away on ``day``: (who takes the task, the decision), as ``Router`` decides
+    for their notices. New work planned that day goes to the substitute."""
+    wanted = {(i, role) for i, role in assignees if i is not None}
+    if not wanted:
         return {}
     absences = in_force(session, tz, day)
     if not absences:
         return {}
-    people = {p.id: p for p in session.execute(select(PEOPLE))}
-    found: dict[int, tuple[Row[Any], Receiver]] = {}
-    admins = sorted(p.handle for p in people.values()
-                    if p.active and people_service.has_role(p, ADMIN))
-    for pid in ids:
-        person = people.get(pid)
+    chains = Chains({p.id: p for p in session.execute(select(PEOPLE))}, day, absences)
+    found: dict[tuple[int, str | None], tuple[Row[Any], Receiver]] = {}
+    for pid, role in wanted:
+        person = chains.people.get(pid)
         if person is None:
             continue
-        got = receiver(person.handle, day, absences, admins)
-        if got.for_other:
-            sub = next(p for p in people.values() if p.handle == got.handle)
-            found[pid] = (sub, got)
+        sub, got = chains.receiver_of(person, role)
+        if sub.handle != person.handle:
+            found[(pid, role)] = (sub, got)
     return found
 
 

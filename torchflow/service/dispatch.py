@@ -265,7 +265,7 @@ def _fall_back(app: App, owner: str, notice: Claimed, error: str) -> bool:
         person = s.execute(select(PEOPLE).where(
             PEOPLE.c.handle == notice.message.recipient)).first()
         if person is None or not person.fallback_channel \
-                or person.fallback_channel == notice.channel \
+                or _rerouted(notice, person.fallback_channel, person.fallback_address) \
                 or notice.attempts < min(person.fallback_after or FALLBACK_AFTER, last):
             return False
         row = s.execute(select(NOTICES.c.reason).where(
@@ -286,6 +286,14 @@ def _fall_back(app: App, owner: str, notice: Claimed, error: str) -> bool:
     log.warning("notice #%d to %s %s; now via %s", notice.id, notice.message.recipient, why,
                 person.fallback_channel)
     return bool(done)
+
+
+def _rerouted(notice: Claimed, channel: str, address: str | None) -> bool:
+    """Whether the notice already goes by the fallback: re-routed once (its key
+    says so), or its channel and address are the fallback's. An smtp fallback to
+    another address is a fallback all the same."""
+    return (":via:" in notice.message.idempotency_key
+            or (notice.channel, notice.message.address) == (channel, address or ""))
 
 
 def release(app: App, owner: str, ids: list[int] | None = None) -> int:

@@ -151,9 +151,11 @@ def insert_tasks(
     # Imported here: absences reads people, whose service imports this module.
     from torchflow.service import absences
 
-    away = absences.substitutes(session, cal.tz, cal.local_date(now),
-                                [r["assignee_id"] for r in rows])
-    moved = [(row, *away[row["assignee_id"]]) for row in rows if row["assignee_id"] in away]
+    def whose(row: dict[str, Any]) -> tuple[int, str | None]:
+        return row["assignee_id"], row["escalate_to"]
+
+    away = absences.substitutes(session, cal.tz, cal.local_date(now), map(whose, rows))
+    moved = [(row, *away[whose(row)]) for row in rows if whose(row) in away]
     for row, sub, _ in moved:
         row["assignee_id"] = sub.id
     session.execute(insert(TASKS), rows)

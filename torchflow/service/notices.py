@@ -100,13 +100,21 @@ class Readdressed:
 def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any],
                       task_ids: list[int] | None = None) -> Readdressed:
     """Pending notices of ``old`` (or deferred to ``old``) go to ``new`` instead,
-    under a key for ``new``; a leased one moves when its sender lets it go unsent."""
+    under a key for ``new``; a leased one moves when its sender lets it go unsent.
+    Notices folded for ``old``'s next digest go to ``new``'s next digest."""
     query = select(NOTICES).where(
         NOTICES.c.status == PENDING,
         or_(NOTICES.c.recipient == old.handle, NOTICES.c.deferred == move_to(old.handle)))
+    folded = select(NOTICES).where(
+        NOTICES.c.status == NoticeStatus.FOLDED, NOTICES.c.folded_into.is_(None),
+        NOTICES.c.recipient == old.handle)
     if task_ids is not None:
         query = query.where(NOTICES.c.task_id.in_(task_ids))
+        folded = folded.where(NOTICES.c.task_id.in_(task_ids))
     moved = in_flight = 0
+    # Left with ``old``, they would wait for a digest ``old`` may never get again.
+    for row in session.execute(folded.order_by(NOTICES.c.id).with_for_update()).all():
+        moved += _readdress(app, session, row, new, fresh=False)
     # Locked: a sender cannot claim, mark or hand back these rows until we commit
     # (on SQLite, BEGIN IMMEDIATE already serialises every writer).
     for row in session.execute(query.order_by(NOTICES.c.id).with_for_update()).all():
@@ -157,9 +165,11 @@ def settle_deferred(app: App, session: Connection, ids: list[int] | None = None,
     return len(rows)
 
 
-def _readdress(app: App, session: Connection, row: Any, new: Row[Any]) -> bool:
+def _readdress(app: App, session: Connection, row: Any, new: Row[Any],
+               fresh: bool = True) -> bool:
     """Send ``row`` to ``new`` (True), or cancel it (False) when ``new`` has that
-    notice already or it is a digest (the new person's own digest covers it)."""
+    notice already or it is a digest (the new person's own digest covers it).
+    ``fresh``: it becomes pending with no attempts (else its status stays)."""
     if row.task_id is None:
         _cancel(session, row.id)
         return False
@@ -175,7 +185,7 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any]) -> bool:
     # Failures (even death) were the old address's: the new one starts afresh.
     session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
         recipient=new.handle, channel=channel, address=address, idempotency_key=key,
-        deferred=None, **_FRESH))
+        deferred=None, **(_FRESH if fresh else {})))
     return True
 
 

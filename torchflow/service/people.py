@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, overload
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -234,7 +235,10 @@ def _keep_an_admin(s: Connection, before: list[str], where: str = "") -> None:
 def set_active(app: App, handle: str, active: bool, *, handover_to: str | None = None,
                actor: Actor | None = None) -> dict[str, Any]:
     """Deactivate (refused while the person still owns open work, unless it is
-    handed over in the same command) or reactivate."""
+    handed over in the same command) or reactivate. Refused, too, while the
+    person is the substitute of an absence running or planned."""
+    if not active:
+        _not_a_substitute(app, handle)
     if not active and handover_to is not None:
         if actor is None:
             raise ValueError("a handover needs the acting person")
@@ -252,6 +256,21 @@ def set_active(app: App, handle: str, active: bool, *, handover_to: str | None =
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(active=active))
         _keep_an_admin(s, before)
         return person_view(person_by_handle(s, handle))
+
+
+def _not_a_substitute(app: App, handle: str) -> None:
+    """An inactive substitute would be handed work nobody reads."""
+    from torchflow.service.absences import in_force  # absences imports this module
+
+    with app.db.read() as s:
+        today = app.calendar.local_date(app.now())
+        covering = [a for a in in_force(s, app.calendar.tz, today, date.max)
+                    if a.substitute == handle]
+    if covering:
+        a = covering[0]
+        raise Refused(f"{handle} is the substitute for {a.person}'s absence {a.starts} to "
+                      f"{a.ends}; end it (person back {a.person}) or record it with "
+                      "another substitute first")
 
 
 def _open_work(s: Connection, person_id: int) -> tuple[int, int]:

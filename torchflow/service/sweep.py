@@ -16,7 +16,7 @@ the start of its next slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,7 +40,7 @@ from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, lock_head
 from torchflow.service.notices import ledger_row, people_by_id, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
-from torchflow.store.queries import insert_ignore
+from torchflow.store.queries import insert_ignore, inserted_keys
 
 DIGEST = NoticeKind.DIGEST
 ESCALATION = NoticeKind.ESCALATION
@@ -204,8 +204,8 @@ def produce_digests(app: App, now: datetime) -> int:
     if day is None:
         return 0
     with app.db.transaction() as s:
-        last = s.scalar(select(MARKS.c.at).where(MARKS.c.name == "digest"))
-        if last is not None and cal.local_date(last) >= day:
+        last = _locked_mark(s, "digest")
+        if cal.local_date(last) >= day:
             return 0
         rows = s.execute(
             select(TASKS.c.assignee_id, TASKS.c.kind, TASKS.c.due_on, CASES.c.key, CASES.c.title)
@@ -225,6 +225,7 @@ def produce_digests(app: App, now: datetime) -> int:
         folded_owners = _folded_owners(s)
         handled_for = set(people_handled_for(s))
         notices = []
+        folded_into: dict[str, list[int]] = {}  # digest key -> the folded notices it lists
         for pid, owner in sorted(people.items()):  # in the order of the people
             # An absent person's digest goes to whoever receives their notices.
             to, got = router.receiver_of(owner, None)
@@ -241,11 +242,25 @@ def produce_digests(app: App, now: datetime) -> int:
             notices.append(_digest(app, router, owner, to, got, items, folded, handled,
                                    day, now))
             if folded:
-                s.execute(update(NOTICES).where(NOTICES.c.id.in_([f.id for f in folded]))
-                          .values(folded_into=notices[-1]["idempotency_key"]))
-        made = insert_ignore(s, NOTICES, notices, ["idempotency_key"])
+                folded_into[notices[-1]["idempotency_key"]] = [f.id for f in folded]
+        made = inserted_keys(s, NOTICES, notices, ["idempotency_key"])
+        # Only a digest really made settles what it lists: one whose key existed
+        # was made before these notices were folded, and does not list them.
+        for key in sorted(made & folded_into.keys()):
+            s.execute(update(NOTICES).where(NOTICES.c.id.in_(folded_into[key]))
+                      .values(folded_into=key))
         _mark(s, "digest", now)
-    return made
+    return len(made)
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _locked_mark(s: Connection, name: str) -> datetime:
+    """The mark, its row locked until commit (created if missing, as never), so
+    two services cannot both act on the same old mark."""
+    insert_ignore(s, MARKS, [{"name": name, "at": _NEVER}], ["name"])
+    return s.execute(select(MARKS.c.at).where(MARKS.c.name == name).with_for_update()).scalar_one()
 
 
 def _folded_owners(s: Connection) -> set[str]:

@@ -12,8 +12,16 @@ def insert_ignore(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
 ) -> int:
     """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were new."""
+    return len(inserted_keys(conn, table, rows, conflict))
+
+
+def inserted_keys(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], conflict: Sequence[str]
+) -> set[Any]:
+    """INSERT ... ON CONFLICT DO NOTHING; the first conflict column of the rows
+    really inserted (a row whose key existed is not among them)."""
     if not rows:
-        return 0
+        return set()
     # Only the dialect in use is imported: PostgreSQL's costs SQLite users start-up time.
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql as module
@@ -26,4 +34,4 @@ def insert_ignore(
         # rowcount is unreliable for executemany.
         .returning(table.c[conflict[0]])
     )
-    return len(conn.execute(stmt, list(rows)).all())
+    return {row[0] for row in conn.execute(stmt, list(rows)).all()}
