@@ -186,8 +186,10 @@ def test_a_channel_needs_its_address(app: App, staff: dict[str, Actor]) -> None:
         add_person(app, "li.na", name="Li Na", channel="smtp")
     with pytest.raises(InvalidInput, match="the webhook channel needs a URL"):
         add_person(app, "li.na", name="Li Na", channel="webhook")
-    with pytest.raises(InvalidInput, match="webhook address 'hooks' is not a URL"):
+    with pytest.raises(InvalidInput, match="webhook address 'hooks' must start with http"):
         add_person(app, "li.na", name="Li Na", channel="webhook", address="hooks")
+    with pytest.raises(InvalidInput, match="webhook address 'https://:80/x' has no host"):
+        add_person(app, "li.na", name="Li Na", channel="webhook", address="https://:80/x")
     with pytest.raises(InvalidInput, match="the webhook channel needs a URL"):
         edit_person(app, "wang.li", channel="webhook")
     with pytest.raises(InvalidInput, match="the smtp channel needs an e-mail address"):

@@ -137,8 +137,11 @@ def check_channel(app: App, channel: str | None, email: str, address: str) -> No
         if not address and not app.settings.notify.webhook.url:
             raise InvalidInput("the webhook channel needs a URL; add --address https://... "
                                "(or set [notify.webhook] url) or pick another --channel")
-        if address and not address.startswith(("http://", "https://")):
-            raise InvalidInput(f"webhook address {address!r} is not a URL; "
+        # The sender's own check (imported here: http.client is not for every command).
+        from torchflow.channels.webhook import url_problem
+
+        if address and (problem := url_problem(address)):
+            raise InvalidInput(f"webhook address {address!r} {problem}; "
                                "use e.g. https://hooks.example.cn/abc")
 
 
