@@ -143,6 +143,16 @@ def _remove(folder: Path, created: bool) -> None:
             child.unlink(missing_ok=True)
 
 
+def _admin_for_you(app: App) -> None:
+    """The login running the demo administers its database, as after `init`, so
+    the folder can be explored with every command."""
+    from torchflow.cli.context import os_login
+    from torchflow.domain.identity import handle_from_login
+
+    login = os_login()
+    people.first_admin(app, handle_from_login(login), login, named=True)
+
+
 def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[str, Any]:
     cal = app.calendar
     start = cal.next_workday(cal.local_date(app.now()))
@@ -152,6 +162,7 @@ def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[
         people.add_person(app, handle, name=name, roles=roles,
                           email=f"{handle}@zone.example.gov.cn")
     actors = {h: people.resolve_actor(app, h) for h, _, _ in PEOPLE}
+    _admin_for_you(app)
     say(f"torchflow demo in {folder} (simulating {days} days from {start})\n")
     walks = _open_cases(app, actors, start, say)
     channels = Channels(app.settings)
@@ -251,7 +262,9 @@ def _summary(app: App, folder: Path, walks: list[dict[str, Any]], sent: Counter[
     report = _html_report(app, folder)
     say(f"\nHTML report: {report}" if report else
         "\nHTML report: install torchflow[reports] (matplotlib, Jinja2) to have one")
-    say(f"\nExplore it: torchflow --config {folder / 'config.toml'} case list")
+    admins = people.acting_admins(app) or []
+    say(f"\nExplore it: torchflow --config {folder / 'config.toml'} case list\n"
+        f"(you act as its admin {', '.join(admins)}; add --as wang.li to act for her)")
     return {
         "report": report,
         "folder": str(folder),
