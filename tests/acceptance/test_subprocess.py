@@ -152,6 +152,15 @@ def test_demo(tmp_path: Path) -> None:
     # The folder's config works with the CLI.
     cases = tf.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
     assert len(cases) == 5
+    # The login that ran it is its admin, so writes work too, and acting for another.
+    assert "you act as its admin" in done.out
+    later = {"TORCHFLOW_NOW": "2030-01-07T10:00:00+08:00"}
+    key = cases[0]["key"]
+    tf.ok("--config", folder / "config.toml", "--as", "wang.li", "case", "note", key,
+          "explored", config=False, env=later)
+    history = tf.ok("--config", folder / "config.toml", "case", "history", key, config=False,
+                    env=later).out
+    assert "wang.li, entered by" in history
 
 
 # --- a coordinator's walk through project_introduction ----------------------------
