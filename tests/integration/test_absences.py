@@ -503,13 +503,17 @@ def test_a_refused_fallback_address_is_not_fallen_back_to_again(
 def test_the_substitute_of_an_absence_running_or_planned_cannot_be_deactivated(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
-    from torchflow.service.people import set_active
+    from torchflow.service.people import handover, set_active
 
     away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
     with pytest.raises(Refused, match=re.escape(
             "zhao.min is the substitute for wang.li's absence 2026-03-16 to 2026-03-20; "
             "end it (person back wang.li) or record it with another substitute first")):
         set_active(app, "zhao.min", False)
+    with pytest.raises(Refused, match=re.escape("zhao.min is the substitute for wang.li's")):
+        handover(app, staff["chen.jie"], "zhao.min", "sun.hao", deactivate=True)
+    with pytest.raises(Refused, match=re.escape("zhao.min is the substitute for wang.li's")):
+        set_active(app, "zhao.min", False, handover_to="sun.hao", actor=staff["chen.jie"])
     end_absence(app, staff["wang.li"], "wang.li")
     assert set_active(app, "zhao.min", False)["active"] is False
 

@@ -437,6 +437,8 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
     """OLD leaves or changes post: open cases, open tasks and pending notices move."""
     if old == new:
         raise InvalidInput("OLD and NEW are the same person")
+    if deactivate:
+        _not_a_substitute(app, old)
     now = app.now()
     with app.db.transaction() as s:
         giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
