@@ -103,13 +103,18 @@ def _check_person(
         check_line(address, "the address", ADDRESS_MAX)
     if email and (not EMAIL.fullmatch(check_line(email, "the e-mail", EMAIL_MAX))):
         raise InvalidInput(f"e-mail {email!r} is not valid; e.g. wang.li@example.gov.cn")
+    if channel is not None and channel not in CHANNEL_TYPES:
+        raise InvalidInput(f"channel {channel!r} is unknown; use one of "
+                           + ", ".join(CHANNEL_TYPES))
+    return _check_roles(roles)
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    """Roles as typed (repeated, or comma-separated), checked and sorted."""
     split = [r.strip() for role in roles for r in role.split(",") if r.strip()]
     for role in split:
         if not ROLE.fullmatch(role):
             raise InvalidInput(f"role {role!r} is not valid; use e.g. coordinator or director")
-    if channel is not None and channel not in CHANNEL_TYPES:
-        raise InvalidInput(f"channel {channel!r} is unknown; use one of "
-                           + ", ".join(CHANNEL_TYPES))
     return sorted(set(split))
 
 
@@ -190,8 +195,8 @@ def edit_person(
         person = person_by_handle(s, handle)
         before = _admins(s)
         roles = set(person.roles or ())
-        added = _check_person(handle, person.name, "", list(add_roles or []), None, "")
-        removed = _check_person(handle, person.name, "", list(remove_roles or []), None, "")
+        added = _check_roles(list(add_roles or []))
+        removed = _check_roles(list(remove_roles or []))
         roles = (roles | set(added)) - set(removed)
         new = {
             "name": person.name if name is None else name,
@@ -325,11 +330,8 @@ def first_admin(app: App, handle: str, login: str, *, named: bool = False
             s.exec_driver_sql("LOCK TABLE people IN SHARE ROW EXCLUSIVE MODE")
         if _admins(s):
             return None
-        if not s.scalar(select(func.count()).select_from(PEOPLE)):
-            return person_view(_insert_person(s, app, handle, name=handle, email="",
-                                              roles=[ADMIN], channel="file", address="",
-                                              logins=[login]))
-        if not named:
+        empty = not s.scalar(select(func.count()).select_from(PEOPLE))
+        if not empty and not named:
             return None
         person = s.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
         if person is None:
