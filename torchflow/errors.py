@@ -3,11 +3,22 @@ message is one line saying what was wrong and what would be right."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchflow.i18n import Text
+
 
 class TorchflowError(Exception):
-    """Root of every error torchflow raises on purpose."""
+    """Root of every error torchflow raises on purpose. The message may be a
+    ``Text`` from the catalogs (torchflow.i18n): ``str(exc)`` is its English,
+    the edge renders ``exc.text`` in the office's language."""
 
     exit_code = 1
+
+    def __init__(self, message: str | Text = "") -> None:
+        super().__init__(message)
+        self.text = message
 
 
 class ConfigError(TorchflowError):

@@ -1,0 +1,152 @@
+"""Message catalogs: every text a person reads, in the office's language.
+
+Code marks a message where it is made, ``_("case {key} is closed", key=key)``
+(``ngettext_`` for counts), and gets a ``Text``: the English message id and
+its parameters, not yet translated. The edge that shows it (the CLI, the
+server, a notice being written) renders it with the ``Translator`` of the
+office's locale (``[office] locale``): ``tr(text)``. So the core never needs to
+know the language, and one error raised deep in a use case reads in Chinese on
+the terminal, in the API's JSON and in a mail alike.
+
+The catalogs are gettext's (``torchflow/locale/<lang>/LC_MESSAGES/torchflow.po``,
+compiled to ``.mo``); Babel extracts the ids from the calls to ``_``,
+``ngettext_`` and ``N_`` (see docs/i18n.md). English is the source language.
+``str(text)`` is the English, so a ``Text`` can stand wherever a str was.
+
+Stdlib only: the client path imports this module.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DOMAIN = "torchflow"
+LOCALE_DIR = Path(__file__).with_name("locale")
+SOURCE = "en"
+ZH = "zh_CN"
+# What an office may write in [office] locale, and the catalog each means.
+LOCALES: dict[str, str] = {
+    "en": SOURCE, "en-us": SOURCE, "en-gb": SOURCE, "en_us": SOURCE, "en_gb": SOURCE,
+    "zh": ZH, "zh-cn": ZH, "zh_cn": ZH, "zh-hans": ZH, "zh-hans-cn": ZH,
+}
+
+
+class Text:
+    """A message not yet translated: the English id, its plural and count, and
+    named parameters (which may be ``Text`` themselves: rendered in turn)."""
+
+    __slots__ = ("msgid", "n", "params", "plural")
+
+    def __init__(self, msgid: str, params: Mapping[str, Any] | None = None, *,
+                 plural: str | None = None, n: int | None = None) -> None:
+        self.msgid = msgid
+        self.plural = plural
+        self.n = n
+        self.params = dict(params or {})
+
+    def render(self, tr: Translator) -> str:
+        if self.plural is not None and self.n is not None:
+            template = tr.catalog.ngettext(self.msgid, self.plural, self.n)
+        else:
+            template = tr.catalog.gettext(self.msgid)
+        params = {k: tr(v) if isinstance(v, Text) else v for k, v in self.params.items()}
+        if self.n is not None:
+            params.setdefault("n", self.n)
+        try:
+            return template.format(**params) if params or "{" in template else template
+        except (KeyError, IndexError, ValueError):
+            # A translation naming a parameter the code does not pass is a catalog
+            # bug; the English still says what happened.
+            return self.msgid.format(**params)
+
+    def __str__(self) -> str:
+        return self.render(ENGLISH)
+
+    def __repr__(self) -> str:
+        return f"Text({self.msgid!r}, {self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Text):
+            return (self.msgid, self.plural, self.n, self.params) == (
+                other.msgid, other.plural, other.n, other.params)
+        if isinstance(other, str):
+            return str(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+    def __contains__(self, part: str) -> bool:
+        return part in str(self)
+
+
+def _(msgid: str, /, **params: Any) -> Text:
+    """Mark a message for the catalogs; ``{name}`` placeholders take ``params``."""
+    return Text(msgid, params)
+
+
+def ngettext_(singular: str, plural: str, n: int, /, **params: Any) -> Text:
+    """A message that depends on a count; ``{n}`` is the count."""
+    return Text(singular, params, plural=plural, n=n)
+
+
+def N_(msgid: str, /) -> str:
+    """Mark a constant for extraction only (a table of labels); translate it
+    later with ``tr.gettext``."""
+    return msgid
+
+
+class Translator:
+    """One locale's catalog. Call it on a ``Text`` (or a plain str, shown as it
+    is) to get what a person reads."""
+
+    def __init__(self, locale: str, catalog: gettext.NullTranslations) -> None:
+        self.locale = locale
+        self.catalog = catalog
+
+    def __call__(self, text: Text | str | None) -> str:
+        if text is None:
+            return ""
+        if isinstance(text, Text):
+            return text.render(self)
+        return text
+
+    def gettext(self, msgid: str) -> str:
+        return self.catalog.gettext(msgid)
+
+    @property
+    def chinese(self) -> bool:
+        return self.locale == ZH
+
+
+def normalize(locale: str) -> str | None:
+    """The catalog a locale names (``zh-CN``, ``zh_CN``, ``en``), or None."""
+    return LOCALES.get(locale.strip().lower())
+
+
+@lru_cache(maxsize=8)
+def translator(locale: str) -> Translator:
+    """The translator of ``locale``; catalogs are read once per process (they
+    do not change while it runs)."""
+    name = normalize(locale) or SOURCE
+    if name == SOURCE:
+        return Translator(SOURCE, gettext.NullTranslations())
+    try:
+        catalog: gettext.NullTranslations = gettext.translation(
+            DOMAIN, localedir=LOCALE_DIR, languages=[name])
+    except OSError:
+        catalog = gettext.NullTranslations()
+    return Translator(name, catalog)
+
+
+ENGLISH = Translator(SOURCE, gettext.NullTranslations())
