@@ -30,7 +30,7 @@ def show(env: Env, year: int, month: int | None) -> None:
     Example:
       torchflow calendar show 2027 --month 2
     """
-    from torchflow.service import calendar as service
+    from torchflow.service.calendar import schedules as service
 
     env.emit(service.show(env.app.calendar, year, month), service.render)
 
@@ -46,7 +46,7 @@ def check(env: Env) -> None:
     Example:
       torchflow calendar check
     """
-    from torchflow.service import calendar as service
+    from torchflow.service.calendar import schedules as service
 
     app = env.app
     report = service.check(app, app.calendar.local_date(app.now()))

@@ -42,7 +42,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, *,
     cal = settings.calendar
     official: tuple[OfficialSchedule, ...] = ()
     if cal.official:  # imported only when configured: start-up stays as it was
-        from torchflow.service.calendar import load_schedules
+        from torchflow.service.calendar.schedules import load_schedules
 
         official = load_schedules(cal.official)
     return App(
