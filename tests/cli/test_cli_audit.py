@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests.cli.conftest import Cli
-from torchflow.service.audit import UNKEYED
+from torchflow.service.audit.verify import UNKEYED
 
 KEY = "s3cret-audit-key-for-tests"
 KEYED = {"TORCHFLOW_AUDIT_KEY": KEY}

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from tests.cli.conftest import Cli
 from tests.conftest import Clock
-from torchflow.service.audit import UNKEYED
+from torchflow.service.audit.verify import UNKEYED
 
 FRIDAY = "2026-03-06T10:00:00+08:00"
 MONDAY_16 = "2026-03-16T09:30:00+08:00"  # two working days before the lead deadline

@@ -27,7 +27,7 @@ from torchflow.errors import InvalidInput, Refused
 from torchflow.service import absences
 from torchflow.service.absences import Fallback, end_absence, record_absence, set_notify
 from torchflow.service.app import App
-from torchflow.service.audit import verify
+from torchflow.service.audit.verify import verify
 from torchflow.service.cases import history, open_case
 from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor, add_person, person_by_handle, resolve_actor

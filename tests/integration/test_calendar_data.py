@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.config import load_settings
-from torchflow.service.calendar import schedules as service
 from torchflow.service.app import App, build_app
+from torchflow.service.calendar import schedules as service
 from torchflow.service.cases import open_case
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep

@@ -18,8 +18,9 @@ from sqlalchemy import event, func, select, text
 from tests.conftest import Clock, is_postgres
 from torchflow.config import Settings
 from torchflow.errors import Conflict, InvalidInput, NotFound, Refused
-from torchflow.service import audit, cases
+from torchflow.service import cases
 from torchflow.service.app import App, build_app
+from torchflow.service.audit import verify as audit
 from torchflow.service.cases import (
     Advanced,
     add_note,

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.config import Settings
 from torchflow.errors import Conflict, Refused
-from torchflow.service import audit
 from torchflow.service.app import App, build_app
+from torchflow.service.audit import verify as audit
 from torchflow.service.cases import Advanced, add_note, advance, history, open_case, show_case
 from torchflow.service.events import EVENTS
 from torchflow.service.people import Actor

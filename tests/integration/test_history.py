@@ -13,7 +13,7 @@ from tests.conftest import Clock, is_postgres
 from torchflow.domain.history import GENESIS, event_hash
 from torchflow.errors import NotFound
 from torchflow.service.app import App
-from torchflow.service.audit import verify
+from torchflow.service.audit.verify import verify
 from torchflow.service.cases import add_note, advance, assign, history, open_case, set_fields
 from torchflow.service.events import CASES, EVENTS
 from torchflow.service.people import Actor

@@ -30,7 +30,7 @@ from torchflow.domain.history import GENESIS, event_hash
 from torchflow.domain.loader import load_file
 from torchflow.errors import ConfigError
 from torchflow.service.app import build_app
-from torchflow.service.audit import verify
+from torchflow.service.audit.verify import verify
 from torchflow.service.cases import advance, history, list_cases, open_case, show_case
 from torchflow.service.people import list_people, resolve_actor
 from torchflow.store.db import Database

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.service import replan as service
 from torchflow.service.app import App, build_app
-from torchflow.service.audit import verify
+from torchflow.service.audit.verify import verify
 from torchflow.service.cases import advance, open_case
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep

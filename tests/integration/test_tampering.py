@@ -21,8 +21,8 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from tests.conftest import Clock
 from torchflow.domain.history import GENESIS, event_hash
-from torchflow.service import audit as audit_service
 from torchflow.service.app import App
+from torchflow.service.audit import verify as audit_service
 from torchflow.service.cases import add_note, advance, assign, open_case, set_fields
 from torchflow.service.events import CASES, EVENTS
 from torchflow.service.people import Actor

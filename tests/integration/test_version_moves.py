@@ -18,7 +18,7 @@ from torchflow.config import Settings
 from torchflow.errors import NotFound, Refused
 from torchflow.service import version_moves as vm
 from torchflow.service.app import App, build_app
-from torchflow.service.audit import verify
+from torchflow.service.audit.verify import verify
 from torchflow.service.cases import advance, history, open_case, show_case
 from torchflow.service.dispatch import claim
 from torchflow.service.people import Actor

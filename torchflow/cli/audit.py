@@ -43,7 +43,7 @@ def verify(env: Env, key: str | None, against: Path | None) -> None:
     Example:
       torchflow audit verify PI-2026-0001
     """
-    from torchflow.service import audit as service
+    from torchflow.service.audit import verify as service
 
     doc = _read_checkpoint(against) if against else None
     report = service.audit(env.app, key, against=doc)
@@ -95,7 +95,7 @@ def checkpoint(env: Env, file: Path) -> None:
       torchflow audit checkpoint /mnt/offsite/torchflow-2026-03-31.json
     """
     from torchflow.errors import InvalidInput
-    from torchflow.service import audit as service
+    from torchflow.service.audit import verify as service
 
     doc = service.checkpoint(env.app)
     body = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
