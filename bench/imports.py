@@ -11,7 +11,7 @@ measurement runs in a fresh child process (``python -m bench.imports --child``),
 which reports its wall time and its peak RSS (``VmHWM``), on a fresh copy of a
 migrated SQLite database with the people and the workflow version in it:
 
-* import: ``service.imports.import_cases`` (both passes: every row checked, then
+* import: ``service.sheets.imports.import_cases`` (both passes: every row checked, then
   written a chunk per transaction), through the same App the CLI builds; the
   fastest of two runs, each on its own fresh copy, run in turn with the raw runs;
 * raw baseline: the cases, tasks and events that import wrote, read back from its
@@ -19,7 +19,7 @@ migrated SQLite database with the people and the workflow version in it:
   ``executemany``, 1,000 cases (with their tasks and events) per transaction, with
   the audit head bumped once per chunk; nothing is checked, planned or hashed;
   the fastest of three runs, each on its own fresh copy;
-* export: ``service.exports.export_cases`` to .xlsx on the imported database;
+* export: ``service.sheets.exports.export_cases`` to .xlsx on the imported database;
 * xlsxwriter baseline: the same header and rows, fetched before the clock
   starts, written by xlsxwriter in constant-memory mode.
 """
@@ -113,8 +113,8 @@ def _child(argv: list[str]) -> None:
     what, out = argv[0], Path(argv[1])
     result: dict[str, Any] = {}
     if what == "import":
-        from torchflow.service.imports import import_cases
         from torchflow.service.people import resolve_actor
+        from torchflow.service.sheets.imports import import_cases
 
         app = _app(Path(argv[2]))
         actor = resolve_actor(app, "p00")
@@ -125,7 +125,7 @@ def _child(argv: list[str]) -> None:
     elif what == "raw":
         result["seconds"] = _raw(Path(argv[2]), Path(argv[3]))
     elif what == "export":
-        from torchflow.service.exports import export_cases
+        from torchflow.service.sheets.exports import export_cases
 
         app = _app(Path(argv[2]))
         started = time.perf_counter()
@@ -188,7 +188,7 @@ def _xlsxwriter_alone(config: Path, out: Path) -> tuple[float, int]:
     import xlsxwriter
     from sqlalchemy import select
 
-    from torchflow.service.exports import _case_header, _case_rows, _spec_of
+    from torchflow.service.sheets.exports import _case_header, _case_rows, _spec_of
 
     app = _app(config)
     with app.db.read() as s:

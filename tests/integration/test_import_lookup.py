@@ -1,6 +1,6 @@
 """The import looks each chunk's rows up among the stored cases on their indexes:
 one OR of "this reference" and "this key" made SQLite walk every case of the
-workflow per chunk, an import quadratic in its rows (service/imports._stored)."""
+workflow per chunk, an import quadratic in its rows (service/sheets/imports._stored)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event
 
 from tests.conftest import is_postgres
-from torchflow.service import imports
 from torchflow.service.app import App
+from torchflow.service.sheets import imports
 
 # A search on the whole of an index's key: the reference within the workflow, or the key.
 ON_INDEX = re.compile(r"SEARCH cases USING (COVERING )?INDEX \S+ "

@@ -42,7 +42,7 @@ def template(env: Env, workflow: str, out: Path) -> None:
     Example:
       torchflow import template project_introduction matters.xlsx
     """
-    from torchflow.service import imports
+    from torchflow.service.sheets import imports
 
     result = imports.write_template(env.app, workflow, out)
     env.emit(result, lambda r: f"wrote {r['file']}: {len(r['columns'])} columns for "
@@ -71,7 +71,7 @@ def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
     Example:
       torchflow --as wang.li import cases project_introduction matters.csv --dry-run
     """
-    from torchflow.service import imports
+    from torchflow.service.sheets import imports
 
     actor = env.actor()
     with _progress("importing") as progress:
@@ -127,7 +127,7 @@ def people_(env: Env, file: Path, dry_run: bool) -> None:
     Example:
       torchflow import people staff.csv
     """
-    from torchflow.service import imports
+    from torchflow.service.sheets import imports
 
     if not dry_run:
         env.require("person.add")
@@ -168,7 +168,7 @@ def export_cases(env: Env, out: Path, workflow: str | None, state: str | None,
     Example:
       torchflow export cases matters.xlsx --workflow project_introduction
     """
-    from torchflow.service import exports
+    from torchflow.service.sheets import exports
 
     env.emit(exports.export_cases(env.app, out, workflow=workflow, state=state, owner=owner,
                                   is_open=is_open), _exported)
@@ -189,7 +189,7 @@ def export_tasks(env: Env, out: Path, assignee: str | None, kind: str | None,
     Example:
       torchflow export tasks work.xlsx --status open --assignee wang.li
     """
-    from torchflow.service import exports
+    from torchflow.service.sheets import exports
 
     env.emit(exports.export_tasks(env.app, out, assignee=assignee, kind=kind, status=status,
                                   workflow=workflow), _exported)
@@ -207,7 +207,7 @@ def export_history(env: Env, out: Path, case_key: str | None, workflow: str | No
     Example:
       torchflow export history history.xlsx --case PI-2026-0001
     """
-    from torchflow.service import exports
+    from torchflow.service.sheets import exports
 
     env.emit(exports.export_history(env.app, out, case=case_key, workflow=workflow), _exported)
 
@@ -224,7 +224,7 @@ def export_notices(env: Env, out: Path, status: str | None, recipient: str | Non
     Example:
       torchflow export notices dead.csv --status dead
     """
-    from torchflow.service import exports
+    from torchflow.service.sheets import exports
 
     env.emit(exports.export_notices(env.app, out, status=status, recipient=recipient),
              _exported)
