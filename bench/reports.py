@@ -227,8 +227,8 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
     from torchflow.domain.periods import parse_period
     from torchflow.reports.html import render
     from torchflow.service.app import build_app
-    from torchflow.service.reports import REPORTS, Filters
-    from torchflow.service.reports import run as report
+    from torchflow.service.reports.figures import REPORTS, Filters
+    from torchflow.service.reports.figures import run as report
 
     n = 10_000 if quick else 100_000
     rounds = 3 if quick else 5

@@ -283,7 +283,7 @@ def _html_report(app: App, folder: Path) -> str | None:
     except ImportError:
         return None
     from torchflow.domain.periods import Period
-    from torchflow.service.reports import Filters
+    from torchflow.service.reports.figures import Filters
 
     with app.db.read() as s:
         from sqlalchemy import func, select

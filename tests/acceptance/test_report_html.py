@@ -15,7 +15,7 @@ from tests.integration.test_reports import history  # noqa: F401  (the fixture)
 from torchflow.domain.periods import parse_period
 from torchflow.reports.html import write
 from torchflow.service.app import App
-from torchflow.service.reports import REPORTS, Filters
+from torchflow.service.reports.figures import REPORTS, Filters
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(

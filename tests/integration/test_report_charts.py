@@ -12,7 +12,7 @@ from torchflow.domain.periods import parse_period
 from torchflow.errors import InvalidInput
 from torchflow.reports import charts
 from torchflow.service.app import App
-from torchflow.service.reports import REPORTS, Filters, run
+from torchflow.service.reports.figures import REPORTS, Filters, run
 
 
 @pytest.mark.parametrize("name", REPORTS)

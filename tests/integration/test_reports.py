@@ -22,7 +22,7 @@ from torchflow.domain.periods import parse_period
 from torchflow.service.app import App
 from torchflow.service.cases import advance, open_case, set_fields, show_case
 from torchflow.service.people import Actor
-from torchflow.service.reports import Filters, run, run_all
+from torchflow.service.reports.figures import Filters, run, run_all
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import log_followup
 

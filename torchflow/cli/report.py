@@ -1,5 +1,5 @@
 """`torchflow report ...`: outcomes, pipeline, stage times, compliance, workload,
-and the HTML report. Thin: the figures are service/reports.py's."""
+and the HTML report. Thin: the figures are service/reports/'s."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def report() -> None:
 def _filters(env: Env, start: date | None, end: date | None, period: str | None,
              workflow: str | None, owner: str | None, **extra: Any) -> Any:
     from torchflow.domain.periods import resolve
-    from torchflow.service.reports import Filters
+    from torchflow.service.reports.figures import Filters
 
     app = env.app
     span = resolve(period, start, end, app.calendar.local_date(app.now()))
@@ -56,7 +56,7 @@ def _filters(env: Env, start: date | None, end: date | None, period: str | None,
 def _run(env: Env, name: str, csv_path: str | None, xlsx_path: str | None,
          chart_path: str | None, filters: Any) -> None:
     from torchflow.reports import export
-    from torchflow.service.reports import run
+    from torchflow.service.reports.figures import run
 
     doc = run(env.app, name, filters)
     with _extra():

@@ -1,4 +1,4 @@
-"""A report document (service/reports.py) as text, CSV or XLSX."""
+"""A report document (service/reports/) as text, CSV or XLSX."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def render(app: App, filters: Any) -> str:
     import jinja2
 
     from torchflow.reports import charts
-    from torchflow.service.reports import run_all
+    from torchflow.service.reports.figures import run_all
 
     docs, exceptions = run_all(app, filters)
     env = jinja2.Environment(

@@ -57,7 +57,7 @@ def produce_monthly(app: App, now: datetime | None = None) -> int:
     if not todo:
         return 0
     from torchflow.reports.html import render
-    from torchflow.service.reports import Filters
+    from torchflow.service.reports.figures import Filters
 
     html = render(app, Filters(period=period))
     subject = f"Monthly report {month} · {period.start.year}年{period.start.month}月工作报告"
