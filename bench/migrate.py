@@ -11,7 +11,7 @@ kept.
 
 Timed, interleaved in rounds:
 
-* the dry run: ``service.version_moves.plan`` and ``plan_view`` (the data the
+* the dry run: ``service.workflows.version_moves.plan`` and ``plan_view`` (the data the
   command prints, text or --json), on the service's own connection;
 * the baseline: ``SELECT * FROM tasks WHERE status = 'open'`` through SQLAlchemy
   Core on the same database, every row fetched.
@@ -135,7 +135,7 @@ def _no_gc(fn: Callable[[Any], Any], app: Any) -> tuple[float, Any]:
 
 
 def _dry_run(app: Any) -> float:
-    from torchflow.service import version_moves as vm
+    from torchflow.service.workflows import version_moves as vm
 
     elapsed, view = _no_gc(lambda a: vm.plan_view(vm.plan(a, "project_introduction", 2)), app)
     totals = view["totals"]

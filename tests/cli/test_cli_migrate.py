@@ -151,7 +151,7 @@ def test_applying_needs_an_admin(cli: Cli, v2: Cli) -> None:
 
 def test_a_case_changed_while_moving_is_reported_and_exits_1(
         cli: Cli, v2: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from torchflow.service import version_moves as vm
+    from torchflow.service.workflows import version_moves as vm
 
     first, talks = two_cases(cli)
     real = vm._apply_one

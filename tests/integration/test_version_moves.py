@@ -16,7 +16,6 @@ from sqlalchemy import select
 from tests.conftest import PI_FIELDS, WORKFLOWS, Clock
 from torchflow.config import Settings
 from torchflow.errors import NotFound, Refused
-from torchflow.service import version_moves as vm
 from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases import advance, history, open_case, show_case
@@ -24,6 +23,7 @@ from torchflow.service.dispatch import claim
 from torchflow.service.people import Actor
 from torchflow.service.replan import stale_count
 from torchflow.service.sweep import sweep
+from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 PI = "project_introduction.toml"

@@ -20,7 +20,7 @@ from torchflow.service.app import App, build_app
 from torchflow.service.cases import advance, list_cases, open_case, show_case
 from torchflow.service.events import CASES
 from torchflow.service.people import Actor
-from torchflow.service.workflows import get_spec, list_workflows
+from torchflow.service.workflows.definitions import get_spec, list_workflows
 from torchflow.store.models import WORKFLOW_VERSIONS
 
 PI = "project_introduction.toml"

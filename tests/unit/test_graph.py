@@ -12,7 +12,7 @@ from torchflow.domain.loader import load_directory, parse_workflow, validate_tex
 from torchflow.domain.machine import CompiledWorkflow
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import Refused
-from torchflow.service.workflows import diagram
+from torchflow.service.workflows.definitions import diagram
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 

@@ -31,7 +31,7 @@ def list_(env: Env) -> None:
     Example:
       torchflow workflow list
     """
-    from torchflow.service import workflows
+    from torchflow.service.workflows import definitions as workflows
 
     rows = workflows.list_workflows(env.app)
     env.emit(rows, lambda r: table(r, [("NAME", "name"), ("VERSION", "version"),
@@ -51,14 +51,14 @@ def show(env: Env, name: str, version: int | None) -> None:
       torchflow workflow show project_introduction
       torchflow workflow show project_introduction --version 1
     """
-    from torchflow.service import workflows
+    from torchflow.service.workflows import definitions as workflows
 
     view = workflows.spec_view(workflows.get_spec(env.app, name, version))
     env.emit(view, render_spec)
 
 
 def render_spec(v: dict[str, Any]) -> str:
-    from torchflow.service.workflows import describe_rule
+    from torchflow.service.workflows.definitions import describe_rule
 
     head = pairs(v, [("Workflow", "name"), ("Title", "title"), ("Version", "version"),
                      ("Key prefix", "key_prefix"), ("Starts in", "initial")])
@@ -93,7 +93,7 @@ def validate(env: Env, files: tuple[Path, ...]) -> None:
       torchflow workflow validate
       torchflow workflow validate workflows/project_introduction.toml
     """
-    from torchflow.service import workflows
+    from torchflow.service.workflows import definitions as workflows
 
     settings = env.settings
     paths = list(files) or [settings.workflows_dir]
@@ -125,7 +125,7 @@ def diagram(env: Env, name: str, fmt: str, version: int | None) -> None:
     Example:
       torchflow workflow diagram project_introduction --format mermaid > pi.mmd
     """
-    from torchflow.service import workflows
+    from torchflow.service.workflows import definitions as workflows
 
     text = workflows.diagram(workflows.get_spec(env.app, name, version), fmt)
     env.emit({"name": name, "format": fmt, "diagram": text}, text)
@@ -161,7 +161,7 @@ def migrate(env: Env, name: str | None, to_version: int | None,
       torchflow workflow migrate project_introduction --to 2 --map negotiation=talks
       torchflow workflow migrate --revert PI-2026-0001
     """
-    from torchflow.service import version_moves as vm
+    from torchflow.service.workflows import version_moves as vm
 
     if revert_key:
         if name or to_version or pairs_ or case_key or dry_run or allow_terminal:

@@ -10,7 +10,7 @@ from datetime import datetime
 from torchflow.clock import utcnow
 from torchflow.config import Settings
 from torchflow.domain.calendar import OfficialSchedule, WorkCalendar
-from torchflow.service.registry import WorkflowRegistry
+from torchflow.service.workflows.registry import WorkflowRegistry
 from torchflow.store.db import Database
 
 

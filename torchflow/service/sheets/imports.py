@@ -47,8 +47,8 @@ from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, NewEvent, append_event, append_events
 from torchflow.service.people import Actor
-from torchflow.service.registry import Pinned
 from torchflow.service.sheets.files import read_rows, write_sheets
+from torchflow.service.workflows.registry import Pinned
 from torchflow.store.models import PEOPLE, TASKS
 
 CHUNK = 1000

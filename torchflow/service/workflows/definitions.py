@@ -14,7 +14,7 @@ from torchflow.domain.loader import check_text, clashes, read_definition
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
 from torchflow.service.app import App
-from torchflow.service.registry import stored_problems
+from torchflow.service.workflows.registry import stored_problems
 from torchflow.store.models import CASES, PEOPLE
 
 DIAGRAM_FORMATS = ("mermaid", "dot")

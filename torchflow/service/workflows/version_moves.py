@@ -47,7 +47,7 @@ from torchflow.service.events import (
     load_case,
 )
 from torchflow.service.people import Actor
-from torchflow.service.registry import Pinned, stored_problems
+from torchflow.service.workflows.registry import Pinned, stored_problems
 from torchflow.store.models import OPEN, TASKS
 
 MIGRATED, REVERTED = EventKind.MIGRATED, EventKind.MIGRATION_REVERTED
