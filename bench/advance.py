@@ -1,7 +1,7 @@
 """Advance throughput through the service layer against raw sqlite3 doing the same
 writes (target: >= 0.5x the raw rate).
 
-The service side calls ``torchflow.service.cases.advance`` with an Actor resolved
+The service side calls ``torchflow.service.cases.change.advance`` with an Actor resolved
 once, on a file SQLite database, on a tiny workflow without follow-up rules
 (states ``a`` and ``b`` ping-ponging, so an advance can repeat forever).
 
@@ -79,7 +79,7 @@ class _Side:
     def __init__(self, folder: Path) -> None:
         from torchflow.config import load_settings
         from torchflow.service.app import build_app
-        from torchflow.service.cases import advance, open_case
+        from torchflow.service.cases.change import advance, open_case
         from torchflow.service.people import add_person, resolve_actor
         from torchflow.store.migrate import upgrade
 

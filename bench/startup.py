@@ -39,7 +39,7 @@ def _prepare(folder: Path) -> Path:
     """A database with a few cases (one advanced, with notes), and its config."""
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
-    from torchflow.service.cases import add_note, advance, open_case
+    from torchflow.service.cases.change import add_note, advance, open_case
     from torchflow.service.people import add_person, resolve_actor
     from torchflow.store.migrate import upgrade
 

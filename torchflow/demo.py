@@ -20,8 +20,10 @@ from torchflow.config import bundled_workflows_dir, load_settings
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import ConfigError, InvalidInput, TorchflowError
 from torchflow.scheduler import tick
-from torchflow.service import cases, people, tasks
+from torchflow.service import people, tasks
 from torchflow.service.app import App, build_app
+from torchflow.service.cases.change import advance, open_case
+from torchflow.service.cases.read import show_case
 from torchflow.service.dispatch import Channels, worker_id
 from torchflow.store.migrate import upgrade
 
@@ -199,7 +201,7 @@ def _open_cases(app: App, actors: dict[str, Any], today: date,
         required = [f.name for f in spec.fields.values() if f.required]
         fields = {f: sample_value(spec, f, today) for f in required}
         owner = "wang.li" if len(walks) % 2 == 0 else "zhao.min"
-        opened = cases.open_case(app, actors[owner], name, title=title, owner=owner,
+        opened = open_case(app, actors[owner], name, title=title, owner=owner,
                                  fields=fields)
         say(f"opened {opened['key']}  {title}")
         walks.append({"key": opened["key"], "spec": spec, "path": main_path(spec), "step": 0})
@@ -226,7 +228,7 @@ def _work_day(app: App, actors: dict[str, Any], walks: list[dict[str, Any]], off
 def _step(app: App, actors: dict[str, Any], walk: dict[str, Any], today: date,
           say: Callable[[str], None]) -> None:
     spec: WorkflowSpec = walk["spec"]
-    case = cases.show_case(app, walk["key"])
+    case = show_case(app, walk["key"])
     trigger = walk["path"][walk["step"]]
     transition = spec.transition(case["state"], trigger)
     if transition is None:
@@ -236,7 +238,7 @@ def _step(app: App, actors: dict[str, Any], walk: dict[str, Any], today: date,
     actor = next((a for a in actors.values() if not transition.roles
                   or set(a.roles) & set(transition.roles)), actors["chen.jie"])
     try:
-        moved = cases.advance(app, actor, walk["key"], trigger, fields=missing,
+        moved = advance(app, actor, walk["key"], trigger, fields=missing,
                               note="Demo walk-through")
     except TorchflowError as exc:
         say(f"{walk['key']}: {exc}")
@@ -251,7 +253,7 @@ def _summary(app: App, folder: Path, walks: list[dict[str, Any]], sent: Counter[
     outbox = app.settings.notify.file.path
     lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
     kinds = Counter(json.loads(line)["kind"] for line in lines)
-    finals = [cases.show_case(app, w["key"]) for w in walks]
+    finals = [show_case(app, w["key"]) for w in walks]
     say("\nWhere the cases ended:")
     for case in finals:
         say(f"  {case['key']:<14} {case['state_title']}")

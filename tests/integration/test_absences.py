@@ -28,7 +28,8 @@ from torchflow.service import absences
 from torchflow.service.absences import Fallback, end_absence, record_absence, set_notify
 from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
-from torchflow.service.cases import history, open_case
+from torchflow.service.cases.change import open_case
+from torchflow.service.cases.read import history
 from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor, add_person, person_by_handle, resolve_actor
 from torchflow.service.sweep import sweep
@@ -56,7 +57,7 @@ def rows(app: App, **where: Any) -> list[Any]:
 
 
 def assignee_of(app: App, key: str) -> str:
-    from torchflow.service.events import CASES
+    from torchflow.service.cases.events import CASES
     from torchflow.store.models import PEOPLE
 
     with app.db.read() as s:

@@ -13,7 +13,7 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.config import load_settings
 from torchflow.service.app import App, build_app
 from torchflow.service.calendar import schedules as service
-from torchflow.service.cases import open_case
+from torchflow.service.cases.change import open_case
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, TASKS
@@ -114,7 +114,7 @@ def test_talent_docking_cases_of_late_december_stay_off_2027_holidays(
     # The database-backed variant of tests/unit/test_calendar_heldout.py, small:
     # cases opened and matched on the last days of 2026, as the service plans them.
     from tests.unit.test_calendar_heldout import HOLIDAYS_2027
-    from torchflow.service.cases import advance
+    from torchflow.service.cases.change import advance
 
     fields = {"enterprise": "Qingneng", "position": "engineer", "expertise": "fuel cells"}
     for day in range(21, 32):

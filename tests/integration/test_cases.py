@@ -18,21 +18,19 @@ from sqlalchemy import event, func, select, text
 from tests.conftest import Clock, is_postgres
 from torchflow.config import Settings
 from torchflow.errors import Conflict, InvalidInput, NotFound, Refused
-from torchflow.service import cases
 from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
-from torchflow.service.cases import (
+from torchflow.service.cases import change as cases
+from torchflow.service.cases.change import (
     Advanced,
     add_note,
     advance,
     assign,
-    history,
-    list_cases,
     open_case,
     set_fields,
-    show_case,
 )
-from torchflow.service.events import CASES, EVENTS
+from torchflow.service.cases.events import CASES, EVENTS
+from torchflow.service.cases.read import history, list_cases, show_case
 from torchflow.service.people import Actor
 from torchflow.store.models import PEOPLE, TASKS
 
@@ -978,4 +976,4 @@ def test_a_case_cannot_be_given_to_an_inactive_owner(app: App, staff: dict[str, 
     with pytest.raises(Refused, match=re.escape("'zhao.min' is not active; give the case to")):
         open_case(app, staff["wang.li"], "project_introduction", title="X", owner="zhao.min",
                   fields=PI_OPEN)
-    assert cases.list_cases(app) == []
+    assert list_cases(app) == []

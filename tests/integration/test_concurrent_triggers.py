@@ -23,8 +23,9 @@ from torchflow.config import Settings
 from torchflow.errors import Conflict, Refused
 from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
-from torchflow.service.cases import Advanced, add_note, advance, history, open_case, show_case
-from torchflow.service.events import EVENTS
+from torchflow.service.cases.change import Advanced, add_note, advance, open_case
+from torchflow.service.cases.events import EVENTS
+from torchflow.service.cases.read import history, show_case
 from torchflow.service.people import Actor
 from torchflow.store.models import AUDIT_HEAD
 

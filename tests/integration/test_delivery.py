@@ -20,7 +20,7 @@ from torchflow.channels import verify_signature
 from torchflow.channels.smtp import message_id
 from torchflow.scheduler import tick
 from torchflow.service.app import App
-from torchflow.service.cases import open_case
+from torchflow.service.cases.change import open_case
 from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.notices import list_notices, retry
 from torchflow.service.people import Actor, add_person, resolve_actor

@@ -19,7 +19,8 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.domain.planning import visit_seed
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
-from torchflow.service.cases import advance, assign, history, open_case
+from torchflow.service.cases.change import advance, assign, open_case
+from torchflow.service.cases.read import history
 from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor, Handover, handover
 from torchflow.service.sweep import sweep

@@ -14,8 +14,9 @@ from torchflow.domain.history import GENESIS, event_hash
 from torchflow.errors import NotFound
 from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
-from torchflow.service.cases import add_note, advance, assign, history, open_case, set_fields
-from torchflow.service.events import CASES, EVENTS
+from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
+from torchflow.service.cases.events import CASES, EVENTS
+from torchflow.service.cases.read import history
 from torchflow.service.people import Actor
 
 PI_OPEN = {

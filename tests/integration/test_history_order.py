@@ -13,8 +13,9 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.errors import Refused
 from torchflow.service import tasks
 from torchflow.service.app import App
-from torchflow.service.cases import add_note, advance, assign, history, open_case, set_fields
-from torchflow.service.events import EVENTS
+from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
+from torchflow.service.cases.events import EVENTS
+from torchflow.service.cases.read import history
 from torchflow.service.people import Actor
 from torchflow.store.models import CASES, NOTICES, TASKS
 

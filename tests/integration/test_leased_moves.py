@@ -19,7 +19,7 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.channels import Message, StubChannel
 from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App
-from torchflow.service.cases import advance, assign, open_case
+from torchflow.service.cases.change import advance, assign, open_case
 from torchflow.service.dispatch import Channels, claim, dispatch, release, wall_clock
 from torchflow.service.notices import retry
 from torchflow.service.people import Actor, handover

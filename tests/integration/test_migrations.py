@@ -31,7 +31,8 @@ from torchflow.domain.loader import load_file
 from torchflow.errors import ConfigError
 from torchflow.service.app import build_app
 from torchflow.service.audit.verify import verify
-from torchflow.service.cases import advance, history, list_cases, open_case, show_case
+from torchflow.service.cases.change import advance, open_case
+from torchflow.service.cases.read import history, list_cases, show_case
 from torchflow.service.people import list_people, resolve_actor
 from torchflow.store.db import Database
 from torchflow.store.migrate import alembic_config, current_revision, head_revision, upgrade

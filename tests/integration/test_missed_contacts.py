@@ -17,7 +17,8 @@ from sqlalchemy import create_engine, func, select, update
 
 from tests.conftest import PI_FIELDS, Clock, is_postgres
 from torchflow.service.app import App, build_app
-from torchflow.service.cases import advance, history, open_case
+from torchflow.service.cases.change import advance, open_case
+from torchflow.service.cases.read import history
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import log_followup

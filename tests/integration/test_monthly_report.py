@@ -14,7 +14,7 @@ from torchflow.channels.smtp import build_email
 from torchflow.config import ReportSettings
 from torchflow.scheduler import tick
 from torchflow.service.app import App
-from torchflow.service.cases import open_case
+from torchflow.service.cases.change import open_case
 from torchflow.service.dispatch import Channels
 from torchflow.service.monthly import produce_monthly
 from torchflow.service.people import Actor

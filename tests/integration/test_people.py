@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from tests.conftest import PI_FIELDS, STAFF
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
-from torchflow.service.cases import open_case
+from torchflow.service.cases.change import open_case
 from torchflow.service.people import (
     Actor,
     acting,

@@ -14,7 +14,7 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.service import replan as service
 from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
-from torchflow.service.cases import advance, open_case
+from torchflow.service.cases.change import advance, open_case
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
 from torchflow.service.tasks import log_followup

@@ -20,7 +20,8 @@ import pytest
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.domain.periods import parse_period
 from torchflow.service.app import App
-from torchflow.service.cases import advance, open_case, set_fields, show_case
+from torchflow.service.cases.change import advance, open_case, set_fields
+from torchflow.service.cases.read import show_case
 from torchflow.service.people import Actor
 from torchflow.service.reports.figures import Filters, run, run_all
 from torchflow.service.sweep import sweep

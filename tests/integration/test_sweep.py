@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.service.app import App
-from torchflow.service.cases import advance, open_case
+from torchflow.service.cases.change import advance, open_case
 from torchflow.service.dispatch import Channels, dispatch
 from torchflow.service.people import Actor, add_person
 from torchflow.service.sweep import sweep

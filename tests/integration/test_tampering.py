@@ -23,8 +23,8 @@ from tests.conftest import Clock
 from torchflow.domain.history import GENESIS, event_hash
 from torchflow.service.app import App
 from torchflow.service.audit import verify as audit_service
-from torchflow.service.cases import add_note, advance, assign, open_case, set_fields
-from torchflow.service.events import CASES, EVENTS
+from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
+from torchflow.service.cases.events import CASES, EVENTS
 from torchflow.service.people import Actor
 from torchflow.store.models import KEY_SEQUENCES, NOTICES, TASKS
 

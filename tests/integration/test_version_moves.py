@@ -18,7 +18,8 @@ from torchflow.config import Settings
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
-from torchflow.service.cases import advance, history, open_case, show_case
+from torchflow.service.cases.change import advance, open_case
+from torchflow.service.cases.read import history, show_case
 from torchflow.service.dispatch import claim
 from torchflow.service.people import Actor
 from torchflow.service.replan import stale_count

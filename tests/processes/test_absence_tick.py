@@ -18,7 +18,7 @@ from tests.conftest import PI_FIELDS
 from torchflow.domain.routing import parse_quiet
 from torchflow.service.absences import record_absence, set_notify
 from torchflow.service.app import App
-from torchflow.service.cases import open_case
+from torchflow.service.cases.change import open_case
 from torchflow.service.people import add_person, resolve_actor
 from torchflow.store.models import NOTICES
 

@@ -28,7 +28,7 @@ from tests.conftest import Clock, is_postgres
 from tests.receivers import HttpReceiver
 from torchflow.scheduler import tick
 from torchflow.service.app import App
-from torchflow.service.cases import advance, assign, open_case
+from torchflow.service.cases.change import advance, assign, open_case
 from torchflow.service.dispatch import MARK_GROUP, Channels
 from torchflow.service.people import add_person, handover, resolve_actor
 from torchflow.service.tasks import reassign

@@ -43,7 +43,7 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: dict[s
           --field enterprise="Qingneng Co." --field industry="new energy" \\
           --field lead_source="torch center" --field planned_investment=120000
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import change as cases
 
     result = cases.open_case(env.app, env.actor(), workflow, title=title, owner=owner,
                              fields=fields)
@@ -68,7 +68,7 @@ def list_(env: Env, workflow: str | None, state: str | None, owner: str | None, 
       torchflow case list --workflow project_introduction --open
       torchflow case list --mine --open
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import read as cases
 
     if mine and owner:
         raise click.UsageError("--mine and --owner exclude each other; use one")
@@ -89,7 +89,7 @@ def show(env: Env, key: str) -> None:
     Example:
       torchflow case show PI-2026-0001
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import read as cases
 
     reader = env.reader()
     view = cases.show_case(env.app, key, reader.roles if reader else None)
@@ -159,7 +159,7 @@ def advance(env: Env, key: str, trigger: str, note: str | None, fields: dict[str
       torchflow case advance PI-2026-0001 sign --field planned_investment=50000 \\
           --note "Signed at the zone's investment fair"
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import change as cases
 
     result = cases.advance(env.app, env.actor(), key, trigger, note=note,
                            fields=fields, expected_version=expected)
@@ -178,7 +178,7 @@ def note(env: Env, key: str, text: str) -> None:
     Example:
       torchflow case note PI-2026-0001 "CFO confirms the land budget"
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import change as cases
 
     result = cases.add_note(env.app, env.actor(), key, text)
     env.emit(result, lambda r: f"{r['key']}: note #{r['event']} added")
@@ -196,7 +196,7 @@ def set_(env: Env, key: str, pairs: dict[str, str]) -> None:
     Example:
       torchflow case set PI-2026-0001 planned_investment=80000 expected_jobs=300
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import change as cases
 
     result = cases.set_fields(env.app, env.actor(), key, pairs)
     env.emit(result, lambda r: f"{r['key']}: " + ", ".join(f"{k}={v}" for k, v in
@@ -214,7 +214,7 @@ def assign(env: Env, key: str, handle: str) -> None:
     Example:
       torchflow case assign PI-2026-0001 zhao.min
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import change as cases
 
     result = cases.assign(env.app, env.actor(), key, handle)
     env.emit(result, lambda r: f"{r['key']}: owner {r['was']} -> {r['owner']}")
@@ -230,7 +230,7 @@ def history(env: Env, key: str) -> None:
     Example:
       torchflow case history PI-2026-0001
     """
-    from torchflow.service import cases
+    from torchflow.service.cases import read as cases
 
     result = cases.history(env.app, key)
     env.emit(result, lambda r: f"{r['key']}\n" + "\n".join(describe_event(e) for e in r["events"]))

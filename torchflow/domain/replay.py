@@ -1,7 +1,7 @@
 """Replay a case's events into the case row they must have produced.
 
 A case row is a cache of its history: every write to a case goes through one
-event (service/events.py), and the event carries what changed. Replaying the
+event (service/cases/events.py), and the event carries what changed. Replaying the
 events and comparing the result with the row shows an edit of the row made
 behind torchflow's back (its state, fields or owner), which the chain alone,
 covering only the events, cannot. Pure: no I/O.

@@ -29,7 +29,7 @@ from torchflow.domain.status import EventKind, Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service import notices
 from torchflow.service.app import App
-from torchflow.service.events import append_event, case_by_id
+from torchflow.service.cases.events import append_event, case_by_id
 from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
 OPEN = TaskStatus.OPEN

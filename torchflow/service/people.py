@@ -17,7 +17,7 @@ from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, 
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
-from torchflow.service.events import CASES, append_event, case_by_id
+from torchflow.service.cases.events import CASES, append_event, case_by_id
 from torchflow.service.paging import Page, fetch_page
 from torchflow.store.models import OPEN, PEOPLE, PERSON_LOGINS, TASKS
 from torchflow.store.queries import insert_ignore

@@ -25,7 +25,7 @@ from torchflow.domain.rules import Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.service import followups
 from torchflow.service.app import App
-from torchflow.service.events import append_event, case_by_id
+from torchflow.service.cases.events import append_event, case_by_id
 from torchflow.store.models import CASES, OPEN, TASKS
 
 log = logging.getLogger("torchflow.calendar")

@@ -37,7 +37,7 @@ from torchflow.service.absences import (
     people_handled_for,
 )
 from torchflow.service.app import App
-from torchflow.service.events import CASES, CaseRow, append_event, lock_head
+from torchflow.service.cases.events import CASES, CaseRow, append_event, lock_head
 from torchflow.service.notices import ledger_row, people_by_id, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore, inserted_keys

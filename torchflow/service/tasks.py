@@ -16,7 +16,7 @@ from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import absences, followups
 from torchflow.service.app import App
-from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
+from torchflow.service.cases.events import CASES, CaseRow, append_event, case_by_id, load_case
 from torchflow.service.notices import NOTICES, people_by_id
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import Actor, active_person, person_by_handle

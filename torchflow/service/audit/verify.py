@@ -32,15 +32,8 @@ from torchflow.domain.history import (
 from torchflow.domain.replay import CaseFacts, ReplayError, mismatches, replay
 from torchflow.errors import InvalidInput, NotFound
 from torchflow.service.app import App
-from torchflow.service.events import (
-    CASES,
-    EVENTS,
-    HEAD_ID,
-    CaseRow,
-    case_by_id,
-    load_case,
-)
-from torchflow.service.events import audit_key as key_from_env
+from torchflow.service.cases.events import CASES, EVENTS, HEAD_ID, CaseRow, case_by_id, load_case
+from torchflow.service.cases.events import audit_key as key_from_env
 from torchflow.store.models import AUDIT_HEAD, KEY_SEQUENCES, PEOPLE, WORKFLOW_VERSIONS
 
 CHECKPOINT_FORMAT = "torchflow-audit-checkpoint"

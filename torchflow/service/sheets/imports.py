@@ -45,7 +45,7 @@ from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
 from torchflow.service import followups
 from torchflow.service.app import App
-from torchflow.service.events import CASES, CaseRow, NewEvent, append_event, append_events
+from torchflow.service.cases.events import CASES, CaseRow, NewEvent, append_event, append_events
 from torchflow.service.people import Actor
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned

@@ -38,7 +38,7 @@ from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound, Refused, TorchflowError, WorkflowError
 from torchflow.service import followups
 from torchflow.service.app import App
-from torchflow.service.events import (
+from torchflow.service.cases.events import (
     CASES,
     EVENTS,
     append_event,

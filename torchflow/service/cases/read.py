@@ -1,0 +1,175 @@
+"""The read side of cases: show, list, history. It imports only what it reads
+(no planning, no follow-up writer, no notices), so `case show` starts fast
+(bench/startup.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from torchflow.domain.guards import guard_problems
+from torchflow.domain.workflow import WorkflowSpec
+from torchflow.errors import InvalidInput
+from torchflow.service import followups
+from torchflow.service.app import App
+from torchflow.service.cases.events import CASES, EVENTS, CaseRow, load_case
+from torchflow.service.paging import Page, fetch_page
+from torchflow.service.people import person_by_handle
+from torchflow.store.models import OPEN, PEOPLE, TASKS
+
+
+def handle_of(session: Connection, person_id: int | None) -> str | None:
+    if person_id is None:
+        return None
+    return session.scalar(select(PEOPLE.c.handle).where(PEOPLE.c.id == person_id))
+
+
+def show_case(
+    app: App, key: str, actor_roles: tuple[str, ...] | None = None, recent: int = 10
+) -> dict[str, Any]:
+    """The case, what may happen next and why not, its follow-ups and recent history.
+    With no ``actor_roles`` (nobody acting) only missing fields count as blocking."""
+    with app.db.read() as s:
+        case = load_case(s, key)
+        spec = app.registry.by_id(s, case.workflow_version_id).spec
+        view = case_view(app, s, case, spec)
+        view["allowed"] = [
+            {
+                "trigger": t.trigger,
+                "to": t.dest,
+                "title": t.title,
+                "blocked": guard_problems(
+                    t, case.fields, t.roles if actor_roles is None else actor_roles
+                ),
+            }
+            for t in spec.transitions_from(case.state)
+        ]
+        view["tasks"] = open_tasks(s, case.id)
+        view["history"] = events(app, s, case.id)[-recent:]
+    return view
+
+
+def case_view(app: App, session: Connection, case: CaseRow, spec: WorkflowSpec) -> dict[str, Any]:
+    state = spec.states[case.state]
+    return {
+        "key": case.key,
+        "title": case.title,
+        "workflow": case.workflow,
+        "version": spec.version,
+        "state": case.state,
+        "state_title": state.title,
+        "terminal": state.terminal,
+        "owner": handle_of(session, case.owner_id),
+        "fields": {name: case.fields.get(name) for name in spec.fields if name in case.fields},
+        "opened_at": app.local(case.opened_at),
+        "state_entered_at": app.local(case.state_entered_at),
+        "closed_at": app.local(case.closed_at),
+        "case_version": case.version,
+    }
+
+
+def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
+    t = TASKS
+    rows = session.execute(
+        select(t.c.id, t.c.kind, t.c.rule, t.c.occurrence, t.c.due_on, t.c.window_start,
+               t.c.window_end, t.c.seed)
+        .where(t.c.case_id == case_id, t.c.status == OPEN)
+        .order_by(t.c.due_on, t.c.id)
+    )
+    return [
+        {
+            "id": r.id, "kind": r.kind, "rule": r.rule, "occurrence": r.occurrence,
+            "due_on": r.due_on.isoformat(),
+            **followups.window_view(r),
+        }
+        for r in rows
+    ]
+
+
+def events(app: App, session: Connection, case_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
+               EVENTS.c.to_state, EVENTS.c.data, EVENTS.c.entered_by)
+        .where(EVENTS.c.case_id == case_id)
+        .order_by(EVENTS.c.seq)
+    )
+    return [
+        {
+            "seq": r.seq, "kind": r.kind, "actor": r.actor, "at": app.local(r.at),
+            "from": r.from_state, "to": r.to_state, "data": _local_data(app, r.kind, r.data),
+            "entered_by": r.entered_by,
+        }
+        for r in rows
+    ]
+
+
+def _local_data(app: App, kind: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A logged contact or visit keeps when it happened in UTC; show it local."""
+    if kind not in ("contact", "visit") or not data or not data.get("at"):
+        return data
+    return {**data, "at": app.local(datetime.fromisoformat(data["at"]))}
+
+
+def history(app: App, key: str) -> dict[str, Any]:
+    with app.db.read() as s:
+        case = load_case(s, key)
+        return {"key": case.key, "events": events(app, s, case.id)}
+
+
+def list_cases(
+    app: App,
+    *,
+    workflow: str | None = None,
+    state: str | None = None,
+    owner: str | None = None,
+    is_open: bool | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> Page:
+    with app.db.read() as s:
+        query = (
+            select(CASES.c.key, CASES.c.workflow, CASES.c.state, CASES.c.title,
+                   PEOPLE.c.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at)
+            .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id))
+            .order_by(CASES.c.id)
+        )
+        if workflow:
+            _check_known("workflow", workflow, _workflow_names(app, s))
+            query = query.where(CASES.c.workflow == workflow)
+        if state:
+            _check_known("state", state, _state_names(app, s, workflow))
+            query = query.where(CASES.c.state == state)
+        if owner:
+            person_by_handle(s, owner)
+            query = query.where(PEOPLE.c.handle == owner)
+        if is_open is True:
+            query = query.where(CASES.c.closed_at.is_(None))
+        elif is_open is False:
+            query = query.where(CASES.c.closed_at.is_not(None))
+        return fetch_page(s, query, limit=limit, offset=offset, view=lambda r: {
+            "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
+            "owner": r.owner, "since": app.local(r.state_entered_at),
+            "closed": r.closed_at is not None,
+        })
+
+
+def _workflow_names(app: App, session: Connection) -> set[str]:
+    """Workflows in files and those cases were opened under (a file may be gone)."""
+    stored = session.scalars(select(CASES.c.workflow).distinct())
+    return set(app.registry.files()) | set(stored)
+
+
+def _state_names(app: App, session: Connection, workflow: str | None) -> set[str]:
+    specs = [w for w in app.registry.files().values() if workflow in (None, w.name)]
+    query = select(CASES.c.state).distinct()
+    if workflow:
+        query = query.where(CASES.c.workflow == workflow)
+    return {n for w in specs for n in w.states} | set(session.scalars(query))
+
+
+def _check_known(what: str, value: str, known: set[str]) -> None:
+    if value not in known:
+        raise InvalidInput(f"there is no {what} '{value}'; {what}s: "
+                           + (", ".join(sorted(known)) or "none yet"))
