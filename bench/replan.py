@@ -36,7 +36,7 @@ def _select(app: Any) -> float:
 
 
 def _dry_run(app: Any, expected: int) -> float:
-    from torchflow.service import replan
+    from torchflow.service.followups import replan
 
     started = time.perf_counter()
     cases = replan.view(app.calendar, replan.plan(app))
@@ -48,7 +48,7 @@ def _dry_run(app: Any, expected: int) -> float:
 
 
 def _stale(app: Any) -> float:
-    from torchflow.service import replan
+    from torchflow.service.followups import replan
 
     started = time.perf_counter()
     replan.stale_count(app)

@@ -20,11 +20,12 @@ from torchflow.config import bundled_workflows_dir, load_settings
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import ConfigError, InvalidInput, TorchflowError
 from torchflow.scheduler import tick
-from torchflow.service import people, tasks
+from torchflow.service import people
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import show_case
 from torchflow.service.dispatch import Channels, worker_id
+from torchflow.service.followups import work as tasks
 from torchflow.store.migrate import upgrade
 
 PEOPLE = [

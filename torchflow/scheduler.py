@@ -24,8 +24,8 @@ from torchflow.service.dispatch import (
     release,
     worker_id,
 )
+from torchflow.service.followups.replan import warn_if_stale
 from torchflow.service.monthly import produce_monthly
-from torchflow.service.replan import warn_if_stale
 from torchflow.service.sweep import SweepResult, sweep
 
 log = logging.getLogger("torchflow.scheduler")
@@ -48,7 +48,7 @@ def tick(app: App, channels: Channels, owner: str,
     produce_monthly(app)  # [reports] monthly: the ledger keeps it to once a month
     result = TickResult(swept, dispatch(app, channels, owner, stop=stop))
     if app.settings.feeds.ics_dir is not None:
-        from torchflow.service.feeds import refresh_if_due
+        from torchflow.service.followups.feeds import refresh_if_due
 
         refresh_if_due(app, app.settings.feeds.ics_dir)
     return result

@@ -382,7 +382,7 @@ def test_notify_settings_round_trip(app: App, staff: dict[str, Actor]) -> None:
 def test_a_folded_notice_of_a_task_done_meanwhile_is_not_listed(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
-    from torchflow.service.tasks import complete
+    from torchflow.service.followups.work import complete
 
     set_notify(app, staff["wang.li"], "wang.li", notify="digest")
     key = open_lead(app, staff["wang.li"])

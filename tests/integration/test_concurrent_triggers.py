@@ -32,7 +32,7 @@ from torchflow.store.models import AUDIT_HEAD
 try:  # handover lives with people once the house moves land; with tasks before
     from torchflow.service.people import handover  # type: ignore[attr-defined]
 except ImportError:
-    from torchflow.service.tasks import handover
+    from torchflow.service.followups.work import handover
 
 WAIT = 60
 ROUNDS = 6

@@ -11,18 +11,18 @@ from sqlalchemy import func, select
 
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.errors import Refused
-from torchflow.service import tasks
 from torchflow.service.app import App
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
 from torchflow.service.cases.events import EVENTS
 from torchflow.service.cases.read import history
+from torchflow.service.followups import work as tasks
 from torchflow.service.people import Actor
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 try:  # handover lives with people once the house moves land; with tasks before
     from torchflow.service.people import handover  # type: ignore[attr-defined]
 except ImportError:
-    from torchflow.service.tasks import handover
+    from torchflow.service.followups.work import handover
 
 LATER = "2026-03-04T11:00:00+08:00"
 EARLIER = "2026-03-04T10:59:59.999999+08:00"

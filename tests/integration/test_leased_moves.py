@@ -21,10 +21,10 @@ from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, assign, open_case
 from torchflow.service.dispatch import Channels, claim, dispatch, release, wall_clock
+from torchflow.service.followups.work import reassign
 from torchflow.service.notices import retry
 from torchflow.service.people import Actor, handover
 from torchflow.service.sweep import sweep
-from torchflow.service.tasks import reassign
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import PI_FIELDS, Clock
-from torchflow.service import replan as service
 from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
+from torchflow.service.followups import replan as service
+from torchflow.service.followups.work import log_followup
 from torchflow.service.people import Actor
 from torchflow.service.sweep import sweep
-from torchflow.service.tasks import log_followup
 from torchflow.store.models import CASES, EVENTS, NOTICES, TASKS
 
 

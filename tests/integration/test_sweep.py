@@ -15,9 +15,9 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.dispatch import Channels, dispatch
+from torchflow.service.followups.work import complete
 from torchflow.service.people import Actor, add_person
 from torchflow.service.sweep import sweep
-from torchflow.service.tasks import complete
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 

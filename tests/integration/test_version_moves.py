@@ -21,8 +21,8 @@ from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history, show_case
 from torchflow.service.dispatch import claim
+from torchflow.service.followups.replan import stale_count
 from torchflow.service.people import Actor
-from torchflow.service.replan import stale_count
 from torchflow.service.sweep import sweep
 from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, NOTICES, TASKS

@@ -85,7 +85,7 @@ def replan(env: Env, dry_run: bool) -> None:
       torchflow replan --dry-run
       torchflow --as wang.li replan
     """
-    from torchflow.service import replan as service
+    from torchflow.service.followups import replan as service
 
     app = env.app
     if dry_run:

@@ -267,7 +267,7 @@ def visit(env: Env, key: str, note: str | None, at: date | datetime | None) -> N
 
 
 def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | None) -> None:
-    from torchflow.service import tasks
+    from torchflow.service.followups import work as tasks
 
     result = tasks.log_followup(env.app, env.actor(), key, kind, note=note,
                                 at=None if at is None else instant(env, at))

@@ -84,7 +84,8 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
       torchflow person edit wang.li --add-role admin --login wangli
       torchflow person edit wang.li --new-feed-token
     """
-    from torchflow.service import feeds, people
+    from torchflow.service import people
+    from torchflow.service.followups import feeds
 
     details = any((name is not None, email is not None, channel, address is not None,
                    add_roles, remove_roles, add_logins, remove_logins))

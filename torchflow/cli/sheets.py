@@ -245,7 +245,7 @@ def feed_token(env: Env, handle: str, rotate: bool) -> None:
     Example:
       torchflow person feed-token wang.li --new
     """
-    from torchflow.service import feeds
+    from torchflow.service.followups import feeds
 
     # The token is a secret (whoever knows it reads the feed): one's own, or an admin.
     if env.actor().handle != handle:

@@ -72,10 +72,10 @@ def agenda(env: Env, days: int, assignee: str | None, ics: Path | None) -> None:
       torchflow agenda --days 7 --assignee wang.li
       torchflow agenda --ics wang.li.ics --person wang.li --days 60
     """
-    from torchflow.service import tasks
+    from torchflow.service.followups import work as tasks
 
     if ics is not None:
-        from torchflow.service import feeds
+        from torchflow.service.followups import feeds
 
         feeds.write_ics(ics, feeds.agenda_ics(env.app, person=assignee, days=days))
         env.emit({"file": str(ics), "person": assignee, "days": days},

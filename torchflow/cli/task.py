@@ -43,7 +43,7 @@ def list_(env: Env, mine: bool, assignee: str | None, due_within: timedelta | No
     Example:
       torchflow --as wang.li task list --mine --due-within 3d
     """
-    from torchflow.service import tasks
+    from torchflow.service.followups import work as tasks
 
     if mine and assignee:
         raise click.UsageError("--mine and --assignee exclude each other; use one")
@@ -64,7 +64,7 @@ def done(env: Env, task_id: int, note: str | None) -> None:
     Example:
       torchflow task done 42 --note "Called; land lease signed"
     """
-    from torchflow.service import tasks
+    from torchflow.service.followups import work as tasks
 
     result = tasks.complete(env.app, env.actor(), task_id, note)
     nxt = result["next"]
@@ -85,7 +85,7 @@ def snooze(env: Env, task_id: int, to: date, reason: str) -> None:
     Example:
       torchflow task snooze 42 --to 2026-12-07 --reason "CEO abroad until Friday"
     """
-    from torchflow.service import tasks
+    from torchflow.service.followups import work as tasks
 
     result = tasks.snooze(env.app, env.actor(), task_id, to, reason)
     env.emit(result, lambda r: f"task #{task_id} now due {r['due_on']}{r['note']}")
@@ -102,7 +102,7 @@ def reassign(env: Env, task_id: int, handle: str) -> None:
     Example:
       torchflow task reassign 42 zhao.min
     """
-    from torchflow.service import tasks
+    from torchflow.service.followups import work as tasks
 
     result = tasks.reassign(env.app, env.actor(), task_id, handle)
     env.emit(result, lambda r: f"task #{task_id} assigned to {handle}")

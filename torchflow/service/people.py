@@ -15,9 +15,9 @@ from torchflow.domain.permissions import ADMIN
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
 from torchflow.errors import InvalidInput, NotFound, Refused
-from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, append_event, case_by_id
+from torchflow.service.followups import writer as followups
 from torchflow.service.paging import Page, fetch_page
 from torchflow.store.models import OPEN, PEOPLE, PERSON_LOGINS, TASKS
 from torchflow.store.queries import insert_ignore
@@ -293,7 +293,7 @@ def show_person(app: App, handle: str) -> dict[str, Any]:
     """A person with their logins, open work, absences, how they are told and the
     notices that bounced to their fallback channel or died."""
     from torchflow.service import absences
-    from torchflow.service.tasks import overdue_before
+    from torchflow.service.followups.views import overdue_before
 
     now = app.now()
     with app.db.read() as s:

@@ -29,7 +29,6 @@ from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
 from torchflow.domain.status import EventKind, NoticeKind, NoticeStatus, TaskKind, TaskStatus
 from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, roll_at, timeline
-from torchflow.service import followups
 from torchflow.service.absences import (
     Router,
     folded_for,
@@ -38,6 +37,7 @@ from torchflow.service.absences import (
 )
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, append_event, lock_head
+from torchflow.service.followups import writer as followups
 from torchflow.service.notices import ledger_row, people_by_id, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore, inserted_keys

@@ -17,7 +17,6 @@ from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
-from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.cases.events import (
     CASES,
@@ -27,6 +26,8 @@ from torchflow.service.cases.events import (
     load_case,
 )
 from torchflow.service.cases.read import handle_of
+from torchflow.service.followups import writer as followups
+from torchflow.service.followups.views import window_view
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
@@ -255,7 +256,7 @@ def _enter(
 
 def _planned_view(p: Any) -> dict[str, Any]:
     return {"rule": p.rule, "occurrence": p.occurrence, "due_on": p.due_on.isoformat(),
-            **followups.window_view(p)}
+            **window_view(p)}
 
 
 def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:

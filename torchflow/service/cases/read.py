@@ -12,9 +12,9 @@ from sqlalchemy import Connection, select
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
-from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, EVENTS, CaseRow, load_case
+from torchflow.service.followups.views import window_view
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
@@ -82,7 +82,7 @@ def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
         {
             "id": r.id, "kind": r.kind, "rule": r.rule, "occurrence": r.occurrence,
             "due_on": r.due_on.isoformat(),
-            **followups.window_view(r),
+            **window_view(r),
         }
         for r in rows
     ]

@@ -23,9 +23,9 @@ from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import PlannedTask, plan_next
 from torchflow.domain.rules import Rule, VisitRule
 from torchflow.domain.status import EventKind
-from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, case_by_id
+from torchflow.service.followups import writer as followups
 from torchflow.store.models import CASES, OPEN, TASKS
 
 log = logging.getLogger("torchflow.calendar")

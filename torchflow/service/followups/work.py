@@ -14,9 +14,11 @@ from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
-from torchflow.service import absences, followups
+from torchflow.service import absences
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, append_event, case_by_id, load_case
+from torchflow.service.followups import writer as followups
+from torchflow.service.followups.views import overdue_before, window_view
 from torchflow.service.notices import NOTICES, people_by_id
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import Actor, active_person, person_by_handle
@@ -184,8 +186,6 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
     return {"task": task_id, "key": case.key, "assignee": handle}
 
 
-
-
 def list_tasks(
     app: App,
     *,
@@ -213,14 +213,6 @@ def list_tasks(
                           offset=offset, view=lambda r: _task_view(r, cutoff))
 
 
-def overdue_before(app: App, now: datetime) -> date:
-    """Tasks due before this day are overdue: today's become so at the end of the
-    working day, as their overdue notice does."""
-    today = app.calendar.local_date(now)
-    past_end = now >= app.calendar.at(today, app.calendar.workday_end)
-    return today + timedelta(days=1) if past_end else today
-
-
 def _task_query() -> Select[Any]:
     return (
         select(TASKS.c.id, TASKS.c.kind, TASKS.c.rule, TASKS.c.occurrence, TASKS.c.due_on,
@@ -237,7 +229,7 @@ def _task_query() -> Select[Any]:
 def _task_view(r: Any, cutoff: date) -> dict[str, Any]:
     return {"id": r.id, "case": r.key, "title": r.title, "kind": r.kind, "rule": r.rule,
             "occurrence": r.occurrence, "due_on": r.due_on.isoformat(),
-            "assignee": r.assignee, "overdue": r.due_on < cutoff, **followups.window_view(r)}
+            "assignee": r.assignee, "overdue": r.due_on < cutoff, **window_view(r)}
 
 
 def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str, Any]:

@@ -300,14 +300,6 @@ def finish_task(
                      assignee_id=task.assignee_id, now=now)
 
 
-def window_view(task: Any) -> dict[str, Any]:
-    """A visit's window and seed as views show them (nothing for other tasks)."""
-    if task.window_start is None:
-        return {}
-    return {"window": [task.window_start.isoformat(), task.window_end.isoformat()],
-            "seed": task.seed}
-
-
 def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[str, Any]:
     """New dates for a task whose due day moved (a snooze): notices start over."""
     tl = timeline(cal, kind=kind, due_on=due_on, remind=remind)

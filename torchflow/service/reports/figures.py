@@ -43,7 +43,7 @@ from torchflow.domain.status import NoticeKind, NoticeStatus, Outcome, TaskKind,
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound
 from torchflow.service.app import App
-from torchflow.service.tasks import overdue_before
+from torchflow.service.followups.views import overdue_before
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS, UTCDateTime
 
 REPORTS = ("outcomes", "pipeline", "stages", "compliance", "workload")

@@ -43,9 +43,9 @@ from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
-from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, NewEvent, append_event, append_events
+from torchflow.service.followups import writer as followups
 from torchflow.service.people import Actor
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned

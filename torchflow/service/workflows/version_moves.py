@@ -36,7 +36,6 @@ from torchflow.domain.version_moves import (
 )
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound, Refused, TorchflowError, WorkflowError
-from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.cases.events import (
     CASES,
@@ -46,6 +45,7 @@ from torchflow.service.cases.events import (
     changed_since_read,
     load_case,
 )
+from torchflow.service.followups import writer as followups
 from torchflow.service.people import Actor
 from torchflow.service.workflows.registry import Pinned, stored_problems
 from torchflow.store.models import OPEN, TASKS
