@@ -4,7 +4,7 @@ the same number of raw POSTs (no fixed target: the ratio is reported).
 The receiver is ``tests.receivers.HttpReceiver`` (a ThreadingHTTPServer on
 127.0.0.1) in its own process, so it does not share a GIL with the sender.
 
-The service side is ``torchflow.service.dispatch.dispatch`` over N pending
+The service side is ``torchflow.service.delivery.dispatch.dispatch`` over N pending
 webhook notices: claim a batch (one transaction), then per notice one POST
 through ``WebhookChannel`` and one transaction marking it sent.
 
@@ -169,7 +169,7 @@ def _wire(rows: list[tuple[Any, ...]]) -> list[tuple[bytes, dict[str, str]]]:
 def run(quick: bool, log: Log) -> list[dict[str, Any]]:
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
-    from torchflow.service.dispatch import Channels, dispatch, worker_id
+    from torchflow.service.delivery.dispatch import Channels, dispatch, worker_id
 
     n = 300 if quick else 1_000
     rounds = 3 if quick else 4

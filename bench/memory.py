@@ -32,8 +32,8 @@ TARGET_MIB = 150.0
 # What `torchflow scheduler tick` imports, without running anything.
 TICK_IMPORTS = (
     "import sqlite3, sqlalchemy.dialects.sqlite; import torchflow.cli.main, torchflow.config,"
-    " torchflow.scheduler, torchflow.service.app, torchflow.service.dispatch,"
-    " torchflow.service.sweep, torchflow.channels"
+    " torchflow.scheduler, torchflow.service.app, torchflow.service.delivery.dispatch,"
+    " torchflow.service.delivery.sweep, torchflow.channels"
 )
 
 Log = Callable[[str], None]

@@ -249,7 +249,7 @@ def _app(prepared: Prepared) -> Any:
 
 
 def _time_sweep(app: Any, prepared: Prepared, digest_done: bool) -> float:
-    from torchflow.service.sweep import sweep
+    from torchflow.service.delivery.sweep import sweep
 
     reset(prepared, digest_done)
     started = time.perf_counter()

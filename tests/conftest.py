@@ -143,7 +143,8 @@ def clock() -> Clock:
 @pytest.fixture
 def wall(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The wall clock that leases and retry backoff read, settable like ``clock``."""
-    from torchflow.service import dispatch, notices
+    from torchflow.service.delivery import dispatch
+    from torchflow.service.delivery import ledger as notices
 
     real = Clock(datetime.now(UTC))
     monkeypatch.setattr(dispatch, "wall_clock", real)

@@ -24,7 +24,7 @@ from torchflow.service import people
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import show_case
-from torchflow.service.dispatch import Channels, worker_id
+from torchflow.service.delivery.dispatch import Channels, worker_id
 from torchflow.service.followups import work as tasks
 from torchflow.store.migrate import upgrade
 

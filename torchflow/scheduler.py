@@ -16,7 +16,7 @@ from typing import Any
 
 from torchflow.errors import TorchflowError
 from torchflow.service.app import App
-from torchflow.service.dispatch import (
+from torchflow.service.delivery.dispatch import (
     Channels,
     DispatchResult,
     channels_in_use,
@@ -24,9 +24,9 @@ from torchflow.service.dispatch import (
     release,
     worker_id,
 )
+from torchflow.service.delivery.monthly import produce_monthly
+from torchflow.service.delivery.sweep import SweepResult, sweep
 from torchflow.service.followups.replan import warn_if_stale
-from torchflow.service.monthly import produce_monthly
-from torchflow.service.sweep import SweepResult, sweep
 
 log = logging.getLogger("torchflow.scheduler")
 

@@ -30,9 +30,9 @@ from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import open_case
 from torchflow.service.cases.read import history
-from torchflow.service.dispatch import Channels, dispatch
+from torchflow.service.delivery.dispatch import Channels, dispatch
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people import Actor, add_person, person_by_handle, resolve_actor
-from torchflow.service.sweep import sweep
 from torchflow.store.models import NOTICES, TASKS
 
 
@@ -235,7 +235,7 @@ def test_digest_only_folds_upcoming_and_due_but_not_overdue(
 
 
 def absences_notice_view(app: App, notice_id: int) -> dict[str, Any]:
-    from torchflow.service.notices import list_notices
+    from torchflow.service.delivery.ledger import list_notices
 
     return next(n for n in list_notices(app) if n["id"] == notice_id)
 
@@ -408,7 +408,7 @@ def test_a_digest_made_twice_settles_no_notice_it_does_not_list(
     """Two services past the same old mark: the second's digest key exists, so
     the notices it saw folded (maybe folded after the first was built) stay
     waiting for the next digest instead of being marked as in one."""
-    from torchflow.service.sweep import produce_digests
+    from torchflow.service.delivery.sweep import produce_digests
     from torchflow.store.models import MARKS
 
     set_notify(app, staff["wang.li"], "wang.li", notify="digest")
@@ -558,7 +558,7 @@ def test_a_second_service_waits_for_the_digest_mark_and_finds_it_done(
     import threading
     import time
 
-    from torchflow.service.sweep import produce_digests
+    from torchflow.service.delivery.sweep import produce_digests
     from torchflow.store.models import MARKS
 
     open_lead(app, staff["wang.li"])

@@ -14,8 +14,8 @@ from torchflow.config import load_settings
 from torchflow.service.app import App, build_app
 from torchflow.service.calendar import schedules as service
 from torchflow.service.cases.change import open_case
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people import Actor
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -21,10 +21,10 @@ from torchflow.channels.smtp import message_id
 from torchflow.scheduler import tick
 from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
-from torchflow.service.dispatch import Channels, dispatch
-from torchflow.service.notices import list_notices, retry
+from torchflow.service.delivery.dispatch import Channels, dispatch
+from torchflow.service.delivery.ledger import list_notices, retry
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people import Actor, add_person, resolve_actor
-from torchflow.service.sweep import sweep
 from torchflow.store.models import NOTICES, PEOPLE
 
 SECRET = "hook-secret-火炬"

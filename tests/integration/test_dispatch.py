@@ -16,10 +16,17 @@ from tests.conftest import Clock, with_settings
 from torchflow.channels import Message, StubChannel
 from torchflow.config import Settings
 from torchflow.errors import DeliveryError, Refused
-from torchflow.service import dispatch as dispatch_module
 from torchflow.service.app import App, build_app
-from torchflow.service.dispatch import Channels, Claimed, claim, dispatch, release, wall_clock
-from torchflow.service.notices import list_notices, retry
+from torchflow.service.delivery import dispatch as dispatch_module
+from torchflow.service.delivery.dispatch import (
+    Channels,
+    Claimed,
+    claim,
+    dispatch,
+    release,
+    wall_clock,
+)
+from torchflow.service.delivery.ledger import list_notices, retry
 from torchflow.store.models import NOTICES
 
 

@@ -21,10 +21,10 @@ from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, assign, open_case
 from torchflow.service.cases.read import history
-from torchflow.service.dispatch import Channels, dispatch
+from torchflow.service.delivery.dispatch import Channels, dispatch
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import log_followup, snooze
 from torchflow.service.people import Actor, Handover, handover
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 

@@ -20,11 +20,11 @@ from torchflow.channels import Message, StubChannel
 from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, assign, open_case
-from torchflow.service.dispatch import Channels, claim, dispatch, release, wall_clock
+from torchflow.service.delivery.dispatch import Channels, claim, dispatch, release, wall_clock
+from torchflow.service.delivery.ledger import retry
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import reassign
-from torchflow.service.notices import retry
 from torchflow.service.people import Actor, handover
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 

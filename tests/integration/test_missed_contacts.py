@@ -19,9 +19,9 @@ from tests.conftest import PI_FIELDS, Clock, is_postgres
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import log_followup
 from torchflow.service.people import Actor
-from torchflow.service.sweep import sweep
 from torchflow.store.migrate import alembic_config, upgrade
 from torchflow.store.models import CASES, NOTICES, TASKS
 

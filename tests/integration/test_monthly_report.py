@@ -15,8 +15,8 @@ from torchflow.config import ReportSettings
 from torchflow.scheduler import tick
 from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
-from torchflow.service.dispatch import Channels
-from torchflow.service.monthly import produce_monthly
+from torchflow.service.delivery.dispatch import Channels
+from torchflow.service.delivery.monthly import produce_monthly
 from torchflow.service.people import Actor
 from torchflow.store.models import NOTICES
 

@@ -16,8 +16,8 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people import Actor
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 

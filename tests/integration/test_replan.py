@@ -14,10 +14,10 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups import replan as service
 from torchflow.service.followups.work import log_followup
 from torchflow.service.people import Actor
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, EVENTS, NOTICES, TASKS
 
 

@@ -22,10 +22,10 @@ from torchflow.domain.periods import parse_period
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, open_case, set_fields
 from torchflow.service.cases.read import show_case
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import log_followup
 from torchflow.service.people import Actor
 from torchflow.service.reports.figures import Filters, run, run_all
-from torchflow.service.sweep import sweep
 
 PI = "project_introduction"
 SIGN = {"contact_person": "Ms. Li", "target_park": "East Park", "expected_jobs": "300",

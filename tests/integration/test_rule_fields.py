@@ -21,8 +21,8 @@ from torchflow.config import Settings
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case, set_fields
 from torchflow.service.cases.read import history
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people import Actor, add_person, resolve_actor
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 GRANT = """\

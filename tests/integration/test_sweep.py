@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, open_case
-from torchflow.service.dispatch import Channels, dispatch
+from torchflow.service.delivery.dispatch import Channels, dispatch
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import complete
 from torchflow.service.people import Actor, add_person
-from torchflow.service.sweep import sweep
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 

@@ -20,10 +20,10 @@ from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history, show_case
-from torchflow.service.dispatch import claim
+from torchflow.service.delivery.dispatch import claim
+from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.replan import stale_count
 from torchflow.service.people import Actor
-from torchflow.service.sweep import sweep
 from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, NOTICES, TASKS
 

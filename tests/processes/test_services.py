@@ -29,7 +29,7 @@ from tests.receivers import HttpReceiver
 from torchflow.scheduler import tick
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, assign, open_case
-from torchflow.service.dispatch import MARK_GROUP, Channels
+from torchflow.service.delivery.dispatch import MARK_GROUP, Channels
 from torchflow.service.followups.work import reassign
 from torchflow.service.people import add_person, handover, resolve_actor
 from torchflow.store.models import CASES, NOTICES, TASKS

@@ -35,7 +35,7 @@ def list_(env: Env, status: str | None, recipient: str | None, limit: int, offse
     Example:
       torchflow notice list --status dead
     """
-    from torchflow.service import notices
+    from torchflow.service.delivery import ledger as notices
 
     page = notices.list_notices(env.app, status=status, recipient=recipient, limit=limit,
                                 offset=offset)
@@ -61,7 +61,7 @@ def retry(env: Env, notice_id: int | None, all_dead: bool, recipient: str | None
       torchflow notice retry 17
       torchflow notice retry --all-dead --channel webhook
     """
-    from torchflow.service import notices
+    from torchflow.service.delivery import ledger as notices
 
     env.require("notice.retry")
     filtered = recipient or kind or channel

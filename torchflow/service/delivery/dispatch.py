@@ -35,7 +35,7 @@ from torchflow.domain.status import NoticeStatus
 from torchflow.errors import ConfigError, DeliveryError
 from torchflow.service.absences import FALLBACK_AFTER
 from torchflow.service.app import App
-from torchflow.service.notices import settle_deferred
+from torchflow.service.delivery.ledger import settle_deferred
 from torchflow.store.models import NOTICES, PEOPLE
 
 PENDING, SENT, DEAD = NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DEAD

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from torchflow.domain.periods import Period
 from torchflow.domain.status import NoticeKind
 from torchflow.service.app import App
-from torchflow.service.notices import ledger_row, route
+from torchflow.service.delivery.ledger import ledger_row, route
 from torchflow.store.models import NOTICES, PEOPLE
 from torchflow.store.queries import insert_ignore
 

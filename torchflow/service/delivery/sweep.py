@@ -37,8 +37,8 @@ from torchflow.service.absences import (
 )
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, append_event, lock_head
+from torchflow.service.delivery.ledger import ledger_row, people_by_id, task_notice
 from torchflow.service.followups import writer as followups
-from torchflow.service.notices import ledger_row, people_by_id, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore, inserted_keys
 

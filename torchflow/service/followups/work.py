@@ -17,9 +17,9 @@ from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import absences
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, append_event, case_by_id, load_case
+from torchflow.service.delivery.ledger import NOTICES, people_by_id
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import overdue_before, window_view
-from torchflow.service.notices import NOTICES, people_by_id
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS

@@ -27,9 +27,9 @@ from torchflow.domain.planning import (
 from torchflow.domain.rules import ContactRule, DeadlineRule, Rule
 from torchflow.domain.status import EventKind, Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
-from torchflow.service import notices
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, case_by_id
+from torchflow.service.delivery import ledger as notices
 from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
 OPEN = TaskStatus.OPEN

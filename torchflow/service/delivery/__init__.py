@@ -1,0 +1,8 @@
+"""Delivery: notices made, routed, recorded once and sent once.
+
+Use cases: ``sweep`` (sweep.py: due tasks -> notices, missed contacts rolled on,
+then the daily digests), ``dispatch`` (dispatch.py: notices -> channels, claimed
+with a lease, backoff, dead), ``produce_monthly`` (monthly.py: the monthly
+report by notice), ``list_notices``, ``retry``, ``retry_dead`` (ledger.py).
+ledger.py is the one writer of the notices table.
+"""
