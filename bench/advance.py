@@ -80,7 +80,8 @@ class _Side:
         from torchflow.config import load_settings
         from torchflow.service.app import build_app
         from torchflow.service.cases.change import advance, open_case
-        from torchflow.service.people import add_person, resolve_actor
+        from torchflow.service.people.lookup import resolve_actor
+        from torchflow.service.people.staff import add_person
         from torchflow.store.migrate import upgrade
 
         folder.mkdir(parents=True)

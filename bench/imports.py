@@ -113,7 +113,7 @@ def _child(argv: list[str]) -> None:
     what, out = argv[0], Path(argv[1])
     result: dict[str, Any] = {}
     if what == "import":
-        from torchflow.service.people import resolve_actor
+        from torchflow.service.people.lookup import resolve_actor
         from torchflow.service.sheets.imports import import_cases
 
         app = _app(Path(argv[2]))

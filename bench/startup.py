@@ -40,7 +40,8 @@ def _prepare(folder: Path) -> Path:
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
     from torchflow.service.cases.change import add_note, advance, open_case
-    from torchflow.service.people import add_person, resolve_actor
+    from torchflow.service.people.lookup import resolve_actor
+    from torchflow.service.people.staff import add_person
     from torchflow.store.migrate import upgrade
 
     folder.mkdir()

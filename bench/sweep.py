@@ -104,7 +104,7 @@ def _schema_and_people(config: Path) -> int:
     """Schema by the migrations, people and the workflow version by the service."""
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
-    from torchflow.service.people import add_person
+    from torchflow.service.people.staff import add_person
     from torchflow.store.migrate import upgrade
 
     app = build_app(load_settings(config, env={}), clock=lambda: NOW, create=True)

@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 
 from torchflow.config import Settings, load_settings
 from torchflow.service.app import App, build_app
-from torchflow.service.people import Actor, add_person, resolve_actor
+from torchflow.service.people.lookup import Actor, resolve_actor
+from torchflow.service.people.staff import add_person
 from torchflow.store.db import Database
 from torchflow.store.migrate import upgrade
 

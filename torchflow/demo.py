@@ -20,12 +20,13 @@ from torchflow.config import bundled_workflows_dir, load_settings
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import ConfigError, InvalidInput, TorchflowError
 from torchflow.scheduler import tick
-from torchflow.service import people
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import show_case
 from torchflow.service.delivery.dispatch import Channels, worker_id
 from torchflow.service.followups import work as tasks
+from torchflow.service.people import staff as people
+from torchflow.service.people.lookup import resolve_actor
 from torchflow.store.migrate import upgrade
 
 PEOPLE = [
@@ -164,7 +165,7 @@ def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[
     for handle, name, roles in PEOPLE:
         people.add_person(app, handle, name=name, roles=roles,
                           email=f"{handle}@zone.example.gov.cn")
-    actors = {h: people.resolve_actor(app, h) for h, _, _ in PEOPLE}
+    actors = {h: resolve_actor(app, h) for h, _, _ in PEOPLE}
     _admin_for_you(app)
     say(f"torchflow demo in {folder} (simulating {days} days from {start})\n")
     walks = _open_cases(app, actors, start, say)

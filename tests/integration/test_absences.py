@@ -24,15 +24,17 @@ from tests.conftest import PI_FIELDS, Clock, is_postgres
 from tests.receivers import HttpReceiver, SmtpReceiver
 from torchflow.domain.routing import parse_quiet
 from torchflow.errors import InvalidInput, Refused
-from torchflow.service import absences
-from torchflow.service.absences import Fallback, end_absence, record_absence, set_notify
 from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import open_case
 from torchflow.service.cases.read import history
 from torchflow.service.delivery.dispatch import Channels, dispatch
+from torchflow.service.delivery.ledger import delivery_problems
 from torchflow.service.delivery.sweep import sweep
-from torchflow.service.people import Actor, add_person, person_by_handle, resolve_actor
+from torchflow.service.people.absences import absences_of, end_absence, record_absence
+from torchflow.service.people.lookup import Actor, person_by_handle, resolve_actor
+from torchflow.service.people.notify import Fallback, set_notify
+from torchflow.service.people.staff import add_person
 from torchflow.store.models import NOTICES, TASKS
 
 
@@ -316,7 +318,7 @@ def test_a_bouncing_address_falls_back_after_n_refusals_once(
     [row] = rows(wired)
     assert row.status == "sent"
     with wired.db.read() as s:
-        [problem] = absences.delivery_problems(s, "ma.lin")
+        [problem] = delivery_problems(s, "ma.lin")
     assert problem["channel"] == "webhook" and "re-routed from smtp" in problem["reason"]
     channels.close()
 
@@ -376,7 +378,7 @@ def test_notify_settings_round_trip(app: App, staff: dict[str, Actor]) -> None:
     assert (view["notify"], view["quiet"], view["fallback"]) == ("digest", None, None)
     with app.db.read() as s:
         person = person_by_handle(s, "wang.li")
-        assert absences.absences_of(s, person.id) == []
+        assert absences_of(s, person.id) == []
 
 
 def test_a_folded_notice_of_a_task_done_meanwhile_is_not_listed(
@@ -435,7 +437,7 @@ def test_a_digest_made_twice_settles_no_notice_it_does_not_list(
 def test_a_handover_takes_the_givers_folded_notices_to_the_takers_digest(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
-    from torchflow.service.people import handover
+    from torchflow.service.people.handover import handover
 
     set_notify(app, staff["wang.li"], "wang.li", notify="digest")
     key = open_lead(app, staff["wang.li"])
@@ -504,7 +506,8 @@ def test_a_refused_fallback_address_is_not_fallen_back_to_again(
 def test_the_substitute_of_an_absence_running_or_planned_cannot_be_deactivated(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
-    from torchflow.service.people import handover, set_active
+    from torchflow.service.people.handover import handover
+    from torchflow.service.people.staff import set_active
 
     away(app, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
     with pytest.raises(Refused, match=re.escape(

@@ -15,7 +15,7 @@ from torchflow.service.app import App, build_app
 from torchflow.service.calendar import schedules as service
 from torchflow.service.cases.change import open_case
 from torchflow.service.delivery.sweep import sweep
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -31,7 +31,7 @@ from torchflow.service.cases.change import (
 )
 from torchflow.service.cases.events import CASES, EVENTS
 from torchflow.service.cases.read import history, list_cases, show_case
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import PEOPLE, TASKS
 
 WAIT = 30  # seconds a synchronisation point may wait before the test fails (never slept)

@@ -21,18 +21,14 @@ from sqlalchemy import select
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.config import Settings
 from torchflow.errors import Conflict, Refused
-from torchflow.service.app import App, build_app
+from torchflow.service.app import App
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import Advanced, add_note, advance, open_case
 from torchflow.service.cases.events import EVENTS
 from torchflow.service.cases.read import history, show_case
-from torchflow.service.people import Actor
+from torchflow.service.people.handover import build_app, handover
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import AUDIT_HEAD
-
-try:  # handover lives with people once the house moves land; with tasks before
-    from torchflow.service.people import handover  # type: ignore[attr-defined]
-except ImportError:
-    from torchflow.service.followups.work import handover
 
 WAIT = 60
 ROUNDS = 6

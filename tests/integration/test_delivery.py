@@ -24,7 +24,8 @@ from torchflow.service.cases.change import open_case
 from torchflow.service.delivery.dispatch import Channels, dispatch
 from torchflow.service.delivery.ledger import list_notices, retry
 from torchflow.service.delivery.sweep import sweep
-from torchflow.service.people import Actor, add_person, resolve_actor
+from torchflow.service.people.lookup import Actor, resolve_actor
+from torchflow.service.people.staff import add_person
 from torchflow.store.models import NOTICES, PEOPLE
 
 SECRET = "hook-secret-火炬"

@@ -24,7 +24,8 @@ from torchflow.service.cases.read import history
 from torchflow.service.delivery.dispatch import Channels, dispatch
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import log_followup, snooze
-from torchflow.service.people import Actor, Handover, handover
+from torchflow.service.people.handover import Handover, handover
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 

@@ -17,7 +17,7 @@ from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
 from torchflow.service.cases.events import CASES, EVENTS
 from torchflow.service.cases.read import history
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 
 PI_OPEN = {
     "enterprise": "星河新材料有限公司",

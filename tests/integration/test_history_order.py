@@ -16,13 +16,9 @@ from torchflow.service.cases.change import add_note, advance, assign, open_case,
 from torchflow.service.cases.events import EVENTS
 from torchflow.service.cases.read import history
 from torchflow.service.followups import work as tasks
-from torchflow.service.people import Actor
+from torchflow.service.people.handover import handover
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, NOTICES, TASKS
-
-try:  # handover lives with people once the house moves land; with tasks before
-    from torchflow.service.people import handover  # type: ignore[attr-defined]
-except ImportError:
-    from torchflow.service.followups.work import handover
 
 LATER = "2026-03-04T11:00:00+08:00"
 EARLIER = "2026-03-04T10:59:59.999999+08:00"

@@ -24,7 +24,8 @@ from torchflow.service.delivery.dispatch import Channels, claim, dispatch, relea
 from torchflow.service.delivery.ledger import retry
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import reassign
-from torchflow.service.people import Actor, handover
+from torchflow.service.people.handover import handover
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 

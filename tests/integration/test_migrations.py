@@ -33,7 +33,8 @@ from torchflow.service.app import build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history, list_cases, show_case
-from torchflow.service.people import list_people, resolve_actor
+from torchflow.service.people.lookup import resolve_actor
+from torchflow.service.people.staff import list_people
 from torchflow.store.db import Database
 from torchflow.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from torchflow.store.models import METADATA

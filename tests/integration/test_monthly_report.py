@@ -17,7 +17,7 @@ from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
 from torchflow.service.delivery.dispatch import Channels
 from torchflow.service.delivery.monthly import produce_monthly
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import NOTICES
 
 

@@ -17,7 +17,7 @@ from torchflow.service.app import App
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history
 from torchflow.service.delivery.sweep import sweep
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 

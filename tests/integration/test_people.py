@@ -9,13 +9,11 @@ from tests.conftest import PI_FIELDS, STAFF
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
-from torchflow.service.people import (
-    Actor,
-    acting,
+from torchflow.service.people.lookup import Actor, acting, resolve_actor
+from torchflow.service.people.staff import (
     add_person,
     edit_person,
     list_people,
-    resolve_actor,
     set_active,
     show_person,
 )

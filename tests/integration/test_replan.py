@@ -17,7 +17,7 @@ from torchflow.service.cases.change import advance, open_case
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups import replan as service
 from torchflow.service.followups.work import log_followup
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, EVENTS, NOTICES, TASKS
 
 

@@ -24,7 +24,7 @@ from torchflow.service.cases.change import advance, open_case, set_fields
 from torchflow.service.cases.read import show_case
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import log_followup
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.service.reports.figures import Filters, run, run_all
 
 PI = "project_introduction"

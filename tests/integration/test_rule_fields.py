@@ -22,7 +22,8 @@ from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case, set_fields
 from torchflow.service.cases.read import history
 from torchflow.service.delivery.sweep import sweep
-from torchflow.service.people import Actor, add_person, resolve_actor
+from torchflow.service.people.lookup import Actor, resolve_actor
+from torchflow.service.people.staff import add_person
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 GRANT = """\

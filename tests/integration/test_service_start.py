@@ -16,7 +16,7 @@ from torchflow.config import load_settings
 from torchflow.errors import ConfigError, TorchflowError
 from torchflow.scheduler import Service, tick_once
 from torchflow.service.app import App
-from torchflow.service.people import add_person, list_people
+from torchflow.service.people.staff import add_person, list_people
 
 NO_SECRET = ("webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, or set "
              "[notify.webhook] allow_unsigned = true to send unsigned requests")

@@ -17,7 +17,8 @@ from torchflow.service.cases.change import advance, open_case
 from torchflow.service.delivery.dispatch import Channels, dispatch
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import complete
-from torchflow.service.people import Actor, add_person
+from torchflow.service.people.lookup import Actor
+from torchflow.service.people.staff import add_person
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
 

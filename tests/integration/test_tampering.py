@@ -25,7 +25,7 @@ from torchflow.service.app import App
 from torchflow.service.audit import verify as audit_service
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
 from torchflow.service.cases.events import CASES, EVENTS
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import KEY_SEQUENCES, NOTICES, TASKS
 
 KEY = "k" * 32

@@ -23,7 +23,7 @@ from torchflow.service.cases.read import history, show_case
 from torchflow.service.delivery.dispatch import claim
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.replan import stale_count
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, NOTICES, TASKS
 

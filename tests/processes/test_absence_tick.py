@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from tests.conftest import PI_FIELDS
 from torchflow.domain.routing import parse_quiet
-from torchflow.service.absences import record_absence, set_notify
 from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
-from torchflow.service.people import add_person, resolve_actor
+from torchflow.service.people.absences import record_absence
+from torchflow.service.people.lookup import resolve_actor
+from torchflow.service.people.notify import set_notify
+from torchflow.service.people.staff import add_person
 from torchflow.store.models import NOTICES
 
 pytestmark = pytest.mark.slow

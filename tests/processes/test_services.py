@@ -31,7 +31,9 @@ from torchflow.service.app import App
 from torchflow.service.cases.change import advance, assign, open_case
 from torchflow.service.delivery.dispatch import MARK_GROUP, Channels
 from torchflow.service.followups.work import reassign
-from torchflow.service.people import add_person, handover, resolve_actor
+from torchflow.service.people.handover import handover
+from torchflow.service.people.lookup import resolve_actor
+from torchflow.service.people.staff import add_person
 from torchflow.store.models import CASES, NOTICES, TASKS
 
 pytestmark = pytest.mark.slow

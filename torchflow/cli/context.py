@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from torchflow.config import Settings
     from torchflow.service.app import App
     from torchflow.service.paging import Page
-    from torchflow.service.people import Actor
+    from torchflow.service.people.lookup import Actor
 
 
 class Env:
@@ -52,7 +52,7 @@ class Env:
         """The real person (the OS login of this process's real uid) or, for an
         admin, the one named with --as / TORCHFLOW_USER. Resolved once."""
         if self._actor is None:
-            from torchflow.service.people import acting
+            from torchflow.service.people.lookup import acting
 
             self._actor = acting(self.app, os_login(), self.user)
         return self._actor
@@ -60,7 +60,7 @@ class Env:
     def reader(self) -> Actor | None:
         """The actor for a read that shows what they may do (``case show``); None
         when this login is nobody's and no one is named: reading needs no person."""
-        from torchflow.service.people import acting
+        from torchflow.service.people.lookup import acting
 
         if self._actor is None:
             self._actor = acting(self.app, os_login(), self.user, required=False)

@@ -72,7 +72,8 @@ def grants(env: Env, owner: str, people: tuple[str, ...]) -> None:
     Example:
       torchflow db grants > grants.sql
     """
-    from torchflow.service.people import HANDLE, list_people
+    from torchflow.service.people.checks import HANDLE
+    from torchflow.service.people.staff import list_people
 
     if not people:
         people = tuple(p["handle"] for p in list_people(env.app, include_inactive=False,

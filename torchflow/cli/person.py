@@ -47,7 +47,7 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
       torchflow person add wang.li --name "Wang Li" --email wang.li@zone.gov.cn \\
           --role coordinator --login wangli
     """
-    from torchflow.service import people
+    from torchflow.service.people import staff as people
 
     env.require("person.add")
     result = people.add_person(env.app, handle, name=name, email=email, roles=list(roles),
@@ -84,8 +84,8 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
       torchflow person edit wang.li --add-role admin --login wangli
       torchflow person edit wang.li --new-feed-token
     """
-    from torchflow.service import people
     from torchflow.service.followups import feeds
+    from torchflow.service.people import staff as people
 
     details = any((name is not None, email is not None, channel, address is not None,
                    add_roles, remove_roles, add_logins, remove_logins))
@@ -120,7 +120,7 @@ def deactivate(env: Env, handle: str, handover_to: str | None) -> None:
     Example:
       torchflow person deactivate wang.li --handover-to zhao.min
     """
-    from torchflow.service import people
+    from torchflow.service.people import staff as people
 
     actor = env.require("person.deactivate")
     if handover_to:
@@ -140,7 +140,7 @@ def reactivate(env: Env, handle: str) -> None:
     Example:
       torchflow person reactivate wang.li
     """
-    from torchflow.service import people
+    from torchflow.service.people import staff as people
 
     env.require("person.reactivate")
     env.emit(people.set_active(env.app, handle, True), f"reactivated {handle}")
@@ -157,7 +157,7 @@ def show(env: Env, handle: str) -> None:
     Example:
       torchflow person show wang.li
     """
-    from torchflow.service import people
+    from torchflow.service.people import staff as people
 
     env.emit(people.show_person(env.app, handle), render_person)
 
@@ -213,7 +213,7 @@ def list_(env: Env, limit: int, offset: int) -> None:
     Example:
       torchflow person list
     """
-    from torchflow.service import people
+    from torchflow.service.people import staff as people
 
     env.emit_page(people.list_people(env.app, limit=limit, offset=offset), PEOPLE_COLUMNS)
 
@@ -230,7 +230,7 @@ def handover(env: Env, old: str, new: str, deactivate: bool) -> None:
     Example:
       torchflow person handover wang.li zhao.min --deactivate
     """
-    from torchflow.service import people
+    from torchflow.service.people import handover as people
 
     actor = env.require("person.handover")
     if deactivate:

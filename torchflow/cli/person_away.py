@@ -33,7 +33,7 @@ def away(env: Env, handle: str, starts: date, ends: date, substitute: str, reaso
       torchflow person away wang.li --from 2026-12-07 --to 2026-12-18 \\
           --substitute zhao.min --reason "annual leave"
     """
-    from torchflow.service import absences
+    from torchflow.service.people import absences
 
     result = absences.record_absence(env.app, env.actor(), handle, starts=starts, ends=ends,
                                      substitute=substitute, reason=reason)
@@ -51,7 +51,7 @@ def back(env: Env, handle: str) -> None:
     Example:
       torchflow person back wang.li
     """
-    from torchflow.service import absences
+    from torchflow.service.people import absences
 
     result = absences.end_absence(env.app, env.actor(), handle)
     env.emit(result, lambda r: f"{r['handle']} back on {r['back_on']} "
@@ -82,7 +82,7 @@ def _parse_quiet() -> Callable[[str], Any]:
 
 
 def _parse_fallback() -> Callable[[str], Any]:
-    from torchflow.service.absences import parse_fallback
+    from torchflow.service.people.notify import parse_fallback
 
     return parse_fallback
 
@@ -111,7 +111,7 @@ def notify(env: Env, handle: str, mode: str | None, quiet: Any, no_quiet: bool,
       torchflow person notify wang.li --fallback webhook:https://hooks.example/wl \\
           --fallback-after 2
     """
-    from torchflow.service import absences
+    from torchflow.service.people import notify as absences
 
     if quiet is not None and no_quiet:
         raise click.UsageError("give --quiet or --no-quiet, not both")

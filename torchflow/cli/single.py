@@ -28,7 +28,8 @@ def init(env: Env, admin: str | None) -> None:
     """
     from torchflow.cli.context import os_login
     from torchflow.domain.identity import handle_from_login
-    from torchflow.service.people import acting_admins, check_handle, first_admin
+    from torchflow.service.people.checks import check_handle
+    from torchflow.service.people.staff import acting_admins, first_admin
     from torchflow.store.migrate import upgrade
 
     login = os_login()

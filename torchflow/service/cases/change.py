@@ -28,7 +28,7 @@ from torchflow.service.cases.events import (
 from torchflow.service.cases.read import handle_of
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import window_view
-from torchflow.service.people import Actor, active_person, person_by_handle
+from torchflow.service.people.lookup import Actor, active_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 

@@ -16,7 +16,7 @@ from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, EVENTS, CaseRow, load_case
 from torchflow.service.followups.views import window_view
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people import person_by_handle
+from torchflow.service.people.lookup import person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 

@@ -33,9 +33,9 @@ from torchflow.config import Settings
 from torchflow.domain.retry import compute_backoff, should_give_up
 from torchflow.domain.status import NoticeStatus
 from torchflow.errors import ConfigError, DeliveryError
-from torchflow.service.absences import FALLBACK_AFTER
 from torchflow.service.app import App
 from torchflow.service.delivery.ledger import settle_deferred
+from torchflow.service.delivery.routing import FALLBACK_AFTER
 from torchflow.store.models import NOTICES, PEOPLE
 
 PENDING, SENT, DEAD = NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DEAD

@@ -25,9 +25,9 @@ from torchflow.domain import wording
 from torchflow.domain.status import NoticeStatus
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
-from torchflow.service import people as people_service
 from torchflow.service.app import App
 from torchflow.service.paging import Page, fetch_page
+from torchflow.service.people.lookup import person_by_handle
 from torchflow.store.models import NOTICES, PEOPLE
 
 PENDING, DEAD, CANCELLED = NoticeStatus.PENDING, NoticeStatus.DEAD, NoticeStatus.CANCELLED
@@ -79,10 +79,6 @@ def ledger_row(
         "created_at": now, "last_error": "", "reason": "", "for_person": None,
         "folded_into": None,
     }
-
-
-def people_by_id(session: Connection) -> dict[int, Row[Any]]:
-    return {p.id: p for p in session.execute(select(PEOPLE))}
 
 
 # --------------------------------------------------------------------------- moving
@@ -223,7 +219,7 @@ def list_notices(app: App, *, status: str | None = None, recipient: str | None =
         if status:
             query = query.where(NOTICES.c.status == status)
         if recipient:
-            people_service.person_by_handle(s, recipient)
+            person_by_handle(s, recipient)
             query = query.where(NOTICES.c.recipient == recipient)
         return fetch_page(s, query.order_by(NOTICES.c.id.desc()), limit=limit, offset=offset,
                           view=lambda n: notice_view(app, n))
@@ -269,7 +265,7 @@ def retry_dead(app: App, *, recipient: str | None = None, kind: str | None = Non
     with app.db.transaction() as s:
         query = update(NOTICES).where(NOTICES.c.status == DEAD)
         if recipient:
-            people_service.person_by_handle(s, recipient)
+            person_by_handle(s, recipient)
             query = query.where(NOTICES.c.recipient == recipient)
         if kind:
             query = query.where(NOTICES.c.kind == kind)
@@ -277,3 +273,18 @@ def retry_dead(app: App, *, recipient: str | None = None, kind: str | None = Non
             query = query.where(NOTICES.c.channel == channel)
         rows = s.execute(query.values(**_FRESH).returning(NOTICES.c.id)).scalars().all()
     return Retried(tuple(sorted(rows)))
+
+
+def delivery_problems(session: Connection, handle: str, limit: int = 10
+                      ) -> list[dict[str, Any]]:
+    """A person's notices that bounced to their fallback channel or died (for
+    `person show`), newest first."""
+    rows = session.execute(
+        select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.status, NOTICES.c.channel,
+               NOTICES.c.reason, NOTICES.c.last_error)
+        .where(NOTICES.c.recipient == handle,
+               or_(NOTICES.c.status == NoticeStatus.DEAD,
+                   NOTICES.c.reason.like("%re-routed from%")))
+        .order_by(NOTICES.c.id.desc()).limit(limit)).all()
+    return [{"id": r.id, "kind": r.kind, "status": r.status, "channel": r.channel,
+             "reason": r.reason or "", "error": r.last_error} for r in rows]

@@ -29,16 +29,13 @@ from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
 from torchflow.domain.status import EventKind, NoticeKind, NoticeStatus, TaskKind, TaskStatus
 from torchflow.domain.timeline import digest_day, idempotency_key, notices_due, roll_at, timeline
-from torchflow.service.absences import (
-    Router,
-    folded_for,
-    handled_while_away,
-    people_handled_for,
-)
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, append_event, lock_head
-from torchflow.service.delivery.ledger import ledger_row, people_by_id, task_notice
+from torchflow.service.delivery.digests import folded_for, handled_while_away, people_handled_for
+from torchflow.service.delivery.ledger import ledger_row, task_notice
+from torchflow.service.delivery.routing import Router
 from torchflow.service.followups import writer as followups
+from torchflow.service.people.lookup import people_by_id
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore, inserted_keys
 

@@ -31,7 +31,7 @@ from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.people import person_by_handle
+from torchflow.service.people.lookup import person_by_handle
 from torchflow.store.models import CASES, PEOPLE, TASKS
 
 DEFAULT_DAYS = 60

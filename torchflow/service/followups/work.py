@@ -14,14 +14,15 @@ from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
-from torchflow.service import absences
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, append_event, case_by_id, load_case
-from torchflow.service.delivery.ledger import NOTICES, people_by_id
+from torchflow.service.delivery.ledger import NOTICES
+from torchflow.service.delivery.routing import Router
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import overdue_before, window_view
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people import Actor, active_person, person_by_handle
+from torchflow.service.people.absences import in_force
+from torchflow.service.people.lookup import Actor, active_person, people_by_id, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 # A snooze further out than this is a typo, not a plan (and the calendar's end).
@@ -246,8 +247,8 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
         cutoff = overdue_before(app, now)
         tasks = [_task_view(r, cutoff) for r in rows]
         people = people_by_id(s)
-        gone = absences.in_force(s, cal.tz, today, today + timedelta(days=days))
-        routers: dict[date, absences.Router] = {}  # one per day: who is away changes by day
+        gone = in_force(s, cal.tz, today, today + timedelta(days=days))
+        routers: dict[date, Router] = {}  # one per day: who is away changes by day
         upcoming: list[tuple[datetime, dict[str, Any]]] = []
         for r in rows:
             tl = timeline(cal, kind=r.kind, due_on=r.due_on, remind=r.remind)
@@ -257,7 +258,7 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
                 # To whom it will go that day: a substitute while the assignee is away.
                 day = cal.local_date(max(at, now))
                 if day not in routers:
-                    routers[day] = absences.Router(app, people, max(at, now), gone)
+                    routers[day] = Router(app, people, max(at, now), gone)
                 router = routers[day]
                 for person, _ in router.recipients(kind, r.assignee_id, r.escalate_to):
                     upcoming.append((max(at, now), {"kind": kind, "task": r.id,

@@ -30,6 +30,8 @@ from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, case_by_id
 from torchflow.service.delivery import ledger as notices
+from torchflow.service.delivery.routing import substitutes
+from torchflow.service.people.lookup import people_by_id
 from torchflow.store.models import EVENTS, PEOPLE, TASKS
 
 OPEN = TaskStatus.OPEN
@@ -148,13 +150,10 @@ def insert_tasks(
     ]
     if not rows:
         return
-    # Imported here: absences reads people, whose service imports this module.
-    from torchflow.service import absences
-
     def whose(row: dict[str, Any]) -> tuple[int, str | None]:
         return row["assignee_id"], row["escalate_to"]
 
-    away = absences.substitutes(session, cal.tz, cal.local_date(now), map(whose, rows))
+    away = substitutes(session, cal.tz, cal.local_date(now), map(whose, rows))
     moved = [(row, *away[whose(row)]) for row in rows if whose(row) in away]
     for row, sub, _ in moved:
         row["assignee_id"] = sub.id
@@ -272,7 +271,7 @@ def move_work(app: App, session: Connection, taker: Row[Any], *,
     if giver is not None and task_ids is None:
         moved = notices.readdress_pending(app, session, giver, taker)
     else:
-        people = notices.people_by_id(session)
+        people = people_by_id(session)
         moved = notices.Readdressed()
         for was in sorted({t.assignee_id for t in moving if t.assignee_id is not None}):
             ids = [t.id for t in moving if t.assignee_id == was]

@@ -22,7 +22,7 @@ from torchflow.domain import sheets
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.people import person_by_handle
+from torchflow.service.people.lookup import person_by_handle
 from torchflow.service.sheets.files import Sheet, write_sheets
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS, WORKFLOW_VERSIONS
 

@@ -46,7 +46,8 @@ from torchflow.errors import InvalidInput, Problems
 from torchflow.service.app import App
 from torchflow.service.cases.events import CASES, CaseRow, NewEvent, append_event, append_events
 from torchflow.service.followups import writer as followups
-from torchflow.service.people import Actor
+from torchflow.service.people.checks import check_channel, check_person
+from torchflow.service.people.lookup import Actor, admins
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned
 from torchflow.store.models import PEOPLE, TASKS
@@ -513,8 +514,6 @@ PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
 def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
     e-mail, roles); every bad row reported at once, nothing written while one is."""
-    from torchflow.service.people import _admins, _check_person, check_channel
-
     rows = read_rows(path)
     head = next(rows, None)
     if head is None:
@@ -534,7 +533,7 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
         values = {k: texts[i] if i < len(texts) else "" for i, k in enumerate(columns) if k}
         handle = values.get("handle", "")
         try:
-            roles = _check_person(handle, values.get("name", ""), values.get("email", ""),
+            roles = check_person(handle, values.get("name", ""), values.get("email", ""),
                                   [values.get("roles", "")], None, "")
         except InvalidInput as exc:
             problems.append(f"row {number}: {exc}")
@@ -571,9 +570,9 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
                 updated.append((handle, values))
         # As `person edit`: the sheet may not take the role from the last admin who can act
         # (an imported person has no login yet, so cannot be one).
-        admins = _admins(s, lock=not dry_run)
-        if admins and not set(admins) - {h for h, v in updated if ADMIN not in v["roles"]}:
-            raise InvalidInput(f"the staff list takes the 'admin' role from {', '.join(admins)}, "
+        acting = admins(s, lock=not dry_run)
+        if acting and not set(acting) - {h for h, v in updated if ADMIN not in v["roles"]}:
+            raise InvalidInput(f"the staff list takes the 'admin' role from {', '.join(acting)}, "
                                "the last admin(s) with a login; keep it on one of their rows")
         if not dry_run:
             if added:

@@ -46,7 +46,7 @@ from torchflow.service.cases.events import (
     load_case,
 )
 from torchflow.service.followups import writer as followups
-from torchflow.service.people import Actor
+from torchflow.service.people.lookup import Actor
 from torchflow.service.workflows.registry import Pinned, stored_problems
 from torchflow.store.models import OPEN, TASKS
 

@@ -1,0 +1,97 @@
+"""What a person's details must be: handle, name, e-mail, roles, logins, and a
+channel that can reach them. Shared by `person add / edit`, the staff list
+import and the fallback channel."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from torchflow.channels import CHANNEL_TYPES
+from torchflow.domain import identity
+from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
+from torchflow.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from torchflow.service.app import App
+
+
+HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+# An OS login as the password database may hold it (POSIX names, user@domain,
+# DOMAIN\user, a trailing '$'): one word, no control characters, no ':' (the
+# passwd separator), at most the column's 64 characters. The real login from
+# pwd always fits, so `init` can always make it the first admin.
+LOGIN = re.compile(r"^[^\s:\x00-\x1f\x7f]{1,64}$")
+
+
+def check_person(
+    handle: str, name: str, email: str, roles: list[str], channel: str | None, address: str
+) -> list[str]:
+    check_handle(handle)
+    check_line(name, "the name", NAME_MAX)
+    if address:
+        check_line(address, "the address", ADDRESS_MAX)
+    if email and (not EMAIL.fullmatch(check_line(email, "the e-mail", EMAIL_MAX))):
+        raise InvalidInput(f"e-mail {email!r} is not valid; e.g. wang.li@example.gov.cn")
+    if channel is not None and channel not in CHANNEL_TYPES:
+        raise InvalidInput(f"channel {channel!r} is unknown; use one of "
+                           + ", ".join(CHANNEL_TYPES))
+    return check_roles(roles)
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """Roles as typed (repeated, or comma-separated), checked and sorted."""
+    split = [r.strip() for role in roles for r in role.split(",") if r.strip()]
+    for role in split:
+        if not ROLE.fullmatch(role):
+            raise InvalidInput(f"role {role!r} is not valid; use e.g. coordinator or director")
+    return sorted(set(split))
+
+
+def check_handle(handle: str) -> None:
+    """A new person's handle: the pattern, and not the scheduler's reserved one."""
+    if len(handle) > HANDLE_MAX or not HANDLE.fullmatch(handle):
+        raise InvalidInput(
+            f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter (e.g. wang.li)"
+        )
+    if handle in identity.RESERVED:
+        raise InvalidInput(f"handle '{handle}' is reserved for the scheduler service; "
+                           "pick another handle")
+
+
+def check_channel(app: App, channel: str | None, email: str, address: str) -> None:
+    """A channel that cannot reach the person is refused now, not after eight
+    failed sends: smtp needs an e-mail, webhook a URL (the person's or the
+    configured [notify.webhook] url)."""
+    chosen = channel or app.settings.notify.default_channel
+    if chosen == "smtp" and not email:
+        raise InvalidInput("the smtp channel needs an e-mail address; add --email "
+                           "(e.g. wang.li@example.gov.cn) or pick another --channel")
+    if chosen == "webhook":
+        if not address and not app.settings.notify.webhook.url:
+            raise InvalidInput("the webhook channel needs a URL; add --address https://... "
+                               "(or set [notify.webhook] url) or pick another --channel")
+        # The sender's own check (imported here: http.client is not for every command).
+        from torchflow.channels.webhook import url_problem
+
+        if address and (problem := url_problem(address)):
+            raise InvalidInput(f"webhook address {address!r} {problem}; "
+                               "use e.g. https://hooks.example.cn/abc")
+
+
+def check_logins(logins: list[str]) -> list[str]:
+    checked = [check_line(login, "the login", HANDLE_MAX) for login in logins]
+    for login in checked:
+        if not LOGIN.fullmatch(login):
+            raise InvalidInput(f"login {login!r} is not an operating-system user name; "
+                               "use e.g. wangli (see `id -un` on that account)")
+    return sorted(set(checked))

@@ -1,0 +1,115 @@
+"""Who is who: a person found by handle, the acting person (``acting``, the
+rules in domain/identity.py), the admins who can act. Read by every use case,
+so it imports nothing of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, overload
+
+from sqlalchemy import Connection, Row, select
+
+from torchflow.domain import identity
+from torchflow.domain.permissions import ADMIN
+from torchflow.errors import NotFound, Refused
+from torchflow.store.models import PEOPLE, PERSON_LOGINS
+
+if TYPE_CHECKING:
+    from torchflow.service.app import App
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person doing something, resolved once per command."""
+
+    id: int
+    handle: str
+    roles: tuple[str, ...]
+    entered_by: str | None = None  # the real person, when an admin acts as this one
+
+
+def admins(s: Connection, *, lock: bool = True) -> list[str]:
+    """The active admins who can act (a login maps to them), their rows locked on
+    PostgreSQL: two admins taking each other's role at once queue here instead of
+    both seeing the other one left."""
+    can_act = select(PERSON_LOGINS.c.person_id).where(
+        PERSON_LOGINS.c.person_id == PEOPLE.c.id).exists()
+    query = select(PEOPLE.c.handle, PEOPLE.c.roles).where(
+        PEOPLE.c.active.is_(True), can_act).order_by(PEOPLE.c.handle)
+    rows = s.execute(query.with_for_update(of=PEOPLE) if lock else query)
+    return [p.handle for p in rows if ADMIN in (p.roles or ())]
+
+
+def keep_an_admin(s: Connection, before: list[str], where: str = "") -> None:
+    """A change that takes away the last active admin who can act is refused
+    (rolled back): a database is never left with nobody able to administer it."""
+    if before and not admins(s):
+        raise Refused(f"{where}that would leave no active admin with a login; give another "
+                      "person the 'admin' role first")
+
+
+def person_by_handle(session: Connection, handle: str) -> Row[Any]:
+    person = session.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
+    if person is None:
+        raise NotFound(f"no person with handle '{handle}'; see `torchflow person list`")
+    return person
+
+
+def active_person(session: Connection, handle: str, role: str) -> Row[Any]:
+    """A person who can take on work; ``role`` says what for, in the refusal."""
+    person = person_by_handle(session, handle)
+    if not person.active:
+        raise Refused(f"'{handle}' is not active; {role} an active person")
+    return person
+
+
+def resolve_actor(app: App, handle: str) -> Actor:
+    """The active person with ``handle`` as the actor, with no check of who is
+    really at the keyboard: for services and tests. The CLI uses ``acting``."""
+    with app.db.read() as s:
+        person = person_by_handle(s, handle)
+        if not person.active:
+            raise Refused(f"'{handle}' is no longer active; act as another person")
+        return Actor(person.id, person.handle, tuple(person.roles or ()))
+
+
+@overload
+def acting(app: App, login: str, requested: str | None) -> Actor: ...
+@overload
+def acting(app: App, login: str, requested: str | None, *, required: bool) -> Actor | None: ...
+
+
+def acting(app: App, login: str, requested: str | None, *, required: bool = True
+           ) -> Actor | None:
+    """Who acts: the person of the OS ``login``, or (for an admin) the person
+    named with --as; domain/identity.py has the rules. Not ``required``: None for
+    a login that is nobody's when no one is named."""
+    with app.db.read() as s:
+        real = _identity_person(s.execute(select(PEOPLE).join(
+            PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
+            PERSON_LOGINS.c.login == login)).first())
+        named = None
+        if requested and real is not None and requested != real.handle:
+            named = _identity_person(s.execute(
+                select(PEOPLE).where(PEOPLE.c.handle == requested)).first())
+        # Only on the way to a refusal: whether this is a database from before logins.
+        no_admin = real is None and required and not admins(s, lock=False)
+    if real is None and not requested and not required:
+        return None
+    result = identity.resolve(login, real, named, requested, no_admin=no_admin)
+    who = result.actor
+    return Actor(who.id, who.handle, who.roles, entered_by=result.entered_by)
+
+
+def _identity_person(row: Row[Any] | None) -> identity.Person | None:
+    if row is None:
+        return None
+    return identity.Person(row.id, row.handle, tuple(row.roles or ()), bool(row.active))
+
+
+def has_role(person: Row[Any], role: str) -> bool:
+    return role in (person.roles or ())
+
+
+def people_by_id(session: Connection) -> dict[int, Row[Any]]:
+    return {p.id: p for p in session.execute(select(PEOPLE))}

@@ -1,0 +1,97 @@
+"""How each person wants to be told (`person notify`): each notice or a daily
+digest, quiet hours, a fallback channel after refusals. What these settings do
+to a notice is decided in delivery/routing.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, update
+
+from torchflow.channels import CHANNEL_TYPES, shown_address
+from torchflow.channels.webhook import url_problem
+from torchflow.domain import routing
+from torchflow.domain.text import ADDRESS_MAX, check_line
+from torchflow.errors import InvalidInput
+from torchflow.service.app import App
+from torchflow.service.delivery.routing import FALLBACK_AFTER
+from torchflow.service.people.absences import require_manage
+from torchflow.service.people.checks import EMAIL
+from torchflow.service.people.lookup import Actor, person_by_handle
+from torchflow.store.models import PEOPLE
+
+FALLBACK_AFTER_MAX = 50
+
+
+@dataclass(frozen=True)
+class Fallback:
+    channel: str
+    address: str
+
+
+def parse_fallback(text: str) -> Fallback:
+    """``webhook:https://...`` or ``smtp:other@example.cn`` -> Fallback."""
+    channel, sep, address = text.partition(":")
+    if not sep or channel not in CHANNEL_TYPES:
+        raise InvalidInput(f"fallback {text!r} is not CHANNEL:ADDRESS with a channel of "
+                           + ", ".join(CHANNEL_TYPES) + "; e.g. webhook:https://hooks.example/x")
+    address = check_line(address.strip(), "the fallback address", ADDRESS_MAX)
+    if not address and channel != "file":
+        raise InvalidInput(f"fallback {text!r} has no address; give CHANNEL:ADDRESS")
+    # The checks a person's own address gets, so a fallback cannot be a dead end.
+    if channel == "smtp" and not EMAIL.fullmatch(address):
+        raise InvalidInput(f"fallback {text!r}: {address!r} is not an e-mail address; "
+                           "e.g. smtp:wang.li@example.gov.cn")
+    if channel == "webhook" and (problem := url_problem(address)):
+        raise InvalidInput(f"fallback {text!r}: the URL {problem}; "
+                           "e.g. webhook:https://hooks.example.cn/abc")
+    return Fallback(channel, address)
+
+
+_UNSET: Any = object()
+
+
+def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None,
+               quiet: routing.Quiet | None = _UNSET, fallback: Fallback | None = _UNSET,
+               fallback_after: int | None = None) -> dict[str, Any]:
+    """``person notify``: change only what is given (``quiet=None`` clears the
+    quiet hours, ``fallback=None`` the fallback channel)."""
+    require_manage(actor, handle)
+    values: dict[str, Any] = {}
+    if notify is not None:
+        if notify not in routing.NOTIFY_MODES:
+            raise InvalidInput(f"notify {notify!r} is unknown; use each or digest")
+        values["notify"] = notify
+    if quiet is not _UNSET:
+        values["quiet_start"] = f"{quiet.start:%H:%M}" if quiet else None
+        values["quiet_end"] = f"{quiet.end:%H:%M}" if quiet else None
+    if fallback is not _UNSET:
+        values["fallback_channel"] = fallback.channel if fallback else None
+        values["fallback_address"] = fallback.address if fallback else None
+    if fallback_after is not None:
+        if not 1 <= fallback_after <= FALLBACK_AFTER_MAX:
+            raise InvalidInput(f"--fallback-after {fallback_after} is out of range; "
+                               f"use 1 to {FALLBACK_AFTER_MAX}")
+        values["fallback_after"] = fallback_after
+    with app.db.transaction() as s:
+        person = person_by_handle(s, handle)
+        if values:
+            s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(**values))
+        return notify_view(person_by_handle(s, handle))
+
+
+def notify_of(app: App, handle: str) -> dict[str, Any]:
+    """``person notify HANDLE`` with no option: anyone may read it (``person
+    show`` shows the same); only changing it needs ``may_manage``."""
+    with app.db.read() as s:
+        return notify_view(person_by_handle(s, handle))
+
+
+def notify_view(p: Row[Any]) -> dict[str, Any]:
+    quiet = routing.quiet_of(p.quiet_start, p.quiet_end)
+    return {"handle": p.handle, "notify": p.notify or routing.EACH,
+            "quiet": str(quiet) if quiet else None,
+            "fallback": (f"{p.fallback_channel}:{shown_address(p.fallback_address or '')}"
+                         if p.fallback_channel else None),
+            "fallback_after": p.fallback_after or FALLBACK_AFTER}
