@@ -21,9 +21,9 @@ from torchflow.service.delivery.dispatch import (
     DispatchResult,
     channels_in_use,
     dispatch,
-    release,
     worker_id,
 )
+from torchflow.service.delivery.ledger import release
 from torchflow.service.delivery.monthly import produce_monthly
 from torchflow.service.delivery.sweep import SweepResult, sweep
 from torchflow.service.followups.replan import warn_if_stale

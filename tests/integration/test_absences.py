@@ -410,7 +410,7 @@ def test_a_digest_made_twice_settles_no_notice_it_does_not_list(
     """Two services past the same old mark: the second's digest key exists, so
     the notices it saw folded (maybe folded after the first was built) stay
     waiting for the next digest instead of being marked as in one."""
-    from torchflow.service.delivery.sweep import produce_digests
+    from torchflow.service.delivery.digests import produce_digests
     from torchflow.store.models import MARKS
 
     set_notify(app, staff["wang.li"], "wang.li", notify="digest")
@@ -561,7 +561,7 @@ def test_a_second_service_waits_for_the_digest_mark_and_finds_it_done(
     import threading
     import time
 
-    from torchflow.service.delivery.sweep import produce_digests
+    from torchflow.service.delivery.digests import produce_digests
     from torchflow.store.models import MARKS
 
     open_lead(app, staff["wang.li"])

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from tests.conftest import PI_FIELDS, Clock
 from torchflow.config import Settings
 from torchflow.errors import Conflict, Refused
-from torchflow.service.app import App
+from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import Advanced, add_note, advance, open_case
 from torchflow.service.cases.events import EVENTS
 from torchflow.service.cases.read import history, show_case
-from torchflow.service.people.handover import build_app, handover
+from torchflow.service.people.handover import handover
 from torchflow.service.people.lookup import Actor
 from torchflow.store.models import AUDIT_HEAD
 

@@ -18,15 +18,9 @@ from torchflow.config import Settings
 from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App, build_app
 from torchflow.service.delivery import dispatch as dispatch_module
-from torchflow.service.delivery.dispatch import (
-    Channels,
-    Claimed,
-    claim,
-    dispatch,
-    release,
-    wall_clock,
-)
-from torchflow.service.delivery.ledger import list_notices, retry
+from torchflow.service.delivery import ledger as ledger_module
+from torchflow.service.delivery.dispatch import Channels, dispatch, wall_clock
+from torchflow.service.delivery.ledger import Claimed, claim, list_notices, release, retry
 from torchflow.store.models import NOTICES
 
 
@@ -307,6 +301,7 @@ def test_a_lease_that_runs_out_mid_batch_stops_the_batch(
     add_notices(app, 4)
     wall = [wall_clock()]
     monkeypatch.setattr(dispatch_module, "wall_clock", lambda: wall[0])
+    monkeypatch.setattr(ledger_module, "wall_clock", lambda: wall[0])  # claims are the ledger's
     slow = SlowChannel(wall)
     lease_end = wall[0] + timedelta(seconds=5)
     taken: list[Claimed] = []

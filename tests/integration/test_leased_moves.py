@@ -20,8 +20,8 @@ from torchflow.channels import Message, StubChannel
 from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import advance, assign, open_case
-from torchflow.service.delivery.dispatch import Channels, claim, dispatch, release, wall_clock
-from torchflow.service.delivery.ledger import retry
+from torchflow.service.delivery.dispatch import Channels, dispatch, wall_clock
+from torchflow.service.delivery.ledger import claim, release, retry
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import reassign
 from torchflow.service.people.handover import handover

@@ -20,7 +20,7 @@ from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history, show_case
-from torchflow.service.delivery.dispatch import claim
+from torchflow.service.delivery.ledger import claim
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.replan import stale_count
 from torchflow.service.people.lookup import Actor

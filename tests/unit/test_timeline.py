@@ -13,12 +13,12 @@ from torchflow.domain.timeline import (
     KINDS,
     Timeline,
     digest_day,
-    idempotency_key,
     notices_due,
     stage_times,
     timeline,
 )
 from torchflow.errors import InvalidInput
+from torchflow.service.delivery.keys import idempotency_key
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -129,38 +129,6 @@ def digest_day(cal: WorkCalendar, now: datetime, digest_time: time) -> date | No
     return None
 
 
-def idempotency_key(
-    *,
-    kind: str,
-    recipient: str,
-    channel: str,
-    task_id: int | None = None,
-    occurrence: int | None = None,
-    due_on: date | None = None,
-    day: date | None = None,
-) -> str:
-    """The ledger key of a notice (unique in the ledger); producing it twice is a no-op.
-
-    Task notices: ``task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on}``;
-    digests: ``digest:{day}:{recipient}:{channel}``. The due day is part of a task
-    notice's key so a snoozed task reminds again for its new day, while sweeping
-    the same day twice stays a no-op.
-    """
-    if not recipient or not channel:
-        raise InvalidInput("a notice needs a recipient and a channel")
-    if kind == DIGEST:
-        if day is None:
-            raise InvalidInput("a digest notice needs its day")
-        return f"digest:{day.isoformat()}:{recipient}:{channel}"
-    if kind not in _STAGE_OF:
-        raise InvalidInput(
-            f"unknown notice kind {kind!r}; expected one of {', '.join((*KINDS, DIGEST))}"
-        )
-    if task_id is None or occurrence is None or due_on is None:
-        raise InvalidInput(f"a {kind!r} notice needs task_id, occurrence and due_on")
-    return f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on.isoformat()}"
-
-
 def _require_aware(value: datetime, what: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{what}={value.isoformat()} has no UTC offset; pass an aware datetime")

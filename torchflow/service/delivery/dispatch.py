@@ -1,9 +1,10 @@
 """Dispatch: pending notices -> channels, at least once, with the same key every time.
 
-A batch is claimed in one statement that leases it (FOR UPDATE SKIP LOCKED on
-PostgreSQL; BEGIN IMMEDIATE serialises claims on SQLite), each notice is sent
-and then marked. A crash between send and mark resends after the lease runs
-out, under the same idempotency key, which receivers can use to drop it.
+A batch is claimed in one statement that leases it (``ledger.claim``: FOR UPDATE
+SKIP LOCKED on PostgreSQL; BEGIN IMMEDIATE serialises claims on SQLite), each
+notice is sent and then marked: the ledger writes every row, this module sends.
+A crash between send and mark resends after the lease runs out, under the same
+idempotency key, which receivers can use to drop it.
 
 Leases and retry backoff use the wall clock, not TORCHFLOW_NOW: they measure
 whether a process is still alive and how long a receiver has had to recover,
@@ -22,23 +23,21 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import select
 
-from torchflow.channels import Channel, Message, build_channel
+from torchflow.channels import Channel, build_channel
 from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain.retry import compute_backoff, should_give_up
-from torchflow.domain.status import NoticeStatus
 from torchflow.errors import ConfigError, DeliveryError
 from torchflow.service.app import App
-from torchflow.service.delivery.ledger import settle_deferred
-from torchflow.service.delivery.routing import FALLBACK_AFTER
-from torchflow.store.models import NOTICES, PEOPLE
-
-PENDING, SENT, DEAD = NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DEAD
+from torchflow.service.delivery import ledger
+from torchflow.service.delivery.ledger import Claimed
+from torchflow.service.delivery.routing import fallback
+from torchflow.store.models import PEOPLE
 
 log = logging.getLogger("torchflow.dispatch")
 
@@ -88,51 +87,6 @@ class DispatchResult:
     released: int = 0
 
 
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    message: Message
-    channel: str
-    attempts: int
-    lease_until: datetime | None = None  # wall clock; past it, another owner may take it
-
-
-def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> list[Claimed]:
-    wall = wall or wall_clock()
-    lease = timedelta(seconds=app.settings.scheduler.lease_seconds)
-    with app.db.transaction() as s:
-        # A sender that died holding a notice someone moved or withdrew: settle that
-        # first, so the notice is claimed (or not) as it is now addressed.
-        settle_deferred(app, s, wall=wall)
-        due = (
-            select(NOTICES.c.id)
-            .where(
-                NOTICES.c.status == PENDING,
-                NOTICES.c.not_before <= app.now(),
-                or_(NOTICES.c.retry_at.is_(None), NOTICES.c.retry_at <= wall),
-                or_(NOTICES.c.lease_until.is_(None), NOTICES.c.lease_until < wall),
-            )
-            .order_by(NOTICES.c.not_before, NOTICES.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = s.execute(
-            update(NOTICES)
-            .where(NOTICES.c.id.in_(due.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=wall + lease, attempts=NOTICES.c.attempts + 1)
-            .returning(*NOTICES.c)
-        ).all()
-    return [_claimed(r) for r in sorted(rows, key=lambda r: (r.not_before, r.id))]
-
-
-def _claimed(r: Any) -> Claimed:
-    message = Message(
-        idempotency_key=r.idempotency_key, kind=r.kind, recipient=r.recipient,
-        address=r.address, subject=r.subject, body=r.body, payload=dict(r.payload or {}),
-    )
-    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until)
-
-
 def dispatch(
     app: App,
     channels: Channels,
@@ -148,13 +102,13 @@ def dispatch(
     sent = _SentMarks(app, owner)
     try:
         while not (stop and stop.is_set()):
-            claimed = claim(app, owner, batch)
+            claimed = ledger.claim(app, owner, batch)
             for i, notice in enumerate(claimed):
                 if (stop and stop.is_set()) or _lease_over(notice):
                     # Stopping, or slow sends outlived the lease (another service may
                     # own the rest by now): hand back what is still ours.
                     sent.flush()
-                    result.released += release(app, owner, [n.id for n in claimed[i:]])
+                    result.released += ledger.release(app, owner, [n.id for n in claimed[i:]])
                     break
                 outcome, detail = _deliver(app, channels, owner, notice, sent)
                 setattr(result, outcome, getattr(result, outcome) + 1)
@@ -197,18 +151,8 @@ class _SentMarks:
     def flush(self) -> None:
         if not self.pending:
             return
-        with self.app.db.transaction() as s:
-            s.execute(_MARK_SENT, self.pending)
+        ledger.mark_sent(self.app, self.pending)
         self.pending = []
-
-
-_MARK_SENT = (
-    update(NOTICES)
-    .where(NOTICES.c.id == bindparam("nid"), NOTICES.c.lease_owner == bindparam("owner"))
-    # Sent stays sent, to whom it went: a move or withdrawal deferred meanwhile is dropped.
-    .values(status=SENT, sent_at=bindparam("at"), lease_owner=None, lease_until=None,
-            last_error="", deferred=None)
-)
 
 
 def _deliver(
@@ -232,18 +176,12 @@ def _failed(app: App, owner: str, notice: Claimed, error: str, *, permanent: boo
         return "failed", error
     sch = app.settings.scheduler
     dead = should_give_up(notice.attempts, sch.max_attempts)
-    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
-    if dead:
-        values["status"] = DEAD
-    else:
+    retry_at = None
+    if not dead:
         wait = compute_backoff(notice.attempts, base=sch.backoff_base_seconds,
                                cap=sch.backoff_max_seconds)
-        values["retry_at"] = wall_clock() + timedelta(seconds=wait)
-    with app.db.transaction() as s:
-        s.execute(update(NOTICES)
-                  .where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
-                  .values(**values))
-        settle_deferred(app, s, [notice.id])
+        retry_at = wall_clock() + timedelta(seconds=wait)
+    ledger.mark_failed(app, notice.id, owner, error, retry_at=retry_at)
     if dead:
         log.error("dead notice #%d %s to %s via %s after %d attempts: %s", notice.id,
                   notice.message.kind, notice.message.recipient, notice.channel,
@@ -251,61 +189,22 @@ def _failed(app: App, owner: str, notice: Claimed, error: str, *, permanent: boo
         return "dead", error
     log.warning("failed notice #%d %s to %s via %s (attempt %d, retry at %s): %s", notice.id,
                 notice.message.kind, notice.message.recipient, notice.channel, notice.attempts,
-                values["retry_at"].isoformat(timespec="seconds"), error)
+                retry_at.isoformat(timespec="seconds") if retry_at else "-", error)
     return "failed", error
 
 
 def _fall_back(app: App, owner: str, notice: Claimed, error: str) -> bool:
-    """After the person's ``fallback_after`` permanent refusals of one notice (at
-    the latest on its last attempt, so it never dies with a fallback set), send it
-    by their fallback channel instead: the same row re-routed (so nothing is
-    doubled), under a key of its own, with fresh attempts and the reason kept."""
-    last = app.settings.scheduler.max_attempts
+    """A notice refused for good goes by its person's fallback channel when the
+    router says so (``routing.fallback``): the same row re-routed, so nothing is
+    doubled."""
     with app.db.transaction() as s:
         person = s.execute(select(PEOPLE).where(
             PEOPLE.c.handle == notice.message.recipient)).first()
-        if person is None or not person.fallback_channel \
-                or _rerouted(notice, person.fallback_channel, person.fallback_address) \
-                or notice.attempts < min(person.fallback_after or FALLBACK_AFTER, last):
-            return False
-        row = s.execute(select(NOTICES.c.reason).where(
-            NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)).first()
-        if row is None:  # no longer ours: whoever holds it decides
-            return False
-        why = (f"re-routed from {notice.channel} {notice.message.address} after "
-               f"{notice.attempts} refusal(s)")
-        done = s.execute(
-            update(NOTICES).where(NOTICES.c.id == notice.id, NOTICES.c.lease_owner == owner)
-            .values(channel=person.fallback_channel, address=person.fallback_address or "",
-                    idempotency_key=f"{notice.message.idempotency_key}:via:"
-                                    f"{person.fallback_channel}",
-                    attempts=0, retry_at=None, lease_owner=None, lease_until=None,
-                    last_error=error, reason="; ".join(filter(None, [row.reason, why])))
-        ).rowcount
-        settle_deferred(app, s, [notice.id])
-    log.warning("notice #%d to %s %s; now via %s", notice.id, notice.message.recipient, why,
-                person.fallback_channel)
-    return bool(done)
-
-
-def _rerouted(notice: Claimed, channel: str, address: str | None) -> bool:
-    """Whether the notice already goes by the fallback: re-routed once (its key
-    says so), or its channel and address are the fallback's. An smtp fallback to
-    another address is a fallback all the same."""
-    return (":via:" in notice.message.idempotency_key
-            or (notice.channel, notice.message.address) == (channel, address or ""))
-
-
-def release(app: App, owner: str, ids: list[int] | None = None) -> int:
-    """Hand leased notices back unsent (on shutdown), so another service sends them now."""
-    with app.db.transaction() as s:
-        query = update(NOTICES).where(NOTICES.c.lease_owner == owner,
-                                      NOTICES.c.status == PENDING)
-        if ids is not None:
-            query = query.where(NOTICES.c.id.in_(ids))
-        # The attempt was never made: give it back.
-        released = list(s.scalars(query.values(lease_owner=None, lease_until=None,
-                                               attempts=NOTICES.c.attempts - 1)
-                                  .returning(NOTICES.c.id)))
-        settle_deferred(app, s, released)
-        return len(released)
+        way = fallback(person, channel=notice.channel, address=notice.message.address,
+                       key=notice.message.idempotency_key, attempts=notice.attempts,
+                       max_attempts=app.settings.scheduler.max_attempts)
+        done = way is not None and ledger.reroute(app, s, notice.id, owner, way, error)
+    if way is not None and done:
+        log.warning("notice #%d to %s %s; now via %s", notice.id, notice.message.recipient,
+                    way.why, way.channel)
+    return done

@@ -1,6 +1,6 @@
-"""The notice ledger: by which channel and with what words a notice goes (who
-is told is ``absences.Router``'s); listing, re-addressing, withdrawing and
-retrying notices.
+"""The notice ledger, the one writer of the notices table: rows made from the
+router's decisions (delivery/routing.py) with their words and keys (keys.py);
+claiming, marking, re-addressing, withdrawing and retrying notices; listing them.
 
 A notice a sender holds (leased) is never re-addressed or withdrawn under its
 feet: the move or withdrawal is recorded in ``deferred`` and applied when the
@@ -11,26 +11,28 @@ deferred action is dropped: the notice was delivered once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 
-from torchflow.channels import channel_type
+from torchflow.channels import Message
 from torchflow.clock import wall_clock
-from torchflow.config import Settings
 from torchflow.domain import wording
-from torchflow.domain.status import NoticeStatus
-from torchflow.domain.timeline import idempotency_key
+from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
+from torchflow.service.delivery.keys import idempotency_key
+from torchflow.service.delivery.routing import Fallback, Route, channel_of
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.lookup import person_by_handle
 from torchflow.store.models import NOTICES, PEOPLE
+from torchflow.store.queries import insert_ignore, inserted_keys
 
-PENDING, DEAD, CANCELLED = NoticeStatus.PENDING, NoticeStatus.DEAD, NoticeStatus.CANCELLED
+PENDING, SENT, DEAD = NoticeStatus.PENDING, NoticeStatus.SENT, NoticeStatus.DEAD
+CANCELLED, FOLDED = NoticeStatus.CANCELLED, NoticeStatus.FOLDED
+DIGEST = NoticeKind.DIGEST
 WITHDRAW = "withdraw"
 _MOVE = "move:"
 
@@ -40,45 +42,79 @@ def move_to(handle: str) -> str:
     return _MOVE + handle
 
 
-def route(settings: Settings, person: Row[Any]) -> tuple[str, str]:
-    """(channel, address) for a person: their own choice, else the configured default."""
-    channel = person.channel or settings.notify.default_channel
-    return channel, channel_type(channel).address_of(person)
-
-
-def task_notice(
-    settings: Settings, task: Any, case_key: str, case_title: str, kind: str, person: Row[Any],
-    now: datetime, on_behalf: str | None = None,
-) -> dict[str, Any]:
-    """One row of the ledger for a task's notice (not yet written); ``on_behalf``
-    marks one a substitute receives (``wording.for_whom``)."""
-    words = wording.task_notice(task, case_key, case_title, kind, on_behalf)
+def task_notice(route: Route, task: Any, case_key: str, case_title: str, kind: str,
+                now: datetime) -> dict[str, Any]:
+    """The ledger row of a task's notice of ``kind`` by ``route`` (not yet
+    written); one a substitute receives says for whom (``wording.for_whom``)."""
+    words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
                "case_title": case_title}
-    return ledger_row(
-        settings, person, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
-        payload=payload, now=now,
-        key=lambda channel: idempotency_key(kind=kind, recipient=person.handle, channel=channel,
-                                            task_id=task.id, occurrence=task.occurrence,
-                                            due_on=task.due_on),
-    )
+    key = idempotency_key(kind=kind, recipient=route.to.handle, channel=route.channel,
+                          task_id=task.id, occurrence=task.occurrence, due_on=task.due_on)
+    return _row(route, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
+                payload=payload, key=key, now=now)
 
 
-def ledger_row(
-    settings: Settings, person: Row[Any], *, kind: str, task_id: int | None, subject: str,
-    body: str, payload: dict[str, Any], now: datetime, key: Callable[[str], str],
-) -> dict[str, Any]:
-    """A pending notice to ``person`` by their channel, ready to insert; ``key``
-    makes its idempotency key from the channel."""
-    channel, address = route(settings, person)
+def digest_notice(route: Route, day: date, subject: str, body: str, payload: dict[str, Any],
+                  now: datetime) -> dict[str, Any]:
+    """The ledger row of the digest of ``day`` by ``route``; a substitute's digest
+    for someone away has a key of its own, beside their own digest's."""
+    key = idempotency_key(kind=DIGEST, recipient=route.to.handle, channel=route.channel,
+                          day=day, for_person=route.for_person)
+    return _row(route, kind=DIGEST, task_id=None, subject=subject, body=body,
+                payload=payload, key=key, now=now)
+
+
+def report_key(route: Route, month: str) -> str:
+    """The key of the monthly report of ``month`` (YYYY-MM) by ``route``."""
+    return idempotency_key(kind=NoticeKind.REPORT, recipient=route.to.handle,
+                           channel=route.channel, month=month)
+
+
+def report_notice(route: Route, month: str, subject: str, body: str,
+                  payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ledger row of the monthly report of ``month`` by ``route``."""
+    return _row(route, kind=NoticeKind.REPORT, task_id=None, subject=subject, body=body,
+                payload=payload, key=report_key(route, month), now=now)
+
+
+def _row(route: Route, *, kind: str, task_id: int | None, subject: str, body: str,
+         payload: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
+    """A notice as ``route`` decided: pending (held until its ``not_before``) or
+    folded into the receiver's digest, ready to insert."""
     return {
-        "idempotency_key": key(channel), "task_id": task_id, "kind": kind, "channel": channel,
-        "recipient": person.handle, "address": address, "subject": subject, "body": body,
-        "payload": payload, "status": PENDING, "attempts": 0, "not_before": now,
-        "created_at": now, "last_error": "", "reason": "", "for_person": None,
+        "idempotency_key": key, "task_id": task_id, "kind": kind, "channel": route.channel,
+        "recipient": route.to.handle, "address": route.address, "subject": subject,
+        "body": body, "payload": payload, "status": FOLDED if route.folded else PENDING,
+        "attempts": 0, "not_before": route.not_before or now, "created_at": now,
+        "last_error": "", "reason": route.reason, "for_person": route.for_person,
         "folded_into": None,
     }
+
+
+def add(session: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert new notices; one whose key the ledger holds already is skipped
+    (produced before: it is never produced twice). Returns how many were added."""
+    return insert_ignore(session, NOTICES, rows, ["idempotency_key"])
+
+
+def add_keys(session: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """``add``, returning the keys of the notices really added."""
+    return inserted_keys(session, NOTICES, rows, ["idempotency_key"])
+
+
+def known_keys(session: Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the ledger holds already."""
+    return set(session.scalars(select(NOTICES.c.idempotency_key)
+                               .where(NOTICES.c.idempotency_key.in_(keys))))
+
+
+def settle_folded(session: Connection, ids: list[int], into: str) -> None:
+    """Folded notices taken by a digest (``into``: its key), or settled unsent
+    when their task closed before any digest listed them."""
+    if ids:
+        session.execute(update(NOTICES).where(NOTICES.c.id.in_(ids)).values(folded_into=into))
 
 
 # --------------------------------------------------------------------------- moving
@@ -169,7 +205,7 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any],
     if row.task_id is None:
         _cancel(session, row.id)
         return False
-    channel, address = route(app.settings, new)
+    channel, address = channel_of(app.settings, new)
     p = row.payload
     key = idempotency_key(kind=row.kind, recipient=new.handle, channel=channel,
                           task_id=row.task_id, occurrence=p["occurrence"],
@@ -288,3 +324,117 @@ def delivery_problems(session: Connection, handle: str, limit: int = 10
         .order_by(NOTICES.c.id.desc()).limit(limit)).all()
     return [{"id": r.id, "kind": r.kind, "status": r.status, "channel": r.channel,
              "reason": r.reason or "", "error": r.last_error} for r in rows]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    message: Message
+    channel: str
+    attempts: int
+    lease_until: datetime | None = None  # wall clock; past it, another owner may take it
+
+
+def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> list[Claimed]:
+    wall = wall or wall_clock()
+    lease = timedelta(seconds=app.settings.scheduler.lease_seconds)
+    with app.db.transaction() as s:
+        # A sender that died holding a notice someone moved or withdrew: settle that
+        # first, so the notice is claimed (or not) as it is now addressed.
+        settle_deferred(app, s, wall=wall)
+        due = (
+            select(NOTICES.c.id)
+            .where(
+                NOTICES.c.status == PENDING,
+                NOTICES.c.not_before <= app.now(),
+                or_(NOTICES.c.retry_at.is_(None), NOTICES.c.retry_at <= wall),
+                or_(NOTICES.c.lease_until.is_(None), NOTICES.c.lease_until < wall),
+            )
+            .order_by(NOTICES.c.not_before, NOTICES.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = s.execute(
+            update(NOTICES)
+            .where(NOTICES.c.id.in_(due.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=wall + lease, attempts=NOTICES.c.attempts + 1)
+            .returning(*NOTICES.c)
+        ).all()
+    return [_claimed(r) for r in sorted(rows, key=lambda r: (r.not_before, r.id))]
+
+
+def _claimed(r: Any) -> Claimed:
+    message = Message(
+        idempotency_key=r.idempotency_key, kind=r.kind, recipient=r.recipient,
+        address=r.address, subject=r.subject, body=r.body, payload=dict(r.payload or {}),
+    )
+    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until)
+
+
+_MARK_SENT = (
+    update(NOTICES)
+    .where(NOTICES.c.id == bindparam("nid"), NOTICES.c.lease_owner == bindparam("owner"))
+    # Sent stays sent, to whom it went: a move or withdrawal deferred meanwhile is dropped.
+    .values(status=SENT, sent_at=bindparam("at"), lease_owner=None, lease_until=None,
+            last_error="", deferred=None)
+)
+
+
+def mark_sent(app: App, marks: list[dict[str, Any]]) -> None:
+    """Mark sent notices (``{"nid", "owner", "at"}`` each) in one commit; a mark of
+    a notice no longer leased by ``owner`` changes nothing."""
+    with app.db.transaction() as s:
+        s.execute(_MARK_SENT, marks)
+
+
+def mark_failed(app: App, notice_id: int, owner: str, error: str, *,
+                retry_at: datetime | None) -> None:
+    """A send by ``owner`` failed: try again at ``retry_at`` (wall clock), or,
+    with none, the notice is dead until `notice retry`. A move or withdrawal
+    deferred while it was leased applies now."""
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
+    if retry_at is None:
+        values["status"] = DEAD
+    else:
+        values["retry_at"] = retry_at
+    with app.db.transaction() as s:
+        s.execute(update(NOTICES)
+                  .where(NOTICES.c.id == notice_id, NOTICES.c.lease_owner == owner)
+                  .values(**values))
+        settle_deferred(app, s, [notice_id])
+
+
+def reroute(app: App, session: Connection, notice_id: int, owner: str, way: Fallback,
+            error: str) -> bool:
+    """The notice ``owner`` holds goes by its person's fallback channel instead:
+    the same row, under a key of its own, with fresh attempts and the reason
+    kept. False when ``owner`` no longer holds it (whoever does decides)."""
+    row = session.execute(select(NOTICES.c.reason, NOTICES.c.idempotency_key).where(
+        NOTICES.c.id == notice_id, NOTICES.c.lease_owner == owner)).first()
+    if row is None:
+        return False
+    done = session.execute(
+        update(NOTICES).where(NOTICES.c.id == notice_id, NOTICES.c.lease_owner == owner)
+        .values(channel=way.channel, address=way.address,
+                idempotency_key=idempotency_key(rerouted=row.idempotency_key,
+                                                channel=way.channel),
+                attempts=0, retry_at=None, lease_owner=None, lease_until=None,
+                last_error=error, reason="; ".join(filter(None, [row.reason, way.why])))
+    ).rowcount
+    settle_deferred(app, session, [notice_id])
+    return bool(done)
+
+
+def release(app: App, owner: str, ids: list[int] | None = None) -> int:
+    """Hand leased notices back unsent (on shutdown), so another service sends them now."""
+    with app.db.transaction() as s:
+        query = update(NOTICES).where(NOTICES.c.lease_owner == owner,
+                                      NOTICES.c.status == PENDING)
+        if ids is not None:
+            query = query.where(NOTICES.c.id.in_(ids))
+        # The attempt was never made: give it back.
+        released = list(s.scalars(query.values(lease_owner=None, lease_until=None,
+                                               attempts=NOTICES.c.attempts - 1)
+                                  .returning(NOTICES.c.id)))
+        settle_deferred(app, s, released)
+        return len(released)

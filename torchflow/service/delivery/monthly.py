@@ -10,25 +10,15 @@ later in the same month; a month gone by is not replayed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from torchflow.domain.periods import Period
-from torchflow.domain.status import NoticeKind
 from torchflow.service.app import App
-from torchflow.service.delivery.ledger import ledger_row, route
-from torchflow.store.models import NOTICES, PEOPLE
-from torchflow.store.queries import insert_ignore
-
-
-def month_key(month: str, recipient: str, channel: str) -> str:
-    return f"report:monthly:{month}:{recipient}:{channel}"
-
-
-def _keyed(month: str, recipient: str) -> Callable[[str], str]:
-    return lambda channel: month_key(month, recipient, channel)
+from torchflow.service.delivery import ledger
+from torchflow.service.delivery.routing import direct
+from torchflow.store.models import PEOPLE
 
 
 def produce_monthly(app: App, now: datetime | None = None) -> int:
@@ -50,10 +40,10 @@ def produce_monthly(app: App, now: datetime | None = None) -> int:
     with app.db.read() as s:
         people = [p for p in s.execute(select(PEOPLE).where(PEOPLE.c.active.is_(True)))
                   if p.handle in wanted or wanted & set(p.roles or [])]
-        keys = {month_key(month, p.handle, route(app.settings, p)[0]): p for p in people}
-        sent = set(s.scalars(select(NOTICES.c.idempotency_key)
-                             .where(NOTICES.c.idempotency_key.in_(list(keys)))))
-    todo = [p for k, p in keys.items() if k not in sent]
+        keys = {ledger.report_key(route, month): route
+                for route in (direct(app.settings, p, now) for p in people)}
+        sent = ledger.known_keys(s, list(keys))
+    todo = [route for k, route in keys.items() if k not in sent]
     if not todo:
         return 0
     from torchflow.reports.html import render
@@ -63,14 +53,8 @@ def produce_monthly(app: App, now: datetime | None = None) -> int:
     subject = f"Monthly report {month} · {period.start.year}年{period.start.month}月工作报告"
     body = (f"The cooperation matters' report for {month} is attached (HTML).\n"
             f"附件为{period.start.year}年{period.start.month}月合作事项工作报告（HTML）。\n")
-    rows = [
-        ledger_row(app.settings, p, kind=NoticeKind.REPORT, task_id=None, subject=subject,
-                   body=body, now=now,
-                   payload={"month": month, "from": period.start.isoformat(),
-                            "to": period.end.isoformat(), "html": html,
-                            "filename": f"report-{month}.html"},
-                   key=_keyed(month, p.handle))
-        for p in todo
-    ]
+    payload = {"month": month, "from": period.start.isoformat(), "to": period.end.isoformat(),
+               "html": html, "filename": f"report-{month}.html"}
+    rows = [ledger.report_notice(route, month, subject, body, payload, now) for route in todo]
     with app.db.transaction() as s:
-        return insert_ignore(s, NOTICES, rows, ["idempotency_key"])
+        return ledger.add(s, rows)

@@ -17,10 +17,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from torchflow.domain import permissions, routing
+from torchflow.channels import channel_type
+from torchflow.config import Settings
+from torchflow.domain import permissions, routing, wording
 from torchflow.domain.absence import Absence, Receiver, receiver
-from torchflow.domain.status import NoticeKind, NoticeStatus
+from torchflow.domain.status import NoticeKind
 from torchflow.service.app import App
+from torchflow.service.delivery.keys import is_rerouted
 from torchflow.service.people.absences import in_force
 from torchflow.service.people.lookup import has_role
 from torchflow.store.models import PEOPLE
@@ -68,10 +71,78 @@ class Chains:
         return self._handles.get(got.handle, person), got
 
 
+def channel_of(settings: Settings, person: Row[Any]) -> tuple[str, str]:
+    """(channel, address) for a person: their own choice, else the configured default."""
+    channel = person.channel or settings.notify.default_channel
+    return channel, channel_type(channel).address_of(person)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One notice's way to one receiver, decided once: who receives it (``to``,
+    for ``got.person``), by which channel and address, and whether it waits in
+    their digest (``folded``) or until ``not_before`` (quiet hours); ``reason``
+    says why, for the ledger row."""
+
+    to: Row[Any]
+    got: Receiver
+    channel: str
+    address: str
+    folded: bool = False
+    not_before: datetime | None = None
+    reason: str = ""
+
+    @property
+    def for_person(self) -> str | None:
+        """Whose notice a substitute receives (None: the receiver's own)."""
+        return self.got.person if self.got.for_other else None
+
+    @property
+    def on_behalf(self) -> str | None:
+        """How the wording marks a notice received for someone away."""
+        got = self.got
+        return wording.for_whom(got.person, got.away_until) if got.for_other else None
+
+
+def direct(settings: Settings, person: Row[Any], now: datetime) -> Route:
+    """A notice to ``person`` themself, now, by their channel: no substitute, no
+    folding, no quiet hours (the monthly report to leadership)."""
+    channel, address = channel_of(settings, person)
+    return Route(person, Receiver(person.handle, person.handle), channel, address,
+                 not_before=now)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Where a notice refused for good goes instead, and why."""
+
+    channel: str
+    address: str
+    why: str
+
+
+def fallback(person: Row[Any] | None, *, channel: str, address: str, key: str,
+             attempts: int, max_attempts: int) -> Fallback | None:
+    """After ``person``'s ``fallback_after`` permanent refusals of one notice (at
+    the latest on its last attempt, so it never dies with a fallback set), their
+    fallback channel; None when they have none, the notice goes by it already
+    (re-routed once, or its channel and address are the fallback's: an smtp
+    fallback to another address is a fallback all the same), or it is too early."""
+    if person is None or not person.fallback_channel:
+        return None
+    target = (person.fallback_channel, person.fallback_address or "")
+    if is_rerouted(key) or (channel, address) == target:
+        return None
+    if attempts < min(person.fallback_after or FALLBACK_AFTER, max_attempts):
+        return None
+    return Fallback(*target, why=f"re-routed from {channel} {address} after "
+                                 f"{attempts} refusal(s)")
+
+
 @dataclass
 class Router:
-    """Who receives a notice produced at ``now`` and how: read once per sweep
-    batch (the people and the absences of the day)."""
+    """Who receives a notice produced at ``now`` and how (``routes``, ``route``):
+    read once per sweep batch (the people and the absences of the day)."""
 
     app: App
     people: Mapping[int, Row[Any]]
@@ -115,21 +186,25 @@ class Router:
         person = self.people.get(assignee_id) if assignee_id is not None else None
         return [self.receiver_of(person, escalate_to)] if person is not None else []
 
-    def tell(self, row: dict[str, Any], to: Row[Any], got: Receiver) -> dict[str, Any]:
-        """Apply the receiver's notify mode and quiet hours to a ledger row (and
-        mark one received for another): folded, held, or as it is."""
-        decision = routing.decide(row["kind"], notify=to.notify or routing.EACH,
+    def routes(self, kind: str, assignee_id: int | None, escalate_to: str | None
+               ) -> list[Route]:
+        """Every way a task notice of ``kind`` goes: one route per receiver."""
+        return [self.route(kind, to, got)
+                for to, got in self.recipients(kind, assignee_id, escalate_to)]
+
+    def route(self, kind: str, to: Row[Any], got: Receiver) -> Route:
+        """How ``to`` is told of a notice of ``kind`` they receive (for
+        ``got.person``): their channel and address, folded into their digest or
+        held through their quiet hours, as they want to be told."""
+        decision = routing.decide(kind, notify=to.notify or routing.EACH,
                                   quiet=routing.quiet_of(to.quiet_start, to.quiet_end),
                                   now=self.now, tz=self.app.calendar.tz)
-        if decision.fold:
-            row["status"] = NoticeStatus.FOLDED
-        if decision.hold is not None:
-            row["not_before"] = decision.hold
-        row["for_person"] = got.person if got.for_other else None
-        row["reason"] = routing.reason(
-            for_person=got.person if got.for_other else None, away_until=got.away_until,
-            fold=decision.fold, hold=decision.hold)
-        return row
+        channel, address = channel_of(self.app.settings, to)
+        return Route(to, got, channel, address, folded=decision.fold,
+                     not_before=decision.hold or self.now,
+                     reason=routing.reason(
+                         for_person=got.person if got.for_other else None,
+                         away_until=got.away_until, fold=decision.fold, hold=decision.hold))
 
 
 def substitutes(session: Connection, tz: Any, day: date,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.identity import SYSTEM  # the actor of events no person wrote
@@ -303,6 +303,19 @@ def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[
     """New dates for a task whose due day moved (a snooze): notices start over."""
     tl = timeline(cal, kind=kind, due_on=due_on, remind=remind)
     return {"due_on": due_on, "stage_done": 0, "next_notice_at": stage_times(tl)[0][2]}
+
+
+def record_stages(session: Connection, stages: list[dict[str, Any]]) -> None:
+    """The sweep produced notices: each task's last stage produced and when its
+    next notice falls due (``{"tid", "stage", "next_at"}`` each)."""
+    if stages:
+        session.execute(_RECORD_STAGE, stages)
+
+
+_RECORD_STAGE = (
+    update(TASKS).where(TASKS.c.id == bindparam("tid"))
+    .values(stage_done=bindparam("stage"), next_notice_at=bindparam("next_at"))
+)
 
 
 def roll_missed(

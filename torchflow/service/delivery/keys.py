@@ -1,0 +1,72 @@
+"""The ledger's idempotency keys: one function builds every variant.
+
+A key is unique in the ledger, so producing a notice twice is a no-op and a
+receiver can drop a resend (SMTP Message-ID, ``X-Torchflow-Idempotency-Key``).
+Stored keys are never rewritten by a change of this module: every variant
+below is what the ledger already holds, byte for byte.
+
+* a task notice: ``task:{task}:{occurrence}:{kind}:{recipient}:{channel}:{due_on}``;
+  the due day is in it so a snoozed task reminds again for its new day, while
+  sweeping the same day twice stays a no-op;
+* a digest: ``digest:{day}:{recipient}:{channel}``, and a substitute's digest
+  for someone away beside their own: ``...:for:{person}``;
+* the monthly report: ``report:monthly:{YYYY-MM}:{recipient}:{channel}``;
+* a notice re-routed to its person's fallback channel: its key as it was, then
+  ``:via:{channel}`` (a key older than the due day in task keys keeps its form).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from torchflow.domain.status import NoticeKind
+from torchflow.domain.timeline import DIGEST, KINDS
+from torchflow.errors import InvalidInput
+
+_VIA = ":via:"
+
+
+def idempotency_key(
+    *,
+    kind: str = "",
+    recipient: str = "",
+    channel: str = "",
+    task_id: int | None = None,
+    occurrence: int | None = None,
+    due_on: date | None = None,
+    day: date | None = None,
+    for_person: str | None = None,
+    month: str | None = None,
+    rerouted: str | None = None,
+) -> str:
+    """The key of a notice of ``kind`` to ``recipient`` by ``channel``, from what
+    it is about (a task's occurrence and due day, a digest's day and for whom, a
+    report's month); or, given ``rerouted`` (the key a notice has), the key of
+    that notice re-routed to ``channel``."""
+    if rerouted is not None:
+        if not channel:
+            raise InvalidInput("a re-routed notice needs its new channel")
+        return f"{rerouted}{_VIA}{channel}"
+    if not recipient or not channel:
+        raise InvalidInput("a notice needs a recipient and a channel")
+    if kind == DIGEST:
+        if day is None:
+            raise InvalidInput("a digest notice needs its day")
+        key = f"digest:{day.isoformat()}:{recipient}:{channel}"
+        return f"{key}:for:{for_person}" if for_person else key
+    if kind == NoticeKind.REPORT:
+        if not month:
+            raise InvalidInput("a report notice needs its month")
+        return f"report:monthly:{month}:{recipient}:{channel}"
+    if kind not in KINDS:
+        raise InvalidInput(
+            f"unknown notice kind {kind!r}; expected one of "
+            + ", ".join((*KINDS, DIGEST, NoticeKind.REPORT)))
+    if task_id is None or occurrence is None or due_on is None:
+        raise InvalidInput(f"a {kind!r} notice needs task_id, occurrence and due_on")
+    return f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on.isoformat()}"
+
+
+def is_rerouted(key: str) -> bool:
+    """Whether the key is one of a notice re-routed already (once is all)."""
+    return _VIA in key
