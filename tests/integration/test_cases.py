@@ -908,13 +908,14 @@ def test_concurrent_opens_get_distinct_keys(
     open_pi(app, staff["wang.li"])  # stores the workflow version first
     if is_postgres():
         barrier = threading.Barrier(2, timeout=WAIT)
-        real_next_key = cases._next_key
+        real_next_keys = cases.next_keys  # events.next_keys, as the open use case holds it
 
-        def next_key_together(session: Any, prefix: str, year: int) -> str:
+        def next_key_together(session: Any, prefix: str, year: int, count: int = 1
+                              ) -> list[str]:
             barrier.wait()  # both transactions are open, neither has a number yet
-            return real_next_key(session, prefix, year)
+            return real_next_keys(session, prefix, year, count)
 
-        monkeypatch.setattr(cases, "_next_key", next_key_together)
+        monkeypatch.setattr(cases, "next_keys", next_key_together)
     results = run_threads(
         ("A", lambda: open_pi(app, staff["wang.li"])),
         ("B", lambda: open_pi(second_app, staff["zhao.min"])),

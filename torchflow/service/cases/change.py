@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, select, text
+from sqlalchemy import Connection, select
 
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
@@ -19,11 +19,12 @@ from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSp
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.events import (
-    CASES,
     CaseRow,
     append_event,
     changed_since_read,
+    insert_case,
     load_case,
+    next_keys,
 )
 from torchflow.service.cases.read import handle_of
 from torchflow.service.followups import writer as followups
@@ -94,14 +95,14 @@ def open_case(
                                + ", ".join(f"{m}=..." for m in missing) + ")")
         owner_person = active_person(s, owner, "give the case to") if owner else None
         owner_id = owner_person.id if owner_person else actor.id
-        key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)
+        [key] = next_keys(s, spec.key_prefix, app.calendar.local_date(now).year)
         row: dict[str, Any] = {
             "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
             "state": spec.initial, "previous_state": None, "title": title,
             "owner_id": owner_id, "fields": values, "opened_at": now, "state_entered_at": now,
             "closed_at": None, "version": 1, "last_seq": 0, "head_hash": "",
         }
-        case_id = s.execute(CASES.insert().values(row).returning(CASES.c.id)).scalar_one()
+        case_id = insert_case(s, row)
         case = CaseRow(id=case_id, **row)
         state = spec.states[spec.initial]
         entry = _plan_state(app, s, case, state, values, now)
@@ -119,19 +120,6 @@ def open_case(
             assignee_id=owner_id, now=now, assignees=entry.assignees,
         )
     return {"key": key, "workflow": spec.name, "version": spec.version, "state": spec.initial}
-
-
-def _next_key(session: Connection, prefix: str, year: int) -> str:
-    # One statement on both databases: concurrent opens serialise on the row.
-    number = session.execute(
-        text(
-            "INSERT INTO key_sequences (prefix, year, last) VALUES (:p, :y, 1) "
-            "ON CONFLICT (prefix, year) DO UPDATE SET last = key_sequences.last + 1 "
-            "RETURNING last"
-        ).columns(last=Integer),
-        {"p": prefix, "y": year},
-    ).scalar_one()
-    return f"{prefix}-{year}-{number:04d}"
 
 
 def advance(

@@ -1,4 +1,5 @@
-"""The one way a case changes: check its version, update it, append an event.
+"""The one writer of cases and their history: a new case and its key, and the
+one way a case changes: check its version, update it, append an event.
 
 Written with Core statements on purpose: an advance is the hot path, and three
 statements are all it needs: bump the database-wide head (which hands out the
@@ -20,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Update, bindparam, insert, select, text, update
 
 from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
 from torchflow.errors import ConfigError, Conflict, NotFound, Refused
@@ -102,6 +103,31 @@ def load_case(session: Connection, key: str) -> CaseRow:
 
 def case_by_id(session: Connection, case_id: int) -> CaseRow:
     return CaseRow(*session.execute(_BY_ID, {"id": case_id}).one())
+
+
+def next_keys(session: Connection, prefix: str, year: int, count: int = 1) -> list[str]:
+    """``count`` new case keys (``PI-2026-0001``) in one statement on both
+    databases: concurrent opens and imports serialise on the sequence row."""
+    last = session.execute(
+        text("INSERT INTO key_sequences (prefix, year, last) VALUES (:p, :y, :n) "
+             "ON CONFLICT (prefix, year) DO UPDATE SET last = key_sequences.last + :n "
+             "RETURNING last").columns(last=Integer),
+        {"p": prefix, "y": year, "n": count},
+    ).scalar_one()
+    return [f"{prefix}-{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
+
+
+def insert_case(session: Connection, row: dict[str, Any]) -> int:
+    """A new case (its first event follows through ``append_event``); its id."""
+    return int(session.execute(insert(CASES).values(row).returning(CASES.c.id)).scalar_one())
+
+
+def insert_cases(session: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """New cases at once (an import's chunk; their first events follow through
+    ``append_events``); their ids by key."""
+    # By key: RETURNING in parameter order makes SQLAlchemy insert one row per
+    # statement on SQLite (no sentinel); by key, a chunk is a few statements.
+    return dict(session.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), rows).all())
 
 
 @cache

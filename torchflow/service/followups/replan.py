@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, extract, func, select, update
+from sqlalchemy import Connection, Row, extract, func, select
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import PlannedTask, plan_next
@@ -211,12 +211,11 @@ def _apply_case(app: App, actor: str, case_id: int, items: list[Move],
         for m in items:
             p = m.planned
             assert p is not None
-            s.execute(update(TASKS).where(TASKS.c.id == m.task.id).values(
+            followups.redate(
+                s, cal, m.task.id, kind=m.task.kind, remind=m.task.remind, due_on=p.due_on,
                 window_start=p.window_start, window_end=p.window_end,
                 seed=p.seed if p.seed is not None else m.task.seed,
-                **followups.replan_row(cal, m.task.kind, p.due_on, m.task.remind),
-                **followups.planning_record(cal, m.since, p.due_on, p.window_end)))
-        followups.withdraw_notices(s, [m.task.id for m in items])
+                **followups.planning_record(cal, m.since, p.due_on, p.window_end))
 
 
 def _renew(app: App, items: list[Move]) -> None:
@@ -227,6 +226,4 @@ def _renew(app: App, items: list[Move]) -> None:
     rows = [{"tid": m.task.id, **followups.planning_record(
         cal, m.since, m.task.due_on, m.task.window_end)} for m in items]
     with app.db.transaction() as s:
-        s.execute(update(TASKS).where(TASKS.c.id == bindparam("tid")).values(
-            planned_from=bindparam("planned_from"),
-            calendar_digest=bindparam("calendar_digest")), rows)
+        followups.renew_planning(s, rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, select, update
+from sqlalchemy import Connection, Select, select
 
 from torchflow.domain.planning import outcome_of
 from torchflow.domain.rules import Rule
@@ -163,9 +163,7 @@ def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[
                 "to": due.isoformat(), "reason": reason}
         append_event(s, case, kind=EventKind.TASK_SNOOZED, actor=actor.handle, at=now, data=data,
                      entered_by=actor.entered_by)
-        s.execute(update(TASKS).where(TASKS.c.id == task.id)
-                  .values(**followups.replan_row(cal, task.kind, due, task.remind)))
-        followups.withdraw_notices(s, [task.id])
+        followups.redate(s, cal, task.id, kind=task.kind, remind=task.remind, due_on=due)
     moved = f" ({wanted} is not a working day)" if due != wanted else ""
     return {"task": task_id, "key": case.key, "due_on": due.isoformat(), "note": moved}
 

@@ -305,6 +305,34 @@ def replan_row(cal: WorkCalendar, kind: str, due_on: date, remind: int) -> dict[
     return {"due_on": due_on, "stage_done": 0, "next_notice_at": stage_times(tl)[0][2]}
 
 
+def redate(session: Connection, cal: WorkCalendar, task_id: int, *, kind: str, remind: int,
+           due_on: date, **also: Any) -> None:
+    """Move a task to a new due day (a snooze, a changed date field, new calendar
+    data, another workflow version): its notices start over and the pending ones
+    are withdrawn. ``also``: the columns that change with it (a visit's window
+    and seed, the planning record, the rule)."""
+    session.execute(update(TASKS).where(TASKS.c.id == task_id).values(
+        **replan_row(cal, kind, due_on, remind), **also))
+    withdraw_notices(session, [task_id])
+
+
+def renew_planning(session: Connection, records: list[dict[str, Any]]) -> None:
+    """Tasks whose dates stay under new calendar data: their planning record
+    (``{"tid", "planned_from", "calendar_digest"}`` each) says so, so they are not
+    stale any more."""
+    if records:
+        session.execute(update(TASKS).where(TASKS.c.id == bindparam("tid")).values(
+            planned_from=bindparam("planned_from"),
+            calendar_digest=bindparam("calendar_digest")), records)
+
+
+def insert_rows(session: Connection, rows: list[dict[str, Any]]) -> None:
+    """Task rows made with ``task_row`` written as they are: the first tasks of
+    imported matters, planned in bulk by the import (sheets/imports.py)."""
+    if rows:
+        session.execute(insert(TASKS), rows)
+
+
 def record_stages(session: Connection, stages: list[dict[str, Any]]) -> None:
     """The sweep produced notices: each task's last stage produced and when its
     next notice falls due (``{"tid", "stage", "next_at"}`` each)."""
@@ -413,11 +441,9 @@ def apply_follow(app: App, session: Connection, follow: FieldFollow) -> None:
     """Write what ``follow_fields`` planned: new dates (notices start over, the
     pending ones withdrawn, as a snooze does) and moves (``move_work``)."""
     for task, rule, planned in follow.replans:
-        session.execute(update(TASKS).where(TASKS.c.id == task.id).values(
-            window_start=planned.window_start, window_end=planned.window_end,
-            seed=planned.seed, **replan_row(app.calendar, task.kind, planned.due_on,
-                                            rule.remind)))
-        withdraw_notices(session, [task.id])
+        redate(session, app.calendar, task.id, kind=task.kind, remind=rule.remind,
+               due_on=planned.due_on, window_start=planned.window_start,
+               window_end=planned.window_end, seed=planned.seed)
     for task_id, taker in follow.moves:
         move_work(app, session, taker, task_ids=[task_id])
 
@@ -483,11 +509,10 @@ def _replan_moved(session: Connection, cal: WorkCalendar, move: Any, rule: Rule)
         values.update(planning_record(cal, move.since, move.new_due, move.window_end))
     if (task.due_on, task.occurrence) != (move.new_due, move.occurrence):
         # A new day (or number) is a new notice key: notices start over, as on a snooze.
-        values.update(replan_row(cal, rule.kind, move.new_due, rule.remind))
-        withdraw_notices(session, [move.task_id])
-    else:
-        # Same day, same keys: what was produced stands; only the stages ahead move.
-        tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind)
-        ahead = [at for stage, _, at in stage_times(tl) if stage > task.stage_done]
-        values["next_notice_at"] = min(ahead, default=None)
+        redate(session, cal, move.task_id, kind=rule.kind, due_on=move.new_due, **values)
+        return
+    # Same day, same keys: what was produced stands; only the stages ahead move.
+    tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind)
+    ahead = [at for stage, _, at in stage_times(tl) if stage > task.stage_done]
+    values["next_notice_at"] = min(ahead, default=None)
     session.execute(update(TASKS).where(TASKS.c.id == move.task_id).values(**values))

@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sqlalchemy import Connection, Integer, insert, select, text
+from sqlalchemy import Connection, insert, select
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
@@ -44,13 +44,21 @@ from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES, CaseRow, NewEvent, append_event, append_events
+from torchflow.service.cases.events import (
+    CASES,
+    CaseRow,
+    NewEvent,
+    append_event,
+    append_events,
+    insert_cases,
+    next_keys,
+)
 from torchflow.service.followups import writer as followups
 from torchflow.service.people.checks import check_channel, check_person
 from torchflow.service.people.lookup import Actor, admins
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned
-from torchflow.store.models import PEOPLE, TASKS
+from torchflow.store.models import PEOPLE
 
 CHUNK = 1000
 MAX_SHOWN_PROBLEMS = 200
@@ -370,7 +378,7 @@ def _create(
     label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
     spec, cal, now = pinned.spec, planner.cal, planner.now
-    keys = _next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
+    keys = next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
     for key, row in zip(keys, rows, strict=True):
         entered = cal.at(row.entered_on, cal.workday_start) if row.entered_on else now
@@ -385,10 +393,7 @@ def _create(
             "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
             "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
         })
-    # Ids by key: RETURNING in parameter order makes SQLAlchemy insert one row
-    # per statement on SQLite (no sentinel); by key, a chunk is a few statements.
-    ids: dict[str, int] = dict(
-        s.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), records).all())
+    ids = insert_cases(s, records)
     events, tasks = [], []
     for record, row in zip(records, rows, strict=True):
         case_id = ids[record["key"]]
@@ -414,8 +419,7 @@ def _create(
                                "due_on": p.due_on.isoformat()} for p in planned]},
         ))
     append_events(s, events)
-    if tasks:
-        s.execute(insert(TASKS), tasks)
+    followups.insert_rows(s, tasks)
 
 
 def _from_now_on(cal: WorkCalendar, rule: Rule, planned: PlannedTask, now: datetime
@@ -444,17 +448,6 @@ def _assignees(rules: Any, fields: dict[str, Any], people: dict[str, tuple[int, 
         person = people.get(handle) if isinstance(handle, str) else None
         out[rule.name] = person[0] if person and person[1] else owner_id
     return out
-
-
-def _next_keys(s: Connection, prefix: str, year: int, count: int) -> list[str]:
-    """``count`` case keys in one statement, as ``cases._next_key`` hands out one."""
-    last = s.execute(
-        text("INSERT INTO key_sequences (prefix, year, last) VALUES (:p, :y, :n) "
-             "ON CONFLICT (prefix, year) DO UPDATE SET last = key_sequences.last + :n "
-             "RETURNING last").columns(last=Integer),
-        {"p": prefix, "y": year, "n": count},
-    ).scalar_one()
-    return [f"{prefix}-{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
 
 
 def _update(
