@@ -287,7 +287,8 @@ def _html_report(app: App, folder: Path) -> str | None:
     except ImportError:
         return None
     from torchflow.domain.periods import Period
-    from torchflow.service.reports.figures import Filters
+    from torchflow.service.reports.registry import run_all
+    from torchflow.service.reports.snapshot import Filters
 
     with app.db.read() as s:
         from sqlalchemy import func, select
@@ -299,7 +300,7 @@ def _html_report(app: App, folder: Path) -> str | None:
     start = app.calendar.local_date(first) if first else today
     path = folder / "report.html"
     try:
-        write(app, Filters(period=Period(start, today)), str(path))
+        write(*run_all(app, Filters(period=Period(start, today))), str(path))
     except ImportError:  # jinja2 or matplotlib missing
         return None
     return str(path)

@@ -15,7 +15,8 @@ from tests.integration.test_reports import history  # noqa: F401  (the fixture)
 from torchflow.domain.periods import parse_period
 from torchflow.reports.html import write
 from torchflow.service.app import App
-from torchflow.service.reports.figures import REPORTS, Filters
+from torchflow.service.reports.registry import REPORTS, run_all
+from torchflow.service.reports.snapshot import Filters
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -38,7 +39,7 @@ def console(stderr: str) -> list[str]:
 @needs_chromium
 def test_the_html_report_renders_in_chromium(history: App, tmp_path: Path) -> None:  # noqa: F811
     page = tmp_path / "report.html"
-    write(history, Filters(period=parse_period("2026Q1")), str(page))
+    write(*run_all(history, Filters(period=parse_period("2026Q1"))), str(page))
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:)?//|<link|<script|@import""", text)
 

@@ -12,7 +12,8 @@ from torchflow.domain.periods import parse_period
 from torchflow.errors import InvalidInput
 from torchflow.reports import charts
 from torchflow.service.app import App
-from torchflow.service.reports.figures import REPORTS, Filters, run
+from torchflow.service.reports.registry import REPORTS, run, run_all
+from torchflow.service.reports.snapshot import Filters
 
 
 @pytest.mark.parametrize("name", REPORTS)
@@ -50,6 +51,6 @@ def test_the_milestone_titles_of_the_workflow_are_shown(history: App) -> None:  
     # English part alone where no CJK font is installed.
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] in (
         [["Signed · 签约"], ["Signed"]])
-    page = render(history, f)
+    page = render(*run_all(history, f))
     headline = page.split('id="headline"')[1].split("</section>")[0]
     assert "Signed · 签约" in headline and "Started · 开工" in headline

@@ -25,7 +25,8 @@ from torchflow.service.cases.read import show_case
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import log_followup
 from torchflow.service.people.lookup import Actor
-from torchflow.service.reports.figures import Filters, run, run_all
+from torchflow.service.reports.registry import run, run_all
+from torchflow.service.reports.snapshot import Filters
 
 PI = "project_introduction"
 SIGN = {"contact_person": "Ms. Li", "target_park": "East Park", "expected_jobs": "300",

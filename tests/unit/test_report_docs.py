@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from torchflow.service.reports.figures import REPORTS
+from torchflow.service.reports.registry import REPORTS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -1,5 +1,6 @@
 """`torchflow report ...`: outcomes, pipeline, stage times, compliance, workload,
-and the HTML report. Thin: the figures are service/reports/'s."""
+and the HTML report. Thin: the figures are service/reports/'s, the output
+torchflow/reports/'s."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def report() -> None:
 def _filters(env: Env, start: date | None, end: date | None, period: str | None,
              workflow: str | None, owner: str | None, **extra: Any) -> Any:
     from torchflow.domain.periods import resolve
-    from torchflow.service.reports.figures import Filters
+    from torchflow.service.reports.snapshot import Filters
 
     app = env.app
     span = resolve(period, start, end, app.calendar.local_date(app.now()))
@@ -56,7 +57,7 @@ def _filters(env: Env, start: date | None, end: date | None, period: str | None,
 def _run(env: Env, name: str, csv_path: str | None, xlsx_path: str | None,
          chart_path: str | None, filters: Any) -> None:
     from torchflow.reports import export
-    from torchflow.service.reports.figures import run
+    from torchflow.service.reports.registry import run
 
     doc = run(env.app, name, filters)
     with _extra():
@@ -175,7 +176,8 @@ def html(env: Env, out: str, **span: Any) -> None:
       torchflow report html report-2026Q4.html --period 2026Q4
     """
     from torchflow.reports.html import write
+    from torchflow.service.reports.registry import run_all
 
     with _extra():
-        write(env.app, _filters(env, **span), out)
+        write(*run_all(env.app, _filters(env, **span)), out)
     env.emit({"written": out}, f"HTML report written to {out}")

@@ -1,23 +1,21 @@
 """`torchflow report html`: one self-contained HTML file for leadership: the
 outcome figures and the exceptions first, then every report with its chart
 (inline SVG) and tables. No script, no external resource; the template is
-package data (templates/report.html.j2)."""
+package data (templates/report.html.j2). It renders finished documents
+(service/reports/registry.run_all) and reads nothing itself."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from torchflow.errors import InvalidInput
-from torchflow.service.app import App
+from torchflow.reports import charts
 
 
-def render(app: App, filters: Any) -> str:
-    import jinja2
+def render(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any]) -> str:
+    """The page of the reports ``docs`` (by name, in order) and ``exceptions``."""
+    import jinja2  # the ``reports`` extra, imported when a page is made
 
-    from torchflow.reports import charts
-    from torchflow.service.reports.figures import run_all
-
-    docs, exceptions = run_all(app, filters)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("torchflow.reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -35,8 +33,8 @@ def render(app: App, filters: Any) -> str:
     )
 
 
-def write(app: App, filters: Any, path: str) -> None:
-    text = render(app, filters)
+def write(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any], path: str) -> None:
+    text = render(docs, exceptions)
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)

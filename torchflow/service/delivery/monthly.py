@@ -15,9 +15,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from torchflow.domain.periods import Period
+from torchflow.reports.html import render
 from torchflow.service.app import App
 from torchflow.service.delivery import ledger
 from torchflow.service.delivery.routing import direct
+from torchflow.service.reports.registry import run_all
+from torchflow.service.reports.snapshot import Filters
 from torchflow.store.models import PEOPLE
 
 
@@ -46,10 +49,7 @@ def produce_monthly(app: App, now: datetime | None = None) -> int:
     todo = [route for k, route in keys.items() if k not in sent]
     if not todo:
         return 0
-    from torchflow.reports.html import render
-    from torchflow.service.reports.figures import Filters
-
-    html = render(app, Filters(period=period))
+    html = render(*run_all(app, Filters(period=period)))
     subject = f"Monthly report {month} · {period.start.year}年{period.start.month}月工作报告"
     body = (f"The cooperation matters' report for {month} is attached (HTML).\n"
             f"附件为{period.start.year}年{period.start.month}月合作事项工作报告（HTML）。\n")

@@ -1,0 +1,83 @@
+"""The reports, one entry each: its name, its bilingual title, what it computes,
+and the document it makes. `torchflow report NAME`, the HTML page and the
+monthly report by notice all go through here; docs/reports.md says what each
+figure means.
+
+A document is plain data: its name, title, period, filters, when it was made
+and a list of tables, each with typed columns and rows. The renderers in
+torchflow/reports/ turn finished documents into text, CSV, XLSX, charts and
+HTML; they read nothing from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torchflow.errors import InvalidInput
+from torchflow.service.app import App
+from torchflow.service.reports import figures
+from torchflow.service.reports.snapshot import Filters, Snapshot, snapshot
+
+Document = dict[str, Any]
+Table = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str  # "English · 中文"
+    computes: str  # one line: what it computes
+    tables: Callable[[Snapshot], list[Table]]
+
+    def document(self, snap: Snapshot) -> Document:
+        """The report over ``snap``, with its period and filters."""
+        f, app = snap.f, snap.app
+        return {
+            "report": self.name, "title": self.title,
+            "period": {"from": f.period.start.isoformat(), "to": f.period.end.isoformat()},
+            "filters": {"workflow": f.workflow, "owner": f.owner},
+            "generated_at": app.local(app.now()), "tables": self.tables(snap),
+        }
+
+
+REPORTS: dict[str, Report] = {r.name: r for r in (
+    Report("outcomes", "Outcomes · 工作成效",
+           "cases that entered each milestone per month, quarter or year, with the "
+           "sums of their summed fields as they stood then", figures.outcomes),
+    Report("pipeline", "Pipeline · 事项进展",
+           "open cases per state, entries and exits in the period, and the funnel to "
+           "the milestones and terminal states", figures.pipeline),
+    Report("stages", "Stage times · 环节用时",
+           "working days per state (median, p90, max), hold apart, over budget "
+           "flagged; optionally the slowest cases", figures.stages),
+    Report("compliance", "Contact and visit compliance · 联系走访落实",
+           "follow-ups due in the period per person, workflow and kind: on time, "
+           "late, missed, open, escalated", figures.compliance),
+    Report("workload", "Workload · 工作量",
+           "per active person: open cases, open and overdue tasks, tasks due soon, "
+           "notices sent", figures.workload),
+)}
+
+
+def report(name: str) -> Report:
+    if name not in REPORTS:
+        raise InvalidInput(f"there is no report '{name}'; reports: " + ", ".join(REPORTS))
+    return REPORTS[name]
+
+
+def run(app: App, name: str, f: Filters) -> Document:
+    """One report by name."""
+    entry = report(name)
+    with snapshot(app, f) as snap:
+        return entry.document(snap)
+
+
+def run_all(app: App, f: Filters) -> tuple[dict[str, Document], dict[str, Any]]:
+    """Every report and the exceptions over one snapshot (the HTML page), the day
+    and stays tables built once for all of them."""
+    with snapshot(app, f) as snap:
+        snap.stays()  # first, so that outcomes reads it too
+        return ({name: r.document(snap) for name, r in REPORTS.items()},
+                figures.exceptions(snap))
