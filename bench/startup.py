@@ -79,7 +79,11 @@ def _script() -> list[str]:
 
 def _env() -> dict[str, str]:
     # PYTHONPATH stays: it may name another torchflow tree to measure (see README).
-    return {k: v for k, v in os.environ.items() if not k.startswith("TORCHFLOW_")}
+    # PYTHONDONTWRITEBYTECODE goes: with it the warm-up writes no .pyc, and every
+    # timed run would compile torchflow's sources again (the floor's libraries
+    # were compiled when installed), which is not what a user's command pays.
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("TORCHFLOW_") and k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _time(cmd: list[str], env: dict[str, str], cwd: Path) -> float:

@@ -59,8 +59,7 @@ def rows(app: App, **where: Any) -> list[Any]:
 
 
 def assignee_of(app: App, key: str) -> str:
-    from torchflow.service.cases.events import CASES
-    from torchflow.store.models import PEOPLE
+    from torchflow.store.models import CASES, PEOPLE
 
     with app.db.read() as s:
         return str(s.scalar(

@@ -29,10 +29,9 @@ from torchflow.service.cases.change import (
     open_case,
     set_fields,
 )
-from torchflow.service.cases.events import CASES, EVENTS
 from torchflow.service.cases.read import history, list_cases, show_case
 from torchflow.service.people.lookup import Actor
-from torchflow.store.models import PEOPLE, TASKS
+from torchflow.store.models import CASES, EVENTS, PEOPLE, TASKS
 
 WAIT = 30  # seconds a synchronisation point may wait before the test fails (never slept)
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default configured zone, in which views show times

@@ -24,11 +24,10 @@ from torchflow.errors import Conflict, Refused
 from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import Advanced, add_note, advance, open_case
-from torchflow.service.cases.events import EVENTS
 from torchflow.service.cases.read import history, show_case
 from torchflow.service.people.handover import handover
 from torchflow.service.people.lookup import Actor
-from torchflow.store.models import AUDIT_HEAD
+from torchflow.store.models import AUDIT_HEAD, EVENTS
 
 WAIT = 60
 ROUNDS = 6

@@ -15,9 +15,9 @@ from torchflow.errors import NotFound
 from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
-from torchflow.service.cases.events import CASES, EVENTS
 from torchflow.service.cases.read import history
 from torchflow.service.people.lookup import Actor
+from torchflow.store.models import CASES, EVENTS
 
 PI_OPEN = {
     "enterprise": "星河新材料有限公司",

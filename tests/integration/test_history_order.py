@@ -13,12 +13,11 @@ from tests.conftest import PI_FIELDS, Clock
 from torchflow.errors import Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
-from torchflow.service.cases.events import EVENTS
 from torchflow.service.cases.read import history
 from torchflow.service.followups import work as tasks
 from torchflow.service.people.handover import handover
 from torchflow.service.people.lookup import Actor
-from torchflow.store.models import CASES, NOTICES, TASKS
+from torchflow.store.models import CASES, EVENTS, NOTICES, TASKS
 
 LATER = "2026-03-04T11:00:00+08:00"
 EARLIER = "2026-03-04T10:59:59.999999+08:00"

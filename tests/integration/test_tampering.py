@@ -24,9 +24,8 @@ from torchflow.domain.history import GENESIS, event_hash
 from torchflow.service.app import App
 from torchflow.service.audit import verify as audit_service
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
-from torchflow.service.cases.events import CASES, EVENTS
 from torchflow.service.people.lookup import Actor
-from torchflow.store.models import KEY_SEQUENCES, NOTICES, TASKS
+from torchflow.store.models import CASES, EVENTS, KEY_SEQUENCES, NOTICES, TASKS
 
 KEY = "k" * 32
 PI_OPEN = {"enterprise": "星河新材料", "industry": "new materials", "lead_source": "referral",

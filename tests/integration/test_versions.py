@@ -18,11 +18,10 @@ from torchflow.domain.loader import load_file
 from torchflow.errors import NotFound, Refused, WorkflowError
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
-from torchflow.service.cases.events import CASES
 from torchflow.service.cases.read import list_cases, show_case
 from torchflow.service.people.lookup import Actor
 from torchflow.service.workflows.definitions import get_spec, list_workflows
-from torchflow.store.models import WORKFLOW_VERSIONS
+from torchflow.store.models import CASES, WORKFLOW_VERSIONS
 
 PI = "project_introduction.toml"
 PI_OPEN = {

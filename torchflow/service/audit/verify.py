@@ -32,9 +32,17 @@ from torchflow.domain.history import (
 from torchflow.domain.replay import CaseFacts, ReplayError, mismatches, replay
 from torchflow.errors import InvalidInput, NotFound
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES, EVENTS, HEAD_ID, CaseRow, case_by_id, load_case
+from torchflow.service.cases.events import HEAD_ID
 from torchflow.service.cases.events import audit_key as key_from_env
-from torchflow.store.models import AUDIT_HEAD, KEY_SEQUENCES, PEOPLE, WORKFLOW_VERSIONS
+from torchflow.service.cases.rows import CaseRow, case_by_id, load_case
+from torchflow.store.models import (
+    AUDIT_HEAD,
+    CASES,
+    EVENTS,
+    KEY_SEQUENCES,
+    PEOPLE,
+    WORKFLOW_VERSIONS,
+)
 
 CHECKPOINT_FORMAT = "torchflow-audit-checkpoint"
 CHECKPOINT_VERSION = 1

@@ -18,15 +18,9 @@ from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
-from torchflow.service.cases.events import (
-    CaseRow,
-    append_event,
-    changed_since_read,
-    insert_case,
-    load_case,
-    next_keys,
-)
+from torchflow.service.cases.events import append_event, changed_since_read, insert_case, next_keys
 from torchflow.service.cases.read import handle_of
+from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import window_view
 from torchflow.service.people.lookup import Actor, active_person, person_by_handle

@@ -21,10 +21,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Update, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Integer, Update, bindparam, insert, text, update
 
 from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
-from torchflow.errors import ConfigError, Conflict, NotFound, Refused
+from torchflow.errors import ConfigError, Conflict, Refused
+from torchflow.service.cases.rows import CaseRow
 from torchflow.store.models import AUDIT_HEAD, CASES, EVENTS
 
 ENV_AUDIT_KEY = "TORCHFLOW_AUDIT_KEY"
@@ -46,29 +47,6 @@ def audit_key() -> bytes | None:
     return text.encode("utf-8")
 
 
-@dataclass(frozen=True)
-class CaseRow:
-    id: int
-    key: str
-    workflow: str
-    workflow_version_id: int
-    state: str
-    previous_state: str | None
-    title: str
-    owner_id: int | None
-    fields: dict[str, Any]
-    opened_at: datetime
-    state_entered_at: datetime
-    closed_at: datetime | None
-    version: int
-    last_seq: int
-    head_hash: str
-    last_event_at: datetime | None = None
-
-
-_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
-_BY_KEY = select(*_COLUMNS).where(CASES.c.key == bindparam("key"))
-_BY_ID = select(*_COLUMNS).where(CASES.c.id == bindparam("id"))
 _INSERT_EVENT = insert(EVENTS)
 # Plain SQL, run as is: it has no parameters, and skipping Core's compile and
 # result set-up makes the extra statement on the hot path nearly free.
@@ -92,17 +70,6 @@ def lock_head(session: Connection) -> None:
     SQLite's BEGIN IMMEDIATE holds the whole database already."""
     if session.dialect.name == "postgresql":
         session.exec_driver_sql(f"SELECT gseq FROM audit_head WHERE id = {HEAD_ID} FOR UPDATE")
-
-
-def load_case(session: Connection, key: str) -> CaseRow:
-    row = session.execute(_BY_KEY, {"key": key.strip().upper()}).first()
-    if row is None:
-        raise NotFound(f"no case with key '{key}'; see `torchflow case list`")
-    return CaseRow(*row)
-
-
-def case_by_id(session: Connection, case_id: int) -> CaseRow:
-    return CaseRow(*session.execute(_BY_ID, {"id": case_id}).one())
 
 
 def next_keys(session: Connection, prefix: str, year: int, count: int = 1) -> list[str]:

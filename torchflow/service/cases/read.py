@@ -13,11 +13,11 @@ from torchflow.domain.guards import guard_problems
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES, EVENTS, CaseRow, load_case
+from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups.views import window_view
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.lookup import person_by_handle
-from torchflow.store.models import OPEN, PEOPLE, TASKS
+from torchflow.store.models import CASES, EVENTS, OPEN, PEOPLE, TASKS
 
 
 def handle_of(session: Connection, person_id: int | None) -> str | None:

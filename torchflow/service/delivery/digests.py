@@ -14,11 +14,10 @@ from torchflow.domain import wording
 from torchflow.domain.status import NoticeKind, NoticeStatus, TaskStatus
 from torchflow.domain.timeline import digest_day
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES
 from torchflow.service.delivery import ledger
 from torchflow.service.delivery.routing import Route, Router
 from torchflow.service.people.lookup import people_by_id
-from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
+from torchflow.store.models import CASES, MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
 
 DIGEST = NoticeKind.DIGEST

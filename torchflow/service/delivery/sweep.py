@@ -28,13 +28,14 @@ from torchflow.domain.rules import ContactRule
 from torchflow.domain.status import EventKind, NoticeKind, TaskKind
 from torchflow.domain.timeline import notices_due, roll_at, timeline
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES, CaseRow, append_event, lock_head
+from torchflow.service.cases.events import append_event, lock_head
+from torchflow.service.cases.rows import CaseRow
 from torchflow.service.delivery import ledger
 from torchflow.service.delivery.digests import produce_digests
 from torchflow.service.delivery.routing import Router
 from torchflow.service.followups import writer as followups
 from torchflow.service.people.lookup import people_by_id
-from torchflow.store.models import TASKS
+from torchflow.store.models import CASES, TASKS
 
 ESCALATION = NoticeKind.ESCALATION
 SWEEPER = SYSTEM  # the service acts as itself, never as a person (domain/identity.py)

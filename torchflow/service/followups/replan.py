@@ -24,7 +24,8 @@ from torchflow.domain.planning import PlannedTask, plan_next
 from torchflow.domain.rules import Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.service.app import App
-from torchflow.service.cases.events import append_event, case_by_id
+from torchflow.service.cases.events import append_event
+from torchflow.service.cases.rows import case_by_id
 from torchflow.service.followups import writer as followups
 from torchflow.store.models import CASES, OPEN, TASKS
 

@@ -15,14 +15,15 @@ from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES, CaseRow, append_event, case_by_id, load_case
+from torchflow.service.cases.events import append_event
+from torchflow.service.cases.rows import CaseRow, case_by_id, load_case
 from torchflow.service.delivery.routing import Router
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import overdue_before, window_view
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.absences import in_force
 from torchflow.service.people.lookup import Actor, active_person, people_by_id, person_by_handle
-from torchflow.store.models import NOTICES, OPEN, PEOPLE, TASKS
+from torchflow.store.models import CASES, NOTICES, OPEN, PEOPLE, TASKS
 
 # A snooze further out than this is a typo, not a plan (and the calendar's end).
 SNOOZE_MAX = timedelta(days=5 * 366)

@@ -28,7 +28,8 @@ from torchflow.domain.rules import ContactRule, DeadlineRule, Rule
 from torchflow.domain.status import EventKind, Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service.app import App
-from torchflow.service.cases.events import append_event, case_by_id
+from torchflow.service.cases.events import append_event
+from torchflow.service.cases.rows import case_by_id
 from torchflow.service.delivery import ledger as notices
 from torchflow.service.delivery.routing import substitutes
 from torchflow.service.people.lookup import people_by_id

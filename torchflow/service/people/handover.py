@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from torchflow.domain.status import EventKind
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES, append_event, case_by_id
+from torchflow.service.cases.events import append_event
+from torchflow.service.cases.rows import case_by_id
 from torchflow.service.followups import writer as followups
 from torchflow.service.people.absences import refuse_if_substitute
 from torchflow.service.people.lookup import (
@@ -20,7 +21,7 @@ from torchflow.service.people.lookup import (
     keep_an_admin,
     person_by_handle,
 )
-from torchflow.store.models import PEOPLE
+from torchflow.store.models import CASES, PEOPLE
 
 
 @dataclass(frozen=True)

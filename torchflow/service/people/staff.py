@@ -11,7 +11,6 @@ from torchflow.channels import shown_address
 from torchflow.domain.permissions import ADMIN
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
-from torchflow.service.cases.events import CASES
 from torchflow.service.delivery.ledger import delivery_problems
 from torchflow.service.followups.views import overdue_before
 from torchflow.service.paging import Page, fetch_page
@@ -25,7 +24,7 @@ from torchflow.service.people.lookup import (
     person_by_handle,
 )
 from torchflow.service.people.notify import notify_view
-from torchflow.store.models import OPEN, PEOPLE, PERSON_LOGINS, TASKS
+from torchflow.store.models import CASES, OPEN, PEOPLE, PERSON_LOGINS, TASKS
 from torchflow.store.queries import insert_ignore
 
 

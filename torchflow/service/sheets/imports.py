@@ -45,20 +45,19 @@ from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
 from torchflow.service.app import App
 from torchflow.service.cases.events import (
-    CASES,
-    CaseRow,
     NewEvent,
     append_event,
     append_events,
     insert_cases,
     next_keys,
 )
+from torchflow.service.cases.rows import CaseRow
 from torchflow.service.followups import writer as followups
 from torchflow.service.people.checks import check_channel, check_person
 from torchflow.service.people.lookup import Actor, admins
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned
-from torchflow.store.models import PEOPLE
+from torchflow.store.models import CASES, PEOPLE
 
 CHUNK = 1000
 MAX_SHOWN_PROBLEMS = 200

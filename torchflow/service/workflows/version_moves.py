@@ -37,18 +37,12 @@ from torchflow.domain.version_moves import (
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound, Refused, TorchflowError, WorkflowError
 from torchflow.service.app import App
-from torchflow.service.cases.events import (
-    CASES,
-    EVENTS,
-    append_event,
-    case_by_id,
-    changed_since_read,
-    load_case,
-)
+from torchflow.service.cases.events import append_event, changed_since_read
+from torchflow.service.cases.rows import case_by_id, load_case
 from torchflow.service.followups import writer as followups
 from torchflow.service.people.lookup import Actor
 from torchflow.service.workflows.registry import Pinned, stored_problems
-from torchflow.store.models import OPEN, TASKS
+from torchflow.store.models import CASES, EVENTS, OPEN, TASKS
 
 MIGRATED, REVERTED = EventKind.MIGRATED, EventKind.MIGRATION_REVERTED
 UNSTORED = 0  # the version id of a file's version a dry run did not store
