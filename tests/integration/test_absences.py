@@ -30,10 +30,11 @@ from torchflow.service.cases.change import open_case
 from torchflow.service.cases.read import history
 from torchflow.service.delivery.dispatch import Channels, dispatch
 from torchflow.service.delivery.ledger import delivery_problems
+from torchflow.service.delivery.routing import Fallback
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people.absences import absences_of, end_absence, record_absence
 from torchflow.service.people.lookup import Actor, person_by_handle, resolve_actor
-from torchflow.service.people.notify import Fallback, set_notify
+from torchflow.service.people.notify import set_notify
 from torchflow.service.people.staff import add_person
 from torchflow.store.models import NOTICES, TASKS
 

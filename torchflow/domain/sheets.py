@@ -271,3 +271,17 @@ def read_row(
             continue
         row.fields[f.name] = value
     return row
+
+
+_SHEET_NAME_BAD = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def sheet_name(name: str, used: set[str]) -> str:
+    """A valid, unique worksheet name (31 characters, none of []:*?/\\)."""
+    base = name.translate(_SHEET_NAME_BAD)[:31] or "sheet"
+    candidate, n = base, 2
+    while candidate.casefold() in used:
+        candidate = f"{base[:28]}~{n}"
+        n += 1
+    used.add(candidate.casefold())
+    return candidate

@@ -7,6 +7,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from torchflow.domain.sheets import sheet_name
 from torchflow.errors import InvalidInput
 
 
@@ -61,7 +62,7 @@ def write_xlsx(doc: dict[str, Any], path: str) -> None:
     int_fmt = book.add_format({"num_format": "0"})
     used: set[str] = set()
     for t in doc["tables"]:
-        name = _sheet_name(t["title"], used)
+        name = sheet_name(t["title"], used)
         sheet = book.add_worksheet(name)
         period = f"{doc['period']['from']}..{doc['period']['to']}"
         sheet.write(0, 0, f"{doc['title']} · {t['title']}  {period}")
@@ -90,13 +91,3 @@ def write_xlsx(doc: dict[str, Any], path: str) -> None:
         book.close()
     except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
         raise InvalidInput(f"cannot write {path}: {exc}") from None
-
-
-def _sheet_name(title: str, used: set[str]) -> str:
-    # Excel: at most 31 characters, none of []:*?/\ and unique.
-    base = "".join(ch for ch in title if ch not in "[]:*?/\\")[:28] or "Sheet"
-    name, n = base, 2
-    while name.lower() in used:
-        name, n = f"{base[:26]}~{n}", n + 1
-    used.add(name.lower())
-    return name

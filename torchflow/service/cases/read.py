@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.workflow import WorkflowSpec
@@ -18,6 +18,8 @@ from torchflow.service.followups.views import window_view
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.lookup import person_by_handle
 from torchflow.store.models import CASES, EVENTS, OPEN, PEOPLE, TASKS
+
+_Q = TypeVar("_Q", bound=Select[Any])
 
 
 def handle_of(session: Connection, person_id: int | None) -> str | None:
@@ -137,22 +139,32 @@ def list_cases(
         )
         if workflow:
             _check_known("workflow", workflow, _workflow_names(app, s))
-            query = query.where(CASES.c.workflow == workflow)
         if state:
             _check_known("state", state, _state_names(app, s, workflow))
-            query = query.where(CASES.c.state == state)
-        if owner:
-            person_by_handle(s, owner)
-            query = query.where(PEOPLE.c.handle == owner)
-        if is_open is True:
-            query = query.where(CASES.c.closed_at.is_(None))
-        elif is_open is False:
-            query = query.where(CASES.c.closed_at.is_not(None))
+        owner_id = person_by_handle(s, owner).id if owner else None
+        query = case_filter(query, workflow=workflow, state=state, owner_id=owner_id,
+                            is_open=is_open)
         return fetch_page(s, query, limit=limit, offset=offset, view=lambda r: {
             "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
             "owner": r.owner, "since": app.local(r.state_entered_at),
             "closed": r.closed_at is not None,
         })
+
+
+def case_filter(query: _Q, *, workflow: str | None = None, state: str | None = None,
+                owner_id: int | None = None, is_open: bool | None = None) -> _Q:
+    """The cases of a list or an export: of a workflow, in a state, owned by
+    someone, open (True) or closed (False); None leaves a filter out."""
+    if workflow:
+        query = query.where(CASES.c.workflow == workflow)
+    if state:
+        query = query.where(CASES.c.state == state)
+    if owner_id is not None:
+        query = query.where(CASES.c.owner_id == owner_id)
+    if is_open is not None:
+        query = query.where(CASES.c.closed_at.is_(None) if is_open
+                            else CASES.c.closed_at.is_not(None))
+    return query
 
 
 def _workflow_names(app: App, session: Connection) -> set[str]:

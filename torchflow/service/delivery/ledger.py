@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from torchflow.channels import Message
 from torchflow.clock import wall_clock
@@ -248,15 +249,22 @@ def _reason(n: Any) -> str:
     return (n.reason or "") + (f": {n.folded_into}" if n.folded_into else "")
 
 
+def notice_filter(*, status: str | None = None, recipient: str | None = None,
+                  kind: str | None = None, channel: str | None = None
+                  ) -> list[ColumnElement[bool]]:
+    """The conditions of notices of a status, to a recipient, of a kind, by a
+    channel (a list, an export, a retry); None leaves a condition out."""
+    return [column == value for column, value in (
+        (NOTICES.c.status, status), (NOTICES.c.recipient, recipient),
+        (NOTICES.c.kind, kind), (NOTICES.c.channel, channel)) if value]
+
+
 def list_notices(app: App, *, status: str | None = None, recipient: str | None = None,
                  limit: int = 200, offset: int = 0) -> Page:
     with app.db.read() as s:
-        query = select(NOTICES)
-        if status:
-            query = query.where(NOTICES.c.status == status)
         if recipient:
             person_by_handle(s, recipient)
-            query = query.where(NOTICES.c.recipient == recipient)
+        query = select(NOTICES).where(*notice_filter(status=status, recipient=recipient))
         return fetch_page(s, query.order_by(NOTICES.c.id.desc()), limit=limit, offset=offset,
                           view=lambda n: notice_view(app, n))
 
@@ -299,14 +307,10 @@ def retry_dead(app: App, *, recipient: str | None = None, kind: str | None = Non
     """Every dead notice (matching the filters) gets a fresh set of attempts, in
     one transaction."""
     with app.db.transaction() as s:
-        query = update(NOTICES).where(NOTICES.c.status == DEAD)
         if recipient:
             person_by_handle(s, recipient)
-            query = query.where(NOTICES.c.recipient == recipient)
-        if kind:
-            query = query.where(NOTICES.c.kind == kind)
-        if channel:
-            query = query.where(NOTICES.c.channel == channel)
+        query = update(NOTICES).where(*notice_filter(status=DEAD, recipient=recipient,
+                                                     kind=kind, channel=channel))
         rows = s.execute(query.values(**_FRESH).returning(NOTICES.c.id)).scalars().all()
     return Retried(tuple(sorted(rows)))
 

@@ -114,11 +114,12 @@ def direct(settings: Settings, person: Row[Any], now: datetime) -> Route:
 
 @dataclass(frozen=True)
 class Fallback:
-    """Where a notice refused for good goes instead, and why."""
+    """A person's fallback channel and address (`person notify --fallback`): where
+    a notice refused for good goes instead, and (once decided) why."""
 
     channel: str
     address: str
-    why: str
+    why: str = ""
 
 
 def fallback(person: Row[Any] | None, *, channel: str, address: str, key: str,

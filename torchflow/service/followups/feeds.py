@@ -16,7 +16,6 @@ each written whole (a temporary file, then ``os.replace``).
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
 from torchflow.service.people.lookup import person_by_handle
+from torchflow.service.sheets.files import replacing
 from torchflow.store.models import CASES, PEOPLE, TASKS
 
 DEFAULT_DAYS = 60
@@ -127,13 +127,8 @@ def write_ics(path: Path, document: bytes) -> None:
     """Whole or not at all: a reader of the folder never sees half a file."""
     if not path.parent.is_dir():
         raise InvalidInput(f"there is no folder '{path.parent}' to write '{path.name}' in")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replacing(path) as tmp:
         tmp.write_bytes(document)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------- the feed folder

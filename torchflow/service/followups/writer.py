@@ -8,7 +8,7 @@ has lived for years costs what a new one does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -74,15 +74,26 @@ def plan_entry(
 def rule_assignees(
     session: Connection, rules: tuple[Rule, ...], fields: dict[str, Any], owner_id: int | None
 ) -> dict[str, int | None]:
-    """Who each rule with an ``assignee`` person field goes to: that person while
-    the field names an active one, else the case's owner."""
-    wanted = {r.name: fields.get(r.assignee) for r in rules if r.assignee is not None}
-    handles = {h for h in wanted.values() if isinstance(h, str) and h}
-    people = dict(session.execute(
+    """Who each rule with an ``assignee`` person field goes to (``assignees``),
+    reading only the people the fields name."""
+    handles = {h for r in rules if r.assignee is not None
+               for h in [fields.get(r.assignee)] if isinstance(h, str) and h}
+    active = dict(session.execute(
         select(PEOPLE.c.handle, PEOPLE.c.id)
         .where(PEOPLE.c.handle.in_(handles), PEOPLE.c.active.is_(True))).all()) if handles else {}
-    return {name: people.get(handle, owner_id) if isinstance(handle, str) else owner_id
-            for name, handle in wanted.items()}
+    return assignees(rules, fields, owner_id, active)
+
+
+def assignees(rules: Iterable[Rule], fields: dict[str, Any], owner_id: int | None,
+              active: Mapping[str, int]) -> dict[str, int | None]:
+    """Who each rule with an ``assignee`` person field goes to: that person while
+    the field names an active one (``active``: handle -> id), else the case's owner."""
+    out: dict[str, int | None] = {}
+    for rule in rules:
+        if rule.assignee is not None:
+            handle = fields.get(rule.assignee)
+            out[rule.name] = active.get(handle, owner_id) if isinstance(handle, str) else owner_id
+    return out
 
 
 # --------------------------------------------------------------------------- pause on hold

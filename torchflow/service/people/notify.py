@@ -4,7 +4,6 @@ to a notice is decided in delivery/routing.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, update
@@ -15,19 +14,13 @@ from torchflow.domain import routing
 from torchflow.domain.text import ADDRESS_MAX, check_line
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.delivery.routing import FALLBACK_AFTER
+from torchflow.service.delivery.routing import FALLBACK_AFTER, Fallback
 from torchflow.service.people.absences import require_manage
 from torchflow.service.people.checks import EMAIL
 from torchflow.service.people.lookup import Actor, person_by_handle
 from torchflow.store.models import PEOPLE
 
 FALLBACK_AFTER_MAX = 50
-
-
-@dataclass(frozen=True)
-class Fallback:
-    channel: str
-    address: str
 
 
 def parse_fallback(text: str) -> Fallback:

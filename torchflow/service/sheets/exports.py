@@ -22,6 +22,8 @@ from torchflow.domain import sheets
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
+from torchflow.service.cases.read import case_filter
+from torchflow.service.delivery.ledger import notice_filter
 from torchflow.service.people.lookup import person_by_handle
 from torchflow.service.sheets.files import Sheet, write_sheets
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS, WORKFLOW_VERSIONS
@@ -83,15 +85,8 @@ def _case_rows(app: App, s: Connection, spec: WorkflowSpec, name: str, state: st
              .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id)
                           .join(WORKFLOW_VERSIONS,
                                 WORKFLOW_VERSIONS.c.id == CASES.c.workflow_version_id))
-             .where(CASES.c.workflow == name).order_by(CASES.c.id))
-    if state:
-        query = query.where(CASES.c.state == state)
-    if owner_id is not None:
-        query = query.where(CASES.c.owner_id == owner_id)
-    if is_open is True:
-        query = query.where(CASES.c.closed_at.is_(None))
-    elif is_open is False:
-        query = query.where(CASES.c.closed_at.is_not(None))
+             .order_by(CASES.c.id))
+    query = case_filter(query, workflow=name, state=state, owner_id=owner_id, is_open=is_open)
     tz = app.calendar.tz
     for r in _stream(s, query):
         fields = r.fields or {}
@@ -177,10 +172,7 @@ def export_notices(app: App, out: Path, *, status: str | None = None,
                  .select_from(NOTICES.outerjoin(TASKS, TASKS.c.id == NOTICES.c.task_id)
                               .outerjoin(CASES, CASES.c.id == TASKS.c.case_id))
                  .order_by(NOTICES.c.id))
-        if status:
-            query = query.where(NOTICES.c.status == status)
-        if recipient:
-            query = query.where(NOTICES.c.recipient == recipient)
+        query = query.where(*notice_filter(status=status, recipient=recipient))
         rows = ([*r[:8], _local(app, r.not_before), _local(app, r.sent_at), r.last_error]
                 for r in _stream(s, query))
         count = write_sheets(out, [("notices", NOTICE_HEADER, rows)])

@@ -15,10 +15,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from torchflow.domain.sheets import sheet_name
 from torchflow.errors import InvalidInput
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
-_SHEET_NAME_BAD = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
 def kind_of(path: Path) -> str:
@@ -83,17 +83,6 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[Any]]:
         yield from book.get_sheet_by_name(name).iter_rows()
     finally:
         book.close()
-
-
-def sheet_name(name: str, used: set[str]) -> str:
-    """A valid, unique worksheet name (31 characters, none of []:*?/\\)."""
-    base = name.translate(_SHEET_NAME_BAD)[:31] or "sheet"
-    candidate, n = base, 2
-    while candidate.casefold() in used:
-        candidate = f"{base[:28]}~{n}"
-        n += 1
-    used.add(candidate.casefold())
-    return candidate
 
 
 @contextmanager

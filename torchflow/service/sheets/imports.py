@@ -377,6 +377,7 @@ def _create(
     label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
     spec, cal, now = pinned.spec, planner.cal, planner.now
+    active = {h: i for h, (i, a) in people.items() if a}
     keys = next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
     for key, row in zip(keys, rows, strict=True):
@@ -402,7 +403,7 @@ def _create(
         planned = planner.plan(rules, row.fields, case_key=case.key,
                                entered_on=cal.local_date(case.state_entered_at))
         by_name = {r.name: r for r in rules}
-        assignees = _assignees(rules, row.fields, people, case.owner_id)
+        assignees = followups.assignees(rules, row.fields, case.owner_id, active)
         tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
                               assignee_id=assignees.get(p.rule, case.owner_id))
                   for p in planned]
@@ -434,19 +435,6 @@ def _from_now_on(cal: WorkCalendar, rule: Rule, planned: PlannedTask, now: datet
         return planned
     before = roll.missed[-1].due_on if roll.missed else planned.due_on
     return replace(roll.following, occurrence=planned.occurrence, since=before)
-
-
-def _assignees(rules: Any, fields: dict[str, Any], people: dict[str, tuple[int, bool]],
-               owner_id: int | None) -> dict[str, int | None]:
-    """As ``followups.rule_assignees``, from the people read once per import."""
-    out: dict[str, int | None] = {}
-    for rule in rules:
-        if rule.assignee is None:
-            continue
-        handle = fields.get(rule.assignee)
-        person = people.get(handle) if isinstance(handle, str) else None
-        out[rule.name] = person[0] if person and person[1] else owner_id
-    return out
 
 
 def _update(
