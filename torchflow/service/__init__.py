@@ -1,0 +1,35 @@
+"""Use cases, one unit of work each: the only layer that runs queries.
+
+A package per concept; each package's ``__init__`` names its use cases and the
+module each lives in. The packages import nothing themselves, so importing one
+module (``cases.read`` for `case show`) loads that module and what it needs,
+never its package's write side.
+
+    app.py, paging.py   the App every use case receives; a list page with its total
+    workflows/          definitions, the registry of stored versions, version moves
+    cases/              cases and their history; events.py writes them
+    followups/          tasks; writer.py writes them; the work done on them; feeds
+    delivery/           notices: routing, the ledger (their writer), sweep, digests,
+                        dispatch, the monthly report
+    people/             who is who and who acts, absences, notice settings, handover
+    sheets/             spreadsheets in and out
+    reports/            the report registry and its figures
+    audit/              verifying the history; checkpoints
+    calendar/           the office's schedule files; `calendar check`
+
+Imports point down these levels only (no cycle, none hidden in a function):
+
+    0  paging, cases.rows, delivery.keys, workflows.registry, calendar.schedules,
+       sheets.files
+    1  app, cases.events
+    2  people.lookup, people.checks, followups.views, reports.snapshot,
+       workflows.definitions, audit.verify
+    3  people.absences, cases.read, reports.figures, followups.feeds
+    4  delivery.routing, reports.registry
+    5  delivery.ledger, people.notify
+    6  followups.writer, delivery.digests, delivery.dispatch, delivery.monthly,
+       sheets.exports
+    7  cases.change, followups.work, followups.replan, delivery.sweep,
+       people.handover, workflows.version_moves, sheets.imports
+    8  people.staff
+"""

@@ -43,6 +43,9 @@ def move_to(handle: str) -> str:
     return _MOVE + handle
 
 
+# --------------------------------------------------------------------------- new notices
+
+
 def task_notice(route: Route, task: Any, case_key: str, case_title: str, kind: str,
                 now: datetime) -> dict[str, Any]:
     """The ledger row of a task's notice of ``kind`` by ``route`` (not yet
@@ -249,6 +252,21 @@ def _reason(n: Any) -> str:
     return (n.reason or "") + (f": {n.folded_into}" if n.folded_into else "")
 
 
+def delivery_problems(session: Connection, handle: str, limit: int = 10
+                      ) -> list[dict[str, Any]]:
+    """A person's notices that bounced to their fallback channel or died (for
+    `person show`), newest first."""
+    rows = session.execute(
+        select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.status, NOTICES.c.channel,
+               NOTICES.c.reason, NOTICES.c.last_error)
+        .where(NOTICES.c.recipient == handle,
+               or_(NOTICES.c.status == NoticeStatus.DEAD,
+                   NOTICES.c.reason.like("%re-routed from%")))
+        .order_by(NOTICES.c.id.desc()).limit(limit)).all()
+    return [{"id": r.id, "kind": r.kind, "status": r.status, "channel": r.channel,
+             "reason": r.reason or "", "error": r.last_error} for r in rows]
+
+
 def notice_filter(*, status: str | None = None, recipient: str | None = None,
                   kind: str | None = None, channel: str | None = None
                   ) -> list[ColumnElement[bool]]:
@@ -315,19 +333,7 @@ def retry_dead(app: App, *, recipient: str | None = None, kind: str | None = Non
     return Retried(tuple(sorted(rows)))
 
 
-def delivery_problems(session: Connection, handle: str, limit: int = 10
-                      ) -> list[dict[str, Any]]:
-    """A person's notices that bounced to their fallback channel or died (for
-    `person show`), newest first."""
-    rows = session.execute(
-        select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.status, NOTICES.c.channel,
-               NOTICES.c.reason, NOTICES.c.last_error)
-        .where(NOTICES.c.recipient == handle,
-               or_(NOTICES.c.status == NoticeStatus.DEAD,
-                   NOTICES.c.reason.like("%re-routed from%")))
-        .order_by(NOTICES.c.id.desc()).limit(limit)).all()
-    return [{"id": r.id, "kind": r.kind, "status": r.status, "channel": r.channel,
-             "reason": r.reason or "", "error": r.last_error} for r in rows]
+# --------------------------------------------------------------------------- sending
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ def _open_cases(
 
 def _open_tasks(s: Connection, name: str, target_id: int, only: int | None) -> list[OpenTask]:
     t = TASKS.c
-    # Planned as the state was entered: the same instant (see cases._enter).
+    # Planned as the state was entered: the same instant (see cases/change._enter).
     from_entry = (t.created_at <= CASES.c.state_entered_at).label("from_entry")
     query = (select(t.id, t.case_id, t.kind, t.rule, t.occurrence, t.due_on, t.window_start,
                     t.window_end, t.seed, t.planned_from, from_entry)
