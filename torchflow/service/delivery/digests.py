@@ -21,8 +21,6 @@ from torchflow.store.models import CASES, MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore
 
 DIGEST = NoticeKind.DIGEST
-
-
 # What a folded notice records when its task closed before any digest listed it.
 CLOSED_BEFORE_DIGEST = "no digest: the task was closed first"
 

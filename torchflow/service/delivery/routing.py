@@ -29,11 +29,7 @@ from torchflow.service.people.lookup import has_role
 from torchflow.store.models import PEOPLE
 
 ADMIN = permissions.ADMIN  # who stands in when a chain and its role end with nobody present
-
-
 FALLBACK_AFTER = 3  # permanent SMTP failures of one notice before its fallback channel
-
-
 ESCALATION = NoticeKind.ESCALATION
 
 

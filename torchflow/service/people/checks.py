@@ -17,14 +17,8 @@ if TYPE_CHECKING:
 
 
 HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
-
-
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
 # An OS login as the password database may hold it (POSIX names, user@domain,
 # DOMAIN\user, a trailing '$'): one word, no control characters, no ':' (the
 # passwd separator), at most the column's 64 characters. The real login from
