@@ -10,7 +10,14 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from torchflow.domain.graph import came_from
-from torchflow.domain.loader import check_text, clashes, read_definition
+from torchflow.domain.loader import (
+    ROLES_FILE,
+    check_text,
+    clashes,
+    read_definition,
+    roles_problems,
+    workflow_files,
+)
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
 from torchflow.service.app import App
@@ -194,7 +201,7 @@ def _definition_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(path.glob("*.toml")))
+            files.extend(sorted(path.glob("*.toml")))  # roles.toml too: it is checked
         elif path.exists():
             files.append(path)
         else:
@@ -207,6 +214,9 @@ def _read_each(files: list[Path]) -> tuple[list[WorkflowSpec], list[str]]:
     specs: list[WorkflowSpec] = []
     problems: list[str] = []
     for file in files:
+        if file.name == ROLES_FILE:
+            problems.extend(roles_problems(file))
+            continue
         try:
             spec, found = check_text(read_definition(file), str(file))
         except WorkflowError as exc:
@@ -224,7 +234,7 @@ def _other_specs(directory: Path | None, checked: list[Path]) -> list[WorkflowSp
     if directory is None or not directory.is_dir():
         return []
     seen = {file.resolve() for file in checked}
-    others = [file for file in sorted(directory.glob("*.toml")) if file.resolve() not in seen]
+    others = [file for file in workflow_files(directory) if file.resolve() not in seen]
     return _read_each(others)[0]
 
 
