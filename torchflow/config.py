@@ -147,7 +147,8 @@ WEBHOOK_RULES: dict[str, Rule] = {
     "url": ("text", 0, 2000), "secret_env": ("text", 1, 255),
     "timeout_seconds": ("seconds", 0.1, 3600), "allow_unsigned": ("bool", 0, 0),
 }
-SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds", "reports"]
+SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
+            "reports"]
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:

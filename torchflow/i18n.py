@@ -22,7 +22,7 @@ import gettext
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 DOMAIN = "torchflow"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -131,8 +131,9 @@ class Listing:
     and 甲、乙; "a or b" and 甲或乙 (``"or"``); "a; b" and 甲；乙 (``"clauses"``)."""
 
     __slots__ = ("how", "items")
-    SEPARATORS = {"and": (", ", "、"), "or": (" or ", "或"), "clauses": ("; ", "；"),
-                  "lines": ("\n", "\n")}
+    SEPARATORS: ClassVar[dict[str, tuple[str, str]]] = {
+        "and": (", ", "、"), "or": (" or ", "或"), "clauses": ("; ", "；"),
+        "words": (" ", " "), "lines": ("\n", "\n")}
 
     def __init__(self, items: Any, how: str = "and") -> None:
         self.items = tuple(items)

@@ -20,8 +20,8 @@ from typing import Any
 
 from torchflow.domain.graph import check_graph
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
-from torchflow.domain.vocabulary import fold
 from torchflow.domain.state_rules import parse_states
+from torchflow.domain.vocabulary import fold
 from torchflow.domain.workflow import (
     FIELD_TYPES,
     PREVIOUS,

@@ -19,7 +19,7 @@ from typing import TypeVar
 from torchflow.domain.text import printable
 from torchflow.domain.workflow import FieldSpec, RoleSpec, TransitionSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound, Refused
-from torchflow.i18n import Listing, _
+from torchflow.i18n import Label, Listing, Text, _
 
 T = TypeVar("T")
 _SHOWN = 40
@@ -31,11 +31,13 @@ def fold(word: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", word).casefold().split())
 
 
-def quoted(text: str) -> str:
-    """A typed value echoed in a refusal: escaped, and cut when long."""
+def quoted(text: str) -> str | Text:
+    """A typed value echoed in a refusal: escaped, and cut (its length said) when
+    long, so the refusal stays one short line."""
     if len(text) <= _SHOWN:
         return repr(printable(text))
-    return f"{printable(text[:20])!r}... ({len(text)})"
+    return _("{start}... ({length} characters)", start=repr(printable(text[:20])),
+             length=len(text))
 
 
 def _matching(items: Iterable[T], typed: str, words: Callable[[T], Iterable[str]]) -> list[T]:
@@ -67,7 +69,7 @@ def field_named(spec: WorkflowSpec, typed: str) -> FieldSpec:
     if len(found) == 1:
         return found[0]
     raise InvalidInput(_("'{workflow}' has no field '{name}'; fields: {fields}",
-                         workflow=spec.label, name=typed,
+                         workflow=spec.term, name=typed,
                          fields=Listing(f.term for f in fields) if fields else _("none")))
 
 
@@ -90,7 +92,7 @@ def states_named(specs: Iterable[WorkflowSpec], typed: str,
     pairs += [p for p in stored if p[1] == typed.strip() and p not in pairs]
     if pairs:
         return pairs
-    terms = {s.name: s.term for w in specs for s in w.states.values()}
+    terms: dict[str, Label | str] = {s.name: s.term for w in specs for s in w.states.values()}
     terms.update({state: state for _w, state in stored if state not in terms})
     raise InvalidInput(_("there is no state '{state}'; states: {states}", state=typed,
                          states=Listing(terms.values()) if terms else _("none yet")))
@@ -139,10 +141,13 @@ def person_handle(typed: str, people: Sequence[tuple[str, str]]) -> str:
     if named:
         raise InvalidInput(_("{name} is the name of {n} people ({handles}); give the handle",
                              name=typed, n=len(named), handles=Listing(named)))
-    raise NotFound(_("no person with handle '{handle}'; see `torchflow person list`",
-                     handle=typed))
+    if typed.isascii() and not any(ch.isspace() for ch in typed):
+        raise NotFound(_("no person with handle '{handle}'; see `torchflow person list`",
+                         handle=typed))
+    raise NotFound(_("no person is named {name}; see `torchflow person list`",
+                     name=quoted(typed)))
 
 
-def labels(items: Mapping[str, RoleSpec]) -> dict[str, object]:
+def labels(items: Mapping[str, RoleSpec]) -> dict[str, Label]:
     """The office's names of its roles, for ``Translator.with_roles``."""
     return {code: role.label for code, role in items.items()}

@@ -33,6 +33,10 @@ class Named:
 
     @property
     def term(self) -> Label:
+        return Label(self.title or self.name, self.name)
+
+    @property
+    def term(self) -> Label:
         """How a refusal names it: the title in Chinese, the code in English (what
         each reader types)."""
         return Label(self.title or self.name, self.name)
@@ -79,6 +83,10 @@ class FieldSpec:
     @property
     def label(self) -> Label:
         return Label(self.title or self.name, self.title_en or self.title or self.name)
+
+    @property
+    def term(self) -> Label:
+        return Label(self.title or self.name, self.name)
 
     @property
     def term(self) -> Label:
@@ -169,6 +177,10 @@ class WorkflowSpec:
     @property
     def label(self) -> Label:
         return Label(self.title or self.name, self.title_en or self.title or self.name)
+
+    @property
+    def term(self) -> Label:
+        return Label(self.title or self.name, self.name)
 
     def transitions_from(self, state: str) -> list[TransitionSpec]:
         """The transitions that may fire in ``state``, in file order."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, select, text
+from sqlalchemy import Connection, Integer, and_, or_, select, text
 
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
@@ -15,8 +15,10 @@ from torchflow.domain.permissions import ADMIN, may_edit_case, refuse_case_edit
 from torchflow.domain.planning import PlannedTask, counted_from
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
+from torchflow.domain.vocabulary import field_named, states_named, transition_for
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import Listing, _
 from torchflow.service import followups
 from torchflow.service.app import App
 from torchflow.service.events import (
@@ -28,7 +30,7 @@ from torchflow.service.events import (
     load_case,
 )
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people import Actor, active_person, person_by_handle
+from torchflow.service.people import Actor, active_person, find_person
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
@@ -49,11 +51,8 @@ def coerce_fields(
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, text_value in raw.items():
-        field = spec.fields.get(name)
-        if field is None:
-            known = ", ".join(spec.fields) or "none"
-            raise InvalidInput(f"'{spec.name}' has no field '{name}'; fields: {known}")
-        values[name] = _coerce(session, field, text_value)
+        field = field_named(spec, name)  # its name or title (计划投资额)
+        values[field.name] = _coerce(session, field, text_value)
     return values
 
 
@@ -67,7 +66,7 @@ def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any]) -> None:
 def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
     value = coerce_value(field, raw)
     if field.type == "person" and value is not None:
-        person_by_handle(session, str(value))
+        return find_person(session, str(value)).handle
     return value
 
 
@@ -93,6 +92,7 @@ def open_case(
             raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
                                + ", ".join(f"{m}=..." for m in missing) + ")")
         owner_person = active_person(s, owner, "give the case to") if owner else None
+        owner = owner_person.handle if owner_person else None
         owner_id = owner_person.id if owner_person else actor.id
         key = _next_key(s, spec.key_prefix, app.calendar.local_date(now).year)
         row: dict[str, Any] = {
@@ -153,16 +153,19 @@ def advance(
             raise changed_since_read(case.key, case.version, expected_version)
         pinned = app.registry.by_id(s, case.workflow_version_id)
         spec = pinned.spec
-        transition = spec.transition(case.state, trigger)
+        transition = transition_for(spec, case.state, trigger)  # 签约, 已签约 or sign
         if transition is None:
-            raise Refused(f"{case.key}: " + pinned.compiled.not_allowed(case.state, trigger))
+            raise Refused(_("{key}: {problem}", key=case.key,
+                            problem=pinned.compiled.not_allowed(case.state, trigger)))
+        trigger = transition.trigger
         values = dict(case.fields)
         changed = coerce_fields(s, spec, fields or {})
         _keep_required(spec, changed)
         values.update(changed)
-        problems = guard_problems(transition, values, actor.roles)
+        problems = guard_problems(transition, values, actor.roles, spec.fields)
         if problems:
-            raise Refused(f"{case.key}: " + "; ".join(problems))
+            raise Refused(_("{key}: {problem}", key=case.key,
+                            problem=Listing(problems, "clauses")))
         dest = pinned.compiled.fire(case.state, case.previous_state, trigger)
         return _enter(app, s, case, spec, actor, trigger, dest, now, note, changed, values)
 
@@ -329,6 +332,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
     with app.db.transaction() as s:
         case = load_case(s, key)
         person = active_person(s, handle, "assign to")
+        handle = person.handle
         old = _handle(s, case.owner_id)
         append_event(
             s, case, kind=EventKind.ASSIGNED, actor=actor.handle, at=now,
@@ -360,7 +364,8 @@ def show_case(
                 "to": t.dest,
                 "title": t.title,
                 "blocked": guard_problems(
-                    t, case.fields, t.roles if actor_roles is None else actor_roles
+                    t, case.fields, t.roles if actor_roles is None else actor_roles,
+                    spec.fields,
                 ),
             }
             for t in spec.transitions_from(case.state)
@@ -457,12 +462,11 @@ def list_cases(
         if workflow:
             _check_known("workflow", workflow, _workflow_names(app, s))
             query = query.where(CASES.c.workflow == workflow)
-        if state:
-            _check_known("state", state, _state_names(app, s, workflow))
-            query = query.where(CASES.c.state == state)
+        if state:  # its code, title or alias (在谈), in each workflow that has it
+            query = query.where(or_(*(and_(CASES.c.workflow == w, CASES.c.state == st)
+                                      for w, st in _states(app, s, workflow, state))))
         if owner:
-            person_by_handle(s, owner)
-            query = query.where(PEOPLE.c.handle == owner)
+            query = query.where(PEOPLE.c.handle == find_person(s, owner).handle)
         if is_open is True:
             query = query.where(CASES.c.closed_at.is_(None))
         elif is_open is False:
@@ -480,12 +484,15 @@ def _workflow_names(app: App, session: Connection) -> set[str]:
     return set(app.registry.files()) | set(stored)
 
 
-def _state_names(app: App, session: Connection, workflow: str | None) -> set[str]:
+def _states(app: App, session: Connection, workflow: str | None,
+            typed: str) -> list[tuple[str, str]]:
+    """The (workflow, state) pairs a typed state names, in the files and among the
+    cases (a state a newer version dropped)."""
     specs = [w for w in app.registry.files().values() if workflow in (None, w.name)]
-    query = select(CASES.c.state).distinct()
+    query = select(CASES.c.workflow, CASES.c.state).distinct()
     if workflow:
         query = query.where(CASES.c.workflow == workflow)
-    return {n for w in specs for n in w.states} | set(session.scalars(query))
+    return states_named(specs, typed, [(w, st) for w, st in session.execute(query)])
 
 
 def _check_known(what: str, value: str, known: set[str]) -> None:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, overload
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address
 from torchflow.domain import identity
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
+from torchflow.domain.vocabulary import person_handle
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
@@ -368,9 +369,18 @@ def person_by_handle(session: Connection, handle: str) -> Row[Any]:
     return person
 
 
+def find_person(session: Connection, typed: str) -> Row[Any]:
+    """The person ``typed`` names: a handle, or an exact name only one person has
+    (王立); an ambiguous name is refused with the handles to choose from."""
+    rows = session.execute(select(PEOPLE.c.handle, PEOPLE.c.name).where(
+        or_(PEOPLE.c.handle == typed.strip(), PEOPLE.c.name == typed.strip()))).all()
+    return person_by_handle(session, person_handle(typed, [(r.handle, r.name) for r in rows]))
+
+
 def active_person(session: Connection, handle: str, role: str) -> Row[Any]:
-    """A person who can take on work; ``role`` says what for, in the refusal."""
-    person = person_by_handle(session, handle)
+    """A person who can take on work (by handle or unique name); ``role`` says what
+    for, in the refusal. Callers keep the row's handle, not what was typed."""
+    person = find_person(session, handle)
     if not person.active:
         raise Refused(f"'{handle}' is not active; {role} an active person")
     return person
@@ -444,6 +454,7 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
     now = app.now()
     with app.db.transaction() as s:
         giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
+        new = taker.handle
         case_ids = list(s.scalars(select(CASES.c.id).where(
             CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
         for case_id in case_ids:

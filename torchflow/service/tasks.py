@@ -174,6 +174,7 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
         task = _task(s, task_id)
         _require_open(task)
         person = active_person(s, handle, "reassign to")
+        handle = person.handle
         case = case_by_id(s, task.case_id)
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)
