@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from torchflow.cli.context import Env, pass_env
-from torchflow.cli.params import DATE, Whole
+from torchflow.cli.params import DATE, Choice, Whole
+from torchflow.i18n import _
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,13 +80,13 @@ def _extra() -> Iterator[None]:
     except ModuleNotFoundError as exc:
         from torchflow.errors import InvalidInput
 
-        raise InvalidInput(f"{exc.name} is not installed; pip install 'torchflow[reports]'"
-                           ) from None
+        raise InvalidInput(_("{module} is not installed; pip install 'torchflow[reports]'",
+                             module=exc.name)) from None
 
 
 @report.command()
 @_common
-@click.option("--by", type=click.Choice(["month", "quarter", "year"]), default="quarter",
+@click.option("--by", type=Choice(["month", "quarter", "year"]), default="quarter",
               show_default=True, help="Group by month, quarter or year.")
 @pass_env
 def outcomes(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: str | None,
@@ -178,4 +179,4 @@ def html(env: Env, out: str, **span: Any) -> None:
 
     with _extra():
         write(env.app, _filters(env, **span), out)
-    env.emit({"written": out}, f"HTML report written to {out}")
+    env.emit({"written": out}, _("HTML report written to {file}", file=out))

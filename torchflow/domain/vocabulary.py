@@ -149,5 +149,6 @@ def person_handle(typed: str, people: Sequence[tuple[str, str]]) -> str:
 
 
 def labels(items: Mapping[str, RoleSpec]) -> dict[str, Label]:
-    """The office's names of its roles, for ``Translator.with_roles``."""
-    return {code: role.label for code, role in items.items()}
+    """The office's names of its roles, for ``Translator.with_roles``: the name in
+    Chinese, the code (what English speakers type) in English."""
+    return {code: role.term for code, role in items.items()}

@@ -33,10 +33,6 @@ class Named:
 
     @property
     def term(self) -> Label:
-        return Label(self.title or self.name, self.name)
-
-    @property
-    def term(self) -> Label:
         """How a refusal names it: the title in Chinese, the code in English (what
         each reader types)."""
         return Label(self.title or self.name, self.name)
@@ -83,10 +79,6 @@ class FieldSpec:
     @property
     def label(self) -> Label:
         return Label(self.title or self.name, self.title_en or self.title or self.name)
-
-    @property
-    def term(self) -> Label:
-        return Label(self.title or self.name, self.name)
 
     @property
     def term(self) -> Label:

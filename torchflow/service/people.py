@@ -14,7 +14,7 @@ from torchflow.domain import identity
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
-from torchflow.domain.vocabulary import person_handle
+from torchflow.domain.vocabulary import person_handle, role_code
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service import followups
 from torchflow.service.app import App
@@ -67,7 +67,7 @@ def add_person(
     logins: list[str] | None = None,
 ) -> dict[str, Any]:
     """Add a person. Who may is checked at the edge (permissions ``person.add``)."""
-    roles = _check_person(handle, name, email, roles or [], channel, address)
+    roles = _check_person(handle, name, email, named_roles(app, roles or []), channel, address)
     check_channel(app, channel, email, address)
     logins = _check_logins(logins or [])
     with app.db.transaction() as s:
@@ -108,6 +108,12 @@ def _check_person(
         raise InvalidInput(f"channel {channel!r} is unknown; use one of "
                            + ", ".join(CHANNEL_TYPES))
     return _check_roles(roles)
+
+
+def named_roles(app: App, roles: list[str]) -> list[str]:
+    """Roles as typed (repeated or comma-separated; 招商专员 or coordinator) as codes."""
+    table = app.registry.roles()
+    return [role_code(table, r) for role in roles for r in re.split("[,，、]", role) if r.strip()]
 
 
 def _check_roles(roles: list[str]) -> list[str]:
@@ -196,8 +202,8 @@ def edit_person(
         person = person_by_handle(s, handle)
         before = _admins(s)
         roles = set(person.roles or ())
-        added = _check_roles(list(add_roles or []))
-        removed = _check_roles(list(remove_roles or []))
+        added = _check_roles(named_roles(app, list(add_roles or [])))
+        removed = _check_roles(named_roles(app, list(remove_roles or [])))
         roles = (roles | set(added)) - set(removed)
         new = {
             "name": person.name if name is None else name,

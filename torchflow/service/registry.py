@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from torchflow.domain.loader import load_directory, parse_workflow
-from torchflow.domain.workflow import WorkflowSpec
+from torchflow.domain.loader import load_directory, load_roles, parse_workflow
+from torchflow.domain.workflow import RoleSpec, WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
@@ -42,7 +42,14 @@ class WorkflowRegistry:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._files: dict[str, WorkflowSpec] | None = None
+        self._roles: dict[str, RoleSpec] | None = None
         self._by_id: dict[int, Pinned] = {}
+
+    def roles(self) -> dict[str, RoleSpec]:
+        """The office's names of its roles (roles.toml beside the workflows)."""
+        if self._roles is None:
+            self._roles = load_roles(self.directory)
+        return self._roles
 
     def files(self) -> dict[str, WorkflowSpec]:
         """Every definition under the directory; invalid files refuse the whole load."""
