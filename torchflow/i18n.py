@@ -215,12 +215,12 @@ class Translator:
         """This locale, naming roles as the office does."""
         return Translator(self.locale, self.catalog, roles)
 
-    def __call__(self, text: Renderable | str | None) -> str:
+    def __call__(self, text: Renderable | str | float | None) -> str:
         if text is None:
             return ""
-        if isinstance(text, str):
-            return text
-        return text.render(self)
+        if isinstance(text, Renderable):
+            return text.render(self)
+        return str(text)  # a plain value shows as it is
 
     def gettext(self, msgid: str) -> str:
         return self.catalog.gettext(msgid)

@@ -158,7 +158,7 @@ def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "expected"), [
     ("[database\nurl = 1\n", "not valid TOML"),
     ('[databse]\nurl = "sqlite:///x.db"\n',
-     "unknown key 'databse'; did you mean 'database'? expected one of database, calendar, "
+     "unknown key 'databse'; did you mean 'database'? expected one of office, database, calendar, "
      "workflows, scheduler, notify"),
     ("[scheduler]\ninterval_seconds = -1\n",
      "scheduler.interval_seconds = -1 is not valid; it wants a number of seconds from 0.1 "

@@ -21,8 +21,8 @@ def calendar() -> None:
 
 
 @calendar.command("show")
-@click.argument("year", type=Whole(1, 9999))
-@click.option("--month", type=Whole(1, 12), help="Only this month (1-12).")
+@click.argument("year", type=Whole())
+@click.option("--month", type=Whole(), help="Only this month (1-12).")
 @pass_env
 def show(env: Env, year: int, month: int | None) -> None:
     """Month grids of YEAR: days off, worked weekend days, blackout and extra

@@ -103,13 +103,15 @@ def show(env: Env, key: str) -> None:
 def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
     w = v["workflow"]
     state = names.specs[w].states.get(v["state"]) if w in names.specs else None
-    head = pairs({**v, "workflow": names.workflow(w),
-                  "state_title": state.label if state is not None else v["state_title"],
-                  "case_version": _("workflow version {version}", version=v["version"])},
+    # The workflow's version says which rules apply; the revision (the row's
+    # version) is what --if-version compares.
+    head = pairs({**v, "workflow": _("{workflow}, workflow version {version}",
+                                     workflow=names.workflow(w), version=v["version"]),
+                  "state_title": state.label if state is not None else v["state_title"]},
                  [(N_("Case"), "key"), (N_("Title"), "title"), (N_("Workflow"), "workflow"),
                   (N_("State"), "state_title"), (N_("Owner"), "owner"),
                   (N_("Opened"), "opened_at"), (N_("In state since"), "state_entered_at"),
-                  (N_("Version"), "case_version")], tr)
+                  (N_("Revision"), "case_version")], tr)
     parts = [head]
     if v["fields"]:
         parts.append(tr(_("Fields:")) + "\n" + "\n".join(

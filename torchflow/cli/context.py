@@ -317,16 +317,16 @@ class OneLineUsage(click.UsageError):
 # and what the catalogs say instead.
 _CLICK_MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Text]]] = [
     (re.compile(r"No such command '(.+)'\.\Z"),
-     lambda m: _("no such command '{name}'", name=m[1])),
+     lambda m: _("No such command '{name}'.", name=m[1])),
     (re.compile(r"Got unexpected extra arguments? \((.+)\)\Z"),
-     lambda m: _("unexpected extra argument(s): {args}", args=m[1])),
+     lambda m: _("Got unexpected extra argument(s) ({args})", args=m[1])),
     (re.compile(r"Option '(.+)' requires an argument\.\Z"),
-     lambda m: _("option {name} needs a value", name=m[1])),
+     lambda m: _("Option '{name}' requires an argument.", name=m[1])),
     (re.compile(r"Option '(.+)' requires (\d+) arguments\.\Z"),
-     lambda m: _("option {name} needs {n} values", name=m[1], n=m[2])),
+     lambda m: _("Option '{name}' requires {n} arguments.", name=m[1], n=m[2])),
     (re.compile(r"Option '(.+)' does not take a value\.\Z"),
-     lambda m: _("option {name} takes no value", name=m[1])),
-    (re.compile(r"Missing command\.\Z"), lambda m: _("missing command")),
+     lambda m: _("Option '{name}' does not take a value.", name=m[1])),
+    (re.compile(r"Missing command\.\Z"), lambda m: _("Missing command.")),
 ]
 
 
@@ -337,21 +337,21 @@ def usage_message(exc: click.UsageError) -> Shown:
     if isinstance(exc, click.MissingParameter) and exc.param is not None:
         name = exc.param.get_error_hint(exc.ctx) if exc.ctx else exc.param.name
         if exc.param.param_type_name == "argument":
-            return _("missing argument {name}", name=name)
-        return _("missing option {name}", name=name)
+            return _("Missing argument {name}.", name=name)
+        return _("Missing option {name}.", name=name)
     if isinstance(exc, click.NoSuchOption):
         if exc.possibilities:
-            return _("no such option: {name} (did you mean {options}?)", name=exc.option_name,
-                     options=Listing(sorted(exc.possibilities), "or"))
-        return _("no such option: {name}", name=exc.option_name)
+            return _("No such option '{name}'. Did you mean {options}?", name=exc.option_name,
+                     options=Listing((f"'{p}'" for p in sorted(exc.possibilities)), "or"))
+        return _("No such option '{name}'.", name=exc.option_name)
     if isinstance(exc, click.BadParameter):
         hint = exc.param_hint or (exc.param.get_error_hint(exc.ctx)
                                   if exc.param is not None and exc.ctx else None)
         if hint is None:
-            return _("invalid value: {message}", message=message)
+            return _("Invalid value: {message}", message=message)
         if isinstance(hint, list | tuple):
             hint = " / ".join(hint)
-        return _("invalid value for {param}: {message}", param=hint, message=message)
+        return _("Invalid value for {param}: {message}", param=hint, message=message)
     if isinstance(message, Renderable):
         return message
     for pattern, text in _CLICK_MESSAGES:

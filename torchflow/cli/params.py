@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from torchflow.clock import FIRST_YEAR, LAST_YEAR
-from torchflow.i18n import ZH, Listing, Text, _, translator
+from torchflow.i18n import ZH, Label, Listing, Text, _, translator
 
 MAX_SPAN_DAYS = 3660  # ten years: a horizon, not a typo
 MAX_LIMIT = 10_000
@@ -45,10 +45,10 @@ class Whole(click.IntRange):
         low, high = self.min, self.max
         if (low is not None and number < low) or (high is not None and number > high):
             if high is None:
-                fail(_("{value} is too small; give {low} or more", value=number, low=low),
-                          param, ctx)
-            fail(_("{value} is not in the range {low} to {high}", value=number,
-                        low=low if low is not None else "", high=high), param, ctx)
+                fail(_("{value} is not in the range x>={low}.", value=number, low=low),
+                     param, ctx)
+            fail(_("{value} is not in the range {low}<=x<={high}.", value=number, low=low,
+                   high=high), param, ctx)
         return number
 
 
@@ -64,7 +64,13 @@ class Choice(click.Choice):
             if typed.casefold() in (str(choice).casefold(), chinese.gettext(str(choice))):
                 return choice
         fail(_("{value!r} is not one of {choices}", value=value,
-                    choices=Listing(_(str(c)) for c in self.choices)), param, ctx)
+               choices=Listing(_shown_choice(str(c), chinese.gettext(str(c)))
+                               for c in self.choices)), param, ctx)
+
+
+def _shown_choice(code: str, chinese: str) -> Label:
+    """A choice in a refusal: 'visit' in English, 走访 (visit) in Chinese."""
+    return Label(f"{chinese}（{code}）" if chinese != code else code, repr(code))
 
 
 ID = Whole(1, 2**31 - 1)  # PostgreSQL's INTEGER, the id columns

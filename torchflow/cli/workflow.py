@@ -9,7 +9,7 @@ import click
 
 from torchflow.cli.context import Env, code, pad, pairs, pass_env, table, usage_error
 from torchflow.cli.params import STATE_PAIR, Choice, Whole
-from torchflow.i18n import N_, Listing, Role, Text, Translator, _
+from torchflow.i18n import N_, Listing, Role, Text, Translator, _, ngettext_
 
 
 @click.group()
@@ -137,9 +137,10 @@ def validate(env: Env, files: tuple[Path, ...]) -> None:
             click.echo(tr(_("error: {problem}", problem=problem)), err=True)
         for warning in found.warnings:
             click.echo(tr(_("warning: {warning}", warning=warning)), err=True)
-        click.echo(tr(_("{workflows} workflow(s), {errors} error(s), {warnings} warning(s)",
-                        workflows=found.files, errors=len(found.errors),
-                        warnings=len(found.warnings))))
+        click.echo(tr(Listing([
+            ngettext_("{n} workflow", "{n} workflows", found.files),
+            ngettext_("{n} error", "{n} errors", len(found.errors)),
+            ngettext_("{n} warning", "{n} warnings", len(found.warnings))])))
     if found.errors:
         raise SystemExit(1)
 

@@ -109,22 +109,6 @@ def rule_view(rule: Any) -> dict[str, Any]:
     return view
 
 
-def describe_rule(view: dict[str, Any]) -> str:
-    ahead = view["remind_workdays"]
-    remind = f", reminder {ahead} workday(s) ahead" if ahead else ""
-    if view["kind"] == "contact":
-        every = view["every_workdays"]
-        text = "daily contact" if every == 1 else f"contact every {every} workdays"
-        if "escalate_after" in view:
-            text += f", {view['escalate_after']} missed in a row escalate to {view['escalate_to']}"
-        return text + remind
-    if view["kind"] == "visit":
-        low, high = view["gap_days"]
-        return f"visit at a random working day {low}-{high} days after the last" + remind
-    return (f"deadline within {view['within_workdays']} workdays, escalate to "
-            f"{view['escalate_to']}" + remind)
-
-
 @dataclass(frozen=True)
 class Validation:
     """What `workflow validate` found: errors stop `case open`, warnings do not."""
@@ -133,13 +117,6 @@ class Validation:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
 
-    @property
-    def summary(self) -> str:
-        """One line, e.g. "5 workflows, 0 errors, 1 warning"."""
-        return ", ".join([
-            _count(self.files, "workflow"), _count(len(self.errors), "error"),
-            _count(len(self.warnings), "warning"),
-        ])
 
 
 def database_exists(url: str) -> bool:
@@ -177,7 +154,8 @@ def validate_files(
         warnings.extend(unchecked)
     context = [*specs, *_other_specs(workflows_dir, files)]
     warnings.extend(_unheld_roles(specs, context, held))
-    return Validation(len(files), tuple(errors), tuple(warnings))
+    return Validation(len([f for f in files if f.name != ROLES_FILE]), tuple(errors),
+                      tuple(warnings))
 
 
 def _against_database(
@@ -270,10 +248,6 @@ def _role_key(spec: WorkflowSpec, role: str) -> str:
         if state.contact is not None and state.contact.escalate_to == role:
             return f"states.{state.name}.contact.escalate_to"
     return "roles"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def diagram(spec: WorkflowSpec, fmt: str) -> str:
