@@ -92,10 +92,11 @@ def states_named(specs: Iterable[WorkflowSpec], typed: str,
     pairs += [p for p in stored if p[1] == typed.strip() and p not in pairs]
     if pairs:
         return pairs
-    terms: dict[str, Label | str] = {s.name: s.term for w in specs for s in w.states.values()}
-    terms.update({state: state for _w, state in stored if state not in terms})
+    known = {s.name for w in specs for s in w.states.values()}
+    terms: list[Label | str] = [s.term for w in specs for s in w.states.values()]
+    terms += [state for _w, state in stored if state not in known]
     raise InvalidInput(_("there is no state '{state}'; states: {states}", state=typed,
-                         states=Listing(terms.values()) if terms else _("none yet")))
+                         states=Listing(dict.fromkeys(terms)) if terms else _("none yet")))
 
 
 def transition_for(spec: WorkflowSpec, state: str, typed: str) -> TransitionSpec | None:

@@ -25,6 +25,7 @@ from torchflow.domain import wording
 from torchflow.domain.status import NoticeStatus
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
+from torchflow.i18n import translator
 from torchflow.service import people as people_service
 from torchflow.service.app import App
 from torchflow.service.paging import Page, fetch_page
@@ -52,7 +53,8 @@ def task_notice(
 ) -> dict[str, Any]:
     """One row of the ledger for a task's notice (not yet written); ``on_behalf``
     marks one a substitute receives (``wording.for_whom``)."""
-    words = wording.task_notice(task, case_key, case_title, kind, on_behalf)
+    words = wording.task_notice(task, case_key, case_title, kind, on_behalf,
+                                translator(settings.office.locale))
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
                "case_title": case_title}

@@ -135,13 +135,13 @@ def _told(app: App, router: Router, task: Any, kind: str, now: datetime
     rows = []
     for person, got in router.recipients(kind, task.assignee_id, task.escalate_to):
         row = task_notice(app.settings, task, task.case_key, task.case_title, kind, person,
-                          now, on_behalf=_on_behalf(got))
+                          now, on_behalf=_on_behalf(got, app))
         rows.append(router.tell(row, person, got))
     return rows
 
 
-def _on_behalf(got: Receiver) -> str | None:
-    return wording.for_whom(got.person, got.away_until) if got.for_other else None
+def _on_behalf(got: Receiver, app: App) -> str | None:
+    return wording.for_whom(got.person, got.away_until, app.tr) if got.for_other else None
 
 
 def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:
@@ -279,13 +279,13 @@ class _Row(SimpleNamespace):
 def _digest(app: App, router: Router, owner: Row[Any], to: Row[Any], got: Receiver,
             items: list[Any], folded: list[Any], handled: list[Any], day: date,
             now: datetime) -> dict:
-    on_behalf = _on_behalf(got)
+    on_behalf = _on_behalf(got, app)
     coming_up = [_Row(key=p["case"], kind=p["task_kind"],
                       due_on=date.fromisoformat(p["due_on"]), title=p["case_title"])
                  for f in folded if f.task_status == TaskStatus.OPEN
                  for p in [f.payload] if date.fromisoformat(p["due_on"]) > day]
     words = wording.digest(owner.name, day, items, on_behalf=on_behalf, coming_up=coming_up,
-                           handled=handled)
+                           handled=handled, tr=app.tr)
     # A substitute's digest for someone away has its own key, beside their own digest.
     suffix = f":for:{owner.handle}" if got.for_other else ""
     row = ledger_row(
