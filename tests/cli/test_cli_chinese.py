@@ -113,7 +113,8 @@ def test_refusals_name_what_is_accepted_in_chinese(zh: Cli) -> None:
     assert lines[0] == (
         "错误：字段“所属产业”只能填：信息技术、智能制造、新材料、生物医药、新能源、绿色低碳、"
         "航空航天、未来产业、其他；收到 '生物'")
-    assert lines[1] == f"错误：{key}：“线索”环节不能办理“投产”；可以办理：完成初次接洽、项目流失、终止跟踪、暂缓"
+    assert lines[1] == (f"错误：{key}：“线索”环节不能办理“投产”；"
+                        "可以办理：完成初次接洽、项目流失、终止跟踪、暂缓")
     assert lines[2].startswith("错误：没有“谈判中”这个环节；环节有：")
     assert "、线索、初步接洽、洽谈、" in lines[2]
     assert zh.refused("case", "list", "--workflow", "project_introduction", "--state",

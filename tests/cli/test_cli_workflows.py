@@ -94,7 +94,7 @@ def test_workflow_show_version(cli: Cli) -> None:
     assert line == ("Error: version 3 of 'project_introduction' has not been used yet, "
                     "so it is not stored")
     assert cli.json("workflow", "show", "project_introduction", "--version", "2")["version"] == 2
-    assert "Version:    2" in cli.ok("workflow", "show", "talent_docking", "--version", "2").out
+    assert "Version:    3" in cli.ok("workflow", "show", "talent_docking", "--version", "3").out
 
 
 def test_workflow_show_unknown_names_the_known_ones(cli: Cli) -> None:

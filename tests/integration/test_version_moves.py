@@ -30,8 +30,9 @@ PI = "project_introduction.toml"
 
 
 def version_2(folder: Path) -> None:
-    """The version after the shipped one (3): negotiation renamed talks; first_contact's contact every 3 workdays (was 5);
-    a contact added to lead; expected_jobs required to open."""
+    """The version after the shipped one (3): negotiation renamed talks;
+    first_contact's contact every 3 workdays (was 5); a contact added to lead;
+    expected_jobs required to open."""
     path = folder / PI
     text = path.read_text(encoding="utf-8")
     changes = [

@@ -62,9 +62,10 @@ def _run(env: Env, name: str, csv_path: str | None, xlsx_path: str | None,
     doc = run(env.app, name, filters)
     with _extra():
         if chart_path:
+            from torchflow.domain.vocabulary import english_names
             from torchflow.reports.charts import draw
 
-            draw(doc, chart_path)
+            draw(doc, chart_path, english_names(env.app.registry.files().values()))
         if csv_path:
             export.write_csv(doc, csv_path)
         if xlsx_path:

@@ -149,6 +149,17 @@ def person_handle(typed: str, people: Sequence[tuple[str, str]]) -> str:
                      name=quoted(typed)))
 
 
+def english_names(specs: Iterable[WorkflowSpec]) -> dict[str, str]:
+    """The workflows' Chinese titles in English (workflows, states, milestones):
+    for a chart drawn where no CJK font is installed."""
+    names: dict[str, str] = {}
+    for spec in specs:
+        # A milestone's own title first: its state may share the Chinese (签约).
+        for thing in (spec, *spec.milestones, *spec.states.values()):
+            names.setdefault(thing.label.zh, thing.label.en)
+    return names
+
+
 def labels(items: Mapping[str, RoleSpec]) -> dict[str, Label]:
     """The office's names of its roles, for ``Translator.with_roles``: the name in
     Chinese, the code (what English speakers type) in English."""

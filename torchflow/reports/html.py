@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from torchflow.domain.vocabulary import english_names
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
 
@@ -18,6 +19,7 @@ def render(app: App, filters: Any) -> str:
     from torchflow.service.reports import run_all
 
     docs, exceptions = run_all(app, filters)
+    english = english_names(app.registry.files().values())
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("torchflow.reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -30,7 +32,7 @@ def render(app: App, filters: Any) -> str:
     ]
     return env.get_template("report.html.j2").render(
         docs=docs, order=list(docs), headline=headline, exceptions=exceptions,
-        charts={name: charts.svg(doc) for name, doc in docs.items()},
+        charts={name: charts.svg(doc, english) for name, doc in docs.items()},
         period=docs["outcomes"]["period"], generated=docs["outcomes"]["generated_at"],
     )
 
