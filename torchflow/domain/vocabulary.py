@@ -155,8 +155,9 @@ def english_names(specs: Iterable[WorkflowSpec]) -> dict[str, str]:
     names: dict[str, str] = {}
     for spec in specs:
         # A milestone's own title first: its state may share the Chinese (签约).
-        for thing in (spec, *spec.milestones, *spec.states.values()):
-            names.setdefault(thing.label.zh, thing.label.en)
+        for label in (spec.label, *(m.label for m in spec.milestones),
+                      *(s.label for s in spec.states.values())):
+            names.setdefault(label.zh, label.en)
     return names
 
 
