@@ -7,7 +7,16 @@ from typing import Any
 
 import click
 
-from torchflow.cli.context import Env, Names, code, pairs, pass_env, table, usage_error
+from torchflow.cli.context import (
+    Env,
+    Names,
+    code,
+    pad,
+    pairs,
+    pass_env,
+    table,
+    usage_error,
+)
 from torchflow.cli.params import ASSIGNMENT, ID, LIMIT, OFFSET, WHEN, assignments
 from torchflow.i18n import N_, Listing, Text, Translator, _
 
@@ -115,7 +124,8 @@ def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
     parts = [head]
     if v["fields"]:
         parts.append(tr(_("Fields:")) + "\n" + "\n".join(
-            f"  {tr(names.field(w, k))}: {tr(names.value(w, k, val)) if val is not None else '-'}"
+            "  " + tr(_("{field}: {value}", field=names.field(w, k),
+                        value=names.value(w, k, val) if val is not None else "-"))
             for k, val in v["fields"].items()))
     if v["allowed"]:
         lines = []
@@ -146,7 +156,7 @@ def describe_event(e: dict[str, Any], tr: Translator, names: Names, workflow: st
     what = tr(event_text(e, data, names, workflow))
     who = e["actor"] if not e.get("entered_by") else tr(
         _("{actor}, entered by {admin}", actor=e["actor"], admin=e["entered_by"]))
-    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {who:<12} {what}"
+    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {pad(who, 12)} {what}"
 
 
 def event_text(e: dict[str, Any], data: dict[str, Any], names: Names, w: str) -> Text:

@@ -62,7 +62,9 @@ def show(env: Env, name: str, version: int | None) -> None:
 
 
 def render_spec(v: dict[str, Any], spec: Any, tr: Translator) -> str:
-    head = pairs({**v, "title": spec.label}, [
+    initial = spec.states.get(v["initial"])
+    head = pairs({**v, "title": spec.label,
+                  "initial": initial.term if initial is not None else v["initial"]}, [
         (N_("Workflow"), "name"), (N_("Title"), "title"), (N_("Version"), "version"),
         (N_("Key prefix"), "key_prefix"), (N_("Starts in"), "initial")], tr)
     fields = table([{**f, "type": code(f["type"]), "title": spec.fields[f["name"]].label}
