@@ -58,7 +58,8 @@ def zh(tmp_path: Path, config_file: Path) -> Cli:
 
 
 def test_a_matter_walked_in_the_office_s_words(zh: Cli) -> None:
-    key = zh.ok("case", "open", "project_introduction", "--title", "氢燃料电池电堆项目",
+    # The workflow by its title too.
+    key = zh.ok("case", "open", "项目引进", "--title", "氢燃料电池电堆项目",
                 "--owner", "王立", *FIELDS, as_="wang.li").out.strip()
     assert key == "PI-2026-0001"
     stored = zh.json("case", "show", key)
@@ -85,6 +86,10 @@ def test_a_matter_walked_in_the_office_s_words(zh: Cli) -> None:
     assert listed[0].split() == ["事项编号", "流程", "环节", "负责人", "标题"]
     assert listed[1].split() == [key, "项目引进", "洽谈", "wang.li", "氢燃料电池电堆项目"]
     assert zh.ok("case", "list", "--owner", "王立").out.splitlines()[1].startswith(key)
+    assert zh.ok("case", "list", "--workflow", "项目引进", "--state", "洽谈中"
+                 ).out.splitlines()[1].startswith(key)
+    assert zh.refused("case", "list", "--workflow", "人才").startswith(
+        "错误：没有“人才”这个流程；流程有：企业培育、国际合作、平台建设、项目引进、人才对接")
 
     shown = zh.ok("case", "show", key).out
     assert "环节：" in shown and "洽谈" in shown

@@ -73,6 +73,25 @@ def field_named(spec: WorkflowSpec, typed: str) -> FieldSpec:
                          fields=Listing(f.term for f in fields) if fields else _("none")))
 
 
+def workflow_name(specs: Iterable[WorkflowSpec], typed: str,
+                  stored: Iterable[str] = ()) -> str | None:
+    """The workflow ``typed`` names: its name, title or ``title_en`` (项目引进), or
+    the name of one only cases remember (its file gone); None when none."""
+    typed = typed.strip()
+    found = _matching(specs, typed, lambda w: (w.name, w.title, w.title_en))
+    if len(found) == 1:
+        return found[0].name
+    return typed if typed in set(stored) else None
+
+
+def unknown_workflow(specs: Iterable[WorkflowSpec], typed: str,
+                     stored: Iterable[str] = ()) -> Text:
+    names = sorted({w.name for w in specs} | set(stored))
+    terms = {w.name: w.term for w in specs}
+    return _("there is no workflow '{workflow}'; workflows: {workflows}", workflow=typed,
+             workflows=Listing(terms.get(n, n) for n in names) if names else _("none yet"))
+
+
 def state_name(spec: WorkflowSpec, typed: str) -> str:
     found = _matching(spec.states.values(), typed.strip(), lambda s: s.words)
     if len(found) == 1:

@@ -15,7 +15,13 @@ from torchflow.domain.permissions import ADMIN, may_edit_case, refuse_case_edit
 from torchflow.domain.planning import PlannedTask, counted_from
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
-from torchflow.domain.vocabulary import field_named, states_named, transition_for
+from torchflow.domain.vocabulary import (
+    field_named,
+    states_named,
+    transition_for,
+    unknown_workflow,
+    workflow_name,
+)
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 from torchflow.i18n import Listing, _
@@ -459,8 +465,8 @@ def list_cases(
             .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id))
             .order_by(CASES.c.id)
         )
-        if workflow:
-            _check_known("workflow", workflow, _workflow_names(app, s))
+        if workflow:  # its name or title (项目引进)
+            workflow = _workflow(app, s, workflow)
             query = query.where(CASES.c.workflow == workflow)
         if state:  # its code, title or alias (在谈), in each workflow that has it
             query = query.where(or_(*(and_(CASES.c.workflow == w, CASES.c.state == st)
@@ -478,10 +484,14 @@ def list_cases(
         })
 
 
-def _workflow_names(app: App, session: Connection) -> set[str]:
-    """Workflows in files and those cases were opened under (a file may be gone)."""
-    stored = session.scalars(select(CASES.c.workflow).distinct())
-    return set(app.registry.files()) | set(stored)
+def _workflow(app: App, session: Connection, typed: str) -> str:
+    """A workflow in the files, or one cases were opened under (a file may be gone)."""
+    stored = list(session.scalars(select(CASES.c.workflow).distinct()))
+    specs = app.registry.files().values()
+    name = workflow_name(specs, typed, stored)
+    if name is None:
+        raise InvalidInput(unknown_workflow(specs, typed, stored))
+    return name
 
 
 def _states(app: App, session: Connection, workflow: str | None,
@@ -494,8 +504,3 @@ def _states(app: App, session: Connection, workflow: str | None,
         query = query.where(CASES.c.workflow == workflow)
     return states_named(specs, typed, [(w, st) for w, st in session.execute(query)])
 
-
-def _check_known(what: str, value: str, known: set[str]) -> None:
-    if value not in known:
-        raise InvalidInput(f"there is no {what} '{value}'; {what}s: "
-                           + (", ".join(sorted(known)) or "none yet"))

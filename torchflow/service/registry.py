@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Row, select
 
 from torchflow.domain.loader import load_directory, load_roles, parse_workflow
+from torchflow.domain.vocabulary import workflow_name
 from torchflow.domain.workflow import RoleSpec, WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
+from torchflow.i18n import Listing, _
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
 
@@ -58,11 +60,14 @@ class WorkflowRegistry:
         return self._files
 
     def file(self, name: str) -> WorkflowSpec:
+        """The file's definition named by its name or title (项目引进)."""
         files = self.files()
-        if name not in files:
-            known = ", ".join(sorted(files)) or "none"
-            raise NotFound(f"no workflow named '{name}'; workflows: {known}")
-        return files[name]
+        found = workflow_name(files.values(), name)
+        if found is None:
+            known = [w.term for w in sorted(files.values(), key=lambda w: w.name)]
+            raise NotFound(_("no workflow named '{name}'; workflows: {workflows}", name=name,
+                             workflows=Listing(known) if known else _("none")))
+        return files[found]
 
     def current(self, session: Connection, name: str, now: datetime) -> Pinned:
         """The file's version, stored on first use; a changed file needs a new version."""
