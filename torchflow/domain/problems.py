@@ -20,6 +20,7 @@ EXAMPLES = {
     "key_prefix": 'key_prefix = "PI"',
     "states": "a [states.<name>] table",
     "type": 'type = "text"',
+    "value": 'value = "new energy"',
     "trigger": 'trigger = "sign"',
     "source": 'source = "negotiation"',
     "dest": 'dest = "signed"',
