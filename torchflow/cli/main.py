@@ -46,16 +46,19 @@ class TorchflowGroup(click.Group):
                                      "UTF-8 terminal",
                                      arg=arg.encode("utf-8", "replace").decode()),
                                    ctx, office_translator(_early_env(args)))
+        given = list(args)  # click's parser consumes the list it is handed
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             if isinstance(exc, OneLineUsage):
                 raise
             raise OneLineUsage(usage_message(exc), exc.ctx,
-                               office_translator(_early_env(args))) from None
+                               office_translator(_early_env(given))) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        with handle_errors(lambda: office_translator(ctx.find_object(Env))):
+        # A subcommand unknown is found before the group's callback makes the Env.
+        with handle_errors(lambda: office_translator(
+                ctx.find_object(Env) or Env(ctx.params.get("config_path"), None, False))):
             return super().invoke(ctx)
 
 

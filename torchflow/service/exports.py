@@ -22,7 +22,7 @@ from torchflow.domain import sheets
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.people import person_by_handle
+from torchflow.service.people import find_person
 from torchflow.service.sheet_files import Sheet, write_sheets
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS, WORKFLOW_VERSIONS
 
@@ -52,7 +52,7 @@ def export_cases(
                 raise InvalidInput(f"there is no workflow '{workflow}'; workflows: "
                                    + ", ".join(sorted(set(names) | set(app.registry.files()))))
             names = [workflow]
-        owner_id = person_by_handle(s, owner).id if owner else None
+        owner_id = find_person(s, owner).id if owner else None
         specs = {n: _spec_of(app, s, n) for n in names}
         sheet_list: list[Sheet] = [
             (name, _case_header(spec), _case_rows(app, s, spec, name, state, owner_id, is_open))
@@ -126,7 +126,7 @@ def export_tasks(app: App, out: Path, *, assignee: str | None = None, kind: str 
                               .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
                  .order_by(TASKS.c.due_on, TASKS.c.id))
         if assignee:
-            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+            query = query.where(TASKS.c.assignee_id == find_person(s, assignee).id)
         if kind:
             query = query.where(TASKS.c.kind == kind)
         if status:

@@ -19,7 +19,7 @@ from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, case_by_id, load_case
 from torchflow.service.notices import NOTICES, people_by_id
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people import Actor, active_person, person_by_handle
+from torchflow.service.people import Actor, active_person, find_person, person_by_handle
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 # A snooze further out than this is a typo, not a plan (and the calendar's end).
@@ -201,8 +201,8 @@ def list_tasks(
     today = app.calendar.local_date(now)
     with app.db.read() as s:
         query = _task_query()
-        if assignee:
-            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+        if assignee:  # a handle or a name (王立)
+            query = query.where(TASKS.c.assignee_id == find_person(s, assignee).id)
         if due_within is not None:
             query = query.where(TASKS.c.due_on <= today + due_within)
         cutoff = overdue_before(app, now)
