@@ -77,8 +77,9 @@ def merged(locale: str, template: Catalog) -> Catalog:
 
 def po_bytes(catalog: Catalog) -> bytes:
     out = io.BytesIO()
+    # Files but not line numbers: a line moved elsewhere in the code changes no .po.
     write_po(out, catalog, width=WIDTH, omit_header=False, sort_output=False,
-             ignore_obsolete=True, include_previous=False)
+             ignore_obsolete=True, include_previous=False, include_lineno=False)
     return out.getvalue()
 
 

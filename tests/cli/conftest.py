@@ -103,8 +103,8 @@ class Cli:
         assert run.out == ""
         [line] = run.err.splitlines()
         # In the config's language; Chinese (the default) when none is named.
-        assert (line.startswith("Error: ") and line.endswith(" --help`)")
-                or line.startswith("错误：") and line.endswith(" --help`）")), line
+        assert ((line.startswith("Error: ") and line.endswith(" --help`)"))
+                or (line.startswith("错误：") and line.endswith(" --help`）"))), line
         return run.err
 
     # Shortcuts for the common walk through project_introduction.

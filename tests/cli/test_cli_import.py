@@ -237,6 +237,16 @@ def test_import_people_is_idempotent_by_handle(cli: Cli, tmp_path: Path) -> None
     assert "reserved for the scheduler service" in cli.refused("import", "people", path)
 
 
+def test_import_people_reads_the_office_s_role_names(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "staff.csv"
+    path.write_text("账号,姓名,roles\nli.na,李娜,招商专员、局长\nhe.yu,何宇,专家\n",
+                    encoding="gb18030")
+    assert cli.json("import", "people", path)["added"] == 2
+    people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
+    assert people["li.na"]["roles"] == ["coordinator", "director"]
+    assert people["he.yu"]["roles"] == ["expert"]
+
+
 def test_import_people_refuses_a_channel_left_without_its_address(cli: Cli,
                                                                    tmp_path: Path) -> None:
     cli.ok("person", "add", "he.yu", "--name", "He Yu", "--email", "he.yu@zone.example.cn",

@@ -513,7 +513,7 @@ PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
 def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
     e-mail, roles); every bad row reported at once, nothing written while one is."""
-    from torchflow.service.people import _admins, _check_person, check_channel
+    from torchflow.service.people import _admins, _check_person, check_channel, named_roles
 
     rows = read_rows(path)
     head = next(rows, None)
@@ -535,7 +535,7 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
         handle = values.get("handle", "")
         try:
             roles = _check_person(handle, values.get("name", ""), values.get("email", ""),
-                                  [values.get("roles", "")], None, "")
+                                  named_roles(app, [values.get("roles", "")]), None, "")
         except InvalidInput as exc:
             problems.append(f"row {number}: {exc}")
             continue
