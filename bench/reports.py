@@ -227,7 +227,7 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
     from torchflow.domain.periods import parse_period
     from torchflow.reports.html import render
     from torchflow.service.app import build_app
-    from torchflow.service.reports.registry import REPORTS, run_all
+    from torchflow.service.reports.registry import REPORTS, english, run_all
     from torchflow.service.reports.registry import run as report
     from torchflow.service.reports.snapshot import Filters
 
@@ -253,7 +253,7 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
             for r in REPORTS:
                 times[f"{r}:hand"].append(_timed(hand(r)))
                 times[f"{r}:tf"].append(_timed(lambda r=r: report(app, r, f)))  # type: ignore[misc]
-            times["html"].append(_timed(lambda: render(*run_all(app, f))))
+            times["html"].append(_timed(lambda: render(*run_all(app, f), english(app))))
     finally:
         app.close()
     figures: list[dict[str, Any]] = []

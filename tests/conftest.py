@@ -118,6 +118,9 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
     """A config.toml for CLI and subprocess tests, on this test's database."""
     path = tmp_path / "config.toml"
     path.write_text(
+        # English, so the suite's assertions read as the code's messages do; the
+        # office's Chinese is asserted where it is the point (tests/cli/test_cli_chinese.py).
+        '[office]\nlocale = "en"\n\n'
         f'[database]\nurl = "{database_url}"\n\n'
         f'[workflows]\ndirectory = "{WORKFLOWS}"\n\n'
         '[scheduler]\ninterval_seconds = 1\nlease_seconds = 5\nbackoff_base_seconds = 1\n'

@@ -18,11 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from torchflow.errors import ConfigError
+from torchflow.i18n import _, normalize
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
 ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
 CHANNELS = ("file", "smtp", "webhook")
 SECURITY = ("none", "starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class OfficeSettings:
+    # Chinese first: what people read, and the words they type, are the office's.
+    locale: str = "zh-CN"
+    # The office's name, as its notices and reports head it (e.g. 无锡高新区招商局).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class Settings:
     feeds: FeedsSettings = field(default_factory=FeedsSettings)
     source: Path | None = None
     reports: ReportSettings = field(default_factory=ReportSettings)
+    office: OfficeSettings = field(default_factory=OfficeSettings)
 
 
 DEFAULT_DATABASE = "sqlite:///torchflow.db"
@@ -137,7 +147,8 @@ WEBHOOK_RULES: dict[str, Rule] = {
     "url": ("text", 0, 2000), "secret_env": ("text", 1, 255),
     "timeout_seconds": ("seconds", 0.1, 3600), "allow_unsigned": ("bool", 0, 0),
 }
-SECTIONS = ["database", "calendar", "workflows", "scheduler", "notify", "feeds", "reports"]
+SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
+            "reports"]
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -182,6 +193,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         feeds=_feeds(reader.section("feeds", ["ics_dir"]), base),
         source=source,
         reports=_reports(reader.section("reports", ["monthly"])),
+        office=_office(reader.section("office", ["locale", "name"])),
         **busy,
     )
     _check_consistent(settings, reader.where)
@@ -197,6 +209,16 @@ def _official_paths(cal: _Reader, base: Path) -> tuple[Path, ...]:
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise cal._fail("official", 'a list of files such as ["calendars/cn-2027.toml"]')
     return tuple(base / value for value in values)
+
+
+def _office(office: _Reader) -> OfficeSettings:
+    locale = office.text("locale", OfficeSettings.locale)
+    if normalize(locale) is None:
+        raise ConfigError(_("{where}: office.locale = {value!r} is not a language torchflow "
+                            "speaks; use \"zh-CN\" (Chinese) or \"en\" (English)",
+                            where=office.where, value=locale))
+    name = office.bounded_text("name", 0, 200) if "name" in office.data else ""
+    return OfficeSettings(locale=locale, name=name)
 
 
 def _reports(rep: _Reader) -> ReportSettings:

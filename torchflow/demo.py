@@ -287,7 +287,7 @@ def _html_report(app: App, folder: Path) -> str | None:
     except ImportError:
         return None
     from torchflow.domain.periods import Period
-    from torchflow.service.reports.registry import run_all
+    from torchflow.service.reports.registry import english, run_all
     from torchflow.service.reports.snapshot import Filters
 
     with app.db.read() as s:
@@ -300,7 +300,7 @@ def _html_report(app: App, folder: Path) -> str | None:
     start = app.calendar.local_date(first) if first else today
     path = folder / "report.html"
     try:
-        write(*run_all(app, Filters(period=Period(start, today))), str(path))
+        write(*run_all(app, Filters(period=Period(start, today))), str(path), english(app))
     except ImportError:  # jinja2 or matplotlib missing
         return None
     return str(path)

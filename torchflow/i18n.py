@@ -22,7 +22,7 @@ import gettext
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 DOMAIN = "torchflow"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -53,7 +53,7 @@ class Text:
             template = tr.catalog.ngettext(self.msgid, self.plural, self.n)
         else:
             template = tr.catalog.gettext(self.msgid)
-        params = {k: tr(v) if isinstance(v, Text) else v for k, v in self.params.items()}
+        params = {k: tr(v) if isinstance(v, Renderable) else v for k, v in self.params.items()}
         if self.n is not None:
             params.setdefault("n", self.n)
         try:
@@ -90,6 +90,75 @@ class Text:
         return part in str(self)
 
 
+@runtime_checkable
+class Renderable(Protocol):
+    """What a Translator shows: a ``Text``, a ``Label``, a ``Listing``."""
+
+    def render(self, tr: Translator) -> str: ...
+
+
+class Label:
+    """A name given as data in both languages, not in the catalogs: a workflow's
+    title, a state, a choice, a role (the workflow files and roles.toml say them).
+    ``zh`` is the office's own word; ``en`` the English, when there is one."""
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, zh: str, en: str = "") -> None:
+        self.zh = zh
+        self.en = en or zh
+
+    def render(self, tr: Translator) -> str:
+        return self.zh if tr.chinese else self.en
+
+    def __str__(self) -> str:
+        return self.en
+
+    def __repr__(self) -> str:
+        return f"Label({self.zh!r}, {self.en!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Label):
+            return (self.zh, self.en) == (other.zh, other.en)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.zh, self.en))
+
+
+class Listing:
+    """Several values in one message, joined as the reader writes them: "a, b"
+    and 甲、乙; "a or b" and 甲或乙 (``"or"``); "a; b" and 甲；乙 (``"clauses"``)."""
+
+    __slots__ = ("how", "items")
+    SEPARATORS: ClassVar[dict[str, tuple[str, str]]] = {
+        "and": (", ", "、"), "or": (" or ", "或"), "clauses": ("; ", "；"),
+        "words": (" ", " "), "lines": ("\n", "\n")}
+
+    def __init__(self, items: Any, how: str = "and") -> None:
+        self.items = tuple(items)
+        self.how = how
+
+    def render(self, tr: Translator) -> str:
+        english, chinese = self.SEPARATORS[self.how]
+        return (chinese if tr.chinese else english).join(
+            tr(item) if isinstance(item, Renderable) else str(item) for item in self.items)
+
+    def __str__(self) -> str:
+        return self.render(ENGLISH)
+
+    def __repr__(self) -> str:
+        return f"Listing({self.items!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Listing):
+            return (self.items, self.how) == (other.items, other.how)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.items)
+
+
 def _(msgid: str, /, **params: Any) -> Text:
     """Mark a message for the catalogs; ``{name}`` placeholders take ``params``."""
     return Text(msgid, params)
@@ -106,20 +175,52 @@ def N_(msgid: str, /) -> str:
     return msgid
 
 
-class Translator:
-    """One locale's catalog. Call it on a ``Text`` (or a plain str, shown as it
-    is) to get what a person reads."""
+class Role:
+    """A role's code shown as the office names it (workflows/roles.toml): the
+    Translator of the office knows the names (``Translator.with_roles``)."""
 
-    def __init__(self, locale: str, catalog: gettext.NullTranslations) -> None:
+    __slots__ = ("code",)
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def render(self, tr: Translator) -> str:
+        label = tr.roles.get(self.code)
+        return tr(label) if label is not None else self.code
+
+    def __str__(self) -> str:
+        return self.code
+
+    def __repr__(self) -> str:
+        return f"Role({self.code!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Role) and other.code == self.code
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
+
+class Translator:
+    """One locale's catalog (and the office's names of its roles). Call it on a
+    ``Text`` (or a plain str, shown as it is) to get what a person reads."""
+
+    def __init__(self, locale: str, catalog: gettext.NullTranslations,
+                 roles: Mapping[str, Label] | None = None) -> None:
         self.locale = locale
         self.catalog = catalog
+        self.roles: Mapping[str, Label] = roles or {}
 
-    def __call__(self, text: Text | str | None) -> str:
+    def with_roles(self, roles: Mapping[str, Label]) -> Translator:
+        """This locale, naming roles as the office does."""
+        return Translator(self.locale, self.catalog, roles)
+
+    def __call__(self, text: Renderable | str | float | None) -> str:
         if text is None:
             return ""
-        if isinstance(text, Text):
+        if isinstance(text, Renderable):
             return text.render(self)
-        return text
+        return str(text)  # a plain value shows as it is
 
     def gettext(self, msgid: str) -> str:
         return self.catalog.gettext(msgid)

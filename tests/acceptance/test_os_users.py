@@ -133,19 +133,21 @@ def test_a_second_os_user_acts_as_their_person_and_nothing_more(
     # $USER and $LOGNAME say root: ignored, the real uid is nobody's.
     ok(py, office, "case", "note", key, "called the CFO", user="nobody",
        env={"USER": "root", "LOGNAME": "root"})
+    # The office speaks Chinese (no [office] in its config): refusals name the role
+    # as roles.toml does.
     assert refused(py, office, "--as", "chen.jie", "case", "note", key, "as the director",
                    user="nobody") == (
-        "Error: wang.li may not act as another person (`--as`, TORCHFLOW_USER): it needs "
-        "the 'admin' role (see `torchflow person roles`)")
+        "错误：wang.li 无权以他人身份操作（`--as`、TORCHFLOW_USER）：需要“系统管理员”角色"
+        "（见 `torchflow person roles`）")
     assert refused(py, office, "case", "note", key, "x", user="nobody",
                    env={"TORCHFLOW_USER": "root", "USER": "root"}).startswith(
-        "Error: wang.li may not act as another person")
+        "错误：wang.li 无权以他人身份操作")
     assert refused(py, office, "person", "add", "zhao.min", "--name", "Zhao Min",
                    "--role", "admin", user="nobody") == (
-        "Error: wang.li may not add a person (`person add`, `import people`): it needs the "
-        "'admin' role (see `torchflow person roles`)")
+        "错误：wang.li 无权添加人员（`person add`、`import people`）：需要“系统管理员”角色"
+        "（见 `torchflow person roles`）")
     assert refused(py, office, "person", "edit", "wang.li", "--add-role", "admin",
-                   user="nobody").startswith("Error: wang.li may not give or take a role")
+                   user="nobody").startswith("错误：wang.li 无权授予或收回角色")
 
     # root, an admin, enters a note for the director: both are recorded.
     ok(py, office, "--as", "chen.jie", "case", "note", key, "signed on paper")
@@ -153,7 +155,7 @@ def test_a_second_os_user_acts_as_their_person_and_nothing_more(
     assert [(e["actor"], e["entered_by"]) for e in history["events"]] == [
         ("wang.li", None), ("wang.li", None), ("chen.jie", "root")]
     text = ok(py, office, "case", "history", key, user="nobody")
-    assert "chen.jie, entered by root" in text
+    assert "chen.jie（root 代录）" in text
     people = json.loads(ok(py, office, "--json", "person", "list"))["items"]
     assert [p["handle"] for p in people] == ["chen.jie", "root", "wang.li"]
     assert json.loads(ok(py, office, "--json", "audit", "verify"))["ok"] is True

@@ -45,11 +45,13 @@ def _parse_block(block: str, steps: list[Step]) -> None:
     for line in block.splitlines():
         if pending:
             pending += "\n" + line
-        elif line.startswith("# Error: "):
-            steps[-1].error = line.removeprefix("# Error: ")
+        elif line.startswith(("# Error: ", "# 错误：")):
+            steps[-1].error = line.removeprefix("# Error: ").removeprefix("# 错误：")
             continue
         elif line.startswith("#        ") and steps and steps[-1].error is not None:
-            steps[-1].error += " " + line[1:].strip()  # a long error shown wrapped
+            # A long error shown wrapped: Chinese runs on without a space.
+            space = "" if steps[-1].error[-1] >= "\u2e80" else " "
+            steps[-1].error += space + line[1:].strip()
             continue
         elif line.startswith("# "):
             steps[-1].output.append(line.removeprefix("# "))
@@ -65,7 +67,7 @@ def _parse_block(block: str, steps: list[Step]) -> None:
 def expected_error(shown: str) -> re.Pattern[str]:
     """The shown error as a pattern: '(...)' stands for a detail the README leaves out."""
     parts = [re.escape(p) for p in shown.split("(...)")]
-    return re.compile("Error: " + r"\(.*?\)".join(parts))
+    return re.compile(r"(Error: |错误：)" + r"[(（].*?[)）]".join(parts))
 
 
 def environment() -> dict[str, str]:

@@ -71,9 +71,10 @@ def test_the_three_commands_move_a_sheet_in_as_written(tmp_path: Path) -> None:
     run("torchflow init")
     office_files(tmp_path)
     people, dry, imported = (run(c) for c in commands())
-    assert "2 added" in people
-    assert "2 would be created, 0 would be updated, 0 unchanged (dry run" in dry
-    assert "2 created, 0 updated, 0 unchanged" in imported
+    # The README's config.toml: the office speaks Chinese.
+    assert "新增 2 人，更新 0 人，0 人无变化" in people
+    assert "将新建 2 件，将更新 0 件，0 件无变化（试运行" in dry
+    assert "新建 2 件，更新 0 件，0 件无变化" in imported
     listed = run("torchflow --json case list")
     assert '"state": "negotiation"' in listed and '"state": "lead"' in listed
-    assert "0 created, 0 updated, 2 unchanged" in run(commands()[2])
+    assert "新建 0 件，更新 0 件，2 件无变化" in run(commands()[2])

@@ -123,10 +123,11 @@ def test_init_twice(tmp_path: Path, empty_database_url: str) -> None:
                       f'[workflows]\ndirectory = "{WORKFLOWS}"\n', encoding="utf-8")
     tf = Torchflow(config, tmp_path)
     head = head_revision()  # whatever migration is last
+    # No [office] in the config: the office speaks Chinese.
     first = tf.ok("init").out.splitlines()
-    assert first[0] == f"created the torchflow tables (schema {head})"
-    assert first[1].startswith("first admin: ")
-    assert tf.ok("init").out == f"database already at schema {head}\n"
+    assert first[0] == f"已建立 torchflow 数据表（结构版本 {head}）"
+    assert first[1].startswith("首位系统管理员：")
+    assert tf.ok("init").out == f"数据库已是结构版本 {head}\n"
     assert tf.json("init")["before"] == head
 
 
@@ -160,7 +161,7 @@ def test_demo(tmp_path: Path) -> None:
           "explored", config=False, env=later)
     history = tf.ok("--config", folder / "config.toml", "case", "history", key, config=False,
                     env=later).out
-    assert "wang.li, entered by" in history
+    assert "wang.li（" in history and " 代录）" in history  # the demo's office speaks Chinese
 
 
 # --- a coordinator's walk through project_introduction ----------------------------
@@ -236,13 +237,14 @@ def test_bad_inputs_are_one_line_and_exit_1(tf: Torchflow, tmp_path: Path) -> No
     bad = tmp_path / "bad.toml"
     bad.write_text("[database\n", encoding="utf-8")
     line = tf.refused("--config", bad, "case", "list", config=False)
-    assert line.startswith(f"Error: {bad}: not valid TOML")
+    # A config that cannot be read: said in the default language, Chinese.
+    assert line.startswith(f"错误：{bad}: not valid TOML")
     bad.write_text('[scheduler]\nmax_attempts = "many"\n', encoding="utf-8")
     line = tf.refused("--config", bad, "case", "list", config=False)
-    assert line == (f"Error: {bad}: scheduler.max_attempts = 'many' is not valid; "
+    assert line == (f"错误：{bad}: scheduler.max_attempts = 'many' is not valid; "
                     "it wants a whole number from 1 to 1000")
     line = tf.refused("--config", tmp_path / "missing.toml", "case", "list", config=False)
-    assert line == (f"Error: config file {tmp_path / 'missing.toml'} does not exist; "
+    assert line == (f"错误：config file {tmp_path / 'missing.toml'} does not exist; "
                     "pass an existing file to --config")
     # Nothing the refusals touched changed.
     assert tf.json("case", "show", key)["state"] == "lead"

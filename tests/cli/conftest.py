@@ -102,7 +102,9 @@ class Cli:
         assert run.code == 2, f"exit {run.code}: {run.out}{run.err}"
         assert run.out == ""
         [line] = run.err.splitlines()
-        assert line.startswith("Error: ") and line.endswith(" --help`)"), line
+        # In the config's language; Chinese (the default) when none is named.
+        assert ((line.startswith("Error: ") and line.endswith(" --help`)"))
+                or (line.startswith("错误：") and line.endswith(" --help`）"))), line
         return run.err
 
     # Shortcuts for the common walk through project_introduction.

@@ -32,12 +32,12 @@ def test_open_json_and_what_it_stored(cli: Cli) -> None:
                     "--field", "industry=New Energy", "--field", "lead_source=referral",
                     "--field", "planned_investment=5000.0", "--field", "expected_jobs=12.5",
                     as_="wang.li")
-    assert data == {"key": "PI-2026-0001", "workflow": "project_introduction", "version": 1,
+    assert data == {"key": "PI-2026-0001", "workflow": "project_introduction", "version": 2,
                     "state": "lead"}
     view = cli.json("case", "show", "PI-2026-0001")
     assert view["title"] == "Hydrogen plant"
     assert view["owner"] == "zhao.min"
-    assert view["state"] == "lead" and view["state_title"] == "Lead · 线索"
+    assert view["state"] == "lead" and view["state_title"] == "线索"
     # Shown in the office's zone (Asia/Shanghai by default), the moment of TORCHFLOW_NOW.
     assert view["opened_at"] == "2026-03-04T09:30:00+08:00"
     # Coerced: trimmed text, the choice as written in the file, whole numbers as integers.
@@ -123,7 +123,8 @@ def test_show_text_has_state_next_steps_follow_ups_and_history(cli: Cli) -> None
     key = cli.open_pi()
     out = cli.ok("case", "show", key, as_="liu.yang").out
     assert "Case:           PI-2026-0001" in out
-    assert "State:          Lead · 线索" in out
+    assert "State:          Lead" in out
+    assert "Workflow:       project_introduction, workflow version 2" in out
     assert "Owner:          wang.li" in out
     assert "  planned_investment: 120000" in out
     next_lines = out.split("Next:\n")[1].split("\n\n")[0].splitlines()
@@ -285,7 +286,7 @@ def test_role_and_fields_together_let_the_director_sign(cli: Cli) -> None:
 def test_if_version_refuses_a_stale_read(cli: Cli) -> None:
     key = cli.open_pi()
     seen = cli.json("case", "show", key)["case_version"]
-    assert f"Version:        {seen}" in cli.ok("case", "show", key).out
+    assert f"Revision:       {seen}" in cli.ok("case", "show", key).out
     cli.ok("--as", "zhao.min", "case", "note", key, "Someone else was quicker")
     line = cli.refused("case", "advance", key, "make_contact", "--if-version", seen,
                        as_="wang.li")

@@ -149,16 +149,17 @@ def write(path: Path, content: str) -> Path:
 
 def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
+    # No config to say the office's language: the default one, Chinese, says what is wrong.
     line = cli.refused("--config", missing, "case", "list", config=False)
-    assert line == f"Error: config file {missing} does not exist; pass an existing file to --config"
+    assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
     line = cli.refused("case", "list", config=False, env={"TORCHFLOW_CONFIG": str(missing)})
-    assert line == f"Error: config file {missing} does not exist; pass an existing file to --config"
+    assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
 
 
 @pytest.mark.parametrize(("content", "expected"), [
     ("[database\nurl = 1\n", "not valid TOML"),
     ('[databse]\nurl = "sqlite:///x.db"\n',
-     "unknown key 'databse'; did you mean 'database'? expected one of database, calendar, "
+     "unknown key 'databse'; did you mean 'database'? expected one of office, database, calendar, "
      "workflows, scheduler, notify"),
     ("[scheduler]\ninterval_seconds = -1\n",
      "scheduler.interval_seconds = -1 is not valid; it wants a number of seconds from 0.1 "
@@ -175,15 +176,15 @@ def test_a_bad_config_file_is_one_line_naming_the_key(
 ) -> None:
     bad = write(tmp_path / "bad.toml", content)
     line = cli.refused("--config", bad, "case", "list", config=False)
-    assert line.startswith("Error: ")
+    assert line.startswith("错误：")  # a config that cannot be read: the default language
     assert expected in line
     if "folder" not in expected and "URL" not in expected:
         assert str(bad) in line or "bad.toml" in line
 
 
 def empty_config(tmp_path: Path, url: str) -> Path:
-    return write(tmp_path / "empty.toml",
-                 f'[database]\nurl = "{url}"\n\n[workflows]\ndirectory = "{WORKFLOWS}"\n')
+    return write(tmp_path / "empty.toml", f'[office]\nlocale = "en"\n\n[database]\nurl = "{url}"'
+                 f'\n\n[workflows]\ndirectory = "{WORKFLOWS}"\n')
 
 
 def test_a_database_without_tables_asks_for_init(cli: Cli, tmp_path: Path,
@@ -307,14 +308,15 @@ def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> N
     assert "Where the cases ended:" in out
     assert f"Explore it: torchflow --config {folder / 'config.toml'} case list" in out
     line = cli.refused("demo", "--dir", folder, config=False)
-    assert line == f"Error: {folder} is not empty; give a new or empty folder to --dir"
-    assert "121 is not in the range 1<=x<=120" in cli.usage("demo", "--days", "121",
+    # No config named: the default language, Chinese.
+    assert line == f"错误：{folder} is not empty; give a new or empty folder to --dir"
+    assert "121 超出范围，应在 1 到 120 之间" in cli.usage("demo", "--days", "121",
                                                            config=False)
 
 
 def test_demo_with_a_bad_torchflow_now_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     line = cli.refused("demo", "--dir", folder, config=False, now="soon")
-    assert line.startswith("Error: TORCHFLOW_NOW='soon' is not an ISO-8601 instant")
+    assert line.startswith("错误：TORCHFLOW_NOW='soon' is not an ISO-8601 instant")
     assert not folder.exists() or not any(folder.iterdir())
     assert cli.json("demo", "--dir", folder, "--days", "1", config=False)["cases"]

@@ -31,7 +31,7 @@ def test_export_cases_typed_one_sheet_per_workflow(cli: Cli, tmp_path: Path) -> 
     assert "Case key · 案件编号" in header and "Opened at · 立案时间" in header
     first = dict(zip(header, rows[1], strict=True))
     assert first["External reference · 外部编号"] == key  # opened here: its key
-    assert first["Planned investment · 计划投资额"] == 120000
+    assert first["计划投资额"] == 120000  # the field's title, in the office's language
     assert first["Entered state on · 进入状态日期"] == date(2026, 3, 4)
     opened = first["Opened at · 立案时间"]
     assert isinstance(opened, datetime) and opened.hour == 9  # local, not UTC

@@ -204,8 +204,8 @@ def test_template_round_trips_its_hint_row(cli: Cli, tmp_path: Path) -> None:
     rows = CalamineWorkbook.from_path(str(tmp_path / "t.xlsx")).get_sheet_by_index(0)\
         .to_python()
     assert rows[0][:2] == ["External reference · 外部编号", "Title · 标题"]
-    assert "Industry · 所属产业" in rows[0]
-    hint = rows[1][rows[0].index("Industry · 所属产业")]
+    assert "所属产业" in rows[0]
+    hint = rows[1][rows[0].index("所属产业")]
     assert hint.startswith("[choice, required") and "new energy" in hint
 
 
@@ -235,6 +235,16 @@ def test_import_people_is_idempotent_by_handle(cli: Cli, tmp_path: Path) -> None
     assert "row 2: handle 'Bad Handle' is not valid" in cli.refused("import", "people", path)
     path.write_text("handle,name\nsystem,The Service\n", encoding="utf-8")
     assert "reserved for the scheduler service" in cli.refused("import", "people", path)
+
+
+def test_import_people_reads_the_office_s_role_names(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "staff.csv"
+    path.write_text("账号,姓名,roles\nli.na,李娜,招商专员、局长\nhe.yu,何宇,专家\n",
+                    encoding="gb18030")
+    assert cli.json("import", "people", path)["added"] == 2
+    people = {p["handle"]: p for p in cli.json("person", "list")["items"]}
+    assert people["li.na"]["roles"] == ["coordinator", "director"]
+    assert people["he.yu"]["roles"] == ["expert"]
 
 
 def test_import_people_refuses_a_channel_left_without_its_address(cli: Cli,

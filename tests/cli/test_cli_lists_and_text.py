@@ -151,5 +151,6 @@ def test_a_failed_demo_leaves_nothing_behind(cli: Cli, tmp_path: Path,
     if given:
         folder.mkdir()
     line = cli.refused("demo", "--dir", folder, "--days", "3", config=False, json=True)
-    assert line == "Error: the simulated day failed"
+    # No config named: the default language, Chinese.
+    assert line == "错误：the simulated day failed"
     assert (list(folder.iterdir()) == []) if given else not folder.exists()

@@ -32,7 +32,7 @@ def test_csv_and_xlsx_are_written(cli: Cli, tmp_path: Path) -> None:
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     assert rows[0] == ["States · 各环节"]
     assert rows[1][:3] == ["Workflow · 业务", "State · 环节", "Open now · 在办"]
-    assert rows[2][1:5] == ["Lead · 线索", "1", "1", "0"]
+    assert rows[2][1:5] == ["线索", "1", "1", "0"]
     with zipfile.ZipFile(book) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert 'state="frozen"' in sheet and 'ySplit="2"' in sheet

@@ -50,7 +50,7 @@ def test_the_same_name_or_key_prefix_in_two_files_is_an_error(cli: Cli, tmp_path
 
 def test_content_changed_under_a_stored_version_is_an_error(cli: Cli, tmp_path: Path) -> None:
     cli.open_pi()  # stores project_introduction as it is shipped
-    edited = _copy(tmp_path, PI, ('title = "Project introduction', 'title = "Project intro'))
+    edited = _copy(tmp_path, PI, ('title_en = "Project introduction', 'title_en = "Project intro'))
     run = cli.run("workflow", "validate", edited)
     assert run.code == 1
     version = re.search(r"^version = (\d+)", edited.read_text(encoding="utf-8"), re.M)
@@ -61,7 +61,7 @@ def test_content_changed_under_a_stored_version_is_an_error(cli: Cli, tmp_path: 
         f"raise version to {n + 1} (open cases keep version {n})"
     ]
     # Raising the version is the way out.
-    bumped = _copy(tmp_path, PI, ('title = "Project introduction', 'title = "Project intro'),
+    bumped = _copy(tmp_path, PI, ('title_en = "Project introduction', 'title_en = "Project intro'),
                    (f"version = {n}", f"version = {n + 1}"))
     assert cli.ok("workflow", "validate", bumped).out == "1 workflow, 0 errors, 0 warnings\n"
 
@@ -74,7 +74,7 @@ def test_a_version_older_than_the_stored_one_is_an_error(cli: Cli, tmp_path: Pat
     n = int(version.group(1))
     newer = tmp_path / "newer"
     newer.mkdir()
-    _copy(newer, PI, ('title = "Project introduction', 'title = "Project intro'),
+    _copy(newer, PI, ('title_en = "Project introduction', 'title_en = "Project intro'),
           (f"version = {n}", f"version = {n + 1}"))
     folder = tmp_path / "workflows"
     shutil.copytree(WORKFLOWS, folder)
@@ -92,7 +92,7 @@ def test_a_version_older_than_the_stored_one_is_an_error(cli: Cli, tmp_path: Pat
 def test_validate_never_creates_the_configured_database(tmp_path: Path) -> None:
     missing = tmp_path / "not_yet.db"
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{missing}"\n\n'
+    config.write_text('[office]\nlocale = "en"\n\n' f'[database]\nurl = "sqlite:///{missing}"\n\n'
                       f'[workflows]\ndirectory = "{WORKFLOWS}"\n', encoding="utf-8")
     run = Cli(config).run("workflow", "validate")
     assert (run.code, run.out, run.err) == (0, "5 workflows, 0 errors, 0 warnings\n", "")
@@ -103,7 +103,7 @@ def test_a_database_without_tables_is_a_warning_not_a_traceback(tmp_path: Path) 
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{empty}"\n\n'
+    config.write_text('[office]\nlocale = "en"\n\n' f'[database]\nurl = "sqlite:///{empty}"\n\n'
                       f'[workflows]\ndirectory = "{WORKFLOWS}"\n', encoding="utf-8")
     run = Cli(config).run("workflow", "validate")
     assert run.code == 0

@@ -25,8 +25,8 @@ BUSY = "Error: the database is busy (another torchflow is writing to it); try ag
 
 def config_for(tmp_path: Path, url: str, name: str = "other.toml", extra: str = "") -> Path:
     path = tmp_path / name
-    path.write_text(f'[database]\nurl = "{url}"\n{extra}\n[workflows]\ndirectory = "{WORKFLOWS}"\n',
-                    encoding="utf-8")
+    path.write_text(f'[office]\nlocale = "en"\n[database]\nurl = "{url}"\n{extra}\n[workflows]\n'
+                    f'directory = "{WORKFLOWS}"\n', encoding="utf-8")
     return path
 
 

@@ -210,7 +210,7 @@ def seed_0001(conn: Connection) -> dict[str, Any]:
     key = "PI-2026-0007"
     fields = {"enterprise": "星河新材料", "industry": "new materials",
               "lead_source": "referral", "planned_investment": 12.5}
-    data = {"workflow": spec.name, "version": 1, "title": "老项目", "owner": "wang.li",
+    data = {"workflow": spec.name, "version": spec.version, "title": "老项目", "owner": "wang.li",
             "fields": fields, "planned": []}
     digest = event_hash(GENESIS, case_key=key, seq=1, kind="opened", actor="wang.li", at=AT,
                         from_state=None, to_state="lead", data=data)
@@ -299,7 +299,8 @@ def test_rows_of_an_older_release_survive_the_upgrade(
             {"key": key, "events": 1, "ok": True, "broken_at": None, "reason": None}
         ]
         view = show_case(app, key)
-        assert (view["state"], view["owner"], view["version"]) == ("lead", "wang.li", 1)
+        assert (view["state"], view["owner"], view["version"]) == ("lead", "wang.li",
+                                                                   load_file(PI_FILE).version)
         assert view["fields"] == seeded["fields"]
         assert view["opened_at"] == AT.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
         assert [(t["rule"], t["occurrence"]) for t in view["tasks"]] == [("lead.deadline", 1)]
@@ -320,6 +321,7 @@ def test_rows_of_an_older_release_survive_the_upgrade(
             "planned_investment": "1",
         })
         assert opened["key"] == "PI-2026-0008"
-        assert opened["version"] == 1  # the stored version 1, same digest as the file
+        # The stored version, same digest as the file.
+        assert opened["version"] == load_file(PI_FILE).version
     finally:
         app.close()

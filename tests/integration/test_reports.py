@@ -92,7 +92,7 @@ def test_outcome_sums_are_the_values_when_the_milestone_was_entered(
     set_fields(history, staff["wang.li"], key, {"planned_investment": "90000"})
     [rows] = report(history, "outcomes", workflow=PI)
     assert pick(rows, "period", "milestone", "cases", "planned_investment", "expected_jobs") == [
-        ("2026Q1", "Signed · 签约", 1, 50000.0, 300.0)]
+        ("2026Q1", "签约", 1, 50000.0, 300.0)]
     assert show_case(history, key)["fields"]["planned_investment"] == 90000
 
 

@@ -30,14 +30,16 @@ PI_OPEN = {
     "lead_source": "referral",
     "planned_investment": "50000",
 }
-TITLE = 'title = "Project introduction · 项目引进"'
+TITLE = 'title = "项目引进"'
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    """A copy of the shipped workflows to edit."""
+    """A copy of the shipped workflows to edit, project_introduction at version 1
+    (the numbers below read from there)."""
     target = tmp_path / "workflows"
     shutil.copytree(WORKFLOWS, target)
+    edit(target, version=1)
     return target
 
 
@@ -94,7 +96,7 @@ def test_first_use_stores_version_1(app: App, staff: dict[str, Actor]) -> None:
     assert stored(app) == []
     spec = load_file(WORKFLOWS / PI)
     key = open_pi(app, staff["wang.li"])
-    assert stored(app) == [("project_introduction", 1, spec.digest)]
+    assert stored(app) == [("project_introduction", spec.version, spec.digest)]
     with app.db.transaction() as s:
         row = s.execute(select(WORKFLOW_VERSIONS)).one()
         assert row.source == (WORKFLOWS / PI).read_text(encoding="utf-8")
@@ -102,9 +104,9 @@ def test_first_use_stores_version_1(app: App, staff: dict[str, Actor]) -> None:
     # Used again: the same row; other workflows are stored only when used.
     open_pi(app, staff["zhao.min"])
     assert len(stored(app)) == 1
-    assert pinned_version(app, key) == 1
+    assert pinned_version(app, key) == spec.version
     listed = {w["name"]: w for w in list_workflows(app)}
-    assert listed["project_introduction"]["stored_versions"] == [1]
+    assert listed["project_introduction"]["stored_versions"] == [spec.version]
     assert listed["project_introduction"]["open_cases"] == 2
     assert listed["talent_docking"]["stored_versions"] == []
 
@@ -114,7 +116,7 @@ def test_changed_content_without_a_new_version_is_refused(
 ) -> None:
     first = app_on(folder)
     key = open_pi(first, staff["wang.li"])
-    edit(folder, (TITLE, 'title = "Project introduction · 招商项目"'))
+    edit(folder, (TITLE, 'title = "招商项目"'))
     second = app_on(folder)
     with pytest.raises(WorkflowError) as exc:
         open_pi(second, staff["wang.li"])
@@ -155,7 +157,7 @@ def test_a_new_version_for_new_cases_old_cases_keep_theirs(
     # Version 2 renames a trigger and the workflow's title.
     edit(
         folder,
-        (TITLE, 'title = "Project introduction · 招商项目"'),
+        (TITLE, 'title = "招商项目"'),
         ('trigger = "make_contact"', 'trigger = "reach_out"'),
         version=2,
     )
@@ -194,8 +196,8 @@ def test_a_new_version_for_new_cases_old_cases_keep_theirs(
     assert advance(v2_app, staff["wang.li"], new["key"], "reach_out").to_state == "first_contact"
 
     # The stored versions stay readable for people too.
-    assert get_spec(v2_app, "project_introduction", 1).title == "Project introduction · 项目引进"
-    assert get_spec(v2_app, "project_introduction", 2).title == "Project introduction · 招商项目"
+    assert get_spec(v2_app, "project_introduction", 1).title == "项目引进"
+    assert get_spec(v2_app, "project_introduction", 2).title == "招商项目"
     listed = {w["name"]: w for w in list_workflows(v2_app)}
     assert listed["project_introduction"]["stored_versions"] == [1, 2]
 
@@ -205,7 +207,7 @@ def test_an_older_file_version_is_refused(
 ) -> None:
     original = (folder / PI).read_text(encoding="utf-8")
     open_pi(app_on(folder), staff["wang.li"])
-    edit(folder, (TITLE, 'title = "Project introduction · 招商项目"'), version=2)
+    edit(folder, (TITLE, 'title = "招商项目"'), version=2)
     open_pi(app_on(folder), staff["wang.li"])
 
     # Going back to version 1, exactly as it was stored, is still going back.
@@ -216,7 +218,7 @@ def test_an_older_file_version_is_refused(
         f"{folder / PI}: version: 1 is older than version 2 already in use; raise it to 3"
     ]
     # A changed file with the old number: the advice is the next free number, not 2.
-    edit(folder, (TITLE, 'title = "Project introduction · 第三版"'))
+    edit(folder, (TITLE, 'title = "第三版"'))
     with pytest.raises(WorkflowError, match="1 is older than version 2 already in use; raise it"):
         open_pi(app_on(folder), staff["wang.li"])
     edit(folder, version=3)
@@ -247,7 +249,7 @@ def test_a_removed_workflow_file_keeps_its_cases_working(
     with pytest.raises(NotFound, match="no workflow named 'project_introduction'"):
         open_pi(later, staff["wang.li"])
     assert advance(later, staff["wang.li"], key, "make_contact").to_state == "first_contact"
-    assert show_case(later, key)["state_title"] == "First contact · 初步接洽"
+    assert show_case(later, key)["state_title"] == "初步接洽"
 
 
 def test_a_refused_open_does_not_confuse_the_version_cache(
@@ -268,5 +270,6 @@ def test_a_refused_open_does_not_confuse_the_version_cache(
                    fields={"enterprise": "e", "position": "p", "expertise": "x"})
     assert (td["key"], td["state"]) == ("TD-2026-0001", "demand_collected")
     assert [(n, v) for n, v, _ in stored(app)] == [
-        ("project_introduction", 1), ("talent_docking", 2)
+        ("project_introduction", load_file(WORKFLOWS / PI).version),
+        ("talent_docking", load_file(WORKFLOWS / "talent_docking.toml").version)
     ]

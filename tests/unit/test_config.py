@@ -10,6 +10,7 @@ import pytest
 from torchflow.config import (
     CalendarSettings,
     NotifySettings,
+    OfficeSettings,
     SchedulerSettings,
     Settings,
     SmtpSettings,
@@ -100,3 +101,28 @@ def test_allow_unsigned_is_read_as_a_boolean(tmp_path: Path) -> None:
 def test_a_folder_given_as_the_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"is a folder; pass a config\.toml"):
         load_settings(tmp_path, env={})
+
+
+def test_the_office_speaks_chinese_unless_told_otherwise(tmp_path: Path) -> None:
+    assert load(tmp_path, "").office == OfficeSettings(locale="zh-CN", name="")
+    office = load(tmp_path, '[office]\nlocale = "en"\nname = "无锡高新区招商局"\n').office
+    assert (office.locale, office.name) == ("en", "无锡高新区招商局")
+    assert load(tmp_path, '[office]\nlocale = "zh_CN"\n').office.locale == "zh_CN"
+
+
+@pytest.mark.parametrize(("text", "english", "chinese"), [
+    ('[office]\nlocale = "fr"\n', "office.locale = 'fr' is not a language torchflow speaks; "
+     'use "zh-CN" (Chinese) or "en" (English)', "office.locale = 'fr' 不是 torchflow 支持的语言"),
+    ('[office]\nname = "a\\nb"\n', "office.name = 'a\\nb' is not valid", None),
+    ('[office]\nlanguage = "en"\n', "unknown key 'office.language'; expected one of locale, "
+     "name", None),
+])
+def test_the_office_s_language_and_name_are_checked(tmp_path: Path, text: str, english: str,
+                                                     chinese: str | None) -> None:
+    from torchflow.i18n import translator
+
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, text)
+    assert english in str(exc.value)
+    if chinese:
+        assert chinese in translator("zh-CN")(exc.value.text)

@@ -84,16 +84,20 @@ def test_milestone_and_sum_are_read_and_checked() -> None:
 
 
 def test_a_milestones_table_titles_states_and_reports_each_problem() -> None:
-    table = '\n[milestones]\nb = "Closed · 办结"\n'
+    table = '\n[milestones]\nb = { title = "办结", title_en = "Closed" }\n'
     spec = parse_workflow(DOC.format(note_sum="", milestone="true") + table)
     # In state order; the table's title replaces the state's own.
-    assert spec.milestones == (Milestone("a", "A"), Milestone("b", "Closed · 办结"))
+    assert spec.milestones == (Milestone("a", "A"), Milestone("b", "办结", "Closed"))
+    assert parse_workflow(DOC.format(note_sum="", milestone="true")
+                          + '\n[milestones]\nb = "办结"\n').milestones[1] == Milestone("b", "办结")
     bad = '\n[milestones]\nbb = "X"\na = 3\nb = " "\n'
     problems = validate_text(DOC.format(note_sum="", milestone="false") + bad, "w.toml")
     assert problems == [
         "w.toml: milestones.bb: unknown state 'bb' (did you mean 'b'?); states are: a, b",
-        'w.toml: milestones.a: wants a title like "Signed · 签约", got an integer',
-        'w.toml: milestones.b: wants a title like "Signed · 签约", got an empty string']
+        'w.toml: milestones.a: wants a title like "签约" or { title = "签约", title_en = '
+        '"Signed" }, got an integer',
+        'w.toml: milestones.b: wants a title like "签约" or { title = "签约", title_en = '
+        '"Signed" }, got an empty string']
     assert validate_text("milestones = 1\n" + DOC.format(note_sum="", milestone="false"),
                          "w.toml") == [
         'w.toml: milestones: wants a table of state = "title", got an integer']

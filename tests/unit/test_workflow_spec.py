@@ -123,7 +123,7 @@ def test_base_spec_parses_into_the_dataclasses() -> None:
     )
     assert spec.fields["industry"].choices == ("new materials", "biomedicine")
     assert list(spec.states) == ["lead", "signed", "on_hold", "done"]
-    assert spec.states["done"] == StateSpec("done", "Done", True)
+    assert spec.states["done"] == StateSpec("done", "Done", terminal=True)
     assert spec.transitions[0] == TransitionSpec(
         "sign", ("lead",), "signed", ("investment",), ("director",), "Signed"
     )
@@ -767,17 +767,24 @@ def test_shipped_workflows_follow_the_conventions(
     assert all(s.rules == () for s in terminals), "terminal states have no follow-ups"
     assert "withdrawn" in spec.states and spec.states["withdrawn"].terminal
     assert spec.transition("on_hold", "resume").dest == PREVIOUS
-    titles = [
-        spec.title,
-        *(s.title for s in spec.states.values()),
-        *(f.title for f in spec.fields.values()),
-    ]
-    assert all(" · " in t for t in titles), "titles are bilingual 'English · 中文'"
+    named = [spec, *spec.states.values(), *spec.fields.values(), *spec.transitions,
+             *spec.milestones,
+             *(spec.fields[f].option(v) for f in spec.fields for v in spec.fields[f].choices)]
+    # Both languages as data: a Chinese title, an English one (a choice's value is
+    # its English), never "English · 中文" cut at run time.
+    for thing in named:
+        label = thing.label
+        assert _chinese(label.zh) and not _chinese(label.en), (thing, label)
+        assert "·" not in label.zh + label.en, label
     roles = {r for t in spec.transitions for r in t.roles}
     roles |= {s.deadline.escalate_to for s in spec.states.values() if s.deadline}
     assert roles <= ROLES
     assert any(f.required for f in spec.fields.values())
     assert any(f.type == "choice" for f in spec.fields.values())
+
+
+def _chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def test_project_introduction_main_line_and_guards(shipped: dict[str, WorkflowSpec]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from torchflow.cli.context import Env, pass_env
+from torchflow.i18n import Translator, _
 
 
 @click.group()
@@ -50,23 +51,26 @@ def verify(env: Env, key: str | None, against: Path | None) -> None:
     if env.as_json:
         env.emit(report.as_dict(), "")
     else:
-        _print(report)
+        _print(report, env.tr)
     if not report.ok:
         raise SystemExit(1)
 
 
-def _print(report: Any) -> None:
+def _print(report: Any, tr: Translator) -> None:
     for r in report.cases:
         if not r["ok"]:
-            where = f"broken at event #{r['broken_at']}: " if r["broken_at"] else ""
-            click.echo(f"{r['key']}: {where}{r['reason']}", err=True)
+            line = (_("{key}: broken at event #{seq}: {reason}", key=r["key"], seq=r["broken_at"],
+                      reason=r["reason"]) if r["broken_at"] else
+                    _("{key}: {reason}", key=r["key"], reason=r["reason"]))
+            click.echo(tr(line), err=True)
     for problem in report.problems:
-        click.echo(f"database: {problem}", err=True)
+        click.echo(tr(_("database: {problem}", problem=problem)), err=True)
     if report.ok:
         events = sum(r["events"] for r in report.cases)
-        click.echo(f"{len(report.cases)} case(s), {events} event(s): history intact")
+        click.echo(tr(_("{cases} case(s), {events} event(s): history intact",
+                        cases=len(report.cases), events=events)))
     for note in report.notes:
-        click.echo(f"note: {note}", err=not report.ok)
+        click.echo(tr(_("note: {note}", note=note)), err=not report.ok)
 
 
 def _read_checkpoint(path: Path) -> Any:
@@ -75,9 +79,11 @@ def _read_checkpoint(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InvalidInput(f"cannot read the checkpoint {path}: {exc.strerror}") from None
+        raise InvalidInput(_("cannot read the checkpoint {path}: {reason}", path=path,
+                             reason=exc.strerror)) from None
     except (UnicodeDecodeError, ValueError):
-        raise InvalidInput(f"{path} is not a torchflow audit checkpoint (not JSON)") from None
+        raise InvalidInput(_("{path} is not a torchflow audit checkpoint (not JSON)",
+                             path=path)) from None
 
 
 @audit.command("checkpoint")
@@ -105,10 +111,12 @@ def checkpoint(env: Env, file: Path) -> None:
         tmp.write_text(body, encoding="utf-8")
         tmp.replace(file)
     except OSError as exc:
-        raise InvalidInput(f"cannot write the checkpoint {file}: {exc.strerror}") from None
-    signed = "signed with TORCHFLOW_AUDIT_KEY" if doc["signature"] else (
-        "UNSIGNED (TORCHFLOW_AUDIT_KEY is not set): it proves nothing unless the file "
-        "itself is kept where the database's writers cannot edit it")
+        raise InvalidInput(_("cannot write the checkpoint {path}: {reason}", path=file,
+                             reason=exc.strerror)) from None
+    signed = _("signed with TORCHFLOW_AUDIT_KEY") if doc["signature"] else _(
+        "UNSIGNED (TORCHFLOW_AUDIT_KEY is not set): it proves nothing unless the file itself "
+        "is kept where the database's writers cannot edit it")
     summary = {"file": str(file), "cases": len(doc["cases"]), "events": doc["events"],
                "signed": doc["signature"] is not None}
-    env.emit(summary, f"{file}: {len(doc['cases'])} case(s), {doc['events']} event(s); {signed}")
+    env.emit(summary, _("{file}: {cases} case(s), {events} event(s); {signed}", file=file,
+                        cases=len(doc["cases"]), events=doc["events"], signed=signed))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from torchflow.cli.context import Env, pass_env
+from torchflow.cli.params import Whole
+from torchflow.i18n import Translator, _
 
 
 @click.group()
@@ -19,8 +21,8 @@ def calendar() -> None:
 
 
 @calendar.command("show")
-@click.argument("year", type=int)
-@click.option("--month", type=int, help="Only this month (1-12).")
+@click.argument("year", type=Whole())
+@click.option("--month", type=Whole(), help="Only this month (1-12).")
 @pass_env
 def show(env: Env, year: int, month: int | None) -> None:
     """Month grids of YEAR: days off, worked weekend days, blackout and extra
@@ -53,18 +55,20 @@ def check(env: Env) -> None:
     if env.as_json:
         env.emit(report, "")
     else:
+        tr = env.tr
         for line in report["file_problems"]:
-            click.echo(f"error: {line}", err=True)
+            click.echo(tr(_("error: {problem}", problem=line)), err=True)
         for row in report["missing"]:
-            click.echo(row["todo"], err=True)
+            click.echo(tr(row["todo"]), err=True)
         for row in report["pending"]:
-            click.echo(row["note"])
+            click.echo(tr(row["note"]))
         for row in report["overridden"]:
-            click.echo(f"{row['year']}: the holidays library now carries it; "
-                       f"{row['path']} is no longer used and can be removed from the config")
+            click.echo(tr(_("{year}: the holidays library now carries it; {path} is no longer "
+                            "used and can be removed from the config", year=row["year"],
+                            path=row["path"])))
         if report["ok"]:
             years = ", ".join(f"{r['year']} ({r['source']})" for r in report["years"])
-            click.echo(f"calendar ok: {years}")
+            click.echo(tr(_("calendar ok: {years}", years=years)))
     if not report["ok"]:
         raise SystemExit(1)
 
@@ -88,25 +92,29 @@ def replan(env: Env, dry_run: bool) -> None:
     from torchflow.service.followups import replan as service
 
     app = env.app
+    tr = env.tr
     if dry_run:
         cases = service.view(app.calendar, service.plan(app))
-        env.emit({"cases": cases, "dry_run": True}, _render)
+        env.emit({"cases": cases, "dry_run": True}, lambda r: _render(r, tr))
         return
     actor = env.require("replan")
     result = service.apply(app, actor.handle, entered_by=actor.entered_by)
-    env.emit(result, lambda r: _render({"cases": r["plan"]}) + (
-        f"\nre-planned {r['moved']} task(s) in {r['cases']} case(s); "
-        f"{r['renewed']} kept their dates"))
+    env.emit(result, lambda r: _render({"cases": r["plan"]}, tr) + "\n" + tr(
+        _("re-planned {moved} task(s) in {cases} case(s); {renewed} kept their dates",
+          moved=r["moved"], cases=r["cases"], renewed=r["renewed"])))
 
 
-def _render(data: dict) -> str:
+def _render(data: dict, tr: Translator) -> str:
     if not data["cases"]:
-        return "no open task moves: every one was planned with today's calendar data"
+        return tr(_("no open task moves: every one was planned with today's calendar data"))
     lines = []
     for case in data["cases"]:
         lines.append(case["key"])
         for t in case["tasks"]:
             old, new = t["from"], t["to"]
-            lines.append(f"  #{t['task']} {t['rule']}: due {old['due_on']} -> {new['due_on']}"
-                         f", reminder {old['reminder'] or '-'} -> {new['reminder'] or '-'}")
+            lines.append("  " + tr(_("#{task} {rule}: due {old} -> {new}, reminder {old_reminder} "
+                                     "-> {new_reminder}", task=t["task"], rule=t["rule"],
+                                     old=old["due_on"], new=new["due_on"],
+                                     old_reminder=old["reminder"] or "-",
+                                     new_reminder=new["reminder"] or "-")))
     return "\n".join(lines)

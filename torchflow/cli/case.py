@@ -7,14 +7,24 @@ from typing import Any
 
 import click
 
-from torchflow.cli.context import Env, pairs, pass_env, table
+from torchflow.cli.context import (
+    Env,
+    Names,
+    code,
+    pad,
+    pairs,
+    pass_env,
+    table,
+    usage_error,
+)
 from torchflow.cli.params import ASSIGNMENT, ID, LIMIT, OFFSET, WHEN, assignments
+from torchflow.i18n import N_, Listing, Text, Translator, _
 
 AT_HELP = "When it happened (a date means noon; a time without offset is local; default now)."
 FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", type=ASSIGNMENT,
                      callback=assignments, help="Set a custom field (repeatable).")
-CASE_COLUMNS = [("KEY", "key"), ("WORKFLOW", "workflow"), ("STATE", "state"),
-                ("OWNER", "owner"), ("TITLE", "title")]
+CASE_COLUMNS = [(N_("KEY"), "key"), (N_("WORKFLOW"), "workflow"), (N_("STATE"), "state"),
+                (N_("OWNER"), "owner"), (N_("TITLE"), "title")]
 
 
 @click.group()
@@ -71,12 +81,15 @@ def list_(env: Env, workflow: str | None, state: str | None, owner: str | None, 
     from torchflow.service.cases import read as cases
 
     if mine and owner:
-        raise click.UsageError("--mine and --owner exclude each other; use one")
+        raise usage_error(_("--mine and --owner exclude each other; use one"))
     if mine:
         owner = env.actor().handle
     page = cases.list_cases(env.app, workflow=workflow, state=state, owner=owner,
                             is_open=is_open, limit=limit, offset=offset)
-    env.emit_page(page, CASE_COLUMNS)
+    names = env.names
+    env.emit_page(page, CASE_COLUMNS, lambda r: {
+        **r, "workflow": names.workflow(r["workflow"]),
+        "state": names.state(r["workflow"], r["state"])})
 
 
 @case.command("show")
@@ -93,53 +106,83 @@ def show(env: Env, key: str) -> None:
 
     reader = env.reader()
     view = cases.show_case(env.app, key, reader.roles if reader else None)
-    env.emit(view, render_case)
+    env.emit(view, lambda v: render_case(v, env.tr, env.names))
 
 
-def render_case(v: dict[str, Any]) -> str:
-    head = pairs(v, [("Case", "key"), ("Title", "title"), ("Workflow", "workflow"),
-                     ("State", "state_title"), ("Owner", "owner"), ("Opened", "opened_at"),
-                     ("In state since", "state_entered_at"), ("Version", "case_version")])
-    parts = [f"{head}"]
+def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
+    w = v["workflow"]
+    state = names.specs[w].states.get(v["state"]) if w in names.specs else None
+    # The workflow's version says which rules apply; the revision (the row's
+    # version) is what --if-version compares.
+    head = pairs({**v, "workflow": _("{workflow}, workflow version {version}",
+                                     workflow=names.workflow(w), version=v["version"]),
+                  "state_title": state.label if state is not None else v["state_title"]},
+                 [(N_("Case"), "key"), (N_("Title"), "title"), (N_("Workflow"), "workflow"),
+                  (N_("State"), "state_title"), (N_("Owner"), "owner"),
+                  (N_("Opened"), "opened_at"), (N_("In state since"), "state_entered_at"),
+                  (N_("Revision"), "case_version")], tr)
+    parts = [head]
     if v["fields"]:
-        parts.append("Fields:\n" + "\n".join(f"  {k}: {val}" for k, val in v["fields"].items()))
+        parts.append(tr(_("Fields:")) + "\n" + "\n".join(
+            "  " + tr(_("{field}: {value}", field=names.field(w, k),
+                        value=names.value(w, k, val) if val is not None else "-"))
+            for k, val in v["fields"].items()))
     if v["allowed"]:
         lines = []
         for a in v["allowed"]:
-            blocked = f"  (blocked: {'; '.join(a['blocked'])})" if a["blocked"] else ""
-            lines.append(f"  {a['trigger']} -> {a['to']}{blocked}")
-        parts.append("Next:\n" + "\n".join(lines))
+            move = _("{trigger} -> {to}", trigger=names.trigger(w, a["trigger"]),
+                     to=names.state(w, a["to"]) if a["to"] != "@previous" else a["to"])
+            if a["blocked"]:
+                move = _("{move}  (blocked: {why})", move=move,
+                         why=Listing(a["blocked"], "clauses"))
+            lines.append("  " + tr(move))
+        parts.append(tr(_("Next:")) + "\n" + "\n".join(lines))
     else:
-        parts.append("Next: none (terminal state)")
+        parts.append(tr(_("Next: none (terminal state)")))
     if v["tasks"]:
-        rows = table(v["tasks"], [("ID", "id"), ("KIND", "kind"), ("DUE", "due_on"),
-                                  ("RULE", "rule")])
-        parts.append("Follow-ups:\n" + "\n".join("  " + line for line in rows.splitlines()))
-    parts.append("Recent history:\n" + "\n".join(describe_event(e) for e in v["history"]))
+        rows = table([{**t, "kind": code(t["kind"])} for t in v["tasks"]],
+                     [(N_("ID"), "id"), (N_("KIND"), "kind"), (N_("DUE"), "due_on"),
+                      (N_("RULE"), "rule")], tr)
+        parts.append(tr(_("Follow-ups:")) + "\n"
+                     + "\n".join("  " + line for line in rows.splitlines()))
+    parts.append(tr(_("Recent history:")) + "\n"
+                 + "\n".join(describe_event(e, tr, names, w) for e in v["history"]))
     return "\n\n".join(parts)
 
 
-def describe_event(e: dict[str, Any]) -> str:
+def describe_event(e: dict[str, Any], tr: Translator, names: Names, workflow: str) -> str:
+    """One history line: when, who (and who entered it for them), what."""
     data = e["data"] or {}
-    what = {
-        "opened": lambda: f"opened in {e['to']}",
-        "advanced": lambda: f"{data.get('trigger')}: {e['from']} -> {e['to']}",
-        "note": lambda: f"note: {data.get('note')}",
-        "contact": lambda: _logged(e, data),
-        "visit": lambda: _logged(e, data),
-        "fields_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["fields"].items()),
-        "assigned": lambda: f"assigned to {data.get('owner')}",
-    }.get(e["kind"], lambda: e["kind"] + (f": {data.get('note')}" if data.get("note") else ""))()
-    if e["kind"] == "advanced" and data.get("note"):
-        what += f" ({data['note']})"
-    who = e["actor"] + (f", entered by {e['entered_by']}" if e.get("entered_by") else "")
-    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {who:<12} {what}"
+    what = tr(event_text(e, data, names, workflow))
+    who = e["actor"] if not e.get("entered_by") else tr(
+        _("{actor}, entered by {admin}", actor=e["actor"], admin=e["entered_by"]))
+    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {pad(who, 12)} {what}"
 
 
-def _logged(e: dict[str, Any], data: dict[str, Any]) -> str:
-    """A contact or visit says when it happened, which may be before it was logged."""
-    at = str(data.get("at") or e["at"])[:16].replace("T", " ")
-    return f"{e['kind']} at {at}" + (f": {data['note']}" if data.get("note") else "")
+def event_text(e: dict[str, Any], data: dict[str, Any], names: Names, w: str) -> Text:
+    kind, note = e["kind"], data.get("note")
+    state = names.state
+    if kind == "opened":
+        return _("opened in {state}", state=state(w, e["to"]))
+    if kind == "advanced":
+        text = _("{trigger}: {from_state} -> {to_state}",
+                 trigger=names.trigger(w, data.get("trigger")),
+                 from_state=state(w, e["from"]), to_state=state(w, e["to"]))
+        return _("{what} ({note})", what=text, note=note) if note else text
+    if kind == "note":
+        return _("note: {note}", note=note)
+    if kind in ("contact", "visit"):
+        # It says when it happened, which may be before it was logged.
+        at = str(data.get("at") or e["at"])[:16].replace("T", " ")
+        text = (_("contact at {at}", at=at) if kind == "contact" else _("visit at {at}", at=at))
+        return _("{what}: {note}", what=text, note=note) if note else text
+    if kind == "fields_set":
+        return _("set {fields}", fields=Listing(
+            _("{field}={value}", field=names.field(w, k), value=names.value(w, k, v))
+            for k, v in data["fields"].items()))
+    if kind == "assigned":
+        return _("assigned to {owner}", owner=data.get("owner"))
+    return _("{what}: {note}", what=Text(kind), note=note) if note else Text(kind)
 
 
 @case.command("advance")
@@ -163,8 +206,7 @@ def advance(env: Env, key: str, trigger: str, note: str | None, fields: dict[str
 
     result = cases.advance(env.app, env.actor(), key, trigger, note=note,
                            fields=fields, expected_version=expected)
-    env.emit(result.__dict__, lambda r: f"{r['key']}: {r['from_state']} -> {r['to_state']}"
-             + (" (closed)" if r["closed"] else ""))
+    env.emit(result.__dict__, lambda r: _advanced(r, env.names))
 
 
 @case.command("note")
@@ -181,7 +223,7 @@ def note(env: Env, key: str, text: str) -> None:
     from torchflow.service.cases import change as cases
 
     result = cases.add_note(env.app, env.actor(), key, text)
-    env.emit(result, lambda r: f"{r['key']}: note #{r['event']} added")
+    env.emit(result, lambda r: _("{key}: note #{event} added", key=r["key"], event=r["event"]))
 
 
 @case.command("set")
@@ -199,8 +241,7 @@ def set_(env: Env, key: str, pairs: dict[str, str]) -> None:
     from torchflow.service.cases import change as cases
 
     result = cases.set_fields(env.app, env.actor(), key, pairs)
-    env.emit(result, lambda r: f"{r['key']}: " + ", ".join(f"{k}={v}" for k, v in
-                                                        r["fields"].items()))
+    env.emit(result, lambda r: _set_line(r, env.names))
 
 
 @case.command("assign")
@@ -217,7 +258,8 @@ def assign(env: Env, key: str, handle: str) -> None:
     from torchflow.service.cases import change as cases
 
     result = cases.assign(env.app, env.actor(), key, handle)
-    env.emit(result, lambda r: f"{r['key']}: owner {r['was']} -> {r['owner']}")
+    env.emit(result, lambda r: _("{key}: owner {was} -> {owner}", key=r["key"], was=r["was"],
+                                 owner=r["owner"]))
 
 
 @case.command("history")
@@ -233,7 +275,7 @@ def history(env: Env, key: str) -> None:
     from torchflow.service.cases import read as cases
 
     result = cases.history(env.app, key)
-    env.emit(result, lambda r: f"{r['key']}\n" + "\n".join(describe_event(e) for e in r["events"]))
+    env.emit(result, lambda r: _history(r, env))
 
 
 @case.command("contact")
@@ -272,8 +314,41 @@ def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | 
     result = tasks.log_followup(env.app, env.actor(), key, kind, note=note,
                                 at=None if at is None else instant(env, at))
     nxt = result.get("next")
-    env.emit(result, lambda r: f"{r['key']}: {kind} logged"
-             + (f"; next {kind} due {nxt['due_on']}" if nxt else ""))
+    if kind == "contact":
+        done = _("{key}: contact logged", key=key)
+        text = _("{key}: contact logged; next contact due {due}", key=key,
+                 due=nxt["due_on"]) if nxt else done
+    else:
+        done = _("{key}: visit logged", key=key)
+        text = _("{key}: visit logged; next visit due {due}", key=key,
+                 due=nxt["due_on"]) if nxt else done
+    env.emit(result, lambda r: text)
+
+
+def _advanced(r: dict[str, Any], names: Names) -> Text:
+    w = _workflow_of(r["key"], names)
+    line = _("{key}: {from_state} -> {to_state}", key=r["key"],
+             from_state=names.state(w, r["from_state"]), to_state=names.state(w, r["to_state"]))
+    return _("{line} (closed)", line=line) if r["closed"] else line
+
+
+def _workflow_of(key: str, names: Names) -> str:
+    """The workflow a case key belongs to, by its prefix (PI-2026-0001)."""
+    prefix = key.split("-", 1)[0]
+    return next((w.name for w in names.specs.values() if w.key_prefix == prefix), "")
+
+
+def _set_line(r: dict[str, Any], names: Names) -> Text:
+    w = _workflow_of(r["key"], names)
+    return _("{key}: {fields}", key=r["key"], fields=Listing(
+        _("{field}={value}", field=names.field(w, k), value=names.value(w, k, v))
+        for k, v in r["fields"].items()))
+
+
+def _history(r: dict[str, Any], env: Env) -> str:
+    names = env.names
+    w = _workflow_of(r["key"], names)
+    return r["key"] + "\n" + "\n".join(describe_event(e, env.tr, names, w) for e in r["events"])
 
 
 def instant(env: Env, when: date | datetime) -> datetime:

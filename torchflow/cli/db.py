@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from torchflow.cli.context import Env, pass_env
+from torchflow.cli.context import Env, pass_env, usage_error
+from torchflow.i18n import _
 
 # What the CLI writes and reads, table by table; everything else is read-only.
 CLI_WRITES = {
@@ -80,6 +81,6 @@ def grants(env: Env, owner: str, people: tuple[str, ...]) -> None:
                                                         limit=10_000))
     for handle in (owner, *people):
         if not HANDLE.fullmatch(handle):
-            raise click.UsageError(f"{handle!r} is not a valid role name; use a handle "
-                                   "such as wang.li")
+            raise usage_error(_("{handle!r} is not a valid role name; use a handle such as "
+                                "wang.li", handle=handle))
     env.emit({"sql": grants_sql(owner, people)}, lambda r: r["sql"])

@@ -7,6 +7,7 @@ when it runs, so `--help` and shell completion stay fast.
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 import click
@@ -14,7 +15,14 @@ import click
 from torchflow.cli.audit import audit
 from torchflow.cli.calendar import calendar, replan
 from torchflow.cli.case import case
-from torchflow.cli.context import JSON_AFTER, Env, OneLineUsage, handle_errors
+from torchflow.cli.context import (
+    JSON_AFTER,
+    Env,
+    OneLineUsage,
+    handle_errors,
+    office_translator,
+    usage_message,
+)
 from torchflow.cli.db import db
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
@@ -25,6 +33,7 @@ from torchflow.cli.sheets import export, feed_token, import_
 from torchflow.cli.single import agenda, demo, init
 from torchflow.cli.task import task
 from torchflow.cli.workflow import workflow
+from torchflow.i18n import _
 
 
 class TorchflowGroup(click.Group):
@@ -33,18 +42,39 @@ class TorchflowGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for arg in args:
             if not _is_utf8(arg):
-                raise OneLineUsage(f"argument {arg.encode('utf-8', 'replace').decode()!r} is "
-                                   "not valid UTF-8; type it again in a UTF-8 terminal", ctx)
+                raise OneLineUsage(_("argument {arg!r} is not valid UTF-8; type it again in a "
+                                     "UTF-8 terminal",
+                                     arg=arg.encode("utf-8", "replace").decode()),
+                                   ctx, office_translator(_early_env(args)))
+        given = list(args)  # click's parser consumes the list it is handed
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             if isinstance(exc, OneLineUsage):
                 raise
-            raise OneLineUsage(exc.format_message(), exc.ctx) from None
+            raise OneLineUsage(usage_message(exc), exc.ctx,
+                               office_translator(_early_env(given))) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        with handle_errors():
+        # A subcommand unknown is found before the group's callback makes the Env.
+        with handle_errors(lambda: office_translator(
+                ctx.find_object(Env) or Env(ctx.params.get("config_path"), None, False))):
             return super().invoke(ctx)
+
+
+def _early_env(args: list[str]) -> Env | None:
+    """The config named on a command line that could not be parsed, to say what
+    was wrong in the office's language (else the default one)."""
+    path = None
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            path = args[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+    if path is None and not os.environ.get("TORCHFLOW_CONFIG") \
+            and not os.path.exists("config.toml"):
+        return None
+    return Env(config_path=path, user=None, as_json=False)
 
 
 def _is_utf8(arg: str) -> bool:

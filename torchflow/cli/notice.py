@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from torchflow.channels import CHANNEL_TYPES
-from torchflow.cli.context import Env, pass_env
-from torchflow.cli.params import ID, LIMIT, OFFSET
+from torchflow.cli.context import Env, code, pass_env, usage_error
+from torchflow.cli.params import ID, LIMIT, OFFSET, Choice
 from torchflow.domain.status import NoticeKind, NoticeStatus, choices
+from torchflow.i18n import N_, _
 
 
 @click.group()
@@ -23,7 +24,7 @@ def notice() -> None:
 
 
 @notice.command("list")
-@click.option("--status", type=click.Choice(choices(NoticeStatus)))
+@click.option("--status", type=Choice(choices(NoticeStatus)))
 @click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
 @click.option("--limit", type=LIMIT, default=200, show_default=True)
 @click.option("--offset", type=OFFSET, default=0, help="Skip this many notices first.")
@@ -39,17 +40,19 @@ def list_(env: Env, status: str | None, recipient: str | None, limit: int, offse
 
     page = notices.list_notices(env.app, status=status, recipient=recipient, limit=limit,
                                 offset=offset)
-    env.emit_page(page, [("ID", "id"), ("KIND", "kind"), ("STATUS", "status"), ("TO", "to"),
-                         ("CHANNEL", "channel"), ("TRIES", "attempts"), ("SUBJECT", "subject"),
-                         ("REASON", "reason")])
+    env.emit_page(page, [(N_("ID"), "id"), (N_("KIND"), "kind"), (N_("STATUS"), "status"),
+                         (N_("TO"), "to"), (N_("CHANNEL"), "channel"), (N_("TRIES"), "attempts"),
+                         (N_("SUBJECT"), "subject"), (N_("REASON"), "reason")],
+                  lambda r: {**r, "kind": code(r["kind"]), "status": code(r["status"]),
+                             "channel": code(r["channel"])})
 
 
 @notice.command("retry")
 @click.argument("notice_id", type=ID, required=False)
 @click.option("--all-dead", is_flag=True, help="Every dead notice (narrowed by the filters).")
 @click.option("--to", "recipient", metavar="HANDLE", help="With --all-dead: only to HANDLE.")
-@click.option("--kind", type=click.Choice(choices(NoticeKind)), help="With --all-dead.")
-@click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)), help="With --all-dead.")
+@click.option("--kind", type=Choice(choices(NoticeKind)), help="With --all-dead.")
+@click.option("--channel", type=Choice(list(CHANNEL_TYPES)), help="With --all-dead.")
 @pass_env
 def retry(env: Env, notice_id: int | None, all_dead: bool, recipient: str | None,
           kind: str | None, channel: str | None) -> None:
@@ -66,13 +69,14 @@ def retry(env: Env, notice_id: int | None, all_dead: bool, recipient: str | None
     env.require("notice.retry")
     filtered = recipient or kind or channel
     if (notice_id is None) == (not all_dead):
-        raise click.UsageError("give a NOTICE_ID or --all-dead, not both")
+        raise usage_error(_("give a NOTICE_ID or --all-dead, not both"))
     if notice_id is not None and filtered:
-        raise click.UsageError("--to, --kind and --channel go with --all-dead")
+        raise usage_error(_("--to, --kind and --channel go with --all-dead"))
     if notice_id is not None:
         result = notices.retry(env.app, notice_id)
     else:
         result = notices.retry_dead(env.app, recipient=recipient, kind=kind, channel=channel)
     env.emit({"ids": list(result.ids), "count": result.count},
-             lambda r: f"{r['count']} notice(s) queued again"
-             + (f": #{', #'.join(map(str, r['ids']))}" if 0 < r["count"] <= 20 else ""))
+             lambda r: _("{n} notice(s) queued again: {ids}", n=r["count"],
+                         ids=", ".join(f"#{i}" for i in r["ids"]))
+             if 0 < r["count"] <= 20 else _("{n} notice(s) queued again", n=r["count"]))

@@ -7,11 +7,17 @@ from typing import Any
 import click
 
 from torchflow.channels import CHANNEL_TYPES
-from torchflow.cli.context import Env, pass_env, table
-from torchflow.cli.params import LIMIT, OFFSET
+from torchflow.cli.context import Env, code, pass_env, table, usage_error
+from torchflow.cli.params import LIMIT, OFFSET, Choice
+from torchflow.i18n import N_, Listing, Role, Text, _
 
-PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
-                  ("EMAIL", "email"), ("CHANNEL", "channel"), ("ACTIVE", "active")]
+PEOPLE_COLUMNS = [(N_("HANDLE"), "handle"), (N_("NAME"), "name"), (N_("ROLES"), "roles"),
+                  (N_("EMAIL"), "email"), (N_("CHANNEL"), "channel"), (N_("ACTIVE"), "active")]
+
+
+def roles_of(roles: list[str] | None) -> Listing | None:
+    """Role codes as the office names them (roles.toml)."""
+    return Listing(Role(r) for r in roles) if roles else None
 
 
 @click.group()
@@ -32,7 +38,7 @@ def person() -> None:
 @click.option("--email", default="", help="E-mail address (for the smtp channel).")
 @click.option("--role", "roles", multiple=True,
               help="A role, e.g. coordinator, director (repeatable or comma-separated).")
-@click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)),
+@click.option("--channel", type=Choice(list(CHANNEL_TYPES)),
               help="How notices reach this person (default: notify.default_channel).")
 @click.option("--address", default="", help="Webhook URL for this person, if any.")
 @click.option("--login", "logins", multiple=True, metavar="OSUSER",
@@ -52,14 +58,15 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
     env.require("person.add")
     result = people.add_person(env.app, handle, name=name, email=email, roles=list(roles),
                                channel=channel, address=address, logins=list(logins))
-    env.emit(result, lambda r: f"added {r['handle']} ({', '.join(r['roles']) or 'no roles'})")
+    env.emit(result, lambda r: _("added {handle} ({roles})", handle=r["handle"],
+                                 roles=roles_of(r["roles"]) or _("no roles")))
 
 
 @person.command("edit")
 @click.argument("handle")
 @click.option("--name", help="Full name.")
 @click.option("--email", help="E-mail address ('' to clear).")
-@click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)), help="How notices reach them.")
+@click.option("--channel", type=Choice(list(CHANNEL_TYPES)), help="How notices reach them.")
 @click.option("--address", help="Webhook URL ('' to clear).")
 @click.option("--add-role", "add_roles", multiple=True, metavar="ROLE", help="Give a role.")
 @click.option("--remove-role", "remove_roles", multiple=True, metavar="ROLE",
@@ -90,7 +97,7 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
     details = any((name is not None, email is not None, channel, address is not None,
                    add_roles, remove_roles, add_logins, remove_logins))
     if not details and not new_feed_token:
-        raise click.UsageError("nothing to change; give e.g. --email or --add-role")
+        raise usage_error(_("nothing to change; give e.g. --email or --add-role"))
     if add_roles or remove_roles:
         env.require("person.roles")
     if details:
@@ -104,8 +111,9 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
         "handle": handle}
     if new_feed_token:
         result = {**result, "feed_file": feeds.rotate_token(env.app, handle)["file"]}
-    env.emit(result, lambda r: f"changed {r['handle']}" + (
-        f"; feed file {r['feed_file']}" if "feed_file" in r else ""))
+    env.emit(result, lambda r: _("changed {handle}; feed file {file}", handle=r["handle"],
+                                 file=r["feed_file"]) if "feed_file" in r
+             else _("changed {handle}", handle=r["handle"]))
 
 
 @person.command("deactivate")
@@ -126,8 +134,9 @@ def deactivate(env: Env, handle: str, handover_to: str | None) -> None:
     if handover_to:
         env.require("person.handover")
     result = people.set_active(env.app, handle, False, handover_to=handover_to, actor=actor)
-    env.emit(result, f"deactivated {handle}" + (f" (work moved to {handover_to})"
-                                                 if handover_to else ""))
+    env.emit(result, _("deactivated {handle} (work moved to {other})", handle=handle,
+                       other=handover_to) if handover_to
+             else _("deactivated {handle}", handle=handle))
 
 
 @person.command("reactivate")
@@ -143,7 +152,7 @@ def reactivate(env: Env, handle: str) -> None:
     from torchflow.service.people import staff as people
 
     env.require("person.reactivate")
-    env.emit(people.set_active(env.app, handle, True), f"reactivated {handle}")
+    env.emit(people.set_active(env.app, handle, True), _("reactivated {handle}", handle=handle))
 
 
 @person.command("show")
@@ -159,27 +168,41 @@ def show(env: Env, handle: str) -> None:
     """
     from torchflow.service.people import staff as people
 
-    env.emit(people.show_person(env.app, handle), render_person)
+    env.emit(people.show_person(env.app, handle), lambda v: render_person(v, env))
 
 
-def render_person(v: dict[str, Any]) -> str:
+def render_person(v: dict[str, Any], env: Env) -> str:
     from torchflow.cli.context import pairs
 
-    head = pairs({**v, "logins": v["logins"] or None, "roles": v["roles"] or None},
-                 [("Person", "handle"), ("Name", "name"), ("Roles", "roles"),
-                  ("Logins", "logins"), ("E-mail", "email"), ("Channel", "channel"),
-                  ("Address", "address"), ("Notify", "notify"), ("Quiet hours", "quiet"),
-                  ("Fallback", "fallback"), ("Active", "active"), ("Overdue", "overdue")])
-    cases = table(v["open_cases"], [("CASE", "key"), ("STATE", "state"), ("TITLE", "title")])
-    tasks = table(v["open_tasks"], [("ID", "id"), ("CASE", "case"), ("RULE", "rule"),
-                                    ("DUE", "due_on"), ("OVERDUE", "overdue")])
-    away = table(v["absences"], [("FROM", "from"), ("TO", "to"), ("SUBSTITUTE", "substitute"),
-                                 ("REASON", "reason"), ("ENDED", "ended_at")])
-    problems = table(v["delivery_problems"], [("NOTICE", "id"), ("KIND", "kind"),
-                                              ("STATUS", "status"), ("CHANNEL", "channel"),
-                                              ("REASON", "reason"), ("ERROR", "error")])
-    return "\n\n".join([head, "Open cases:\n" + cases, "Open tasks:\n" + tasks,
-                        "Absences:\n" + away, "Bounced or dead notices:\n" + problems])
+    tr, names = env.tr, env.names
+    head = pairs({**v, "logins": v["logins"] or None, "roles": roles_of(v["roles"]),
+                  "channel": code(v["channel"]), "notify": code(v["notify"])},
+                 [(N_("Person"), "handle"), (N_("Name"), "name"), (N_("Roles"), "roles"),
+                  (N_("Logins"), "logins"), (N_("E-mail"), "email"), (N_("Channel"), "channel"),
+                  (N_("Address"), "address"), (N_("Notify"), "notify"),
+                  (N_("Quiet hours"), "quiet"), (N_("Fallback"), "fallback"),
+                  (N_("Active"), "active"), (N_("Overdue"), "overdue")], tr)
+    cases = table([{**c, "state": _case_state(c, names)} for c in v["open_cases"]],
+                  [(N_("CASE"), "key"), (N_("STATE"), "state"), (N_("TITLE"), "title")], tr)
+    tasks = table(v["open_tasks"], [(N_("ID"), "id"), (N_("CASE"), "case"), (N_("RULE"), "rule"),
+                                    (N_("DUE"), "due_on"), (N_("OVERDUE"), "overdue")], tr)
+    away = table(v["absences"], [(N_("FROM"), "from"), (N_("TO"), "to"),
+                                 (N_("SUBSTITUTE"), "substitute"), (N_("REASON"), "reason"),
+                                 (N_("ENDED"), "ended_at")], tr)
+    problems = table([{**p, "kind": code(p["kind"]), "status": code(p["status"]),
+                       "channel": code(p["channel"])} for p in v["delivery_problems"]],
+                     [(N_("NOTICE"), "id"), (N_("KIND"), "kind"), (N_("STATUS"), "status"),
+                      (N_("CHANNEL"), "channel"), (N_("REASON"), "reason"),
+                      (N_("ERROR"), "error")], tr)
+    return "\n\n".join([head, tr(_("Open cases:")) + "\n" + cases,
+                         tr(_("Open tasks:")) + "\n" + tasks, tr(_("Absences:")) + "\n" + away,
+                         tr(_("Bounced or dead notices:")) + "\n" + problems])
+
+
+def _case_state(row: dict[str, Any], names: Any) -> Any:
+    prefix = str(row.get("key", "")).split("-", 1)[0]
+    w = next((s.name for s in names.specs.values() if s.key_prefix == prefix), "")
+    return names.state(w, row.get("state"))
 
 
 @person.command("roles")
@@ -193,13 +216,17 @@ def roles_(env: Env) -> None:
     """
     from torchflow.domain.permissions import PERMISSIONS
 
+    PERMISSION_ROLES = {r for r, _w in PERMISSIONS.values()}
+
     rows = [{"action": a, "role": r, "what": w} for a, (r, w) in PERMISSIONS.items()]
-    rows.append({"action": "case.edit", "role": "owner, assignees or admin",
-                 "what": "set a case's fields, add notes (`case set`, `case note`)"})
-    rows.append({"action": "case.advance", "role": "as the workflow says",
-                 "what": "fire a transition (its `roles` in the workflow file)"})
-    env.emit(rows, lambda r: table(r, [("ACTION", "action"), ("ROLE", "role"),
-                                       ("WHAT", "what")]))
+    rows.append({"action": "case.edit", "role": N_("owner, assignees or admin"),
+                 "what": N_("set a case's fields, add notes (`case set`, `case note`)")})
+    rows.append({"action": "case.advance", "role": N_("as the workflow says"),
+                 "what": N_("fire a transition (its `roles` in the workflow file)")})
+    env.emit(rows, lambda r: table(
+        [{**row, "role": Role(row["role"]) if row["role"] in PERMISSION_ROLES
+          else Text(row["role"]), "what": Text(row["what"])} for row in r],
+        [(N_("ACTION"), "action"), (N_("ROLE"), "role"), (N_("WHAT"), "what")], env.tr))
 
 
 @person.command("list")
@@ -215,7 +242,8 @@ def list_(env: Env, limit: int, offset: int) -> None:
     """
     from torchflow.service.people import staff as people
 
-    env.emit_page(people.list_people(env.app, limit=limit, offset=offset), PEOPLE_COLUMNS)
+    env.emit_page(people.list_people(env.app, limit=limit, offset=offset), PEOPLE_COLUMNS,
+                  lambda r: {**r, "roles": roles_of(r["roles"]), "channel": code(r["channel"])})
 
 
 @person.command("handover")
@@ -236,9 +264,10 @@ def handover(env: Env, old: str, new: str, deactivate: bool) -> None:
     if deactivate:
         env.require("person.deactivate")
     result = people.handover(env.app, actor, old, new, deactivate=deactivate)
-    flight = (f" ({result.in_flight} being sent: moved if that send fails)"
-              if result.in_flight else "")
     data = {"from": result.giver, "to": result.taker, "cases": result.cases,
             "tasks": result.tasks, "notices": result.notices, "in_flight": result.in_flight}
-    env.emit(data, f"{old} -> {new}: {result.cases} case(s), {result.tasks} task(s), "
-             f"{result.notices} pending notice(s) moved{flight}")
+    moved = _("{old} -> {new}: {cases} case(s), {tasks} task(s), {notices} pending notice(s) "
+              "moved", old=result.giver, new=result.taker, cases=result.cases,
+              tasks=result.tasks, notices=result.notices)
+    env.emit(data, _("{moved} ({n} being sent: moved if that send fails)", moved=moved,
+                     n=result.in_flight) if result.in_flight else moved)

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from torchflow.cli.context import Env, pass_env
+from torchflow.cli.context import Env, code, pass_env, usage_error
 from torchflow.cli.params import DATE, Whole
+from torchflow.i18n import _
 
 
 @click.command("away")
@@ -37,8 +38,9 @@ def away(env: Env, handle: str, starts: date, ends: date, substitute: str, reaso
 
     result = absences.record_absence(env.app, env.actor(), handle, starts=starts, ends=ends,
                                      substitute=substitute, reason=reason)
-    env.emit(result, lambda r: f"{r['handle']} away {r['from']} to {r['to']}; "
-             f"{r['substitute']} stands in")
+    env.emit(result, lambda r: _("{handle} away {start} to {end}; {substitute} stands in",
+                                 handle=r["handle"], start=r["from"], end=r["to"],
+                                 substitute=r["substitute"]))
 
 
 @click.command("back")
@@ -54,8 +56,8 @@ def back(env: Env, handle: str) -> None:
     from torchflow.service.people import absences
 
     result = absences.end_absence(env.app, env.actor(), handle)
-    env.emit(result, lambda r: f"{r['handle']} back on {r['back_on']} "
-             f"({r['ended']} absence(s) ended)")
+    env.emit(result, lambda r: _("{handle} back on {day} ({n} absence(s) ended)",
+                                 handle=r["handle"], day=r["back_on"], n=r["ended"]))
 
 
 def _checked(parser: Callable[[], Callable[[str], Any]]) -> Callable[..., Any]:
@@ -70,7 +72,7 @@ def _checked(parser: Callable[[], Callable[[str], Any]]) -> Callable[..., Any]:
         try:
             return parser()(value)
         except InvalidInput as exc:
-            raise click.BadParameter(str(exc), param=param) from None
+            raise click.BadParameter(exc.text, param=param) from None  # type: ignore[arg-type]
 
     return callback
 
@@ -114,9 +116,9 @@ def notify(env: Env, handle: str, mode: str | None, quiet: Any, no_quiet: bool,
     from torchflow.service.people import notify as absences
 
     if quiet is not None and no_quiet:
-        raise click.UsageError("give --quiet or --no-quiet, not both")
+        raise usage_error(_("give --quiet or --no-quiet, not both"))
     if fallback is not None and no_fallback:
-        raise click.UsageError("give --fallback or --no-fallback, not both")
+        raise usage_error(_("give --fallback or --no-fallback, not both"))
     changes: dict[str, Any] = {"notify": mode, "fallback_after": fallback_after}
     if quiet is not None or no_quiet:
         changes["quiet"] = quiet
@@ -126,9 +128,12 @@ def notify(env: Env, handle: str, mode: str | None, quiet: Any, no_quiet: bool,
         result = absences.set_notify(env.app, env.actor(), handle, **changes)
     else:  # nothing to change: a read, open to anyone
         result = absences.notify_of(env.app, handle)
-    env.emit(result, lambda r: f"{r['handle']}: {r['notify']}, quiet "
-             f"{r['quiet'] or 'none'}, fallback {r['fallback'] or 'none'}"
-             + (f" after {r['fallback_after']} refusal(s)" if r["fallback"] else ""))
+    env.emit(result, lambda r: _(
+        "{handle}: {notify}, quiet {quiet}, fallback {fallback} after {n} refusal(s)",
+        handle=r["handle"], notify=code(r["notify"]), quiet=r["quiet"] or _("none"),
+        fallback=r["fallback"], n=r["fallback_after"]) if r["fallback"] else _(
+        "{handle}: {notify}, quiet {quiet}, fallback {fallback}", handle=r["handle"],
+        notify=code(r["notify"]), quiet=r["quiet"] or _("none"), fallback=_("none")))
 
 
 COMMANDS = (away, back, notify)

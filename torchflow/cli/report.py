@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from torchflow.cli.context import Env, pass_env
-from torchflow.cli.params import DATE, Whole
+from torchflow.cli.params import DATE, Choice, Whole
+from torchflow.i18n import _
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,14 +58,14 @@ def _filters(env: Env, start: date | None, end: date | None, period: str | None,
 def _run(env: Env, name: str, csv_path: str | None, xlsx_path: str | None,
          chart_path: str | None, filters: Any) -> None:
     from torchflow.reports import export
-    from torchflow.service.reports.registry import run
+    from torchflow.service.reports.registry import english, run
 
     doc = run(env.app, name, filters)
     with _extra():
         if chart_path:
             from torchflow.reports.charts import draw
 
-            draw(doc, chart_path)
+            draw(doc, chart_path, english(env.app))
         if csv_path:
             export.write_csv(doc, csv_path)
         if xlsx_path:
@@ -80,13 +81,13 @@ def _extra() -> Iterator[None]:
     except ModuleNotFoundError as exc:
         from torchflow.errors import InvalidInput
 
-        raise InvalidInput(f"{exc.name} is not installed; pip install 'torchflow[reports]'"
-                           ) from None
+        raise InvalidInput(_("{module} is not installed; pip install 'torchflow[reports]'",
+                             module=exc.name)) from None
 
 
 @report.command()
 @_common
-@click.option("--by", type=click.Choice(["month", "quarter", "year"]), default="quarter",
+@click.option("--by", type=Choice(["month", "quarter", "year"]), default="quarter",
               show_default=True, help="Group by month, quarter or year.")
 @pass_env
 def outcomes(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: str | None,
@@ -176,8 +177,8 @@ def html(env: Env, out: str, **span: Any) -> None:
       torchflow report html report-2026Q4.html --period 2026Q4
     """
     from torchflow.reports.html import write
-    from torchflow.service.reports.registry import run_all
+    from torchflow.service.reports.registry import english, run_all
 
     with _extra():
-        write(*run_all(env.app, _filters(env, **span)), out)
-    env.emit({"written": out}, f"HTML report written to {out}")
+        write(*run_all(env.app, _filters(env, **span)), out, english(env.app))
+    env.emit({"written": out}, _("HTML report written to {file}", file=out))

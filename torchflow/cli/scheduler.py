@@ -8,6 +8,7 @@ import logging
 import click
 
 from torchflow.cli.context import Env, pass_env
+from torchflow.i18n import _
 
 
 @click.group()
@@ -57,5 +58,6 @@ def tick(env: Env) -> None:
     result = tick_once(env.app)
     s, d = result.sweep, result.dispatch
     env.emit(result.as_dict(),
-             f"swept {s.tasks} task(s): {s.notices} notice(s), {s.digests} digest(s); "
-             f"sent {d.sent}, failed {d.failed}, dead {d.dead}")
+             _("swept {tasks} task(s): {notices} notice(s), {digests} digest(s); sent {sent}, "
+               "failed {failed}, dead {dead}", tasks=s.tasks, notices=s.notices,
+               digests=s.digests, sent=d.sent, failed=d.failed, dead=d.dead))

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from torchflow.cli.context import Env, pass_env
+from torchflow.cli.params import Choice
+from torchflow.i18n import N_, Text, _
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -45,8 +47,9 @@ def template(env: Env, workflow: str, out: Path) -> None:
     from torchflow.service.sheets import imports
 
     result = imports.write_template(env.app, workflow, out)
-    env.emit(result, lambda r: f"wrote {r['file']}: {len(r['columns'])} columns for "
-                               f"{r['workflow']}; fill one row per matter under the hint row")
+    env.emit(result, lambda r: _("wrote {file}: {n} columns for {workflow}; fill one row per "
+                                 "matter under the hint row", file=r["file"],
+                                 n=len(r["columns"]), workflow=env.names.workflow(r["workflow"])))
 
 
 @import_.command("cases")
@@ -74,22 +77,24 @@ def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
     from torchflow.service.sheets import imports
 
     actor = env.actor()
-    with _progress("importing") as progress:
+    with _progress(env.tr(_("importing"))) as progress:
         result = imports.import_cases(env.app, actor, workflow, file, sheet=sheet,
                                       dry_run=dry_run, skip_bad=skip_bad, progress=progress)
     env.emit(result.view(), render_import)
 
 
-def render_import(r: dict[str, Any]) -> str:
-    would = "would be " if r["dry_run"] else ""
-    text = (f"{r['file']}: {r['created']} {would}created, {r['updated']} {would}updated, "
-            f"{r['unchanged']} unchanged")
+def render_import(r: dict[str, Any]) -> Text:
+    counts = {"file": r["file"], "created": r["created"], "updated": r["updated"],
+              "unchanged": r["unchanged"]}
+    text = (_("{file}: {created} would be created, {updated} would be updated, {unchanged} "
+              "unchanged", **counts) if r["dry_run"] else
+            _("{file}: {created} created, {updated} updated, {unchanged} unchanged", **counts))
     if r["bad"]:
-        text += f"; {r['bad']} bad row(s) skipped"
-        if r["bad_file"]:
-            text += f", written to {r['bad_file']}"
+        text = (_("{text}; {n} bad row(s) skipped, written to {file}", text=text, n=r["bad"],
+                  file=r["bad_file"]) if r["bad_file"] else
+                _("{text}; {n} bad row(s) skipped", text=text, n=r["bad"]))
     if r["dry_run"]:
-        text += " (dry run: nothing written)"
+        text = _("{text} (dry run: nothing written)", text=text)
     return text
 
 
@@ -132,9 +137,7 @@ def people_(env: Env, file: Path, dry_run: bool) -> None:
     if not dry_run:
         env.require("person.add")
     result = imports.import_people(env.app, file, dry_run=dry_run)
-    env.emit(result, lambda r: f"{r['file']}: {r['added']} added, {r['updated']} updated, "
-                               f"{r['unchanged']} unchanged"
-                               + (" (dry run: nothing written)" if r["dry_run"] else ""))
+    env.emit(result, lambda r: _people_line(r))
 
 
 @click.group("export")
@@ -148,9 +151,22 @@ def export() -> None:
     """
 
 
-def _exported(r: dict[str, Any]) -> str:
-    sheets = f" in {len(r['sheets'])} sheet(s)" if r.get("sheets") else ""
-    return f"wrote {r['rows']} {r['what']} to {r['file']}{sheets}"
+def _people_line(r: dict[str, Any]) -> Text:
+    text = _("{file}: {added} added, {updated} updated, {unchanged} unchanged", file=r["file"],
+             added=r["added"], updated=r["updated"], unchanged=r["unchanged"])
+    return _("{text} (dry run: nothing written)", text=text) if r["dry_run"] else text
+
+
+_EXPORTED = {"cases": N_("cases"), "tasks": N_("tasks"), "history": N_("history"),
+             "notices": N_("notices")}
+
+
+def _exported(r: dict[str, Any]) -> Text:
+    what = Text(r["what"])
+    if r.get("sheets"):
+        return _("wrote {n} {what} to {file} in {sheets} sheet(s)", n=r["rows"], what=what,
+                 file=r["file"], sheets=len(r["sheets"]))
+    return _("wrote {n} {what} to {file}", n=r["rows"], what=what, file=r["file"])
 
 
 @export.command("cases")
@@ -177,8 +193,8 @@ def export_cases(env: Env, out: Path, workflow: str | None, state: str | None,
 @export.command("tasks")
 @click.argument("out", type=FILE)
 @click.option("--assignee", metavar="HANDLE", help="Only HANDLE's tasks.")
-@click.option("--kind", type=click.Choice(["contact", "visit", "deadline"]))
-@click.option("--status", type=click.Choice(["open", "done", "cancelled", "missed"]))
+@click.option("--kind", type=Choice(["contact", "visit", "deadline"]))
+@click.option("--status", type=Choice(["open", "done", "cancelled", "missed"]))
 @click.option("--workflow", help="Only this workflow's cases.")
 @pass_env
 def export_tasks(env: Env, out: Path, assignee: str | None, kind: str | None,
@@ -214,7 +230,7 @@ def export_history(env: Env, out: Path, case_key: str | None, workflow: str | No
 
 @export.command("notices")
 @click.argument("out", type=FILE)
-@click.option("--status", type=click.Choice(["pending", "sent", "dead", "cancelled"]))
+@click.option("--status", type=Choice(["pending", "sent", "dead", "cancelled"]))
 @click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
 @pass_env
 def export_notices(env: Env, out: Path, status: str | None, recipient: str | None) -> None:
@@ -251,5 +267,6 @@ def feed_token(env: Env, handle: str, rotate: bool) -> None:
     if env.actor().handle != handle:
         env.require("person.feed_token")
     result = feeds.rotate_token(env.app, handle) if rotate else feeds.show_token(env.app, handle)
-    env.emit(result, lambda r: f"{r['handle']}: feed file {r['file']}" if r["file"]
-             else f"{r['handle']} has no feed token yet; give one with --new")
+    env.emit(result, lambda r: _("{handle}: feed file {file}", handle=r["handle"],
+                                 file=r["file"]) if r["file"]
+             else _("{handle} has no feed token yet; give one with --new", handle=r["handle"]))

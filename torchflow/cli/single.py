@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-from torchflow.cli.context import Env, pass_env, table
+from torchflow.cli.context import Env, code, pass_env, table
+from torchflow.cli.params import Whole
+from torchflow.i18n import N_, Translator, _
 
 
 @click.command()
@@ -40,27 +42,32 @@ def init(env: Env, admin: str | None) -> None:
     added = first_admin(env.app, handle, login, named=admin is not None)
     result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
               "before": before, "after": after, "admin": added["handle"] if added else None}
+    tr = env.tr
     if before is None:
-        text = f"created the torchflow tables (schema {after})"
+        text = tr(_("created the torchflow tables (schema {schema})", schema=after))
     elif before == after:
-        text = f"database already at schema {after}"
+        text = tr(_("database already at schema {schema}", schema=after))
     else:
-        text = f"upgraded the database from schema {before} to {after}"
+        text = tr(_("upgraded the database from schema {before} to {after}", before=before,
+                    after=after))
     if added:
-        text += (f"\nfirst admin: {added['handle']} (login {login}); add people with "
-                 "`torchflow person add HANDLE --name NAME --login OSUSER`")
+        text += "\n" + tr(_("first admin: {handle} (login {login}); add people with "
+                            "`torchflow person add HANDLE --name NAME --login OSUSER`",
+                            handle=added["handle"], login=login))
     elif (admins := acting_admins(env.app)) == []:
-        text += ("\nno admin has a login yet (people from before logins): run `torchflow "
-                 "init --admin HANDLE` to make HANDLE, with your login, the admin")
+        text += "\n" + tr(_("no admin has a login yet (people from before logins): run "
+                            "`torchflow init --admin HANDLE` to make HANDLE, with your login, "
+                            "the admin"))
     elif admins and admin:
-        text += (f"\n--admin {admin} changed nobody: the database has an admin already "
-                 f"({', '.join(admins)}); an admin gives the role with `torchflow person "
-                 "edit HANDLE --add-role admin`")
+        text += "\n" + tr(_("--admin {handle} changed nobody: the database has an admin "
+                            "already ({admins}); an admin gives the role with `torchflow person "
+                            "edit HANDLE --add-role admin`", handle=admin,
+                            admins=", ".join(admins)))
     env.emit(result, text)
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(1, 90), default=14, show_default=True)
+@click.option("--days", type=Whole(1, 90), default=14, show_default=True)
 @click.option("--assignee", "--person", "assignee", metavar="HANDLE", help="Only HANDLE's work.")
 @click.option("--ics", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.ics",
               help="Write the open follow-ups as an iCalendar file for a phone or Outlook.")
@@ -80,33 +87,42 @@ def agenda(env: Env, days: int, assignee: str | None, ics: Path | None) -> None:
 
         feeds.write_ics(ics, feeds.agenda_ics(env.app, person=assignee, days=days))
         env.emit({"file": str(ics), "person": assignee, "days": days},
-                 f"wrote {ics}: follow-ups of {assignee or 'everyone'} due within {days} days")
+                 _("wrote {file}: follow-ups of {person} due within {days} days", file=ics,
+                   person=assignee or _("everyone"), days=days))
         return
 
     result = tasks.agenda(env.app, days=days, assignee=assignee)
-    env.emit(result, render_agenda)
+    env.emit(result, lambda r: render_agenda(r, env.tr))
 
 
-def render_agenda(r: dict[str, Any]) -> str:
-    tasks = table(r["tasks"], [("ID", "id"), ("CASE", "case"), ("KIND", "kind"),
-                               ("DUE", "due_on"), ("ASSIGNEE", "assignee"),
-                               ("TITLE", "title")])
-    notices = table([{**n, "at": n["at"][:16].replace("T", " ")} for n in r["notices"]],
-                    [("WHEN", "at"), ("KIND", "kind"), ("TO", "to"), ("CASE", "case"),
-                     ("TASK", "task")])
-    pending = table(r["pending"], [("ID", "id"), ("KIND", "kind"), ("TO", "to"),
-                                   ("CHANNEL", "channel"), ("SUBJECT", "subject")])
-    away = table(r.get("away", []), [("PERSON", "person"), ("FROM", "from"), ("TO", "to"),
-                                     ("SUBSTITUTE", "substitute")])
-    return (f"Due by {r['today']} + {r['days']} days:\n{tasks}\n\n"
-            f"Notices that will go out:\n{notices}\n\nWaiting to be sent:\n{pending}"
-            + (f"\n\nAway:\n{away}" if r.get("away") else ""))
+def render_agenda(r: dict[str, Any], tr: Translator) -> str:
+    def coded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**row, **{k: code(row[k]) for k in ("kind", "channel") if k in row}}
+                for row in rows]
+
+    tasks = table(coded(r["tasks"]), [(N_("ID"), "id"), (N_("CASE"), "case"),
+                                      (N_("KIND"), "kind"), (N_("DUE"), "due_on"),
+                                      (N_("ASSIGNEE"), "assignee"), (N_("TITLE"), "title")], tr)
+    notices = table(coded([{**n, "at": n["at"][:16].replace("T", " ")} for n in r["notices"]]),
+                    [(N_("WHEN"), "at"), (N_("KIND"), "kind"), (N_("TO"), "to"),
+                     (N_("CASE"), "case"), (N_("TASK"), "task")], tr)
+    pending = table(coded(r["pending"]), [(N_("ID"), "id"), (N_("KIND"), "kind"),
+                                          (N_("TO"), "to"), (N_("CHANNEL"), "channel"),
+                                          (N_("SUBJECT"), "subject")], tr)
+    away = table(r.get("away", []), [(N_("PERSON"), "person"), (N_("FROM"), "from"),
+                                     (N_("TO"), "to"), (N_("SUBSTITUTE"), "substitute")], tr)
+    parts = [tr(_("Due by {today} + {days} days:", today=r["today"], days=r["days"])) + "\n"
+             + tasks, tr(_("Notices that will go out:")) + "\n" + notices,
+             tr(_("Waiting to be sent:")) + "\n" + pending]
+    if r.get("away"):
+        parts.append(tr(_("Away:")) + "\n" + away)
+    return "\n\n".join(parts)
 
 
 @click.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to write the demo (default: a new temporary folder).")
-@click.option("--days", type=click.IntRange(1, 120), default=30, show_default=True,
+@click.option("--days", type=Whole(1, 120), default=30, show_default=True,
               help="How many days to simulate.")
 @pass_env
 def demo(env: Env, directory: Path | None, days: int) -> None:

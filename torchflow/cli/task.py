@@ -6,12 +6,13 @@ from datetime import date, timedelta
 
 import click
 
-from torchflow.cli.context import Env, pass_env
-from torchflow.cli.params import DATE, ID, LIMIT, OFFSET, SPAN
+from torchflow.cli.context import Env, code, pass_env, usage_error
+from torchflow.cli.params import DATE, ID, LIMIT, OFFSET, SPAN, Choice
 from torchflow.domain.status import TaskKind, choices
+from torchflow.i18n import N_, _
 
-TASK_COLUMNS = [("ID", "id"), ("CASE", "case"), ("KIND", "kind"), ("DUE", "due_on"),
-                ("ASSIGNEE", "assignee"), ("TITLE", "title")]
+TASK_COLUMNS = [(N_("ID"), "id"), (N_("CASE"), "case"), (N_("KIND"), "kind"),
+                (N_("DUE"), "due_on"), (N_("ASSIGNEE"), "assignee"), (N_("TITLE"), "title")]
 
 
 @click.group()
@@ -31,7 +32,7 @@ def task() -> None:
 @click.option("--due-within", metavar="SPAN", type=SPAN,
               help="Only tasks due within SPAN (0d, 3d, 2w).")
 @click.option("--overdue", is_flag=True, help="Only overdue tasks.")
-@click.option("--kind", type=click.Choice(choices(TaskKind)))
+@click.option("--kind", type=Choice(choices(TaskKind)))
 @click.option("--limit", type=LIMIT, default=500, show_default=True)
 @click.option("--offset", type=OFFSET, default=0, help="Skip this many tasks first.")
 @pass_env
@@ -46,11 +47,11 @@ def list_(env: Env, mine: bool, assignee: str | None, due_within: timedelta | No
     from torchflow.service.followups import work as tasks
 
     if mine and assignee:
-        raise click.UsageError("--mine and --assignee exclude each other; use one")
+        raise usage_error(_("--mine and --assignee exclude each other; use one"))
     who = env.actor().handle if mine else assignee
     page = tasks.list_tasks(env.app, assignee=who, due_within=due_within, overdue=overdue,
                             kind=kind, limit=limit, offset=offset)
-    env.emit_page(page, TASK_COLUMNS)
+    env.emit_page(page, TASK_COLUMNS, lambda r: {**r, "kind": code(r["kind"])})
 
 
 @task.command("done")
@@ -68,8 +69,9 @@ def done(env: Env, task_id: int, note: str | None) -> None:
 
     result = tasks.complete(env.app, env.actor(), task_id, note)
     nxt = result["next"]
-    env.emit(result, lambda r: f"task #{task_id} done" +
-             (f"; next due {nxt['due_on']}" if nxt else ""))
+    env.emit(result, lambda r: _("task #{id} done; next due {due}", id=task_id,
+                                 due=nxt["due_on"]) if nxt
+             else _("task #{id} done", id=task_id))
 
 
 @task.command("snooze")
@@ -88,7 +90,8 @@ def snooze(env: Env, task_id: int, to: date, reason: str) -> None:
     from torchflow.service.followups import work as tasks
 
     result = tasks.snooze(env.app, env.actor(), task_id, to, reason)
-    env.emit(result, lambda r: f"task #{task_id} now due {r['due_on']}{r['note']}")
+    env.emit(result, lambda r: _("task #{id} now due {due}{note}", id=task_id, due=r["due_on"],
+                                 note=r["note"]))
 
 
 @task.command("reassign")
@@ -105,4 +108,5 @@ def reassign(env: Env, task_id: int, handle: str) -> None:
     from torchflow.service.followups import work as tasks
 
     result = tasks.reassign(env.app, env.actor(), task_id, handle)
-    env.emit(result, lambda r: f"task #{task_id} assigned to {handle}")
+    env.emit(result, lambda r: _("task #{id} assigned to {handle}", id=task_id,
+                                 handle=r["assignee"]))

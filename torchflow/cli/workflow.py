@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from torchflow.cli.context import Env, pairs, pass_env, table
-from torchflow.cli.params import STATE_PAIR
+from torchflow.cli.context import Env, code, pad, pairs, pass_env, table, usage_error
+from torchflow.cli.params import STATE_PAIR, Choice, Whole
+from torchflow.i18n import N_, Listing, Role, Text, Translator, _, ngettext_
 
 
 @click.group()
@@ -34,14 +35,17 @@ def list_(env: Env) -> None:
     from torchflow.service.workflows import definitions as workflows
 
     rows = workflows.list_workflows(env.app)
-    env.emit(rows, lambda r: table(r, [("NAME", "name"), ("VERSION", "version"),
-                                        ("STORED", "stored_versions"), ("OPEN", "open_cases"),
-                                        ("TITLE", "title")]))
+    names = env.names
+    env.emit(rows, lambda r: table(
+        [{**row, "title": names.specs[row["name"]].label if row["name"] in names.specs
+          else row["title"]} for row in r],
+        [(N_("NAME"), "name"), (N_("VERSION"), "version"), (N_("STORED"), "stored_versions"),
+         (N_("OPEN"), "open_cases"), (N_("TITLE"), "title")], env.tr))
 
 
 @workflow.command("show")
 @click.argument("name")
-@click.option("--version", "version", type=click.IntRange(1), help="A stored older version.")
+@click.option("--version", "version", type=Whole(1), help="A stored older version.")
 @pass_env
 def show(env: Env, name: str, version: int | None) -> None:
     """States, transitions, fields and follow-up rules of NAME.
@@ -53,28 +57,55 @@ def show(env: Env, name: str, version: int | None) -> None:
     """
     from torchflow.service.workflows import definitions as workflows
 
-    view = workflows.spec_view(workflows.get_spec(env.app, name, version))
-    env.emit(view, render_spec)
+    spec = workflows.get_spec(env.app, name, version)
+    env.emit(workflows.spec_view(spec), lambda v: render_spec(v, spec, env.tr))
 
 
-def render_spec(v: dict[str, Any]) -> str:
-    from torchflow.service.workflows.definitions import describe_rule
-
-    head = pairs(v, [("Workflow", "name"), ("Title", "title"), ("Version", "version"),
-                     ("Key prefix", "key_prefix"), ("Starts in", "initial")])
-    fields = table(v["fields"], [("FIELD", "name"), ("TYPE", "type"), ("REQUIRED", "required"),
-                                 ("TITLE", "title")])
+def render_spec(v: dict[str, Any], spec: Any, tr: Translator) -> str:
+    initial = spec.states.get(v["initial"])
+    head = pairs({**v, "title": spec.label,
+                  "initial": initial.term if initial is not None else v["initial"]}, [
+        (N_("Workflow"), "name"), (N_("Title"), "title"), (N_("Version"), "version"),
+        (N_("Key prefix"), "key_prefix"), (N_("Starts in"), "initial")], tr)
+    fields = table([{**f, "type": code(f["type"]), "title": spec.fields[f["name"]].label}
+                    for f in v["fields"]],
+                   [(N_("FIELD"), "name"), (N_("TYPE"), "type"), (N_("REQUIRED"), "required"),
+                    (N_("TITLE"), "title")], tr)
     states = []
     for s in v["states"]:
-        mark = " (terminal)" if s["terminal"] else ""
-        states.append(f"  {s['name']}{mark}: {s['title']}")
-        states.extend(f"      - {describe_rule(r)}" for r in s["follow_ups"])
+        label = tr(spec.states[s["name"]].label)
+        line = (_("{state} (terminal): {title}", state=s["name"], title=label) if s["terminal"]
+                else _("{state}: {title}", state=s["name"], title=label))
+        states.append("  " + tr(line))
+        states.extend("      - " + tr(describe_rule(r)) for r in s["follow_ups"])
     moves = table(
-        [{**t, "from": ", ".join(t["from"])} for t in v["transitions"]],
-        [("TRIGGER", "trigger"), ("FROM", "from"), ("TO", "to"), ("REQUIRES", "requires"),
-         ("ROLES", "roles")],
-    )
-    return "\n\n".join([head, fields, "States:\n" + "\n".join(states), moves])
+        [{**t, "from": ", ".join(t["from"]), "roles": [tr(Role(r)) for r in t["roles"]]}
+         for t in v["transitions"]],
+        [(N_("TRIGGER"), "trigger"), (N_("FROM"), "from"), (N_("TO"), "to"),
+         (N_("REQUIRES"), "requires"), (N_("ROLES"), "roles")], tr)
+    return "\n\n".join([head, fields, tr(_("States:")) + "\n" + "\n".join(states), moves])
+
+
+def describe_rule(view: dict[str, Any]) -> Text:
+    """A follow-up rule in words (``workflows.rule_view``)."""
+    ahead = view["remind_workdays"]
+    if view["kind"] == "contact":
+        every = view["every_workdays"]
+        text = (_("daily contact") if every == 1
+                else _("contact every {n} workdays", n=every))
+        if "escalate_after" in view:
+            text = _("{rule}, {n} missed in a row escalate to {role}", rule=text,
+                     n=view["escalate_after"], role=Role(view["escalate_to"]))
+    elif view["kind"] == "visit":
+        low, high = view["gap_days"]
+        text = _("visit at a random working day {low}-{high} days after the last", low=low,
+                 high=high)
+    else:
+        text = _("deadline within {n} workdays, escalate to {role}",
+                 n=view["within_workdays"], role=Role(view["escalate_to"]))
+    if ahead:
+        return _("{rule}, reminder {n} workday(s) ahead", rule=text, n=ahead)
+    return text
 
 
 @workflow.command("validate")
@@ -103,20 +134,24 @@ def validate(env: Env, files: tuple[Path, ...]) -> None:
         env.emit({"files": found.files, "problems": list(found.errors),
                   "warnings": list(found.warnings), "ok": not found.errors}, "")
     else:
+        tr = env.tr
         for problem in found.errors:
-            click.echo(f"error: {problem}", err=True)
+            click.echo(tr(_("error: {problem}", problem=problem)), err=True)
         for warning in found.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        click.echo(found.summary)
+            click.echo(tr(_("warning: {warning}", warning=warning)), err=True)
+        click.echo(tr(Listing([
+            ngettext_("{n} workflow", "{n} workflows", found.files),
+            ngettext_("{n} error", "{n} errors", len(found.errors)),
+            ngettext_("{n} warning", "{n} warnings", len(found.warnings))])))
     if found.errors:
         raise SystemExit(1)
 
 
 @workflow.command("diagram")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+@click.option("--format", "fmt", type=Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True)
-@click.option("--version", "version", type=click.IntRange(1), help="A stored older version.")
+@click.option("--version", "version", type=Whole(1), help="A stored older version.")
 @pass_env
 def diagram(env: Env, name: str, fmt: str, version: int | None) -> None:
     """Draw the state machine of NAME as Mermaid or Graphviz DOT text.
@@ -133,7 +168,7 @@ def diagram(env: Env, name: str, fmt: str, version: int | None) -> None:
 
 @workflow.command("migrate")
 @click.argument("name", required=False)
-@click.option("--to", "to_version", type=click.IntRange(1),
+@click.option("--to", "to_version", type=Whole(1),
               help="The version to move to: a stored one or the file's.")
 @click.option("--map", "pairs_", type=STATE_PAIR, multiple=True,
               help="old_state=new_state for a state renamed or removed (repeatable).")
@@ -165,74 +200,88 @@ def migrate(env: Env, name: str | None, to_version: int | None,
 
     if revert_key:
         if name or to_version or pairs_ or case_key or dry_run or allow_terminal:
-            raise click.UsageError("--revert KEY takes no NAME or other options; "
-                                   "e.g. torchflow workflow migrate --revert PI-2026-0001")
+            raise usage_error(_("--revert KEY takes no NAME or other options; e.g. torchflow "
+                                "workflow migrate --revert PI-2026-0001"))
         outcome = vm.revert(env.app, env.require("workflow.migrate"), revert_key)
-        env.emit(vm.outcome_view(outcome), render_outcomes)
+        env.emit(vm.outcome_view(outcome), lambda v: render_outcomes(v, env.tr))
         return
     if not name or to_version is None:
-        raise click.UsageError("give NAME and --to VERSION, e.g. "
-                               "torchflow workflow migrate project_introduction --to 2 --dry-run")
+        raise usage_error(_("give NAME and --to VERSION, e.g. torchflow workflow migrate "
+                            "project_introduction --to 2 --dry-run"))
     mapping = dict(pairs_)
     if len(mapping) != len(pairs_):
-        raise click.UsageError("--map names a state twice; map each old state once")
+        raise usage_error(_("--map names a state twice; map each old state once"))
     actor = None if dry_run else env.require("workflow.migrate")
     plan = vm.plan(env.app, name, to_version, mapping=mapping, case_key=case_key,
                    allow_terminal=allow_terminal, store=not dry_run)
+    tr = env.tr
     if dry_run:
-        env.emit(vm.plan_view(plan), render_plan)
+        env.emit(vm.plan_view(plan), lambda v: render_plan(v, tr))
         return
     assert actor is not None
     outcomes = [vm.outcome_view(o) for o in vm.apply(env.app, actor, plan)]
-    env.emit({"workflow": name, "to_version": to_version, "cases": outcomes}, render_outcomes)
+    env.emit({"workflow": name, "to_version": to_version, "cases": outcomes},
+             lambda v: render_outcomes(v, tr))
     failed = [o for o in outcomes if not o["migrated"]]
     if failed:
-        click.echo(f"Error: {len(failed)} of {len(outcomes)} cases left on their version "
-                   f"(see above); fix and run again", err=True)
+        click.echo(tr(_("Error: {message}", message=_(
+            "{failed} of {total} cases left on their version (see above); fix and run again",
+            failed=len(failed), total=len(outcomes)))), err=True)
         raise SystemExit(1)
 
 
-_ACTION = {"kept": "kept", "re-planned": "re-planned", "cancelled": "cancelled", "new": "new"}
+_ACTION = {"kept": N_("kept"), "re-planned": N_("re-planned"), "cancelled": N_("cancelled"),
+           "new": N_("new")}
 
 
-def render_plan(v: dict[str, Any]) -> str:
+def render_plan(v: dict[str, Any], tr: Translator) -> str:
     lines = []
+    to = v["to_version"]
     for c in v["cases"]:
-        closes = " (closes the case)" if c["closes"] else ""
-        lines.append(f"{c['key']}  v{c['from_version']} {c['from']} -> "
-                     f"v{v['to_version']} {c['to']}{closes}")
+        move = _("{key}  v{old} {from_state} -> v{new} {to_state}", key=c["key"],
+                 old=c["from_version"], from_state=c["from"], new=to, to_state=c["to"])
+        lines.append(tr(_("{move} (closes the case)", move=move) if c["closes"] else move))
         if c["missing_fields"]:
-            lines.append("  required to open, missing: " + ", ".join(c["missing_fields"]))
-        lines.extend(f"  needed before {trigger}: {', '.join(names)}"
+            lines.append("  " + tr(_("required to open, missing: {fields}",
+                                     fields=Listing(c["missing_fields"]))))
+        lines.extend("  " + tr(_("needed before {trigger}: {fields}", trigger=trigger,
+                                 fields=Listing(names)))
                      for trigger, names in c["needed_before"].items())
-        lines.extend(f"  not valid in v{v['to_version']}: {why}"
+        lines.extend("  " + tr(_("not valid in v{version}: {why}", version=to, why=why))
                      for why in c["invalid_fields"].values())
-        lines.extend("  " + _task_line(t) for t in c["tasks"])
+        lines.extend("  " + _task_line(t, tr) for t in c["tasks"])
     t = v["totals"]
-    lines.append(f"{t['cases']} open case(s) to version {v['to_version']}"
-                 + (f", {t['closing']} closing" if t["closing"] else "")
-                 + f"; follow-ups: {t['kept']} kept, {t['re-planned']} re-planned, "
-                 f"{t['cancelled']} cancelled, {t['new']} new (dry run: nothing changed)")
+    head = _("{n} open case(s) to version {version}", n=t["cases"], version=to)
+    if t["closing"]:
+        head = _("{cases}, {n} closing", cases=head, n=t["closing"])
+    lines.append(tr(_("{cases}; follow-ups: {kept} kept, {replanned} re-planned, {cancelled} "
+                      "cancelled, {new} new (dry run: nothing changed)", cases=head,
+                      kept=t["kept"], replanned=t["re-planned"], cancelled=t["cancelled"],
+                      new=t["new"])))
     return "\n".join(lines)
 
 
-def _task_line(t: dict[str, Any]) -> str:
+def _task_line(t: dict[str, Any], tr: Translator) -> str:
     rule = t["rule"] if t["was_rule"] in (None, t["rule"]) else f"{t['was_rule']} -> {t['rule']}"
     if t["action"] == "re-planned":
         when = f"{t['old_due']} -> {t['new_due']}"
     else:
         when = t["new_due"] or t["old_due"]
-    task = f"#{t['task']}" if t["task"] else "new"
-    return f"{_ACTION[t['action']]:<10}  {task:<6}  {rule}  {when}"
+    task = f"#{t['task']}" if t["task"] else tr.gettext(_ACTION["new"])
+    action = tr.gettext(_ACTION[t["action"]])
+    return f"{pad(action, 10)}  {pad(task, 6)}  {rule}  {when}"
 
 
-def render_outcomes(v: dict[str, Any]) -> str:
+def render_outcomes(v: dict[str, Any], tr: Translator) -> str:
     rows = v.get("cases", [v])
     lines = []
     for o in rows:
         if o["migrated"]:
-            lines.append(f"{o['key']}  moved v{o['from_version']} {o['from']} -> "
-                         f"v{o['to_version']} {o['to']} (event {o['event']})")
+            lines.append(tr(_("{key}  moved v{old} {from_state} -> v{new} {to_state} (event "
+                              "{event})", key=o["key"], old=o["from_version"],
+                              from_state=o["from"], new=o["to_version"], to_state=o["to"],
+                              event=o["event"])))
         else:
-            lines.append(f"{o['key']}  left on v{o['from_version']}: {o['reason']}")
-    return "\n".join(lines) if lines else "no open cases to move"
+            lines.append(tr(_("{key}  left on v{old}: {reason}", key=o["key"],
+                              old=o["from_version"], reason=o["reason"])))
+    return "\n".join(lines) if lines else tr(_("no open cases to move"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import _
 
 MAX_DAYS = 366  # an absence of more than a year is a typo or a handover
 
@@ -80,17 +81,19 @@ def check_new(new: Absence, existing: Iterable[Absence]) -> None:
     """Refuse an absence that is malformed or would make a substitute cycle on
     any of its days (A covers B while B covers A)."""
     if new.substitute == new.person:
-        raise InvalidInput(f"{new.person} cannot substitute for themself; name someone else")
+        raise InvalidInput(_("{person} cannot substitute for themself; name someone else",
+                             person=new.person))
     if new.ends < new.starts:
-        raise InvalidInput(f"--to {new.ends} is before --from {new.starts}; "
-                           "the absence ends on or after the day it starts")
+        raise InvalidInput(_("--to {end} is before --from {start}; the absence ends on or "
+                             "after the day it starts", end=new.ends, start=new.starts))
     if (new.ends - new.starts).days >= MAX_DAYS:
-        raise InvalidInput(f"an absence of more than {MAX_DAYS} days is refused; "
-                           "for a longer one hand the work over (person handover)")
+        raise InvalidInput(_("an absence of more than {days} days is refused; for a longer "
+                             "one hand the work over (person handover)", days=MAX_DAYS))
     overlapping = [a for a in existing if a.starts <= new.ends and new.starts <= a.ends]
     for own in (a for a in overlapping if a.person == new.person):
-        raise Refused(f"{new.person} is already away {own.starts} to {own.ends}; "
-                      f"`torchflow person back {new.person}` first, then record it again")
+        raise Refused(_("{person} is already away {start} to {end}; `torchflow person back "
+                        "{person}` first, then record it again", person=new.person,
+                        start=own.starts, end=own.ends))
     others = [a for a in overlapping if a.person != new.person]
     day = new.starts
     while day <= new.ends:
@@ -99,9 +102,8 @@ def check_new(new: Absence, existing: Iterable[Absence]) -> None:
         while chain[-1] in away:
             nxt = away[chain[-1]].substitute
             if nxt in chain:
-                raise Refused(
-                    f"substitutes would go round in a circle on {day}: "
-                    + " -> ".join([*chain, nxt])
-                    + "; pick a substitute who is not away then")
+                raise Refused(_("substitutes would go round in a circle on {day}: {chain}; "
+                                "pick a substitute who is not away then", day=day,
+                                chain=" -> ".join([*chain, nxt])))
             chain.append(nxt)
         day += timedelta(days=1)

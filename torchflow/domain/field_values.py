@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from torchflow.domain.text import FIELD_TEXT_MAX, HANDLE_MAX, check_line, printable
+from torchflow.domain.text import FIELD_TEXT_MAX, NAME_MAX, check_line
+from torchflow.domain.vocabulary import choice_value, quoted
 from torchflow.domain.workflow import FieldSpec
 from torchflow.errors import InvalidInput
+from torchflow.i18n import Text, _
 
 # Beyond 15 digits a float (what JSON gives back) no longer holds every integer
 # exactly, and SQLite stores a too-large number as Infinity, which is not JSON.
@@ -25,7 +27,6 @@ DATE_MAX = date(2199, 12, 31)
 
 _PLAIN_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_SHOWN = 40  # characters of a refused value echoed back
 
 
 def coerce_value(field: FieldSpec, raw: str) -> str | int | float | None:
@@ -39,37 +40,34 @@ def coerce_value(field: FieldSpec, raw: str) -> str | int | float | None:
         return None
     coerce = _COERCERS.get(field.type)
     if coerce is None:
-        raise InvalidInput(f"field '{field.name}' has unknown type '{field.type}'")
+        raise InvalidInput(_("field '{field}' has unknown type '{type}'", field=field.term,
+                             type=field.type))
     return coerce(field, text)
 
 
-def shown(text: str) -> str:
-    """A value quoted for a message: control characters escaped, a long one cut
-    and its length said, so the message stays one short line."""
-    if len(text) <= _SHOWN:
-        return repr(printable(text))
-    return f"{printable(text[:20])!r}... ({len(text)} characters)"
+def _what(field: FieldSpec) -> Text:
+    return _("field '{field}'", field=field.term)
 
 
 def _coerce_text(field: FieldSpec, text: str) -> str:
-    return check_line(text, f"field '{field.name}'", FIELD_TEXT_MAX)
+    return check_line(text, _what(field), FIELD_TEXT_MAX)
 
 
 def _coerce_number(field: FieldSpec, text: str) -> int | float:
     value = _decimal(text)
     unit = f" ({field.unit})" if field.unit else ""
     if value is None:
-        raise InvalidInput(
-            f"field '{field.name}' wants a number, got {shown(text)}; write plain decimal "
-            f"digits without thousands separators, e.g. {field.name}=5000{unit}"
-        )
-    whole, _, fraction = text.lstrip("+-").partition(".")
+        raise InvalidInput(_(
+            "field '{field}' wants a number, got {value}; write plain decimal digits without "
+            "thousands separators, e.g. {field}=5000{unit}",
+            field=field.term, value=quoted(text), unit=unit))
+    whole, _sep, fraction = text.lstrip("+-").partition(".")
     if len(whole.lstrip("0")) > NUMBER_INT_DIGITS or len(fraction) > NUMBER_FRACTION_DIGITS:
-        raise InvalidInput(
-            f"field '{field.name}' wants a number of at most {NUMBER_INT_DIGITS} digits "
-            f"before the decimal point and {NUMBER_FRACTION_DIGITS} after, got {shown(text)}; "
-            f"e.g. {field.name}=5000{unit}"
-        )
+        raise InvalidInput(_(
+            "field '{field}' wants a number of at most {whole} digits before the decimal "
+            "point and {fraction} after, got {value}; e.g. {field}=5000{unit}",
+            field=field.term, whole=NUMBER_INT_DIGITS, fraction=NUMBER_FRACTION_DIGITS,
+            value=quoted(text), unit=unit))
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -91,38 +89,26 @@ def _coerce_date(field: FieldSpec, text: str) -> str:
             raise ValueError(text)
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(
-            f"field '{field.name}' wants a date as YYYY-MM-DD, got {shown(text)}; "
-            f"e.g. {field.name}=2026-03-15"
-        ) from None
+        raise InvalidInput(_("field '{field}' wants a date as YYYY-MM-DD, got {value}; "
+                             "e.g. {field}=2026-03-15", field=field.term,
+                             value=quoted(text))) from None
     if not DATE_MIN <= day <= DATE_MAX:
-        raise InvalidInput(
-            f"field '{field.name}' wants a date between {DATE_MIN} and {DATE_MAX}, "
-            f"got {text!r}; e.g. {field.name}=2026-03-15"
-        )
+        raise InvalidInput(_("field '{field}' wants a date between {first} and {last}, "
+                             "got {value}; e.g. {field}=2026-03-15", field=field.term,
+                             first=DATE_MIN.isoformat(), last=DATE_MAX.isoformat(),
+                             value=repr(text)))
     return day.isoformat()
 
 
 def _coerce_choice(field: FieldSpec, text: str) -> str:
-    if text in field.choices:
-        return text
-    # Forgive letter case when it leaves exactly one candidate.
-    folded = [c for c in field.choices if c.casefold() == text.casefold()]
-    if len(folded) == 1:
-        return folded[0]
-    raise InvalidInput(
-        f"field '{field.name}' must be one of: {', '.join(field.choices)}; got {shown(text)}"
-    )
+    # Its value, title or an alias (新能源 for "new energy"), letter case forgiven.
+    return choice_value(field, text)
 
 
 def _coerce_person(field: FieldSpec, text: str) -> str:
-    # Only the shape is checked here; whether the person exists is the service's job.
-    if any(ch.isspace() for ch in text):
-        raise InvalidInput(
-            f"field '{field.name}' wants a person's handle, got {shown(text)}; "
-            f"e.g. {field.name}=wangfang"
-        )
-    return check_line(text, f"field '{field.name}'", HANDLE_MAX)
+    # A handle, or a person's exact name (王立, Wang Li): whether such a person
+    # exists, and who, is the service's question (it reads the people).
+    return check_line(text, _what(field), NAME_MAX)
 
 
 _COERCERS: dict[str, Callable[[FieldSpec, str], str | int | float]] = {

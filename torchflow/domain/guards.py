@@ -9,23 +9,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from torchflow.domain.workflow import TransitionSpec
+from torchflow.domain.workflow import FieldSpec, TransitionSpec
+from torchflow.i18n import Label, Listing, Role, Text, _
 
 
 def guard_problems(
     transition: TransitionSpec,
     fields: Mapping[str, Any],
     actor_roles: Iterable[str],
-) -> list[str]:
-    """What stops ``transition`` from firing for this actor and these field values."""
+    specs: Mapping[str, FieldSpec] | None = None,
+) -> list[Text]:
+    """What stops ``transition`` from firing for this actor and these field values;
+    ``specs`` (the workflow's fields) name the missing ones as the reader knows them."""
     problems = []
     missing = [name for name in transition.requires if fields.get(name) in (None, "")]
     if missing:
-        hint = " ".join(f"--field {name}=..." for name in missing)
-        problems.append(f"'{transition.trigger}' needs " + ", ".join(missing) + f" first ({hint})")
+        terms = [_term(name, specs) for name in missing]
+        hint = Listing((_("--field {field}=...", field=t) for t in terms), "words")
+        problems.append(_("'{trigger}' needs {fields} first ({hint})", trigger=transition.term,
+                          fields=Listing(terms), hint=hint))
     if transition.roles and not set(transition.roles) & set(actor_roles):
-        problems.append(
-            f"'{transition.trigger}' may be done only by a person with role "
-            + " or ".join(transition.roles)
-        )
+        problems.append(_("'{trigger}' may be done only by a person with role {roles}",
+                          trigger=transition.term,
+                          roles=Listing((Role(r) for r in transition.roles), "or")))
     return problems
+
+
+def _term(name: str, specs: Mapping[str, FieldSpec] | None) -> Label | str:
+    spec = (specs or {}).get(name)
+    return spec.term if spec is not None else name

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torchflow.domain.permissions import allowed, require
 from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import _
 
 SYSTEM = "system"  # the scheduler service; reserved, no person may take it or act as it
 # "torchflow" wrote the service's events before "system" did: old histories carry it.
@@ -41,15 +42,14 @@ class Acting:
 def unknown_login(login: str, *, no_admin: bool = False) -> InvalidInput:
     """``no_admin``: people exist but no admin has a login (from before logins)."""
     if no_admin:
-        return InvalidInput(
-            f"the login '{login}' is no person's, and no admin has a login yet (a database "
-            f"from before logins): `torchflow init --admin HANDLE` makes HANDLE, with this "
-            f"login, its admin")
-    return InvalidInput(
-        f"the login '{login}' is no person's; an admin can add it with "
-        f"`torchflow person add HANDLE --name NAME --login {login}` "
-        f"(or `person edit HANDLE --login {login}`)"
-    )
+        return InvalidInput(_(
+            "the login '{login}' is no person's, and no admin has a login yet (a database "
+            "from before logins): `torchflow init --admin HANDLE` makes HANDLE, with this "
+            "login, its admin", login=login))
+    return InvalidInput(_(
+        "the login '{login}' is no person's; an admin can add it with `torchflow person add "
+        "HANDLE --name NAME --login {login}` (or `person edit HANDLE --login {login}`)",
+        login=login))
 
 
 def resolve(login: str, real: Person | None, named: Person | None, requested: str | None,
@@ -57,7 +57,8 @@ def resolve(login: str, real: Person | None, named: Person | None, requested: st
     """``real`` is the person of ``login`` (None: nobody), ``named`` the person of
     ``requested`` (the --as handle; None when not given or nobody has it)."""
     if requested == SYSTEM:
-        raise Refused(f"'{SYSTEM}' is the scheduler service; no one acts as it")
+        raise Refused(_("'{handle}' is the scheduler service; no one acts as it",
+                        handle=SYSTEM))
     if real is None:
         raise unknown_login(login, no_admin=no_admin)
     _refuse_inactive(real)
@@ -65,7 +66,8 @@ def resolve(login: str, real: Person | None, named: Person | None, requested: st
         return Acting(real, None)
     require("act.as", real.handle, real.roles)
     if named is None:
-        raise InvalidInput(f"no person with handle '{requested}'; see `torchflow person list`")
+        raise InvalidInput(_("no person with handle '{handle}'; see `torchflow person list`",
+                             handle=requested))
     _refuse_inactive(named)
     return Acting(named, real.handle)
 
@@ -76,8 +78,8 @@ def may_act_as_others(real: Person) -> bool:
 
 def _refuse_inactive(person: Person) -> None:
     if not person.active:
-        raise Refused(f"'{person.handle}' is no longer active; an admin can "
-                      f"`torchflow person reactivate {person.handle}`")
+        raise Refused(_("'{handle}' is no longer active; an admin can `torchflow person "
+                        "reactivate {handle}`", handle=person.handle))
 
 
 def handle_from_login(login: str) -> str:

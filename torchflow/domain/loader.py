@@ -21,11 +21,15 @@ from typing import Any
 from torchflow.domain.graph import check_graph
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
 from torchflow.domain.state_rules import parse_states
+from torchflow.domain.vocabulary import fold
 from torchflow.domain.workflow import (
     FIELD_TYPES,
     PREVIOUS,
+    ChoiceSpec,
     FieldSpec,
     Milestone,
+    Named,
+    RoleSpec,
     StateSpec,
     TransitionSpec,
     WorkflowSpec,
@@ -38,11 +42,15 @@ _KEY_PREFIX = re.compile(r"[A-Z]{2,4}\Z")
 # Python keywords nor shadow what the library itself puts on the model.
 _RESERVED_TRIGGERS = frozenset(keyword.kwlist) | {"trigger", "state"}
 
-_TOP_KEYS = ("name", "title", "version", "key_prefix", "description", "initial",
-             "fields", "states", "transitions", "milestones")  # fmt: skip
+_TOP_KEYS = ("name", "title", "title_en", "version", "key_prefix", "description",
+             "description_en", "initial", "fields", "states", "transitions",
+             "milestones")  # fmt: skip
 _TOP_REQUIRED = ("name", "title", "version", "key_prefix", "states")
-_FIELD_KEYS = ("type", "title", "required", "choices", "unit", "help", "sum")
-_TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title")
+_FIELD_KEYS = ("type", "title", "title_en", "required", "choices", "unit", "help", "help_en",
+               "sum")
+_CHOICE_KEYS = ("value", "title", "title_en", "aliases")
+_TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title", "title_en",
+                    "aliases")
 
 
 # --------------------------------------------------------------------------- public API
@@ -101,7 +109,7 @@ def load_directory(directory: str | Path) -> dict[str, WorkflowSpec]:
         raise WorkflowError([f"{folder}: workflow directory {what}"])
     specs: dict[str, WorkflowSpec] = {}
     problems: list[str] = []
-    for file in sorted(folder.glob("*.toml")):
+    for file in workflow_files(folder):
         try:
             spec = load_file(file)
         except WorkflowError as exc:
@@ -112,6 +120,58 @@ def load_directory(directory: str | Path) -> dict[str, WorkflowSpec]:
     if problems:
         raise WorkflowError(problems)
     return specs
+
+
+ROLES_FILE = "roles.toml"
+_ROLE_KEYS = ("title", "title_en", "aliases")
+
+
+def load_roles(directory: str | Path) -> dict[str, RoleSpec]:
+    """The office's names of its roles: ``roles.toml`` beside the workflows, one
+    ``[roles.<code>]`` table each (title, title_en, aliases); {} without the file."""
+    path = Path(directory) / ROLES_FILE
+    if not path.is_file():
+        return {}
+    return parse_roles(read_definition(path), str(path))
+
+
+def parse_roles(text: str, path: str = ROLES_FILE) -> dict[str, RoleSpec]:
+    report = Report(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkflowError([f"{path}: TOML syntax error: {exc}"]) from None
+    report.check_keys("", doc, ("roles",))
+    roles = {}
+    for code, raw in report.tables(doc, "roles").items():
+        key = f"roles.{code}"
+        if not IDENT.match(code):
+            report.add(key, f"bad role name {code!r}; e.g. 'director'")
+        if not isinstance(raw, dict):
+            report.add(key, f"wants a [{key}] table, got {type_name(raw)}")
+            continue
+        report.check_keys(key, raw, _ROLE_KEYS, ("title",))
+        roles[code] = RoleSpec(code, report.title(raw, f"{key}.title", code),
+                               report.string(raw, "title_en", f"{key}.title_en"),
+                               report.aliases(raw, f"{key}.aliases"))
+    check_words(report, "roles", roles.values())
+    if report.problems:
+        raise WorkflowError(report.problems)
+    return roles
+
+
+def workflow_files(folder: Path) -> list[Path]:
+    """The workflow definitions of a folder: its ``*.toml`` but ``roles.toml``."""
+    return [f for f in sorted(folder.glob("*.toml")) if f.name != ROLES_FILE]
+
+
+def roles_problems(path: Path) -> list[str]:
+    """Every problem of a roles.toml (`workflow validate`)."""
+    try:
+        parse_roles(read_definition(path), str(path))
+    except WorkflowError as exc:
+        return exc.problems
+    return []
 
 
 def clashes(spec: WorkflowSpec, earlier: Iterable[WorkflowSpec]) -> list[str]:
@@ -149,6 +209,7 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
     milestones = _milestones(report, doc, states)
     reader = _TransitionReader(report, states, fields)
     transitions = reader.read(doc)
+    check_words(report, "states", states.values())
     if not reader.broken_refs:
         # With a misspelt state name the graph is not the one meant: its dead
         # ends and unreachable states would only echo the typo.
@@ -167,6 +228,8 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
         path=report.path,
         description=description,
         milestones=milestones,
+        title_en=report.string(doc, "title_en", "title_en"),
+        description_en=report.string(doc, "description_en", "description_en"),
     )
 
 
@@ -206,20 +269,26 @@ def _milestones(report: Report, doc: dict[str, Any],
     """``milestone = true`` states and the ``[milestones]`` table (state = "title"),
     in the order of the states; a title in the table replaces the state's own."""
     raw = doc.get("milestones", {})
-    titles: dict[str, str] = {}
+    titles: dict[str, tuple[str, str]] = {}
     if not isinstance(raw, dict):
         report.add("milestones", f'wants a table of state = "title", got {type_name(raw)}')
         raw = {}
-    for name, title in raw.items():
+    for name, value in raw.items():
         key = f"milestones.{name}"
+        # "签约", or { title = "签约", title_en = "Signed" }
+        table = value if isinstance(value, dict) else {"title": value}
+        title = table.get("title")
         if states and name not in states:
             report.add(key, _unknown_state(name, states))
         elif not isinstance(title, str) or not title.strip():
             got = type_name(title) if not isinstance(title, str) else "an empty string"
-            report.add(key, f'wants a title like "Signed · 签约", got {got}')
+            report.add(key, f'wants a title like "签约" or {{ title = "签约", title_en = '
+                            f'"Signed" }}, got {got}')
         else:
-            titles[name] = title
-    return tuple(Milestone(st.name, titles.get(st.name, st.title))
+            if isinstance(value, dict):
+                report.check_keys(key, value, ("title", "title_en"), ("title",))
+            titles[name] = (title, report.string(table, "title_en", f"{key}.title_en"))
+    return tuple(Milestone(st.name, *titles.get(st.name, (st.title, st.title_en)))
                  for st in states.values() if st.milestone or st.name in titles)
 
 
@@ -275,15 +344,19 @@ def _field(report: Report, name: str, raw: object) -> FieldSpec | None:
             f"unknown field type {ftype!r}{suggest(ftype, FIELD_TYPES)}; "
             f"types are: {', '.join(FIELD_TYPES)}",
         )
+    options = _choices(report, key, ftype, raw)
     return FieldSpec(
         name=name,
         type=ftype,
         title=report.title(raw, f"{key}.title", name),
         required=report.boolean(raw, "required", f"{key}.required"),
-        choices=_choices(report, key, ftype, raw),
+        choices=tuple(o.name for o in options),
         unit=_unit(report, key, ftype, raw),
         help=report.string(raw, "help", f"{key}.help"),
         sum=_sum(report, key, ftype, raw),
+        title_en=report.string(raw, "title_en", f"{key}.title_en"),
+        help_en=report.string(raw, "help_en", f"{key}.help_en"),
+        options=options,
     )
 
 
@@ -295,17 +368,60 @@ def _sum(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> bool:
     return value
 
 
-def _choices(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> tuple[str, ...]:
+def _choices(report: Report, key: str, ftype: str,
+             raw: dict[str, Any]) -> tuple[ChoiceSpec, ...]:
+    """``choices = ["other", { value = "new energy", title = "新能源", aliases = [...] }]``:
+    a plain string is a value that is its own title."""
     if ftype != "choice":
         if "choices" in raw and ftype in FIELD_TYPES:  # else the type is the problem
             report.add(f"{key}.choices", f"only a choice field has choices, not {ftype}")
         return ()
-    choices = report.names(raw, "choices", f"{key}.choices")
-    if not choices and "choices" in raw and isinstance(raw["choices"], list):
-        report.add(f"{key}.choices", "must list at least one choice")
-    elif "choices" not in raw:
+    items = raw.get("choices", [])
+    if "choices" not in raw:
         report.add(f"{key}.choices", 'missing; a choice field needs choices = ["...", "..."]')
-    return choices
+        return ()
+    if not isinstance(items, list):
+        report.add(f"{key}.choices", f"wants an array of choices, got {items!r}")
+        return ()
+    if not items:
+        report.add(f"{key}.choices", "must list at least one choice")
+    options = [o for i, item in enumerate(items)
+               if (o := _choice(report, f"{key}.choices[{i}]", item)) is not None]
+    values = [o.name for o in options]
+    for dup in sorted({v for v in values if values.count(v) > 1}):
+        report.add(f"{key}.choices", f"'{dup}' is listed twice")
+    check_words(report, f"{key}.choices", options)
+    return tuple(dict((o.name, o) for o in options).values())
+
+
+def _choice(report: Report, key: str, item: object) -> ChoiceSpec | None:
+    if isinstance(item, str) and item:
+        return ChoiceSpec(item, item)
+    if not isinstance(item, dict):
+        report.add(key, f'wants a string or {{ value = "...", title = "..." }}, got {item!r}')
+        return None
+    report.check_keys(key, item, _CHOICE_KEYS, ("value",))
+    value = report.string(item, "value", f"{key}.value")
+    if "value" in item and not value:
+        report.add(f"{key}.value", "must not be empty")
+    if not value:
+        return None
+    return ChoiceSpec(value, report.title(item, f"{key}.title", value),
+                      report.string(item, "title_en", f"{key}.title_en"),
+                      report.aliases(item, f"{key}.aliases"))
+
+
+def check_words(report: Report, key: str, items: Iterable[Named]) -> None:
+    """No word (name, title, alias) may name two things of one kind: a person
+    typing it would not know which they get."""
+    owner: dict[str, str] = {}
+    for item in items:
+        for word in item.words:
+            folded = fold(word)
+            other = owner.setdefault(folded, item.name)
+            if other != item.name:
+                report.add(key, f"'{word}' names both '{other}' and '{item.name}'; "
+                                "give each its own title and aliases")
 
 
 def _unit(report: Report, key: str, ftype: str, raw: dict[str, Any]) -> str:
@@ -341,7 +457,22 @@ class _TransitionReader:
             if t is not None:
                 result.append(t)
                 self._check_trigger(index, t, seen)
+        self._check_words(result)
         return tuple(result)
+
+    def _check_words(self, transitions: list[TransitionSpec]) -> None:
+        """A word typed to fire a transition (its title or alias) names one
+        transition out of each state."""
+        owner: dict[tuple[str, str], str] = {}
+        for t in transitions:
+            for word in t.words[1:]:  # the trigger itself is checked above
+                for source in t.sources:
+                    other = owner.setdefault((source, fold(word)), t.trigger)
+                    if other != t.trigger:
+                        self.report.add(
+                            "transitions",
+                            f"'{word}' names both '{other}' and '{t.trigger}' from state "
+                            f"'{source}'; give each its own title and aliases")
 
     def _check_trigger(
         self, index: int, t: TransitionSpec, seen: dict[tuple[str, str], int]
@@ -380,6 +511,8 @@ class _TransitionReader:
             requires=requires,
             roles=roles,
             title=self.report.title(raw, f"{key}.title"),
+            title_en=self.report.string(raw, "title_en", f"{key}.title_en"),
+            aliases=self.report.aliases(raw, f"{key}.aliases"),
         )
 
     def _sources(self, key: str, raw: dict[str, Any]) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from transitions import EventData, Machine
 from torchflow.domain.graph import came_from
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import Refused
+from torchflow.i18n import Listing, Text, _
 
 
 @dataclass
@@ -60,15 +61,24 @@ class CompiledWorkflow:
             raise Refused(self.not_allowed(state, trigger))
         binding = _Binding(state, previous_state)
         if not self.machine.events[trigger].trigger(binding):
-            raise Refused(
-                f"'{trigger}' cannot fire from '{state}': there is no earlier state to go back to"
-            )
+            raise Refused(_("'{trigger}' cannot fire from '{state}': there is no earlier state "
+                            "to go back to", trigger=self._term(state, trigger),
+                            state=self._state(state)))
         return binding.state
 
-    def not_allowed(self, state: str, trigger: str) -> str:
-        allowed = [t.trigger for t in self.spec.transitions_from(state)]
+    def not_allowed(self, state: str, trigger: str) -> Text:
+        """Why ``trigger`` (as typed) cannot fire from ``state``, and what can."""
+        allowed = [t.term for t in self.spec.transitions_from(state)]
         if not allowed:
-            return f"'{trigger}' is not allowed: '{state}' is a terminal state with no way out"
-        return (
-            f"'{trigger}' is not allowed from '{state}'; allowed: " + ", ".join(allowed)
-        )
+            return _("'{trigger}' is not allowed: '{state}' is a terminal state with no way out",
+                     trigger=trigger, state=self._state(state))
+        return _("'{trigger}' is not allowed from '{state}'; allowed: {allowed}",
+                 trigger=trigger, state=self._state(state), allowed=Listing(allowed))
+
+    def _state(self, state: str) -> object:
+        spec = self.spec.states.get(state)
+        return spec.term if spec is not None else state
+
+    def _term(self, state: str, trigger: str) -> object:
+        transition = self.spec.transition(state, trigger)
+        return transition.term if transition is not None else trigger

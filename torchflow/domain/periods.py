@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.errors import InvalidInput
+from torchflow.i18n import _
 
 BY = ("month", "quarter", "year")
 _QUARTER = re.compile(r"(\d{4})[Qq]([1-4])\Z")
@@ -52,20 +53,21 @@ def parse_period(text: str) -> Period:
     if m := _YEAR.match(value):
         year = int(m.group(1))
         return Period(date(year, 1, 1), date(year, 12, 31))
-    raise InvalidInput(f"bad period {text!r}; write a quarter (2026Q4), a month (2026-11) "
-                       "or a year (2026)")
+    raise InvalidInput(_("bad period {text!r}; write a quarter (2026Q4), a month (2026-11) "
+                         "or a year (2026)", text=text))
 
 
 def resolve(period: str | None, start: date | None, end: date | None, today: date) -> Period:
     """The span of a report: ``--period``, or ``--from/--to`` (default: this year so far)."""
     if period is not None:
         if start is not None or end is not None:
-            raise InvalidInput("give --period or --from/--to, not both")
+            raise InvalidInput(_("give --period or --from/--to, not both"))
         return parse_period(period)
     first = start or date(today.year, 1, 1)
     last = end or max(today, first)
     if last < first:
-        raise InvalidInput(f"--to {last.isoformat()} is before --from {first.isoformat()}")
+        raise InvalidInput(_("--to {end} is before --from {start}", end=last.isoformat(),
+                             start=first.isoformat()))
     return Period(first, last)
 
 

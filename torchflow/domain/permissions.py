@@ -10,24 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from torchflow.errors import Refused
+from torchflow.i18n import N_, Listing, Role, Text, _
 
 ADMIN = "admin"
 
 # action -> (the role it needs, what it is, in words for `person roles`)
 PERMISSIONS: dict[str, tuple[str, str]] = {
-    "person.add": (ADMIN, "add a person (`person add`, `import people`)"),
-    "person.edit": (ADMIN, "change a person's name, e-mail, channel, address or logins"),
-    "person.roles": (ADMIN, "give or take a role (`person edit --add-role/--remove-role`)"),
-    "person.deactivate": (ADMIN, "deactivate a person (`person deactivate`)"),
-    "person.reactivate": (ADMIN, "reactivate a person (`person reactivate`)"),
-    "person.handover": (ADMIN, "hand a person's work to another (`person handover`)"),
-    "person.feed_token": (ADMIN, "show or rotate another person's calendar feed token"),
-    "person.absence": (ADMIN, "record or end another person's absence, or set how they are "
-                       "told (`person away/back/notify`); one's own needs no role"),
-    "act.as": (ADMIN, "act as another person (`--as`, TORCHFLOW_USER)"),
-    "notice.retry": (ADMIN, "send a dead notice again (`notice retry`)"),
-    "workflow.migrate": (ADMIN, "move open cases to another version (`workflow migrate`)"),
-    "replan": (ADMIN, "re-plan open tasks on new calendar data (`replan`)"),
+    "person.add": (ADMIN, N_("add a person (`person add`, `import people`)")),
+    "person.edit": (ADMIN, N_("change a person's name, e-mail, channel, address or logins")),
+    "person.roles": (ADMIN, N_("give or take a role (`person edit --add-role/--remove-role`)")),
+    "person.deactivate": (ADMIN, N_("deactivate a person (`person deactivate`)")),
+    "person.reactivate": (ADMIN, N_("reactivate a person (`person reactivate`)")),
+    "person.handover": (ADMIN, N_("hand a person's work to another (`person handover`)")),
+    "person.feed_token": (ADMIN, N_("show or rotate another person's calendar feed token")),
+    "person.absence": (ADMIN, N_("record or end another person's absence, or set how they are "
+                       "told (`person away/back/notify`); one's own needs no role")),
+    "act.as": (ADMIN, N_("act as another person (`--as`, TORCHFLOW_USER)")),
+    "notice.retry": (ADMIN, N_("send a dead notice again (`notice retry`)")),
+    "workflow.migrate": (ADMIN, N_("move open cases to another version (`workflow migrate`)")),
+    "replan": (ADMIN, N_("re-plan open tasks on new calendar data (`replan`)")),
 }
 
 
@@ -43,9 +44,9 @@ def allowed(action: str, roles: Iterable[str]) -> bool:
 def require(action: str, handle: str, roles: Iterable[str]) -> None:
     """Refuse ``handle`` unless one of ``roles`` is the one ``action`` needs."""
     if not allowed(action, roles):
-        role = role_for(action)
-        raise Refused(f"{handle} may not {PERMISSIONS[action][1]}: it needs the '{role}' role "
-                      "(see `torchflow person roles`)")
+        raise Refused(_("{handle} may not {what}: it needs the '{role}' role (see `torchflow "
+                        "person roles`)", handle=handle, what=Text(PERMISSIONS[action][1]),
+                        role=Role(role_for(action))))
 
 
 def may_edit_case(handle: str, roles: Iterable[str], people_of_case: Iterable[str]) -> bool:
@@ -55,6 +56,6 @@ def may_edit_case(handle: str, roles: Iterable[str], people_of_case: Iterable[st
 
 
 def refuse_case_edit(key: str, handle: str, people_of_case: list[str]) -> Refused:
-    who = ", ".join(dict.fromkeys(people_of_case)) or "nobody yet"
-    return Refused(f"{handle} may not change case {key}: its owner and assignees ({who}) "
-                   f"or an admin may")
+    who = Listing(dict.fromkeys(people_of_case)) if people_of_case else _("nobody yet")
+    return Refused(_("{handle} may not change case {key}: its owner and assignees ({who}) or "
+                     "an admin may", handle=handle, key=key, who=who))

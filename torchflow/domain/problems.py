@@ -15,11 +15,12 @@ IDENT = re.compile(r"[a-z][a-z0-9_]*\Z")
 # What a missing required key looks like when written, for the "missing" message.
 EXAMPLES = {
     "name": 'name = "project_introduction"',
-    "title": 'title = "Project introduction · 项目引进"',
+    "title": 'title = "项目引进"',
     "version": "version = 1",
     "key_prefix": 'key_prefix = "PI"',
     "states": "a [states.<name>] table",
     "type": 'type = "text"',
+    "value": 'value = "new energy"',
     "trigger": 'trigger = "sign"',
     "source": 'source = "negotiation"',
     "dest": 'dest = "signed"',
@@ -128,6 +129,16 @@ class Report:
         for dup in sorted({v for v in value if value.count(v) > 1}):
             self.add(key, f"'{dup}' is listed twice")
         return tuple(dict.fromkeys(value))
+
+    def aliases(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        """``aliases = ["在谈", "洽谈中"]``: other words the office types for a thing."""
+        if "aliases" not in table:
+            return ()
+        words = self.names(table, "aliases", key)
+        for word in words:
+            if word != word.strip() or any(ord(c) < 32 for c in word):
+                self.add(key, f"alias {word!r} has spaces at its ends or control characters")
+        return words
 
     def tables(self, doc: Mapping[str, Any], name: str) -> dict[str, Any]:
         """The ``[name.<key>]`` tables of the document, {} when absent or wrong."""

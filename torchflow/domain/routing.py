@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from torchflow.domain.status import NoticeKind
 from torchflow.errors import InvalidInput
+from torchflow.i18n import _
 
 EACH, DIGEST = "each", "digest"
 NOTIFY_MODES = (EACH, DIGEST)
@@ -38,12 +39,13 @@ def parse_quiet(text: str) -> Quiet:
     """``20:00-08:00`` -> Quiet; anything else is refused with an example."""
     match = _SPAN.fullmatch(text)
     if not match:
-        raise InvalidInput(f"quiet hours {text!r} are not HH:MM-HH:MM; e.g. 20:00-08:00")
+        raise InvalidInput(_("quiet hours {text!r} are not HH:MM-HH:MM; e.g. 20:00-08:00",
+                             text=text))
     start = time(int(match[1]), int(match[2]))
     end = time(int(match[3]), int(match[4]))
     if start == end:
-        raise InvalidInput(f"quiet hours {text!r} start and end at the same time; "
-                           "give a span such as 20:00-08:00, or --no-quiet")
+        raise InvalidInput(_("quiet hours {text!r} start and end at the same time; give a span "
+                             "such as 20:00-08:00, or --no-quiet", text=text))
     return Quiet(start, end)
 
 

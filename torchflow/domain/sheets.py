@@ -18,6 +18,7 @@ from typing import Any
 
 from torchflow.domain.field_values import DATE_MIN, coerce_value
 from torchflow.domain.text import TITLE_MAX, check_line
+from torchflow.domain.vocabulary import state_name
 from torchflow.domain.workflow import FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput
 
@@ -55,10 +56,13 @@ def normal(text: str) -> str:
     return _SPACES.sub(" ", text.strip()).casefold()
 
 
-def names_of(name: str, title: str) -> set[str]:
-    """Every spelling that names a column: its name, its title, each language of it."""
-    spellings = {normal(name), normal(title)}
-    spellings.update(normal(part) for part in title.split("·") if part.strip())
+def names_of(name: str, *titles: str) -> set[str]:
+    """Every spelling that names a column: its name, its titles, and each language
+    of a bilingual "English · 中文" header (templates written before version 2)."""
+    spellings = {normal(name)}
+    for title in titles:
+        spellings.add(normal(title))
+        spellings.update(normal(part) for part in title.split("·") if part.strip())
     return spellings
 
 
@@ -112,14 +116,22 @@ class Header:
         return dict(template_columns(spec)).get(key, key)
 
 
+def _bilingual(title: str, known: Mapping[str, str]) -> str | None:
+    """An "English · 中文" header (a template from before version 2): both halves
+    name the same column."""
+    keys = {known.get(normal(part)) for part in title.split("·") if part.strip()}
+    return keys.pop() if len(keys) == 1 and "·" in title else None
+
+
 def match_header(cells: Sequence[Any], spec: WorkflowSpec) -> Header:
     """Match a header row to the workflow's columns by name or title, either
     language. A column that names nothing, or names a column twice, is refused
     (a typo would otherwise lose a column of data)."""
     known: dict[str, str] = {}
+    english = {FIELD_PREFIX + f.name: f.title_en for f in spec.fields.values()}
     for key, title in template_columns(spec):
         name = key.removeprefix(FIELD_PREFIX)
-        for spelling in names_of(name, title):
+        for spelling in names_of(name, title, english.get(key, "")):
             known.setdefault(spelling, key)
     ignored = {s for name, title in (*EXPORT_ONLY, ERROR_COLUMN) for s in names_of(name, title)}
     columns: list[str | None] = []
@@ -127,7 +139,7 @@ def match_header(cells: Sequence[Any], spec: WorkflowSpec) -> Header:
     problems = []
     for number, title in enumerate(titles, start=1):
         spelling = normal(title)
-        found = known.get(spelling)
+        found = known.get(spelling) or _bilingual(title, known)
         if found is None:
             if spelling and spelling not in ignored:
                 problems.append(f"column {number} '{title}' names no column of '{spec.name}'; "
@@ -233,10 +245,13 @@ def read_row(
         row.owner = owner
     state = values.get(STATE, "") or spec.initial
     if state not in spec.states:
-        folded = {s.casefold(): s for s in spec.states}
+        # Its title or an alias (在谈, 已签约), or either half of an old bilingual title.
         by_title = {normal(p): s for s, st in spec.states.items()
-                    for p in names_of(s, st.title)}
-        state = folded.get(state.casefold()) or by_title.get(normal(state), "") or state
+                    for p in names_of(s, *st.words)}
+        try:
+            state = state_name(spec, state)
+        except InvalidInput:
+            state = by_title.get(normal(state), state)
     if state in spec.states:
         row.state = state
     else:

@@ -36,7 +36,8 @@ _UNITS = {
 # more than 4300 digits outright, so longer counts are read as this ceiling.
 _CEILING = 10**9
 
-_STATE_KEYS = ("title", "terminal", "contact", "visit", "deadline", "milestone")
+_STATE_KEYS = ("title", "title_en", "aliases", "terminal", "contact", "visit", "deadline",
+               "milestone")
 _COMMON = ("remind", "from", "assignee")  # every rule may take these
 _RULE_KEYS = {
     "contact": (("every",), (*_COMMON, "escalate_after", "escalate_to")),
@@ -103,6 +104,8 @@ def _state(
     state = StateSpec(
         name=name,
         title=report.title(raw, f"{key}.title", name),
+        title_en=report.string(raw, "title_en", f"{key}.title_en"),
+        aliases=report.aliases(raw, f"{key}.aliases"),
         terminal=terminal,
         contact=rules.contact(raw["contact"]) if "contact" in raw else None,
         visit=rules.visit(raw["visit"]) if "visit" in raw else None,

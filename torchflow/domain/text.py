@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from torchflow.errors import InvalidInput
+from torchflow.i18n import Text, _
 
 # Column sizes (store/models.py) that user text goes into.
 HANDLE_MAX = 64
@@ -28,38 +29,34 @@ _CONTROL_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 _CONTROL_MULTILINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}]")
 
 
-def check_line(value: str, what: str, limit: int) -> str:
+def check_line(value: str, what: str | Text, limit: int) -> str:
     """A one-line value (title, handle, name): stripped, non-empty, within ``limit``
     characters, without control characters."""
     value = value.strip()
     if not value:
-        raise InvalidInput(f"{what} is empty; give a value")
+        raise InvalidInput(_("{what} is empty; give a value", what=what))
     bad = _CONTROL_LINE.search(value)
     if bad:
-        raise InvalidInput(
-            f"{what} contains the control character {_name(bad.group())}; "
-            "use plain text on one line"
-        )
+        raise InvalidInput(_("{what} contains the control character {char}; use plain text "
+                             "on one line", what=what, char=_name(bad.group())))
     _check_length(value, what, limit)
     return value
 
 
-def check_block(value: str, what: str, limit: int = NOTE_MAX) -> str:
+def check_block(value: str, what: str | Text, limit: int = NOTE_MAX) -> str:
     """A multi-line value (a note): newlines allowed, other control characters not."""
     bad = _CONTROL_MULTILINE.search(value)
     if bad:
-        raise InvalidInput(
-            f"{what} contains the control character {_name(bad.group())}; use plain text"
-        )
+        raise InvalidInput(_("{what} contains the control character {char}; use plain text",
+                             what=what, char=_name(bad.group())))
     _check_length(value, what, limit)
     return value
 
 
-def _check_length(value: str, what: str, limit: int) -> None:
+def _check_length(value: str, what: str | Text, limit: int) -> None:
     if len(value) > limit:
-        raise InvalidInput(
-            f"{what} is {len(value)} characters long; at most {limit} are allowed"
-        )
+        raise InvalidInput(_("{what} is {length} characters long; at most {limit} are "
+                             "allowed", what=what, length=len(value), limit=limit))
 
 
 def _name(char: str) -> str:

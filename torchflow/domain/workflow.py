@@ -9,9 +9,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.i18n import Label
 
 PREVIOUS = "@previous"
 FIELD_TYPES = ("text", "number", "date", "choice", "person")
+
+
+@dataclass(frozen=True)
+class Named:
+    """What a person calls a thing of a workflow: ``title`` in the office's
+    language (Chinese in the shipped files), ``title_en`` in English (when the
+    title is not), and the other words the office types for it (``aliases``).
+    The code name (``name``) stays the identifier stored on cases."""
+
+    name: str
+    title: str
+    title_en: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> Label:
+        return Label(self.title or self.name, self.title_en or self.title or self.name)
+
+    @property
+    def term(self) -> Label:
+        """How a refusal names it: the title in Chinese, the code in English (what
+        each reader types)."""
+        return Label(self.title or self.name, self.name)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every way to write it: the name, both titles, the aliases."""
+        return tuple(dict.fromkeys(w for w in (self.name, self.title, self.title_en,
+                                               *self.aliases) if w))
+
+
+@dataclass(frozen=True)
+class ChoiceSpec(Named):
+    """One choice of a choice field; ``name`` is the value stored (and, unless
+    ``title_en`` says otherwise, its English)."""
+
+    @property
+    def label(self) -> Label:
+        return Label(self.title or self.name, self.title_en or self.name)
+
+
+@dataclass(frozen=True)
+class RoleSpec(Named):
+    """A role as the office names it (workflows/roles.toml): 招商专员, 局长."""
 
 
 @dataclass(frozen=True)
@@ -22,19 +67,33 @@ class FieldSpec:
     type: str  # one of FIELD_TYPES
     title: str
     required: bool  # required when the case is opened
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # the values stored
     unit: str = ""  # e.g. "万元" for a number
     help: str = ""
     sum: bool = False  # a number field that reports add up (planned investment, jobs)
+    title_en: str = ""
+    help_en: str = ""
+    # Each choice's titles and aliases, in the order of ``choices``.
+    options: tuple[ChoiceSpec, ...] = ()
+
+    @property
+    def label(self) -> Label:
+        return Label(self.title or self.name, self.title_en or self.title or self.name)
+
+    @property
+    def term(self) -> Label:
+        return Label(self.title or self.name, self.name)
+
+    def option(self, value: str) -> ChoiceSpec:
+        """The choice stored as ``value`` (one of its own when the file named no titles)."""
+        return next((o for o in self.options if o.name == value), ChoiceSpec(value, value))
 
 
 @dataclass(frozen=True)
-class StateSpec:
+class StateSpec(Named):
     """A state and the follow-ups the engine keeps scheduled while a case sits in it."""
 
-    name: str
-    title: str
-    terminal: bool
+    terminal: bool = False
     contact: ContactRule | None = None
     visit: VisitRule | None = None
     deadline: DeadlineRule | None = None
@@ -52,6 +111,11 @@ class Milestone:
 
     state: str
     title: str
+    title_en: str = ""
+
+    @property
+    def label(self) -> Label:
+        return Label(self.title, self.title_en or self.title)
 
 
 @dataclass(frozen=True)
@@ -64,6 +128,21 @@ class TransitionSpec:
     requires: tuple[str, ...] = ()  # custom fields that must have a value first
     roles: tuple[str, ...] = ()  # roles allowed to fire it; empty = anyone
     title: str = ""
+    title_en: str = ""
+    aliases: tuple[str, ...] = ()  # what else a person may type to fire it
+
+    @property
+    def label(self) -> Label:
+        return Label(self.title or self.trigger, self.title_en or self.title or self.trigger)
+
+    @property
+    def term(self) -> Label:
+        return Label(self.title or self.trigger, self.trigger)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(w for w in (self.trigger, self.title, self.title_en,
+                                               *self.aliases) if w))
 
 
 @dataclass(frozen=True)
@@ -84,6 +163,16 @@ class WorkflowSpec:
     description: str = ""
     # `milestone = true` on a state or a `[milestones]` table, in state order.
     milestones: tuple[Milestone, ...] = ()
+    title_en: str = ""
+    description_en: str = ""
+
+    @property
+    def label(self) -> Label:
+        return Label(self.title or self.name, self.title_en or self.title or self.name)
+
+    @property
+    def term(self) -> Label:
+        return Label(self.title or self.name, self.name)
 
     def transitions_from(self, state: str) -> list[TransitionSpec]:
         """The transitions that may fire in ``state``, in file order."""

@@ -11,6 +11,7 @@ rather than empty boxes.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,13 @@ def cjk_font() -> str | None:
     return next((n for n in CJK_FAMILIES if n in names), None)
 
 
-def label(text: str, cjk: bool) -> str:
-    """``English · 中文`` as drawn: whole with a CJK font, else the English part."""
+def label(text: str, cjk: bool, english: Mapping[str, str] | None = None) -> str:
+    """A title as drawn: whole with a CJK font; else its English (``english``: the
+    workflows' Chinese titles in English), or the English part of ``English · 中文``."""
     if cjk:
         return text
-    english = text.split(" · ")[0]
-    return "".join(ch for ch in english if ord(ch) < 0x2E80) or english
+    part = (english or {}).get(text, text).split(" · ")[0]
+    return "".join(ch for ch in part if ord(ch) < 0x2E80) or part
 
 
 def _pyplot() -> Any:
@@ -49,7 +51,8 @@ def _pyplot() -> Any:
     return plt
 
 
-def figure(doc: dict[str, Any], *, cjk: bool | None = None) -> Any:
+def figure(doc: dict[str, Any], *, cjk: bool | None = None,
+           english: Mapping[str, str] | None = None) -> Any:
     """The report's chart as a matplotlib Figure."""
     plt = _pyplot()
     font = cjk_font()
@@ -58,15 +61,15 @@ def figure(doc: dict[str, Any], *, cjk: bool | None = None) -> Any:
     with plt.rc_context({"font.family": family, "axes.unicode_minus": False,
                          "svg.fonttype": "none" if use_cjk else "path"}):
         fig, ax = plt.subplots(figsize=(9, 4.8), dpi=100)
-        _DRAW[doc["report"]](ax, doc, lambda t: label(t, use_cjk))
-        ax.set_title(label(f"{doc['title']}", use_cjk) + f"  {doc['period']['from']} – "
+        _DRAW[doc["report"]](ax, doc, lambda t: label(t, use_cjk, english))
+        ax.set_title(label(f"{doc['title']}", use_cjk, english) + f"  {doc['period']['from']} – "
                      f"{doc['period']['to']}", fontsize=11)
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
     return fig
 
 
-def draw(doc: dict[str, Any], path: str) -> None:
+def draw(doc: dict[str, Any], path: str, english: Mapping[str, str] | None = None) -> None:
     """Write the chart to ``path`` (.png or .svg)."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg"):
@@ -74,7 +77,7 @@ def draw(doc: dict[str, Any], path: str) -> None:
     if not Path(path).parent.exists():
         raise InvalidInput(f"cannot write {path}: no such directory")
     plt = _pyplot()
-    fig = figure(doc)
+    fig = figure(doc, english=english)
     try:
         fig.savefig(path, format=suffix[1:])
     except OSError as exc:
@@ -83,10 +86,10 @@ def draw(doc: dict[str, Any], path: str) -> None:
         plt.close(fig)
 
 
-def svg(doc: dict[str, Any]) -> str:
+def svg(doc: dict[str, Any], english: Mapping[str, str] | None = None) -> str:
     """The chart as an inline SVG element (for the HTML report)."""
     plt = _pyplot()
-    fig = figure(doc)
+    fig = figure(doc, english=english)
     buf = io.StringIO()
     try:
         # No metadata: its RDF names web addresses, and the page loads nothing.

@@ -6,14 +6,18 @@ package data (templates/report.html.j2). It renders finished documents
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from torchflow.errors import InvalidInput
 from torchflow.reports import charts
 
 
-def render(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any]) -> str:
-    """The page of the reports ``docs`` (by name, in order) and ``exceptions``."""
+def render(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any],
+           english: Mapping[str, str] | None = None) -> str:
+    """The page of the reports ``docs`` (by name, in order) and ``exceptions``;
+    ``english``: the workflows' titles in English, for charts drawn where no CJK
+    font is installed (``vocabulary.english_names``)."""
     import jinja2  # the ``reports`` extra, imported when a page is made
 
     env = jinja2.Environment(
@@ -28,13 +32,14 @@ def render(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any]) -> str:
     ]
     return env.get_template("report.html.j2").render(
         docs=docs, order=list(docs), headline=headline, exceptions=exceptions,
-        charts={name: charts.svg(doc) for name, doc in docs.items()},
+        charts={name: charts.svg(doc, english) for name, doc in docs.items()},
         period=docs["outcomes"]["period"], generated=docs["outcomes"]["generated_at"],
     )
 
 
-def write(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any], path: str) -> None:
-    text = render(docs, exceptions)
+def write(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any], path: str,
+          english: Mapping[str, str] | None = None) -> None:
+    text = render(docs, exceptions, english)
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -10,6 +10,9 @@ from datetime import datetime
 from torchflow.clock import utcnow
 from torchflow.config import Settings
 from torchflow.domain.calendar import OfficialSchedule, WorkCalendar
+from torchflow.domain.vocabulary import labels
+from torchflow.errors import TorchflowError
+from torchflow.i18n import Translator, translator
 from torchflow.service.workflows.registry import WorkflowRegistry
 from torchflow.store.db import Database
 
@@ -24,6 +27,16 @@ class App:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def tr(self) -> Translator:
+        """The office's language ([office] locale) and its names of roles: what
+        notices and messages made here are written in."""
+        tr = translator(self.settings.office.locale)
+        try:
+            return tr.with_roles(labels(self.registry.roles()))
+        except TorchflowError:
+            return tr  # a broken roles.toml is `workflow validate`'s to report
 
     def local(self, instant: datetime | None) -> str | None:
         """An instant as people here read it: ISO 8601 in the configured zone."""

@@ -15,15 +15,17 @@ from torchflow.domain.permissions import ADMIN, may_edit_case, refuse_case_edit
 from torchflow.domain.planning import PlannedTask, counted_from
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
+from torchflow.domain.vocabulary import field_named, transition_for
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import Listing, _
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, changed_since_read, insert_case, next_keys
 from torchflow.service.cases.read import handle_of
 from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import window_view
-from torchflow.service.people.lookup import Actor, active_person, person_by_handle
+from torchflow.service.people.lookup import Actor, active_person, find_person
 from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
@@ -44,11 +46,8 @@ def coerce_fields(
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, text_value in raw.items():
-        field = spec.fields.get(name)
-        if field is None:
-            known = ", ".join(spec.fields) or "none"
-            raise InvalidInput(f"'{spec.name}' has no field '{name}'; fields: {known}")
-        values[name] = _coerce(session, field, text_value)
+        field = field_named(spec, name)  # its name or title (计划投资额)
+        values[field.name] = _coerce(session, field, text_value)
     return values
 
 
@@ -62,7 +61,7 @@ def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any]) -> None:
 def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
     value = coerce_value(field, raw)
     if field.type == "person" and value is not None:
-        person_by_handle(session, str(value))
+        return find_person(session, str(value)).handle
     return value
 
 
@@ -88,6 +87,7 @@ def open_case(
             raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
                                + ", ".join(f"{m}=..." for m in missing) + ")")
         owner_person = active_person(s, owner, "give the case to") if owner else None
+        owner = owner_person.handle if owner_person else None
         owner_id = owner_person.id if owner_person else actor.id
         [key] = next_keys(s, spec.key_prefix, app.calendar.local_date(now).year)
         row: dict[str, Any] = {
@@ -135,16 +135,19 @@ def advance(
             raise changed_since_read(case.key, case.version, expected_version)
         pinned = app.registry.by_id(s, case.workflow_version_id)
         spec = pinned.spec
-        transition = spec.transition(case.state, trigger)
+        transition = transition_for(spec, case.state, trigger)  # 签约, 已签约 or sign
         if transition is None:
-            raise Refused(f"{case.key}: " + pinned.compiled.not_allowed(case.state, trigger))
+            raise Refused(_("{key}: {problem}", key=case.key,
+                            problem=pinned.compiled.not_allowed(case.state, trigger)))
+        trigger = transition.trigger
         values = dict(case.fields)
         changed = coerce_fields(s, spec, fields or {})
         _keep_required(spec, changed)
         values.update(changed)
-        problems = guard_problems(transition, values, actor.roles)
+        problems = guard_problems(transition, values, actor.roles, spec.fields)
         if problems:
-            raise Refused(f"{case.key}: " + "; ".join(problems))
+            raise Refused(_("{key}: {problem}", key=case.key,
+                            problem=Listing(problems, "clauses")))
         dest = pinned.compiled.fire(case.state, case.previous_state, trigger)
         return _enter(app, s, case, spec, actor, trigger, dest, now, note, changed, values)
 
@@ -311,6 +314,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
     with app.db.transaction() as s:
         case = load_case(s, key)
         person = active_person(s, handle, "assign to")
+        handle = person.handle
         old = handle_of(s, case.owner_id)
         append_event(
             s, case, kind=EventKind.ASSIGNED, actor=actor.handle, at=now,
@@ -319,5 +323,3 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
         )
         followups.move_work(app, s, person, task_ids=followups.open_task_ids(s, case.id))
     return {"key": case.key, "owner": handle, "was": old}
-
-

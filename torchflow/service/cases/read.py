@@ -4,19 +4,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, and_, or_, select
 
 from torchflow.domain.guards import guard_problems
+from torchflow.domain.vocabulary import states_named, unknown_workflow, workflow_name
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
 from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups.views import window_view
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people.lookup import person_by_handle
+from torchflow.service.people.lookup import find_person
 from torchflow.store.models import CASES, EVENTS, OPEN, PEOPLE, TASKS
 
 _Q = TypeVar("_Q", bound=Select[Any])
@@ -43,7 +45,8 @@ def show_case(
                 "to": t.dest,
                 "title": t.title,
                 "blocked": guard_problems(
-                    t, case.fields, t.roles if actor_roles is None else actor_roles
+                    t, case.fields, t.roles if actor_roles is None else actor_roles,
+                    spec.fields,
                 ),
             }
             for t in spec.transitions_from(case.state)
@@ -137,12 +140,10 @@ def list_cases(
             .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id))
             .order_by(CASES.c.id)
         )
-        if workflow:
-            _check_known("workflow", workflow, _workflow_names(app, s))
-        if state:
-            _check_known("state", state, _state_names(app, s, workflow))
-        owner_id = person_by_handle(s, owner).id if owner else None
-        query = case_filter(query, workflow=workflow, state=state, owner_id=owner_id,
+        workflow = workflow_typed(app, s, workflow) if workflow else None
+        states = states_typed(app, s, workflow, state) if state else None
+        owner_id = find_person(s, owner).id if owner else None  # a handle or a name (王立)
+        query = case_filter(query, workflow=workflow, states=states, owner_id=owner_id,
                             is_open=is_open)
         return fetch_page(s, query, limit=limit, offset=offset, view=lambda r: {
             "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
@@ -151,14 +152,17 @@ def list_cases(
         })
 
 
-def case_filter(query: _Q, *, workflow: str | None = None, state: str | None = None,
+def case_filter(query: _Q, *, workflow: str | None = None,
+                states: Sequence[tuple[str, str]] | None = None,
                 owner_id: int | None = None, is_open: bool | None = None) -> _Q:
-    """The cases of a list or an export: of a workflow, in a state, owned by
-    someone, open (True) or closed (False); None leaves a filter out."""
+    """The cases of a list or an export: of a workflow, in one of the (workflow,
+    state) pairs ``states_typed`` found, owned by someone, open (True) or closed
+    (False); None leaves a filter out."""
     if workflow:
         query = query.where(CASES.c.workflow == workflow)
-    if state:
-        query = query.where(CASES.c.state == state)
+    if states is not None:
+        query = query.where(or_(*(and_(CASES.c.workflow == w, CASES.c.state == st)
+                                  for w, st in states)))
     if owner_id is not None:
         query = query.where(CASES.c.owner_id == owner_id)
     if is_open is not None:
@@ -167,21 +171,24 @@ def case_filter(query: _Q, *, workflow: str | None = None, state: str | None = N
     return query
 
 
-def _workflow_names(app: App, session: Connection) -> set[str]:
-    """Workflows in files and those cases were opened under (a file may be gone)."""
-    stored = session.scalars(select(CASES.c.workflow).distinct())
-    return set(app.registry.files()) | set(stored)
+def workflow_typed(app: App, session: Connection, typed: str) -> str:
+    """The workflow a person typed (its name or title, 项目引进): one in the files,
+    or one cases were opened under (a file may be gone)."""
+    stored = list(session.scalars(select(CASES.c.workflow).distinct()))
+    specs = app.registry.files().values()
+    name = workflow_name(specs, typed, stored)
+    if name is None:
+        raise InvalidInput(unknown_workflow(specs, typed, stored))
+    return name
 
 
-def _state_names(app: App, session: Connection, workflow: str | None) -> set[str]:
+def states_typed(app: App, session: Connection, workflow: str | None,
+                 typed: str) -> list[tuple[str, str]]:
+    """The (workflow, state) pairs a typed state names (its code, title or alias,
+    在谈) in each workflow that has it, in the files and among the cases (a state
+    a newer version dropped)."""
     specs = [w for w in app.registry.files().values() if workflow in (None, w.name)]
-    query = select(CASES.c.state).distinct()
+    query = select(CASES.c.workflow, CASES.c.state).distinct()
     if workflow:
         query = query.where(CASES.c.workflow == workflow)
-    return {n for w in specs for n in w.states} | set(session.scalars(query))
-
-
-def _check_known(what: str, value: str, known: set[str]) -> None:
-    if value not in known:
-        raise InvalidInput(f"there is no {what} '{value}'; {what}s: "
-                           + (", ".join(sorted(known)) or "none yet"))
+    return states_named(specs, typed, [(w, st) for w, st in session.execute(query)])

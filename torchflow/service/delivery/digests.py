@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, and_, or_, select, update
 from torchflow.domain import wording
 from torchflow.domain.status import NoticeKind, NoticeStatus, TaskStatus
 from torchflow.domain.timeline import digest_day
+from torchflow.i18n import Translator
 from torchflow.service.app import App
 from torchflow.service.delivery import ledger
 from torchflow.service.delivery.routing import Route, Router
@@ -67,8 +68,8 @@ def produce_digests(app: App, now: datetime) -> int:
                 # Nothing to tell: folded notices of tasks closed since are settled unsent.
                 ledger.settle_folded(s, [f.id for f in folded], CLOSED_BEFORE_DIGEST)
                 continue
-            notices.append(_digest(router.route(DIGEST, to, got), owner, items, folded,
-                                   handled, day, now))
+            notices.append(_digest(router.route(DIGEST, to, got), router.tr, owner, items,
+                                   folded, handled, day, now))
             if folded:
                 folded_into[notices[-1]["idempotency_key"]] = [f.id for f in folded]
         made = ledger.add_keys(s, notices)
@@ -98,16 +99,16 @@ def _folded_owners(s: Connection) -> set[str]:
         .where(NOTICES.c.status == NoticeStatus.FOLDED, NOTICES.c.folded_into.is_(None)))}
 
 
-def _digest(route: Route, owner: Row[Any], items: list[Any], folded: list[Any],
-            handled: list[Any], day: date, now: datetime) -> dict[str, Any]:
+def _digest(route: Route, tr: Translator, owner: Row[Any], items: list[Any],
+            folded: list[Any], handled: list[Any], day: date, now: datetime) -> dict[str, Any]:
     """``owner``'s digest of ``day`` as ``route`` takes it (to a substitute while
-    they are away, held through quiet hours)."""
+    they are away, held through quiet hours), in the office's language (``tr``)."""
     coming_up = [SimpleNamespace(key=p["case"], kind=p["task_kind"],
                                  due_on=date.fromisoformat(p["due_on"]), title=p["case_title"])
                  for f in folded if f.task_status == TaskStatus.OPEN
                  for p in [f.payload] if date.fromisoformat(p["due_on"]) > day]
     words = wording.digest(owner.name, day, items, on_behalf=route.on_behalf,
-                           coming_up=coming_up, handled=handled)
+                           coming_up=coming_up, handled=handled, tr=tr)
     payload = {"day": day.isoformat(), "due_today": [i.key for i in items if i.due_on == day],
                "overdue": [i.key for i in items if i.due_on < day],
                **({"coming_up": [i.key for i in coming_up]} if coming_up else {}),

@@ -23,6 +23,7 @@ from torchflow.clock import wall_clock
 from torchflow.domain import wording
 from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.errors import NotFound, Refused
+from torchflow.i18n import Translator
 from torchflow.service.app import App
 from torchflow.service.delivery.keys import idempotency_key
 from torchflow.service.delivery.routing import Fallback, Route, channel_of
@@ -47,10 +48,11 @@ def move_to(handle: str) -> str:
 
 
 def task_notice(route: Route, task: Any, case_key: str, case_title: str, kind: str,
-                now: datetime) -> dict[str, Any]:
+                now: datetime, tr: Translator) -> dict[str, Any]:
     """The ledger row of a task's notice of ``kind`` by ``route`` (not yet
-    written); one a substitute receives says for whom (``wording.for_whom``)."""
-    words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf)
+    written), in the office's language (``tr``); one a substitute receives says
+    for whom (``Route.on_behalf``)."""
+    words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf, tr)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
                "case_title": case_title}

@@ -19,7 +19,7 @@ from torchflow.reports.html import render
 from torchflow.service.app import App
 from torchflow.service.delivery import ledger
 from torchflow.service.delivery.routing import direct
-from torchflow.service.reports.registry import run_all
+from torchflow.service.reports.registry import english, run_all
 from torchflow.service.reports.snapshot import Filters
 from torchflow.store.models import PEOPLE
 
@@ -49,7 +49,7 @@ def produce_monthly(app: App, now: datetime | None = None) -> int:
     todo = [route for k, route in keys.items() if k not in sent]
     if not todo:
         return 0
-    html = render(*run_all(app, Filters(period=period)))
+    html = render(*run_all(app, Filters(period=period)), english(app))
     subject = f"Monthly report {month} · {period.start.year}年{period.start.month}月工作报告"
     body = (f"The cooperation matters' report for {month} is attached (HTML).\n"
             f"附件为{period.start.year}年{period.start.month}月合作事项工作报告（HTML）。\n")

@@ -22,6 +22,7 @@ from torchflow.config import Settings
 from torchflow.domain import permissions, routing, wording
 from torchflow.domain.absence import Absence, Receiver, receiver
 from torchflow.domain.status import NoticeKind
+from torchflow.i18n import Translator
 from torchflow.service.app import App
 from torchflow.service.delivery.keys import is_rerouted
 from torchflow.service.people.absences import in_force
@@ -87,17 +88,12 @@ class Route:
     folded: bool = False
     not_before: datetime | None = None
     reason: str = ""
+    on_behalf: str | None = None  # the mark of one received for someone away (for_whom)
 
     @property
     def for_person(self) -> str | None:
         """Whose notice a substitute receives (None: the receiver's own)."""
         return self.got.person if self.got.for_other else None
-
-    @property
-    def on_behalf(self) -> str | None:
-        """How the wording marks a notice received for someone away."""
-        got = self.got
-        return wording.for_whom(got.person, got.away_until) if got.for_other else None
 
 
 def direct(settings: Settings, person: Row[Any], now: datetime) -> Route:
@@ -139,7 +135,8 @@ def fallback(person: Row[Any] | None, *, channel: str, address: str, key: str,
 @dataclass
 class Router:
     """Who receives a notice produced at ``now`` and how (``routes``, ``route``):
-    read once per sweep batch (the people and the absences of the day)."""
+    read once per sweep batch (the people and the absences of the day, and the
+    office's language, ``tr``, its notices are written in)."""
 
     app: App
     people: Mapping[int, Row[Any]]
@@ -157,6 +154,7 @@ class Router:
         self.chains = Chains(self.people, self.day, self.absences)
         self._handles = {p.handle: p for p in self.people.values()}
         self._away = self.chains.away
+        self.tr: Translator = self.app.tr
 
     def holders(self, role: str) -> list[str]:
         return self.chains.holders(role)
@@ -199,6 +197,8 @@ class Router:
         channel, address = channel_of(self.app.settings, to)
         return Route(to, got, channel, address, folded=decision.fold,
                      not_before=decision.hold or self.now,
+                     on_behalf=(wording.for_whom(got.person, got.away_until, self.tr)
+                                if got.for_other else None),
                      reason=routing.reason(
                          for_person=got.person if got.for_other else None,
                          away_until=got.away_until, fold=decision.fold, hold=decision.hold))

@@ -117,7 +117,8 @@ def _sweep_batch(
 def _told(router: Router, task: Any, kind: str, now: datetime) -> list[dict[str, Any]]:
     """The ledger rows of one task notice, one per route the router decides (a
     substitute for someone away; folded or held as the receiver wants)."""
-    return [ledger.task_notice(route, task, task.case_key, task.case_title, kind, now)
+    return [ledger.task_notice(route, task, task.case_key, task.case_title, kind, now,
+                               router.tr)
             for route in router.routes(kind, task.assignee_id, task.escalate_to)]
 
 
@@ -170,5 +171,3 @@ def _lock_case(s: Connection, case_id: int) -> CaseRow | None:
         .where(CASES.c.id == case_id).with_for_update(skip_locked=True)
     ).first()
     return CaseRow(*row) if row is not None else None
-
-

@@ -22,7 +22,12 @@ from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import overdue_before, window_view
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.absences import in_force
-from torchflow.service.people.lookup import Actor, active_person, people_by_id, person_by_handle
+from torchflow.service.people.lookup import (
+    Actor,
+    active_person,
+    find_person,
+    people_by_id,
+)
 from torchflow.store.models import CASES, NOTICES, OPEN, PEOPLE, TASKS
 
 # A snooze further out than this is a typo, not a plan (and the calendar's end).
@@ -175,6 +180,7 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
         task = _task(s, task_id)
         _require_open(task)
         person = active_person(s, handle, "reassign to")
+        handle = person.handle
         case = case_by_id(s, task.case_id)
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)
@@ -199,8 +205,8 @@ def list_tasks(
     today = app.calendar.local_date(now)
     with app.db.read() as s:
         query = _task_query()
-        if assignee:
-            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+        if assignee:  # a handle or a name (王立)
+            query = query.where(TASKS.c.assignee_id == find_person(s, assignee).id)
         if due_within is not None:
             query = query.where(TASKS.c.due_on <= today + due_within)
         cutoff = overdue_before(app, now)
@@ -240,7 +246,7 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
     with app.db.read() as s:
         query = _task_query().where(TASKS.c.due_on <= today + timedelta(days=days))
         if assignee:
-            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+            query = query.where(TASKS.c.assignee_id == find_person(s, assignee).id)
         rows = list(s.execute(query.order_by(TASKS.c.due_on, TASKS.c.id)))
         cutoff = overdue_before(app, now)
         tasks = [_task_view(r, cutoff) for r in rows]

@@ -81,6 +81,7 @@ def record_absence(app: App, actor: Actor, handle: str, *, starts: date, ends: d
     with app.db.transaction() as s:
         person = active_person(s, handle, "record an absence of")
         sub = active_person(s, substitute, "name as substitute")
+        handle, substitute = person.handle, sub.handle
         _one_recorder_at_a_time(s)
         new = Absence(handle, starts, ends, substitute)
         check_new(new, in_force(s, app.calendar.tz, starts, ends))

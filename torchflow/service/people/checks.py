@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from torchflow.channels import CHANNEL_TYPES
 from torchflow.domain import identity
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
+from torchflow.domain.vocabulary import role_code
 from torchflow.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ def check_person(
         raise InvalidInput(f"channel {channel!r} is unknown; use one of "
                            + ", ".join(CHANNEL_TYPES))
     return check_roles(roles)
+
+
+def named_roles(app: App, roles: list[str]) -> list[str]:
+    """Roles as typed (repeated or comma-separated; 招商专员 or coordinator) as codes."""
+    table = app.registry.roles()
+    return [role_code(table, r) for role in roles for r in re.split("[,，、]", role) if r.strip()]
 
 
 def check_roles(roles: list[str]) -> list[str]:

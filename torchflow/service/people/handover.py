@@ -44,6 +44,7 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
     now = app.now()
     with app.db.transaction() as s:
         giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
+        new = taker.handle
         case_ids = list(s.scalars(select(CASES.c.id).where(
             CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))
         for case_id in case_ids:

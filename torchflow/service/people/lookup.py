@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, or_, select
 
 from torchflow.domain import identity
 from torchflow.domain.permissions import ADMIN
+from torchflow.domain.vocabulary import person_handle
 from torchflow.errors import NotFound, Refused
 from torchflow.store.models import PEOPLE, PERSON_LOGINS
 
@@ -55,9 +56,18 @@ def person_by_handle(session: Connection, handle: str) -> Row[Any]:
     return person
 
 
+def find_person(session: Connection, typed: str) -> Row[Any]:
+    """The person ``typed`` names: a handle, or an exact name only one person has
+    (王立); an ambiguous name is refused with the handles to choose from."""
+    rows = session.execute(select(PEOPLE.c.handle, PEOPLE.c.name).where(
+        or_(PEOPLE.c.handle == typed.strip(), PEOPLE.c.name == typed.strip()))).all()
+    return person_by_handle(session, person_handle(typed, [(r.handle, r.name) for r in rows]))
+
+
 def active_person(session: Connection, handle: str, role: str) -> Row[Any]:
-    """A person who can take on work; ``role`` says what for, in the refusal."""
-    person = person_by_handle(session, handle)
+    """A person who can take on work (by handle or unique name); ``role`` says what
+    for, in the refusal. Callers keep the row's handle, not what was typed."""
+    person = find_person(session, handle)
     if not person.active:
         raise Refused(f"'{handle}' is not active; {role} an active person")
     return person

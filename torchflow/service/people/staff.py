@@ -15,7 +15,13 @@ from torchflow.service.delivery.ledger import delivery_problems
 from torchflow.service.followups.views import overdue_before
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.absences import absences_of, refuse_if_substitute
-from torchflow.service.people.checks import check_channel, check_logins, check_person, check_roles
+from torchflow.service.people.checks import (
+    check_channel,
+    check_logins,
+    check_person,
+    check_roles,
+    named_roles,
+)
 from torchflow.service.people.handover import handover
 from torchflow.service.people.lookup import (
     Actor,
@@ -52,7 +58,7 @@ def add_person(
     logins: list[str] | None = None,
 ) -> dict[str, Any]:
     """Add a person. Who may is checked at the edge (permissions ``person.add``)."""
-    roles = check_person(handle, name, email, roles or [], channel, address)
+    roles = check_person(handle, name, email, named_roles(app, roles or []), channel, address)
     check_channel(app, channel, email, address)
     logins = check_logins(logins or [])
     with app.db.transaction() as s:
@@ -116,8 +122,8 @@ def edit_person(
         person = person_by_handle(s, handle)
         before = admins(s)
         roles = set(person.roles or ())
-        added = check_roles(list(add_roles or []))
-        removed = check_roles(list(remove_roles or []))
+        added = check_roles(named_roles(app, list(add_roles or [])))
+        removed = check_roles(named_roles(app, list(remove_roles or [])))
         roles = (roles | set(added)) - set(removed)
         new = {
             "name": person.name if name is None else name,
@@ -242,5 +248,3 @@ def list_people(app: App, include_inactive: bool = True, *, limit: int = 500,
         if not include_inactive:
             query = query.where(PEOPLE.c.active.is_(True))
         return fetch_page(s, query, limit=limit, offset=offset, view=person_view)
-
-

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from torchflow.domain.vocabulary import english_names
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
 from torchflow.service.reports import figures
@@ -72,6 +73,12 @@ def run(app: App, name: str, f: Filters) -> Document:
     entry = report(name)
     with snapshot(app, f) as snap:
         return entry.document(snap)
+
+
+def english(app: App) -> dict[str, str]:
+    """The workflows' Chinese titles in English, for the renderers to draw a chart
+    where no CJK font is installed."""
+    return english_names(app.registry.files().values())
 
 
 def run_all(app: App, f: Filters) -> tuple[dict[str, Document], dict[str, Any]]:

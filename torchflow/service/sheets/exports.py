@@ -20,11 +20,10 @@ from sqlalchemy import Connection, Select, select
 
 from torchflow.domain import sheets
 from torchflow.domain.workflow import WorkflowSpec
-from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.cases.read import case_filter
+from torchflow.service.cases.read import case_filter, states_typed, workflow_typed
 from torchflow.service.delivery.ledger import notice_filter
-from torchflow.service.people.lookup import person_by_handle
+from torchflow.service.people.lookup import find_person
 from torchflow.service.sheets.files import Sheet, write_sheets
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS, WORKFLOW_VERSIONS
 
@@ -49,15 +48,13 @@ def export_cases(
 ) -> dict[str, Any]:
     with app.db.read() as s:
         names = sorted(set(s.scalars(select(CASES.c.workflow).distinct())))
-        if workflow:
-            if workflow not in names and workflow not in app.registry.files():
-                raise InvalidInput(f"there is no workflow '{workflow}'; workflows: "
-                                   + ", ".join(sorted(set(names) | set(app.registry.files()))))
-            names = [workflow]
-        owner_id = person_by_handle(s, owner).id if owner else None
+        if workflow:  # as `case list` reads it: its name or title (项目引进)
+            names = [workflow_typed(app, s, workflow)]
+        states = states_typed(app, s, names[0] if workflow else None, state) if state else None
+        owner_id = find_person(s, owner).id if owner else None
         specs = {n: _spec_of(app, s, n) for n in names}
         sheet_list: list[Sheet] = [
-            (name, _case_header(spec), _case_rows(app, s, spec, name, state, owner_id, is_open))
+            (name, _case_header(spec), _case_rows(app, s, spec, name, states, owner_id, is_open))
             for name, spec in specs.items()
         ]
         count = write_sheets(out, sheet_list)
@@ -77,8 +74,9 @@ def _case_header(spec: WorkflowSpec) -> list[str]:
         title for _, title in sheets.EXPORT_ONLY]
 
 
-def _case_rows(app: App, s: Connection, spec: WorkflowSpec, name: str, state: str | None,
-               owner_id: int | None, is_open: bool | None) -> Iterator[list[Any]]:
+def _case_rows(app: App, s: Connection, spec: WorkflowSpec, name: str,
+               states: list[tuple[str, str]] | None, owner_id: int | None,
+               is_open: bool | None) -> Iterator[list[Any]]:
     query = (select(CASES.c.key, CASES.c.external_ref, CASES.c.title, PEOPLE.c.handle,
                     CASES.c.state, CASES.c.state_entered_at, CASES.c.fields,
                     WORKFLOW_VERSIONS.c.version, CASES.c.opened_at, CASES.c.closed_at)
@@ -86,7 +84,8 @@ def _case_rows(app: App, s: Connection, spec: WorkflowSpec, name: str, state: st
                           .join(WORKFLOW_VERSIONS,
                                 WORKFLOW_VERSIONS.c.id == CASES.c.workflow_version_id))
              .order_by(CASES.c.id))
-    query = case_filter(query, workflow=name, state=state, owner_id=owner_id, is_open=is_open)
+    query = case_filter(query, workflow=name, states=states, owner_id=owner_id,
+                        is_open=is_open)
     tz = app.calendar.tz
     for r in _stream(s, query):
         fields = r.fields or {}
@@ -121,13 +120,13 @@ def export_tasks(app: App, out: Path, *, assignee: str | None = None, kind: str 
                               .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
                  .order_by(TASKS.c.due_on, TASKS.c.id))
         if assignee:
-            query = query.where(TASKS.c.assignee_id == person_by_handle(s, assignee).id)
+            query = query.where(TASKS.c.assignee_id == find_person(s, assignee).id)
         if kind:
             query = query.where(TASKS.c.kind == kind)
         if status:
             query = query.where(TASKS.c.status == status)
-        if workflow:
-            query = query.where(CASES.c.workflow == workflow)
+        if workflow:  # its name or title (项目引进)
+            query = query.where(CASES.c.workflow == workflow_typed(app, s, workflow))
         rows = ([*r[:13], _local(app, r.created_at), _local(app, r.closed_at)]
                 for r in _stream(s, query))
         count = write_sheets(out, [("tasks", TASK_HEADER, rows)])
@@ -148,8 +147,8 @@ def export_history(app: App, out: Path, *, case: str | None = None,
                  .order_by(EVENTS.c.gseq))
         if case:
             query = query.where(CASES.c.key == case.strip().upper())
-        if workflow:
-            query = query.where(CASES.c.workflow == workflow)
+        if workflow:  # its name or title (项目引进)
+            query = query.where(CASES.c.workflow == workflow_typed(app, s, workflow))
         rows = ([r.key, r.seq, r.kind, r.actor, _local(app, r.at), r.from_state, r.to_state,
                  json.dumps(r.data, ensure_ascii=False, sort_keys=True), r.hash]
                 for r in _stream(s, query))

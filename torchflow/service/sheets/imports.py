@@ -53,7 +53,7 @@ from torchflow.service.cases.events import (
 )
 from torchflow.service.cases.rows import CaseRow
 from torchflow.service.followups import writer as followups
-from torchflow.service.people.checks import check_channel, check_person
+from torchflow.service.people.checks import check_channel, check_person, named_roles
 from torchflow.service.people.lookup import Actor, admins
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned
@@ -514,7 +514,7 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
         handle = values.get("handle", "")
         try:
             roles = check_person(handle, values.get("name", ""), values.get("email", ""),
-                                  [values.get("roles", "")], None, "")
+                                 named_roles(app, [values.get("roles", "")]), None, "")
         except InvalidInput as exc:
             problems.append(f"row {number}: {exc}")
             continue

@@ -10,7 +10,14 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from torchflow.domain.graph import came_from
-from torchflow.domain.loader import check_text, clashes, read_definition
+from torchflow.domain.loader import (
+    ROLES_FILE,
+    check_text,
+    clashes,
+    read_definition,
+    roles_problems,
+    workflow_files,
+)
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
 from torchflow.service.app import App
@@ -102,22 +109,6 @@ def rule_view(rule: Any) -> dict[str, Any]:
     return view
 
 
-def describe_rule(view: dict[str, Any]) -> str:
-    ahead = view["remind_workdays"]
-    remind = f", reminder {ahead} workday(s) ahead" if ahead else ""
-    if view["kind"] == "contact":
-        every = view["every_workdays"]
-        text = "daily contact" if every == 1 else f"contact every {every} workdays"
-        if "escalate_after" in view:
-            text += f", {view['escalate_after']} missed in a row escalate to {view['escalate_to']}"
-        return text + remind
-    if view["kind"] == "visit":
-        low, high = view["gap_days"]
-        return f"visit at a random working day {low}-{high} days after the last" + remind
-    return (f"deadline within {view['within_workdays']} workdays, escalate to "
-            f"{view['escalate_to']}" + remind)
-
-
 @dataclass(frozen=True)
 class Validation:
     """What `workflow validate` found: errors stop `case open`, warnings do not."""
@@ -126,13 +117,6 @@ class Validation:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
 
-    @property
-    def summary(self) -> str:
-        """One line, e.g. "5 workflows, 0 errors, 1 warning"."""
-        return ", ".join([
-            _count(self.files, "workflow"), _count(len(self.errors), "error"),
-            _count(len(self.warnings), "warning"),
-        ])
 
 
 def database_exists(url: str) -> bool:
@@ -170,7 +154,8 @@ def validate_files(
         warnings.extend(unchecked)
     context = [*specs, *_other_specs(workflows_dir, files)]
     warnings.extend(_unheld_roles(specs, context, held))
-    return Validation(len(files), tuple(errors), tuple(warnings))
+    return Validation(len([f for f in files if f.name != ROLES_FILE]), tuple(errors),
+                      tuple(warnings))
 
 
 def _against_database(
@@ -194,7 +179,7 @@ def _definition_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(path.glob("*.toml")))
+            files.extend(sorted(path.glob("*.toml")))  # roles.toml too: it is checked
         elif path.exists():
             files.append(path)
         else:
@@ -207,6 +192,9 @@ def _read_each(files: list[Path]) -> tuple[list[WorkflowSpec], list[str]]:
     specs: list[WorkflowSpec] = []
     problems: list[str] = []
     for file in files:
+        if file.name == ROLES_FILE:
+            problems.extend(roles_problems(file))
+            continue
         try:
             spec, found = check_text(read_definition(file), str(file))
         except WorkflowError as exc:
@@ -224,7 +212,7 @@ def _other_specs(directory: Path | None, checked: list[Path]) -> list[WorkflowSp
     if directory is None or not directory.is_dir():
         return []
     seen = {file.resolve() for file in checked}
-    others = [file for file in sorted(directory.glob("*.toml")) if file.resolve() not in seen]
+    others = [file for file in workflow_files(directory) if file.resolve() not in seen]
     return _read_each(others)[0]
 
 
@@ -260,10 +248,6 @@ def _role_key(spec: WorkflowSpec, role: str) -> str:
         if state.contact is not None and state.contact.escalate_to == role:
             return f"states.{state.name}.contact.escalate_to"
     return "roles"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def diagram(spec: WorkflowSpec, fmt: str) -> str:

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from torchflow.domain.loader import load_directory, parse_workflow
-from torchflow.domain.workflow import WorkflowSpec
+from torchflow.domain.loader import load_directory, load_roles, parse_workflow
+from torchflow.domain.vocabulary import workflow_name
+from torchflow.domain.workflow import RoleSpec, WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
+from torchflow.i18n import Listing, _
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
 
@@ -42,7 +44,14 @@ class WorkflowRegistry:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._files: dict[str, WorkflowSpec] | None = None
+        self._roles: dict[str, RoleSpec] | None = None
         self._by_id: dict[int, Pinned] = {}
+
+    def roles(self) -> dict[str, RoleSpec]:
+        """The office's names of its roles (roles.toml beside the workflows)."""
+        if self._roles is None:
+            self._roles = load_roles(self.directory)
+        return self._roles
 
     def files(self) -> dict[str, WorkflowSpec]:
         """Every definition under the directory; invalid files refuse the whole load."""
@@ -51,11 +60,14 @@ class WorkflowRegistry:
         return self._files
 
     def file(self, name: str) -> WorkflowSpec:
+        """The file's definition named by its name or title (项目引进)."""
         files = self.files()
-        if name not in files:
-            known = ", ".join(sorted(files)) or "none"
-            raise NotFound(f"no workflow named '{name}'; workflows: {known}")
-        return files[name]
+        found = workflow_name(files.values(), name)
+        if found is None:
+            known = [w.term for w in sorted(files.values(), key=lambda w: w.name)]
+            raise NotFound(_("no workflow named '{name}'; workflows: {workflows}", name=name,
+                             workflows=Listing(known) if known else _("none")))
+        return files[found]
 
     def current(self, session: Connection, name: str, now: datetime) -> Pinned:
         """The file's version, stored on first use; a changed file needs a new version."""
