@@ -163,3 +163,27 @@ def test_usage_errors_and_people_in_chinese(zh: Cli) -> None:
     shown = zh.ok("person", "show", "wang.li").out
     assert "角色：" in shown and "招商专员" in shown
     assert english_left(shown + "\n".join(people)) == []
+
+
+def test_exports_and_the_agenda_take_the_office_s_words_as_case_list_does(
+    zh: Cli, tmp_path: Path
+) -> None:
+    key = zh.ok("case", "open", "项目引进", "--title", "氢燃料电池电堆项目", "--owner", "王立",
+                *FIELDS, as_="wang.li").out.strip()
+    zh.ok("case", "advance", key, "初步接洽", as_="wang.li")
+    out = tmp_path / "matters.xlsx"
+    cases = zh.json("export", "cases", out, "--workflow", "项目引进", "--state", "接洽",
+                    "--owner", "王立")
+    assert (cases["rows"], cases["sheets"]) == (1, ["project_introduction"])
+    assert zh.json("export", "cases", out, "--state", "洽谈")["rows"] == 0
+    assert zh.refused("export", "cases", out, "--state", "谈判中").startswith(
+        "错误：没有“谈判中”这个环节；环节有：")
+    tasks = zh.json("export", "tasks", tmp_path / "work.xlsx", "--workflow", "项目引进",
+                    "--assignee", "王立")
+    assert tasks["rows"] >= 1
+    assert zh.refused("export", "tasks", tmp_path / "work.xlsx", "--workflow", "人才").startswith(
+        "错误：没有“人才”这个流程；流程有：")
+    assert zh.json("export", "history", tmp_path / "history.xlsx",
+                   "--workflow", "项目引进")["rows"] >= 2
+    agenda = zh.json("agenda", "--assignee", "王立")
+    assert {t["case"] for t in agenda["tasks"]} == {key}

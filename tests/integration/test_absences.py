@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PI_FIELDS, Clock, is_postgres
+from tests.conftest import PI_FIELDS, Clock, is_postgres, with_settings
 from tests.receivers import HttpReceiver, SmtpReceiver
+from torchflow.config import OfficeSettings
 from torchflow.domain.routing import parse_quiet
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
@@ -88,6 +89,25 @@ def test_an_absent_persons_notice_goes_to_the_substitute_marked(
     assert key in row.subject
     # The task stays wang.li's: the work planned before the absence is not moved.
     assert assignee_of(app, key) == "wang.li"
+
+
+def test_an_office_in_chinese_marks_the_substitutes_notices_in_chinese(
+    app: App, staff: dict[str, Actor], clock: Clock
+) -> None:
+    zh = with_settings(app, office=OfficeSettings(locale="zh-CN"))
+    key = open_lead(zh, staff["wang.li"])
+    away(zh, "wang.li", "2026-03-16", "2026-03-20", "zhao.min")
+    clock.set("2026-03-16T09:30:00+08:00")
+    sweep(zh)
+    [row] = rows(zh, kind="upcoming")
+    assert row.recipient == "zhao.min" and key in row.subject
+    assert row.subject.endswith("（代 wang.li 接收，其外出至 2026-03-20）")
+    assert row.body.startswith("(代 wang.li 接收，其外出至 2026-03-20)\n")
+    clock.set("2026-03-18T08:40:00+08:00")
+    sweep(zh)
+    [digest] = rows(zh, kind="digest")
+    assert digest.for_person == "wang.li"
+    assert digest.body.startswith("(代 wang.li 接收，其外出至 2026-03-20)\n")
 
 
 def test_a_substitute_away_too_hands_on_down_the_chain(
