@@ -180,8 +180,8 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
         path = folder / "torchflow.db"
         settings = load_settings(config, env={"TORCHFLOW_WEBHOOK_SECRET": ""})
         # Unsigned on purpose, and said so: the raw baseline posts the same bytes unsigned.
-        hook = replace(settings.notify.webhook, allow_unsigned=True)
-        settings = replace(settings, notify=replace(settings.notify, webhook=hook))
+        settings = replace(settings, notify=settings.notify.with_channel(
+            "webhook", allow_unsigned=True))
         app = build_app(settings, clock=lambda: NOW)
         channels = Channels(settings)
         owner = worker_id()

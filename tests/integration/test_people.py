@@ -117,7 +117,8 @@ def test_bad_role(app: App, role: str) -> None:
 def test_bad_channel(app: App, channel: str) -> None:
     with pytest.raises(InvalidInput) as exc:
         add_person(app, "li.na", name="Li Na", channel=channel)
-    assert str(exc.value) == f"channel {channel!r} is unknown; use one of file, smtp, webhook"
+    assert str(exc.value) == (f"channel {channel!r} is unknown; use one of file, smtp, webhook, "
+                              "wecom_robot, wecom_app, dingtalk_robot, feishu_robot")
     assert count(app) == 0
 
 

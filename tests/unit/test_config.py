@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from torchflow.channels.file import FileSettings
+from torchflow.channels.smtp import SmtpSettings
+from torchflow.channels.webhook import WebhookSettings
 from torchflow.config import (
     CalendarSettings,
     NotifySettings,
     SchedulerSettings,
     Settings,
-    SmtpSettings,
-    WebhookSettings,
     load_settings,
 )
 from torchflow.errors import ConfigError
@@ -38,9 +39,10 @@ def test_an_empty_config_is_the_dataclass_defaults(tmp_path: Path) -> None:
     assert settings.scheduler == SchedulerSettings()
     assert settings.calendar == CalendarSettings()
     notify = settings.notify
-    assert (notify.smtp, notify.webhook) == (SmtpSettings(), WebhookSettings())
+    assert (notify.of("smtp", SmtpSettings), notify.of("webhook", WebhookSettings)) == (
+        SmtpSettings(), WebhookSettings())
     assert notify.default_channel == NotifySettings().default_channel
-    assert notify.file.path == tmp_path / "outbox.jsonl"
+    assert notify.of("file", FileSettings).path == tmp_path / "outbox.jsonl"
     assert settings.busy_timeout_seconds == 15.0
     assert settings.database_url == f"sqlite:///{tmp_path / 'torchflow.db'}"
 
@@ -79,7 +81,8 @@ def test_unknown_keys_are_named_with_a_suggestion(tmp_path: Path, text: str,
 
 
 def test_a_channel_timeout_must_end_well_inside_the_lease(tmp_path: Path) -> None:
-    message = refused(tmp_path, "[scheduler]\nlease_seconds = 15\n")
+    message = refused(tmp_path, "[scheduler]\nlease_seconds = 15\n"
+                                "[notify.smtp]\ntimeout_seconds = 10\n")
     assert message.endswith(
         "notify.smtp.timeout_seconds = 10 is too long for scheduler.lease_seconds = 15; a send "
         "must end well before its lease does (at most half of it, 7.5), or another service may "
@@ -91,10 +94,19 @@ def test_a_channel_timeout_must_end_well_inside_the_lease(tmp_path: Path) -> Non
     assert settings.scheduler.lease_seconds == 20.0
 
 
+def test_a_timeout_not_written_follows_a_short_lease(tmp_path: Path) -> None:
+    settings = load(tmp_path, "[scheduler]\nlease_seconds = 15\n[notify.smtp]\nport = 2525\n")
+    notify = settings.notify
+    assert notify.of("smtp", SmtpSettings).timeout_seconds == 7.5
+    assert notify.of("smtp", SmtpSettings).port == 2525
+    assert {getattr(c, "timeout_seconds", 7.5) for c in notify.channels.values()} == {7.5}
+    assert load(tmp_path, "").notify.of("webhook", WebhookSettings).timeout_seconds == 10
+
+
 def test_allow_unsigned_is_read_as_a_boolean(tmp_path: Path) -> None:
     assert WebhookSettings().allow_unsigned is False
     settings = load(tmp_path, "[notify.webhook]\nallow_unsigned = true\n")
-    assert settings.notify.webhook.allow_unsigned is True
+    assert settings.notify.of("webhook", WebhookSettings).allow_unsigned is True
 
 
 def test_a_folder_given_as_the_config(tmp_path: Path) -> None:

@@ -8,10 +8,17 @@ with the same idempotency key, so receivers can drop duplicates.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from torchflow.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from torchflow.config import Section, Settings
+    from torchflow.i18n import Text
 
 
 @dataclass(frozen=True)
@@ -25,11 +32,19 @@ class Message:
     subject: str
     body: str  # plain text
     payload: dict[str, Any]  # JSON-able details (case key, task id, due date...)
+    # The ids on the platforms ({"wecom": ..., "mobile": ..., "feishu": ...}) of
+    # whom a group robot @-mentions: the recipient, or everyone a folded
+    # message is for. Read at send time, so an id set since is used.
+    mentions: tuple[Mapping[str, str], ...] = ()
+
+    def ids(self, kind: str) -> list[str]:
+        """The ``kind`` ids of the people mentioned (those who have one)."""
+        return [found for m in self.mentions if (found := m.get(kind, ""))]
 
 
 @runtime_checkable
 class Channel(Protocol):
-    """A delivery channel: "file" | "smtp" | "webhook" | "stub"."""
+    """A delivery channel, built from the settings by its ``ChannelType``."""
 
     name: str
 
@@ -40,6 +55,46 @@ class Channel(Protocol):
     def close(self) -> None:
         """Release connections or handles; the channel may be used again after."""
         ...
+
+    def problem(self, address: str) -> Text | None:
+        """Why this channel, as configured, cannot send to ``address`` (no URL, no
+        user id, no robot of that name), or None: such notices are held."""
+        ...
+
+
+class ChannelType(Protocol):
+    """What the registry names: a channel class that owns its settings (the
+    ``[notify.NAME]`` table), its address check, its body format and its success
+    test. A new channel is one module with one of these and a registry line."""
+
+    name: str
+    # Whether a resend of one notice reaches the person once all the same: the
+    # receiver drops it by key (webhook, SMTP Message-ID) or the platform does
+    # (WeCom app's duplicate check). Robots have neither: a send cut short by a
+    # crash is not repeated blindly (service/dispatch.py).
+    dedup: bool
+
+    def read_settings(self, section: Section, base: Path) -> Any:
+        """The channel's settings from its [notify.NAME] table (its defaults when absent)."""
+        ...
+
+    def from_settings(self, settings: Settings) -> Channel:
+        """The channel as configured; ConfigError when it cannot work at all."""
+        ...
+
+    def address_of(self, person: Any) -> str:
+        """A person's address on this channel ("" = the channel's default)."""
+        ...
+
+    def address_problem(self, settings: Settings, address: str) -> Text | None:
+        """Why ``address`` can never be used (checked when it is typed), or None."""
+        ...
+
+
+def read_plain(section: Section, kind: type[Any], rules: Mapping[str, Any]) -> Any:
+    """A channel's settings dataclass from a table of plain keys (``rules``)."""
+    section.only(list(rules))
+    return kind(**section.read(dict(rules)))
 
 
 def message_record(message: Message) -> dict[str, Any]:
@@ -68,3 +123,30 @@ def message_json(message: Message) -> str:
         raise DeliveryError(
             f"notice {message.idempotency_key}: payload is not JSON-serializable ({exc})"
         ) from None
+
+
+def shown_address(address: str) -> str:
+    """An address as it may be shown: URLs with their tokens masked, others as they are."""
+    return shown_url(address) if "://" in address else address
+
+
+def shown_url(url: str) -> str:
+    """``url`` with what may be a secret masked: userinfo, the query, the fragment
+    and long path segments (webhook URLs often carry a token in one of them)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = "***@" if "@" in parts.netloc else ""
+    path = "/".join(_segment(seg) for seg in parts.path.split("/"))
+    query = "?***" if parts.query else ""
+    fragment = "#***" if parts.fragment else ""
+    return f"{parts.scheme}://{userinfo}{host}{path}{query}{fragment}"
+
+
+TOKEN_LENGTH = 16  # a path segment this long is treated as a token
+
+
+def _segment(segment: str) -> str:
+    return segment if len(segment) < TOKEN_LENGTH else segment[:3] + "***"

@@ -178,7 +178,7 @@ def render_person(v: dict[str, Any]) -> str:
                                               ("STATUS", "status"), ("CHANNEL", "channel"),
                                               ("REASON", "reason"), ("ERROR", "error")])
     return "\n\n".join([head, "Open cases:\n" + cases, "Open tasks:\n" + tasks,
-                        "Absences:\n" + away, "Bounced or dead notices:\n" + problems])
+                        "Absences:\n" + away, "Bounced, dead or held notices:\n" + problems])
 
 
 @person.command("roles")

@@ -27,12 +27,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 
-from torchflow.channels import Channel, Message, build_channel
+from torchflow.channels import CHANNEL_TYPES as CHANNEL_NAMES
+from torchflow.channels import Channel, Message, build_channel, channel_type
 from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain.retry import compute_backoff, should_give_up
 from torchflow.domain.status import NoticeStatus
 from torchflow.errors import ConfigError, DeliveryError
+from torchflow.service import gate
 from torchflow.service.absences import FALLBACK_AFTER
 from torchflow.service.app import App
 from torchflow.service.notices import settle_deferred
@@ -48,22 +50,55 @@ def worker_id() -> str:
 
 
 class Channels:
-    """The configured channels, each built on first use and closed together."""
+    """The configured channels, each built on first use and closed together. A
+    channel that cannot be built (a webhook with no secret) is remembered with
+    why: its notices are held (service/gate.py), everyone else's go on."""
 
     def __init__(self, settings: Settings, overrides: Mapping[str, Channel] | None = None):
         self.settings = settings
         self._built: dict[str, Channel] = dict(overrides or {})
+        self._broken: dict[str, str] = {}
+        self._problems: dict[tuple[str, str], str | None] = {}
 
     def get(self, name: str) -> Channel:
         if name not in self._built:
             self._built[name] = build_channel(self.settings, name)
         return self._built[name]
 
-    def check(self, names: list[str]) -> None:
-        """Build each channel now, so a bad configuration (e.g. a webhook with no
-        secret) refuses the service at start instead of failing notices one by one."""
+    def problem(self, name: str, address: str) -> str | None:
+        """Why a notice by ``name`` to ``address`` cannot be sent as configured, or None."""
+        if (name, address) not in self._problems:
+            self._problems[(name, address)] = self._problem(name, address)
+        return self._problems[(name, address)]
+
+    def _problem(self, name: str, address: str) -> str | None:
+        if name in self._broken:
+            return self._broken[name]
+        try:
+            channel = self.get(name)
+        except ConfigError as exc:
+            self._broken[name] = str(exc)
+            return self._broken[name]
+        found = channel.problem(address)
+        return str(found) if found is not None else None
+
+    def dedup(self, name: str) -> bool:
+        """Whether a resend reaches the person once all the same (base.ChannelType)."""
+        if name in self._built:
+            return bool(getattr(self._built[name], "dedup", True))
+        return channel_type(name).dedup if name in CHANNEL_NAMES else True
+
+    def check(self, names: list[str]) -> list[str]:
+        """Build each channel in use now and say which cannot be used (their
+        notices will be held): one log line each, the service starts all the same."""
+        broken = []
         for name in names:
-            self.get(name)
+            problem = self.problem(name, "") if name in CHANNEL_NAMES else None
+            if problem is not None and name in self._broken:
+                log.warning("channel %s cannot be used: %s; its notices are held until "
+                            "this is fixed", name, problem)
+                broken.append(name)
+        return broken
 
     def close(self) -> None:
         for channel in self._built.values():
@@ -95,9 +130,14 @@ class Claimed:
     channel: str
     attempts: int
     lease_until: datetime | None = None  # wall clock; past it, another owner may take it
+    send_started: datetime | None = None  # a send to a robot a crash cut short
+    parts_done: int = 0  # the parts of a split notice already sent
 
 
-def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> list[Claimed]:
+def claim(app: App, owner: str, limit: int, wall: datetime | None = None,
+          channels: Channels | None = None) -> list[Claimed]:
+    """Lease a batch of due notices; with ``channels``, only those the gate lets
+    through now (service/gate.py: held, rate budgets, folding, busy minutes)."""
     wall = wall or wall_clock()
     lease = timedelta(seconds=app.settings.scheduler.lease_seconds)
     with app.db.transaction() as s:
@@ -122,15 +162,23 @@ def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> lis
             .values(lease_owner=owner, lease_until=wall + lease, attempts=NOTICES.c.attempts + 1)
             .returning(*NOTICES.c)
         ).all()
-    return [_claimed(r) for r in sorted(rows, key=lambda r: (r.not_before, r.id))]
+        rows = sorted(rows, key=lambda r: (r.not_before, r.id))
+        ids = gate.mentions(s, {h for r in rows for h in gate.mentioned(r.recipient, r.payload)})
+        claimed = [_claimed(r, ids) for r in rows]
+        if channels is not None:  # ---- the gate (service/gate.py) ----
+            claimed = gate.admit(app, s, claimed, channels, owner, wall)
+    return claimed
 
 
-def _claimed(r: Any) -> Claimed:
+def _claimed(r: Any, ids: Mapping[str, Mapping[str, str]]) -> Claimed:
+    payload = dict(r.payload or {})
     message = Message(
         idempotency_key=r.idempotency_key, kind=r.kind, recipient=r.recipient,
-        address=r.address, subject=r.subject, body=r.body, payload=dict(r.payload or {}),
+        address=r.address, subject=r.subject, body=r.body, payload=payload,
+        mentions=tuple(ids[h] for h in gate.mentioned(r.recipient, payload) if h in ids),
     )
-    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until)
+    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until, r.send_started,
+                   r.parts_done or 0)
 
 
 def dispatch(
@@ -146,9 +194,10 @@ def dispatch(
     result = DispatchResult()
     batch = app.settings.scheduler.batch_size
     sent = _SentMarks(app, owner)
+    gate.mend(app, channels)  # ---- held notices whose channel can be used now ----
     try:
         while not (stop and stop.is_set()):
-            claimed = claim(app, owner, batch)
+            claimed = claim(app, owner, batch, channels=channels)
             for i, notice in enumerate(claimed):
                 if (stop and stop.is_set()) or _lease_over(notice):
                     # Stopping, or slow sends outlived the lease (another service may
@@ -187,11 +236,12 @@ class _SentMarks:
         self.half_lease = timedelta(seconds=app.settings.scheduler.lease_seconds / 2)
         self.pending: list[dict[str, Any]] = []
 
-    def add(self, notice: Claimed) -> None:
+    def add(self, notice: Claimed, at_once: bool = False) -> None:
+        """``at_once``: a send no receiver would drop again is marked before the next."""
         self.pending.append({"nid": notice.id, "owner": self.owner, "at": self.app.now()})
         late = notice.lease_until is not None and (
             wall_clock() >= notice.lease_until - self.half_lease)
-        if late or len(self.pending) >= MARK_GROUP:
+        if at_once or late or len(self.pending) >= MARK_GROUP:
             self.flush()
 
     def flush(self) -> None:
@@ -207,32 +257,54 @@ _MARK_SENT = (
     .where(NOTICES.c.id == bindparam("nid"), NOTICES.c.lease_owner == bindparam("owner"))
     # Sent stays sent, to whom it went: a move or withdrawal deferred meanwhile is dropped.
     .values(status=SENT, sent_at=bindparam("at"), lease_owner=None, lease_until=None,
-            last_error="", deferred=None)
+            last_error="", deferred=None, send_started=None)
 )
 
 
 def _deliver(
     app: App, channels: Channels, owner: str, notice: Claimed, sent: _SentMarks
 ) -> tuple[str, str]:
+    dedup = channels.dedup(notice.channel)
     try:
-        channels.get(notice.channel).send(notice.message)
+        channel = channels.get(notice.channel)
+        _send(app, channel, owner, notice, dedup)
     except DeliveryError as exc:
-        return _failed(app, owner, notice, str(exc), permanent=exc.permanent)
+        if exc.retry_after is not None:  # ---- throttled: the platform's window ----
+            gate.throttled(app, owner, notice, channel, exc.retry_after, str(exc))
+            return "failed", str(exc)
+        return _failed(app, owner, notice, str(exc), permanent=exc.permanent, fatal=exc.fatal)
     except ConfigError as exc:
         return _failed(app, owner, notice, str(exc))
-    sent.add(notice)
+    sent.add(notice, at_once=not dedup)
     log.info("sent notice #%d %s to %s via %s", notice.id, notice.message.kind,
              notice.message.recipient, notice.channel)
     return "sent", ""
 
 
-def _failed(app: App, owner: str, notice: Claimed, error: str, *, permanent: bool = False
-            ) -> tuple[str, str]:
+def _send(app: App, channel: Channel, owner: str, notice: Claimed, dedup: bool) -> None:
+    """One notice: in parts when the channel splits it (each part recorded, so a
+    resend goes on after the last part sent); to a platform that drops no
+    resend, its start committed first (service/gate.py)."""
+    if not dedup:  # ---- a crash in this send will be known (gate.started) ----
+        gate.started(app, owner, notice.id)
+    parted = getattr(channel, "send_parts", None)
+    if parted is None:
+        channel.send(notice.message)
+        return
+    parted(notice.message, notice.parts_done,
+           lambda done: gate.part_sent(app, owner, notice.id, done))
+
+
+def _failed(app: App, owner: str, notice: Claimed, error: str, *, permanent: bool = False,
+            fatal: bool = False) -> tuple[str, str]:
     if permanent and _fall_back(app, owner, notice, error):
         return "failed", error
     sch = app.settings.scheduler
-    dead = should_give_up(notice.attempts, sch.max_attempts)
-    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
+    # A fault in the office's set-up (a robot's key, signature, trusted IP): no
+    # attempt can succeed; the notice dies now, saying what to fix.
+    dead = fatal or should_give_up(notice.attempts, sch.max_attempts)
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error,
+                              "send_started": None}
     if dead:
         values["status"] = DEAD
     else:

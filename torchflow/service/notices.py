@@ -201,9 +201,12 @@ def _cancel(session: Connection, notice_id: int) -> None:
 # --------------------------------------------------------------------------- views
 
 
+HELD = "held"  # shown for a pending notice its channel cannot send as configured
+
+
 def notice_view(app: App, n: Any) -> dict[str, Any]:
     return {
-        "id": n.id, "kind": n.kind, "status": n.status, "to": n.recipient,
+        "id": n.id, "kind": n.kind, "status": HELD if n.held else n.status, "to": n.recipient,
         "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
         "key": n.idempotency_key, "not_before": app.local(n.not_before),
         "retry_at": app.local(n.retry_at), "sent_at": app.local(n.sent_at),
@@ -212,7 +215,10 @@ def notice_view(app: App, n: Any) -> dict[str, Any]:
 
 
 def _reason(n: Any) -> str:
-    """Why it went where and when (a folded notice names the digest it went into)."""
+    """Why it went where and when (a folded notice names the digest it went into;
+    a held one says what to fix)."""
+    if n.held:
+        return str(n.held)
     return (n.reason or "") + (f": {n.folded_into}" if n.folded_into else "")
 
 
@@ -220,7 +226,9 @@ def list_notices(app: App, *, status: str | None = None, recipient: str | None =
                  limit: int = 200, offset: int = 0) -> Page:
     with app.db.read() as s:
         query = select(NOTICES)
-        if status:
+        if status == HELD:
+            query = query.where(NOTICES.c.status == PENDING, NOTICES.c.held.is_not(None))
+        elif status:
             query = query.where(NOTICES.c.status == status)
         if recipient:
             people_service.person_by_handle(s, recipient)
@@ -243,7 +251,7 @@ class Retried:
 
 # A retried notice starts afresh: no attempts, no backoff, no lease.
 _FRESH = {"status": PENDING, "attempts": 0, "retry_at": None, "lease_owner": None,
-          "lease_until": None}
+          "lease_until": None, "held": None, "send_started": None, "parts_done": None}
 
 
 def retry(app: App, notice_id: int) -> Retried:

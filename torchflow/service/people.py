@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any, overload
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
-from torchflow.channels import CHANNEL_TYPES, shown_address
+from torchflow.channels import CHANNEL_TYPES, channel_type, shown_address, unusable
+from torchflow.channels.smtp import EMAIL
 from torchflow.domain import identity
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.status import EventKind
@@ -24,7 +26,6 @@ from torchflow.store.queries import insert_ignore
 
 HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # An OS login as the password database may hold it (POSIX names, user@domain,
 # DOMAIN\user, a trailing '$'): one word, no control characters, no ':' (the
 # passwd separator), at most the column's 64 characters. The real login from
@@ -132,22 +133,14 @@ def check_handle(handle: str) -> None:
 
 def check_channel(app: App, channel: str | None, email: str, address: str) -> None:
     """A channel that cannot reach the person is refused now, not after eight
-    failed sends: smtp needs an e-mail, webhook a URL (the person's or the
-    configured [notify.webhook] url)."""
+    failed sends or held notices: the channel's own check of the address it
+    would use (an e-mail for smtp, a URL the sender may post to for webhook),
+    with this configuration and environment (a webhook needs its secret)."""
     chosen = channel or app.settings.notify.default_channel
-    if chosen == "smtp" and not email:
-        raise InvalidInput("the smtp channel needs an e-mail address; add --email "
-                           "(e.g. wang.li@example.gov.cn) or pick another --channel")
-    if chosen == "webhook":
-        if not address and not app.settings.notify.webhook.url:
-            raise InvalidInput("the webhook channel needs a URL; add --address https://... "
-                               "(or set [notify.webhook] url) or pick another --channel")
-        # The sender's own check (imported here: http.client is not for every command).
-        from torchflow.channels.webhook import url_problem
-
-        if address and (problem := url_problem(address)):
-            raise InvalidInput(f"webhook address {address!r} {problem}; "
-                               "use e.g. https://hooks.example.cn/abc")
+    person = SimpleNamespace(email=email, address=address)
+    problem = unusable(app.settings, chosen, channel_type(chosen).address_of(person))
+    if problem is not None:
+        raise InvalidInput(problem)
 
 
 def _check_logins(logins: list[str]) -> list[str]:
