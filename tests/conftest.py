@@ -153,11 +153,12 @@ def clock() -> Clock:
 @pytest.fixture
 def wall(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The wall clock that leases and retry backoff read, settable like ``clock``."""
-    from torchflow.service import dispatch, notices
+    from torchflow.service import dispatch, gate, notices
 
     real = Clock(datetime.now(UTC))
     monkeypatch.setattr(dispatch, "wall_clock", real)
     monkeypatch.setattr(notices, "wall_clock", real)
+    monkeypatch.setattr(gate, "wall_clock", real)
     return real
 
 

@@ -115,7 +115,8 @@ class Platform:
         self.received: list[Received] = []
         self.refused: list[tuple[int, str]] = []
         self.trusted_ips: set[str] | None = None  # None: every IP (no whitelist)
-        self.forced: deque[dict[str, Any]] = deque()  # answers given instead, in turn
+        # Answers given instead, in turn (None: answer that request as usual).
+        self.forced: deque[dict[str, Any] | None] = deque()
         self.server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.delay = 0.0  # seconds each answer takes (real time)
@@ -125,7 +126,7 @@ class Platform:
         assert self.server is not None, "use the fake as a context manager"
         return f"http://{HOST}:{self.server.server_address[1]}"
 
-    def force(self, answer: dict[str, Any], times: int = 1) -> None:
+    def force(self, answer: dict[str, Any] | None, times: int = 1) -> None:
         with self.lock:
             self.forced.extend([answer] * times)
 
@@ -135,8 +136,9 @@ class Platform:
         parts = urlsplit(handler.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         with self.lock:
-            if self.forced:
-                answer = self.forced.popleft()
+            forced = self.forced.popleft() if self.forced else None
+            if forced is not None:
+                answer = forced
             elif self.trusted_ips is not None and handler.client_address[0] not in self.trusted_ips:
                 answer = self.ip_refused(handler.client_address[0])
             else:

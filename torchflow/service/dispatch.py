@@ -195,6 +195,7 @@ def dispatch(
     batch = app.settings.scheduler.batch_size
     sent = _SentMarks(app, owner)
     gate.mend(app, channels)  # ---- held notices whose channel can be used now ----
+    pauses = gate.Pauses()
     try:
         while not (stop and stop.is_set()):
             claimed = claim(app, owner, batch, channels=channels)
@@ -205,7 +206,7 @@ def dispatch(
                     sent.flush()
                     result.released += release(app, owner, [n.id for n in claimed[i:]])
                     break
-                outcome, detail = _deliver(app, channels, owner, notice, sent)
+                outcome, detail = _deliver(app, channels, owner, notice, sent, pauses)
                 setattr(result, outcome, getattr(result, outcome) + 1)
                 if on_result:
                     on_result(notice, outcome, detail)
@@ -262,15 +263,20 @@ _MARK_SENT = (
 
 
 def _deliver(
-    app: App, channels: Channels, owner: str, notice: Claimed, sent: _SentMarks
+    app: App, channels: Channels, owner: str, notice: Claimed, sent: _SentMarks,
+    pauses: gate.Pauses,
 ) -> tuple[str, str]:
     dedup = channels.dedup(notice.channel)
     try:
         channel = channels.get(notice.channel)
+        if (until := pauses.until(channel, notice)) is not None:  # ---- throttled ----
+            gate.wait(app, owner, notice, until)
+            return "released", ""
         _send(app, channel, owner, notice, dedup)
     except DeliveryError as exc:
         if exc.retry_after is not None:  # ---- throttled: the platform's window ----
-            gate.throttled(app, owner, notice, channel, exc.retry_after, str(exc))
+            pauses.add(channel, notice, gate.throttled(app, owner, notice, channel,
+                                                       exc.retry_after, str(exc)))
             return "failed", str(exc)
         return _failed(app, owner, notice, str(exc), permanent=exc.permanent, fatal=exc.fatal)
     except ConfigError as exc:

@@ -308,6 +308,36 @@ def part_sent(app: App, owner: str, notice_id: int, done: int) -> None:
                   .values(parts_done=done))
 
 
+class Pauses:
+    """The keys a platform said it throttles, during one dispatch: the rest of
+    a batch already granted on them waits too, instead of being refused."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+
+    def until(self, channel: Any, notice: Any) -> datetime | None:
+        found = [self._until[k] for k in _keys(channel, notice) if k in self._until]
+        return max(found) if found else None
+
+    def add(self, channel: Any, notice: Any, until: datetime) -> None:
+        for key in _keys(channel, notice):
+            self._until[key] = until
+
+
+def _keys(channel: Any, notice: Any) -> list[str]:
+    return [lim.key for lim in channel.limits(notice.message.address)] \
+        if hasattr(channel, "limits") else []
+
+
+def wait(app: App, owner: str, notice: Any, until: datetime) -> None:
+    """Give ``notice`` back to wait until ``until`` (its attempt not counted)."""
+    with app.db.transaction() as s:
+        s.execute(update(NOTICES).where(NOTICES.c.id == notice.id,
+                                        NOTICES.c.lease_owner == owner)
+                  .values(retry_at=until + jitter(notice.id, 5.0), lease_owner=None,
+                          lease_until=None, attempts=NOTICES.c.attempts - 1))
+
+
 def throttled(app: App, owner: str, notice: Any, channel: Any, seconds: float, error: str
               ) -> datetime:
     """The platform throttles this robot or member: every node leaves the key
@@ -315,8 +345,7 @@ def throttled(app: App, owner: str, notice: Any, channel: Any, seconds: float, e
     not counted. Returns when it will be tried again."""
     wall = wall_clock()
     until = wall + timedelta(seconds=seconds)
-    keys = [lim.key for lim in channel.limits(notice.message.address)] \
-        if hasattr(channel, "limits") else []
+    keys = _keys(channel, notice)
     with app.db.transaction() as s:
         for key in sorted(keys):
             insert_ignore(s, BUDGETS, [{"key": key, "tokens": 0.0, "updated_at": wall,
@@ -338,8 +367,9 @@ def throttled(app: App, owner: str, notice: Any, channel: Any, seconds: float, e
 
 def mend(app: App, channels: Gates) -> int:
     """Held notices whose channel can be used now go back to pending: the
-    configuration was fixed (the service restarted), or the person's address
-    (a WeCom id, a URL) was set since, which they are re-addressed to."""
+    configuration was fixed (the service restarted); or the person's own
+    address (a WeCom id, a URL) or channel was set since, which their notice
+    then follows."""
     with app.db.transaction() as s:
         rows = s.execute(select(NOTICES).where(NOTICES.c.status == PENDING,
                                                NOTICES.c.held.is_not(None))
@@ -350,8 +380,11 @@ def mend(app: App, channels: Gates) -> int:
             select(PEOPLE).where(PEOPLE.c.handle.in_({r.recipient for r in rows})))}
         mended = 0
         for row in rows:
-            channel, address, key = _route_now(app, row, people.get(row.recipient))
+            channel, address, key = row.channel, row.address, row.idempotency_key
             problem = channels.problem(channel, address)
+            if problem is not None and _follows_person(row, people.get(row.recipient)):
+                channel, address, key = _route_now(app, row, people[row.recipient])
+                problem = channels.problem(channel, address)
             if key != row.idempotency_key and s.scalar(
                     select(NOTICES.c.id).where(NOTICES.c.idempotency_key == key)):
                 s.execute(update(NOTICES).where(NOTICES.c.id == row.id)
@@ -366,14 +399,17 @@ def mend(app: App, channels: Gates) -> int:
     return mended
 
 
+def _follows_person(row: Any, person: Any) -> bool:
+    """A notice that goes where its person is told: not a group robot's, not
+    one re-routed to a fallback (its key says so)."""
+    return person is not None and not (row.payload or {}).get("group") \
+        and ":via:" not in row.idempotency_key
+
+
 def _route_now(app: App, row: Any, person: Any) -> tuple[str, str, str]:
-    """Where a held notice goes now: a group robot's stays its; a person's own
-    follows their channel and address as they are now (the key follows the channel)."""
-    if person is None or (row.payload or {}).get("group"):
-        return row.channel, row.address, row.idempotency_key
+    """Where the person is told now (the key follows the channel)."""
     channel, address = route(app.settings, person)
     key = row.idempotency_key
     if channel != row.channel:
         key = key.replace(f":{row.recipient}:{row.channel}", f":{row.recipient}:{channel}", 1)
     return channel, address, key
-
