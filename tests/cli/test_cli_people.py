@@ -18,7 +18,7 @@ def test_person_add_json_gives_the_stored_person(cli: Cli) -> None:
     assert data == {
         "handle": "li.na", "name": "Li Na", "email": "li.na@zone.cn",
         "roles": ["director", "expert"], "channel": "webhook",
-        "address": "https://hooks.zone.cn/li.na", "active": True,
+        "address": "https://hooks.zone.cn/li.na", "ids": {}, "active": True,
     }
 
 

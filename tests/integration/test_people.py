@@ -41,11 +41,11 @@ def test_add_and_list(app: App) -> None:
     assert added == {
         "handle": "li.na", "name": "Li Na", "email": "li.na@zone.example.cn",
         "roles": ["coordinator", "director"], "channel": "smtp",
-        "address": "li.na@bureau.example.cn", "active": True,
+        "address": "li.na@bureau.example.cn", "ids": {}, "active": True,
     }
     minimal = add_person(app, "a_b-1", name="甲乙")
     assert minimal == {"handle": "a_b-1", "name": "甲乙", "email": "", "roles": [],
-                       "channel": None, "address": "", "active": True}
+                       "channel": None, "address": "", "ids": {}, "active": True}
     assert [p["handle"] for p in list_people(app)] == ["a_b-1", "li.na"]
     assert list_people(app)[1] == added
 

@@ -14,6 +14,22 @@ PEOPLE_COLUMNS = [("HANDLE", "handle"), ("NAME", "name"), ("ROLES", "roles"),
                   ("EMAIL", "email"), ("CHANNEL", "channel"), ("ACTIVE", "active")]
 
 
+def platform_ids(func: Any) -> Any:
+    """The --wecom-id, --dingtalk-mobile and --feishu-id options (channels/ids.py)."""
+    for flag, name, what in reversed([
+        ("--wecom-id", "wecom_id", "WeCom user id (帐号): wecom_app's address, @ by robots."),
+        ("--dingtalk-mobile", "mobile", "Mobile number: @ by DingTalk (and WeCom) robots."),
+        ("--feishu-id", "feishu_id", "Feishu open_id or user_id: @ by Feishu robots."),
+    ]):
+        func = click.option(flag, name, metavar="ID", help=what + " '' removes it.")(func)
+    return func
+
+
+def _ids(wecom_id: str | None, mobile: str | None, feishu_id: str | None) -> dict[str, str]:
+    given = {"wecom": wecom_id, "mobile": mobile, "feishu": feishu_id}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 @click.group()
 def person() -> None:
     """Add, change, show, deactivate and hand over people (administration needs
@@ -34,12 +50,15 @@ def person() -> None:
               help="A role, e.g. coordinator, director (repeatable or comma-separated).")
 @click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)),
               help="How notices reach this person (default: notify.default_channel).")
-@click.option("--address", default="", help="Webhook URL for this person, if any.")
+@click.option("--address", default="",
+              help="Their address on the channel: a webhook URL, a robot's name.")
 @click.option("--login", "logins", multiple=True, metavar="OSUSER",
               help="An operating-system login this person acts from (repeatable).")
+@platform_ids
 @pass_env
 def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
-        channel: str | None, address: str, logins: tuple[str, ...]) -> None:
+        channel: str | None, address: str, logins: tuple[str, ...], wecom_id: str | None,
+        mobile: str | None, feishu_id: str | None) -> None:
     """Add a person with HANDLE.
 
     \b
@@ -51,7 +70,8 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 
     env.require("person.add")
     result = people.add_person(env.app, handle, name=name, email=email, roles=list(roles),
-                               channel=channel, address=address, logins=list(logins))
+                               channel=channel, address=address, logins=list(logins),
+                               ids=_ids(wecom_id, mobile, feishu_id))
     env.emit(result, lambda r: f"added {r['handle']} ({', '.join(r['roles']) or 'no roles'})")
 
 
@@ -60,7 +80,8 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 @click.option("--name", help="Full name.")
 @click.option("--email", help="E-mail address ('' to clear).")
 @click.option("--channel", type=click.Choice(list(CHANNEL_TYPES)), help="How notices reach them.")
-@click.option("--address", help="Webhook URL ('' to clear).")
+@click.option("--address", help="Their address on the channel: a webhook URL, a robot's "
+                                "name ('' to clear).")
 @click.option("--add-role", "add_roles", multiple=True, metavar="ROLE", help="Give a role.")
 @click.option("--remove-role", "remove_roles", multiple=True, metavar="ROLE",
               help="Take a role away.")
@@ -71,23 +92,27 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 @click.option("--new-feed-token", "new_feed_token", is_flag=True,
               help="Rotate the secret in HANDLE's calendar feed file name (as "
                    "`person feed-token --new`; one's own needs no role).")
+@platform_ids
 @pass_env
 def edit(env: Env, handle: str, name: str | None, email: str | None, channel: str | None,
          address: str | None, add_roles: tuple[str, ...], remove_roles: tuple[str, ...],
          add_logins: tuple[str, ...], remove_logins: tuple[str, ...],
-         new_feed_token: bool) -> None:
+         new_feed_token: bool, wecom_id: str | None, mobile: str | None,
+         feishu_id: str | None) -> None:
     """Change HANDLE's details, roles or logins, with the checks of `person add`.
 
     \b
     Example:
       torchflow person edit he.yu --channel webhook --address https://hooks.example.cn/he
+      torchflow person edit wang.li --channel wecom_app --wecom-id WangLi
       torchflow person edit wang.li --add-role admin --login wangli
       torchflow person edit wang.li --new-feed-token
     """
     from torchflow.service import feeds, people
 
+    ids = _ids(wecom_id, mobile, feishu_id)
     details = any((name is not None, email is not None, channel, address is not None,
-                   add_roles, remove_roles, add_logins, remove_logins))
+                   add_roles, remove_roles, add_logins, remove_logins, ids))
     if not details and not new_feed_token:
         raise click.UsageError("nothing to change; give e.g. --email or --add-role")
     if add_roles or remove_roles:
@@ -99,7 +124,8 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
     result = people.edit_person(
         env.app, handle, name=name, email=email, channel=channel, address=address,
         add_roles=list(add_roles), remove_roles=list(remove_roles),
-        add_logins=list(add_logins), remove_logins=list(remove_logins)) if details else {
+        add_logins=list(add_logins), remove_logins=list(remove_logins),
+        ids=ids) if details else {
         "handle": handle}
     if new_feed_token:
         result = {**result, "feed_file": feeds.rotate_token(env.app, handle)["file"]}
@@ -164,10 +190,12 @@ def show(env: Env, handle: str) -> None:
 def render_person(v: dict[str, Any]) -> str:
     from torchflow.cli.context import pairs
 
-    head = pairs({**v, "logins": v["logins"] or None, "roles": v["roles"] or None},
+    ids = ", ".join(f"{k} {i}" for k, i in v.get("ids", {}).items()) or None
+    head = pairs({**v, "logins": v["logins"] or None, "roles": v["roles"] or None, "ids": ids},
                  [("Person", "handle"), ("Name", "name"), ("Roles", "roles"),
                   ("Logins", "logins"), ("E-mail", "email"), ("Channel", "channel"),
-                  ("Address", "address"), ("Notify", "notify"), ("Quiet hours", "quiet"),
+                  ("Address", "address"), ("Platform ids", "ids"), ("Notify", "notify"),
+                  ("Quiet hours", "quiet"),
                   ("Fallback", "fallback"), ("Active", "active"), ("Overdue", "overdue")])
     cases = table(v["open_cases"], [("CASE", "key"), ("STATE", "state"), ("TITLE", "title")])
     tasks = table(v["open_tasks"], [("ID", "id"), ("CASE", "case"), ("RULE", "rule"),

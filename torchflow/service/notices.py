@@ -22,7 +22,7 @@ from torchflow.channels import channel_type
 from torchflow.clock import wall_clock
 from torchflow.config import Settings
 from torchflow.domain import wording
-from torchflow.domain.status import NoticeStatus
+from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.domain.timeline import idempotency_key
 from torchflow.errors import NotFound, Refused
 from torchflow.service import people as people_service
@@ -40,10 +40,28 @@ def move_to(handle: str) -> str:
     return _MOVE + handle
 
 
-def route(settings: Settings, person: Row[Any]) -> tuple[str, str]:
-    """(channel, address) for a person: their own choice, else the configured default."""
+def route(settings: Settings, person: Row[Any], group: str | None = None) -> tuple[str, str]:
+    """(channel, address) for a person: a group robot's (a task notice of a
+    workflow or a role that names one, ``group_of``), else their own choice,
+    else the configured default."""
+    if group:
+        channel, _, robot = group.partition(":")
+        return channel, robot
     channel = person.channel or settings.notify.default_channel
     return channel, channel_type(channel).address_of(person)
+
+
+def group_of(settings: Settings, person: Row[Any], workflow: str | None,
+             kind: str = "") -> str | None:
+    """The group robot ("CHANNEL:ROBOT") a task notice goes to instead of the
+    person's own channel, from [notify.groups]: the workflow's, else one of the
+    person's roles' (an escalation, addressed to a role: the role's first). The
+    person is @-mentioned there, and told nowhere else."""
+    groups = settings.notify.groups
+    by_role = [groups[r] for r in sorted(person.roles or ()) if r in groups]
+    by_workflow = [groups[workflow]] if workflow and workflow in groups else []
+    found = by_role + by_workflow if kind == NoticeKind.ESCALATION else by_workflow + by_role
+    return found[0] if found else None
 
 
 def task_notice(
@@ -53,12 +71,15 @@ def task_notice(
     """One row of the ledger for a task's notice (not yet written); ``on_behalf``
     marks one a substitute receives (``wording.for_whom``)."""
     words = wording.task_notice(task, case_key, case_title, kind, on_behalf)
+    workflow = getattr(task, "workflow", None)
+    group = group_of(settings, person, workflow, kind)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
-               "case_title": case_title}
+               "case_title": case_title, **({"workflow": workflow} if workflow else {}),
+               **({"group": group} if group else {})}
     return ledger_row(
         settings, person, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
-        payload=payload, now=now,
+        payload=payload, now=now, group=group,
         key=lambda channel: idempotency_key(kind=kind, recipient=person.handle, channel=channel,
                                             task_id=task.id, occurrence=task.occurrence,
                                             due_on=task.due_on),
@@ -68,10 +89,11 @@ def task_notice(
 def ledger_row(
     settings: Settings, person: Row[Any], *, kind: str, task_id: int | None, subject: str,
     body: str, payload: dict[str, Any], now: datetime, key: Callable[[str], str],
+    group: str | None = None,
 ) -> dict[str, Any]:
-    """A pending notice to ``person`` by their channel, ready to insert; ``key``
-    makes its idempotency key from the channel."""
-    channel, address = route(settings, person)
+    """A pending notice to ``person`` by their channel (or ``group``'s robot),
+    ready to insert; ``key`` makes its idempotency key from the channel."""
+    channel, address = route(settings, person, group)
     return {
         "idempotency_key": key(channel), "task_id": task_id, "kind": kind, "channel": channel,
         "recipient": person.handle, "address": address, "subject": subject, "body": body,
@@ -79,6 +101,26 @@ def ledger_row(
         "created_at": now, "last_error": "", "reason": "", "for_person": None,
         "folded_into": None,
     }
+
+
+def one_per_group(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One notice's rows for several people (an escalation to a role's holders):
+    those going to the same group robot become one message @-mentioning them all."""
+    merged: list[dict[str, Any]] = []
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        grouped = "group" in row["payload"]
+        # Told alike: folding and quiet hours may treat the people differently.
+        where = (row["channel"], row["address"], row["status"], row["not_before"])
+        if grouped and where in first:
+            kept = first[where]
+            kept["payload"] = {**kept["payload"], "mention": [
+                *kept["payload"].get("mention", [kept["recipient"]]), row["recipient"]]}
+            continue
+        if grouped:
+            first[where] = row
+        merged.append(row)
+    return merged
 
 
 def people_by_id(session: Connection) -> dict[int, Row[Any]]:
@@ -173,8 +215,9 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any],
     if row.task_id is None:
         _cancel(session, row.id)
         return False
-    channel, address = route(app.settings, new)
     p = row.payload
+    group = group_of(app.settings, new, p.get("workflow"), row.kind)
+    channel, address = route(app.settings, new, group)
     key = idempotency_key(kind=row.kind, recipient=new.handle, channel=channel,
                           task_id=row.task_id, occurrence=p["occurrence"],
                           due_on=date.fromisoformat(p["due_on"]))
@@ -183,9 +226,11 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any],
         _cancel(session, row.id)
         return False
     # Failures (even death) were the old address's: the new one starts afresh.
+    payload = {k: v for k, v in p.items() if k not in ("group", "mention")}
     session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
         recipient=new.handle, channel=channel, address=address, idempotency_key=key,
-        deferred=None, **(_FRESH if fresh else {})))
+        payload={**payload, **({"group": group} if group else {})}, deferred=None,
+        **(_FRESH if fresh else {})))
     return True
 
 

@@ -11,6 +11,7 @@ from typing import Any, overload
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from torchflow.channels import CHANNEL_TYPES, channel_type, shown_address, unusable
+from torchflow.channels.ids import merged as merged_ids
 from torchflow.channels.smtp import EMAIL
 from torchflow.domain import identity
 from torchflow.domain.permissions import ADMIN
@@ -51,6 +52,7 @@ def person_view(p: Row[Any]) -> dict[str, Any]:
         "roles": list(p.roles or []),
         "channel": p.channel,
         "address": shown_address(p.address or ""),  # webhook URLs often carry a token
+        "ids": dict(p.platform_ids or {}),  # on WeCom, DingTalk, Feishu (channels/ids.py)
         "active": p.active,
     }
 
@@ -65,26 +67,30 @@ def add_person(
     channel: str | None = None,
     address: str = "",
     logins: list[str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Add a person. Who may is checked at the edge (permissions ``person.add``)."""
+    """Add a person. Who may is checked at the edge (permissions ``person.add``).
+    ``ids``: their ids on the platforms (channels/ids.py)."""
     roles = _check_person(handle, name, email, roles or [], channel, address)
-    check_channel(app, channel, email, address)
+    platform_ids = merged_ids(None, ids or {})
+    check_channel(app, channel, email, address, platform_ids)
     logins = _check_logins(logins or [])
     with app.db.transaction() as s:
         return person_view(_insert_person(s, app, handle, name=name, email=email, roles=roles,
-                                          channel=channel, address=address, logins=logins))
+                                          channel=channel, address=address, logins=logins,
+                                          ids=platform_ids))
 
 
 def _insert_person(s: Connection, app: App, handle: str, *, name: str, email: str,
                    roles: list[str], channel: str | None, address: str,
-                   logins: list[str]) -> Row[Any]:
+                   logins: list[str], ids: dict[str, str] | None = None) -> Row[Any]:
     added = insert_ignore(
         s,
         PEOPLE,
         [{
             "handle": handle, "name": name.strip(), "email": email, "roles": roles,
             "channel": channel, "address": address, "active": True,
-            "created_at": app.now(),
+            "created_at": app.now(), "platform_ids": ids or None,
         }],
         ["handle"],
     )
@@ -131,13 +137,15 @@ def check_handle(handle: str) -> None:
                            "pick another handle")
 
 
-def check_channel(app: App, channel: str | None, email: str, address: str) -> None:
+def check_channel(app: App, channel: str | None, email: str, address: str,
+                  ids: dict[str, str] | None = None) -> None:
     """A channel that cannot reach the person is refused now, not after eight
     failed sends or held notices: the channel's own check of the address it
-    would use (an e-mail for smtp, a URL the sender may post to for webhook),
-    with this configuration and environment (a webhook needs its secret)."""
+    would use (an e-mail for smtp, a URL the sender may post to for webhook, a
+    WeCom user id, a robot's name), with this configuration and environment (a
+    webhook needs its secret, a robot its token)."""
     chosen = channel or app.settings.notify.default_channel
-    person = SimpleNamespace(email=email, address=address)
+    person = SimpleNamespace(email=email, address=address, platform_ids=ids or {})
     problem = unusable(app.settings, chosen, channel_type(chosen).address_of(person))
     if problem is not None:
         raise InvalidInput(problem)
@@ -182,8 +190,10 @@ def edit_person(
     remove_roles: list[str] | None = None,
     add_logins: list[str] | None = None,
     remove_logins: list[str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Change a person with ``add_person``'s checks over the values they end with."""
+    """Change a person with ``add_person``'s checks over the values they end with;
+    ``ids`` sets (or, "", removes) their ids on the platforms."""
     with app.db.transaction() as s:
         person = person_by_handle(s, handle)
         before = _admins(s)
@@ -198,7 +208,9 @@ def edit_person(
             "address": person.address if address is None else address,
         }
         _check_person(handle, new["name"], new["email"], [], new["channel"], new["address"])
-        check_channel(app, new["channel"], new["email"], new["address"])
+        platform_ids = merged_ids(person.platform_ids, ids or {})
+        check_channel(app, new["channel"], new["email"], new["address"], platform_ids)
+        new["platform_ids"] = platform_ids or None
         new["name"] = new["name"].strip()
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id)
                   .values(roles=sorted(roles), **new))

@@ -38,7 +38,7 @@ from torchflow.service.absences import (
 )
 from torchflow.service.app import App
 from torchflow.service.events import CASES, CaseRow, append_event, lock_head
-from torchflow.service.notices import ledger_row, people_by_id, task_notice
+from torchflow.service.notices import ledger_row, one_per_group, people_by_id, task_notice
 from torchflow.store.models import MARKS, NOTICES, PEOPLE, TASKS
 from torchflow.store.queries import insert_ignore, inserted_keys
 
@@ -83,7 +83,7 @@ def _sweep_batch(
     """(tasks read, notices made, contacts missed, rolls, rolls put off: case busy)."""
     rows = s.execute(
         select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"),
-               CASES.c.workflow_version_id)
+               CASES.c.workflow_version_id, CASES.c.workflow)
         .join(CASES, CASES.c.id == TASKS.c.case_id)
         .where(TASKS.c.next_notice_at <= now)
         .order_by(TASKS.c.next_notice_at)
@@ -137,7 +137,7 @@ def _told(app: App, router: Router, task: Any, kind: str, now: datetime
         row = task_notice(app.settings, task, task.case_key, task.case_title, kind, person,
                           now, on_behalf=_on_behalf(got))
         rows.append(router.tell(row, person, got))
-    return rows
+    return one_per_group(rows)
 
 
 def _on_behalf(got: Receiver) -> str | None:
