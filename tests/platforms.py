@@ -149,7 +149,7 @@ class Platform:
         if self.delay:
             time.sleep(self.delay)
         data = json.dumps(answer).encode()
-        handler.send_response(200)  # the platforms say no in the JSON, with 200
+        handler.send_response_only(200)  # the platforms say no in the JSON, with 200
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Date", formatdate(self.clock(), usegmt=True))
         handler.send_header("Content-Length", str(len(data)))

@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
                        "told (`person away/back/notify`); one's own needs no role"),
     "act.as": (ADMIN, "act as another person (`--as`, TORCHFLOW_USER)"),
     "notice.retry": (ADMIN, "send a dead notice again (`notice retry`)"),
+    "channel.test": (ADMIN, "send a test message by a channel (`channel test`)"),
     "workflow.migrate": (ADMIN, "move open cases to another version (`workflow migrate`)"),
     "replan": (ADMIN, "re-plan open tasks on new calendar data (`replan`)"),
 }

@@ -216,6 +216,26 @@ def _mark_cut_short(session: Connection, notices: list[Any]) -> None:
                   notice.channel, why)
 
 
+def take(app: App, channel: Any, address: str) -> float:
+    """One token from each of the keys of a send outside the ledger (`channel
+    test`): 0 when taken, else the seconds until it could be."""
+    limits = channel.limits(address) if hasattr(channel, "limits") else []
+    if not limits:
+        return 0.0
+    wall = wall_clock()
+    with app.db.transaction() as s:
+        keys = _lock(s, {lim.key: Bucket.within(lim.count, lim.seconds) for lim in limits}, wall)
+        paused = max((k.paused_until for k in keys.values()
+                      if k.paused_until and k.paused_until > wall), default=None)
+        wait = max(k.bucket.wait(k.tokens, 1) for k in keys.values())
+        if paused is not None or wait > 0:
+            return max(wait, (paused - wall).total_seconds() if paused else 0.0)
+        for key, k in keys.items():
+            s.execute(update(BUDGETS).where(BUDGETS.c.key == key)
+                      .values(tokens=k.tokens - 1, updated_at=wall))
+    return 0.0
+
+
 # --------------------------------------------------------------------------- folding
 
 
