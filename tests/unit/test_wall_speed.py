@@ -21,5 +21,5 @@ def test_the_wall_clock_runs_faster_from_the_epoch(monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize("text", ["60", "x:60", "1773000000:0", "1773000000:1e9", ":5"])
 def test_a_bad_speed_is_refused_in_one_line(text: str) -> None:
-    with pytest.raises(ConfigError, match="is not EPOCH:FACTOR; use e.g. 1773000000:60"):
+    with pytest.raises(ConfigError, match=r"is not EPOCH:FACTOR; use e\.g\. 1773000000:60"):
         parse_speed(text)
