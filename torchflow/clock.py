@@ -5,9 +5,10 @@ Two clocks, for two questions:
   (an ISO-8601 instant) replaces it, for tests, simulation and backfill.
 - ``wall_clock()`` is real time: whether a lease ran out, when a failed send is
   tried again, a platform's rate budget. It measures processes, which simulated
-  business time cannot tell. TORCHFLOW_WALL_SPEED (``EPOCH:FACTOR``) runs it
-  FACTOR times faster from the unix time EPOCH, in every process given the same
-  value: how tests and benchmarks see an hour of rate limits in a minute.
+  business time cannot tell. TORCHFLOW_WALL_SPEED (``EPOCH:FACTOR[:START]``)
+  runs it FACTOR times faster from the unix time EPOCH (showing START then, EPOCH
+  if not given), in every process given the same value: how tests and
+  benchmarks see an hour of rate limits in a minute.
 
 ``ManualClock`` is a settable business clock, for the demo and tests, so nothing
 has to write ``os.environ`` to move time.
@@ -64,21 +65,24 @@ def wall_clock() -> datetime:
     speed = os.environ.get(ENV_WALL_SPEED)
     if not speed:
         return datetime.now(UTC)
-    epoch, factor = parse_speed(speed)
-    return datetime.fromtimestamp(epoch + (time.time() - epoch) * factor, UTC)
+    epoch, factor, start = parse_speed(speed)
+    return datetime.fromtimestamp(start + (time.time() - epoch) * factor, UTC)
 
 
-def parse_speed(text: str) -> tuple[float, float]:
-    """``EPOCH:FACTOR`` (unix seconds, how many times faster) of TORCHFLOW_WALL_SPEED."""
-    epoch, _, factor = text.partition(":")
+def parse_speed(text: str) -> tuple[float, float, float]:
+    """``EPOCH:FACTOR[:START]`` of TORCHFLOW_WALL_SPEED: (unix seconds, how many
+    times faster, the unix time shown at EPOCH)."""
+    fields = text.split(":")
     try:
-        values = float(epoch), float(factor)
+        values = [float(f) for f in fields]
     except ValueError:
-        values = (0.0, 0.0)
-    if not (values[0] > 0 and 0 < values[1] <= 10_000):
+        values = []
+    if len(values) == 2:
+        values.append(values[0])
+    if len(values) != 3 or not (values[0] > 0 and 0 < values[1] <= 10_000 and values[2] > 0):
         raise ConfigError(f"{ENV_WALL_SPEED}={text!r} is not EPOCH:FACTOR; use e.g. "
                           "1773000000:60 (a unix time, and 1 to 10000 times faster)")
-    return values
+    return values[0], values[1], values[2]
 
 
 class ManualClock:

@@ -112,6 +112,6 @@ def test_three_services_share_one_robots_budget_and_survive_sigkill(
     assert len(cut) <= 1  # at most the one send the kill landed in
     for r in cut:
         assert r.last_error == CUT_SHORT.format(channel="dingtalk_robot", id=r.id)
-    # The budget's pace: 490 after the first ten, ten per 63 accelerated seconds.
+    # The budget's pace: 490 after the first ten, ten per 60.6 accelerated seconds.
     span = max(fake.times()) - min(fake.times())
-    assert span >= (BACKLOG - 10) * 6.3 * 0.95
+    assert span >= (BACKLOG - 10) * 6.06 * 0.98

@@ -23,3 +23,9 @@ def test_the_wall_clock_runs_faster_from_the_epoch(monkeypatch: pytest.MonkeyPat
 def test_a_bad_speed_is_refused_in_one_line(text: str) -> None:
     with pytest.raises(ConfigError, match=r"is not EPOCH:FACTOR; use e\.g\. 1773000000:60"):
         parse_speed(text)
+
+
+def test_the_wall_clock_may_start_at_a_chosen_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    epoch = time.time()
+    monkeypatch.setenv(ENV_WALL_SPEED, f"{epoch}:10:1773450600")  # 2026-03-14 01:10 UTC
+    assert 0 <= wall_clock().timestamp() - 1773450600 < 10 * 5

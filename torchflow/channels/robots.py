@@ -88,6 +88,7 @@ class RobotChannel:
     name: ClassVar[str]
     title: ClassVar[str]  # the platform as people name it, in errors
     dedup: ClassVar[bool] = False  # no platform drops a robot's resend
+    paced: ClassVar[bool] = True  # one budget per robot, shared by its group's notices
     signed: ClassVar[bool] = True  # needs a signing secret (else allow_unsigned)
     base_url: ClassVar[str]
     layout: ClassVar[Layout]

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-SLACK_SHARE = 0.05  # of the window: how late a send may land after its token
+SLACK_SHARE = 0.01  # of the window: how late a send may land after its token
 SLACK_MIN = 0.2  # seconds, for windows of a second
 
 

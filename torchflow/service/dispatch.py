@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 
 from torchflow.channels import CHANNEL_TYPES as CHANNEL_NAMES
 from torchflow.channels import Channel, Message, build_channel, channel_type
@@ -59,6 +59,7 @@ class Channels:
         self._built: dict[str, Channel] = dict(overrides or {})
         self._broken: dict[str, str] = {}
         self._problems: dict[tuple[str, str], str | None] = {}
+        self._paced: list[str] | None = None
 
     def get(self, name: str) -> Channel:
         if name not in self._built:
@@ -81,6 +82,12 @@ class Channels:
             return self._broken[name]
         found = channel.problem(address)
         return str(found) if found is not None else None
+
+    def paced(self) -> list[str]:
+        """The channels whose sends share a budget per robot (base.ChannelType)."""
+        if self._paced is None:
+            self._paced = [n for n in CHANNEL_NAMES if getattr(channel_type(n), "paced", False)]
+        return self._paced
 
     def dedup(self, name: str) -> bool:
         """Whether a resend reaches the person once all the same (base.ChannelType)."""
@@ -144,15 +151,20 @@ def claim(app: App, owner: str, limit: int, wall: datetime | None = None,
         # A sender that died holding a notice someone moved or withdrew: settle that
         # first, so the notice is claimed (or not) as it is now addressed.
         settle_deferred(app, s, wall=wall)
+        paced = channels.paced() if channels is not None else []
         due = (
             select(NOTICES.c.id)
             .where(
                 NOTICES.c.status == PENDING,
+                NOTICES.c.held.is_(None),  # held until their channel can be used (gate.mend)
                 NOTICES.c.not_before <= app.now(),
                 or_(NOTICES.c.retry_at.is_(None), NOTICES.c.retry_at <= wall),
                 or_(NOTICES.c.lease_until.is_(None), NOTICES.c.lease_until < wall),
             )
-            .order_by(NOTICES.c.not_before, NOTICES.c.id)
+            # A robot's notices first: their pace starts at once, and the few its
+            # budget cannot take now wait apart (retry_at) for the others to pass.
+            .order_by(*([case((NOTICES.c.channel.in_(paced), 0), else_=1)] if paced else []),
+                      NOTICES.c.not_before, NOTICES.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -199,12 +211,19 @@ def dispatch(
     try:
         while not (stop and stop.is_set()):
             claimed = claim(app, owner, batch, channels=channels)
+            robot_next = gate.next_paced(app, channels.paced(), wall_clock())  # ---- robots ----
             for i, notice in enumerate(claimed):
                 if (stop and stop.is_set()) or _lease_over(notice):
                     # Stopping, or slow sends outlived the lease (another service may
                     # own the rest by now): hand back what is still ours.
                     sent.flush()
                     result.released += release(app, owner, [n.id for n in claimed[i:]])
+                    break
+                if i and robot_next is not None and wall_clock() >= robot_next:
+                    # A robot may send again: claim again (robots first) rather than
+                    # keep its group waiting behind the rest of this batch.
+                    sent.flush()
+                    release(app, owner, [n.id for n in claimed[i:]])
                     break
                 outcome, detail = _deliver(app, channels, owner, notice, sent, pauses)
                 setattr(result, outcome, getattr(result, outcome) + 1)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from torchflow.channels.base import Message
 from torchflow.channels.robots import Limit
@@ -234,6 +234,18 @@ def take(app: App, channel: Any, address: str) -> float:
             s.execute(update(BUDGETS).where(BUDGETS.c.key == key)
                       .values(tokens=k.tokens - 1, updated_at=wall))
     return 0.0
+
+
+def next_paced(app: App, paced: Sequence[str], wall: datetime) -> datetime | None:
+    """When the next robot notice waiting for its token may go (None: none waits)."""
+    if not paced:
+        return None
+    with app.db.read() as s:
+        found: datetime | None = s.scalar(select(func.min(NOTICES.c.retry_at)).where(
+            NOTICES.c.status == PENDING, NOTICES.c.held.is_(None),
+            NOTICES.c.channel.in_(list(paced)), NOTICES.c.retry_at > wall,
+            NOTICES.c.not_before <= app.now(), NOTICES.c.lease_owner.is_(None)))
+    return found
 
 
 # --------------------------------------------------------------------------- folding
