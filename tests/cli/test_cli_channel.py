@@ -48,7 +48,7 @@ def test_a_robot_test_message_mentions_the_person_and_reports_the_answer(
     assert run.out.strip() == ("wecom_robot: test message delivered to wang.li; the platform "
                                "took it (code 0)")
     [got] = wecom.received
-    assert "torchflow" in got.text and got.text.endswith("<@WangLi>")
+    assert "torchflow" in got.text and got.body["text"]["mentioned_list"] == ["WangLi"]
     data = office.json("channel", "test", "dingtalk_robot:office", env=ENV)
     assert data == {"channel": "dingtalk_robot", "address": "office", "to": None,
                     "delivered": True, "answer": "the platform took it (code 0)"}

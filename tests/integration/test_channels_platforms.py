@@ -5,6 +5,7 @@ IPs and a clock an hour off."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,21 +83,25 @@ def bodies(fake: Any) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- WeCom robot
 
 
-def test_wecom_robot_posts_markdown_and_mentions_the_person(
+def test_wecom_robot_posts_markdown_and_mentions_with_a_text_message(
     wecom: WecomFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channel = build_channel(configured(tmp_path, monkeypatch, wecom_robot=wecom.url),
                             "wecom_robot")
-    channel.send(message())
-    [got] = wecom.received
-    assert got.key == WECOM_KEY
-    assert got.body["msgtype"] == "markdown"
-    assert got.body["markdown"]["content"] == (
+    channel.send(message(mentions=()))
+    channel.send(message())  # to @ Wang Li: mentioned_list is a text message's
+    plain, mentioning = wecom.received
+    assert plain.key == WECOM_KEY
+    assert plain.body == {"msgtype": "markdown", "markdown": {"content": (
         "**［PI-2026-0001］ 例行联络今日到期：青能氢能源**\n案件 PI-2026-0001：青能氢能源\n"
-        "例行联络今日到期（2026-03-18）。\n<@WangLi>")
+        "例行联络今日到期（2026-03-18）。")}}
+    assert mentioning.body["msgtype"] == "text"
+    assert mentioning.body["text"]["mentioned_list"] == ["WangLi"]
+    assert mentioning.body["text"]["mentioned_mobile_list"] == []
+    assert mentioning.body["text"]["content"].startswith("［PI-2026-0001］")  # plain text
 
 
-def test_wecom_robot_mentions_someone_known_only_by_mobile_with_a_text_message(
+def test_wecom_robot_mentions_someone_known_only_by_mobile_by_mobile(
     wecom: WecomFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channel = build_channel(configured(tmp_path, monkeypatch, wecom_robot=wecom.url),
@@ -105,7 +110,6 @@ def test_wecom_robot_mentions_someone_known_only_by_mobile_with_a_text_message(
     [body] = bodies(wecom)
     assert body["msgtype"] == "text"
     assert body["text"]["mentioned_mobile_list"] == ["13800001111"]
-    assert body["text"]["content"].startswith("［PI-2026-0001］")  # no bold in plain text
 
 
 def test_typed_text_cannot_mention_the_whole_group(
@@ -113,24 +117,29 @@ def test_typed_text_cannot_mention_the_whole_group(
 ) -> None:
     channel = build_channel(configured(tmp_path, monkeypatch, wecom_robot=wecom.url),
                             "wecom_robot")
-    channel.send(message(subject="<@all> 全体注意", mentions=()))
+    channel.send(message(subject="<@all> 全体注意 @all", mentions=()))
     [body] = bodies(wecom)
     assert "<@" not in body["markdown"]["content"]
+    assert "mentioned_list" not in json.dumps(body)
 
 
-def test_a_long_notice_goes_in_parts_each_within_4096_bytes(
+def test_a_long_notice_goes_in_parts_each_within_the_limit(
     wecom: WecomFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channel = build_channel(configured(tmp_path, monkeypatch, wecom_robot=wecom.url),
                             "wecom_robot")
     body = "\n".join(f"PI-2026-{i:04d} 例行联络（到期 2026-03-18）青能氢能源有限公司"
                      for i in range(200))
-    channel.send(message(body=body))
+    channel.send(message(body=body, mentions=()))
     contents = [b["markdown"]["content"] for b in bodies(wecom)]
     assert len(contents) > 1 and not wecom.refused  # the fake checks the length
     assert all(len(c.encode()) <= 4096 for c in contents)
     assert contents[0].startswith(f"(1/{len(contents)})")
-    assert contents[0].endswith("<@WangLi>") and "<@" not in contents[1]
+    channel.send(message(body=body))  # with a mention: text messages, 2,048 bytes each
+    texts = [b["text"] for b in bodies(wecom)[len(contents):]]
+    assert all(len(t["content"].encode()) <= 2048 for t in texts)
+    assert texts[-1]["content"].endswith(" more lines")  # five parts at most, then counted
+    assert texts[0]["mentioned_list"] == ["WangLi"] and "mentioned_list" not in texts[1]
 
 
 @pytest.mark.parametrize(("answer", "kind", "words"), [

@@ -71,7 +71,7 @@ def test_a_workflows_notices_go_to_its_group_mentioning_the_assignee_and_nowhere
     assert (notice["to"], notice["channel"]) == ("wang.li", "wecom_robot")
     assert dispatch(office, Channels(office.settings), "svc").sent >= 1
     [got] = [r for r in wecom.received if r.key == KEY]
-    assert got.text.endswith("\n<@WangLi>") and key in got.text
+    assert got.body["text"]["mentioned_list"] == ["WangLi"] and key in got.text
     # Told once: not in the group and again by their own channel.
     assert [m for m in outbox(office) if m["kind"] != "digest"] == []
 

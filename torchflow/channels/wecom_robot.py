@@ -1,10 +1,11 @@
-"""WeCom (企业微信) group robot: ``POST {base}/cgi-bin/webhook/send?key=KEY``.
+"""WeCom (企业微信) group robot (消息推送, formerly 群机器人):
+``POST {base}/cgi-bin/webhook/send?key=KEY``.
 
-No signature: the key in the URL is the secret. Markdown (4,096 bytes) with
-``<@userid>`` to @-mention someone; a person known only by mobile number is
-mentioned through a text message (2,048 bytes, ``mentioned_mobile_list``).
-20 messages a minute per robot; over it, errcode 45009 and a pause.
-See docs/channels.md for the sources.
+No signature: the key in the URL is the secret. Markdown (4,096 bytes) for a
+notice with nobody to @-mention; a text message (2,048 bytes) with
+``mentioned_list`` (user ids) and ``mentioned_mobile_list`` (mobile numbers)
+when it @-mentions someone, as only text messages take those lists. 20
+messages a minute per robot. See docs/channels.md for the sources.
 """
 
 from __future__ import annotations
@@ -33,40 +34,31 @@ class WecomRobot(RobotChannel):
         45009: Code("throttled", THROTTLED, wait=60.0),
         93000: Code("fatal", N_("the robot's key is not valid, or the robot was removed from "
                                 "its group: put its webhook key in ${token}")),
-        93004: Code("fatal", N_("the robot is switched off in its group: switch it on")),
-        93008: Code("fatal", N_("the robot is not in its group any more: add it again and "
-                                "put the new key in ${token}")),
         40008: Code("fatal", N_("the message type was refused")),
         44004: Code("fatal", N_("the message was empty")),
         -1: Code("transient", N_("the platform is busy; tried again later")),
     }
 
     def render(self, message: Message) -> list[str]:
-        if self._by_mobile(message):
-            lines = lines_of(message.subject, message.body, self.text_layout)
-            return fit(lines, self.text_layout, message)
+        if any(self._mentions(message)):
+            return fit(lines_of(message.subject, message.body, self.text_layout),
+                       self.text_layout, message)
         return super().render(message)
-
-    def mention_text(self, message: Message) -> str:
-        if self._by_mobile(message):
-            return ""  # mentioned_list and mentioned_mobile_list, outside the text
-        return "".join(f"\n<@{user}>" for user in message.ids("wecom"))
 
     def request(self, robot: str, text: str, message: Message, *, first: bool
                 ) -> tuple[str, bytes]:
         url = f"{self.base}/cgi-bin/webhook/send?key={quote(self.tokens[robot], safe='')}"
-        if self._by_mobile(message):
-            mentions = {"mentioned_list": message.ids("wecom"),
-                        "mentioned_mobile_list": [m.get("mobile", "") for m in message.mentions
-                                                  if not m.get("wecom") and m.get("mobile")]}
+        users, mobiles = self._mentions(message)
+        if users or mobiles:
+            mentions = {"mentioned_list": users, "mentioned_mobile_list": mobiles}
             body = {"msgtype": "text", "text": {"content": text, **(mentions if first else {})}}
         else:
-            content = text + self.mention_text(message) if first else text
-            body = {"msgtype": "markdown", "markdown": {"content": content}}
+            body = {"msgtype": "markdown", "markdown": {"content": text}}
         return url, json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
     @staticmethod
-    def _by_mobile(message: Message) -> bool:
-        """Someone known only by mobile number: markdown cannot @ them (only
-        ``<@userid>``), a text message can (``mentioned_mobile_list``)."""
-        return any(not m.get("wecom") and m.get("mobile") for m in message.mentions)
+    def _mentions(message: Message) -> tuple[list[str], list[str]]:
+        """(user ids, mobiles of those known only by mobile) to @-mention."""
+        users = message.ids("wecom")
+        mobiles = [m["mobile"] for m in message.mentions if not m.get("wecom") and m.get("mobile")]
+        return users, mobiles
