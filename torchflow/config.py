@@ -62,17 +62,32 @@ class NotifySettings:
     # A backlog on one robot or app member that its rate budget cannot pass within
     # this many minutes is folded into one message (service/budgets.py).
     fold_after_minutes: int = 10
-    # Each channel's [notify.NAME] settings, read by the channel's own module.
+    # The [notify.NAME] tables the file has, each read by the channel's own module
+    # when the config is loaded; a channel with no table gets its defaults when
+    # asked (``of``), so a command need not import every channel to start.
     channels: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    base: Path = Path(".")  # the config file's folder: a channel's default paths
+    timeout_cap: float | None = None  # half the lease: the most a channel's default waits
 
     def of(self, name: str, kind: type[T]) -> T:
         """Channel ``name``'s settings (its module's dataclass ``kind``)."""
         found = self.channels.get(name)
+        if not isinstance(found, kind):
+            found = self._defaults(name)
         return found if isinstance(found, kind) else kind()
+
+    def _defaults(self, name: str) -> Any:
+        settings = channel_type(name).read_settings(
+            Section({}, "config", f"notify.{name}."), self.base)
+        cap = self.timeout_cap
+        if cap is not None and getattr(settings, "timeout_seconds", 0.0) > cap:
+            settings = replace(settings, timeout_seconds=cap)
+        return settings
 
     def with_channel(self, name: str, **changes: Any) -> NotifySettings:
         """These settings with some of channel ``name``'s values replaced."""
-        channels = {**self.channels, name: replace(self.channels[name], **changes)}
+        current = self.channels.get(name) or self._defaults(name)
+        channels = {**self.channels, name: replace(current, **changes)}
         return replace(self, channels=MappingProxyType(channels))
 
 
@@ -212,7 +227,7 @@ def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:
     written for each of the channels."""
     sch = settings.scheduler
     limit = sch.lease_seconds / LEASE_SHARE
-    fitted = settings.notify
+    fitted = replace(settings.notify, timeout_cap=limit)
     for name, channel in settings.notify.channels.items():
         timeout = getattr(channel, "timeout_seconds", 0.0)  # channels that wait on a network
         if timeout <= limit:
@@ -235,9 +250,9 @@ def _notify(notify: Section, base: Path) -> NotifySettings:
     if values.get("default_channel", "file") not in CHANNEL_TYPES:
         raise notify.fail("default_channel", "one of " + ", ".join(CHANNEL_TYPES))
     channels = {name: channel_type(name).read_settings(notify.section(name), base)
-                for name in CHANNEL_TYPES}
+                for name in CHANNEL_TYPES if name in notify.data}
     return NotifySettings(**values, groups=MappingProxyType(_groups(notify)),
-                          channels=MappingProxyType(channels))
+                          channels=MappingProxyType(channels), base=base)
 
 
 def _groups(notify: Section) -> dict[str, str]:

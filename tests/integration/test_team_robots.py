@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import PI_FIELDS, Clock, with_settings
 from tests.platforms import WecomFake
+from torchflow.channels.file import FileSettings
 from torchflow.config import load_settings
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App, build_app
@@ -55,7 +56,7 @@ def office(config_file: Path, clock: Clock, wecom: WecomFake,
 
 
 def outbox(app: App) -> list[dict[str, object]]:
-    path = Path(str(app.settings.notify.channels["file"].path))
+    path = app.settings.notify.of("file", FileSettings).path
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()] \
         if path.exists() else []
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from torchflow.channels import CHANNEL_TYPES
 from torchflow.channels.file import FileSettings
 from torchflow.channels.smtp import SmtpSettings
 from torchflow.channels.webhook import WebhookSettings
@@ -99,7 +100,8 @@ def test_a_timeout_not_written_follows_a_short_lease(tmp_path: Path) -> None:
     notify = settings.notify
     assert notify.of("smtp", SmtpSettings).timeout_seconds == 7.5
     assert notify.of("smtp", SmtpSettings).port == 2525
-    assert {getattr(c, "timeout_seconds", 7.5) for c in notify.channels.values()} == {7.5}
+    assert {getattr(notify.of(name, object), "timeout_seconds", 7.5)
+            for name in CHANNEL_TYPES} == {7.5}  # the defaults follow it too
     assert load(tmp_path, "").notify.of("webhook", WebhookSettings).timeout_seconds == 10
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from torchflow.channels.base import shown_address
+from torchflow.channels.masking import shown_address
 from torchflow.errors import ConfigError
 
 if TYPE_CHECKING:

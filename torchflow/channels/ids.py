@@ -1,4 +1,4 @@
-"""A person's ids on the platforms, as the robots and apps @-mention or address
+"""A person's e-mail address and ids on the platforms, as the robots and apps @-mention or address
 them: ``wecom`` (the WeCom user id, 帐号), ``mobile`` (the mobile number DingTalk
 mentions by, and WeCom when no user id is known) and ``feishu`` (the open_id or
 user_id Feishu mentions by). Pure: values in, one-line refusals out."""
@@ -10,6 +10,7 @@ import re
 from torchflow.errors import InvalidInput
 from torchflow.i18n import _
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 KINDS: dict[str, tuple[re.Pattern[str], str, str]] = {
     "wecom": (re.compile(r"^[A-Za-z0-9_.@-]{1,64}$"), "--wecom-id", "WangLi"),
     "mobile": (re.compile(r"^(\+?86)?1[3-9][0-9]{9}$"), "--dingtalk-mobile", "13800001111"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchflow.channels.base import Message, read_plain
+from torchflow.channels.ids import EMAIL
 from torchflow.clock import utcnow
 from torchflow.config import Rule, Section, Settings
 from torchflow.domain.ics import CALENDAR_KINDS, task_event_document
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 SECURITY_MODES = ("none", "starttls", "ssl")
 IDEMPOTENCY_HEADER = "X-Torchflow-Idempotency-Key"
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 @dataclass(frozen=True)

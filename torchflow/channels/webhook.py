@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torchflow
-from torchflow.channels.base import Message, message_json, read_plain, shown_address, shown_url
+from torchflow.channels.base import Message, message_json, read_plain
 from torchflow.channels.guard import HostPolicy
 from torchflow.channels.http import HttpClient, origin
+from torchflow.channels.masking import shown_address, shown_url
 from torchflow.clock import wall_clock
 from torchflow.config import Rule, Section, Settings
 from torchflow.errors import ConfigError, DeliveryError

@@ -11,8 +11,8 @@ from typing import Any, overload
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from torchflow.channels import CHANNEL_TYPES, channel_type, shown_address, unusable
+from torchflow.channels.ids import EMAIL
 from torchflow.channels.ids import merged as merged_ids
-from torchflow.channels.smtp import EMAIL
 from torchflow.domain import identity
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.status import EventKind
