@@ -175,7 +175,8 @@ def claim(app: App, owner: str, limit: int, wall: datetime | None = None,
             .returning(*NOTICES.c)
         ).all()
         rows = sorted(rows, key=lambda r: (r.not_before, r.id))
-        ids = gate.mentions(s, {h for r in rows for h in gate.mentioned(r.recipient, r.payload)})
+        handles = {h for r in rows for h in gate.mentioned(r.recipient, r.payload or {})}
+        ids = gate.mentions(s, handles)
         claimed = [_claimed(r, ids) for r in rows]
         if channels is not None:  # ---- the gate (service/gate.py) ----
             claimed = gate.admit(app, s, claimed, channels, owner, wall)

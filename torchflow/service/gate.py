@@ -41,7 +41,7 @@ from torchflow.channels.text import escape, office_translator
 from torchflow.clock import wall_clock
 from torchflow.domain.ratelimit import Bucket, busy_until, jitter
 from torchflow.domain.status import NoticeKind, NoticeStatus
-from torchflow.i18n import _, ngettext_
+from torchflow.i18n import N_, Text, _, ngettext_
 from torchflow.service.app import App
 from torchflow.service.notices import route
 from torchflow.store.models import BUDGETS, NOTICES, PEOPLE
@@ -50,9 +50,9 @@ from torchflow.store.queries import insert_ignore
 PENDING, DEAD, FOLDED = NoticeStatus.PENDING, NoticeStatus.DEAD, NoticeStatus.FOLDED
 log = logging.getLogger("torchflow.dispatch")
 
-CUT_SHORT = ("the service stopped while sending this notice to {channel}, which drops no "
-             "repeated message: it has most likely arrived; if it has not, send it again "
-             "with `torchflow notice retry {id}`")
+CUT_SHORT = N_("the service stopped while sending this notice to {channel}, which drops no "
+               "repeated message: it has most likely arrived; if it has not, send it again "
+               "with `torchflow notice retry {id}`")
 
 
 class Sendable(Protocol):
@@ -208,7 +208,7 @@ def _give_back(session: Connection, owner: str, later: Mapping[int, datetime],
 
 def _mark_cut_short(session: Connection, notices: list[Any]) -> None:
     for notice in notices:
-        why = _(CUT_SHORT, channel=notice.channel, id=notice.id)
+        why = Text(CUT_SHORT, {"channel": notice.channel, "id": notice.id})
         session.execute(update(NOTICES).where(NOTICES.c.id == notice.id).values(
             status=DEAD, last_error=str(why), send_started=None, lease_owner=None,
             lease_until=None))
