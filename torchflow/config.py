@@ -191,6 +191,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         **busy,
     )
     _check_consistent(settings, reader.where)
+    _check_groups(settings, reader.where)
     return _fit_timeouts(settings, reader.section("notify"), reader.where)
 
 
@@ -219,6 +220,15 @@ def _check_consistent(settings: Settings, where: str) -> None:
     if sch.backoff_base_seconds > sch.backoff_max_seconds:
         raise ConfigError(f"{where}: scheduler.backoff_base_seconds must not exceed "
                           "backoff_max_seconds")
+
+
+def _check_groups(settings: Settings, where: str) -> None:
+    """Each group robot of [notify.groups] is one its channel has."""
+    for name, group in settings.notify.groups.items():
+        channel, _, robot = group.partition(":")
+        problem = channel_type(channel).address_problem(settings, robot)
+        if problem is not None:
+            raise ConfigError(f"{where}: notify.groups.{name} = {group!r}: {problem}")
 
 
 def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:

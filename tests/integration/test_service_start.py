@@ -7,12 +7,14 @@ tick retries; addresses with tokens are shown masked."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
 
 from tests.conftest import with_settings
+from tests.receivers import SmtpReceiver
 from torchflow import scheduler as scheduler_module
 from torchflow.channels.webhook import WebhookSettings
 from torchflow.config import load_settings
@@ -20,7 +22,7 @@ from torchflow.errors import InvalidInput, TorchflowError
 from torchflow.scheduler import Service, tick_once
 from torchflow.service.app import App
 from torchflow.service.notices import list_notices
-from torchflow.service.people import add_person, list_people, show_person
+from torchflow.service.people import add_person, edit_person, list_people, show_person
 from torchflow.store.models import NOTICES
 
 NO_SECRET = ("webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, or set "
@@ -35,7 +37,8 @@ def hooked(app: App, monkeypatch: pytest.MonkeyPatch) -> App:
                address="http://127.0.0.1:9/hook")
     add_person(app, "ma.lin", name="Ma Lin", roles=["coordinator"])  # the file channel
     for i, owner in enumerate(("he.yu", "ma.lin")):
-        add_due_notice(app, f"k{i}", owner, "webhook" if owner == "he.yu" else "file",
+        channel = "webhook" if owner == "he.yu" else "file"
+        add_due_notice(app, f"task:{i}:1:due:{owner}:{channel}:2026-03-04", owner, channel,
                        "http://127.0.0.1:9/hook" if owner == "he.yu" else "")
     monkeypatch.delenv("TORCHFLOW_WEBHOOK_SECRET", raising=False)
     return app
@@ -48,6 +51,12 @@ def add_due_notice(app: App, key: str, to: str, channel: str, address: str) -> N
             idempotency_key=key, task_id=None, kind="due", channel=channel, recipient=to,
             address=address, subject=f"notice {key}", body=key, payload={}, status="pending",
             attempts=0, not_before=now, created_at=now, last_error=""))
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    with SmtpReceiver() as receiver:
+        yield receiver
 
 
 def unsigned_allowed(app: App) -> App:
@@ -90,6 +99,20 @@ def test_a_held_notice_is_sent_once_the_configuration_is_mended(
     assert list_notices(hooked, status="held").total == 0
     [pending] = list_notices(hooked, status="pending")
     assert pending["to"] == "he.yu" and "ConnectionRefusedError" in pending["last_error"]
+
+
+def test_a_held_notice_follows_the_person_to_another_channel(
+    hooked: App, smtp: SmtpReceiver
+) -> None:
+    tick_once(hooked)
+    mailed = with_settings(hooked, notify=hooked.settings.notify.with_channel(
+        "smtp", host=smtp.host, port=smtp.port, timeout_seconds=2))
+    edit_person(mailed, "he.yu", channel="smtp", email="he.yu@zone.example.cn")
+    assert tick_once(mailed).dispatch.sent == 1
+    [sent] = [n for n in list_notices(mailed, status="sent") if n["to"] == "he.yu"]
+    assert sent["channel"] == "smtp" and sent["key"] == "task:0:1:due:he.yu:smtp:2026-03-04"
+    assert smtp.wait_for_messages(1)
+    assert smtp.envelopes[0][1] == ["he.yu@zone.example.cn"]
 
 
 def test_allow_unsigned_lets_it_send(hooked: App) -> None:

@@ -114,3 +114,14 @@ def test_allow_unsigned_is_read_as_a_boolean(tmp_path: Path) -> None:
 def test_a_folder_given_as_the_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"is a folder; pass a config\.toml"):
         load_settings(tmp_path, env={})
+
+
+def test_a_group_names_a_robot_its_channel_has(tmp_path: Path) -> None:
+    robots = "[notify.wecom_robot.robots.pi_team]\n"
+    assert load(tmp_path, '[notify.groups]\nproject_introduction = "wecom_robot:pi_team"\n'
+                + robots).notify.groups == {"project_introduction": "wecom_robot:pi_team"}
+    message = refused(tmp_path, '[notify.groups]\ndirector = "wecom_robot:leaders"\n' + robots)
+    assert message.endswith("notify.groups.director = 'wecom_robot:leaders': wecom_robot has "
+                            "no robot named 'leaders'; give one of: pi_team (the "
+                            "[notify.wecom_robot.robots] tables)")
+    assert "a group robot such as" in refused(tmp_path, '[notify.groups]\nx = "pigeon:coop"\n')

@@ -61,9 +61,9 @@ class HttpClient:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         problem = self.policy.url_problem(url)
-        if problem is not None:
+        if problem is not None:  # the address can never be used: as a refusal for good
             raise DeliveryError(_("{what} URL {url} {problem}", what=self.what,
-                                  url=origin(url), problem=problem), fatal=True)
+                                  url=origin(url), problem=problem), fatal=True, permanent=True)
         conn = self._connection(parts.scheme, parts.hostname or "", parts.port)
         try:
             conn.request(method, target, body=body, headers=headers or {})
@@ -75,7 +75,8 @@ class HttpClient:
         except Refusal as exc:
             self._drop(url)
             raise DeliveryError(_("{what} URL {url} {problem}", what=self.what,
-                                  url=origin(url), problem=exc.text), fatal=True) from None
+                                  url=origin(url), problem=exc.text), fatal=True,
+                                permanent=True) from None
         except TimeoutError:
             self._drop(url)
             raise DeliveryError(_("{what} {url} timed out after {seconds}s", what=self.what,
