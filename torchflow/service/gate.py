@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from torchflow.channels.base import Message
 from torchflow.channels.robots import Limit
@@ -171,10 +171,13 @@ def _spend(session: Connection, limited: list[tuple[Any, list[Limit], int]], wal
         for k in mine:
             k.queued -= cost  # the next notice on this key waits behind this one
             k.waiting.append(notice.id)
-    for key, k in keys.items():
-        session.execute(update(BUDGETS).where(BUDGETS.c.key == key)
-                        .values(tokens=k.tokens, updated_at=wall))
+    session.execute(_SPENT, [{"bkey": key, "tokens": k.tokens, "at": wall}
+                             for key, k in keys.items()])
     return keys
+
+
+_SPENT = (update(BUDGETS).where(BUDGETS.c.key == bindparam("bkey"))
+          .values(tokens=bindparam("tokens"), updated_at=bindparam("at")))
 
 
 def _lock(session: Connection, wanted: Mapping[str, Bucket], wall: datetime) -> dict[str, _Key]:
