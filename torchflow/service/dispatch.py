@@ -378,7 +378,8 @@ def _fall_back(app: App, owner: str, notice: Claimed, error: str) -> bool:
                     idempotency_key=f"{notice.message.idempotency_key}:via:"
                                     f"{person.fallback_channel}",
                     attempts=0, retry_at=None, lease_owner=None, lease_until=None,
-                    last_error=error, reason="; ".join(filter(None, [row.reason, why])))
+                    send_started=None, parts_done=None, last_error=error,
+                    reason="; ".join(filter(None, [row.reason, why])))
         ).rowcount
         settle_deferred(app, s, [notice.id])
     log.warning("notice #%d to %s %s; now via %s", notice.id, notice.message.recipient, why,
