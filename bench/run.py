@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("startup", "advance", "sweep", "memory", "dispatch", "replan", "migrate",
+BENCHES = ("startup", "advance", "sweep", "memory", "dispatch", "channels", "replan", "migrate",
            "imports", "reports")
 
 

@@ -54,6 +54,13 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(autouse=True)
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook secret in the environment, as the service of an office has it:
+    a person's webhook channel is refused without it (tests of that delete it)."""
+    monkeypatch.setenv("TORCHFLOW_WEBHOOK_SECRET", "test-webhook-secret")
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database to copy: a file for SQLite, a TEMPLATE database for PostgreSQL."""
@@ -126,6 +133,9 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
         '[scheduler]\ninterval_seconds = 1\nlease_seconds = 5\nbackoff_base_seconds = 1\n'
         'backoff_max_seconds = 4\nmax_attempts = 3\n\n'
         # A send ends well inside the 5 s lease (config.LEASE_SHARE).
+        # The receivers and fakes of these tests listen on 127.0.0.1, which a
+        # channel may post to only when the office lists it (channels/guard.py).
+        '[notify]\nallow_hosts = ["127.0.0.1"]\n\n'
         '[notify.smtp]\ntimeout_seconds = 2\n\n[notify.webhook]\ntimeout_seconds = 2\n\n'
         f'[notify.file]\npath = "{tmp_path / "outbox.jsonl"}"\n',
         encoding="utf-8",
@@ -147,12 +157,13 @@ def clock() -> Clock:
 @pytest.fixture
 def wall(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The wall clock that leases and retry backoff read, settable like ``clock``."""
-    from torchflow.service.delivery import dispatch
+    from torchflow.service.delivery import dispatch, gate
     from torchflow.service.delivery import ledger as notices
 
     real = Clock(datetime.now(UTC))
     monkeypatch.setattr(dispatch, "wall_clock", real)
     monkeypatch.setattr(notices, "wall_clock", real)
+    monkeypatch.setattr(gate, "wall_clock", real)
     return real
 
 

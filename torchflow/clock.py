@@ -4,7 +4,11 @@ Two clocks, for two questions:
 - ``utcnow()`` is business time: when a case changed, what is due. TORCHFLOW_NOW
   (an ISO-8601 instant) replaces it, for tests, simulation and backfill.
 - ``wall_clock()`` is real time: whether a lease ran out, when a failed send is
-  tried again. It measures processes, which simulated time cannot tell.
+  tried again, a platform's rate budget. It measures processes, which simulated
+  business time cannot tell. TORCHFLOW_WALL_SPEED (``EPOCH:FACTOR[:START]``)
+  runs it FACTOR times faster from the unix time EPOCH (showing START then, EPOCH
+  if not given), in every process given the same value: how tests and
+  benchmarks see an hour of rate limits in a minute.
 
 ``ManualClock`` is a settable business clock, for the demo and tests, so nothing
 has to write ``os.environ`` to move time.
@@ -13,11 +17,13 @@ has to write ``os.environ`` to move time.
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 
 from torchflow.errors import ConfigError
 
 ENV_NOW = "TORCHFLOW_NOW"
+ENV_WALL_SPEED = "TORCHFLOW_WALL_SPEED"
 # Business time outside these years is a typo: the working calendar, the date
 # arithmetic of follow-ups and both databases all work well inside them.
 FIRST_YEAR, LAST_YEAR = 1970, 2199
@@ -54,8 +60,29 @@ def utcnow() -> datetime:
 
 
 def wall_clock() -> datetime:
-    """Real now, whatever TORCHFLOW_NOW says: for leases and retry timing."""
-    return datetime.now(UTC)
+    """Real now, whatever TORCHFLOW_NOW says: for leases, retry timing and rate
+    budgets (sped up by TORCHFLOW_WALL_SPEED, for simulation)."""
+    speed = os.environ.get(ENV_WALL_SPEED)
+    if not speed:
+        return datetime.now(UTC)
+    epoch, factor, start = parse_speed(speed)
+    return datetime.fromtimestamp(start + (time.time() - epoch) * factor, UTC)
+
+
+def parse_speed(text: str) -> tuple[float, float, float]:
+    """``EPOCH:FACTOR[:START]`` of TORCHFLOW_WALL_SPEED: (unix seconds, how many
+    times faster, the unix time shown at EPOCH)."""
+    fields = text.split(":")
+    try:
+        values = [float(f) for f in fields]
+    except ValueError:
+        values = []
+    if len(values) == 2:
+        values.append(values[0])
+    if len(values) != 3 or not (values[0] > 0 and 0 < values[1] <= 10_000 and values[2] > 0):
+        raise ConfigError(f"{ENV_WALL_SPEED}={text!r} is not EPOCH:FACTOR; use e.g. "
+                          "1773000000:60 (a unix time, and 1 to 10000 times faster)")
+    return values[0], values[1], values[2]
 
 
 class ManualClock:

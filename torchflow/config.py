@@ -11,19 +11,20 @@ import difflib
 import math
 import os
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
+from torchflow.channels import CHANNEL_TYPES, channel_type
 from torchflow.errors import ConfigError
 from torchflow.i18n import _, normalize
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
 ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
-CHANNELS = ("file", "smtp", "webhook")
-SECURITY = ("none", "starttls", "ssl")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,35 +58,46 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
-class FileSettings:
-    path: Path = Path("outbox.jsonl")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str = "localhost"
-    port: int = 25
-    security: str = "none"
-    username: str = ""
-    password_env: str = "TORCHFLOW_SMTP_PASSWORD"
-    sender: str = "torchflow@localhost"
-    timeout_seconds: float = 10.0
-
-
-@dataclass(frozen=True)
-class WebhookSettings:
-    url: str = ""
-    secret_env: str = "TORCHFLOW_WEBHOOK_SECRET"
-    timeout_seconds: float = 10.0
-    allow_unsigned: bool = False
-
-
-@dataclass(frozen=True)
 class NotifySettings:
+    """[notify]: the default channel, the hosts notices may go to inside the office's
+    own network, group robots, and each channel's own table (its module's settings)."""
+
     default_channel: str = "file"
-    file: FileSettings = field(default_factory=FileSettings)
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    # Host names, addresses or networks (10.1.0.0/16) an HTTP channel may post to
+    # although they are loopback, private or link-local (channels/guard.py).
+    allow_hosts: tuple[str, ...] = ()
+    # A workflow's or a role's notices go to a group robot: name -> "CHANNEL:ROBOT".
+    groups: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A backlog on one robot or app member that its rate budget cannot pass within
+    # this many minutes is folded into one message (service/delivery/gate.py).
+    fold_after_minutes: int = 10
+    # The [notify.NAME] tables the file has, each read by the channel's own module
+    # when the config is loaded; a channel with no table gets its defaults when
+    # asked (``of``), so a command need not import every channel to start.
+    channels: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    base: Path = Path(".")  # the config file's folder: a channel's default paths
+    timeout_cap: float | None = None  # half the lease: the most a channel's default waits
+
+    def of(self, name: str, kind: type[T]) -> T:
+        """Channel ``name``'s settings (its module's dataclass ``kind``)."""
+        found = self.channels.get(name)
+        if not isinstance(found, kind):
+            found = self._defaults(name)
+        return found if isinstance(found, kind) else kind()
+
+    def _defaults(self, name: str) -> Any:
+        settings = channel_type(name).read_settings(
+            Section({}, "config", f"notify.{name}."), self.base)
+        cap = self.timeout_cap
+        if cap is not None and getattr(settings, "timeout_seconds", 0.0) > cap:
+            settings = replace(settings, timeout_seconds=cap)
+        return settings
+
+    def with_channel(self, name: str, **changes: Any) -> NotifySettings:
+        """These settings with some of channel ``name``'s values replaced."""
+        current = self.channels.get(name) or self._defaults(name)
+        channels = {**self.channels, name: replace(current, **changes)}
+        return replace(self, channels=MappingProxyType(channels))
 
 
 @dataclass(frozen=True)
@@ -138,14 +150,9 @@ CALENDAR_RULES: dict[str, Rule] = {
     "workday_end": ("time", 0, 0), "blackout": ("dates", 0, 0),
     "extra_workdays": ("dates", 0, 0),
 }
-SMTP_RULES: dict[str, Rule] = {
-    "host": ("text", 1, 255), "port": ("count", 1, 65_535), "security": ("text", 1, 20),
-    "username": ("text", 0, 255), "password_env": ("text", 1, 255),
-    "sender": ("text", 1, 320), "timeout_seconds": ("seconds", 0.1, 3600),
-}
-WEBHOOK_RULES: dict[str, Rule] = {
-    "url": ("text", 0, 2000), "secret_env": ("text", 1, 255),
-    "timeout_seconds": ("seconds", 0.1, 3600), "allow_unsigned": ("bool", 0, 0),
+NOTIFY_RULES: dict[str, Rule] = {
+    "default_channel": ("text", 1, 32), "allow_hosts": ("texts", 0, 100),
+    "fold_after_minutes": ("count", 1, 24 * 60),
 }
 SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
             "reports"]
@@ -176,7 +183,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
 
 
 def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str, str]) -> Settings:
-    reader = _Reader(data, str(source or "config"))
+    reader = Section(data, str(source or "config"))
     reader.only(SECTIONS)
     db = reader.section("database", ["url", "busy_timeout_seconds"])
     wf = reader.section("workflows", ["directory"])
@@ -188,8 +195,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         calendar=_calendar(reader.section("calendar", [*CALENDAR_RULES, "official"]), base),
         scheduler=SchedulerSettings(**reader.section("scheduler", list(SCHEDULER_RULES))
                                     .read(SCHEDULER_RULES)),
-        notify=_notify(reader.section("notify", ["default_channel", "file", "smtp", "webhook"]),
-                       base),
+        notify=_notify(reader.section("notify", [*NOTIFY_RULES, "groups", *CHANNEL_TYPES]), base),
         feeds=_feeds(reader.section("feeds", ["ics_dir"]), base),
         source=source,
         reports=_reports(reader.section("reports", ["monthly"])),
@@ -197,21 +203,22 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         **busy,
     )
     _check_consistent(settings, reader.where)
-    return settings
+    _check_groups(settings, reader.where)
+    return _fit_timeouts(settings, reader.section("notify"), reader.where)
 
 
-def _calendar(cal: _Reader, base: Path) -> CalendarSettings:
+def _calendar(cal: Section, base: Path) -> CalendarSettings:
     return CalendarSettings(**cal.read(CALENDAR_RULES), official=_official_paths(cal, base))
 
 
-def _official_paths(cal: _Reader, base: Path) -> tuple[Path, ...]:
+def _official_paths(cal: Section, base: Path) -> tuple[Path, ...]:
     values = cal.data.get("official", [])
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise cal._fail("official", 'a list of files such as ["calendars/cn-2027.toml"]')
+        raise cal.fail("official", 'a list of files such as ["calendars/cn-2027.toml"]')
     return tuple(base / value for value in values)
 
 
-def _office(office: _Reader) -> OfficeSettings:
+def _office(office: Section) -> OfficeSettings:
     locale = office.text("locale", OfficeSettings.locale)
     if normalize(locale) is None:
         raise ConfigError(_("{where}: office.locale = {value!r} is not a language torchflow "
@@ -221,10 +228,10 @@ def _office(office: _Reader) -> OfficeSettings:
     return OfficeSettings(locale=locale, name=name)
 
 
-def _reports(rep: _Reader) -> ReportSettings:
+def _reports(rep: Section) -> ReportSettings:
     values = rep.data.get("monthly", [])
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise rep._fail("monthly", 'a list of roles or handles such as ["director"]')
+        raise rep.fail("monthly", 'a list of roles or handles such as ["director"]')
     return ReportSettings(monthly=tuple(values))
 
 
@@ -235,36 +242,61 @@ def _check_consistent(settings: Settings, where: str) -> None:
     if sch.backoff_base_seconds > sch.backoff_max_seconds:
         raise ConfigError(f"{where}: scheduler.backoff_base_seconds must not exceed "
                           "backoff_max_seconds")
+
+
+def _check_groups(settings: Settings, where: str) -> None:
+    """Each group robot of [notify.groups] is one its channel has."""
+    for name, group in settings.notify.groups.items():
+        channel, _, robot = group.partition(":")
+        problem = channel_type(channel).address_problem(settings, robot)
+        if problem is not None:
+            raise ConfigError(f"{where}: notify.groups.{name} = {group!r}: {problem}")
+
+
+def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:
+    """A channel's timeout_seconds, written, must end well inside the lease; not
+    written, it is at most half the lease, so a short lease needs no timeout
+    written for each of the channels."""
+    sch = settings.scheduler
     limit = sch.lease_seconds / LEASE_SHARE
-    for name in ("smtp", "webhook"):
-        timeout = getattr(settings.notify, name).timeout_seconds
-        if timeout > limit:
-            raise ConfigError(
-                f"{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
-                f"scheduler.lease_seconds = {sch.lease_seconds:g}; a send must end well "
-                f"before its lease does (at most half of it, {limit:g}), or another "
-                "service may send the same notice again"
-            )
-
-
-def _notify(notify: _Reader, base: Path) -> NotifySettings:
-    file = notify.section("file", ["path"])
-    smtp = notify.section("smtp", list(SMTP_RULES)).read(SMTP_RULES)
-    if smtp.get("security", "none") not in SECURITY:
+    fitted = replace(settings.notify, timeout_cap=limit)
+    for name, channel in settings.notify.channels.items():
+        timeout = getattr(channel, "timeout_seconds", 0.0)  # channels that wait on a network
+        if timeout <= limit:
+            continue
+        if "timeout_seconds" not in notify.section(name).data:
+            fitted = fitted.with_channel(name, timeout_seconds=limit)
+            continue
         raise ConfigError(
-            f"{notify.where}: notify.smtp.security is {smtp['security']!r}; "
-            "use none, starttls or ssl"
+            f"{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
+            f"scheduler.lease_seconds = {sch.lease_seconds:g}; a send must end well "
+            f"before its lease does (at most half of it, {limit:g}), or another "
+            "service may send the same notice again"
         )
-    path = base / file.text("path", str(FileSettings.path))
-    return NotifySettings(
-        **({"default_channel": notify.choice("default_channel", NotifySettings.default_channel,
-                                                  CHANNELS)}
-           if "default_channel" in notify.data else {}),
-        file=FileSettings(path=path),
-        smtp=SmtpSettings(**smtp),
-        webhook=WebhookSettings(**notify.section("webhook", list(WEBHOOK_RULES))
-                                .read(WEBHOOK_RULES)),
-    )
+    return replace(settings, notify=fitted)
+
+
+def _notify(notify: Section, base: Path) -> NotifySettings:
+    """[notify] and each channel's table, read by the channel's own module."""
+    values = notify.read(NOTIFY_RULES)
+    if values.get("default_channel", "file") not in CHANNEL_TYPES:
+        raise notify.fail("default_channel", "one of " + ", ".join(CHANNEL_TYPES))
+    channels = {name: channel_type(name).read_settings(notify.section(name), base)
+                for name in CHANNEL_TYPES if name in notify.data}
+    return NotifySettings(**values, groups=MappingProxyType(_groups(notify)),
+                          channels=MappingProxyType(channels), base=base)
+
+
+def _groups(notify: Section) -> dict[str, str]:
+    """[notify.groups]: a workflow's or role's name -> "CHANNEL:ROBOT" (a group robot)."""
+    groups = notify.section("groups")
+    found = {}
+    for name in groups.data:
+        channel, _, robot = groups.bounded_text(name, 3, 100).partition(":")
+        if channel not in CHANNEL_TYPES or not robot:
+            raise groups.fail(name, 'a group robot such as "wecom_robot:office"')
+        found[name] = f"{channel}:{robot}"
+    return found
 
 
 def bundled_workflows_dir() -> Path:
@@ -277,13 +309,13 @@ def bundled_workflows_dir() -> Path:
     return here / "bundled"
 
 
-def _feeds(feeds: _Reader, base: Path) -> FeedsSettings:
+def _feeds(feeds: Section, base: Path) -> FeedsSettings:
     if "ics_dir" not in feeds.data:
         return FeedsSettings()
     return FeedsSettings(ics_dir=base / feeds.bounded_text("ics_dir", 1, 1000))
 
 
-def _workflows_dir(wf: _Reader, base: Path) -> Path:
+def _workflows_dir(wf: Section, base: Path) -> Path:
     if "directory" in wf.data:
         return base / wf.text("directory", "workflows")
     # Unconfigured and no workflows/ beside the config: use the shipped ones.
@@ -301,8 +333,9 @@ def _resolve_sqlite_url(url: str, base: Path) -> str:
     return url
 
 
-class _Reader:
-    """Typed access to one table of the config, with one-line errors that name the key."""
+class Section:
+    """Typed access to one table of the config, with one-line errors that name the key.
+    Channel modules read their own [notify.NAME] table with it."""
 
     def __init__(self, data: dict[str, Any], where: str, prefix: str = "") -> None:
         self.data, self.where, self.prefix = data, where, prefix
@@ -317,12 +350,14 @@ class _Reader:
                     + ", ".join(allowed)
                 )
 
-    def section(self, name: str, allowed: list[str]) -> _Reader:
+    def section(self, name: str, allowed: list[str] | None = None) -> Section:
+        """The table ``name`` (empty when absent); ``allowed``: the keys it may have."""
         value = self.data.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError(f"{self.where}: [{self.prefix}{name}] must be a table")
-        reader = _Reader(value, self.where, f"{self.prefix}{name}.")
-        reader.only(allowed)
+        reader = Section(value, self.where, f"{self.prefix}{name}.")
+        if allowed is not None:
+            reader.only(allowed)
         return reader
 
     def read(self, rules: dict[str, Rule]) -> dict[str, Any]:
@@ -331,11 +366,12 @@ class _Reader:
         readers: dict[str, Callable[[str, float, float], Any]] = {
             "seconds": self.seconds, "count": self.count, "text": self.bounded_text,
             "time": self.local_time, "dates": self.dates, "bool": self.boolean,
+            "texts": self.texts,
         }
         return {key: readers[kind](key, low, high)
                 for key, (kind, low, high) in rules.items() if key in self.data}
 
-    def _fail(self, key: str, wants: str) -> ConfigError:
+    def fail(self, key: str, wants: str) -> ConfigError:
         return ConfigError(
             f"{self.where}: {self.prefix}{key} = {self.data[key]!r} is not valid; it wants {wants}"
         )
@@ -343,38 +379,46 @@ class _Reader:
     def text(self, key: str, default: str) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str):
-            raise self._fail(key, "a string")
+            raise self.fail(key, "a string")
         return value
 
     def bounded_text(self, key: str, low: float, high: float) -> str:
         value = self.text(key, "")
         if not low <= len(value) <= high or any(ord(c) < 32 for c in value):
-            raise self._fail(key, f"a string of {low:g} to {high:g} characters on one line")
+            raise self.fail(key, f"a string of {low:g} to {high:g} characters on one line")
         return value
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.text(key, default)
         if value not in allowed:
-            raise self._fail(key, "one of " + ", ".join(allowed))
+            raise self.fail(key, "one of " + ", ".join(allowed))
         return value
+
+    def texts(self, key: str, _low: float, high: float) -> tuple[str, ...]:
+        """A list of short one-line strings, at most ``high`` of them."""
+        values = self.data[key]
+        if not isinstance(values, list) or len(values) > high or not all(
+                isinstance(v, str) and 0 < len(v) <= 255 and v.isprintable() for v in values):
+            raise self.fail(key, f"a list of at most {high:g} strings such as [\"10.1.2.3\"]")
+        return tuple(values)
 
     def seconds(self, key: str, low: float, high: float) -> float:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value) or not low <= value <= high:
-            raise self._fail(key, f"a number of seconds from {low:g} to {high:g}")
+            raise self.fail(key, f"a number of seconds from {low:g} to {high:g}")
         return float(value)
 
     def count(self, key: str, low: float, high: float) -> int:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self._fail(key, f"a whole number from {low:g} to {high:g}")
+            raise self.fail(key, f"a whole number from {low:g} to {high:g}")
         return value
 
     def boolean(self, key: str, _low: float = 0, _high: float = 0) -> bool:
         value = self.data[key]
         if not isinstance(value, bool):
-            raise self._fail(key, "true or false")
+            raise self.fail(key, "true or false")
         return value
 
     def local_time(self, key: str, _low: float = 0, _high: float = 0) -> time:
@@ -384,13 +428,13 @@ class _Reader:
         try:
             return time.fromisoformat(str(value))
         except ValueError:
-            raise self._fail(key, 'a local time such as "09:00"') from None
+            raise self.fail(key, 'a local time such as "09:00"') from None
 
     def dates(self, key: str, _low: float = 0, _high: float = 0) -> tuple[date, ...]:
         values = self.data[key]
         wants = 'a list of dates such as ["2026-12-31"]'
         if not isinstance(values, list):
-            raise self._fail(key, wants)
+            raise self.fail(key, wants)
         out = []
         for value in values:
             if isinstance(value, date) and not isinstance(value, datetime):
@@ -399,5 +443,5 @@ class _Reader:
             try:
                 out.append(date.fromisoformat(str(value)))
             except ValueError:
-                raise self._fail(key, wants) from None
+                raise self.fail(key, wants) from None
         return tuple(out)

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from torchflow.channels.file import FileSettings
 from torchflow.clock import ManualClock, utcnow
 from torchflow.config import bundled_workflows_dir, load_settings
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
@@ -252,7 +253,7 @@ def _step(app: App, actors: dict[str, Any], walk: dict[str, Any], today: date,
 
 def _summary(app: App, folder: Path, walks: list[dict[str, Any]], sent: Counter[str],
              say: Callable[[str], None]) -> dict[str, Any]:
-    outbox = app.settings.notify.file.path
+    outbox = app.settings.notify.of("file", FileSettings).path
     lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
     kinds = Counter(json.loads(line)["kind"] for line in lines)
     finals = [show_case(app, w["key"]) for w in walks]

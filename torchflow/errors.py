@@ -63,8 +63,14 @@ class Conflict(TorchflowError):
 class DeliveryError(TorchflowError):
     """A notice channel could not deliver; the notice will be retried.
     ``permanent``: the receiver refused the address for good (an SMTP 5xx), which
-    counts towards the person's fallback channel."""
+    counts towards the person's fallback channel. ``fatal``: the office's set-up is
+    wrong (a robot's key, signature, trusted IP or keyword): the notice dies at once
+    with the reason, trying again cannot help. ``retry_after``: the platform
+    throttled the sender; try again after that many seconds, not the backoff."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str | Text, *, permanent: bool = False, fatal: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.fatal = fatal
+        self.retry_after = retry_after

@@ -100,7 +100,8 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
-        # A channel that cannot work (a webhook with no secret) refuses the start.
+        # A channel that cannot work (a webhook with no secret) is logged; its
+        # notices are held and everyone else's go on (service/delivery/gate.py).
         self.channels.check(channels_in_use(self.app))
         settings = self.app.settings.scheduler
         tz = self.app.calendar.tz

@@ -131,7 +131,8 @@ def _config_cases() -> list[Any]:
         "smtp-port-text": '[notify.smtp]\nport = "25"\n',
         "smtp-security": '[notify.smtp]\nsecurity = "tls"\n',
         "smtp-timeout-vs-lease": "[notify.smtp]\ntimeout_seconds = 200\n",
-        "webhook-timeout-vs-lease": "[scheduler]\nlease_seconds = 5\n",
+        "webhook-timeout-vs-lease": "[scheduler]\nlease_seconds = 5\n[notify.webhook]\n"
+                                    "timeout_seconds = 3\n",
         "webhook-unsigned-text": '[notify.webhook]\nallow_unsigned = "yes"\n',
         "webhook-typo": "[notify.webhook]\nsecret = \"x\"\n",
         "file-path-number": "[notify.file]\npath = 5\n",

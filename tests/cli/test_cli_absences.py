@@ -59,17 +59,29 @@ def test_notify_shows_and_sets(cli: Cli) -> None:
 
 
 def test_a_fallback_that_cannot_reach_anyone_is_refused(cli: Cli) -> None:
-    err = cli.usage("person", "notify", "wang.li", "--fallback", "webhook:hooks.example",
-                    as_="wang.li")
-    assert ("fallback 'webhook:hooks.example': the URL must start with http:// or https://; "
-            "e.g. webhook:https://hooks.example.cn/abc") in err
-    err = cli.usage("person", "notify", "wang.li", "--fallback", "smtp:notanemail",
-                    as_="wang.li")
-    assert ("fallback 'smtp:notanemail': 'notanemail' is not an e-mail address; "
-            "e.g. smtp:wang.li@example.gov.cn") in err
+    err = cli.usage("person", "notify", "wang.li", "--fallback", "pigeon:coop-7", as_="wang.li")
+    assert "fallback 'pigeon:coop-7' is not CHANNEL:ADDRESS with a channel of file, smtp" in err
+    # The channel's own check, in the use case (with the office's allow_hosts).
+    err = cli.refused("person", "notify", "wang.li", "--fallback", "webhook:hooks.example",
+                      as_="wang.li")
+    assert err == ("Error: fallback webhook:hooks.example: webhook address 'hooks.example' must "
+                   "start with http:// or https://")
+    err = cli.refused("person", "notify", "wang.li", "--fallback", "smtp:notanemail",
+                      as_="wang.li")
+    assert err == ("Error: fallback smtp:notanemail: 'notanemail' is not an e-mail address; "
+                   "e.g. wang.li@example.gov.cn")
+    err = cli.refused("person", "notify", "wang.li", "--fallback",
+                      "webhook:http://169.254.169.254/latest/meta-data/", as_="wang.li")
+    assert err == ("Error: fallback webhook:http://169.254.169.254/latest/meta-data/: webhook "
+                   "address 'http://169.254.169.254/latest/meta-data/' points to "
+                   "169.254.169.254, a cloud metadata address; torchflow posts only to public "
+                   "hosts unless [notify] allow_hosts lists it")
     assert cli.json("person", "notify", "wang.li", as_="wang.li")["fallback"] is None
     cli.ok("person", "notify", "wang.li", "--fallback", "smtp:wl@home.example.cn",
            as_="wang.li")
+    cli.ok("person", "notify", "wang.li", "--fallback", "webhook:http://127.0.0.1:9/wl",
+           as_="wang.li")  # this office lists 127.0.0.1
+
 
 def test_anyone_may_read_someones_notify_settings_but_not_change_them(cli: Cli) -> None:
     cli.ok("person", "notify", "wang.li", "--digest", as_="wang.li")

@@ -123,7 +123,7 @@ def test_person_edit_changes_what_add_set_with_the_same_checks(cli: Cli) -> None
     assert changed == {"handle": "wang.li", "name": "Wang Li · 王丽",
                        "email": "wang.li@zone.example.cn", "roles": ["director"],
                        "channel": "webhook", "address": "https://hooks.zone.cn/wang",
-                       "active": True}
+                       "ids": {}, "active": True}
     shown = cli.json("person", "show", "wang.li")
     assert shown["logins"] == ["wang.li", "wangli"]
     cli.ok("person", "edit", "wang.li", "--remove-login", "wangli")

@@ -18,7 +18,7 @@ def test_person_add_json_gives_the_stored_person(cli: Cli) -> None:
     assert data == {
         "handle": "li.na", "name": "Li Na", "email": "li.na@zone.cn",
         "roles": ["director", "expert"], "channel": "webhook",
-        "address": "https://hooks.zone.cn/li.na", "active": True,
+        "address": "https://hooks.zone.cn/li.na", "ids": {}, "active": True,
     }
 
 
@@ -143,11 +143,25 @@ def test_handover_readdresses_pending_notices(cli: Cli) -> None:
     assert sent["id"] == pending["id"] and sent["to"] == "wang.li"
 
 
-def test_a_webhook_without_a_secret_refuses_scheduler_tick_in_one_line(cli: Cli) -> None:
-    cli.ok("person", "add", "hook.li", "--name", "Hook Li", "--channel", "webhook",
-           "--address", "https://example.org/hook/abcdefghijklmnopqrstuvwxyz?token=t0k3n")
-    line = cli.refused("scheduler", "tick", env={"TORCHFLOW_WEBHOOK_SECRET": None})
-    assert line == ("Error: webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, "
-                    "or set [notify.webhook] allow_unsigned = true to send unsigned requests")
+def test_a_webhook_without_a_secret_is_refused_when_set_and_held_when_lost(cli: Cli) -> None:
+    no_secret = ("Error: webhook channel: no secret in $TORCHFLOW_WEBHOOK_SECRET; set it, or "
+                 "set [notify.webhook] allow_unsigned = true to send unsigned requests")
+    url = "https://example.org/hook/abcdefghijklmnopqrstuvwxyz?token=t0k3n"
+    line = cli.refused("person", "add", "hook.li", "--name", "Hook Li", "--channel", "webhook",
+                       "--address", url, env={"TORCHFLOW_WEBHOOK_SECRET": None})
+    assert line == no_secret
+    cli.ok("person", "add", "hook.li", "--name", "Hook Li", "--role", "coordinator",
+           "--channel", "webhook", "--address", url)
     [person] = [p for p in cli.json("person", "list")["items"] if p["handle"] == "hook.li"]
     assert person["address"] == "https://example.org/hook/abc***?***"
+    cli.open_pi(owner="hook.li")
+    # The secret is gone from the service's environment: the tick runs (exit 0),
+    # his notice is held and says why; `notice list` and `person show` say so.
+    tick = cli.json("scheduler", "tick", now="2026-03-16T09:30:00+08:00",
+                    env={"TORCHFLOW_WEBHOOK_SECRET": None})
+    assert tick["dispatch"] == {"sent": 0, "failed": 0, "dead": 0, "released": 0}
+    [held] = cli.json("notice", "list", "--status", "held")["items"]
+    assert (held["to"], held["status"]) == ("hook.li", "held")
+    assert held["reason"] == no_secret.removeprefix("Error: ")
+    problems = cli.json("person", "show", "hook.li")["delivery_problems"]
+    assert [(p["status"], p["error"]) for p in problems] == [("held", held["reason"])]

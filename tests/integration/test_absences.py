@@ -305,9 +305,9 @@ def hook() -> Iterator[HttpReceiver]:
 @pytest.fixture
 def wired(app: App, smtp: SmtpReceiver, monkeypatch: pytest.MonkeyPatch) -> App:
     monkeypatch.setenv("TORCHFLOW_WEBHOOK_SECRET", "absence-secret")
-    notify = replace(app.settings.notify, smtp=replace(
-        app.settings.notify.smtp, host=smtp.host, port=smtp.port,
-        sender="torchflow@zone.example.cn", timeout_seconds=5))
+    notify = app.settings.notify.with_channel(
+        "smtp", host=smtp.host, port=smtp.port, sender="torchflow@zone.example.cn",
+        timeout_seconds=5)
     return replace(app, settings=replace(app.settings, notify=notify))
 
 

@@ -15,10 +15,17 @@ import pytest
 
 from tests.receivers import HttpReceiver
 from torchflow.channels import Message, WebhookChannel, shown_address, verify_signature
+from torchflow.channels.guard import HostPolicy
 from torchflow.channels.webhook import sign
 from torchflow.errors import ConfigError, DeliveryError
 
 SECRET = "s3cret-键"
+LOCAL = HostPolicy.allowing(["127.0.0.1"])  # the receivers listen there
+
+
+def local_hook(url: str = "", **options: Any) -> WebhookChannel:
+    """The channel as an office that lists 127.0.0.1 in [notify] allow_hosts has it."""
+    return WebhookChannel(url, hosts=LOCAL, **options)
 
 
 def make_message(key: str = "notice-9", address: str = "") -> Message:
@@ -41,7 +48,7 @@ def receiver() -> Iterator[HttpReceiver]:
 
 def test_200_delivers_signed_json(receiver: HttpReceiver) -> None:
     sent_at = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
-    WebhookChannel(receiver.url, secret=SECRET, timeout=5, clock=lambda: sent_at).send(
+    local_hook(receiver.url, secret=SECRET, timeout=5, clock=lambda: sent_at).send(
         make_message())
     [(headers, body)] = receiver.requests
     assert headers["Content-Type"] == "application/json"
@@ -65,7 +72,7 @@ def test_200_delivers_signed_json(receiver: HttpReceiver) -> None:
 
 
 def test_a_resend_is_byte_identical(receiver: HttpReceiver) -> None:
-    channel = WebhookChannel(receiver.url, secret=SECRET, timeout=5)
+    channel = local_hook(receiver.url, secret=SECRET, timeout=5)
     channel.send(make_message())
     channel.send(make_message())
     (h1, b1), (h2, b2) = receiver.requests
@@ -74,13 +81,13 @@ def test_a_resend_is_byte_identical(receiver: HttpReceiver) -> None:
 
 
 def test_no_secret_means_no_signature_header(receiver: HttpReceiver) -> None:
-    WebhookChannel(receiver.url, timeout=5).send(make_message())
+    local_hook(receiver.url, timeout=5).send(make_message())
     [(headers, _)] = receiver.requests
     assert "X-Torchflow-Signature" not in headers
 
 
 def test_the_person_address_overrides_the_default_url(receiver: HttpReceiver) -> None:
-    channel = WebhookChannel("http://127.0.0.1:9/never-used", timeout=5)
+    channel = local_hook("http://127.0.0.1:9/never-used", timeout=5)
     channel.send(make_message(address=receiver.url + "/li-na?team=zone-2"))
     assert receiver.paths == ["/hook/li-na?team=zone-2"]
 
@@ -89,13 +96,13 @@ def test_the_person_address_overrides_the_default_url(receiver: HttpReceiver) ->
 def test_non_2xx_is_a_delivery_error_naming_the_status(receiver: HttpReceiver, status: int) -> None:
     receiver.set_status(status)
     with pytest.raises(DeliveryError, match=f"answered {status} "):
-        WebhookChannel(receiver.url, timeout=5).send(make_message())
+        local_hook(receiver.url, timeout=5).send(make_message())
     assert len(receiver.requests) == 1
 
 
 def test_204_is_success(receiver: HttpReceiver) -> None:
     receiver.set_status(204)
-    WebhookChannel(receiver.url, timeout=5).send(make_message())
+    local_hook(receiver.url, timeout=5).send(make_message())
     assert len(receiver.requests) == 1
 
 
@@ -103,7 +110,7 @@ def test_slow_receiver_times_out(receiver: HttpReceiver) -> None:
     receiver.hold()  # the handler waits on an Event; the fixture releases it
     started = time.monotonic()
     with pytest.raises(DeliveryError, match=r"timed out after 0\.2s"):
-        WebhookChannel(receiver.url, timeout=0.2).send(make_message())
+        local_hook(receiver.url, timeout=0.2).send(make_message())
     assert time.monotonic() - started < 2.0
 
 
@@ -111,31 +118,31 @@ def test_connection_refused_is_a_delivery_error() -> None:
     with HttpReceiver() as gone:
         url = gone.url
     with pytest.raises(DeliveryError, match="ConnectionRefusedError"):
-        WebhookChannel(url, timeout=5).send(make_message())
+        local_hook(url, timeout=5).send(make_message())
 
 
 def test_no_url_at_all_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError) as info:
-        WebhookChannel().send(make_message())
+        local_hook().send(make_message())
     assert str(info.value) == "no webhook URL: set [notify.webhook] url or the person's address"
 
 
 def test_errors_do_not_reveal_the_url_path(receiver: HttpReceiver) -> None:
     receiver.set_status(500)
     with pytest.raises(DeliveryError) as info:
-        WebhookChannel(receiver.url + "/T0KEN-abc", timeout=5).send(make_message())
+        local_hook(receiver.url + "/T0KEN-abc", timeout=5).send(make_message())
     assert "T0KEN" not in str(info.value)
     assert receiver.url.rsplit("/", 1)[0] in str(info.value)
 
 
 def test_a_bad_person_address_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError, match="http:// or https://"):
-        WebhookChannel(timeout=5).send(make_message(address="li.na@example.org"))
+        local_hook(timeout=5).send(make_message(address="li.na@example.org"))
 
 
 def test_a_bad_default_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"\[notify.webhook\] url"):
-        WebhookChannel("ftp://example.org/hook")
+        local_hook("ftp://example.org/hook")
 
 
 def test_verify_signature_refuses_missing_parts() -> None:
@@ -172,7 +179,7 @@ def test_the_docs_snippet_verifies_what_the_channel_signs(receiver: HttpReceiver
     snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
     scope: dict[str, Any] = {}
     exec(compile(snippet, "docs/webhooks.md", "exec"), scope)
-    WebhookChannel(receiver.url, secret=SECRET, timeout=5).send(make_message())
+    local_hook(receiver.url, secret=SECRET, timeout=5).send(make_message())
     [(headers, body)] = receiver.requests
     assert scope["verify"](SECRET, body, headers["X-Torchflow-Signature"])
     assert not scope["verify"](SECRET, body + b"x", headers["X-Torchflow-Signature"])

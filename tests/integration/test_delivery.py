@@ -12,7 +12,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from tests.conftest import Clock
 from tests.receivers import HttpReceiver, SmtpReceiver
@@ -26,7 +26,7 @@ from torchflow.service.delivery.ledger import list_notices, retry
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.people.lookup import Actor, resolve_actor
 from torchflow.service.people.staff import add_person
-from torchflow.store.models import NOTICES, PEOPLE
+from torchflow.store.models import PEOPLE
 
 SECRET = "hook-secret-火炬"
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the default configured zone, in which views show times
@@ -57,9 +57,9 @@ def wired(app: App, smtp: SmtpReceiver, hook: HttpReceiver,
     """The app with its SMTP server on the receiver and the webhook secret in the
     environment, as an operator would set them; people on smtp and on webhook."""
     monkeypatch.setenv("TORCHFLOW_WEBHOOK_SECRET", SECRET)
-    notify = replace(app.settings.notify, smtp=replace(
-        app.settings.notify.smtp, host=smtp.host, port=smtp.port,
-        sender="torchflow@zone.example.cn", timeout_seconds=5))
+    notify = app.settings.notify.with_channel(
+        "smtp", host=smtp.host, port=smtp.port, sender="torchflow@zone.example.cn",
+        timeout_seconds=5)
     wired = replace(app, settings=replace(app.settings, notify=notify))
     add_person(wired, "ma.lin", name="Ma Lin", roles=["coordinator"],
                email="ma.lin@zone.example.cn", channel="smtp")
@@ -216,8 +216,8 @@ def test_a_refusing_mail_server_is_retried_and_delivers(
     channels.close()
 
 
-def test_a_person_without_an_address_is_a_dead_letter_not_a_crash(
-    wired: App, clock: Clock, wall: Clock
+def test_a_person_without_an_address_is_held_not_dead_and_sent_once_mended(
+    wired: App, smtp: SmtpReceiver, clock: Clock, wall: Clock
 ) -> None:
     # A person from before the address check (today `person add` refuses smtp without
     # an e-mail): their e-mail cleared behind torchflow's back.
@@ -226,13 +226,22 @@ def test_a_person_without_an_address_is_a_dead_letter_not_a_crash(
     with wired.db.transaction() as s:
         s.execute(update(PEOPLE).where(PEOPLE.c.handle == "lu.qi").values(email=""))
     open_lead(wired, "lu.qi", "Orphan lead")
+    open_lead(wired, "ma.lin", "Someone else's lead")
     clock.set("2026-03-16T09:30:00+08:00")
     sweep(wired)
     channels = Channels(wired.settings)
     for _ in range(3):
         dispatch(wired, channels, "svc")
         wall.advance(seconds=5)
-    with wired.db.transaction() as s:
-        status, error = s.execute(select(NOTICES.c.status, NOTICES.c.last_error)).one()
-    assert status == "dead"
-    assert "no e-mail address" in error
+    [held] = list_notices(wired, status="held")
+    assert (held["to"], held["status"], held["attempts"]) == ("lu.qi", "held", 0)
+    assert held["reason"].startswith("the smtp channel needs an e-mail address")
+    assert [n["to"] for n in list_notices(wired, status="sent")] == ["ma.lin"]
+    assert smtp.wait_for_messages(1) and len(smtp.messages) == 1  # the others go on
+
+    with wired.db.transaction() as s:  # mended: the address is set again
+        s.execute(update(PEOPLE).where(PEOPLE.c.handle == "lu.qi")
+                  .values(email="lu.qi@zone.example.cn"))
+    assert dispatch(wired, Channels(wired.settings), "svc").sent == 1
+    assert list_notices(wired, status="held").total == 0
+    assert smtp.wait_for_messages(2) and smtp.envelopes[-1][1] == ["lu.qi@zone.example.cn"]

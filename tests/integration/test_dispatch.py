@@ -242,11 +242,13 @@ def test_retry_refuses_a_sent_notice(app: App) -> None:
         retry(app, nid)
 
 
-def test_an_unknown_channel_is_a_failure_not_a_crash(app: App) -> None:
+def test_an_unknown_channel_is_held_not_a_crash(app: App) -> None:
     [nid] = add_notices(app, 1, channel="pigeon")
     result = dispatch(app, Channels(app.settings), "A")
-    assert result.failed == 1
-    assert "unknown channel" in rows(app)[nid].last_error
+    assert (result.sent, result.failed) == (0, 0)
+    row = rows(app)[nid]
+    assert (row.status, row.attempts, row.lease_owner) == ("pending", 0, None)
+    assert row.held.startswith("unknown channel 'pigeon'")
 
 
 # --------------------------------------------------------------------------- handing back

@@ -39,11 +39,11 @@ def test_add_and_list(app: App) -> None:
     assert added == {
         "handle": "li.na", "name": "Li Na", "email": "li.na@zone.example.cn",
         "roles": ["coordinator", "director"], "channel": "smtp",
-        "address": "li.na@bureau.example.cn", "active": True,
+        "address": "li.na@bureau.example.cn", "ids": {}, "active": True,
     }
     minimal = add_person(app, "a_b-1", name="甲乙")
     assert minimal == {"handle": "a_b-1", "name": "甲乙", "email": "", "roles": [],
-                       "channel": None, "address": "", "active": True}
+                       "channel": None, "address": "", "ids": {}, "active": True}
     assert [p["handle"] for p in list_people(app)] == ["a_b-1", "li.na"]
     assert list_people(app)[1] == added
 
@@ -124,7 +124,8 @@ def test_a_role_by_the_office_s_name_or_alias(app: App, typed: str, code: str) -
 def test_bad_channel(app: App, channel: str) -> None:
     with pytest.raises(InvalidInput) as exc:
         add_person(app, "li.na", name="Li Na", channel=channel)
-    assert str(exc.value) == f"channel {channel!r} is unknown; use one of file, smtp, webhook"
+    assert str(exc.value) == (f"channel {channel!r} is unknown; use one of file, smtp, webhook, "
+                              "wecom_robot, wecom_app, dingtalk_robot, feishu_robot")
     assert count(app) == 0
 
 

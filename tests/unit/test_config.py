@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from torchflow.channels import CHANNEL_TYPES
+from torchflow.channels.file import FileSettings
+from torchflow.channels.smtp import SmtpSettings
+from torchflow.channels.webhook import WebhookSettings
 from torchflow.config import (
     CalendarSettings,
     NotifySettings,
     OfficeSettings,
     SchedulerSettings,
     Settings,
-    SmtpSettings,
-    WebhookSettings,
     load_settings,
 )
 from torchflow.errors import ConfigError
@@ -39,9 +41,10 @@ def test_an_empty_config_is_the_dataclass_defaults(tmp_path: Path) -> None:
     assert settings.scheduler == SchedulerSettings()
     assert settings.calendar == CalendarSettings()
     notify = settings.notify
-    assert (notify.smtp, notify.webhook) == (SmtpSettings(), WebhookSettings())
+    assert (notify.of("smtp", SmtpSettings), notify.of("webhook", WebhookSettings)) == (
+        SmtpSettings(), WebhookSettings())
     assert notify.default_channel == NotifySettings().default_channel
-    assert notify.file.path == tmp_path / "outbox.jsonl"
+    assert notify.of("file", FileSettings).path == tmp_path / "outbox.jsonl"
     assert settings.busy_timeout_seconds == 15.0
     assert settings.database_url == f"sqlite:///{tmp_path / 'torchflow.db'}"
 
@@ -80,7 +83,8 @@ def test_unknown_keys_are_named_with_a_suggestion(tmp_path: Path, text: str,
 
 
 def test_a_channel_timeout_must_end_well_inside_the_lease(tmp_path: Path) -> None:
-    message = refused(tmp_path, "[scheduler]\nlease_seconds = 15\n")
+    message = refused(tmp_path, "[scheduler]\nlease_seconds = 15\n"
+                                "[notify.smtp]\ntimeout_seconds = 10\n")
     assert message.endswith(
         "notify.smtp.timeout_seconds = 10 is too long for scheduler.lease_seconds = 15; a send "
         "must end well before its lease does (at most half of it, 7.5), or another service may "
@@ -92,10 +96,20 @@ def test_a_channel_timeout_must_end_well_inside_the_lease(tmp_path: Path) -> Non
     assert settings.scheduler.lease_seconds == 20.0
 
 
+def test_a_timeout_not_written_follows_a_short_lease(tmp_path: Path) -> None:
+    settings = load(tmp_path, "[scheduler]\nlease_seconds = 15\n[notify.smtp]\nport = 2525\n")
+    notify = settings.notify
+    assert notify.of("smtp", SmtpSettings).timeout_seconds == 7.5
+    assert notify.of("smtp", SmtpSettings).port == 2525
+    assert {getattr(notify.of(name, object), "timeout_seconds", 7.5)
+            for name in CHANNEL_TYPES} == {7.5}  # the defaults follow it too
+    assert load(tmp_path, "").notify.of("webhook", WebhookSettings).timeout_seconds == 10
+
+
 def test_allow_unsigned_is_read_as_a_boolean(tmp_path: Path) -> None:
     assert WebhookSettings().allow_unsigned is False
     settings = load(tmp_path, "[notify.webhook]\nallow_unsigned = true\n")
-    assert settings.notify.webhook.allow_unsigned is True
+    assert settings.notify.of("webhook", WebhookSettings).allow_unsigned is True
 
 
 def test_a_folder_given_as_the_config(tmp_path: Path) -> None:
@@ -126,3 +140,14 @@ def test_the_office_s_language_and_name_are_checked(tmp_path: Path, text: str, e
     assert english in str(exc.value)
     if chinese:
         assert chinese in translator("zh-CN")(exc.value.text)
+
+
+def test_a_group_names_a_robot_its_channel_has(tmp_path: Path) -> None:
+    robots = "[notify.wecom_robot.robots.pi_team]\n"
+    assert load(tmp_path, '[notify.groups]\nproject_introduction = "wecom_robot:pi_team"\n'
+                + robots).notify.groups == {"project_introduction": "wecom_robot:pi_team"}
+    message = refused(tmp_path, '[notify.groups]\ndirector = "wecom_robot:leaders"\n' + robots)
+    assert message.endswith("notify.groups.director = 'wecom_robot:leaders': wecom_robot has "
+                            "no robot named 'leaders'; give one of: pi_team (the "
+                            "[notify.wecom_robot.robots] tables)")
+    assert "a group robot such as" in refused(tmp_path, '[notify.groups]\nx = "pigeon:coop"\n')

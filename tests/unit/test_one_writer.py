@@ -1,5 +1,5 @@
 """One writer per table: every statement that inserts, updates or deletes rows of
-cases, case_events, tasks or notices is in that table's one module (read from
+cases, case_events, tasks, notices or channel_budgets is in that table's one module (read from
 the source, so a new writer anywhere else fails here)."""
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ WRITERS = {
     "KEY_SEQUENCES": "service/cases/events.py",
     "TASKS": "service/followups/writer.py",
     "NOTICES": "service/delivery/ledger.py",
+    "BUDGETS": "service/delivery/gate.py",
 }
 SQL_NAMES = {"cases": "CASES", "case_events": "EVENTS", "key_sequences": "KEY_SEQUENCES",
-             "tasks": "TASKS", "notices": "NOTICES"}
+             "tasks": "TASKS", "notices": "NOTICES", "channel_budgets": "BUDGETS"}
 WRITE_CALLS = {"insert", "update", "delete", "insert_ignore", "inserted_keys"}
 SQL_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 

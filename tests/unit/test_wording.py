@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from torchflow.channels import CHANNEL_TYPES, channel_type
-from torchflow.config import CHANNELS, Settings
+from torchflow.config import load_settings
 from torchflow.domain import wording
 from torchflow.errors import ConfigError
 
@@ -56,17 +56,30 @@ def test_digest_wording() -> None:
                           "  PI-2 contact (due 2026-03-16) B")
 
 
-def test_every_registered_channel_builds_itself_and_knows_addresses() -> None:
-    assert set(CHANNEL_TYPES) == set(CHANNELS)  # config still lists the names itself
-    person = SimpleNamespace(email="wang.li@example.org", address="https://example.org/h")
+def test_every_registered_channel_reads_its_settings_builds_itself_and_knows_addresses(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[notify.wecom_app]\ncorp_id = "ww0001"\nagent_id = 1000002\n'
+                      '[notify.webhook]\nallow_unsigned = true\n', encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert set(settings.notify.channels) == {"wecom_app", "webhook"}  # the tables written
+    person = SimpleNamespace(email="wang.li@example.org", address="https://example.org/h",
+                             platform_ids={"wecom": "WangLi"})
     addresses = {}
     for name in CHANNEL_TYPES:
         cls = channel_type(name)
         assert cls.name == name
         addresses[name] = cls.address_of(person)
-        if name != "webhook":  # needs a secret: see test_service_start
-            assert cls.from_settings(Settings("sqlite://", Path("."))).name == name
+        if name == "wecom_app":  # its secret comes from the environment
+            with pytest.raises(ConfigError, match=r"no secret in \$TORCHFLOW_WECOM_APP_SECRET"):
+                cls.from_settings(settings)
+        else:
+            assert cls.from_settings(settings).name == name
     assert addresses == {"file": "", "smtp": "wang.li@example.org",
-                         "webhook": "https://example.org/h"}
+                         "webhook": "https://example.org/h", "wecom_app": "https://example.org/h",
+                         "wecom_robot": "https://example.org/h",
+                         "dingtalk_robot": "https://example.org/h",
+                         "feishu_robot": "https://example.org/h"}
     with pytest.raises(ConfigError, match="unknown channel 'pigeon'"):
         channel_type("pigeon")

@@ -1,42 +1,39 @@
-"""Delivery channels behind one small interface: file, smtp, webhook (and a stub for tests).
+"""Delivery channels behind one small interface (``base.Channel``), one module each.
 
-``CHANNEL_TYPES`` is the one registry: each channel class builds itself from the
-settings (``from_settings``) and knows a person's address on it (``address_of``),
-so a fourth channel is its own module plus one line here. The registry names
+``CHANNEL_TYPES`` is the one registry: each channel class owns its settings (its
+``[notify.NAME]`` table), its address check, its body format and its success
+test, so a new channel is its own module plus one line here. The registry names
 modules instead of importing them, so the CLI can offer the channel names
-without loading smtplib and http.client on every command.
+without loading them; each module keeps its heavy imports (http.client,
+smtplib) to the moment it sends.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from torchflow.channels.masking import shown_address
 from torchflow.errors import ConfigError
 
 if TYPE_CHECKING:
-    from torchflow.channels.base import Channel, Message
+    from torchflow.channels.base import Channel, ChannelType, Message
     from torchflow.channels.file import FileChannel
     from torchflow.channels.smtp import SmtpChannel
     from torchflow.channels.stub import StubChannel
     from torchflow.channels.webhook import WebhookChannel, verify_signature
     from torchflow.config import Settings
+    from torchflow.i18n import Text
 
 CHANNEL_TYPES: dict[str, str] = {
     "file": "torchflow.channels.file:FileChannel",
     "smtp": "torchflow.channels.smtp:SmtpChannel",
     "webhook": "torchflow.channels.webhook:WebhookChannel",
+    "wecom_robot": "torchflow.channels.wecom_robot:WecomRobot",
+    "wecom_app": "torchflow.channels.wecom_app:WecomApp",
+    "dingtalk_robot": "torchflow.channels.dingtalk_robot:DingtalkRobot",
+    "feishu_robot": "torchflow.channels.feishu_robot:FeishuRobot",
 }
-
-
-class ChannelType(Protocol):
-    """What the registry holds: a channel class."""
-
-    name: str
-
-    def from_settings(self, settings: Settings) -> Channel: ...
-
-    def address_of(self, person: Any) -> str: ...
 
 
 def channel_type(name: str) -> ChannelType:
@@ -52,13 +49,21 @@ def build_channel(settings: Settings, name: str) -> Channel:
     return channel_type(name).from_settings(settings)
 
 
-def shown_address(address: str) -> str:
-    """An address as it may be shown: URLs with their tokens masked, e-mail as is."""
-    if "://" not in address:
-        return address
-    from torchflow.channels.webhook import shown_url
-
-    return shown_url(address)
+def unusable(settings: Settings, name: str, address: str) -> Text | str | None:
+    """Why a notice by channel ``name`` to ``address`` cannot be sent with this
+    configuration and environment (asked when a person's channel is set), or None."""
+    kind = channel_type(name)
+    problem = kind.address_problem(settings, address) if address else None
+    if problem is not None:
+        return problem
+    try:
+        channel = kind.from_settings(settings)
+    except ConfigError as exc:
+        return exc.text
+    try:
+        return channel.problem(address)
+    finally:
+        channel.close()
 
 
 _EXPORTS = {
@@ -86,5 +91,6 @@ __all__ = [
     "build_channel",
     "channel_type",
     "shown_address",
+    "unusable",
     "verify_signature",
 ]

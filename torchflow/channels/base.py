@@ -8,10 +8,16 @@ with the same idempotency key, so receivers can drop duplicates.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from torchflow.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from torchflow.config import Section, Settings
+    from torchflow.i18n import Text
 
 
 @dataclass(frozen=True)
@@ -25,11 +31,19 @@ class Message:
     subject: str
     body: str  # plain text
     payload: dict[str, Any]  # JSON-able details (case key, task id, due date...)
+    # The ids on the platforms ({"wecom": ..., "mobile": ..., "feishu": ...}) of
+    # whom a group robot @-mentions: the recipient, or everyone a folded
+    # message is for. Read at send time, so an id set since is used.
+    mentions: tuple[Mapping[str, str], ...] = ()
+
+    def ids(self, kind: str) -> list[str]:
+        """The ``kind`` ids of the people mentioned (those who have one)."""
+        return [found for m in self.mentions if (found := m.get(kind, ""))]
 
 
 @runtime_checkable
 class Channel(Protocol):
-    """A delivery channel: "file" | "smtp" | "webhook" | "stub"."""
+    """A delivery channel, built from the settings by its ``ChannelType``."""
 
     name: str
 
@@ -40,6 +54,46 @@ class Channel(Protocol):
     def close(self) -> None:
         """Release connections or handles; the channel may be used again after."""
         ...
+
+    def problem(self, address: str) -> Text | None:
+        """Why this channel, as configured, cannot send to ``address`` (no URL, no
+        user id, no robot of that name), or None: such notices are held."""
+        ...
+
+
+class ChannelType(Protocol):
+    """What the registry names: a channel class that owns its settings (the
+    ``[notify.NAME]`` table), its address check, its body format and its success
+    test. A new channel is one module with one of these and a registry line."""
+
+    name: str
+    # Whether a resend of one notice reaches the person once all the same: the
+    # receiver drops it by key (webhook, SMTP Message-ID) or the platform does
+    # (WeCom app's duplicate check). Robots have neither: a send cut short by a
+    # crash is not repeated blindly (service/delivery/gate.py).
+    dedup: bool
+
+    def read_settings(self, section: Section, base: Path) -> Any:
+        """The channel's settings from its [notify.NAME] table (its defaults when absent)."""
+        ...
+
+    def from_settings(self, settings: Settings) -> Channel:
+        """The channel as configured; ConfigError when it cannot work at all."""
+        ...
+
+    def address_of(self, person: Any) -> str:
+        """A person's address on this channel ("" = the channel's default)."""
+        ...
+
+    def address_problem(self, settings: Settings, address: str) -> Text | None:
+        """Why ``address`` can never be used (checked when it is typed), or None."""
+        ...
+
+
+def read_plain(section: Section, kind: type[Any], rules: Mapping[str, Any]) -> Any:
+    """A channel's settings dataclass from a table of plain keys (``rules``)."""
+    section.only(list(rules))
+    return kind(**section.read(dict(rules)))
 
 
 def message_record(message: Message) -> dict[str, Any]:
@@ -68,3 +122,4 @@ def message_json(message: Message) -> str:
         raise DeliveryError(
             f"notice {message.idempotency_key}: payload is not JSON-serializable ({exc})"
         ) from None
+

@@ -4,29 +4,51 @@ from __future__ import annotations
 
 import fcntl
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torchflow.channels.base import Message, message_json
-from torchflow.config import Settings
+from torchflow.config import Section, Settings
 from torchflow.errors import DeliveryError
+from torchflow.i18n import Text
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """[notify.file]: the outbox, relative to the config file's folder."""
+
+    path: Path = Path("outbox.jsonl")
 
 
 class FileChannel:
     """Append one JSON line per message; a returned send is on disk."""
 
     name = "file"
+    dedup = True  # a reader of the outbox drops a repeated key
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
+    @staticmethod
+    def read_settings(section: Section, base: Path) -> FileSettings:
+        section.only(["path"])
+        return FileSettings(path=base / section.text("path", str(FileSettings.path)))
+
     @classmethod
     def from_settings(cls, settings: Settings) -> FileChannel:
-        return cls(settings.notify.file.path)
+        return cls(settings.notify.of(cls.name, FileSettings).path)
 
     @staticmethod
     def address_of(person: Any) -> str:
         return ""  # one shared outbox: the recipient is in the record
+
+    @staticmethod
+    def address_problem(settings: Settings, address: str) -> Text | None:
+        return None
+
+    def problem(self, address: str) -> Text | None:
+        return None
 
     def send(self, message: Message) -> None:
         line = (message_json(message) + "\n").encode("utf-8")

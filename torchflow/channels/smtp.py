@@ -1,29 +1,61 @@
-"""SmtpChannel: e-mail over SMTP with one connection reused across sends."""
+"""SmtpChannel: e-mail over SMTP with one connection reused across sends.
+
+smtplib and the e-mail policy are imported when the first mail is built or
+sent, not with the module: the configuration reads this module's settings on
+every command, and the CLI's start-up should not pay for them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import smtplib
-import ssl
+from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from torchflow.channels.base import Message
+from torchflow.channels.base import Message, read_plain
+from torchflow.channels.ids import EMAIL
 from torchflow.clock import utcnow
-from torchflow.config import Settings
+from torchflow.config import Rule, Section, Settings
 from torchflow.domain.ics import CALENDAR_KINDS, task_event_document
 from torchflow.errors import ConfigError, DeliveryError
+from torchflow.i18n import Text, _
+
+if TYPE_CHECKING:
+    import smtplib
 
 SECURITY_MODES = ("none", "starttls", "ssl")
 IDEMPOTENCY_HEADER = "X-Torchflow-Idempotency-Key"
 
-# 7bit transfer encoding (base64 for non-ASCII text): any server takes it, 8BITMIME or
-# not. The SMTP policy puts text in canonical CRLF form before encoding (RFC 2045).
-_POLICY = SMTP_POLICY.clone(cte_type="7bit")
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password_env: str = "TORCHFLOW_SMTP_PASSWORD"
+    sender: str = "torchflow@localhost"
+    timeout_seconds: float = 10.0
+
+
+SMTP_RULES: dict[str, Rule] = {
+    "host": ("text", 1, 255), "port": ("count", 1, 65_535), "security": ("text", 1, 20),
+    "username": ("text", 0, 255), "password_env": ("text", 1, 255),
+    "sender": ("text", 1, 320), "timeout_seconds": ("seconds", 0.1, 3600),
+}
+
+
+def _policy() -> Any:
+    # 7bit transfer encoding (base64 for non-ASCII text): any server takes it,
+    # 8BITMIME or not. The SMTP policy puts text in canonical CRLF form before
+    # encoding (RFC 2045). Imported here: see the module's docstring.
+    from email.policy import SMTP
+
+    return SMTP.clone(cte_type="7bit")
 
 
 def message_id(idempotency_key: str) -> str:
@@ -33,7 +65,7 @@ def message_id(idempotency_key: str) -> str:
 
 
 def build_email(message: Message, sender: str) -> EmailMessage:
-    mail = EmailMessage(policy=_POLICY)
+    mail = EmailMessage(policy=_policy())
     mail["From"] = sender
     mail["To"] = message.address
     # Header values may not span lines; a title typed with a newline must not break sending.
@@ -73,6 +105,7 @@ class SmtpChannel:
     """Send each message as one e-mail to ``message.address``."""
 
     name = "smtp"
+    dedup = True  # the Message-ID is fixed by the key: a resend is recognisable
 
     def __init__(
         self,
@@ -96,9 +129,16 @@ class SmtpChannel:
         self.sender, self.timeout = sender, timeout
         self._conn: smtplib.SMTP | None = None
 
+    @staticmethod
+    def read_settings(section: Section, base: Path) -> SmtpSettings:
+        smtp: SmtpSettings = read_plain(section, SmtpSettings, SMTP_RULES)
+        if smtp.security not in SECURITY_MODES:
+            raise section.fail("security", "one of " + ", ".join(SECURITY_MODES))
+        return smtp
+
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpChannel:
-        smtp = settings.notify.smtp
+        smtp = settings.notify.of(cls.name, SmtpSettings)
         return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username,
                    password=os.environ.get(smtp.password_env, ""), sender=smtp.sender,
                    timeout=smtp.timeout_seconds)
@@ -107,7 +147,22 @@ class SmtpChannel:
     def address_of(person: Any) -> str:
         return str(person.email or "")
 
+    @staticmethod
+    def address_problem(settings: Settings, address: str) -> Text | None:
+        if EMAIL.fullmatch(address):
+            return None
+        return _("{address} is not an e-mail address; e.g. wang.li@example.gov.cn",
+                 address=repr(address))
+
+    def problem(self, address: str) -> Text | None:
+        if not address:
+            return _("the smtp channel needs an e-mail address; add --email "
+                     "(e.g. wang.li@example.gov.cn) or pick another --channel")
+        return None
+
     def send(self, message: Message) -> None:
+        import smtplib  # see the module's docstring
+
         if not message.address:
             raise DeliveryError(f"no e-mail address for {message.recipient!r}")
         try:
@@ -130,6 +185,8 @@ class SmtpChannel:
             raise self._failure(exc, message) from None
 
     def close(self) -> None:
+        import smtplib  # see the module's docstring
+
         if self._conn is None:
             return
         try:
@@ -145,6 +202,9 @@ class SmtpChannel:
         self._conn.send_message(mail)
 
     def _connect(self) -> smtplib.SMTP:
+        import smtplib  # see the module's docstring
+        import ssl
+
         conn: smtplib.SMTP
         if self.security == "ssl":
             conn = smtplib.SMTP_SSL(
@@ -168,6 +228,8 @@ class SmtpChannel:
         self._conn = None
 
     def _failure(self, exc: BaseException, message: Message) -> DeliveryError:
+        import smtplib  # see the module's docstring
+
         # SMTPRecipientsRefused leaves the session usable; anything else may not.
         if not isinstance(exc, smtplib.SMTPRecipientsRefused):
             self._drop()
@@ -179,6 +241,8 @@ def bounced(exc: BaseException) -> bool:
     """True when the server refused the recipient or the mail for good (5xx):
     trying the same address again will not help. A login or sender refusal is
     the office's configuration, not the person's address, and does not count."""
+    import smtplib  # see the module's docstring
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return any(code >= 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPDataError):
@@ -188,6 +252,8 @@ def bounced(exc: BaseException) -> bool:
 
 def _is_dropped(exc: smtplib.SMTPException) -> bool:
     """True when the error means the server closed the connection (421 or EOF)."""
+    import smtplib  # see the module's docstring
+
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return True
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -196,6 +262,8 @@ def _is_dropped(exc: smtplib.SMTPException) -> bool:
 
 
 def _reason(exc: BaseException, message: Message) -> str:
+    import smtplib  # see the module's docstring
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (0, b""))
         return f"recipient {message.address} refused: {code} {_text(text)}"

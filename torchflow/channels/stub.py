@@ -6,6 +6,7 @@ import threading
 
 from torchflow.channels.base import Message
 from torchflow.errors import DeliveryError
+from torchflow.i18n import Text
 
 
 class StubChannel:
@@ -32,6 +33,9 @@ class StubChannel:
                     f"for {message.idempotency_key}"
                 )
             self.sent.append(message)
+
+    def problem(self, address: str) -> Text | None:
+        return None
 
     def close(self) -> None:
         self.closed = True

@@ -157,9 +157,10 @@ CODES = (
     N_("on_time"), N_("late"),  # outcomes
     N_("upcoming"), N_("due"), N_("overdue"), N_("escalation"), N_("digest"),
     N_("report"),  # notice kinds
-    N_("pending"), N_("sent"), N_("dead"), N_("folded"),  # notice statuses
+    N_("pending"), N_("sent"), N_("dead"), N_("folded"), N_("held"),  # notice statuses
     N_("each"),  # how a person is told
-    N_("file"), N_("smtp"), N_("webhook"),  # channels
+    N_("file"), N_("smtp"), N_("webhook"), N_("wecom_robot"), N_("wecom_app"),
+    N_("dingtalk_robot"), N_("feishu_robot"),  # channels
     N_("month"), N_("quarter"), N_("year"),  # report grouping
     N_("text"), N_("number"), N_("date"), N_("choice"), N_("person"),  # field types
 )

@@ -15,6 +15,7 @@ import click
 from torchflow.cli.audit import audit
 from torchflow.cli.calendar import calendar, replan
 from torchflow.cli.case import case
+from torchflow.cli.channel import channel
 from torchflow.cli.context import (
     JSON_AFTER,
     Env,
@@ -124,8 +125,8 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (init, demo, agenda, workflow, person, case, task, notice, scheduler, audit,
-                calendar, replan, import_, export, report, db):
+for command in (init, demo, agenda, workflow, person, case, task, notice, channel, scheduler,
+                audit, calendar, replan, import_, export, report, db):
     cli.add_command(command)
 person.add_command(feed_token)
 for command in PERSON_AWAY:  # person away|back|notify

@@ -24,7 +24,9 @@ def notice() -> None:
 
 
 @notice.command("list")
-@click.option("--status", type=Choice(choices(NoticeStatus)))
+@click.option("--status", type=Choice([*choices(NoticeStatus), "held"]),
+              help="held: pending, but their channel cannot be used as configured "
+                   "(the REASON says what to fix).")
 @click.option("--to", "recipient", metavar="HANDLE", help="Only notices to HANDLE.")
 @click.option("--limit", type=LIMIT, default=200, show_default=True)
 @click.option("--offset", type=OFFSET, default=0, help="Skip this many notices first.")

@@ -20,6 +20,22 @@ def roles_of(roles: list[str] | None) -> Listing | None:
     return Listing(Role(r) for r in roles) if roles else None
 
 
+def platform_ids(func: Any) -> Any:
+    """The --wecom-id, --dingtalk-mobile and --feishu-id options (channels/ids.py)."""
+    for flag, name, what in reversed([
+        ("--wecom-id", "wecom_id", "WeCom user id (帐号): wecom_app's address, @ by robots."),
+        ("--dingtalk-mobile", "mobile", "Mobile number: @ by DingTalk (and WeCom) robots."),
+        ("--feishu-id", "feishu_id", "Feishu open_id or user_id: @ by Feishu robots."),
+    ]):
+        func = click.option(flag, name, metavar="ID", help=what + " '' removes it.")(func)
+    return func
+
+
+def _ids(wecom_id: str | None, mobile: str | None, feishu_id: str | None) -> dict[str, str]:
+    given = {"wecom": wecom_id, "mobile": mobile, "feishu": feishu_id}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 @click.group()
 def person() -> None:
     """Add, change, show, deactivate and hand over people (administration needs
@@ -40,12 +56,15 @@ def person() -> None:
               help="A role, e.g. coordinator, director (repeatable or comma-separated).")
 @click.option("--channel", type=Choice(list(CHANNEL_TYPES)),
               help="How notices reach this person (default: notify.default_channel).")
-@click.option("--address", default="", help="Webhook URL for this person, if any.")
+@click.option("--address", default="",
+              help="Their address on the channel: a webhook URL, a robot's name.")
 @click.option("--login", "logins", multiple=True, metavar="OSUSER",
               help="An operating-system login this person acts from (repeatable).")
+@platform_ids
 @pass_env
 def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
-        channel: str | None, address: str, logins: tuple[str, ...]) -> None:
+        channel: str | None, address: str, logins: tuple[str, ...], wecom_id: str | None,
+        mobile: str | None, feishu_id: str | None) -> None:
     """Add a person with HANDLE.
 
     \b
@@ -57,7 +76,8 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 
     env.require("person.add")
     result = people.add_person(env.app, handle, name=name, email=email, roles=list(roles),
-                               channel=channel, address=address, logins=list(logins))
+                               channel=channel, address=address, logins=list(logins),
+                               ids=_ids(wecom_id, mobile, feishu_id))
     env.emit(result, lambda r: _("added {handle} ({roles})", handle=r["handle"],
                                  roles=roles_of(r["roles"]) or _("no roles")))
 
@@ -67,7 +87,8 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 @click.option("--name", help="Full name.")
 @click.option("--email", help="E-mail address ('' to clear).")
 @click.option("--channel", type=Choice(list(CHANNEL_TYPES)), help="How notices reach them.")
-@click.option("--address", help="Webhook URL ('' to clear).")
+@click.option("--address", help="Their address on the channel: a webhook URL, a robot's "
+                                "name ('' to clear).")
 @click.option("--add-role", "add_roles", multiple=True, metavar="ROLE", help="Give a role.")
 @click.option("--remove-role", "remove_roles", multiple=True, metavar="ROLE",
               help="Take a role away.")
@@ -78,24 +99,28 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
 @click.option("--new-feed-token", "new_feed_token", is_flag=True,
               help="Rotate the secret in HANDLE's calendar feed file name (as "
                    "`person feed-token --new`; one's own needs no role).")
+@platform_ids
 @pass_env
 def edit(env: Env, handle: str, name: str | None, email: str | None, channel: str | None,
          address: str | None, add_roles: tuple[str, ...], remove_roles: tuple[str, ...],
          add_logins: tuple[str, ...], remove_logins: tuple[str, ...],
-         new_feed_token: bool) -> None:
+         new_feed_token: bool, wecom_id: str | None, mobile: str | None,
+         feishu_id: str | None) -> None:
     """Change HANDLE's details, roles or logins, with the checks of `person add`.
 
     \b
     Example:
       torchflow person edit he.yu --channel webhook --address https://hooks.example.cn/he
+      torchflow person edit wang.li --channel wecom_app --wecom-id WangLi
       torchflow person edit wang.li --add-role admin --login wangli
       torchflow person edit wang.li --new-feed-token
     """
     from torchflow.service.followups import feeds
     from torchflow.service.people import staff as people
 
+    ids = _ids(wecom_id, mobile, feishu_id)
     details = any((name is not None, email is not None, channel, address is not None,
-                   add_roles, remove_roles, add_logins, remove_logins))
+                   add_roles, remove_roles, add_logins, remove_logins, ids))
     if not details and not new_feed_token:
         raise usage_error(_("nothing to change; give e.g. --email or --add-role"))
     if add_roles or remove_roles:
@@ -107,7 +132,8 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
     result = people.edit_person(
         env.app, handle, name=name, email=email, channel=channel, address=address,
         add_roles=list(add_roles), remove_roles=list(remove_roles),
-        add_logins=list(add_logins), remove_logins=list(remove_logins)) if details else {
+        add_logins=list(add_logins), remove_logins=list(remove_logins),
+        ids=ids) if details else {
         "handle": handle}
     if new_feed_token:
         result = {**result, "feed_file": feeds.rotate_token(env.app, handle)["file"]}
@@ -176,10 +202,12 @@ def render_person(v: dict[str, Any], env: Env) -> str:
 
     tr, names = env.tr, env.names
     head = pairs({**v, "logins": v["logins"] or None, "roles": roles_of(v["roles"]),
-                  "channel": code(v["channel"]), "notify": code(v["notify"])},
+                  "channel": code(v["channel"]), "notify": code(v["notify"]),
+                  "ids": platform_ids_of(v.get("ids") or {})},
                  [(N_("Person"), "handle"), (N_("Name"), "name"), (N_("Roles"), "roles"),
                   (N_("Logins"), "logins"), (N_("E-mail"), "email"), (N_("Channel"), "channel"),
-                  (N_("Address"), "address"), (N_("Notify"), "notify"),
+                  (N_("Address"), "address"), (N_("Platform ids"), "ids"),
+                  (N_("Notify"), "notify"),
                   (N_("Quiet hours"), "quiet"), (N_("Fallback"), "fallback"),
                   (N_("Active"), "active"), (N_("Overdue"), "overdue")], tr)
     cases = table([{**c, "state": _case_state(c, names)} for c in v["open_cases"]],
@@ -196,7 +224,19 @@ def render_person(v: dict[str, Any], env: Env) -> str:
                       (N_("ERROR"), "error")], tr)
     return "\n\n".join([head, tr(_("Open cases:")) + "\n" + cases,
                          tr(_("Open tasks:")) + "\n" + tasks, tr(_("Absences:")) + "\n" + away,
-                         tr(_("Bounced or dead notices:")) + "\n" + problems])
+                         tr(_("Bounced, dead or held notices:")) + "\n" + problems])
+
+
+# A person's ids on the platforms (channels/ids.py), as the office names them.
+PLATFORMS = {"wecom": N_("WeCom"), "mobile": N_("mobile"), "feishu": N_("Feishu")}
+
+
+def platform_ids_of(ids: dict[str, str]) -> Listing | None:
+    """A person's ids on the platforms, each named as the office calls it."""
+    if not ids:
+        return None
+    return Listing(_("{platform} {id}", platform=Text(PLATFORMS.get(k, k)), id=i)
+                   for k, i in ids.items())
 
 
 def _case_state(row: dict[str, Any], names: Any) -> Any:

@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
                        "told (`person away/back/notify`); one's own needs no role")),
     "act.as": (ADMIN, N_("act as another person (`--as`, TORCHFLOW_USER)")),
     "notice.retry": (ADMIN, N_("send a dead notice again (`notice retry`)")),
+    "channel.test": (ADMIN, N_("send a test message by a channel (`channel test`)")),
     "workflow.migrate": (ADMIN, N_("move open cases to another version (`workflow migrate`)")),
     "replan": (ADMIN, N_("re-plan open tasks on new calendar data (`replan`)")),
 }

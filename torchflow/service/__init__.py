@@ -10,7 +10,8 @@ never its package's write side.
     cases/              cases and their history; events.py writes them
     followups/          tasks; writer.py writes them; the work done on them; feeds
     delivery/           notices: routing, the ledger (their writer), sweep, digests,
-                        dispatch, the monthly report
+                        the gate (rate budgets, held notices), dispatch, the monthly
+                        report, `channel test`
     people/             who is who and who acts, absences, notice settings, handover
     sheets/             spreadsheets in and out
     reports/            the report registry and its figures
@@ -27,9 +28,10 @@ Imports point down these levels only (no cycle, none hidden in a function):
     3  people.absences, cases.read, reports.figures, followups.feeds
     4  delivery.routing, reports.registry
     5  delivery.ledger, people.notify
-    6  followups.writer, delivery.digests, delivery.dispatch, delivery.monthly,
+    6  followups.writer, delivery.digests, delivery.gate, delivery.monthly,
        sheets.exports
     7  cases.change, followups.work, followups.replan, delivery.sweep,
-       people.handover, workflows.version_moves, sheets.imports
+       delivery.dispatch, delivery.channel_check, people.handover,
+       workflows.version_moves, sheets.imports
     8  people.staff
 """

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -179,6 +180,9 @@ PEOPLE = Table(
     Column("fallback_channel", String(16), nullable=True),
     Column("fallback_address", String(500), nullable=True),
     Column("fallback_after", Integer, nullable=True),
+    # Migration 0013: the person's ids on the platforms ({"wecom": user id,
+    # "mobile": for DingTalk's and WeCom's @, "feishu": open_id}).
+    Column("platform_ids", Document(), nullable=True),
 )
 
 # Migration 0010: a person away from ``starts`` to ``ends`` (dates, inclusive),
@@ -367,11 +371,29 @@ NOTICES = Table(
     Column("reason", String(300), nullable=True),
     Column("for_person", String(64), nullable=True),
     Column("folded_into", String(300), nullable=True),
+    # Migration 0013: why the notice is held (its channel cannot be used as
+    # configured; sent once that is mended); when a send to a platform that drops
+    # no resend began (a crash in it is not repeated blindly); the parts of a
+    # split notice already sent.
+    Column("held", String(300), nullable=True),
+    Column("send_started", UTCDateTime(), nullable=True),
+    Column("parts_done", Integer, nullable=True),
     Index("ix_notices_status_not_before", "status", "not_before"),
     Index("ix_notices_task_id", "task_id"),
     Index("ix_notices_deferred", "deferred"),
     Index("ix_notices_recipient_status", "recipient", "status"),
     Index("ix_notices_for_person", "for_person"),
+)
+
+# Migration 0013: the rate budget of one robot or app member, shared by every
+# scheduler node: a token bucket (tokens at updated_at, wall clock) changed only
+# under its row lock; paused_until when the platform said it is throttling.
+BUDGETS = Table(
+    "channel_budgets", METADATA,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("paused_until", UTCDateTime(), nullable=True),
 )
 
 # Marks the service keeps: when the last daily digests were made.

@@ -12,12 +12,19 @@ below is what the ledger already holds, byte for byte.
   for someone away beside their own: ``...:for:{person}``;
 * the monthly report: ``report:monthly:{YYYY-MM}:{recipient}:{channel}``;
 * a notice re-routed to its person's fallback channel: its key as it was, then
-  ``:via:{channel}`` (a key older than the due day in task keys keeps its form).
+  ``:via:{channel}`` (a key older than the due day in task keys keeps its form);
+* a held notice that follows its person to another channel (``on_channel``):
+  its key with ``:{recipient}:{channel}`` naming the new channel;
+* a robot's backlog folded into one message (delivery/gate.py):
+  ``fold:{channel}:{address}:{first id}:{last id}:{count}``;
+* a test message (`channel test`, never in the ledger):
+  ``test:{channel}:{address}:{ISO instant}``.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from torchflow.domain.status import NoticeKind
 from torchflow.domain.timeline import DIGEST, KINDS
@@ -38,15 +45,26 @@ def idempotency_key(
     for_person: str | None = None,
     month: str | None = None,
     rerouted: str | None = None,
+    address: str = "",
+    folded: Sequence[int] | None = None,
+    test_at: datetime | None = None,
 ) -> str:
     """The key of a notice of ``kind`` to ``recipient`` by ``channel``, from what
     it is about (a task's occurrence and due day, a digest's day and for whom, a
     report's month); or, given ``rerouted`` (the key a notice has), the key of
-    that notice re-routed to ``channel``."""
+    that notice re-routed to ``channel``; given ``folded`` (the ids of a backlog,
+    in order), the key of the message they are folded into at ``address``; given
+    ``test_at``, the key of a test message by ``channel`` to ``address``."""
     if rerouted is not None:
         if not channel:
             raise InvalidInput("a re-routed notice needs its new channel")
         return f"{rerouted}{_VIA}{channel}"
+    if folded is not None:
+        if not channel or not folded:
+            raise InvalidInput("a folded backlog needs its channel and its notices")
+        return f"fold:{channel}:{address}:{folded[0]}:{folded[-1]}:{len(folded)}"
+    if test_at is not None:
+        return f"test:{channel}:{address}:{test_at.isoformat()}"
     if not recipient or not channel:
         raise InvalidInput("a notice needs a recipient and a channel")
     if kind == DIGEST:
@@ -70,3 +88,9 @@ def idempotency_key(
 def is_rerouted(key: str) -> bool:
     """Whether the key is one of a notice re-routed already (once is all)."""
     return _VIA in key
+
+
+def on_channel(key: str, recipient: str, old: str, new: str) -> str:
+    """The key of ``recipient``'s notice (task, digest or report) that goes by
+    channel ``new`` instead of ``old``: every such key names the two together."""
+    return key.replace(f":{recipient}:{old}", f":{recipient}:{new}", 1)

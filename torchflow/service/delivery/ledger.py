@@ -1,6 +1,7 @@
 """The notice ledger, the one writer of the notices table: rows made from the
 router's decisions (delivery/routing.py) with their words and keys (keys.py);
-claiming, marking, re-addressing, withdrawing and retrying notices; listing them.
+claiming, marking, re-addressing, withdrawing and retrying notices; holding,
+folding and pacing them as the gate decides (delivery/gate.py); listing them.
 
 A notice a sender holds (leased) is never re-addressed or withdrawn under its
 feet: the move or withdrawal is recorded in ``deferred`` and applied when the
@@ -11,11 +12,12 @@ deferred action is dropped: the notice was delivered once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from torchflow.channels import Message
@@ -25,10 +27,10 @@ from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.errors import NotFound, Refused
 from torchflow.i18n import Translator
 from torchflow.service.app import App
-from torchflow.service.delivery.keys import idempotency_key
-from torchflow.service.delivery.routing import Fallback, Route, channel_of
+from torchflow.service.delivery.keys import idempotency_key, is_rerouted, on_channel
+from torchflow.service.delivery.routing import Fallback, Route, channel_of, group_of
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people.lookup import person_by_handle
+from torchflow.service.people.lookup import person_by_handle, platform_ids
 from torchflow.store.models import NOTICES, PEOPLE
 from torchflow.store.queries import insert_ignore, inserted_keys
 
@@ -37,6 +39,7 @@ CANCELLED, FOLDED = NoticeStatus.CANCELLED, NoticeStatus.FOLDED
 DIGEST = NoticeKind.DIGEST
 WITHDRAW = "withdraw"
 _MOVE = "move:"
+HELD = "held"  # shown for a pending notice its channel cannot send as configured
 
 
 def move_to(handle: str) -> str:
@@ -51,11 +54,15 @@ def task_notice(route: Route, task: Any, case_key: str, case_title: str, kind: s
                 now: datetime, tr: Translator) -> dict[str, Any]:
     """The ledger row of a task's notice of ``kind`` by ``route`` (not yet
     written), in the office's language (``tr``); one a substitute receives says
-    for whom (``Route.on_behalf``)."""
+    for whom (``Route.on_behalf``); one to a group robot names it (and whom it
+    @-mentions, when several)."""
     words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf, tr)
+    workflow = getattr(task, "workflow", None)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
-               "case_title": case_title}
+               "case_title": case_title, **({"workflow": workflow} if workflow else {}),
+               **({"group": route.group} if route.group else {}),
+               **({"mention": list(route.mention)} if route.mention else {})}
     key = idempotency_key(kind=kind, recipient=route.to.handle, channel=route.channel,
                           task_id=task.id, occurrence=task.occurrence, due_on=task.due_on)
     return _row(route, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
@@ -211,8 +218,9 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any],
     if row.task_id is None:
         _cancel(session, row.id)
         return False
-    channel, address = channel_of(app.settings, new)
     p = row.payload
+    group = group_of(app.settings, new, p.get("workflow"), row.kind)
+    channel, address = channel_of(app.settings, new, group)
     key = idempotency_key(kind=row.kind, recipient=new.handle, channel=channel,
                           task_id=row.task_id, occurrence=p["occurrence"],
                           due_on=date.fromisoformat(p["due_on"]))
@@ -221,9 +229,11 @@ def _readdress(app: App, session: Connection, row: Any, new: Row[Any],
         _cancel(session, row.id)
         return False
     # Failures (even death) were the old address's: the new one starts afresh.
+    payload = {k: v for k, v in p.items() if k not in ("group", "mention")}
     session.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
         recipient=new.handle, channel=channel, address=address, idempotency_key=key,
-        deferred=None, **(_FRESH if fresh else {})))
+        payload={**payload, **({"group": group} if group else {})}, deferred=None,
+        **(_FRESH if fresh else {})))
     return True
 
 
@@ -241,7 +251,7 @@ def _cancel(session: Connection, notice_id: int) -> None:
 
 def notice_view(app: App, n: Any) -> dict[str, Any]:
     return {
-        "id": n.id, "kind": n.kind, "status": n.status, "to": n.recipient,
+        "id": n.id, "kind": n.kind, "status": HELD if n.held else n.status, "to": n.recipient,
         "channel": n.channel, "attempts": n.attempts, "subject": n.subject,
         "key": n.idempotency_key, "not_before": app.local(n.not_before),
         "retry_at": app.local(n.retry_at), "sent_at": app.local(n.sent_at),
@@ -250,33 +260,42 @@ def notice_view(app: App, n: Any) -> dict[str, Any]:
 
 
 def _reason(n: Any) -> str:
-    """Why it went where and when (a folded notice names the digest it went into)."""
+    """Why it went where and when (a folded notice names the digest it went into;
+    a held one says what to fix)."""
+    if n.held:
+        return str(n.held)
     return (n.reason or "") + (f": {n.folded_into}" if n.folded_into else "")
 
 
 def delivery_problems(session: Connection, handle: str, limit: int = 10
                       ) -> list[dict[str, Any]]:
-    """A person's notices that bounced to their fallback channel or died (for
-    `person show`), newest first."""
+    """A person's notices that bounced to their fallback channel, died or are
+    held (their channel cannot be used as configured), newest first, each with
+    what went wrong (for `person show`)."""
     rows = session.execute(
         select(NOTICES.c.id, NOTICES.c.kind, NOTICES.c.status, NOTICES.c.channel,
-               NOTICES.c.reason, NOTICES.c.last_error)
+               NOTICES.c.reason, NOTICES.c.last_error, NOTICES.c.held)
         .where(NOTICES.c.recipient == handle,
                or_(NOTICES.c.status == NoticeStatus.DEAD,
-                   NOTICES.c.reason.like("%re-routed from%")))
+                   NOTICES.c.reason.like("%re-routed from%"),
+                   and_(NOTICES.c.status == PENDING, NOTICES.c.held.is_not(None))))
         .order_by(NOTICES.c.id.desc()).limit(limit)).all()
-    return [{"id": r.id, "kind": r.kind, "status": r.status, "channel": r.channel,
-             "reason": r.reason or "", "error": r.last_error} for r in rows]
+    return [{"id": r.id, "kind": r.kind, "status": HELD if r.held else r.status,
+             "channel": r.channel, "reason": r.reason or "", "error": r.held or r.last_error}
+            for r in rows]
 
 
 def notice_filter(*, status: str | None = None, recipient: str | None = None,
                   kind: str | None = None, channel: str | None = None
                   ) -> list[ColumnElement[bool]]:
-    """The conditions of notices of a status, to a recipient, of a kind, by a
-    channel (a list, an export, a retry); None leaves a condition out."""
+    """The conditions of notices of a status (``held``: pending, their channel
+    unusable as configured), to a recipient, of a kind, by a channel (a list, an
+    export, a retry); None leaves a condition out."""
+    held = [NOTICES.c.held.is_not(None)] if status == HELD else []
     return [column == value for column, value in (
-        (NOTICES.c.status, status), (NOTICES.c.recipient, recipient),
-        (NOTICES.c.kind, kind), (NOTICES.c.channel, channel)) if value]
+        (NOTICES.c.status, PENDING if status == HELD else status),
+        (NOTICES.c.recipient, recipient), (NOTICES.c.kind, kind),
+        (NOTICES.c.channel, channel)) if value] + held
 
 
 def list_notices(app: App, *, status: str | None = None, recipient: str | None = None,
@@ -301,9 +320,10 @@ class Retried:
         return len(self.ids)
 
 
-# A retried notice starts afresh: no attempts, no backoff, no lease.
+# A retried notice starts afresh: no attempts, no backoff, no lease, not held,
+# no send begun and no part sent.
 _FRESH = {"status": PENDING, "attempts": 0, "retry_at": None, "lease_owner": None,
-          "lease_until": None}
+          "lease_until": None, "held": None, "send_started": None, "parts_done": None}
 
 
 def retry(app: App, notice_id: int) -> Retried:
@@ -345,24 +365,45 @@ class Claimed:
     channel: str
     attempts: int
     lease_until: datetime | None = None  # wall clock; past it, another owner may take it
+    send_started: datetime | None = None  # a send to a robot a crash cut short
+    parts_done: int = 0  # the parts of a split notice already sent
 
 
-def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> list[Claimed]:
+class Gate(Protocol):
+    """What a claim asks of the channels dispatch sends by (dispatch.Channels):
+    which are paced (their notices claimed first), and which of the claimed
+    notices may be sent now (delivery/gate.py), in the claim's transaction."""
+
+    def paced(self) -> list[str]: ...
+
+    def admit(self, app: App, session: Connection, claimed: list[Claimed], owner: str,
+              wall: datetime) -> list[Claimed]: ...
+
+
+def claim(app: App, owner: str, limit: int, wall: datetime | None = None,
+          channels: Gate | None = None) -> list[Claimed]:
+    """Lease a batch of due notices; with ``channels``, only those the gate lets
+    through now (held, rate budgets, folding, busy minutes: delivery/gate.py)."""
     wall = wall or wall_clock()
     lease = timedelta(seconds=app.settings.scheduler.lease_seconds)
     with app.db.transaction() as s:
         # A sender that died holding a notice someone moved or withdrew: settle that
         # first, so the notice is claimed (or not) as it is now addressed.
         settle_deferred(app, s, wall=wall)
+        paced = channels.paced() if channels is not None else []
         due = (
             select(NOTICES.c.id)
             .where(
                 NOTICES.c.status == PENDING,
+                NOTICES.c.held.is_(None),  # held until their channel can be used (mend_held)
                 NOTICES.c.not_before <= app.now(),
                 or_(NOTICES.c.retry_at.is_(None), NOTICES.c.retry_at <= wall),
                 or_(NOTICES.c.lease_until.is_(None), NOTICES.c.lease_until < wall),
             )
-            .order_by(NOTICES.c.not_before, NOTICES.c.id)
+            # A robot's notices first: their pace starts at once, and the few its
+            # budget cannot take now wait apart (retry_at) for the others to pass.
+            .order_by(*([case((NOTICES.c.channel.in_(paced), 0), else_=1)] if paced else []),
+                      NOTICES.c.not_before, NOTICES.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -372,15 +413,30 @@ def claim(app: App, owner: str, limit: int, wall: datetime | None = None) -> lis
             .values(lease_owner=owner, lease_until=wall + lease, attempts=NOTICES.c.attempts + 1)
             .returning(*NOTICES.c)
         ).all()
-    return [_claimed(r) for r in sorted(rows, key=lambda r: (r.not_before, r.id))]
+        rows = sorted(rows, key=lambda r: (r.not_before, r.id))
+        ids = platform_ids(s, {h for r in rows for h in mentioned(r.recipient, r.payload or {})})
+        claimed = [_claimed(r, ids) for r in rows]
+        if channels is not None:
+            claimed = channels.admit(app, s, claimed, owner, wall)
+    return claimed
 
 
-def _claimed(r: Any) -> Claimed:
+def mentioned(recipient: str, payload: Mapping[str, Any]) -> list[str]:
+    """Whom a notice @-mentions in a group: its recipient, or (one message for
+    several, a folded backlog) everyone it is for."""
+    found = payload.get("mention")
+    return [str(h) for h in found] if isinstance(found, list) else [recipient]
+
+
+def _claimed(r: Any, ids: Mapping[str, Mapping[str, str]]) -> Claimed:
+    payload = dict(r.payload or {})
     message = Message(
         idempotency_key=r.idempotency_key, kind=r.kind, recipient=r.recipient,
-        address=r.address, subject=r.subject, body=r.body, payload=dict(r.payload or {}),
+        address=r.address, subject=r.subject, body=r.body, payload=payload,
+        mentions=tuple(ids[h] for h in mentioned(r.recipient, payload) if h in ids),
     )
-    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until)
+    return Claimed(r.id, message, r.channel, r.attempts, r.lease_until, r.send_started,
+                   r.parts_done or 0)
 
 
 _MARK_SENT = (
@@ -388,7 +444,7 @@ _MARK_SENT = (
     .where(NOTICES.c.id == bindparam("nid"), NOTICES.c.lease_owner == bindparam("owner"))
     # Sent stays sent, to whom it went: a move or withdrawal deferred meanwhile is dropped.
     .values(status=SENT, sent_at=bindparam("at"), lease_owner=None, lease_until=None,
-            last_error="", deferred=None)
+            last_error="", deferred=None, send_started=None)
 )
 
 
@@ -404,7 +460,8 @@ def mark_failed(app: App, notice_id: int, owner: str, error: str, *,
     """A send by ``owner`` failed: try again at ``retry_at`` (wall clock), or,
     with none, the notice is dead until `notice retry`. A move or withdrawal
     deferred while it was leased applies now."""
-    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error,
+                              "send_started": None}
     if retry_at is None:
         values["status"] = DEAD
     else:
@@ -431,7 +488,8 @@ def reroute(app: App, session: Connection, notice_id: int, owner: str, way: Fall
                 idempotency_key=idempotency_key(rerouted=row.idempotency_key,
                                                 channel=way.channel),
                 attempts=0, retry_at=None, lease_owner=None, lease_until=None,
-                last_error=error, reason="; ".join(filter(None, [row.reason, way.why])))
+                send_started=None, parts_done=None, last_error=error,
+                reason="; ".join(filter(None, [row.reason, way.why])))
     ).rowcount
     settle_deferred(app, session, [notice_id])
     return bool(done)
@@ -450,3 +508,117 @@ def release(app: App, owner: str, ids: list[int] | None = None) -> int:
                                   .returning(NOTICES.c.id)))
         settle_deferred(app, s, released)
         return len(released)
+
+
+# --------------------------------------------------------------------------- the gate's marks
+
+
+def give_back(session: Connection, owner: str, later: Mapping[int, datetime],
+              held: Mapping[int, str]) -> None:
+    """Claimed notices unleased again, the attempt not counted: to wait until
+    ``later[id]`` (a token, a busy minute), or held for why ``held[id]`` says
+    until their channel can be used (``mend_held``)."""
+    free = {"lease_owner": None, "lease_until": None, "attempts": NOTICES.c.attempts - 1}
+    for nid, at in later.items():
+        session.execute(update(NOTICES).where(NOTICES.c.id == nid, NOTICES.c.lease_owner == owner)
+                        .values(retry_at=at, **free))
+    for nid, why in held.items():
+        session.execute(update(NOTICES).where(NOTICES.c.id == nid, NOTICES.c.lease_owner == owner)
+                        .values(held=why[:300], retry_at=None, **free))
+
+
+def mark_dead(session: Connection, why: Mapping[int, str]) -> None:
+    """Notices that must not be sent again blindly: dead, saying why (``why[id]``)."""
+    for nid, error in why.items():
+        session.execute(update(NOTICES).where(NOTICES.c.id == nid).values(
+            status=DEAD, last_error=error, send_started=None, lease_owner=None,
+            lease_until=None))
+
+
+def fold(session: Connection, first: Claimed, folded: Sequence[Any], *, subject: str,
+         body: str, reason: str, start: datetime, now: datetime) -> str:
+    """``folded`` (a backlog on ``first``'s robot or member) become one message,
+    sent from ``start`` (wall clock), @-mentioning everyone they were for; each
+    is marked folded into it. Returns its key."""
+    people = sorted({f.recipient for f in folded})
+    key = idempotency_key(channel=first.channel, address=first.message.address,
+                          folded=[f.id for f in folded])
+    insert_ignore(session, NOTICES, [{
+        "idempotency_key": key, "task_id": None, "kind": DIGEST,
+        "channel": first.channel, "recipient": people[0] if len(people) == 1 else "#group",
+        "address": first.message.address, "subject": subject, "body": body,
+        "payload": {"fold": len(folded), "mention": people}, "status": PENDING,
+        "attempts": 0, "not_before": now, "retry_at": start, "created_at": now,
+        "last_error": "", "reason": reason, "for_person": None, "folded_into": None}],
+        ["idempotency_key"])
+    session.execute(update(NOTICES).where(NOTICES.c.id.in_([f.id for f in folded])).values(
+        status=FOLDED, folded_into=key, lease_owner=None, lease_until=None, retry_at=None))
+    return key
+
+
+def started(app: App, owner: str, notice_id: int, wall: datetime | None = None) -> None:
+    """Before a send to a platform that drops no resend: committed, so a crash
+    in the send is known afterwards (and not repeated blindly)."""
+    with app.db.transaction() as s:
+        s.execute(update(NOTICES).where(NOTICES.c.id == notice_id,
+                                        NOTICES.c.lease_owner == owner)
+                  .values(send_started=wall or wall_clock()))
+
+
+def part_sent(app: App, owner: str, notice_id: int, done: int) -> None:
+    """Part ``done`` of a split notice is out: a resend starts after it."""
+    with app.db.transaction() as s:
+        s.execute(update(NOTICES).where(NOTICES.c.id == notice_id,
+                                        NOTICES.c.lease_owner == owner)
+                  .values(parts_done=done))
+
+
+def wait(session: Connection, owner: str, notice_id: int, until: datetime,
+         error: str | None = None) -> None:
+    """Give the notice ``owner`` holds back to wait until ``until`` (wall clock),
+    its attempt not counted (the platform's throttling says ``error``)."""
+    throttled = {"send_started": None, "last_error": error} if error is not None else {}
+    session.execute(update(NOTICES)
+                    .where(NOTICES.c.id == notice_id, NOTICES.c.lease_owner == owner)
+                    .values(retry_at=until, lease_owner=None, lease_until=None,
+                            attempts=NOTICES.c.attempts - 1, **throttled))
+
+
+def mend_held(app: App, problem: Callable[[str, str], str | None]) -> int:
+    """Held notices whose channel can be used now (``problem`` says None) go back
+    to pending: the configuration was fixed (the service restarted); or the
+    person's own address (a WeCom id, a URL) or channel was set since, which
+    their notice then follows. Returns how many can be sent now."""
+    with app.db.transaction() as s:
+        rows = s.execute(select(NOTICES).where(NOTICES.c.status == PENDING,
+                                               NOTICES.c.held.is_not(None))
+                         .with_for_update(skip_locked=True)).all()
+        if not rows:
+            return 0
+        people = {p.handle: p for p in s.execute(
+            select(PEOPLE).where(PEOPLE.c.handle.in_({r.recipient for r in rows})))}
+        mended = 0
+        for row in rows:
+            channel, address, key = row.channel, row.address, row.idempotency_key
+            found = problem(channel, address)
+            person = people.get(row.recipient)
+            if found is not None and person is not None and _follows_person(row):
+                channel, address = channel_of(app.settings, person)
+                key = on_channel(key, row.recipient, row.channel, channel)
+                found = problem(channel, address)
+            if key != row.idempotency_key and s.scalar(
+                    select(NOTICES.c.id).where(NOTICES.c.idempotency_key == key)):
+                s.execute(update(NOTICES).where(NOTICES.c.id == row.id)
+                          .values(status=CANCELLED, held=None))
+                continue
+            s.execute(update(NOTICES).where(NOTICES.c.id == row.id).values(
+                channel=channel, address=address, idempotency_key=key,
+                held=found[:300] if found else None))
+            mended += found is None
+    return mended
+
+
+def _follows_person(row: Any) -> bool:
+    """A notice that goes where its person is told: not a group robot's, not
+    one re-routed to a fallback (its key says so)."""
+    return not (row.payload or {}).get("group") and not is_rerouted(row.idempotency_key)

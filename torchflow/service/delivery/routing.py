@@ -11,7 +11,7 @@ rows they need. See docs/people.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -68,10 +68,31 @@ class Chains:
         return self._handles.get(got.handle, person), got
 
 
-def channel_of(settings: Settings, person: Row[Any]) -> tuple[str, str]:
-    """(channel, address) for a person: their own choice, else the configured default."""
+def channel_of(settings: Settings, person: Row[Any], group: str | None = None
+               ) -> tuple[str, str]:
+    """(channel, address) for a person: a group robot's (``group``, "CHANNEL:ROBOT",
+    for a task notice of a workflow or a role that names one: ``group_of``), else
+    their own choice, else the configured default."""
+    if group:
+        channel, _sep, robot = group.partition(":")
+        return channel, robot
     channel = person.channel or settings.notify.default_channel
     return channel, channel_type(channel).address_of(person)
+
+
+def group_of(settings: Settings, person: Row[Any], workflow: str | None,
+             kind: str = "") -> str | None:
+    """The group robot ("CHANNEL:ROBOT") a task notice goes to instead of the
+    person's own channel, from [notify.groups]: the workflow's, else one of the
+    person's roles' (an escalation, addressed to a role: the role's first). The
+    person is @-mentioned there, and told nowhere else."""
+    groups = settings.notify.groups
+    if not groups:
+        return None
+    by_role = [groups[r] for r in sorted(person.roles or ()) if r in groups]
+    by_workflow = [groups[workflow]] if workflow and workflow in groups else []
+    found = by_role + by_workflow if kind == ESCALATION else by_workflow + by_role
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,9 @@ class Route:
     not_before: datetime | None = None
     reason: str = ""
     on_behalf: str | None = None  # the mark of one received for someone away (for_whom)
+    group: str | None = None  # a group robot's ("CHANNEL:ROBOT"): the receiver @-mentioned
+    # Everyone one group robot message @-mentions, when it is for several (``one_per_group``).
+    mention: tuple[str, ...] = ()
 
     @property
     def for_person(self) -> str | None:
@@ -181,27 +205,52 @@ class Router:
         person = self.people.get(assignee_id) if assignee_id is not None else None
         return [self.receiver_of(person, escalate_to)] if person is not None else []
 
-    def routes(self, kind: str, assignee_id: int | None, escalate_to: str | None
-               ) -> list[Route]:
-        """Every way a task notice of ``kind`` goes: one route per receiver."""
-        return [self.route(kind, to, got)
-                for to, got in self.recipients(kind, assignee_id, escalate_to)]
+    def routes(self, kind: str, assignee_id: int | None, escalate_to: str | None,
+               workflow: str | None = None) -> list[Route]:
+        """Every way a task notice of ``kind`` (of a case of ``workflow``) goes:
+        one route per receiver, by the group robot [notify.groups] names for the
+        workflow or the receiver's role if any; receivers told alike at one robot
+        get one message mentioning them all."""
+        return one_per_group([
+            self.route(kind, to, got, group_of(self.app.settings, to, workflow, kind))
+            for to, got in self.recipients(kind, assignee_id, escalate_to)])
 
-    def route(self, kind: str, to: Row[Any], got: Receiver) -> Route:
+    def route(self, kind: str, to: Row[Any], got: Receiver, group: str | None = None
+              ) -> Route:
         """How ``to`` is told of a notice of ``kind`` they receive (for
-        ``got.person``): their channel and address, folded into their digest or
-        held through their quiet hours, as they want to be told."""
+        ``got.person``): their channel and address (or ``group``'s robot), folded
+        into their digest or held through their quiet hours, as they want to be told."""
         decision = routing.decide(kind, notify=to.notify or routing.EACH,
                                   quiet=routing.quiet_of(to.quiet_start, to.quiet_end),
                                   now=self.now, tz=self.app.calendar.tz)
-        channel, address = channel_of(self.app.settings, to)
+        channel, address = channel_of(self.app.settings, to, group)
         return Route(to, got, channel, address, folded=decision.fold,
-                     not_before=decision.hold or self.now,
+                     not_before=decision.hold or self.now, group=group,
                      on_behalf=(wording.for_whom(got.person, got.away_until, self.tr)
                                 if got.for_other else None),
                      reason=routing.reason(
                          for_person=got.person if got.for_other else None,
                          away_until=got.away_until, fold=decision.fold, hold=decision.hold))
+
+
+def one_per_group(routes: list[Route]) -> list[Route]:
+    """One notice's routes to several people (an escalation to a role's holders):
+    those going to the same group robot become one message @-mentioning them all.
+    Only those told alike: folding and quiet hours may treat the people differently."""
+    merged: list[Route] = []
+    first: dict[tuple[Any, ...], int] = {}
+    for route in routes:
+        where = (route.channel, route.address, route.folded, route.not_before)
+        if route.group is None:
+            merged.append(route)
+        elif where in first:
+            kept = merged[first[where]]
+            merged[first[where]] = replace(
+                kept, mention=(*(kept.mention or (kept.to.handle,)), route.to.handle))
+        else:
+            first[where] = len(merged)
+            merged.append(route)
+    return merged
 
 
 def substitutes(session: Connection, tz: Any, day: date,

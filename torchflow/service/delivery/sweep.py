@@ -75,7 +75,7 @@ def _sweep_batch(
     """(tasks read, notices made, contacts missed, rolls, rolls put off: case busy)."""
     rows = s.execute(
         select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"),
-               CASES.c.workflow_version_id)
+               CASES.c.workflow_version_id, CASES.c.workflow)
         .join(CASES, CASES.c.id == TASKS.c.case_id)
         .where(TASKS.c.next_notice_at <= now)
         .order_by(TASKS.c.next_notice_at)
@@ -116,10 +116,12 @@ def _sweep_batch(
 
 def _told(router: Router, task: Any, kind: str, now: datetime) -> list[dict[str, Any]]:
     """The ledger rows of one task notice, one per route the router decides (a
-    substitute for someone away; folded or held as the receiver wants)."""
+    substitute for someone away; folded or held as the receiver wants; a group
+    robot's for the case's workflow or the receiver's role)."""
     return [ledger.task_notice(route, task, task.case_key, task.case_title, kind, now,
                                router.tr)
-            for route in router.routes(kind, task.assignee_id, task.escalate_to)]
+            for route in router.routes(kind, task.assignee_id, task.escalate_to,
+                                       task.workflow)]
 
 
 def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:

@@ -5,9 +5,11 @@ import and the fallback channel."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from torchflow.channels import CHANNEL_TYPES
+from torchflow.channels import CHANNEL_TYPES, channel_type, unusable
+from torchflow.channels.ids import EMAIL
 from torchflow.domain import identity
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
 from torchflow.domain.vocabulary import role_code
@@ -19,7 +21,6 @@ if TYPE_CHECKING:
 
 HANDLE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # An OS login as the password database may hold it (POSIX names, user@domain,
 # DOMAIN\user, a trailing '$'): one word, no control characters, no ':' (the
 # passwd separator), at most the column's 64 characters. The real login from
@@ -69,24 +70,18 @@ def check_handle(handle: str) -> None:
                            "pick another handle")
 
 
-def check_channel(app: App, channel: str | None, email: str, address: str) -> None:
+def check_channel(app: App, channel: str | None, email: str, address: str,
+                  ids: dict[str, str] | None = None) -> None:
     """A channel that cannot reach the person is refused now, not after eight
-    failed sends: smtp needs an e-mail, webhook a URL (the person's or the
-    configured [notify.webhook] url)."""
+    failed sends or held notices: the channel's own check of the address it
+    would use (an e-mail for smtp, a URL the sender may post to for webhook, a
+    WeCom user id, a robot's name), with this configuration and environment (a
+    webhook needs its secret, a robot its token)."""
     chosen = channel or app.settings.notify.default_channel
-    if chosen == "smtp" and not email:
-        raise InvalidInput("the smtp channel needs an e-mail address; add --email "
-                           "(e.g. wang.li@example.gov.cn) or pick another --channel")
-    if chosen == "webhook":
-        if not address and not app.settings.notify.webhook.url:
-            raise InvalidInput("the webhook channel needs a URL; add --address https://... "
-                               "(or set [notify.webhook] url) or pick another --channel")
-        # The sender's own check (imported here: http.client is not for every command).
-        from torchflow.channels.webhook import url_problem
-
-        if address and (problem := url_problem(address)):
-            raise InvalidInput(f"webhook address {address!r} {problem}; "
-                               "use e.g. https://hooks.example.cn/abc")
+    person = SimpleNamespace(email=email, address=address, platform_ids=ids or {})
+    problem = unusable(app.settings, chosen, channel_type(chosen).address_of(person))
+    if problem is not None:
+        raise InvalidInput(problem)
 
 
 def check_logins(logins: list[str]) -> list[str]:

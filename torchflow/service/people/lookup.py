@@ -4,6 +4,7 @@ so it imports nothing of them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
@@ -123,3 +124,13 @@ def has_role(person: Row[Any], role: str) -> bool:
 
 def people_by_id(session: Connection) -> dict[int, Row[Any]]:
     return {p.id: p for p in session.execute(select(PEOPLE))}
+
+
+def platform_ids(session: Connection, handles: set[str]) -> dict[str, Mapping[str, str]]:
+    """The ids on the platforms (channels/ids.py) of the people with ``handles``:
+    whom a group robot @-mentions."""
+    if not handles:
+        return {}
+    rows = session.execute(select(PEOPLE.c.handle, PEOPLE.c.platform_ids)
+                           .where(PEOPLE.c.handle.in_(sorted(handles))))
+    return {r.handle: dict(r.platform_ids or {}) for r in rows}

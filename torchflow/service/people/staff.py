@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from torchflow.channels import shown_address
+from torchflow.channels.ids import merged as merged_ids
 from torchflow.domain.permissions import ADMIN
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
@@ -42,6 +43,7 @@ def person_view(p: Row[Any]) -> dict[str, Any]:
         "roles": list(p.roles or []),
         "channel": p.channel,
         "address": shown_address(p.address or ""),  # webhook URLs often carry a token
+        "ids": dict(p.platform_ids or {}),  # on WeCom, DingTalk, Feishu (channels/ids.py)
         "active": p.active,
     }
 
@@ -56,26 +58,30 @@ def add_person(
     channel: str | None = None,
     address: str = "",
     logins: list[str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Add a person. Who may is checked at the edge (permissions ``person.add``)."""
+    """Add a person. Who may is checked at the edge (permissions ``person.add``).
+    ``ids``: their ids on the platforms (channels/ids.py)."""
     roles = check_person(handle, name, email, named_roles(app, roles or []), channel, address)
-    check_channel(app, channel, email, address)
+    platform_ids = merged_ids(None, ids or {})
+    check_channel(app, channel, email, address, platform_ids)
     logins = check_logins(logins or [])
     with app.db.transaction() as s:
         return person_view(_insert_person(s, app, handle, name=name, email=email, roles=roles,
-                                          channel=channel, address=address, logins=logins))
+                                          channel=channel, address=address, logins=logins,
+                                          ids=platform_ids))
 
 
 def _insert_person(s: Connection, app: App, handle: str, *, name: str, email: str,
                    roles: list[str], channel: str | None, address: str,
-                   logins: list[str]) -> Row[Any]:
+                   logins: list[str], ids: dict[str, str] | None = None) -> Row[Any]:
     added = insert_ignore(
         s,
         PEOPLE,
         [{
             "handle": handle, "name": name.strip(), "email": email, "roles": roles,
             "channel": channel, "address": address, "active": True,
-            "created_at": app.now(),
+            "created_at": app.now(), "platform_ids": ids or None,
         }],
         ["handle"],
     )
@@ -116,8 +122,10 @@ def edit_person(
     remove_roles: list[str] | None = None,
     add_logins: list[str] | None = None,
     remove_logins: list[str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Change a person with ``add_person``'s checks over the values they end with."""
+    """Change a person with ``add_person``'s checks over the values they end with;
+    ``ids`` sets (or, "", removes) their ids on the platforms."""
     with app.db.transaction() as s:
         person = person_by_handle(s, handle)
         before = admins(s)
@@ -132,7 +140,9 @@ def edit_person(
             "address": person.address if address is None else address,
         }
         check_person(handle, new["name"], new["email"], [], new["channel"], new["address"])
-        check_channel(app, new["channel"], new["email"], new["address"])
+        platform_ids = merged_ids(person.platform_ids, ids or {})
+        check_channel(app, new["channel"], new["email"], new["address"], platform_ids)
+        new["platform_ids"] = platform_ids or None
         new["name"] = new["name"].strip()
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id)
                   .values(roles=sorted(roles), **new))
