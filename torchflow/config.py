@@ -113,6 +113,22 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """`torchflow serve`: where it listens and what it takes (docs/deployment.md)."""
+
+    socket: Path | None = None  # a Unix socket, made 0660 with ``socket_group``
+    socket_group: str = ""
+    host: str = "127.0.0.1"
+    port: int | None = None  # TCP; none: the socket only
+    # Addresses (IPs or networks) whose Remote-User header is believed, and
+    # "unix:LOGIN" for a proxy that comes in through the socket as LOGIN.
+    trusted_proxies: tuple[str, ...] = ()
+    max_upload_mb: float = 64.0  # a spreadsheet or checkpoint sent to import or verify
+    max_request_kb: float = 1024.0  # any other request
+    request_timeout_seconds: float = 60.0  # to receive one request
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     workflows_dir: Path
@@ -124,6 +140,7 @@ class Settings:
     source: Path | None = None
     reports: ReportSettings = field(default_factory=ReportSettings)
     office: OfficeSettings = field(default_factory=OfficeSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
 
 DEFAULT_DATABASE = "sqlite:///torchflow.db"
@@ -154,8 +171,15 @@ NOTIFY_RULES: dict[str, Rule] = {
     "default_channel": ("text", 1, 32), "allow_hosts": ("texts", 0, 100),
     "fold_after_minutes": ("count", 1, 24 * 60),
 }
+SERVE_RULES: dict[str, Rule] = {
+    "socket_group": ("text", 1, 64), "host": ("text", 1, 255), "port": ("count", 1, 65_535),
+    "max_upload_mb": ("seconds", 0.001, 4096), "max_request_kb": ("seconds", 1, 1 << 20),
+    "request_timeout_seconds": ("seconds", 1, 3600),
+}
 SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
-            "reports"]
+            "reports", "serve"]
+# Top-level keys of a client's config (torchflow/api/client.py reads them).
+CLIENT_KEYS = ["server", "credentials"]
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -184,7 +208,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
 
 def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str, str]) -> Settings:
     reader = Section(data, str(source or "config"))
-    reader.only(SECTIONS)
+    reader.only(SECTIONS + CLIENT_KEYS)
     db = reader.section("database", ["url", "busy_timeout_seconds"])
     wf = reader.section("workflows", ["directory"])
     url = env.get(ENV_DATABASE_URL) or db.text("url", DEFAULT_DATABASE)
@@ -200,6 +224,8 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         source=source,
         reports=_reports(reader.section("reports", ["monthly"])),
         office=_office(reader.section("office", ["locale", "name"])),
+        serve=_serve(reader.section("serve", [*SERVE_RULES, "socket", "trusted_proxies"]),
+                     base),
         **busy,
     )
     _check_consistent(settings, reader.where)
@@ -233,6 +259,16 @@ def _reports(rep: Section) -> ReportSettings:
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise rep.fail("monthly", 'a list of roles or handles such as ["director"]')
     return ReportSettings(monthly=tuple(values))
+
+
+def _serve(serve: Section, base: Path) -> ServeSettings:
+    proxies = serve.data.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(v, str) and v for v in proxies):
+        raise serve.fail("trusted_proxies",
+                         'a list of addresses such as ["127.0.0.1", "unix:www-data"]')
+    socket = base / serve.bounded_text("socket", 1, 100) if "socket" in serve.data else None
+    return ServeSettings(**serve.read(SERVE_RULES), socket=socket,
+                         trusted_proxies=tuple(proxies))
 
 
 def _check_consistent(settings: Settings, where: str) -> None:

@@ -68,19 +68,21 @@ def restore_signals(previous: list[Any]) -> None:
         signal.signal(sig, handler)
 
 
-def tick_once(app: App) -> TickResult:
+def tick_once(app: App, *, signals: bool = True) -> TickResult:
     """`torchflow scheduler tick`: one tick as its own process. Like the service, a
-    signal finishes the send in flight and hands back every lease before returning."""
+    signal finishes the send in flight and hands back every lease before returning
+    (``signals``: in the main thread; a server's worker thread cannot take them)."""
     channels = Channels(app.settings)
     channels.check(channels_in_use(app))
     owner, stop = worker_id(), threading.Event()
-    previous = stop_on_signals(stop)
+    previous = stop_on_signals(stop) if signals else None
     try:
         return tick(app, channels, owner, stop)
     finally:
         released = release(app, owner)
         channels.close()
-        restore_signals(previous)  # an in-process caller (tests, CliRunner) gets its own back
+        if previous is not None:
+            restore_signals(previous)  # an in-process caller (tests, CliRunner) gets its own
         if stop.is_set():
             log.info("tick %s stopped (%d lease(s) handed back)", owner, released)
 
@@ -95,8 +97,20 @@ class Service:
         self.owner = worker_id()
         self.stop = threading.Event()
         self._lock = threading.Lock()
+        self._scheduler: Any = None
 
     def run(self) -> int:
+        """Until SIGTERM or Ctrl-C (`torchflow scheduler run`)."""
+        self.start()
+        stop_on_signals(self.stop)
+        try:
+            self.stop.wait()
+        finally:
+            self.shutdown()
+        return 0
+
+    def start(self) -> None:
+        """Tick in the background (the server runs it so, beside its requests)."""
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
@@ -114,18 +128,19 @@ class Service:
         digest = settings.digest_time
         scheduler.add_job(self._tick, CronTrigger(hour=digest.hour, minute=digest.minute,
                                                   timezone=tz), id="digest", **common)
-        stop_on_signals(self.stop)
         log.info("scheduler %s started: tick every %ss, digests at %s", self.owner,
                  settings.interval_seconds, digest.strftime("%H:%M"))
         scheduler.start()
-        try:
-            self.stop.wait()
-        finally:
-            scheduler.shutdown(wait=True)
-            released = release(self.app, self.owner)
-            self.channels.close()
-            log.info("scheduler %s stopped (%d lease(s) handed back)", self.owner, released)
-        return 0
+        self._scheduler = scheduler
+
+    def shutdown(self) -> None:
+        """Finish the send in flight, hand back the leases of the rest."""
+        self.stop.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+        released = release(self.app, self.owner)
+        self.channels.close()
+        log.info("scheduler %s stopped (%d lease(s) handed back)", self.owner, released)
 
     def _tick(self) -> None:
         if self.stop.is_set() or not self._lock.acquire(blocking=False):

@@ -10,13 +10,9 @@ dependencies): nothing is downloaded or installed."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,43 +20,12 @@ from typing import Any
 
 import pytest
 
+from tests.acceptance.conftest import RUNUSER
 from tests.conftest import WORKFLOWS, is_postgres
 
 NOW = "2026-03-04T09:30:00+08:00"
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-RUNUSER = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or ""
 FIELDS = ("enterprise=Qingneng Power Co.", "industry=new energy",
           "lead_source=torch center", "planned_investment=120000")
-
-
-@pytest.fixture(scope="session")
-def nobody_python() -> Path:
-    """An interpreter `nobody` can run that imports this run's torchflow, or a skip."""
-    if os.geteuid() != 0 or not RUNUSER or not SYSTEM_PYTHON.exists():
-        pytest.skip("needs root, runuser and /usr/bin/python3 to act as a second OS user")
-    purelib = sysconfig.get_paths()["purelib"]
-    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    if version != str(tuple(sys.version_info[:2])):
-        pytest.skip(f"/usr/bin/python3 is {version}, this run is {sys.version_info[:2]}")
-    # One venv per site-packages, so parallel runs from other checkouts do not collide.
-    venv = Path(f"/tmp/venv-nobody-{hashlib.sha256(purelib.encode()).hexdigest()[:8]}")
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", venv], check=True)
-        site = Path(subprocess.run([python, "-c", "import sysconfig; print("
-                                    "sysconfig.get_paths()['purelib'])"],
-                                   capture_output=True, text=True, check=True).stdout.strip())
-        # addsitedir also runs that folder's .pth files (the editable install's finder).
-        (site / "torchflow-tests.pth").write_text(
-            f"import site; site.addsitedir({purelib!r})\n", encoding="utf-8")
-    # From "/", as the commands run: from the checkout, '' on sys.path would find
-    # torchflow even when nobody cannot read the site-packages (a 0700 mktemp dir).
-    probe = subprocess.run([RUNUSER, "-u", "nobody", "--", python, "-c", "import torchflow"],
-                           capture_output=True, text=True, cwd="/")
-    if probe.returncode != 0:
-        pytest.skip(f"nobody cannot import torchflow from {purelib}: {probe.stderr.strip()}")
-    return python
 
 
 @pytest.fixture

@@ -5,11 +5,18 @@ Torch liaison, an expert) added through `torchflow person add`.
 Who acts is the OS login (cli/context.py ``os_login``): `init` makes the test
 process's own login the admin ``office.admin``, each of the office logs in with
 a login named as their handle, and ``run(as_=HANDLE)`` runs the command as if
-HANDLE's login had typed it (not through --as, which only admins may use)."""
+HANDLE's login had typed it (not through --as, which only admins may use).
+
+Client mode: a test module marked ``pytest.mark.client`` runs each test twice,
+embedded and against a real `torchflow serve` process on a Unix socket (with
+--manual-clock, so TORCHFLOW_NOW travels). There the test process's own login
+is office.admin through the socket (SO_PEERCRED) and ``run(as_=HANDLE)``
+presents HANDLE's personal access token."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +26,8 @@ from unittest import mock
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import STAFF
+from tests.conftest import STAFF, is_postgres
+from tests.servers import running_server
 from torchflow.cli.main import cli as torchflow
 
 ADMIN = "office.admin"  # the test process's own login, made admin by `init`
@@ -33,6 +41,10 @@ PI_FIELDS = (
     "lead_source=torch center",
     "planned_investment=120000",
 )
+
+
+# What a client's environment may say; anything else is the server's to hold.
+CLIENT_ENV = {"TORCHFLOW_NOW", "TORCHFLOW_USER", "TORCHFLOW_CONFIG", "TORCHFLOW_JSON"}
 
 
 @dataclass(frozen=True)
@@ -49,12 +61,19 @@ class Run:
 
 
 class Cli:
-    """Runs `torchflow --config <config_file> ...` with TORCHFLOW_NOW set."""
+    """Runs `torchflow --config <config_file> ...` with TORCHFLOW_NOW set; with
+    ``server``, through that server (client mode), each person by their token."""
 
-    def __init__(self, config: Path, now: str = NOW) -> None:
+    def __init__(self, config: Path, now: str = NOW, server: str | None = None) -> None:
         self.config = config
         self.now = now
         self.runner = CliRunner()
+        self.server = server
+        self.tokens: dict[str, str] = {}
+
+    @property
+    def client(self) -> bool:
+        return self.server is not None
 
     def run(self, *args: object, as_: str | None = None, json: bool = False,
             now: str | None = None, env: dict[str, str | None] | None = None,
@@ -69,10 +88,20 @@ class Cli:
             # A webhook channel needs its secret (or allow_unsigned) to start.
             "TORCHFLOW_WEBHOOK_SECRET": "cli-test-secret",
         }
+        if self.server is not None:
+            held = sorted(k for k in env or {} if k not in CLIENT_ENV)
+            if held:
+                pytest.skip(f"{', '.join(held)} is the server's own setting: a client's "
+                            "changes nothing there")
+            if as_ and as_ not in self.tokens:
+                pytest.skip(f"the login {as_!r} is nobody's: through the server a caller is "
+                            "a person's token or the socket's peer")
+            environ.update({"TORCHFLOW_SERVER": self.server,
+                            "TORCHFLOW_TOKEN": self.tokens[as_] if as_ else None})
         environ.update(env or {})
         # catch_exceptions=False: a crash fails the test instead of passing as "exit 1".
         login = (mock.patch("torchflow.cli.context.os_login", return_value=as_) if as_
-                 else nullcontext())  # no as_: the test process's real login (office.admin)
+                 and not self.client else nullcontext())  # else the process's own login
         with login:
             result = self.runner.invoke(torchflow, argv, env=environ, catch_exceptions=False,
                                         prog_name="torchflow")
@@ -130,14 +159,43 @@ class Cli:
         return {t["rule"]: t for t in self.json("case", "show", key)["tasks"]}
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked ``client`` run in both modes, but those that change
+    what only the server holds (its config, its environment, its wall clock:
+    ``wall``), marked ``embedded``, which a running server cannot see. Client mode
+    runs on SQLite: the server's edge is the same on either database (its own
+    tests, tests/acceptance/test_server.py, run on both), and CI's time is kept."""
+    marks = metafunc.definition
+    if ("cli_mode" in metafunc.fixturenames and marks.get_closest_marker("client")
+            and not is_postgres()
+            and not marks.get_closest_marker("embedded") and "wall" not in metafunc.fixturenames):
+        metafunc.parametrize("cli_mode", ["embedded", "client"])
+
+
 @pytest.fixture
-def cli(config_file: Path) -> Cli:
-    return seed_office(Cli(config_file))
+def cli_mode() -> str:
+    return "embedded"
 
 
-def seed_office(tool: Cli) -> Cli:
+@pytest.fixture
+def cli(config_file: Path, cli_mode: str, tmp_path: Path) -> Iterator[Cli]:
+    if cli_mode == "embedded":
+        yield seed_office(Cli(config_file))
+        return
+    # init where the database is, as an office does, while the server starts
+    with running_server(config_file, tmp_path, graceful=False,
+                        meanwhile=lambda: Cli(config_file).ok("init", "--admin", ADMIN)
+                        ) as server:
+        tool = seed_office(Cli(config_file, server=server.unix), init=False)
+        for handle, _, _ in STAFF:
+            tool.tokens[handle] = tool.json("token", "create", handle)["token"]
+        yield tool
+
+
+def seed_office(tool: Cli, *, init: bool = True) -> Cli:
     """The first admin (this process's login) and the office, each with a login."""
-    tool.ok("init", "--admin", ADMIN)
+    if init:
+        tool.ok("init", "--admin", ADMIN)
     for handle, name, roles in STAFF:
         tool.ok("person", "add", handle, "--name", name, "--email", f"{handle}@zone.example.cn",
                 "--login", handle, *(f"--role={role}" for role in roles))

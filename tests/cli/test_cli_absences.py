@@ -3,7 +3,11 @@ reason column of `notice list`."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 
 def test_away_then_back_in_text_and_json(cli: Cli) -> None:

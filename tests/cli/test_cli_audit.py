@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.cli.conftest import Cli
 from torchflow.service.audit.verify import UNKEYED
+
+pytestmark = pytest.mark.client
 
 KEY = "s3cret-audit-key-for-tests"
 KEYED = {"TORCHFLOW_AUDIT_KEY": KEY}

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli
 from tests.integration.test_calendar_data import FIXTURE_2027
+
+pytestmark = pytest.mark.client
 
 
 def test_show_marks_the_statutory_days_of_a_year_without_a_notice(cli: Cli) -> None:
@@ -18,6 +22,7 @@ def test_show_marks_the_statutory_days_of_a_year_without_a_notice(cli: Cli) -> N
     assert "January" not in out
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_show_marks_worked_weekend_days_and_blackout(cli: Cli, config_file: Path) -> None:
     with config_file.open("a", encoding="utf-8") as f:
         f.write('\n[calendar]\nblackout = ["2026-12-31"]\nextra_workdays = ["2026-12-26"]\n')
@@ -36,6 +41,7 @@ def test_show_json(cli: Cli) -> None:
     assert feb["2027-02-13"] == "weekend"
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_show_with_an_office_file_names_its_source(cli: Cli, config_file: Path) -> None:
     (config_file.parent / "calendars").mkdir()
     (config_file.parent / "calendars" / "cn-2027.toml").write_text(FIXTURE_2027)
@@ -51,6 +57,7 @@ def test_a_bad_month_is_one_line(cli: Cli) -> None:
     assert "--month 13 is not a month" in cli.refused("calendar", "show", "2027", "--month", "13")
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_a_missing_office_file_is_one_line(cli: Cli, config_file: Path) -> None:
     with config_file.open("a", encoding="utf-8") as f:
         f.write('\n[calendar]\nofficial = ["calendars/cn-2027.toml"]\n')
@@ -58,6 +65,7 @@ def test_a_missing_office_file_is_one_line(cli: Cli, config_file: Path) -> None:
     assert "cn-2027.toml: no such file; fix [calendar] official in the config" in line
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_office_file_problems_are_one_line_each(cli: Cli, config_file: Path) -> None:
     bad = FIXTURE_2027.replace("2027-02-20, 2027-10-09", "2027-02-17, 2027-02-08")
     (config_file.parent / "cn-2027.toml").write_text(bad)
@@ -89,6 +97,7 @@ def test_check_passes_when_every_year_is_covered(cli: Cli) -> None:
     assert "calendar ok: 2026 (official), 2027 (statutory)" in run.out
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_check_with_an_office_file(cli: Cli, config_file: Path) -> None:
     (config_file.parent / "cn-2027.toml").write_text(FIXTURE_2027)
     with config_file.open("a", encoding="utf-8") as f:
@@ -102,6 +111,7 @@ def test_check_with_an_office_file(cli: Cli, config_file: Path) -> None:
     ]
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_replan_after_a_blackout_day_is_added(cli: Cli, config_file: Path) -> None:
     key = cli.open_pi()  # lead deadline on Wednesday 18 March 2026
     assert "no open task moves" in cli.ok("replan", "--dry-run").out

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tests.cli.conftest import PI_FIELDS, Cli
+
+pytestmark = pytest.mark.client
 
 FRIDAY = "2026-03-06T10:00:00+08:00"
 

@@ -4,7 +4,11 @@ and visits stay anyone's who may act."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 
 def test_a_coordinator_may_not_meet_or_move_the_directors_deadline(cli: Cli) -> None:

@@ -14,6 +14,8 @@ from tests.conftest import WORKFLOWS
 from torchflow.cli.main import cli as torchflow
 from torchflow.store.migrate import head_revision
 
+pytestmark = pytest.mark.client
+
 HEAD = head_revision()  # whatever migration is last
 
 NEEDS_ACTOR = [
@@ -147,6 +149,7 @@ def write(path: Path, content: str) -> Path:
     return path
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     # No config to say the office's language: the default one, Chinese, says what is wrong.
@@ -156,6 +159,7 @@ def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
     assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 @pytest.mark.parametrize(("content", "expected"), [
     ("[database\nurl = 1\n", "not valid TOML"),
     ('[databse]\nurl = "sqlite:///x.db"\n',
@@ -187,6 +191,7 @@ def empty_config(tmp_path: Path, url: str) -> Path:
                  f'\n\n[workflows]\ndirectory = "{WORKFLOWS}"\n')
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_a_database_without_tables_asks_for_init(cli: Cli, tmp_path: Path,
                                                  empty_database_url: str) -> None:
     config = empty_config(tmp_path, empty_database_url)
@@ -196,6 +201,7 @@ def test_a_database_without_tables_asks_for_init(cli: Cli, tmp_path: Path,
     assert line == "Error: the database has no torchflow tables yet; run `torchflow init` first"
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_init_creates_the_tables_then_is_a_no_op(cli: Cli, tmp_path: Path,
                                                  empty_database_url: str) -> None:
     config = empty_config(tmp_path, empty_database_url)
@@ -215,6 +221,7 @@ def test_init_creates_the_tables_then_is_a_no_op(cli: Cli, tmp_path: Path,
     assert shown["logins"] == ["li.hua"]
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_init_names_the_first_admin_and_cleans_an_odd_login(
     cli: Cli, tmp_path: Path, empty_database_url: str
 ) -> None:
@@ -238,6 +245,7 @@ def test_init_names_the_first_admin_and_cleans_an_odd_login(
            config=False, as_="WangLi$")
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_init_json(cli: Cli) -> None:
     data = cli.json("init")
     assert data["before"] == HEAD and data["after"] == HEAD
@@ -268,8 +276,9 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> 
 
 def test_help_of_every_command_has_an_example(cli: Cli) -> None:
     commands = all_commands()
-    # The top level, 17 commands and groups, 54 subcommands.
-    assert len(commands) == 72
+    # The top level, 18 commands and groups (serve, token, channel; db grants
+    # retired), 56 subcommands.
+    assert len(commands) == 75
     for path in commands:
         run = cli.ok(*path, "--help", config=False)
         assert "Example" in run.out, path
@@ -283,6 +292,7 @@ def test_version(cli: Cli) -> None:
 # --- demo -------------------------------------------------------------------------
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     data = cli.json("demo", "--dir", folder, "--days", "10", config=False)
@@ -301,6 +311,7 @@ def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     assert len(cases) == 5
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     out = cli.ok("demo", "--dir", folder, "--days", "3", config=False).out
@@ -314,6 +325,7 @@ def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> N
                                                            config=False)
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_demo_with_a_bad_torchflow_now_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     line = cli.refused("demo", "--dir", folder, config=False, now="soon")

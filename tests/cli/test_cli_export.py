@@ -7,11 +7,14 @@ import csv
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.cli.conftest import Cli
 from tests.cli.test_cli_import import ROWS, write_csv
 from tests.conftest import is_postgres
+
+pytestmark = pytest.mark.client
 
 
 def sheet(path: Path, name: str) -> list[list[object]]:

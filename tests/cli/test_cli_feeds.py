@@ -7,9 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from icalendar import Calendar
 
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 
 def events_of(path: Path) -> dict[str, object]:
@@ -51,6 +54,7 @@ def test_agenda_ics_has_stable_uids_dates_and_alarms(cli: Cli, tmp_path: Path) -
     assert events_of(other) == {}
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_feed_folder_is_kept_by_the_scheduler_and_the_token_rotates(
         cli: Cli, tmp_path: Path) -> None:
     feeds = tmp_path / "feeds"

@@ -7,6 +7,8 @@ import pytest
 
 from tests.cli.conftest import PI_FIELDS, Cli
 
+pytestmark = pytest.mark.client
+
 
 @pytest.mark.parametrize(
     ("pair", "says"),

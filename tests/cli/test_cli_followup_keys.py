@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 
 def test_workflow_show_names_escalate_after_from_and_assignee(cli: Cli) -> None:

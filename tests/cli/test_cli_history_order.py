@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 
 def test_the_cli_refuses_in_one_line(cli: Cli) -> None:

@@ -1,6 +1,6 @@
 """Who may do what, through the CLI: administration needs `admin` (one table,
 `person roles`), a case's fields and notes belong to its people, and person
-maintenance (edit, deactivate, reactivate, show) and `db grants`.
+maintenance (edit, deactivate, reactivate, show).
 
 ``as_=HANDLE`` runs a command from HANDLE's OS login (tests/cli/conftest.py);
 without it the command runs from this process's login, the admin office.admin."""
@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 NEEDS_ADMIN = [
     ("person.add", ("person", "add", "li.na", "--name", "Li Na")),
@@ -190,16 +192,10 @@ def test_person_show_lists_roles_logins_and_open_work(cli: Cli) -> None:
     assert "Logins:" in text and "Open cases:" in text and key in text
 
 
-def test_db_grants_prints_the_per_person_sql(cli: Cli) -> None:
-    sql = cli.ok("db", "grants").out
-    assert "CREATE ROLE torchflow_cli NOLOGIN;" in sql
-    assert "GRANT SELECT, INSERT ON case_events TO torchflow_cli;" in sql
-    assert "UPDATE ON case_events" not in sql and "DELETE ON case_events" not in sql
-    assert 'CREATE ROLE "wang.li" LOGIN IN ROLE torchflow_cli' in sql
-    assert "CREATE ROLE torchflow_scheduler LOGIN IN ROLE torchflow_service" in sql
-    only = cli.ok("db", "grants", "--person", "chen.jie").out
-    assert '"chen.jie"' in only and '"wang.li"' not in only
-    assert "is not a valid role name" in cli.usage("db", "grants", "--person", 'x"; DROP')
+def test_db_grants_is_retired_the_server_is_the_boundary(cli: Cli) -> None:
+    # Per-person database logins could not hold (docs/security.md): `torchflow serve`
+    # is the one process with the database's credentials.
+    assert "No such command 'db'" in cli.usage("db", "grants")
 
 
 def test_the_last_admin_keeps_a_login_and_a_sheet_cannot_take_the_role(
@@ -221,6 +217,7 @@ def test_the_engine_handles_are_reserved(cli: Cli) -> None:
         assert f"handle '{handle}' is reserved for the scheduler service" in line
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_a_database_from_before_logins_gets_its_admin_from_init(cli: Cli,
                                                                  config_file: Any) -> None:
     """Upgraded from a release without logins: people, no login. Every command says

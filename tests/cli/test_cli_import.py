@@ -16,6 +16,8 @@ from python_calamine import CalamineWorkbook
 
 from tests.cli.conftest import Cli
 
+pytestmark = pytest.mark.client
+
 HEADER = ["External reference · 外部编号", "标题", "owner", "State · 状态",
           "进入状态日期", "Enterprise · 企业名称", "industry", "线索来源",
           "Planned investment · 计划投资额", "Expected jobs"]

@@ -13,6 +13,8 @@ from sqlalchemy import create_engine, update
 from tests.cli.conftest import PI_FIELDS, Cli
 from torchflow.store.models import CASES, PEOPLE
 
+pytestmark = pytest.mark.client
+
 FIELDS = tuple(arg for pair in PI_FIELDS for arg in ("--field", pair))
 
 

@@ -13,6 +13,8 @@ from tests.cli.conftest import PI_FIELDS, Cli
 from tests.conftest import STAFF, WORKFLOWS
 from tests.integration.test_version_moves import version_2
 
+pytestmark = pytest.mark.client
+
 MIGRATE = ("workflow", "migrate", "project_introduction", "--to", "3")
 
 

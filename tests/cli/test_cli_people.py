@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.client
 
 
 def test_person_add_prints_the_handle_and_roles(cli: Cli) -> None:

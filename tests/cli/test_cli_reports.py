@@ -12,6 +12,8 @@ import pytest
 
 from tests.cli.conftest import Cli
 
+pytestmark = pytest.mark.client
+
 
 def test_every_report_prints_text_and_json(cli: Cli) -> None:
     cli.open_pi()
@@ -61,6 +63,7 @@ def test_html_report_is_written(cli: Cli, tmp_path: Path) -> None:
     assert "cannot write" in cli.refused("report", "html", tmp_path / "no" / "r.html")
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_without_the_extra_one_line_says_what_to_install(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,8 @@ from tests.cli.conftest import Cli
 from tests.conftest import Clock
 from torchflow.service.audit.verify import UNKEYED
 
+pytestmark = pytest.mark.client
+
 FRIDAY = "2026-03-06T10:00:00+08:00"
 MONDAY_16 = "2026-03-16T09:30:00+08:00"  # two working days before the lead deadline
 THURSDAY_19 = "2026-03-19T09:30:00+08:00"  # the morning after it was missed

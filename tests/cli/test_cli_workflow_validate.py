@@ -9,8 +9,12 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli
 from tests.conftest import WORKFLOWS
+
+pytestmark = pytest.mark.client
 
 PI = "project_introduction.toml"
 TD = "talent_docking.toml"
@@ -66,6 +70,7 @@ def test_content_changed_under_a_stored_version_is_an_error(cli: Cli, tmp_path: 
     assert cli.ok("workflow", "validate", bumped).out == "1 workflow, 0 errors, 0 warnings\n"
 
 
+@pytest.mark.embedded  # the server's config, environment or process
 def test_a_version_older_than_the_stored_one_is_an_error(cli: Cli, tmp_path: Path) -> None:
     cli.open_pi()
     text = (WORKFLOWS / PI).read_text(encoding="utf-8")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli
 from tests.conftest import WORKFLOWS
+
+pytestmark = pytest.mark.client
 
 SHIPPED = ["enterprise_cultivation", "international_cooperation", "platform_building",
            "project_introduction", "talent_docking"]

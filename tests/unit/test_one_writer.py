@@ -1,6 +1,6 @@
 """One writer per table: every statement that inserts, updates or deletes rows of
-cases, case_events, tasks, notices or channel_budgets is in that table's one module (read from
-the source, so a new writer anywhere else fails here)."""
+cases, case_events, tasks, notices, channel_budgets or access_tokens is in that
+table's one module (read from the source, so a new writer anywhere else fails here)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ WRITERS = {
     "TASKS": "service/followups/writer.py",
     "NOTICES": "service/delivery/ledger.py",
     "BUDGETS": "service/delivery/gate.py",
+    "ACCESS_TOKENS": "service/people/tokens.py",
 }
 SQL_NAMES = {"cases": "CASES", "case_events": "EVENTS", "key_sequences": "KEY_SEQUENCES",
-             "tasks": "TASKS", "notices": "NOTICES", "channel_budgets": "BUDGETS"}
+             "tasks": "TASKS", "notices": "NOTICES", "channel_budgets": "BUDGETS",
+             "access_tokens": "ACCESS_TOKENS"}
 WRITE_CALLS = {"insert", "update", "delete", "insert_ignore", "inserted_keys"}
 SQL_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -44,46 +42,30 @@ def verify(env: Env, key: str | None, against: Path | None) -> None:
     Example:
       torchflow audit verify PI-2026-0001
     """
-    from torchflow.service.audit import verify as service
-
-    doc = _read_checkpoint(against) if against else None
-    report = service.audit(env.app, key, against=doc)
+    report = env.call("audit.verify", key=key, against=against)
     if env.as_json:
-        env.emit(report.as_dict(), "")
+        env.emit(report, "")
     else:
         _print(report, env.tr)
-    if not report.ok:
+    if not report["ok"]:
         raise SystemExit(1)
 
 
-def _print(report: Any, tr: Translator) -> None:
-    for r in report.cases:
+def _print(report: dict[str, Any], tr: Translator) -> None:
+    for r in report["cases"]:
         if not r["ok"]:
             line = (_("{key}: broken at event #{seq}: {reason}", key=r["key"], seq=r["broken_at"],
                       reason=r["reason"]) if r["broken_at"] else
                     _("{key}: {reason}", key=r["key"], reason=r["reason"]))
             click.echo(tr(line), err=True)
-    for problem in report.problems:
+    for problem in report["problems"]:
         click.echo(tr(_("database: {problem}", problem=problem)), err=True)
-    if report.ok:
-        events = sum(r["events"] for r in report.cases)
+    if report["ok"]:
+        events = sum(r["events"] for r in report["cases"])
         click.echo(tr(_("{cases} case(s), {events} event(s): history intact",
-                        cases=len(report.cases), events=events)))
-    for note in report.notes:
-        click.echo(tr(_("note: {note}", note=note)), err=not report.ok)
-
-
-def _read_checkpoint(path: Path) -> Any:
-    from torchflow.errors import InvalidInput
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(_("cannot read the checkpoint {path}: {reason}", path=path,
-                             reason=exc.strerror)) from None
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidInput(_("{path} is not a torchflow audit checkpoint (not JSON)",
-                             path=path)) from None
+                        cases=len(report["cases"]), events=events)))
+    for note in report["notes"]:
+        click.echo(tr(_("note: {note}", note=note)), err=not report["ok"])
 
 
 @audit.command("checkpoint")
@@ -100,23 +82,9 @@ def checkpoint(env: Env, file: Path) -> None:
     Example:
       torchflow audit checkpoint /mnt/offsite/torchflow-2026-03-31.json
     """
-    from torchflow.errors import InvalidInput
-    from torchflow.service.audit import verify as service
-
-    doc = service.checkpoint(env.app)
-    body = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    try:
-        # Written aside and renamed: a crash never leaves half a checkpoint.
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(file)
-    except OSError as exc:
-        raise InvalidInput(_("cannot write the checkpoint {path}: {reason}", path=file,
-                             reason=exc.strerror)) from None
-    signed = _("signed with TORCHFLOW_AUDIT_KEY") if doc["signature"] else _(
+    summary = env.call("audit.checkpoint", out=file)
+    signed = _("signed with TORCHFLOW_AUDIT_KEY") if summary["signed"] else _(
         "UNSIGNED (TORCHFLOW_AUDIT_KEY is not set): it proves nothing unless the file itself "
         "is kept where the database's writers cannot edit it")
-    summary = {"file": str(file), "cases": len(doc["cases"]), "events": doc["events"],
-               "signed": doc["signature"] is not None}
     env.emit(summary, _("{file}: {cases} case(s), {events} event(s); {signed}", file=file,
-                        cases=len(doc["cases"]), events=doc["events"], signed=signed))
+                        cases=summary["cases"], events=summary["events"], signed=signed))

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import calendar as monthly
+from typing import Any
+
 import click
 
 from torchflow.cli.context import Env, pass_env
 from torchflow.cli.params import Whole
+from torchflow.domain.calendar import OFFICE, OFFICIAL, STATUTORY
 from torchflow.i18n import Translator, _
+
+MARKS = {"work": ".", "weekend": "-", "off": "H", "worked_weekend": "W",
+         "blackout": "B", "extra": "E"}
+LEGEND = ("H day off (holiday, day in lieu)  W worked weekend day  "
+          "B blackout  E extra working day  - weekend  . working day")
 
 
 @click.group()
@@ -32,9 +41,7 @@ def show(env: Env, year: int, month: int | None) -> None:
     Example:
       torchflow calendar show 2027 --month 2
     """
-    from torchflow.service.calendar import schedules as service
-
-    env.emit(service.show(env.app.calendar, year, month), service.render)
+    env.emit(env.call("calendar.show", year=year, month=month), render)
 
 
 @calendar.command("check")
@@ -48,10 +55,7 @@ def check(env: Env) -> None:
     Example:
       torchflow calendar check
     """
-    from torchflow.service.calendar import schedules as service
-
-    app = env.app
-    report = service.check(app, app.calendar.local_date(app.now()))
+    report = env.call("calendar.check")
     if env.as_json:
         env.emit(report, "")
     else:
@@ -89,16 +93,11 @@ def replan(env: Env, dry_run: bool) -> None:
       torchflow replan --dry-run
       torchflow --as wang.li replan
     """
-    from torchflow.service.followups import replan as service
-
-    app = env.app
     tr = env.tr
+    result = env.call("calendar.replan", dry_run=dry_run or None)
     if dry_run:
-        cases = service.view(app.calendar, service.plan(app))
-        env.emit({"cases": cases, "dry_run": True}, lambda r: _render(r, tr))
+        env.emit(result, lambda r: _render(r, tr))
         return
-    actor = env.require("replan")
-    result = service.apply(app, actor.handle, entered_by=actor.entered_by)
     env.emit(result, lambda r: _render({"cases": r["plan"]}, tr) + "\n" + tr(
         _("re-planned {moved} task(s) in {cases} case(s); {renewed} kept their dates",
           moved=r["moved"], cases=r["cases"], renewed=r["renewed"])))
@@ -118,3 +117,27 @@ def _render(data: dict, tr: Translator) -> str:
                                      old_reminder=old["reminder"] or "-",
                                      new_reminder=new["reminder"] or "-")))
     return "\n".join(lines)
+
+
+def render(data: dict[str, Any]) -> str:
+    """Month grids (Monday first) with one mark per day and the year's source."""
+    label = {OFFICIAL: "official (library)", OFFICE: "official (office file)",
+             STATUTORY: "ASSUMED"}[data["source"]]
+    lines = [f"{data['year']}: {label}: {data['detail']}", LEGEND]
+    for month in data["months"]:
+        lines += ["", _grid(data["year"], month["month"], month["days"])]
+    return "\n".join(lines)
+
+
+def _grid(year: int, month: int, kinds: dict[str, str]) -> str:
+    rows = [f"{monthly.month_name[month]} {year}".center(34).rstrip(),
+            " Mo   Tu   We   Th   Fr   Sa   Su"]
+    for week in monthly.Calendar().monthdatescalendar(year, month):
+        cells = []
+        for d in week:
+            if d.month != month:
+                cells.append("     ")
+            else:
+                cells.append(f"{d.day:>3}{MARKS[kinds[d.isoformat()]]} ")
+        rows.append("".join(cells).rstrip())
+    return "\n".join(rows)

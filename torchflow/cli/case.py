@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -15,7 +15,6 @@ from torchflow.cli.context import (
     pairs,
     pass_env,
     table,
-    usage_error,
 )
 from torchflow.cli.params import ASSIGNMENT, ID, LIMIT, OFFSET, WHEN, assignments
 from torchflow.i18n import N_, Listing, Text, Translator, _
@@ -53,10 +52,7 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: dict[s
           --field enterprise="Qingneng Co." --field industry="new energy" \\
           --field lead_source="torch center" --field planned_investment=120000
     """
-    from torchflow.service.cases import change as cases
-
-    result = cases.open_case(env.app, env.actor(), workflow, title=title, owner=owner,
-                             fields=fields)
+    result = env.call("case.open", workflow=workflow, title=title, owner=owner, fields=fields)
     env.emit(result, lambda r: r["key"])
 
 
@@ -78,14 +74,8 @@ def list_(env: Env, workflow: str | None, state: str | None, owner: str | None, 
       torchflow case list --workflow project_introduction --open
       torchflow case list --mine --open
     """
-    from torchflow.service.cases import read as cases
-
-    if mine and owner:
-        raise usage_error(_("--mine and --owner exclude each other; use one"))
-    if mine:
-        owner = env.actor().handle
-    page = cases.list_cases(env.app, workflow=workflow, state=state, owner=owner,
-                            is_open=is_open, limit=limit, offset=offset)
+    page = env.call("case.list", workflow=workflow, state=state, owner=owner, mine=mine,
+                    is_open=is_open, limit=limit, offset=offset)
     names = env.names
     env.emit_page(page, CASE_COLUMNS, lambda r: {
         **r, "workflow": names.workflow(r["workflow"]),
@@ -102,21 +92,17 @@ def show(env: Env, key: str) -> None:
     Example:
       torchflow case show PI-2026-0001
     """
-    from torchflow.service.cases import read as cases
-
-    reader = env.reader()
-    view = cases.show_case(env.app, key, reader.roles if reader else None)
-    env.emit(view, lambda v: render_case(v, env.tr, env.names))
+    env.emit(env.call("case.show", key=key), lambda v: render_case(v, env.tr, env.names))
 
 
 def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
     w = v["workflow"]
-    state = names.specs[w].states.get(v["state"]) if w in names.specs else None
+    state = names.state_label(w, v["state"])
     # The workflow's version says which rules apply; the revision (the row's
     # version) is what --if-version compares.
     head = pairs({**v, "workflow": _("{workflow}, workflow version {version}",
                                      workflow=names.workflow(w), version=v["version"]),
-                  "state_title": state.label if state is not None else v["state_title"]},
+                  "state_title": state if state is not None else v["state_title"]},
                  [(N_("Case"), "key"), (N_("Title"), "title"), (N_("Workflow"), "workflow"),
                   (N_("State"), "state_title"), (N_("Owner"), "owner"),
                   (N_("Opened"), "opened_at"), (N_("In state since"), "state_entered_at"),
@@ -202,11 +188,9 @@ def advance(env: Env, key: str, trigger: str, note: str | None, fields: dict[str
       torchflow case advance PI-2026-0001 sign --field planned_investment=50000 \\
           --note "Signed at the zone's investment fair"
     """
-    from torchflow.service.cases import change as cases
-
-    result = cases.advance(env.app, env.actor(), key, trigger, note=note,
-                           fields=fields, expected_version=expected)
-    env.emit(result.__dict__, lambda r: _advanced(r, env.names))
+    result = env.call("case.advance", key=key, trigger=trigger, note=note, fields=fields,
+                      expected_version=expected)
+    env.emit(result, lambda r: _advanced(r, env.names))
 
 
 @case.command("note")
@@ -220,9 +204,7 @@ def note(env: Env, key: str, text: str) -> None:
     Example:
       torchflow case note PI-2026-0001 "CFO confirms the land budget"
     """
-    from torchflow.service.cases import change as cases
-
-    result = cases.add_note(env.app, env.actor(), key, text)
+    result = env.call("case.note", key=key, note=text)
     env.emit(result, lambda r: _("{key}: note #{event} added", key=r["key"], event=r["event"]))
 
 
@@ -238,9 +220,7 @@ def set_(env: Env, key: str, pairs: dict[str, str]) -> None:
     Example:
       torchflow case set PI-2026-0001 planned_investment=80000 expected_jobs=300
     """
-    from torchflow.service.cases import change as cases
-
-    result = cases.set_fields(env.app, env.actor(), key, pairs)
+    result = env.call("case.set", key=key, pairs=pairs)
     env.emit(result, lambda r: _set_line(r, env.names))
 
 
@@ -255,9 +235,7 @@ def assign(env: Env, key: str, handle: str) -> None:
     Example:
       torchflow case assign PI-2026-0001 zhao.min
     """
-    from torchflow.service.cases import change as cases
-
-    result = cases.assign(env.app, env.actor(), key, handle)
+    result = env.call("case.assign", key=key, handle=handle)
     env.emit(result, lambda r: _("{key}: owner {was} -> {owner}", key=r["key"], was=r["was"],
                                  owner=r["owner"]))
 
@@ -272,9 +250,7 @@ def history(env: Env, key: str) -> None:
     Example:
       torchflow case history PI-2026-0001
     """
-    from torchflow.service.cases import read as cases
-
-    result = cases.history(env.app, key)
+    result = env.call("case.history", key=key)
     env.emit(result, lambda r: _history(r, env))
 
 
@@ -309,10 +285,7 @@ def visit(env: Env, key: str, note: str | None, at: date | datetime | None) -> N
 
 
 def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | None) -> None:
-    from torchflow.service.followups import work as tasks
-
-    result = tasks.log_followup(env.app, env.actor(), key, kind, note=note,
-                                at=None if at is None else instant(env, at))
+    result = env.call("case.log", key=key, kind=kind, note=note, at=at)
     nxt = result.get("next")
     if kind == "contact":
         done = _("{key}: contact logged", key=key)
@@ -326,20 +299,14 @@ def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | 
 
 
 def _advanced(r: dict[str, Any], names: Names) -> Text:
-    w = _workflow_of(r["key"], names)
+    w = names.of_key(r["key"])
     line = _("{key}: {from_state} -> {to_state}", key=r["key"],
              from_state=names.state(w, r["from_state"]), to_state=names.state(w, r["to_state"]))
     return _("{line} (closed)", line=line) if r["closed"] else line
 
 
-def _workflow_of(key: str, names: Names) -> str:
-    """The workflow a case key belongs to, by its prefix (PI-2026-0001)."""
-    prefix = key.split("-", 1)[0]
-    return next((w.name for w in names.specs.values() if w.key_prefix == prefix), "")
-
-
 def _set_line(r: dict[str, Any], names: Names) -> Text:
-    w = _workflow_of(r["key"], names)
+    w = names.of_key(r["key"])
     return _("{key}: {fields}", key=r["key"], fields=Listing(
         _("{field}={value}", field=names.field(w, k), value=names.value(w, k, v))
         for k, v in r["fields"].items()))
@@ -347,14 +314,6 @@ def _set_line(r: dict[str, Any], names: Names) -> Text:
 
 def _history(r: dict[str, Any], env: Env) -> str:
     names = env.names
-    w = _workflow_of(r["key"], names)
+    w = names.of_key(r["key"])
     return r["key"] + "\n" + "\n".join(describe_event(e, env.tr, names, w) for e in r["events"])
 
-
-def instant(env: Env, when: date | datetime) -> datetime:
-    """A parsed --at in the configured zone: a day means noon there, a time
-    without an offset is local."""
-    cal = env.app.calendar
-    if not isinstance(when, datetime):
-        return cal.at(when, time(12, 0))
-    return when if when.tzinfo else cal.at(when.date(), when.time())

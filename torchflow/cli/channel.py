@@ -33,9 +33,7 @@ def test(env: Env, name: str, to: str | None) -> None:
       torchflow channel test dingtalk_robot:office
       torchflow channel test wecom_app --to wang.li
     """
-    from torchflow.service.delivery.channel_check import test_channel
-
-    result = test_channel(env.app, env.actor(), name, to)
+    result = env.call("channel.test", name=name, to=to)
     env.emit(result, lambda r: _("{channel}: test message delivered to {to}; {answer}",
                                  channel=r["channel"], to=r["to"], answer=r["answer"])
              if r["to"] else _("{channel}: test message delivered; {answer}",

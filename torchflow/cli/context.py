@@ -1,6 +1,6 @@
-"""What every command shares: the lazily built application, the acting person,
-output in text or JSON in the office's language, and the translation of errors
-into one stderr line."""
+"""What every command shares: the operation call (embedded or through the
+server), output in text or JSON in the office's language, and the translation
+of errors into one stderr line."""
 
 from __future__ import annotations
 
@@ -27,15 +27,19 @@ from torchflow.i18n import (
 )
 
 if TYPE_CHECKING:
+    from torchflow.api.client import Client
     from torchflow.config import Settings
-    from torchflow.domain.workflow import WorkflowSpec
     from torchflow.service.app import App
-    from torchflow.service.paging import Page
-    from torchflow.service.people.lookup import Actor
 
 
 class Env:
-    """click's Context.obj: configuration passed explicitly, built on first use."""
+    """click's Context.obj: configuration passed explicitly, built on first use.
+
+    ``call`` runs one operation of the table (torchflow/api/operations.py): in
+    this process on the configured database (embedded mode, the default), or
+    through the server named by ``server`` in the config or TORCHFLOW_SERVER
+    (client mode). Both return the same JSON, its messages in the office's
+    language, which the commands render in that language (``tr``)."""
 
     def __init__(self, config_path: str | None, user: str | None, as_json: bool) -> None:
         self.config_path = config_path
@@ -44,8 +48,40 @@ class Env:
         self.create = False  # only `init` may create the database file
         self._settings: Settings | None = None
         self._app: App | None = None
-        self._actor: Actor | None = None
+        self._client: Client | None = None
+        self._mode: str | None = None
         self._tr: Translator | None = None
+        self._tr_language: str | None = None
+        self._words: Mapping[str, Any] | None = None
+
+    @property
+    def client(self) -> Client | None:
+        """The server's client in client mode; None in embedded mode."""
+        if self._mode is None:
+            import os
+
+            from torchflow.api.target import Target, client_settings, read_token
+
+            found = client_settings(self.config_path, os.environ)
+            self._mode = "client" if found else "embedded"
+            if found:
+                from torchflow.api.client import Client  # http.client: in client mode only
+
+                target = Target.parse(found["server"])
+                token = read_token(os.environ, found["credentials"])
+                self._client = Client(target, token=token, act_as=self.user,
+                                      now=os.environ.get("TORCHFLOW_NOW") or None)
+        return self._client
+
+    def local(self, command: str) -> None:
+        """Refuse, in client mode, a command that runs only where the database is."""
+        if self.client is not None:
+            from torchflow.errors import Refused
+
+            raise Refused(_("`torchflow {command}` runs where the database is, not through "
+                            "the server {server}: run it on the server's host with the "
+                            "server's config (unset TORCHFLOW_SERVER)", command=command,
+                            server=self.client.target.text))
 
     @property
     def settings(self) -> Settings:
@@ -58,59 +94,69 @@ class Env:
 
     @property
     def tr(self) -> Translator:
-        """The office's language ([office] locale) and its names of roles; the
-        default language when the config itself cannot be read."""
-        if self._tr is None:
-            self._tr = office_translator(self)
+        """The office's language and its names of roles: in embedded mode, the
+        config's ([office] locale, roles.toml); in client mode, the server's (its
+        Content-Language, its roles asked for when one is shown). The default
+        language when neither can be read yet."""
+        language = self._client.language if self._client is not None else None
+        if self._tr is None or language != self._tr_language:
+            self._tr, self._tr_language = office_translator(self, language), language
         return self._tr
 
     @property
     def names(self) -> Names:
-        """The workflow files' names for codes, to show them; none when the files
-        cannot be read (the codes then show as they are)."""
+        """The office's names for the workflows' codes, to show them; none when
+        the files cannot be read (the codes then show as they are)."""
+        return Names(self.words().get("workflows", {}))
+
+    def words(self) -> Mapping[str, Any]:
+        """The office's names of its roles and of the workflows' codes, asked once
+        (``office.names``: from the config's files, or the server's)."""
         from torchflow.errors import TorchflowError
 
-        try:
-            return Names(self.app.registry.files())
-        except TorchflowError:
-            return Names({})
+        if self._words is None:
+            try:
+                self._words = self.call("office.names")
+            except (TorchflowError, UnicodeError):  # the codes then show as they are
+                self._words = {}
+        return self._words
 
     @property
     def app(self) -> App:
         if self._app is None:
-            from torchflow.service.app import build_app
+            from torchflow.api.invoke import ref
 
-            self._app = build_app(self.settings, create=self.create)
+            self._app = ref("app.build")(self.settings, create=self.create)
         return self._app
 
-    def actor(self) -> Actor:
-        """The real person (the OS login of this process's real uid) or, for an
-        admin, the one named with --as / TORCHFLOW_USER. Resolved once."""
-        if self._actor is None:
-            from torchflow.service.people.lookup import acting
+    def call(self, name: str, /, *, in_process: dict[str, Any] | None = None,
+             **params: Any) -> Any:
+        """Operation ``name`` of the table, in whichever mode this CLI is in.
+        ``in_process``: what only an in-process call can take (a progress bar)."""
+        from torchflow.errors import UsageError
 
-            self._actor = acting(self.app, os_login(), self.user)
-        return self._actor
+        try:
+            client = self.client
+            if client is not None:
+                return client.call(name, params)
+            return self._invoke(name, params, in_process or {})
+        except UsageError as exc:
+            # Inside the command: click names it and points to its --help (exit 2).
+            text: Any = exc.text  # a Text: rendered in the office's language by handle_errors
+            if exc.param:
+                raise click.BadParameter(text, param_hint=f"'{exc.param}'") from None
+            raise usage_error(text) from None
 
-    def reader(self) -> Actor | None:
-        """The actor for a read that shows what they may do (``case show``); None
-        when this login is nobody's and no one is named: reading needs no person."""
-        from torchflow.service.people.lookup import acting
+    def _invoke(self, name: str, params: dict[str, Any], extra: dict[str, Any]) -> Any:
+        from torchflow.api.invoke import Caller, invoke, prepare
+        from torchflow.api.operations import OPERATIONS
+        from torchflow.api.values import encode
 
-        if self._actor is None:
-            self._actor = acting(self.app, os_login(), self.user, required=False)
-        return self._actor
-
-    def require(self, action: str) -> Actor:
-        """The actor, if the permissions table lets them do ``action``; the real
-        person's roles count when an admin acts as someone else."""
-        from torchflow.domain.permissions import require
-
-        actor = self.actor()
-        if actor.entered_by is None:
-            require(action, actor.handle, actor.roles)
-        # else: only an admin may act as another, and admins may administer.
-        return actor
+        login = os_login()
+        caller = Caller(auth=f"os:{login}", login=login, requested=self.user)
+        given = {k: encode(v) for k, v in params.items() if v is not None}
+        return invoke(lambda: self.app, caller, name, prepare(OPERATIONS[name], given),
+                      settings=self.settings, extra=extra)
 
     def emit(self, data: Any, text: Callable[[Any], Shown] | Shown) -> None:
         """``data`` as JSON, or ``text`` (made from it) in the office's language."""
@@ -127,19 +173,19 @@ class Env:
         # A message in the data (why a transition is blocked) reads as the text would.
         return self.tr(value) if isinstance(value, Renderable) else str(value)
 
-    def emit_page(self, page: Page, columns: Sequence[tuple[str, str]],
+    def emit_page(self, page: dict[str, Any], columns: Sequence[tuple[str, str]],
                   shown: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
-        """A list that may be cut: the JSON says total, limit and offset; the text
-        (each row ``shown``: codes as the reader knows them) says when rows were
-        left out and how to see them."""
+        """A list that may be cut (``items``, ``total``, ``limit``, ``offset``): the
+        JSON says them all; the text (each row ``shown``: codes as the reader knows
+        them) says when rows were left out and how to see them."""
         if self.as_json:
-            self.emit({"items": list(page), "total": page.total, "limit": page.limit,
-                       "offset": page.offset}, "")
+            self.emit(page, "")
             return
-        click.echo(table([shown(r) for r in page] if shown else page, columns, self.tr))
-        if page.offset or len(page) < page.total:
+        rows = page["items"]
+        click.echo(table([shown(r) for r in rows] if shown else rows, columns, self.tr))
+        if page["offset"] or len(rows) < page["total"]:
             click.echo(self.tr(_("{shown} of {total} shown; use --limit / --offset",
-                                 shown=len(page), total=page.total)))
+                                 shown=len(rows), total=page["total"])))
 
     def close(self) -> None:
         if self._app is not None:
@@ -172,38 +218,84 @@ def code(value: str | None) -> Text | None:
 
 
 class Names:
-    """Codes of the workflow files as the reader knows them (``term``): titles in
-    Chinese, codes in English. A code the files do not know shows as it is."""
+    """Codes of the workflow files as the reader knows them (``term``: titles in
+    Chinese, codes in English), from ``office.names``: the same words embedded
+    and through the server. A code the files do not know shows as it is."""
 
-    def __init__(self, specs: Mapping[str, WorkflowSpec]) -> None:
-        self.specs = specs
+    def __init__(self, words: Mapping[str, Any]) -> None:
+        self.words = words  # workflow -> its names (service/workflows/definitions.names_view)
+
+    def _of(self, workflow: str, kind: str, code: str | None) -> Any:
+        found = self.words.get(workflow, {}).get(kind, {})
+        return found.get(code) if code is not None else None
 
     def workflow(self, workflow: str) -> Label | str:
-        spec = self.specs.get(workflow)
-        return spec.term if spec is not None else workflow
+        found = self.words.get(workflow)
+        return _label(found["term"]) if found else workflow
+
+    def workflow_label(self, workflow: str) -> Label | None:
+        """Its title in the reader's language (None: a workflow the files do not know)."""
+        found = self.words.get(workflow)
+        return _label(found["label"]) if found else None
+
+    def of_key(self, key: str) -> str:
+        """The workflow whose cases have keys like ``key`` (PI-2026-0001), or ""."""
+        prefix = str(key).split("-", 1)[0]
+        return next((w for w, found in self.words.items() if found["key_prefix"] == prefix), "")
 
     def state(self, workflow: str, state: str | None) -> Label | str | None:
-        spec = self.specs.get(workflow)
-        found = spec.states.get(state) if spec is not None and state else None
-        return found.term if found is not None else state
+        found = self._of(workflow, "states", state)
+        return _label(found["term"]) if found else state
+
+    def state_label(self, workflow: str, state: str | None) -> Label | None:
+        found = self._of(workflow, "states", state)
+        return _label(found["label"]) if found else None
 
     def field(self, workflow: str, name: str) -> Label | str:
-        spec = self.specs.get(workflow)
-        found = spec.fields.get(name) if spec is not None else None
-        return found.term if found is not None else name
+        found = self._of(workflow, "fields", name)
+        return _label(found["term"]) if found else name
 
     def value(self, workflow: str, name: str, value: Any) -> Any:
-        spec = self.specs.get(workflow)
-        found = spec.fields.get(name) if spec is not None else None
-        if found is not None and found.type == "choice" and isinstance(value, str):
-            return found.option(value).term
+        found = self._of(workflow, "fields", name)
+        if found is not None and found.get("choices") is not None and isinstance(value, str):
+            choice = found["choices"].get(value)
+            return _label(choice) if choice else value
         return value
 
     def trigger(self, workflow: str, trigger: str | None) -> Label | str | None:
-        spec = self.specs.get(workflow)
-        found = next((t for t in spec.transitions if t.trigger == trigger), None) \
-            if spec is not None else None
-        return found.term if found is not None else trigger
+        found = self._of(workflow, "transitions", trigger)
+        return _label(found) if found else trigger
+
+
+def _label(pair: Sequence[str]) -> Label:
+    return Label(pair[0], pair[1])
+
+
+class ServerRoles(Mapping[str, Label]):
+    """The office's names of its roles as the server has them (roles.toml there),
+    asked for only when a role is shown."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self._found: dict[str, Label] | None = None
+
+    def _roles(self) -> dict[str, Label]:
+        if self._found is None:
+            roles = self.env.words().get("roles", {})
+            self._found = {code: _label(pair) for code, pair in roles.items()}
+        return self._found
+
+    def __getitem__(self, code: str) -> Label:
+        return self._roles()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._roles())
+
+    def __len__(self) -> int:
+        return len(self._roles())
+
+    def __bool__(self) -> bool:
+        return True  # asked for when a role is shown, not when a Translator is made
 
 
 def usage_error(text: Text) -> click.UsageError:
@@ -212,27 +304,31 @@ def usage_error(text: Text) -> click.UsageError:
     return click.UsageError(text)  # type: ignore[arg-type]
 
 
-def office_translator(env: Env | None) -> Translator:
-    """The Translator of the office's locale with its role names; the default
-    locale's when there is no Env yet or its config cannot be read (the error
-    about that config is then said in the default language)."""
+def office_translator(env: Env | None, language: str | None = None) -> Translator:
+    """The Translator of the office's locale with its role names: ``language``
+    the server said (client mode: its roles asked of it when shown), else the
+    config's; the default locale's when there is no Env yet or its config cannot
+    be read (the error about that config is then said in the default language)."""
     from torchflow.config import OfficeSettings
     from torchflow.errors import TorchflowError
 
+    if env is not None and language is not None:
+        return translator(language).with_roles(ServerRoles(env))
     try:
         if env is None:
             raise LookupError
         settings = env.settings
     except (TorchflowError, LookupError):
         return translator(OfficeSettings.locale)
-    from torchflow.domain.loader import load_roles
-    from torchflow.domain.vocabulary import labels
-
-    tr = translator(settings.office.locale)
     try:
-        return tr.with_roles(labels(load_roles(settings.workflows_dir)))
+        client = env.client
     except TorchflowError:
-        return tr  # a broken roles.toml is `workflow validate`'s to report
+        client = None  # the error about it is said in the config's language
+    if client is not None:  # nothing heard from the server yet
+        return translator(settings.office.locale).with_roles(ServerRoles(env))
+    from torchflow.domain.loader import office_translator as of_office
+
+    return of_office(settings.office.locale, settings.workflows_dir)
 
 
 def os_login() -> str:

@@ -24,15 +24,16 @@ from torchflow.cli.context import (
     office_translator,
     usage_message,
 )
-from torchflow.cli.db import db
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
 from torchflow.cli.person_away import COMMANDS as PERSON_AWAY
 from torchflow.cli.report import report
 from torchflow.cli.scheduler import scheduler
+from torchflow.cli.serve import serve
 from torchflow.cli.sheets import export, feed_token, import_
 from torchflow.cli.single import agenda, demo, init
 from torchflow.cli.task import task
+from torchflow.cli.token import token
 from torchflow.cli.workflow import workflow
 from torchflow.i18n import _
 
@@ -58,8 +59,9 @@ class TorchflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         # A subcommand unknown is found before the group's callback makes the Env.
-        with handle_errors(lambda: office_translator(
-                ctx.find_object(Env) or Env(ctx.params.get("config_path"), None, False))):
+        # The Env's language: in client mode, the server's once it has answered.
+        with handle_errors(lambda: (
+                ctx.find_object(Env) or Env(ctx.params.get("config_path"), None, False)).tr):
             return super().invoke(ctx)
 
 
@@ -126,7 +128,7 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, channel, scheduler,
-                audit, calendar, replan, import_, export, report, db):
+                audit, calendar, replan, import_, export, report, token, serve):
     cli.add_command(command)
 person.add_command(feed_token)
 for command in PERSON_AWAY:  # person away|back|notify

@@ -38,10 +38,8 @@ def list_(env: Env, status: str | None, recipient: str | None, limit: int, offse
     Example:
       torchflow notice list --status dead
     """
-    from torchflow.service.delivery import ledger as notices
-
-    page = notices.list_notices(env.app, status=status, recipient=recipient, limit=limit,
-                                offset=offset)
+    page = env.call("notice.list", status=status, recipient=recipient, limit=limit,
+                    offset=offset)
     env.emit_page(page, [(N_("ID"), "id"), (N_("KIND"), "kind"), (N_("STATUS"), "status"),
                          (N_("TO"), "to"), (N_("CHANNEL"), "channel"), (N_("TRIES"), "attempts"),
                          (N_("SUBJECT"), "subject"), (N_("REASON"), "reason")],
@@ -66,19 +64,16 @@ def retry(env: Env, notice_id: int | None, all_dead: bool, recipient: str | None
       torchflow notice retry 17
       torchflow notice retry --all-dead --channel webhook
     """
-    from torchflow.service.delivery import ledger as notices
-
-    env.require("notice.retry")
     filtered = recipient or kind or channel
     if (notice_id is None) == (not all_dead):
         raise usage_error(_("give a NOTICE_ID or --all-dead, not both"))
     if notice_id is not None and filtered:
         raise usage_error(_("--to, --kind and --channel go with --all-dead"))
     if notice_id is not None:
-        result = notices.retry(env.app, notice_id)
+        result = env.call("notice.retry", notice_id=notice_id)
     else:
-        result = notices.retry_dead(env.app, recipient=recipient, kind=kind, channel=channel)
-    env.emit({"ids": list(result.ids), "count": result.count},
+        result = env.call("notice.retry_dead", recipient=recipient, kind=kind, channel=channel)
+    env.emit(result,
              lambda r: _("{n} notice(s) queued again: {ids}", n=r["count"],
                          ids=", ".join(f"#{i}" for i in r["ids"]))
              if 0 < r["count"] <= 20 else _("{n} notice(s) queued again", n=r["count"]))

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from torchflow.channels import CHANNEL_TYPES
-from torchflow.cli.context import Env, code, pass_env, table, usage_error
+from torchflow.cli.context import Env, Names, code, pass_env, table
 from torchflow.cli.params import LIMIT, OFFSET, Choice
 from torchflow.i18n import N_, Listing, Role, Text, _
 
@@ -72,12 +72,9 @@ def add(env: Env, handle: str, name: str, email: str, roles: tuple[str, ...],
       torchflow person add wang.li --name "Wang Li" --email wang.li@zone.gov.cn \\
           --role coordinator --login wangli
     """
-    from torchflow.service.people import staff as people
-
-    env.require("person.add")
-    result = people.add_person(env.app, handle, name=name, email=email, roles=list(roles),
-                               channel=channel, address=address, logins=list(logins),
-                               ids=_ids(wecom_id, mobile, feishu_id))
+    result = env.call("person.add", handle=handle, name=name, email=email, roles=list(roles),
+                      channel=channel, address=address, logins=list(logins),
+                      ids=_ids(wecom_id, mobile, feishu_id) or None)
     env.emit(result, lambda r: _("added {handle} ({roles})", handle=r["handle"],
                                  roles=roles_of(r["roles"]) or _("no roles")))
 
@@ -115,28 +112,13 @@ def edit(env: Env, handle: str, name: str | None, email: str | None, channel: st
       torchflow person edit wang.li --add-role admin --login wangli
       torchflow person edit wang.li --new-feed-token
     """
-    from torchflow.service.followups import feeds
-    from torchflow.service.people import staff as people
-
-    ids = _ids(wecom_id, mobile, feishu_id)
-    details = any((name is not None, email is not None, channel, address is not None,
-                   add_roles, remove_roles, add_logins, remove_logins, ids))
-    if not details and not new_feed_token:
-        raise usage_error(_("nothing to change; give e.g. --email or --add-role"))
-    if add_roles or remove_roles:
-        env.require("person.roles")
-    if details:
-        env.require("person.edit")
-    if new_feed_token and env.actor().handle != handle:
-        env.require("person.feed_token")
-    result = people.edit_person(
-        env.app, handle, name=name, email=email, channel=channel, address=address,
-        add_roles=list(add_roles), remove_roles=list(remove_roles),
-        add_logins=list(add_logins), remove_logins=list(remove_logins),
-        ids=ids) if details else {
-        "handle": handle}
-    if new_feed_token:
-        result = {**result, "feed_file": feeds.rotate_token(env.app, handle)["file"]}
+    result = env.call("person.edit", handle=handle, name=name, email=email, channel=channel,
+                      address=address, add_roles=list(add_roles) or None,
+                      remove_roles=list(remove_roles) or None,
+                      add_logins=list(add_logins) or None,
+                      remove_logins=list(remove_logins) or None,
+                      ids=_ids(wecom_id, mobile, feishu_id) or None,
+                      new_feed_token=new_feed_token or None)
     env.emit(result, lambda r: _("changed {handle}; feed file {file}", handle=r["handle"],
                                  file=r["feed_file"]) if "feed_file" in r
              else _("changed {handle}", handle=r["handle"]))
@@ -154,12 +136,7 @@ def deactivate(env: Env, handle: str, handover_to: str | None) -> None:
     Example:
       torchflow person deactivate wang.li --handover-to zhao.min
     """
-    from torchflow.service.people import staff as people
-
-    actor = env.require("person.deactivate")
-    if handover_to:
-        env.require("person.handover")
-    result = people.set_active(env.app, handle, False, handover_to=handover_to, actor=actor)
+    result = env.call("person.deactivate", handle=handle, handover_to=handover_to)
     env.emit(result, _("deactivated {handle} (work moved to {other})", handle=handle,
                        other=handover_to) if handover_to
              else _("deactivated {handle}", handle=handle))
@@ -175,10 +152,8 @@ def reactivate(env: Env, handle: str) -> None:
     Example:
       torchflow person reactivate wang.li
     """
-    from torchflow.service.people import staff as people
-
-    env.require("person.reactivate")
-    env.emit(people.set_active(env.app, handle, True), _("reactivated {handle}", handle=handle))
+    env.emit(env.call("person.reactivate", handle=handle),
+             _("reactivated {handle}", handle=handle))
 
 
 @person.command("show")
@@ -192,9 +167,7 @@ def show(env: Env, handle: str) -> None:
     Example:
       torchflow person show wang.li
     """
-    from torchflow.service.people import staff as people
-
-    env.emit(people.show_person(env.app, handle), lambda v: render_person(v, env))
+    env.emit(env.call("person.show", handle=handle), lambda v: render_person(v, env))
 
 
 def render_person(v: dict[str, Any], env: Env) -> str:
@@ -239,10 +212,8 @@ def platform_ids_of(ids: dict[str, str]) -> Listing | None:
                    for k, i in ids.items())
 
 
-def _case_state(row: dict[str, Any], names: Any) -> Any:
-    prefix = str(row.get("key", "")).split("-", 1)[0]
-    w = next((s.name for s in names.specs.values() if s.key_prefix == prefix), "")
-    return names.state(w, row.get("state"))
+def _case_state(row: dict[str, Any], names: Names) -> Any:
+    return names.state(names.of_key(str(row.get("key", ""))), row.get("state"))
 
 
 @person.command("roles")
@@ -254,17 +225,10 @@ def roles_(env: Env) -> None:
     Example:
       torchflow person roles
     """
-    from torchflow.domain.permissions import PERMISSIONS
+    from torchflow.domain.permissions import ADMIN
 
-    PERMISSION_ROLES = {r for r, _w in PERMISSIONS.values()}
-
-    rows = [{"action": a, "role": r, "what": w} for a, (r, w) in PERMISSIONS.items()]
-    rows.append({"action": "case.edit", "role": N_("owner, assignees or admin"),
-                 "what": N_("set a case's fields, add notes (`case set`, `case note`)")})
-    rows.append({"action": "case.advance", "role": N_("as the workflow says"),
-                 "what": N_("fire a transition (its `roles` in the workflow file)")})
-    env.emit(rows, lambda r: table(
-        [{**row, "role": Role(row["role"]) if row["role"] in PERMISSION_ROLES
+    env.emit(env.call("person.roles"), lambda r: table(
+        [{**row, "role": Role(row["role"]) if row["role"] == ADMIN
           else Text(row["role"]), "what": Text(row["what"])} for row in r],
         [(N_("ACTION"), "action"), (N_("ROLE"), "role"), (N_("WHAT"), "what")], env.tr))
 
@@ -280,9 +244,7 @@ def list_(env: Env, limit: int, offset: int) -> None:
     Example:
       torchflow person list
     """
-    from torchflow.service.people import staff as people
-
-    env.emit_page(people.list_people(env.app, limit=limit, offset=offset), PEOPLE_COLUMNS,
+    env.emit_page(env.call("person.list", limit=limit, offset=offset), PEOPLE_COLUMNS,
                   lambda r: {**r, "roles": roles_of(r["roles"]), "channel": code(r["channel"])})
 
 
@@ -298,16 +260,9 @@ def handover(env: Env, old: str, new: str, deactivate: bool) -> None:
     Example:
       torchflow person handover wang.li zhao.min --deactivate
     """
-    from torchflow.service.people import handover as people
-
-    actor = env.require("person.handover")
-    if deactivate:
-        env.require("person.deactivate")
-    result = people.handover(env.app, actor, old, new, deactivate=deactivate)
-    data = {"from": result.giver, "to": result.taker, "cases": result.cases,
-            "tasks": result.tasks, "notices": result.notices, "in_flight": result.in_flight}
+    data = env.call("person.handover", handle=old, to=new, deactivate=deactivate)
     moved = _("{old} -> {new}: {cases} case(s), {tasks} task(s), {notices} pending notice(s) "
-              "moved", old=result.giver, new=result.taker, cases=result.cases,
-              tasks=result.tasks, notices=result.notices)
+              "moved", old=data["from"], new=data["to"], cases=data["cases"],
+              tasks=data["tasks"], notices=data["notices"])
     env.emit(data, _("{moved} ({n} being sent: moved if that send fails)", moved=moved,
-                     n=result.in_flight) if result.in_flight else moved)
+                     n=data["in_flight"]) if data["in_flight"] else moved)

@@ -4,9 +4,7 @@ torchflow/reports/'s."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -45,44 +43,17 @@ def report() -> None:
     """
 
 
-def _filters(env: Env, start: date | None, end: date | None, period: str | None,
-             workflow: str | None, owner: str | None, **extra: Any) -> Any:
-    from torchflow.domain.periods import resolve
-    from torchflow.service.reports.snapshot import Filters
-
-    app = env.app
-    span = resolve(period, start, end, app.calendar.local_date(app.now()))
-    return Filters(period=span, workflow=workflow, owner=owner, **extra)
-
-
 def _run(env: Env, name: str, csv_path: str | None, xlsx_path: str | None,
-         chart_path: str | None, filters: Any) -> None:
-    from torchflow.reports import export
-    from torchflow.service.reports.registry import english, run
+         chart_path: str | None, **filters: Any) -> None:
+    """The report's figures as text (or JSON), and each file asked for. A file is
+    drawn from the same figures by the server (or this process), one call each."""
+    from torchflow.reports.export import text
 
-    doc = run(env.app, name, filters)
-    with _extra():
-        if chart_path:
-            from torchflow.reports.charts import draw
-
-            draw(doc, chart_path, english(env.app))
-        if csv_path:
-            export.write_csv(doc, csv_path)
-        if xlsx_path:
-            export.write_xlsx(doc, xlsx_path)
-    env.emit(doc, export.text)
-
-
-@contextmanager
-def _extra() -> Iterator[None]:
-    """matplotlib, Jinja2 and XlsxWriter come with the ``reports`` extra."""
-    try:
-        yield
-    except ModuleNotFoundError as exc:
-        from torchflow.errors import InvalidInput
-
-        raise InvalidInput(_("{module} is not installed; pip install 'torchflow[reports]'",
-                             module=exc.name)) from None
+    doc = env.call("report.run", name=name, **filters)
+    for fmt, path in (("chart", chart_path), ("csv", csv_path), ("xlsx", xlsx_path)):
+        if path:
+            env.call("report.file", name=name, format=fmt, out=path, **filters)
+    env.emit(doc, text)
 
 
 @report.command()
@@ -98,7 +69,7 @@ def outcomes(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: 
     Example:
       torchflow report outcomes --period 2026 --by quarter --xlsx outcomes.xlsx
     """
-    _run(env, "outcomes", csv_path, xlsx_path, chart_path, _filters(env, by=by, **span))
+    _run(env, "outcomes", csv_path, xlsx_path, chart_path, by=by, **span)
 
 
 @report.command()
@@ -112,7 +83,7 @@ def pipeline(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: 
     Example:
       torchflow report pipeline --period 2026Q4 --workflow project_introduction
     """
-    _run(env, "pipeline", csv_path, xlsx_path, chart_path, _filters(env, **span))
+    _run(env, "pipeline", csv_path, xlsx_path, chart_path, **span)
 
 
 @report.command()
@@ -128,7 +99,7 @@ def stages(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: st
     Example:
       torchflow report stages --period 2026 --cases 5 --chart stages.png
     """
-    _run(env, "stages", csv_path, xlsx_path, chart_path, _filters(env, cases=slowest, **span))
+    _run(env, "stages", csv_path, xlsx_path, chart_path, cases=slowest, **span)
 
 
 @report.command()
@@ -142,7 +113,7 @@ def compliance(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path
     Example:
       torchflow report compliance --period 2026-11 --csv compliance.csv
     """
-    _run(env, "compliance", csv_path, xlsx_path, chart_path, _filters(env, **span))
+    _run(env, "compliance", csv_path, xlsx_path, chart_path, **span)
 
 
 @report.command()
@@ -158,7 +129,7 @@ def workload(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: 
     Example:
       torchflow report workload --days 5
     """
-    _run(env, "workload", csv_path, xlsx_path, chart_path, _filters(env, days=days, **span))
+    _run(env, "workload", csv_path, xlsx_path, chart_path, days=days, **span)
 
 
 @report.command()
@@ -176,9 +147,5 @@ def html(env: Env, out: str, **span: Any) -> None:
     Example:
       torchflow report html report-2026Q4.html --period 2026Q4
     """
-    from torchflow.reports.html import write
-    from torchflow.service.reports.registry import english, run_all
-
-    with _extra():
-        write(*run_all(env.app, _filters(env, **span)), out, english(env.app))
-    env.emit({"written": out}, _("HTML report written to {file}", file=out))
+    env.emit(env.call("report.html", out=out, **span),
+             _("HTML report written to {file}", file=out))

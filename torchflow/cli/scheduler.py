@@ -35,11 +35,10 @@ def run(env: Env) -> None:
     Example:
       torchflow --config /etc/torchflow/config.toml scheduler run
     """
-    from torchflow.scheduler import Service
-
+    env.local("scheduler run")
     gc.enable()
     _logging()
-    raise SystemExit(Service(env.app).run())
+    raise SystemExit(env.call("scheduler.run"))
 
 
 @scheduler.command("tick")
@@ -52,12 +51,10 @@ def tick(env: Env) -> None:
     Example:
       TORCHFLOW_NOW=2026-12-01T09:30:00+08:00 torchflow scheduler tick
     """
-    from torchflow.scheduler import tick_once
-
     _logging()
-    result = tick_once(env.app)
-    s, d = result.sweep, result.dispatch
-    env.emit(result.as_dict(),
+    result = env.call("scheduler.tick")
+    s, d = result["sweep"], result["dispatch"]
+    env.emit(result,
              _("swept {tasks} task(s): {notices} notice(s), {digests} digest(s); sent {sent}, "
-               "failed {failed}, dead {dead}", tasks=s.tasks, notices=s.notices,
-               digests=s.digests, sent=d.sent, failed=d.failed, dead=d.dead))
+               "failed {failed}, dead {dead}", tasks=s["tasks"], notices=s["notices"],
+               digests=s["digests"], sent=d["sent"], failed=d["failed"], dead=d["dead"]))

@@ -44,9 +44,7 @@ def template(env: Env, workflow: str, out: Path) -> None:
     Example:
       torchflow import template project_introduction matters.xlsx
     """
-    from torchflow.service.sheets import imports
-
-    result = imports.write_template(env.app, workflow, out)
+    result = env.call("import.template", workflow=workflow, out=out)
     env.emit(result, lambda r: _("wrote {file}: {n} columns for {workflow}; fill one row per "
                                  "matter under the hint row", file=r["file"],
                                  n=len(r["columns"]), workflow=env.names.workflow(r["workflow"])))
@@ -74,13 +72,11 @@ def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
     Example:
       torchflow --as wang.li import cases project_introduction matters.csv --dry-run
     """
-    from torchflow.service.sheets import imports
-
-    actor = env.actor()
-    with _progress(env.tr(_("importing"))) as progress:
-        result = imports.import_cases(env.app, actor, workflow, file, sheet=sheet,
-                                      dry_run=dry_run, skip_bad=skip_bad, progress=progress)
-    env.emit(result.view(), render_import)
+    with _progress(env.tr(_("importing"))) as progress:  # in this process only
+        result = env.call("import.cases", workflow=workflow, file=file, sheet=sheet,
+                          dry_run=dry_run or None, skip_bad=skip_bad,
+                          in_process={"progress": progress})
+    env.emit(result, render_import)
 
 
 def render_import(r: dict[str, Any]) -> Text:
@@ -132,11 +128,7 @@ def people_(env: Env, file: Path, dry_run: bool) -> None:
     Example:
       torchflow import people staff.csv
     """
-    from torchflow.service.sheets import imports
-
-    if not dry_run:
-        env.require("person.add")
-    result = imports.import_people(env.app, file, dry_run=dry_run)
+    result = env.call("import.people", file=file, dry_run=dry_run or None)
     env.emit(result, lambda r: _people_line(r))
 
 
@@ -184,10 +176,8 @@ def export_cases(env: Env, out: Path, workflow: str | None, state: str | None,
     Example:
       torchflow export cases matters.xlsx --workflow project_introduction
     """
-    from torchflow.service.sheets import exports
-
-    env.emit(exports.export_cases(env.app, out, workflow=workflow, state=state, owner=owner,
-                                  is_open=is_open), _exported)
+    env.emit(env.call("export.cases", out=out, workflow=workflow, state=state, owner=owner,
+                      is_open=is_open), _exported)
 
 
 @export.command("tasks")
@@ -205,10 +195,8 @@ def export_tasks(env: Env, out: Path, assignee: str | None, kind: str | None,
     Example:
       torchflow export tasks work.xlsx --status open --assignee wang.li
     """
-    from torchflow.service.sheets import exports
-
-    env.emit(exports.export_tasks(env.app, out, assignee=assignee, kind=kind, status=status,
-                                  workflow=workflow), _exported)
+    env.emit(env.call("export.tasks", out=out, assignee=assignee, kind=kind, status=status,
+                      workflow=workflow), _exported)
 
 
 @export.command("history")
@@ -223,9 +211,7 @@ def export_history(env: Env, out: Path, case_key: str | None, workflow: str | No
     Example:
       torchflow export history history.xlsx --case PI-2026-0001
     """
-    from torchflow.service.sheets import exports
-
-    env.emit(exports.export_history(env.app, out, case=case_key, workflow=workflow), _exported)
+    env.emit(env.call("export.history", out=out, case=case_key, workflow=workflow), _exported)
 
 
 @export.command("notices")
@@ -240,9 +226,7 @@ def export_notices(env: Env, out: Path, status: str | None, recipient: str | Non
     Example:
       torchflow export notices dead.csv --status dead
     """
-    from torchflow.service.sheets import exports
-
-    env.emit(exports.export_notices(env.app, out, status=status, recipient=recipient),
+    env.emit(env.call("export.notices", out=out, status=status, recipient=recipient),
              _exported)
 
 
@@ -261,12 +245,7 @@ def feed_token(env: Env, handle: str, rotate: bool) -> None:
     Example:
       torchflow person feed-token wang.li --new
     """
-    from torchflow.service.followups import feeds
-
-    # The token is a secret (whoever knows it reads the feed): one's own, or an admin.
-    if env.actor().handle != handle:
-        env.require("person.feed_token")
-    result = feeds.rotate_token(env.app, handle) if rotate else feeds.show_token(env.app, handle)
-    env.emit(result, lambda r: _("{handle}: feed file {file}", handle=r["handle"],
-                                 file=r["file"]) if r["file"]
-             else _("{handle} has no feed token yet; give one with --new", handle=r["handle"]))
+    result = env.call("person.feed_token_rotate" if rotate else "person.feed_token",
+                      handle=handle)
+    env.emit(result, lambda r: f"{r['handle']}: feed file {r['file']}" if r["file"]
+             else f"{r['handle']} has no feed token yet; give one with --new")

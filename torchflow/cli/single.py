@@ -28,20 +28,11 @@ def init(env: Env, admin: str | None) -> None:
       torchflow init
       torchflow init --admin wang.li
     """
-    from torchflow.cli.context import os_login
-    from torchflow.domain.identity import handle_from_login
-    from torchflow.service.people.checks import check_handle
-    from torchflow.service.people.staff import acting_admins, first_admin
-    from torchflow.store.migrate import upgrade
-
-    login = os_login()
-    handle = admin or handle_from_login(login)
-    check_handle(handle)  # before any table is made: nothing half-done
+    env.local("init")
     env.create = True
-    before, after = upgrade(env.app.db)
-    added = first_admin(env.app, handle, login, named=admin is not None)
-    result = {"database": env.app.db.engine.url.render_as_string(hide_password=True),
-              "before": before, "after": after, "admin": added["handle"] if added else None}
+    found = env.call("database.init", admin=admin)
+    before, after, added, login = found["before"], found["after"], found["admin"], found["login"]
+    result = {k: found[k] for k in ("database", "before", "after", "admin")}
     tr = env.tr
     if before is None:
         text = tr(_("created the torchflow tables (schema {schema})", schema=after))
@@ -53,8 +44,8 @@ def init(env: Env, admin: str | None) -> None:
     if added:
         text += "\n" + tr(_("first admin: {handle} (login {login}); add people with "
                             "`torchflow person add HANDLE --name NAME --login OSUSER`",
-                            handle=added["handle"], login=login))
-    elif (admins := acting_admins(env.app)) == []:
+                            handle=added, login=login))
+    elif (admins := found["admins"]) == []:
         text += "\n" + tr(_("no admin has a login yet (people from before logins): run "
                             "`torchflow init --admin HANDLE` to make HANDLE, with your login, "
                             "the admin"))
@@ -80,19 +71,13 @@ def agenda(env: Env, days: int, assignee: str | None, ics: Path | None) -> None:
       torchflow agenda --days 7 --assignee wang.li
       torchflow agenda --ics wang.li.ics --person wang.li --days 60
     """
-    from torchflow.service.followups import work as tasks
-
     if ics is not None:
-        from torchflow.service.followups import feeds
-
-        feeds.write_ics(ics, feeds.agenda_ics(env.app, person=assignee, days=days))
-        env.emit({"file": str(ics), "person": assignee, "days": days},
-                 _("wrote {file}: follow-ups of {person} due within {days} days", file=ics,
-                   person=assignee or _("everyone"), days=days))
+        result = env.call("task.agenda_ics", out=ics, person=assignee, days=days)
+        env.emit(result, _("wrote {file}: follow-ups of {person} due within {days} days",
+                           file=ics, person=assignee or _("everyone"), days=days))
         return
-
-    result = tasks.agenda(env.app, days=days, assignee=assignee)
-    env.emit(result, lambda r: render_agenda(r, env.tr))
+    env.emit(env.call("task.agenda", days=days, assignee=assignee),
+             lambda r: render_agenda(r, env.tr))
 
 
 def render_agenda(r: dict[str, Any], tr: Translator) -> str:

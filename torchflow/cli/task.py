@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import click
 
-from torchflow.cli.context import Env, code, pass_env, usage_error
+from torchflow.cli.context import Env, code, pass_env
 from torchflow.cli.params import DATE, ID, LIMIT, OFFSET, SPAN, Choice
 from torchflow.domain.status import TaskKind, choices
 from torchflow.i18n import N_, _
@@ -44,13 +44,8 @@ def list_(env: Env, mine: bool, assignee: str | None, due_within: timedelta | No
     Example:
       torchflow --as wang.li task list --mine --due-within 3d
     """
-    from torchflow.service.followups import work as tasks
-
-    if mine and assignee:
-        raise usage_error(_("--mine and --assignee exclude each other; use one"))
-    who = env.actor().handle if mine else assignee
-    page = tasks.list_tasks(env.app, assignee=who, due_within=due_within, overdue=overdue,
-                            kind=kind, limit=limit, offset=offset)
+    page = env.call("task.list", mine=mine, assignee=assignee, due_within=due_within,
+                    overdue=overdue, kind=kind, limit=limit, offset=offset)
     env.emit_page(page, TASK_COLUMNS, lambda r: {**r, "kind": code(r["kind"])})
 
 
@@ -65,9 +60,7 @@ def done(env: Env, task_id: int, note: str | None) -> None:
     Example:
       torchflow task done 42 --note "Called; land lease signed"
     """
-    from torchflow.service.followups import work as tasks
-
-    result = tasks.complete(env.app, env.actor(), task_id, note)
+    result = env.call("task.done", task_id=task_id, note=note)
     nxt = result["next"]
     env.emit(result, lambda r: _("task #{id} done; next due {due}", id=task_id,
                                  due=nxt["due_on"]) if nxt
@@ -87,9 +80,7 @@ def snooze(env: Env, task_id: int, to: date, reason: str) -> None:
     Example:
       torchflow task snooze 42 --to 2026-12-07 --reason "CEO abroad until Friday"
     """
-    from torchflow.service.followups import work as tasks
-
-    result = tasks.snooze(env.app, env.actor(), task_id, to, reason)
+    result = env.call("task.snooze", task_id=task_id, to=to, reason=reason)
     env.emit(result, lambda r: _("task #{id} now due {due}{note}", id=task_id, due=r["due_on"],
                                  note=r["note"]))
 
@@ -105,8 +96,6 @@ def reassign(env: Env, task_id: int, handle: str) -> None:
     Example:
       torchflow task reassign 42 zhao.min
     """
-    from torchflow.service.followups import work as tasks
-
-    result = tasks.reassign(env.app, env.actor(), task_id, handle)
+    result = env.call("task.reassign", task_id=task_id, handle=handle)
     env.emit(result, lambda r: _("task #{id} assigned to {handle}", id=task_id,
                                  handle=r["assignee"]))

@@ -9,7 +9,7 @@ import click
 
 from torchflow.cli.context import Env, code, pad, pairs, pass_env, table, usage_error
 from torchflow.cli.params import STATE_PAIR, Choice, Whole
-from torchflow.i18n import N_, Listing, Role, Text, Translator, _, ngettext_
+from torchflow.i18n import N_, Label, Listing, Role, Text, Translator, _, ngettext_
 
 
 @click.group()
@@ -32,13 +32,9 @@ def list_(env: Env) -> None:
     Example:
       torchflow workflow list
     """
-    from torchflow.service.workflows import definitions as workflows
-
-    rows = workflows.list_workflows(env.app)
     names = env.names
-    env.emit(rows, lambda r: table(
-        [{**row, "title": names.specs[row["name"]].label if row["name"] in names.specs
-          else row["title"]} for row in r],
+    env.emit(env.call("workflow.list"), lambda r: table(
+        [{**row, "title": names.workflow_label(row["name"]) or row["title"]} for row in r],
         [(N_("NAME"), "name"), (N_("VERSION"), "version"), (N_("STORED"), "stored_versions"),
          (N_("OPEN"), "open_cases"), (N_("TITLE"), "title")], env.tr))
 
@@ -55,25 +51,23 @@ def show(env: Env, name: str, version: int | None) -> None:
       torchflow workflow show project_introduction
       torchflow workflow show project_introduction --version 1
     """
-    from torchflow.service.workflows import definitions as workflows
-
-    spec = workflows.get_spec(env.app, name, version)
-    env.emit(workflows.spec_view(spec), lambda v: render_spec(v, spec, env.tr))
+    env.emit(env.call("workflow.show", name=name, version=version),
+             lambda v: render_spec(v, env.tr))
 
 
-def render_spec(v: dict[str, Any], spec: Any, tr: Translator) -> str:
-    initial = spec.states.get(v["initial"])
-    head = pairs({**v, "title": spec.label,
-                  "initial": initial.term if initial is not None else v["initial"]}, [
+def render_spec(v: dict[str, Any], tr: Translator) -> str:
+    initial = next((s for s in v["states"] if s["name"] == v["initial"]), None)
+    head = pairs({**v, "title": _named(v),
+                  "initial": Label(initial["title"] or v["initial"], v["initial"])
+                  if initial is not None else v["initial"]}, [
         (N_("Workflow"), "name"), (N_("Title"), "title"), (N_("Version"), "version"),
         (N_("Key prefix"), "key_prefix"), (N_("Starts in"), "initial")], tr)
-    fields = table([{**f, "type": code(f["type"]), "title": spec.fields[f["name"]].label}
-                    for f in v["fields"]],
+    fields = table([{**f, "type": code(f["type"]), "title": _named(f)} for f in v["fields"]],
                    [(N_("FIELD"), "name"), (N_("TYPE"), "type"), (N_("REQUIRED"), "required"),
                     (N_("TITLE"), "title")], tr)
     states = []
     for s in v["states"]:
-        label = tr(spec.states[s["name"]].label)
+        label = tr(Label(s["title"], s.get("title_en") or s["title"]))
         line = (_("{state} (terminal): {title}", state=s["name"], title=label) if s["terminal"]
                 else _("{state}: {title}", state=s["name"], title=label))
         states.append("  " + tr(line))
@@ -84,6 +78,12 @@ def render_spec(v: dict[str, Any], spec: Any, tr: Translator) -> str:
         [(N_("TRIGGER"), "trigger"), (N_("FROM"), "from"), (N_("TO"), "to"),
          (N_("REQUIRES"), "requires"), (N_("ROLES"), "roles")], tr)
     return "\n\n".join([head, fields, tr(_("States:")) + "\n" + "\n".join(states), moves])
+
+
+def _named(view: dict[str, Any]) -> Label:
+    """A workflow's or a field's title in the reader's language (``spec_view``)."""
+    title = view["title"] or view["name"]
+    return Label(title, view.get("title_en") or title)
 
 
 def describe_rule(view: dict[str, Any]) -> Text:
@@ -124,27 +124,32 @@ def validate(env: Env, files: tuple[Path, ...]) -> None:
       torchflow workflow validate
       torchflow workflow validate workflows/project_introduction.toml
     """
-    from torchflow.service.workflows import definitions as workflows
-
-    settings = env.settings
-    paths = list(files) or [settings.workflows_dir]
-    app = env.app if workflows.database_exists(settings.database_url) else None
-    found = workflows.validate_files(paths, workflows_dir=settings.workflows_dir, app=app)
+    found = env.call("workflow.validate", files=_definitions(env, files))
     if env.as_json:
-        env.emit({"files": found.files, "problems": list(found.errors),
-                  "warnings": list(found.warnings), "ok": not found.errors}, "")
+        env.emit(found, "")
     else:
         tr = env.tr
-        for problem in found.errors:
+        for problem in found["problems"]:
             click.echo(tr(_("error: {problem}", problem=problem)), err=True)
-        for warning in found.warnings:
+        for warning in found["warnings"]:
             click.echo(tr(_("warning: {warning}", warning=warning)), err=True)
         click.echo(tr(Listing([
-            ngettext_("{n} workflow", "{n} workflows", found.files),
-            ngettext_("{n} error", "{n} errors", len(found.errors)),
-            ngettext_("{n} warning", "{n} warnings", len(found.warnings))])))
-    if found.errors:
+            ngettext_("{n} workflow", "{n} workflows", found["files"]),
+            ngettext_("{n} error", "{n} errors", len(found["problems"])),
+            ngettext_("{n} warning", "{n} warnings", len(found["warnings"]))])))
+    if found["problems"]:
         raise SystemExit(1)
+
+
+def _definitions(env: Env, files: tuple[Path, ...]) -> list[Path] | None:
+    """The files to check. In client mode a folder given is sent as its *.toml
+    files (the server reads none of the client's folders)."""
+    if not files:
+        return None
+    if env.client is None:
+        return list(files)
+    return [f for path in files
+            for f in (sorted(path.glob("*.toml")) if path.is_dir() else [path])]
 
 
 @workflow.command("diagram")
@@ -160,10 +165,8 @@ def diagram(env: Env, name: str, fmt: str, version: int | None) -> None:
     Example:
       torchflow workflow diagram project_introduction --format mermaid > pi.mmd
     """
-    from torchflow.service.workflows import definitions as workflows
-
-    text = workflows.diagram(workflows.get_spec(env.app, name, version), fmt)
-    env.emit({"name": name, "format": fmt, "diagram": text}, text)
+    result = env.call("workflow.diagram", name=name, fmt=fmt, version=version)
+    env.emit(result, result["diagram"])
 
 
 @workflow.command("migrate")
@@ -196,14 +199,12 @@ def migrate(env: Env, name: str | None, to_version: int | None,
       torchflow workflow migrate project_introduction --to 2 --map negotiation=talks
       torchflow workflow migrate --revert PI-2026-0001
     """
-    from torchflow.service.workflows import version_moves as vm
-
+    tr = env.tr
     if revert_key:
         if name or to_version or pairs_ or case_key or dry_run or allow_terminal:
             raise usage_error(_("--revert KEY takes no NAME or other options; e.g. torchflow "
                                 "workflow migrate --revert PI-2026-0001"))
-        outcome = vm.revert(env.app, env.require("workflow.migrate"), revert_key)
-        env.emit(vm.outcome_view(outcome), lambda v: render_outcomes(v, env.tr))
+        env.emit(env.call("case.revert", key=revert_key), lambda v: render_outcomes(v, tr))
         return
     if not name or to_version is None:
         raise usage_error(_("give NAME and --to VERSION, e.g. torchflow workflow migrate "
@@ -211,17 +212,14 @@ def migrate(env: Env, name: str | None, to_version: int | None,
     mapping = dict(pairs_)
     if len(mapping) != len(pairs_):
         raise usage_error(_("--map names a state twice; map each old state once"))
-    actor = None if dry_run else env.require("workflow.migrate")
-    plan = vm.plan(env.app, name, to_version, mapping=mapping, case_key=case_key,
-                   allow_terminal=allow_terminal, store=not dry_run)
-    tr = env.tr
+    result = env.call("workflow.migrate", name=name, to_version=to_version, mapping=mapping,
+                      case_key=case_key, dry_run=dry_run or None,
+                      allow_terminal=allow_terminal or None)
     if dry_run:
-        env.emit(vm.plan_view(plan), lambda v: render_plan(v, tr))
+        env.emit(result, lambda v: render_plan(v, tr))
         return
-    assert actor is not None
-    outcomes = [vm.outcome_view(o) for o in vm.apply(env.app, actor, plan)]
-    env.emit({"workflow": name, "to_version": to_version, "cases": outcomes},
-             lambda v: render_outcomes(v, tr))
+    env.emit(result, lambda v: render_outcomes(v, tr))
+    outcomes = result["cases"]
     failed = [o for o in outcomes if not o["migrated"]]
     if failed:
         click.echo(tr(_("Error: {message}", message=_(

@@ -43,6 +43,7 @@ class EventRecord:
     scheme: str = LEGACY
     entered_by: str | None = None
     db_role: str | None = None
+    auth: str | None = None
 
 
 def scheme_for(key: bytes | None) -> str:
@@ -64,16 +65,18 @@ def event_hash(
     key: bytes | None = None,
     entered_by: str | None = None,
     db_role: str | None = None,
+    auth: str | None = None,
 ) -> str:
     """The legacy hash with no ``gseq`` and no ``key``; ``sha256-g`` with ``gseq``;
     ``hmac-sha256-g`` with both. ``entered_by`` and ``db_role`` (migration 0009)
-    are covered only when set, so every hash made before them is unchanged."""
+    and ``auth`` (0012) are covered only when set, so every hash made before them
+    is unchanged."""
     stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
     content: list[Any] = [prev_hash, case_key, seq, kind, actor, stamp, from_state, to_state, data]
     if gseq is not None:
         content.append(gseq)
-    who = {name: value for name, value in (("entered_by", entered_by), ("db_role", db_role))
-           if value is not None}
+    who = {name: value for name, value in (("entered_by", entered_by), ("db_role", db_role),
+                                           ("auth", auth)) if value is not None}
     if who:
         content.append(who)
     canonical = _canonical(content)
@@ -123,7 +126,7 @@ def recompute(case_key: str, prev: str, ev: EventRecord, key: bytes | None) -> s
     return event_hash(
         prev, case_key=case_key, seq=ev.seq, kind=ev.kind, actor=ev.actor, at=ev.at,
         from_state=ev.from_state, to_state=ev.to_state, data=ev.data, gseq=gseq, key=use,
-        entered_by=ev.entered_by, db_role=ev.db_role,
+        entered_by=ev.entered_by, db_role=ev.db_role, auth=ev.auth,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from torchflow.domain.graph import check_graph
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
 from torchflow.domain.state_rules import parse_states
-from torchflow.domain.vocabulary import fold
+from torchflow.domain.vocabulary import fold, labels
 from torchflow.domain.workflow import (
     FIELD_TYPES,
     PREVIOUS,
@@ -34,7 +34,8 @@ from torchflow.domain.workflow import (
     TransitionSpec,
     WorkflowSpec,
 )
-from torchflow.errors import WorkflowError
+from torchflow.errors import TorchflowError, WorkflowError
+from torchflow.i18n import Translator, translator
 
 _KEY_PREFIX = re.compile(r"[A-Z]{2,4}\Z")
 
@@ -133,6 +134,17 @@ def load_roles(directory: str | Path) -> dict[str, RoleSpec]:
     if not path.is_file():
         return {}
     return parse_roles(read_definition(path), str(path))
+
+
+def office_translator(locale: str, directory: str | Path) -> Translator:
+    """The Translator of ``locale`` naming roles as the office does (roles.toml
+    in ``directory``); without the names when that file is broken (it is
+    `workflow validate`'s to report)."""
+    tr = translator(locale)
+    try:
+        return tr.with_roles(labels(load_roles(directory)))
+    except TorchflowError:
+        return tr
 
 
 def parse_roles(text: str, path: str = ROLES_FILE) -> dict[str, RoleSpec]:

@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "person.feed_token": (ADMIN, N_("show or rotate another person's calendar feed token")),
     "person.absence": (ADMIN, N_("record or end another person's absence, or set how they are "
                        "told (`person away/back/notify`); one's own needs no role")),
+    "token.issue": (ADMIN, N_("issue a personal access token, or list or revoke another "
+                       "person's (`token create`, `token list`, `token revoke`)")),
     "act.as": (ADMIN, N_("act as another person (`--as`, TORCHFLOW_USER)")),
     "notice.retry": (ADMIN, N_("send a dead notice again (`notice retry`)")),
     "channel.test": (ADMIN, N_("send a test message by a channel (`channel test`)")),

@@ -14,6 +14,7 @@ database behind.
 
 from __future__ import annotations
 
+import copy
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not ex
 NO_TABLES = "the database has no torchflow tables yet; run `torchflow init` first"
 BUSY = "the database is busy (another torchflow is writing to it); try again in a moment"
 READ_OPTION = "torchflow_read"
+AUTH_INFO = "torchflow_auth"  # Connection.info key: how this transaction's caller was authenticated
 
 
 def make_engine(url: str, *, create: bool = False, busy_seconds: float = BUSY_SECONDS,
@@ -115,11 +117,21 @@ class Database:
                  **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, create=create, busy_seconds=busy_seconds,
                                   **engine_kwargs)
+        self.auth: str | None = None
+
+    def stamped(self, auth: str | None) -> Database:
+        """This database (the same engine and pool) for one caller: the events its
+        transactions write record ``auth``, how that caller was authenticated."""
+        view = copy.copy(self)
+        view.auth = auth
+        return view
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """All of it or none of it; database conflicts become a clear Conflict."""
         with self.errors(), self.engine.begin() as conn:
+            # Set on every transaction: the pooled connection outlives the caller.
+            conn.info[AUTH_INFO] = self.auth
             yield conn
 
     @contextmanager

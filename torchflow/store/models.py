@@ -251,6 +251,24 @@ CASES = Table(
     Index("ix_cases_owner_id", "owner_id"),
 )
 
+# Migration 0012: personal access tokens for the server's API. Only a SHA-256 of
+# the secret is kept (the secret is shown once); ``last_used_at`` is refreshed at
+# most once a minute.
+ACCESS_TOKENS = Table(
+    "access_tokens", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("people.id"), nullable=False),
+    Column("label", String(64), nullable=False, default=""),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(64), nullable=True),
+    Index("ix_access_tokens_person_id", "person_id"),
+)
+
 # Append-only history, hash-chained per case.
 EVENTS = Table(
     "case_events", METADATA,
@@ -275,6 +293,10 @@ EVENTS = Table(
     # SQLite). Both are in the hash only when set, so older chains verify unchanged.
     Column("entered_by", String(64), nullable=True),
     Column("db_role", String(64), nullable=True),
+    # Migration 0012: how the caller was authenticated (``os:LOGIN`` embedded,
+    # ``peer:LOGIN`` on the server's socket, ``token:ID``, ``proxy:USER``); in the
+    # hash only when set, as entered_by and db_role.
+    Column("auth", String(100), nullable=True),
     UniqueConstraint("case_id", "seq"),
     UniqueConstraint("gseq"),
 )

@@ -54,7 +54,7 @@ UNKEYED = (
 _EVENT_COLUMNS = (
     EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.at, EVENTS.c.from_state,
     EVENTS.c.to_state, EVENTS.c.data, EVENTS.c.prev_hash, EVENTS.c.hash, EVENTS.c.gseq,
-    EVENTS.c.scheme, EVENTS.c.entered_by, EVENTS.c.db_role,
+    EVENTS.c.scheme, EVENTS.c.entered_by, EVENTS.c.db_role, EVENTS.c.auth,
 )
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import extract, func, select
 
 from torchflow.domain.calendar import (
-    OFFICE,
     OFFICIAL,
     STATUTORY,
     OfficialSchedule,
@@ -34,12 +33,6 @@ HORIZON_DAYS = 395  # "the next ~13 months" of planning, listed by the check
 EXPECTED_FROM = (12, 1)
 
 EXAMPLE = "calendars/example-cn-2027.toml"  # the template; its year is changed
-
-MARKS = {"work": ".", "weekend": "-", "off": "H", "worked_weekend": "W",
-         "blackout": "B", "extra": "E"}
-LEGEND = ("H day off (holiday, day in lieu)  W worked weekend day  "
-          "B blackout  E extra working day  - weekend  . working day")
-
 
 def load_schedules(paths: Iterable[Path]) -> tuple[OfficialSchedule, ...]:
     """Read and check the ``[calendar] official`` files; one line per problem."""
@@ -145,27 +138,3 @@ def show(cal: WorkCalendar, year: int, month: int | None = None) -> dict[str, An
         kinds = {d.isoformat(): cal.day_kind(d) for d in days}
         out["months"].append({"month": m, "days": kinds})
     return out
-
-
-def render(data: dict[str, Any]) -> str:
-    """Month grids (Monday first) with one mark per day and the year's source."""
-    label = {OFFICIAL: "official (library)", OFFICE: "official (office file)",
-             STATUTORY: "ASSUMED"}[data["source"]]
-    lines = [f"{data['year']}: {label}: {data['detail']}", LEGEND]
-    for month in data["months"]:
-        lines += ["", _grid(data["year"], month["month"], month["days"])]
-    return "\n".join(lines)
-
-
-def _grid(year: int, month: int, kinds: dict[str, str]) -> str:
-    rows = [f"{monthly.month_name[month]} {year}".center(34).rstrip(),
-            " Mo   Tu   We   Th   Fr   Sa   Su"]
-    for week in monthly.Calendar().monthdatescalendar(year, month):
-        cells = []
-        for d in week:
-            if d.month != month:
-                cells.append("     ")
-            else:
-                cells.append(f"{d.day:>3}{MARKS[kinds[d.isoformat()]]} ")
-        rows.append("".join(cells).rstrip())
-    return "\n".join(rows)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Integer, Update, bindparam, insert, text, upd
 from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
 from torchflow.errors import ConfigError, Conflict, Refused
 from torchflow.service.cases.rows import CaseRow
+from torchflow.store.db import AUTH_INFO
 from torchflow.store.models import AUDIT_HEAD, CASES, EVENTS
 
 ENV_AUDIT_KEY = "TORCHFLOW_AUDIT_KEY"
@@ -132,7 +133,7 @@ def append_event(
     gseq, keyed_since = _next_gseq(session, key)
     event = NewEvent(case, kind=kind, actor=actor, at=at, data=data, from_state=from_state,
                      to_state=to_state, changes=changes, entered_by=entered_by)
-    bump, row = _chained(event, gseq, key, db_role(session))
+    bump, row = _chained(event, gseq, key, db_role(session), caller_auth(session))
     result = session.execute(_bump(frozenset(event.changes or {})), bump)
     if result.rowcount != 1:
         raise changed_since_read(case.key)
@@ -154,6 +155,12 @@ class NewEvent:
     to_state: str | None = None
     changes: dict[str, Any] | None = None
     entered_by: str | None = None
+
+
+def caller_auth(session: Connection) -> str | None:
+    """How the caller of this transaction was authenticated, as its edge stamped
+    it on the connection (``Database.stamped``); None for the scheduler and tests."""
+    return session.info.get(AUTH_INFO)
 
 
 def db_role(session: Connection) -> str | None:
@@ -184,9 +191,9 @@ def append_events(session: Connection, events: list[NewEvent]) -> None:
     first = last - len(events) + 1
     shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
     rows = []
-    role = db_role(session)
+    role, auth = db_role(session), caller_auth(session)
     for gseq, event in enumerate(events, start=first):
-        bump, row = _chained(event, gseq, key, role)
+        bump, row = _chained(event, gseq, key, role, auth)
         shapes.setdefault(frozenset(event.changes or {}), []).append(bump)
         rows.append(row)
     for shape, bumps in shapes.items():
@@ -197,8 +204,8 @@ def append_events(session: Connection, events: list[NewEvent]) -> None:
     _sign_head(session, key, keyed_since or first, last, rows[-1]["hash"])
 
 
-def _chained(event: NewEvent, gseq: int, key: bytes | None, role: str | None
-             ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _chained(event: NewEvent, gseq: int, key: bytes | None, role: str | None,
+             auth: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The guarded case update's parameters and the event row, hashed into the chain."""
     case = event.case
     seq = case.last_seq + 1
@@ -206,7 +213,7 @@ def _chained(event: NewEvent, gseq: int, key: bytes | None, role: str | None
     digest = event_hash(
         prev, case_key=case.key, seq=seq, kind=event.kind, actor=event.actor, at=event.at,
         from_state=event.from_state, to_state=event.to_state, data=event.data, gseq=gseq,
-        key=key, entered_by=event.entered_by, db_role=role,
+        key=key, entered_by=event.entered_by, db_role=role, auth=auth,
     )
     bump = {f"new_{name}": value for name, value in (event.changes or {}).items()}
     bump.update(case_id=case.id, read_version=case.version, new_version=case.version + 1,
@@ -214,7 +221,8 @@ def _chained(event: NewEvent, gseq: int, key: bytes | None, role: str | None
     row = {"case_id": case.id, "seq": seq, "kind": event.kind, "actor": event.actor,
            "at": event.at, "from_state": event.from_state, "to_state": event.to_state,
            "data": event.data, "prev_hash": prev, "hash": digest, "gseq": gseq,
-           "scheme": scheme_for(key), "entered_by": event.entered_by, "db_role": role}
+           "scheme": scheme_for(key), "entered_by": event.entered_by, "db_role": role,
+           "auth": auth}
     return bump, row
 
 

@@ -85,20 +85,25 @@ def resolve_actor(app: App, handle: str) -> Actor:
 
 
 @overload
-def acting(app: App, login: str, requested: str | None) -> Actor: ...
+def acting(app: App, login: str, requested: str | None, *, person: str | None = None
+           ) -> Actor: ...
 @overload
-def acting(app: App, login: str, requested: str | None, *, required: bool) -> Actor | None: ...
+def acting(app: App, login: str, requested: str | None, *, required: bool,
+           person: str | None = None) -> Actor | None: ...
 
 
-def acting(app: App, login: str, requested: str | None, *, required: bool = True
-           ) -> Actor | None:
-    """Who acts: the person of the OS ``login``, or (for an admin) the person
-    named with --as; domain/identity.py has the rules. Not ``required``: None for
-    a login that is nobody's when no one is named."""
+def acting(app: App, login: str, requested: str | None, *, required: bool = True,
+           person: str | None = None) -> Actor | None:
+    """Who acts: the person of the OS ``login`` (or, for a caller the server knows
+    by a token, ``person``), or (for an admin) the person named with --as;
+    domain/identity.py has the rules. Not ``required``: None for a login that is
+    nobody's when no one is named."""
     with app.db.read() as s:
-        real = _identity_person(s.execute(select(PEOPLE).join(
-            PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
-            PERSON_LOGINS.c.login == login)).first())
+        real_row = s.execute(select(PEOPLE).where(PEOPLE.c.handle == person)).first() \
+            if person is not None else s.execute(select(PEOPLE).join(
+                PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
+                PERSON_LOGINS.c.login == login)).first()
+        real = _identity_person(real_row)
         named = None
         if requested and real is not None and requested != real.handle:
             named = _identity_person(s.execute(

@@ -20,6 +20,7 @@ from torchflow.domain.loader import (
 )
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
+from torchflow.i18n import Label
 from torchflow.service.app import App
 from torchflow.service.workflows.registry import stored_problems
 from torchflow.store.models import CASES, PEOPLE
@@ -65,18 +66,19 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
     return {
         "name": spec.name,
         "title": spec.title,
+        "title_en": spec.title_en,
         "version": spec.version,
         "key_prefix": spec.key_prefix,
         "initial": spec.initial,
         "description": spec.description,
         "digest": spec.digest,
         "fields": [
-            {"name": f.name, "type": f.type, "title": f.title, "required": f.required,
-             "choices": list(f.choices), "unit": f.unit}
+            {"name": f.name, "type": f.type, "title": f.title, "title_en": f.title_en,
+             "required": f.required, "choices": list(f.choices), "unit": f.unit}
             for f in spec.fields.values()
         ],
         "states": [
-            {"name": s.name, "title": s.title, "terminal": s.terminal,
+            {"name": s.name, "title": s.title, "title_en": s.title_en, "terminal": s.terminal,
              "follow_ups": [rule_view(r) for r in s.rules]}
             for s in spec.states.values()
         ],
@@ -86,6 +88,40 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
             for t in spec.transitions
         ],
     }
+
+
+def names_view(app: App) -> dict[str, Any]:
+    """The office's names of its roles and of each workflow's codes (states,
+    fields and their choices, transitions), each as [Chinese, English]: what an
+    edge shows a code by (cli/context.Names), the same embedded and through the
+    server. ``term`` is how a refusal names it (the code in English), ``label``
+    its title in both languages."""
+    try:
+        roles = {code: _pair(role.term) for code, role in app.registry.roles().items()}
+    except TorchflowError:
+        roles = {}  # a broken roles.toml is `workflow validate`'s to report
+    return {"roles": roles,
+            "workflows": {name: _names(spec) for name, spec in app.registry.files().items()}}
+
+
+def _names(spec: WorkflowSpec) -> dict[str, Any]:
+    transitions: dict[str, list[str]] = {}
+    for t in spec.transitions:  # a trigger from several states: its first definition
+        transitions.setdefault(t.trigger, _pair(t.term))
+    return {
+        "term": _pair(spec.term), "label": _pair(spec.label), "key_prefix": spec.key_prefix,
+        "states": {code: {"term": _pair(s.term), "label": _pair(s.label)}
+                   for code, s in spec.states.items()},
+        "fields": {code: {"term": _pair(f.term),
+                          "choices": {o.name: _pair(o.term) for o in f.options}
+                          if f.type == "choice" else None}
+                   for code, f in spec.fields.items()},
+        "transitions": transitions,
+    }
+
+
+def _pair(label: Label) -> list[str]:
+    return [label.zh, label.en]
 
 
 def rule_view(rule: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ send to a platform without duplicate check began, and how many parts of a
 split notice were sent
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-09
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
