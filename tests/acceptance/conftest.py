@@ -36,13 +36,7 @@ def nobody_python() -> Path:
     venv = Path(f"/tmp/venv-nobody-{hashlib.sha256(purelib.encode()).hexdigest()[:8]}")
     python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", venv], check=True)
-        site = Path(subprocess.run([python, "-c", "import sysconfig; print("
-                                    "sysconfig.get_paths()['purelib'])"],
-                                   capture_output=True, text=True, check=True).stdout.strip())
-        # addsitedir also runs that folder's .pth files (the editable install's finder).
-        (site / "torchflow-tests.pth").write_text(
-            f"import site; site.addsitedir({purelib!r})\n", encoding="utf-8")
+        _make_venv(venv, purelib)
     # From "/", as the commands run: from the checkout, '' on sys.path would find
     # torchflow even when nobody cannot read the site-packages (a 0700 mktemp dir).
     probe = subprocess.run([RUNUSER, "-u", "nobody", "--", python, "-c", "import torchflow"],
@@ -50,3 +44,21 @@ def nobody_python() -> Path:
     if probe.returncode != 0:
         pytest.skip(f"nobody cannot import torchflow from {purelib}: {probe.stderr.strip()}")
     return python
+
+
+def _make_venv(venv: Path, purelib: str) -> None:
+    """The venv built beside its place and renamed into it: pytest-xdist's workers
+    may each make it at once, and a half-made venv is never seen."""
+    staging = Path(f"{venv}.{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", staging], check=True)
+    site = Path(subprocess.run([staging / "bin" / "python", "-c", "import sysconfig; print("
+                                "sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # addsitedir also runs that folder's .pth files (the editable install's finder).
+    (site / "torchflow-tests.pth").write_text(
+        f"import site; site.addsitedir({purelib!r})\n", encoding="utf-8")
+    try:
+        staging.rename(venv)
+    except OSError:  # another worker's venv got there first: use that one
+        shutil.rmtree(staging, ignore_errors=True)
