@@ -318,8 +318,9 @@ def amount_text(text: str, f: FieldSpec, column_unit: str = "") -> str | Text:
     m = _AMOUNT.match(t)
     if m is None or not m.group(1).strip("+-."):
         if _VAGUE.search(t) and any(ch.isdigit() for ch in t):
+            unit = " (" + f.unit + ")" if f.unit else ""
             return _("{value} is an estimate; write one figure{unit}", value=quoted(text),
-                     unit=f" ({f.unit})" if f.unit else "")
+                     unit=unit)
         return text
     number, word = m.group(1).replace(",", ""), m.group(2)
     try:

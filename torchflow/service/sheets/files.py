@@ -86,10 +86,11 @@ def _check_unpacked(path: Path, limits: SheetSettings) -> None:
                              file=path.name, reason=str(exc))) from None
     bound = int(limits.max_xlsx_mb * MB)
     if size > bound:
+        shown, most = format(size / MB, ",.1f"), format(limits.max_xlsx_mb, "g")
         raise InvalidInput(_(
             "'{file}' unpacks to {size} MB, more than {bound} MB, the bound of [sheets] "
             "max_xlsx_mb; save the sheet as .csv or split it", file=path.name,
-            size=f"{size / MB:,.1f}", bound=f"{limits.max_xlsx_mb:g}"))
+            size=shown, bound=most))
 
 
 def csv_encoding(path: Path) -> str:
