@@ -200,3 +200,53 @@ def test_a_staff_column_nothing_uses_is_refused_unless_skipped(cli: Cli, tmp_pat
     taken = [["账号", "姓名", "登录名", "角色"], ["wang.wu", "王五", "li.na", "专员"]]
     line = cli.refused("import", "people", staff_csv(tmp_path / "b.csv", taken))
     assert "login 'li.na' is li.na's already" in line
+
+
+def monthly_csv(path: Path, stage: str, extra: list[str]) -> Path:
+    """The next month's ledger: the hydrogen project's stage changed."""
+    header = [*FLAT, "企业联系人", "意向落地园区", "预计新增就业", "签约日期"]
+    rows = [[*ROWS[0][:6], stage, *ROWS[0][7:], *extra],
+            [*ROWS[1], "", "", "", ""], [*ROWS[2], "", "", "", ""]]
+    with path.open("w", encoding="gbk", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(header)
+        out.writerows(rows)
+    return path
+
+
+def test_a_changed_stage_moves_the_case_along_the_workflow_or_refuses_the_row(
+        cli: Cli, tmp_path: Path) -> None:
+    cli.ok("import", "cases", "project_introduction", office_xlsx(tmp_path / "台账.xlsx"),
+           "--ignore-unknown", as_="wang.li")
+    key = str(by_ref(cli)["氢燃料电池电堆项目"]["key"])
+    bare = monthly_csv(tmp_path / "三月.csv", "已签约", ["", "", "", ""])
+    line = cli.refused("import", "cases", "project_introduction", bare, "--ignore-unknown",
+                       as_="chen.jie")
+    assert line.startswith("error: row 2, column '当前阶段': cannot move from negotiation to "
+                           "signed: 'sign' needs contact_person, target_park, expected_jobs, "
+                           "signed_date first"), line
+    full = monthly_csv(tmp_path / "四月.csv", "已签约",
+                       ["李总 13800000000", "高新区氢能产业园", "300", "2026年3月2日"])
+    line = cli.refused("import", "cases", "project_introduction", full, "--ignore-unknown",
+                       as_="wang.li")
+    assert "'sign' may be done only by a person with role director" in line
+    dry = cli.ok("import", "cases", "project_introduction", full, "--ignore-unknown",
+                 "--dry-run", as_="chen.jie").out
+    assert "0 would be created, 1 would be updated, 2 unchanged" in dry
+    assert f"1 ({key}): negotiation -> signed by inspect, sign" in dry
+    assert cli.json("case", "show", key)["state"] == "negotiation"
+    cli.ok("import", "cases", "project_introduction", full, "--ignore-unknown", as_="chen.jie")
+    shown = cli.json("case", "show", key)
+    assert shown["state"] == "signed" and shown["fields"]["signed_date"] == "2026-03-02"
+    events = cli.json("case", "history", key)["events"]
+    moves = [e for e in events if e["kind"] == "advanced"]
+    assert [(e["from"], e["to"]) for e in moves] == [("negotiation", "site_inspection"),
+                                                   ("site_inspection", "signed")]
+    assert all(e["data"]["note"] == "imported from 四月.csv row 2" for e in moves)
+    assert cli.json("audit", "verify")["ok"] is True
+    again = cli.ok("import", "cases", "project_introduction", full, "--ignore-unknown",
+                   as_="chen.jie").out
+    assert "0 created, 0 updated, 3 unchanged" in again
+    back = monthly_csv(tmp_path / "五月.csv", "线索", ["", "", "", ""])
+    assert "no transition of 'project_introduction' leads from signed to lead" in cli.refused(
+        "import", "cases", "project_introduction", back, "--ignore-unknown", as_="chen.jie")

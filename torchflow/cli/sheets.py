@@ -85,10 +85,13 @@ def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
                           ignore_columns=list(ignore_columns) or None,
                           ignore_unknown=ignore_unknown or None,
                           in_process={"progress": progress})
-    env.emit(result, render_import)
+    env.emit(result, lambda r: render_import(r, env.names))
 
 
-def render_import(r: dict[str, Any]) -> Text:
+MOVES_SHOWN = 20
+
+
+def render_import(r: dict[str, Any], names: Any = None) -> Text:
     counts = {"file": r["file"], "created": r["created"], "updated": r["updated"],
               "unchanged": r["unchanged"]}
     text = (_("{file}: {created} would be created, {updated} would be updated, {unchanged} "
@@ -108,6 +111,16 @@ def render_import(r: dict[str, Any]) -> Text:
         lines.append(_("columns skipped: {columns}", columns=Listing(r["skipped_columns"])))
     if r.get("totals_rows"):
         lines.append(_("totals row(s) {rows} read past (合计)", rows=Listing(r["totals_rows"])))
+    w = r["workflow"]
+    for move in r.get("moves", [])[:MOVES_SHOWN]:
+        state = (lambda s: names.state(w, s)) if names else (lambda s: s)
+        trigger = (lambda t: names.trigger(w, t)) if names else (lambda t: t)
+        lines.append(_("{ref} ({key}): {from_state} -> {to_state} by {steps}", ref=move["ref"],
+                       key=move["key"], from_state=state(move["from"]),
+                       to_state=state(move["to"]),
+                       steps=Listing(trigger(t) for t in move["steps"])))
+    if len(r.get("moves", [])) > MOVES_SHOWN:
+        lines.append(_("... and {n} more stage changes", n=len(r["moves"]) - MOVES_SHOWN))
     for line in lines:
         text = _("{text}\n{line}", text=text, line=line)
     return text

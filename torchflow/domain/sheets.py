@@ -19,9 +19,10 @@ from itertools import zip_longest
 from typing import Any
 
 from torchflow.domain.field_values import DATE_MIN, coerce_value
+from torchflow.domain.guards import guard_problems
 from torchflow.domain.text import FIELD_TEXT_MAX, TITLE_MAX, check_line
 from torchflow.domain.vocabulary import fold, quoted, state_name
-from torchflow.domain.workflow import FieldSpec, WorkflowSpec
+from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput
 from torchflow.i18n import Listing, Text, _
 
@@ -419,6 +420,7 @@ class SheetRow:
     problems: list[RowProblem] = field(default_factory=list)
     opened_on: date | None = None
     note: str = ""
+    state_given: bool = False  # the sheet names a state (else the initial one, for a new case)
 
 
 @dataclass(frozen=True)
@@ -492,6 +494,7 @@ def read_row(
             state = state_name(spec, state)
         except InvalidInput:
             state = by_title.get(normal(state), state)
+    row.state_given = bool(values.get(STATE))
     if state in spec.states:
         row.state = state
     else:
@@ -555,6 +558,67 @@ def _suggested(f: FieldSpec, typed: str, problem: str | Text) -> str | Text:
     if not near:
         return problem
     return _("{problem}; did you mean {word}?", problem=problem, word=quoted(words[near[0]]))
+
+
+@dataclass(frozen=True)
+class Move:
+    """A re-imported row's new stage reached along the workflow: each transition
+    fired, and the state it leads to."""
+
+    steps: tuple[tuple[str, str], ...]  # (trigger, dest)
+
+
+def plan_move(spec: WorkflowSpec, state: str, previous: str | None, target: str,
+              fields: Mapping[str, Any], roles: Iterable[str]) -> Move | Text:
+    """The shortest way from ``state`` to ``target`` along the workflow's
+    transitions whose guards (required fields, roles) ``fields`` and ``roles``
+    meet; or, as a Text, why there is none: the first guard in the way, or no
+    way at all."""
+    roles = tuple(roles)
+    found = _shortest(spec, state, previous, target, lambda t: not guard_problems(
+        t, fields, roles, spec.fields))
+    if found is not None:
+        return Move(found)
+    where = _("from {state} to {target}", state=spec.states[state].term,
+              target=spec.states[target].term)
+    unguarded = _shortest(spec, state, previous, target, lambda t: True)
+    if unguarded is None:
+        return _("no transition of '{workflow}' leads {where}; move it with `torchflow case "
+                 "advance`, or give its present stage", workflow=spec.term, where=where)
+    at = state
+    for trigger, dest in unguarded:
+        transition = spec.transition(at, trigger)
+        problems = guard_problems(transition, fields, roles, spec.fields) if transition else []
+        if problems:
+            return _("cannot move {where}: {problem}", where=where,
+                     problem=Listing(problems, "clauses"))
+        at = dest
+    return _("cannot move {where}", where=where)
+
+
+def _shortest(spec: WorkflowSpec, state: str, previous: str | None, target: str,
+              passes: Any) -> tuple[tuple[str, str], ...] | None:
+    """Breadth first over (state, the state before it), so @previous resolves."""
+    start = (state, previous)
+    came: dict[tuple[str, str | None], tuple[tuple[str, str | None], str] | None] = {start: None}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        if node[0] == target and node != start:
+            steps: list[tuple[str, str]] = []
+            while (link := came[node]) is not None:
+                steps.append((link[1], node[0]))
+                node = link[0]
+            return tuple(reversed(steps))
+        for t in spec.transitions_from(node[0]):
+            dest = node[1] if t.dest == PREVIOUS else t.dest
+            if dest is None or dest not in spec.states or not passes(t):
+                continue
+            nxt = (dest, node[0])
+            if nxt not in came:
+                came[nxt] = (node, t.trigger)
+                queue.append(nxt)
+    return None
 
 
 _SHEET_NAME_BAD = str.maketrans({c: "_" for c in "[]:*?/\\"})

@@ -45,9 +45,10 @@ from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.vocabulary import quoted
 from torchflow.domain.workflow import WorkflowSpec
-from torchflow.errors import InvalidInput, Problems
+from torchflow.errors import InvalidInput, Problems, Refused
 from torchflow.i18n import Listing, Text, _
 from torchflow.service.app import App
+from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
     NewEvent,
     append_event,
@@ -55,7 +56,7 @@ from torchflow.service.cases.events import (
     insert_cases,
     next_keys,
 )
-from torchflow.service.cases.rows import CaseRow
+from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups import writer as followups
 from torchflow.service.people.checks import (
     check_channel,
@@ -92,13 +93,14 @@ class ImportResult:
     header_row: int = 1
     skipped_columns: list[str] = field(default_factory=list)
     totals_rows: list[int] = field(default_factory=list)  # 合计 rows read past
+    moves: list[dict[str, Any]] = field(default_factory=list)  # stages changed by the sheet
 
     def view(self) -> dict[str, Any]:
         return {"file": self.file, "workflow": self.workflow, "dry_run": self.dry_run,
                 "created": len(self.created), "updated": len(self.updated),
                 "unchanged": self.unchanged, "bad": self.bad, "bad_file": self.bad_file,
                 "header_row": self.header_row, "skipped_columns": self.skipped_columns,
-                "totals_rows": self.totals_rows}
+                "totals_rows": self.totals_rows, "moves": self.moves}
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,8 @@ def _import(
     result: ImportResult, spill: IO[bytes] | None, skip_bad: Path | None,
     progress: Callable[[int], Progress] | None,
 ) -> ImportResult:
-    header, bad_rows, good = _check(app, spec, path, layout, today, people, result, spill)
+    header, bad_rows, good = _check(app, actor, spec, path, layout, today, people, result,
+                                    spill)
     result.bad = len(bad_rows)
     if bad_rows and skip_bad is None:
         problems: list[str | Text] = list(sheets.summarise(
@@ -226,16 +229,24 @@ def _rows(app: App, spec: WorkflowSpec, path: Path, layout: Layout, result: Impo
 
 
 def _check(
-    app: App, spec: WorkflowSpec, path: Path, layout: Layout, today: date,
+    app: App, actor: Actor, spec: WorkflowSpec, path: Path, layout: Layout, today: date,
     people: dict[str, tuple[int, bool]], result: ImportResult, spill: IO[bytes] | None,
 ) -> tuple[sheets.Header, list[sheets.SheetRow], int]:
-    """Pass one: every row checked and classified; returns the bad rows and how
-    many good ones there are. The good rows, checked, go to ``spill`` a chunk at a
+    """Pass one: every row checked and classified (a changed stage decided: moved
+    along the workflow, or the row refused); returns the bad rows and how many
+    good ones there are. The good rows, checked, go to ``spill`` a chunk at a
     time, for pass two to write without reading the file again (memory stays flat)."""
     header, body = _rows(app, spec, path, layout, result)
     bad: list[sheets.SheetRow] = []
     good = 0
     for chunk in _chunks(_checked(spec, header, body, today, people)):
+        fine = [row for row in chunk if not row.problems]
+        with app.db.read() as s:
+            stored = _stored(s, spec.name, [r.external_ref for r in fine])
+            for row in fine:
+                case = stored.get(row.external_ref)
+                if case is not None:
+                    _classify(app, s, actor, case, row, people, result, header)
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
         good += len(ok)
@@ -243,17 +254,42 @@ def _check(
             row.cells = []  # kept only to write a bad row back out
         if spill is not None and ok:
             pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
-        with app.db.read() as s:
-            stored = _stored(s, spec.name, [r.external_ref for r in ok])
         for row in ok:
-            case = stored.get(row.external_ref)
-            if case is None:
+            if row.external_ref not in stored:
                 result.created.append(row.external_ref)
-            elif _changes(case, row, people, case_owner=_owner(case, people)):
-                result.updated.append(row.external_ref)
-            else:
-                result.unchanged += 1
     return header, bad, good
+
+
+def _classify(app: App, s: Connection, actor: Actor, case: CaseRow, row: sheets.SheetRow,
+              people: dict[str, tuple[int, bool]], result: ImportResult,
+              header: sheets.Header) -> None:
+    """A stored case's row: updated, moved, unchanged, or refused (a problem on the
+    row) when its new stage cannot be reached."""
+    spec = app.registry.by_id(s, case.workflow_version_id).spec
+    move = row_move(spec, case, row, actor)
+    if isinstance(move, Text):
+        row.problems.append(sheets.RowProblem(row.number, header.title_of(sheets.STATE, spec),
+                                              move))
+        return
+    if move is not None:
+        result.moves.append({"ref": row.external_ref, "key": case.key, "from": case.state,
+                             "to": row.state, "steps": [t for t, _d in move.steps]})
+    if move is not None or _changes(case, row, people, case_owner=_owner(case, people)):
+        result.updated.append(row.external_ref)
+    else:
+        result.unchanged += 1
+
+
+def row_move(spec: WorkflowSpec, case: CaseRow, row: sheets.SheetRow, actor: Actor
+             ) -> sheets.Move | Text | None:
+    """THE place a re-imported row's stage is decided: None when the sheet names no
+    other state; the transitions that reach it, each guard met by the case's fields
+    (with the row's) and the acting person's roles; or why the row is refused."""
+    if not row.state_given or row.state == case.state:
+        return None
+    values = {**case.fields, **row.fields}
+    return sheets.plan_move(spec, case.state, case.previous_state, row.state, values,
+                            actor.roles)
 
 
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
@@ -325,7 +361,7 @@ def _changes(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, b
              case_owner: str | None) -> dict[str, Any]:
     """What a re-imported row changes on its case: fields (a value the sheet
     leaves empty is left as stored), the title, the owner when the sheet names one.
-    The state is the case's own once imported: `case advance` moves it."""
+    A changed stage is ``row_move``'s to decide."""
     changed: dict[str, Any] = {}
     fields = {n: v for n, v in row.fields.items() if case.fields.get(n) != v}
     if fields:
@@ -348,6 +384,7 @@ def _write_chunk(
         case = stored.get(row.external_ref)
         if case is not None:
             _update(app, s, actor, spec, case, row, label, people, planner.now)
+            _move(app, s, actor, case.key, row, label, planner.now)
     if new:
         _create(s, actor, pinned, new, label, people, planner)
 
@@ -529,6 +566,27 @@ def _update(
     if "owner" in changed:
         taker = s.execute(select(PEOPLE).where(PEOPLE.c.handle == changed["owner"])).one()
         followups.move_work(app, s, taker, task_ids=followups.open_task_ids(s, case.id))
+
+
+def _move(app: App, s: Connection, actor: Actor, key: str, row: sheets.SheetRow, label: str,
+          now: datetime) -> None:
+    """The row's new stage reached, one transition at a time, each in the history
+    with the file and row (as `case advance` fires it, follow-ups and all). Decided
+    again on the case as it now stands, so a run finished after a stop moves on
+    from where it was."""
+    case = load_case(s, key)
+    pinned = app.registry.by_id(s, case.workflow_version_id)
+    move = row_move(pinned.spec, case, row, actor)
+    if move is None:
+        return
+    if isinstance(move, Text):  # changed since pass one checked it
+        raise Refused(_("{key}: {problem}", key=case.key, problem=move))
+    source = f"imported from {label} row {row.number}"
+    for trigger, _dest in move.steps:
+        dest = pinned.compiled.fire(case.state, case.previous_state, trigger)
+        fire_within(app, s, case, pinned.spec, actor, trigger, dest, now, source,
+                    dict(case.fields))
+        case = load_case(s, key)
 
 
 def _write_bad(app: App, out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
