@@ -250,3 +250,29 @@ def test_a_changed_stage_moves_the_case_along_the_workflow_or_refuses_the_row(
     back = monthly_csv(tmp_path / "五月.csv", "线索", ["", "", "", ""])
     assert "no transition of 'project_introduction' leads from signed to lead" in cli.refused(
         "import", "cases", "project_introduction", back, "--ignore-unknown", as_="chen.jie")
+
+
+def test_imported_matters_count_in_reports_at_their_real_dates(cli: Cli, tmp_path: Path) -> None:
+    rows = [*ROWS, ["4", "储能电站", "蓝海储能", "新能源", "主动来访", "5000", "已签约", "wang.li",
+                    "", "", "", ""]]  # signed, no date anywhere: imported, date unknown
+    path = tmp_path / "台账.csv"
+    with path.open("w", encoding="gbk", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(FLAT)
+        out.writerows(rows)
+    cli.ok("import", "cases", "project_introduction", path, "--ignore-unknown", as_="wang.li")
+
+    def signed(period: str) -> list[tuple[str, int, float]]:
+        [table] = [t for t in cli.json("report", "outcomes", "--period", period)["tables"]
+                   if t["workflow"] == "project_introduction"]
+        return [(r["period"], r["cases"], r["planned_investment"]) for r in table["rows"]
+                if r["state"] == "signed"]
+
+    assert signed("2025") == [("2025Q4", 1, 8000.0)]  # entered 2025-12-30, as the sheet says
+    assert signed("2026Q1") == []  # not in the quarter of the import, the undated one neither
+    # Stage times from the real entries (the lead from its 登记日期, 2026-02-10), not
+    # from the import; the undated signed matter has no stay to measure.
+    [table] = cli.json("report", "stages", "--period", "2026Q1")["tables"]
+    days = {r["code"]: (r["cases"], r["max"]) for r in table["rows"]
+            if r["workflow_code"] == "project_introduction"}
+    assert days == {"lead": (1, 12), "negotiation": (1, 33), "signed": (1, 41)}

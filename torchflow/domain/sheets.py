@@ -545,7 +545,25 @@ def read_row(
                        name=quoted(str(value))))
             continue
         row.fields[f.name] = value
+    if row.entered_on is None and row.state and not row.problems:
+        row.entered_on = _entered_from_dates(spec, row)
     return row
+
+
+def _entered_from_dates(spec: WorkflowSpec, row: SheetRow) -> date | None:
+    """A row with no entered-state date: a lead's registration day (登记日期), or a
+    milestone's own date column (签约日期 for 已签约: a date field titled as the
+    milestone or its state, with 日期), as reports should count it."""
+    if row.state == spec.initial and row.opened_on:
+        return row.opened_on
+    titles = {spec.states[row.state].title}
+    titles.update(m.title for m in spec.milestones if m.state == row.state)
+    for f in spec.fields.values():
+        if f.type == "date" and f.name in row.fields and any(
+                normal(f.title) == normal(t + "日期") for t in titles if t):
+            day = date.fromisoformat(str(row.fields[f.name]))
+            return day if day >= DATE_MIN else None
+    return None
 
 
 def _suggested(f: FieldSpec, typed: str, problem: str | Text) -> str | Text:

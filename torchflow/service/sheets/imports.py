@@ -507,6 +507,8 @@ def _create(
                   **({"opened_at": case.opened_at.isoformat()}
                      if case.opened_at != case.state_entered_at else {}),
                   **({"note": row.note} if row.note else {}),
+                  # No entry date in the sheet: reports count it in no period.
+                  **({"date_unknown": True} if row.entered_on is None else {}),
                   "planned": [{"rule": p.rule, "occurrence": p.occurrence,
                                "due_on": p.due_on.isoformat()} for p in planned]},
         ))
