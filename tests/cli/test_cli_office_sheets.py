@@ -268,8 +268,10 @@ def test_imported_matters_count_in_reports_at_their_real_dates(cli: Cli, tmp_pat
         return [(r["period"], r["cases"], r["planned_investment"]) for r in table["rows"]
                 if r["state"] == "signed"]
 
-    assert signed("2025") == [("2025Q4", 1, 8000.0)]  # entered 2025-12-30, as the sheet says
-    assert signed("2026Q1") == []  # not in the quarter of the import, the undated one neither
+    undated = ("imported, date unknown · 导入，日期不详", 1, 5000.0)
+    # entered 2025-12-30, as the sheet says; the undated one apart, in no period
+    assert signed("2025") == [("2025Q4", 1, 8000.0), undated]
+    assert signed("2026Q1") == [undated]  # none signed in the quarter of the import
     # Stage times from the real entries (the lead from its 登记日期, 2026-02-10), not
     # from the import; the undated signed matter has no stay to measure.
     [table] = cli.json("report", "stages", "--period", "2026Q1")["tables"]
