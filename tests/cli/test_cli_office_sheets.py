@@ -33,7 +33,7 @@ FLAT = [*UPPER[:2], "企业名称", "所属产业", *UPPER[4:]]  # a one-row hea
 TOTALS = ["合计", "", "", "", "", "163,000", "", "", "", "", "", ""]
 
 
-def office_xlsx(path: Path) -> Path:
+def office_xlsx(path: Path, rows: list[list[str]] = ROWS) -> Path:
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("项目台账")
     title = book.add_format({"bold": True, "align": "center"})
@@ -46,7 +46,7 @@ def office_xlsx(path: Path) -> Path:
             sheet.write_string(2, col, text)
     sheet.write_row(3, 0, LOWER)
     day = book.add_format({"num_format": "yyyy/m/d"})
-    for r, row in enumerate(ROWS, start=4):
+    for r, row in enumerate(rows, start=4):
         for c, value in enumerate(row):
             if r == 6 and c == 5:
                 sheet.write_number(r, c, float(value))  # a number typed as a number
@@ -54,7 +54,7 @@ def office_xlsx(path: Path) -> Path:
                 sheet.write_datetime(r, c, date.fromisoformat(value), day)
             elif value:
                 sheet.write_string(r, c, value)
-    sheet.write_row(4 + len(ROWS), 0, TOTALS)
+    sheet.write_row(4 + len(rows), 0, TOTALS)
     book.close()
     return path
 
