@@ -129,6 +129,16 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class SheetSettings:
+    """What an imported spreadsheet may hold (docs/spreadsheets.md): checked before and
+    while it is read, so a small file that unpacks huge is refused without the memory."""
+
+    max_xlsx_mb: float = 512.0  # an .xlsx's parts uncompressed, from its zip directory
+    max_cell_chars: int = 32_767  # Excel's own limit on one cell
+    max_rows: int = 1_048_576  # Excel's own limit on one sheet
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     workflows_dir: Path
@@ -141,6 +151,7 @@ class Settings:
     reports: ReportSettings = field(default_factory=ReportSettings)
     office: OfficeSettings = field(default_factory=OfficeSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    sheets: SheetSettings = field(default_factory=SheetSettings)
 
 
 DEFAULT_DATABASE = "sqlite:///torchflow.db"
@@ -176,8 +187,12 @@ SERVE_RULES: dict[str, Rule] = {
     "max_upload_mb": ("seconds", 0.001, 4096), "max_request_kb": ("seconds", 1, 1 << 20),
     "request_timeout_seconds": ("seconds", 1, 3600),
 }
+SHEETS_RULES: dict[str, Rule] = {
+    "max_xlsx_mb": ("seconds", 0.001, 64 * 1024), "max_cell_chars": ("count", 1, 10_000_000),
+    "max_rows": ("count", 1, 100_000_000),
+}
 SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
-            "reports", "serve"]
+            "reports", "serve", "sheets"]
 # Top-level keys of a client's config (torchflow/api/client.py reads them).
 CLIENT_KEYS = ["server", "credentials"]
 
@@ -226,6 +241,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         office=_office(reader.section("office", ["locale", "name"])),
         serve=_serve(reader.section("serve", [*SERVE_RULES, "socket", "trusted_proxies"]),
                      base),
+        sheets=SheetSettings(**reader.section("sheets", list(SHEETS_RULES)).read(SHEETS_RULES)),
         **busy,
     )
     _check_consistent(settings, reader.where)

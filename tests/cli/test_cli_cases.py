@@ -116,7 +116,7 @@ def test_list_text_and_filters(cli: Cli) -> None:
     row = cli.json("case", "list", "--closed")["items"][0]
     assert row == {"key": b, "workflow": "project_introduction", "state": "withdrawn",
                    "title": "Plant B", "owner": "zhao.min", "since": "2026-03-04T09:30:00+08:00",
-                   "closed": True}
+                   "closed": True, "ref": None}
     assert "no person with handle 'nobody'" in cli.refused("case", "list", "--owner", "nobody")
 
 

@@ -32,12 +32,14 @@ Fn = Callable[..., Any]
 # --- cases -----------------------------------------------------------------------------------
 
 def case_list(c: Call, list_cases: Fn, /, *, mine: bool = False, owner: str | None = None,
-              **filters: Any) -> Any:
+              field: list[str] | None = None, **filters: Any) -> Any:
     if mine and owner:
         raise UsageError(_("--mine and --owner exclude each other; use one"))
     if mine:
         owner = c.actor().handle
-    return list_cases(c.app, owner=owner, **filters)
+    # NAME=VALUE texts (a list, which a query string carries), as the service's mapping.
+    fields = dict(pair.partition("=")[::2] for pair in field or [])
+    return list_cases(c.app, owner=owner, fields=fields or None, **filters)
 
 
 def case_show(c: Call, show_case: Fn, /, *, key: str) -> Any:
@@ -267,10 +269,11 @@ def import_cases(c: Call, import_cases: Fn, /, *, workflow: str, file: str,
     return result.view()
 
 
-def import_people(c: Call, import_people: Fn, /, *, file: str, dry_run: bool = False) -> Any:
+def import_people(c: Call, import_people: Fn, /, *, file: str, dry_run: bool = False,
+                  **options: Any) -> Any:
     if not dry_run:
         c.require("person.add")
-    return import_people(c.app, Path(file), dry_run=dry_run)
+    return import_people(c.app, Path(file), dry_run=dry_run, **options)
 
 
 # --- reports ---------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", t
                      callback=assignments, help="Set a custom field (repeatable).")
 CASE_COLUMNS = [(N_("KEY"), "key"), (N_("WORKFLOW"), "workflow"), (N_("STATE"), "state"),
                 (N_("OWNER"), "owner"), (N_("TITLE"), "title")]
+# The office's own number (序号), shown when a case listed has one.
+REF_COLUMN = (N_("REF"), "ref")
 
 
 @click.group()
@@ -64,20 +66,30 @@ def open_(env: Env, workflow: str, title: str, owner: str | None, fields: dict[s
 @click.option("--open/--closed", "is_open", default=None, help="Only open (or closed) cases.")
 @click.option("--limit", type=LIMIT, default=500, show_default=True)
 @click.option("--offset", type=OFFSET, default=0, help="Skip this many cases first.")
+@click.option("--search", metavar="TEXT",
+              help="Only cases with TEXT in the key, title, reference (序号) or a text field.")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", type=ASSIGNMENT,
+              callback=assignments, help="Only cases whose field NAME is VALUE (repeatable).")
 @pass_env
 def list_(env: Env, workflow: str | None, state: str | None, owner: str | None, mine: bool,
-          is_open: bool | None, limit: int, offset: int) -> None:
+          is_open: bool | None, limit: int, offset: int, search: str | None,
+          fields: dict[str, str]) -> None:
     """List cases, oldest first.
 
     \b
     Example:
       torchflow case list --workflow project_introduction --open
       torchflow case list --mine --open
+      torchflow case list --search 清能 --field 所属产业=新能源
     """
     page = env.call("case.list", workflow=workflow, state=state, owner=owner, mine=mine,
-                    is_open=is_open, limit=limit, offset=offset)
+                    is_open=is_open, limit=limit, offset=offset, search=search,
+                    field=[f"{k}={v}" for k, v in fields.items()] or None)
     names = env.names
-    env.emit_page(page, CASE_COLUMNS, lambda r: {
+    columns = CASE_COLUMNS
+    if any(r.get("ref") for r in page["items"]):
+        columns = [CASE_COLUMNS[0], REF_COLUMN, *CASE_COLUMNS[1:]]
+    env.emit_page(page, columns, lambda r: {
         **r, "workflow": names.workflow(r["workflow"]),
         "state": names.state(r["workflow"], r["state"])})
 
@@ -103,7 +115,9 @@ def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
     head = pairs({**v, "workflow": _("{workflow}, workflow version {version}",
                                      workflow=names.workflow(w), version=v["version"]),
                   "state_title": state if state is not None else v["state_title"]},
-                 [(N_("Case"), "key"), (N_("Title"), "title"), (N_("Workflow"), "workflow"),
+                 [(N_("Case"), "key"),
+                  *([(N_("Reference"), "external_ref")] if v.get("external_ref") else []),
+                  (N_("Title"), "title"), (N_("Workflow"), "workflow"),
                   (N_("State"), "state_title"), (N_("Owner"), "owner"),
                   (N_("Opened"), "opened_at"), (N_("In state since"), "state_entered_at"),
                   (N_("Revision"), "case_version")], tr)

@@ -12,7 +12,7 @@ import click
 
 from torchflow.cli.context import Env, pass_env
 from torchflow.cli.params import Choice
-from torchflow.i18n import N_, Text, _
+from torchflow.i18n import N_, Listing, Text, _
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -58,9 +58,16 @@ def template(env: Env, workflow: str, out: Path) -> None:
               help="Check every row and say what would be created or updated; write nothing.")
 @click.option("--skip-bad", "skip_bad", type=FILE, metavar="FILE",
               help="Import the good rows and write the bad ones, with what is wrong, to FILE.")
+@click.option("--header-row", "header_row", type=click.IntRange(1, 1000), metavar="N",
+              help="The row holding the column titles (default: found under any title rows).")
+@click.option("--ignore-column", "ignore_columns", multiple=True, metavar="NAME",
+              help="Skip the column titled NAME (repeatable).")
+@click.option("--ignore-unknown", is_flag=True,
+              help="Skip every column the workflow does not know.")
 @pass_env
 def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
-          skip_bad: Path | None) -> None:
+          skip_bad: Path | None, header_row: int | None, ignore_columns: tuple[str, ...],
+          ignore_unknown: bool) -> None:
     """Import FILE's rows as cases of WORKFLOW, each in its state.
 
     A row whose external reference was imported before updates its case (one
@@ -74,12 +81,17 @@ def cases(env: Env, workflow: str, file: Path, sheet: str | None, dry_run: bool,
     """
     with _progress(env.tr(_("importing"))) as progress:  # in this process only
         result = env.call("import.cases", workflow=workflow, file=file, sheet=sheet,
-                          dry_run=dry_run or None, skip_bad=skip_bad,
+                          dry_run=dry_run or None, skip_bad=skip_bad, header_row=header_row,
+                          ignore_columns=list(ignore_columns) or None,
+                          ignore_unknown=ignore_unknown or None,
                           in_process={"progress": progress})
-    env.emit(result, render_import)
+    env.emit(result, lambda r: render_import(r, env.names))
 
 
-def render_import(r: dict[str, Any]) -> Text:
+MOVES_SHOWN = 20
+
+
+def render_import(r: dict[str, Any], names: Any = None) -> Text:
     counts = {"file": r["file"], "created": r["created"], "updated": r["updated"],
               "unchanged": r["unchanged"]}
     text = (_("{file}: {created} would be created, {updated} would be updated, {unchanged} "
@@ -91,6 +103,26 @@ def render_import(r: dict[str, Any]) -> Text:
                 _("{text}; {n} bad row(s) skipped", text=text, n=r["bad"]))
     if r["dry_run"]:
         text = _("{text} (dry run: nothing written)", text=text)
+    lines: list[Text] = []
+    if r.get("header_row", 1) > 1:
+        lines.append(_("the column titles are on row {row}; the rows above were read past",
+                       row=r["header_row"]))
+    if r.get("skipped_columns"):
+        lines.append(_("columns skipped: {columns}", columns=Listing(r["skipped_columns"])))
+    if r.get("totals_rows"):
+        lines.append(_("totals row(s) {rows} read past (合计)", rows=Listing(r["totals_rows"])))
+    w = r["workflow"]
+    for move in r.get("moves", [])[:MOVES_SHOWN]:
+        state = (lambda s: names.state(w, s)) if names else (lambda s: s)
+        trigger = (lambda t: names.trigger(w, t)) if names else (lambda t: t)
+        lines.append(_("{ref} ({key}): {from_state} -> {to_state} by {steps}", ref=move["ref"],
+                       key=move["key"], from_state=state(move["from"]),
+                       to_state=state(move["to"]),
+                       steps=Listing(trigger(t) for t in move["steps"])))
+    if len(r.get("moves", [])) > MOVES_SHOWN:
+        lines.append(_("... and {n} more stage changes", n=len(r["moves"]) - MOVES_SHOWN))
+    for line in lines:
+        text = _("{text}\n{line}", text=text, line=line)
     return text
 
 
@@ -118,17 +150,25 @@ def _progress(label: str) -> Iterator[Callable[[int], Callable[[int], None]] | N
 @import_.command("people")
 @click.argument("file", type=FILE)
 @click.option("--dry-run", is_flag=True, help="Say who would be added or updated; write nothing.")
+@click.option("--ignore-column", "ignore_columns", multiple=True, metavar="NAME",
+              help="Skip the column titled NAME (repeatable).")
+@click.option("--ignore-unknown", is_flag=True, help="Skip every column a staff list lacks.")
 @pass_env
-def people_(env: Env, file: Path, dry_run: bool) -> None:
-    """Import the office's staff list (handle, name, e-mail, roles) from FILE.
+def people_(env: Env, file: Path, dry_run: bool, ignore_columns: tuple[str, ...],
+            ignore_unknown: bool) -> None:
+    """Import the office's staff list (handle, name, e-mail, roles, logins) from FILE.
 
-    A handle already known updates that person's name, e-mail and roles.
+    Columns as offices head them (账号, 姓名, 邮箱, 角色 in Chinese role names,
+    登录名); a handle already known updates that person's name, e-mail and roles
+    and adds its logins. A column people have no place for (科室) is named.
 
     \b
     Example:
       torchflow import people staff.csv
     """
-    result = env.call("import.people", file=file, dry_run=dry_run or None)
+    result = env.call("import.people", file=file, dry_run=dry_run or None,
+                      ignore_columns=list(ignore_columns) or None,
+                      ignore_unknown=ignore_unknown or None)
     env.emit(result, lambda r: _people_line(r))
 
 
@@ -146,7 +186,16 @@ def export() -> None:
 def _people_line(r: dict[str, Any]) -> Text:
     text = _("{file}: {added} added, {updated} updated, {unchanged} unchanged", file=r["file"],
              added=r["added"], updated=r["updated"], unchanged=r["unchanged"])
-    return _("{text} (dry run: nothing written)", text=text) if r["dry_run"] else text
+    if r["dry_run"]:
+        text = _("{text} (dry run: nothing written)", text=text)
+    if r.get("unused_columns"):
+        text = _("{text}\n{line}", text=text, line=_(
+            "columns not kept (people have no such field): {columns}",
+            columns=Listing(r["unused_columns"])))
+    if r.get("skipped_columns"):
+        text = _("{text}\n{line}", text=text, line=_(
+            "columns skipped: {columns}", columns=Listing(r["skipped_columns"])))
+    return text
 
 
 _EXPORTED = {"cases": N_("cases"), "tasks": N_("tasks"), "history": N_("history"),

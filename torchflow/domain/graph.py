@@ -142,6 +142,11 @@ def _check_can_finish(
             )
 
 
+def reachable(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
+    """The states ``start`` leads to along ``edges`` (``start`` among them)."""
+    return _closure(start, edges)
+
+
 def _closure(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
     """All nodes reachable from ``start`` along ``edges``."""
     seen = set(start)

@@ -15,10 +15,11 @@ import keyword
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from torchflow.domain.graph import check_graph
+from torchflow.domain.graph import check_graph, reachable
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
 from torchflow.domain.state_rules import parse_states
 from torchflow.domain.vocabulary import fold, labels
@@ -47,7 +48,8 @@ _TOP_KEYS = ("name", "title", "title_en", "version", "key_prefix", "description"
              "description_en", "initial", "fields", "states", "transitions",
              "milestones")  # fmt: skip
 _TOP_REQUIRED = ("name", "title", "version", "key_prefix", "states")
-_FIELD_KEYS = ("type", "title", "title_en", "required", "choices", "unit", "help", "help_en",
+_FIELD_KEYS = ("type", "title", "title_en", "required", "required_from", "choices", "unit",
+               "help", "help_en",
                "sum")
 _CHOICE_KEYS = ("value", "title", "title_en", "aliases")
 _TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title", "title_en",
@@ -221,6 +223,7 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
     milestones = _milestones(report, doc, states)
     reader = _TransitionReader(report, states, fields)
     transitions = reader.read(doc)
+    fields, transitions = _required_from(report, fields, states, transitions)
     check_words(report, "states", states.values())
     if not reader.broken_refs:
         # With a misspelt state name the graph is not the one meant: its dead
@@ -243,6 +246,33 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
         title_en=report.string(doc, "title_en", "title_en"),
         description_en=report.string(doc, "description_en", "description_en"),
     )
+
+
+def _required_from(
+    report: Report, fields: dict[str, FieldSpec], states: dict[str, StateSpec],
+    transitions: tuple[TransitionSpec, ...],
+) -> tuple[dict[str, FieldSpec], tuple[TransitionSpec, ...]]:
+    """``required_from = "negotiation"``: the field is required in that state and
+    every state reachable from it, so each transition into one of them requires it
+    (a guard, as ``requires`` is) and an import of a row in one of them wants it."""
+    edges = [(s, t.dest) for t in transitions for s in t.sources if t.dest in states]
+    for name, f in list(fields.items()):
+        if not f.required_from:
+            continue
+        key = f"fields.{name}.required_from"
+        if f.required_from not in states:
+            report.add(key, _unknown_state(f.required_from, states))
+            continue
+        if f.required:
+            report.add(key, "a field required from the start (required = true) needs no "
+                            "required_from; keep one of the two")
+            continue
+        region = frozenset(reachable({f.required_from}, edges))
+        fields[name] = replace(f, required_in=region)
+        transitions = tuple(
+            replace(t, requires=(*t.requires, name))
+            if t.dest in region and name not in t.requires else t for t in transitions)
+    return fields, transitions
 
 
 def _version(report: Report, doc: dict[str, Any]) -> int:
@@ -369,6 +399,7 @@ def _field(report: Report, name: str, raw: object) -> FieldSpec | None:
         title_en=report.string(raw, "title_en", f"{key}.title_en"),
         help_en=report.string(raw, "help_en", f"{key}.help_en"),
         options=options,
+        required_from=report.string(raw, "required_from", f"{key}.required_from"),
     )
 
 

@@ -80,14 +80,17 @@ def replay(events: Sequence[EventRecord], terminal: frozenset[str]) -> CaseFacts
 def _facts_opened(ev: EventRecord, terminal: frozenset[str]) -> CaseFacts:
     data = ev.data
     entered, closed = ev.at, None
+    opened = entered
     if ev.kind == "imported":
         entered = _instant(data.get("state_entered_at"), ev)
         closed = entered if ev.to_state in terminal else None
+        # A ledger's 登记日期: registered before it entered its state.
+        opened = _instant(data["opened_at"], ev) if data.get("opened_at") else entered
     return CaseFacts(
         workflow=data.get("workflow"), workflow_version=data.get("version"),
         title=data.get("title"), state=ev.to_state, previous_state=None,
         owner=data.get("owner"), fields=dict(data.get("fields") or {}),
-        opened_at=entered, state_entered_at=entered, closed_at=closed,
+        opened_at=opened, state_entered_at=entered, closed_at=closed,
         version=2, last_seq=ev.seq, head_hash=ev.hash, last_event_at=ev.at,
     )
 

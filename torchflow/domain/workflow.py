@@ -75,6 +75,14 @@ class FieldSpec:
     help_en: str = ""
     # Each choice's titles and aliases, in the order of ``choices``.
     options: tuple[ChoiceSpec, ...] = ()
+    # ``required_from = "negotiation"``: required in that state and every state
+    # reachable from it (the loader fills ``required_in``), so a lead need not
+    # invent an amount nobody knows yet.
+    required_from: str = ""
+    required_in: frozenset[str] = frozenset()
+
+    def required_at(self, state: str) -> bool:
+        return self.required or state in self.required_in
 
     @property
     def label(self) -> Label:

@@ -32,6 +32,6 @@ Imports point down these levels only (no cycle, none hidden in a function):
        sheets.exports
     7  cases.change, followups.work, followups.replan, delivery.sweep,
        delivery.dispatch, delivery.channel_check, people.handover,
-       workflows.version_moves, sheets.imports
-    8  people.staff
+       workflows.version_moves
+    8  people.staff, sheets.imports (a re-imported stage fires as cases.change does)
 """

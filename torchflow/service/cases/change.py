@@ -239,6 +239,14 @@ def _enter(
     )
 
 
+def fire_within(app: App, s: Connection, case: CaseRow, spec: WorkflowSpec, actor: Actor,
+                trigger: str, dest: str, now: datetime, note: str, values: dict[str, Any]
+                ) -> Advanced:
+    """One transition fired inside the caller's transaction, its guards checked by
+    the caller (an import's move along the workflow: sheets/imports.row_move)."""
+    return _enter(app, s, case, spec, actor, trigger, dest, now, note, {}, values)
+
+
 def _planned_view(p: Any) -> dict[str, Any]:
     return {"rule": p.rule, "occurrence": p.occurrence, "due_on": p.due_on.isoformat(),
             **window_view(p)}

@@ -10,10 +10,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, and_, or_, select
 
+from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
-from torchflow.domain.vocabulary import states_named, unknown_workflow, workflow_name
+from torchflow.domain.vocabulary import field_named, states_named, unknown_workflow, workflow_name
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups.views import window_view
@@ -67,6 +69,9 @@ def case_view(app: App, session: Connection, case: CaseRow, spec: WorkflowSpec) 
         "state_title": state.title,
         "terminal": state.terminal,
         "owner": handle_of(session, case.owner_id),
+        # The office's own number (序号) of an imported matter.
+        "external_ref": session.scalar(select(CASES.c.external_ref)
+                                       .where(CASES.c.id == case.id)),
         "fields": {name: case.fields.get(name) for name in spec.fields if name in case.fields},
         "opened_at": app.local(case.opened_at),
         "state_entered_at": app.local(case.state_entered_at),
@@ -132,11 +137,17 @@ def list_cases(
     is_open: bool | None = None,
     limit: int = 500,
     offset: int = 0,
+    search: str | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Page:
+    """Cases, oldest first, filtered; ``search``: text in the key, title, the
+    office's own number or any text field; ``fields``: a field's value (by its
+    name or title, a choice by its label, a person by name: 所属产业=新能源)."""
     with app.db.read() as s:
         query = (
             select(CASES.c.key, CASES.c.workflow, CASES.c.state, CASES.c.title,
-                   PEOPLE.c.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at)
+                   PEOPLE.c.handle.label("owner"), CASES.c.state_entered_at, CASES.c.closed_at,
+                   CASES.c.external_ref)
             .select_from(CASES.outerjoin(PEOPLE, PEOPLE.c.id == CASES.c.owner_id))
             .order_by(CASES.c.id)
         )
@@ -145,11 +156,50 @@ def list_cases(
         owner_id = find_person(s, owner).id if owner else None  # a handle or a name (王立)
         query = case_filter(query, workflow=workflow, states=states, owner_id=owner_id,
                             is_open=is_open)
+        specs = [w for w in app.registry.files().values() if workflow in (None, w.name)]
+        if search and search.strip():
+            query = query.where(_search(specs, search.strip()))
+        for typed, value in (fields or {}).items():
+            query = query.where(_field_is(s, specs, typed, value))
         return fetch_page(s, query, limit=limit, offset=offset, view=lambda r: {
             "key": r.key, "workflow": r.workflow, "state": r.state, "title": r.title,
             "owner": r.owner, "since": app.local(r.state_entered_at),
-            "closed": r.closed_at is not None,
+            "closed": r.closed_at is not None, "ref": r.external_ref,
         })
+
+
+def _search(specs: Sequence[WorkflowSpec], text: str) -> Any:
+    """Text anywhere in the key, the title, the office's own number or a text field
+    (each read from the JSON as text, so 清能 finds 清能动力 on either database)."""
+    names = sorted({f.name for w in specs for f in w.fields.values() if f.type == "text"})
+    return or_(*(column.icontains(text, autoescape=True) for column in (
+        CASES.c.key, CASES.c.title, CASES.c.external_ref,
+        *(CASES.c.fields[name].as_string() for name in names))))
+
+
+def _field_is(s: Connection, specs: Sequence[WorkflowSpec], typed: str, raw: str) -> Any:
+    """A field (named as any workflow listed names it) holding a value, typed as
+    ``case set`` takes it."""
+    found = []
+    for spec in specs:
+        try:
+            found.append((spec, field_named(spec, typed)))
+        except InvalidInput as exc:
+            if len(specs) == 1:
+                raise
+            refusal = exc
+    if not found:
+        raise refusal if len(specs) == 1 else InvalidInput(_(
+            "no workflow has a field '{name}'; give --workflow and a field of it", name=typed))
+    matches = []
+    for spec, f in found:
+        value = find_person(s, raw).handle if f.type == "person" else coerce_value(f, raw)
+        if value is None:
+            raise InvalidInput(_("--field {name}= needs a value", name=typed))
+        column = CASES.c.fields[f.name]
+        held = column.as_float() == value if f.type == "number" else column.as_string() == value
+        matches.append(and_(CASES.c.workflow == spec.name, held))
+    return or_(*matches)
 
 
 def case_filter(query: _Q, *, workflow: str | None = None,

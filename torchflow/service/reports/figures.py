@@ -92,6 +92,9 @@ def outcomes(snap: Snapshot) -> list[dict[str, Any]]:
                  **{fs.name: float(r._mapping[fs.name]) for fs in sums}}
                 for r in snap.s.execute(query)]
         rows.sort(key=lambda r: (r["period"], order[r["state"]]))
+        rows += [{"period": UNDATED, "milestone": titles[r.state], "state": r.state,
+                  "cases": int(r.cases), **{fs.name: float(r._mapping[fs.name]) for fs in sums}}
+                 for r in sorted(_undated(snap, name, spec, sums), key=lambda r: order[r.state])]
         tables.append({
             "name": name, "title": spec.title, "workflow": name,
             "columns": [col("period", "Period · 期间"), col("milestone", "Milestone · 节点"),
@@ -101,6 +104,32 @@ def outcomes(snap: Snapshot) -> list[dict[str, Any]]:
             "rows": rows, "milestones": [m.title for m in spec.milestones],
         })
     return tables
+
+
+# Matters imported in a milestone with no date in the sheet: reached, but in no period.
+UNDATED = "imported, date unknown · 导入，日期不详"
+
+
+def _undated(snap: Snapshot, name: str, spec: WorkflowSpec, sums: list[Any]) -> list[Any]:
+    """Per milestone, the matters imported in it with no date (docs/reports.md)."""
+    imported = (
+        select(EVENTS.c.case_id, EVENTS.c.to_state.label("state"), EVENTS.c.seq)
+        .join(CASES, CASES.c.id == EVENTS.c.case_id)
+        .where(snap.where, CASES.c.workflow == name, EVENTS.c.kind == "imported",
+               EVENTS.c.to_state.in_([m.state for m in spec.milestones]),
+               EVENTS.c.data["date_unknown"].as_string().is_not(None))
+        .subquery()
+    )
+    values = (
+        select(imported.c.state,
+               *[_value_at(snap, fs.name, imported.c.case_id, imported.c.seq).label(fs.name)
+                 for fs in sums])
+        .subquery()
+    )
+    return list(snap.s.execute(
+        select(values.c.state, func.count().label("cases"),
+               *[func.coalesce(func.sum(values.c[fs.name]), 0).label(fs.name) for fs in sums])
+        .group_by(values.c.state)))
 
 
 def _value_at(snap: Snapshot, field: str, case_id: Any, seq: Any) -> Any:

@@ -21,11 +21,13 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    case,
     cast,
     func,
     insert,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -190,14 +192,37 @@ class Snapshot:
         report), else straight from case_events, which needs no window pass."""
         if self.stays_table is not None:
             return self.stays_table
+        entered = self.entered_at()
         return (
             select(EVENTS.c.case_id, EVENTS.c.seq, CASES.c.workflow,
-                   EVENTS.c.to_state.label("state"), EVENTS.c.at.label("entered"),
-                   self.local_day(EVENTS.c.at).label("d_in"))
+                   EVENTS.c.to_state.label("state"), entered.label("entered"),
+                   self.local_day(entered).label("d_in"))
             .join(CASES, CASES.c.id == EVENTS.c.case_id)
-            .where(self.where, EVENTS.c.to_state.is_not(None), EVENTS.c.at < self.hi)
+            .where(self.where, EVENTS.c.to_state.is_not(None), entered < self.hi,
+                   self.dated())
             .subquery("entries")
         )
+
+    def entered_at(self) -> ColumnElement[Any]:
+        """When an event's state was entered: the event's time, but for a matter
+        imported from a sheet the day the sheet says it entered its state
+        (``data.state_entered_at``), so an import counts at its real dates, not in
+        the period of the import (docs/reports.md)."""
+        given = EVENTS.c.data["state_entered_at"].as_string()
+        real: ColumnElement[Any]
+        if self.app.db.engine.dialect.name == "postgresql":
+            real = cast(given, UTCDateTime())
+        else:  # the text a UTCDateTime is stored as, from the ISO time with its offset
+            real = func.strftime("%Y-%m-%d %H:%M:%S.000000", given)
+        imported = and_(EVENTS.c.kind == "imported", given.is_not(None))
+        return type_coerce(case((imported, real), else_=EVENTS.c.at), UTCDateTime())
+
+    @staticmethod
+    def dated() -> ColumnElement[bool]:
+        """Leaves out a matter imported with no date: "imported, date unknown" is
+        reached in no period at all (counted apart: ``undated``)."""
+        return or_(EVENTS.c.kind != "imported",
+                   EVENTS.c.data["date_unknown"].as_string().is_(None))
 
     def stays(self) -> Table:
         if self.stays_table is not None:
@@ -215,14 +240,15 @@ class Snapshot:
             Column("d_out", Date),
             prefixes=["TEMPORARY"],
         )
+        entered = self.entered_at()
         ev = (
             select(EVENTS.c.case_id, EVENTS.c.seq, CASES.c.workflow,
                    EVENTS.c.to_state.label("state"), EVENTS.c.from_state,
-                   EVENTS.c.at.label("entered"), self.local_day(EVENTS.c.at).label("d_in"))
+                   entered.label("entered"), self.local_day(entered).label("d_in"))
             .join(CASES, CASES.c.id == EVENTS.c.case_id)
             # A case closed before the period has no stay in it that any report
             # reads (its last, terminal, stay counts nowhere).
-            .where(self.where, EVENTS.c.to_state.is_not(None),
+            .where(self.where, EVENTS.c.to_state.is_not(None), self.dated(),
                    or_(CASES.c.closed_at.is_(None), CASES.c.closed_at >= self.lo))
             .subquery("ev")
         )

@@ -9,35 +9,88 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from torchflow.config import SheetSettings
 from torchflow.domain.sheets import sheet_name
 from torchflow.errors import InvalidInput
+from torchflow.i18n import _
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+MB = 1 << 20
+# A CSV line is read at most this many cell bounds long (a row's cells together).
+LINE_CELLS = 64
+DEFAULT_LIMITS = SheetSettings()
 
 
 def kind_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".xlsx"):
         return suffix[1:]
-    raise InvalidInput(f"'{path.name}' is neither .xlsx nor .csv; name the file .xlsx or .csv")
+    raise InvalidInput(_("'{file}' is neither .xlsx nor .csv; name the file .xlsx or .csv",
+                         file=path.name))
 
 
-def read_rows(path: Path, sheet: str | None = None) -> Iterator[list[Any]]:
-    """The rows of the file (of ``sheet``, or the first sheet, of an XLSX)."""
+def read_rows(path: Path, sheet: str | None = None,
+              limits: SheetSettings = DEFAULT_LIMITS) -> Iterator[list[Any]]:
+    """The rows of the file (of ``sheet``, or the first sheet, of an XLSX), within
+    ``limits``: an XLSX too big unpacked is refused before it is read, a cell or a
+    row count past its bound as soon as it is met."""
     kind = kind_of(path)
     if not path.is_file():
-        raise InvalidInput(f"there is no file '{path}'")
+        raise InvalidInput(_("there is no file '{file}'", file=str(path)))
     if kind == "csv":
         if sheet:
-            raise InvalidInput("--sheet is for .xlsx files; a .csv has one sheet")
-        return _csv_rows(path)
-    return _xlsx_rows(path, sheet)
+            raise InvalidInput(_("--sheet is for .xlsx files; a .csv has one sheet"))
+        return _bounded(path, _csv_rows(path, limits), limits)
+    _check_unpacked(path, limits)
+    return _bounded(path, _xlsx_rows(path, sheet), limits)
+
+
+def _bounded(path: Path, rows: Iterator[list[Any]], limits: SheetSettings
+             ) -> Iterator[list[Any]]:
+    """The rows, refused at the first cell longer than the cell bound or the first
+    row past the row bound."""
+    bound = limits.max_cell_chars
+    for number, cells in enumerate(rows, start=1):
+        if number > limits.max_rows:
+            raise InvalidInput(_(
+                "'{file}' has more than {bound} rows, the bound of [sheets] max_rows; split it "
+                "into smaller files", file=path.name, bound=limits.max_rows))
+        for column, cell in enumerate(cells, start=1):
+            if type(cell) is str and len(cell) > bound:
+                raise _too_long(path, number, column, len(cell), bound)
+        yield cells
+
+
+def _too_long(path: Path, row: int, column: int, length: int, bound: int) -> InvalidInput:
+    return InvalidInput(_(
+        "'{file}' row {row}, column {column}: a cell of {length} characters, more than "
+        "{bound}, the bound of [sheets] max_cell_chars", file=path.name, row=row,
+        column=column, length=length, bound=bound))
+
+
+def _check_unpacked(path: Path, limits: SheetSettings) -> None:
+    """An .xlsx is a zip: its central directory says how big each part unpacks, so
+    a small file that would unpack to gigabytes is refused before any is read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidInput(_("'{file}' is not a readable .xlsx file ({reason})",
+                             file=path.name, reason=str(exc))) from None
+    bound = int(limits.max_xlsx_mb * MB)
+    if size > bound:
+        shown, most = format(size / MB, ",.1f"), format(limits.max_xlsx_mb, "g")
+        raise InvalidInput(_(
+            "'{file}' unpacks to {size} MB, more than {bound} MB, the bound of [sheets] "
+            "max_xlsx_mb; save the sheet as .csv or split it", file=path.name,
+            size=shown, bound=most))
 
 
 def csv_encoding(path: Path) -> str:
@@ -55,16 +108,34 @@ def csv_encoding(path: Path) -> str:
     return "gb18030"
 
 
-def _csv_rows(path: Path) -> Iterator[list[Any]]:
+def _lines(path: Path, handle: IO[str], limits: SheetSettings) -> Iterator[str]:
+    """The file's lines, each read at most so long: a file of one endless line is
+    refused without holding it (a row may hold many cells, each within the bound)."""
+    bound = limits.max_cell_chars
+    longest = bound * LINE_CELLS + 1
+    number = 0
+    while line := handle.readline(longest):
+        number += 1
+        if len(line) == longest and not line.endswith("\n"):
+            raise _too_long(path, number, 1, len(line), bound)
+        yield line
+
+
+def _csv_rows(path: Path, limits: SheetSettings) -> Iterator[list[Any]]:
     encoding = csv_encoding(path)
+    # The csv module's own field bound is process-wide; it is only ever raised to
+    # the configured cell bound (plus one, so _bounded is the one that refuses).
+    if csv.field_size_limit() <= limits.max_cell_chars:
+        csv.field_size_limit(limits.max_cell_chars + 1)
     try:
         with path.open(encoding=encoding, newline="") as handle:
-            yield from csv.reader(handle)
+            yield from csv.reader(_lines(path, handle, limits))
     except UnicodeDecodeError:
-        raise InvalidInput(f"'{path.name}' is neither UTF-8 nor GB18030 text; save it as "
-                           "CSV UTF-8 from your spreadsheet program") from None
+        raise InvalidInput(_("'{file}' is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 "
+                             "from your spreadsheet program", file=path.name)) from None
     except csv.Error as exc:
-        raise InvalidInput(f"'{path.name}' is not a readable CSV file: {exc}") from None
+        raise InvalidInput(_("'{file}' is not a readable CSV file: {reason}", file=path.name,
+                             reason=str(exc))) from None
 
 
 def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[Any]]:
@@ -73,13 +144,14 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[Any]]:
     try:
         book = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
-        raise InvalidInput(f"'{path.name}' is not a readable .xlsx file ({exc})") from None
+        raise InvalidInput(_("'{file}' is not a readable .xlsx file ({reason})",
+                             file=path.name, reason=str(exc))) from None
     try:
         names = list(book.sheet_names)
         name = sheet if sheet is not None else (names[0] if names else None)
         if name not in names:
-            raise InvalidInput(f"'{path.name}' has no sheet '{sheet}'; sheets: "
-                               + ", ".join(names))
+            raise InvalidInput(_("'{file}' has no sheet '{sheet}'; sheets: {sheets}",
+                                 file=path.name, sheet=sheet, sheets=", ".join(names)))
         yield from book.get_sheet_by_name(name).iter_rows()
     finally:
         book.close()

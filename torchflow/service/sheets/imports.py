@@ -24,12 +24,14 @@ sweep records none.
 from __future__ import annotations
 
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -41,9 +43,12 @@ from torchflow.domain.permissions import ADMIN
 from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
 from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
+from torchflow.domain.vocabulary import quoted
 from torchflow.domain.workflow import WorkflowSpec
-from torchflow.errors import InvalidInput, Problems
+from torchflow.errors import InvalidInput, Problems, Refused
+from torchflow.i18n import Listing, Text, _
 from torchflow.service.app import App
+from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
     NewEvent,
     append_event,
@@ -51,13 +56,18 @@ from torchflow.service.cases.events import (
     insert_cases,
     next_keys,
 )
-from torchflow.service.cases.rows import CaseRow
+from torchflow.service.cases.rows import CaseRow, load_case
 from torchflow.service.followups import writer as followups
-from torchflow.service.people.checks import check_channel, check_person, named_roles
+from torchflow.service.people.checks import (
+    check_channel,
+    check_logins,
+    check_person,
+    named_roles,
+)
 from torchflow.service.people.lookup import Actor, admins
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.service.workflows.registry import Pinned
-from torchflow.store.models import CASES, PEOPLE
+from torchflow.store.models import CASES, PEOPLE, PERSON_LOGINS
 
 CHUNK = 1000
 MAX_SHOWN_PROBLEMS = 200
@@ -80,11 +90,27 @@ class ImportResult:
     unchanged: int = 0
     bad: int = 0
     bad_file: str | None = None
+    header_row: int = 1
+    skipped_columns: list[str] = field(default_factory=list)
+    totals_rows: list[int] = field(default_factory=list)  # 合计 rows read past
+    moves: list[dict[str, Any]] = field(default_factory=list)  # stages changed by the sheet
 
     def view(self) -> dict[str, Any]:
         return {"file": self.file, "workflow": self.workflow, "dry_run": self.dry_run,
                 "created": len(self.created), "updated": len(self.updated),
-                "unchanged": self.unchanged, "bad": self.bad, "bad_file": self.bad_file}
+                "unchanged": self.unchanged, "bad": self.bad, "bad_file": self.bad_file,
+                "header_row": self.header_row, "skipped_columns": self.skipped_columns,
+                "totals_rows": self.totals_rows, "moves": self.moves}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How to read the sheet: its header row when not found, columns to skip."""
+
+    sheet: str | None = None
+    header_row: int | None = None
+    ignore_columns: tuple[str, ...] = ()
+    ignore_unknown: bool = False
 
 
 Progress = Callable[[int], None]
@@ -93,10 +119,12 @@ Progress = Callable[[int], None]
 def import_cases(
     app: App, actor: Actor, workflow: str, path: Path, *, sheet: str | None = None,
     dry_run: bool = False, skip_bad: Path | None = None,
-    progress: Callable[[int], Progress] | None = None,
+    progress: Callable[[int], Progress] | None = None, header_row: int | None = None,
+    ignore_columns: tuple[str, ...] | list[str] = (), ignore_unknown: bool = False,
 ) -> ImportResult:
     """Import the rows of ``path`` as cases of ``workflow``. ``progress(total)``
     gives a callback told how many rows each written chunk held."""
+    layout = Layout(sheet, header_row, tuple(ignore_columns or ()), bool(ignore_unknown))
     now = app.now()
     today = app.calendar.local_date(now)
     pinned: Pinned | None = None
@@ -111,32 +139,34 @@ def import_cases(
         spec = pinned.spec
     result = ImportResult(str(path), spec.name, dry_run)
     if dry_run:
-        return _import(app, actor, pinned, spec, path, sheet, today, now, people, result,
+        return _import(app, actor, pinned, spec, path, layout, today, now, people, result,
                        None, skip_bad, progress)
     with tempfile.TemporaryFile(prefix="torchflow-import-") as spill:
-        return _import(app, actor, pinned, spec, path, sheet, today, now, people, result,
+        return _import(app, actor, pinned, spec, path, layout, today, now, people, result,
                        spill, skip_bad, progress)
 
 
 def _import(
     app: App, actor: Actor, pinned: Pinned | None, spec: WorkflowSpec, path: Path,
-    sheet: str | None, today: date, now: datetime, people: dict[str, tuple[int, bool]],
+    layout: Layout, today: date, now: datetime, people: dict[str, tuple[int, bool]],
     result: ImportResult, spill: IO[bytes] | None, skip_bad: Path | None,
     progress: Callable[[int], Progress] | None,
 ) -> ImportResult:
-    header, bad_rows, good = _check(app, spec, path, sheet, today, people, result, spill)
+    header, bad_rows, good = _check(app, actor, spec, path, layout, today, people, result,
+                                    spill)
     result.bad = len(bad_rows)
     if bad_rows and skip_bad is None:
-        problems = [str(p) for r in bad_rows for p in r.problems]
+        problems: list[str | Text] = list(sheets.summarise(
+            p for r in bad_rows for p in r.problems))
         shown = problems[:MAX_SHOWN_PROBLEMS]
         if len(problems) > len(shown):
-            shown.append(f"... and {len(problems) - len(shown)} more problem(s); "
-                         "fix these first, or import the good rows with --skip-bad FILE")
-        raise Problems(shown)
+            shown.append(_("... and {n} more problem(s); fix these first, or import the good "
+                           "rows with --skip-bad FILE", n=len(problems) - len(shown)))
+        raise Problems(cast(list[str], shown))  # Texts: the edge renders each
     if pinned is None or spill is None:
         return result
     if bad_rows and skip_bad is not None:
-        _write_bad(skip_bad, header, bad_rows)
+        _write_bad(app, skip_bad, header, bad_rows)
         result.bad_file = str(skip_bad)
     tick = progress(good) if progress else None
     label = path.name
@@ -149,43 +179,74 @@ def _import(
     return result
 
 
-def _people(s: Connection) -> dict[str, tuple[int, bool]]:
-    return {h: (i, bool(a)) for h, i, a in
-            s.execute(select(PEOPLE.c.handle, PEOPLE.c.id, PEOPLE.c.active))}
+class _People(dict[str, tuple[int, bool]]):
+    """Each handle's (id, active), and ``index``: whom a sheet may name (by name too)."""
+
+    index: sheets.People
 
 
-def _active(people: dict[str, tuple[int, bool]]) -> dict[str, bool]:
-    return {h: a for h, (_, a) in people.items()}
+def _people(s: Connection) -> _People:
+    found = _People()
+    rows = list(s.execute(select(PEOPLE.c.handle, PEOPLE.c.id, PEOPLE.c.active,
+                                 PEOPLE.c.name)))
+    found.update((h, (i, bool(a))) for h, i, a, _n in rows)
+    found.index = sheets.People.of((h, n or "", bool(a)) for h, _i, a, n in rows)
+    return found
 
 
-def _rows(spec: WorkflowSpec, path: Path, sheet: str | None
+def _index(people: dict[str, tuple[int, bool]]) -> sheets.People:
+    index = getattr(people, "index", None)
+    return index if index is not None else sheets.People({h: a for h, (_, a) in people.items()})
+
+
+def _rows(app: App, spec: WorkflowSpec, path: Path, layout: Layout, result: ImportResult
           ) -> tuple[sheets.Header, Iterator[tuple[int, list[Any]]]]:
-    rows = read_rows(path, sheet)
-    head = next(rows, None)
-    if head is None:
-        raise InvalidInput(f"'{path.name}' is empty; start from `torchflow import template`")
-    header = sheets.match_header(head, spec)
+    """The header (found under any title rows, or the row given) and the body's
+    rows with their numbers: the template's hint row, blank rows and totals rows
+    (合计, noted in ``result``) read past."""
+    rows = read_rows(path, layout.sheet, app.settings.sheets)
+    leading = list(islice(rows, sheets.HEADER_SEARCH))
+    if not leading:
+        raise InvalidInput(_("'{file}' is empty; start from `torchflow import template`",
+                             file=path.name))
+    cells, last = sheets.find_header(leading, spec, row=layout.header_row)
+    header = sheets.match_header(cells, spec, ignore=layout.ignore_columns,
+                                 ignore_unknown=layout.ignore_unknown, last_row=last)
+    result.header_row = last
+    result.skipped_columns = list(header.skipped)
 
     def body() -> Iterator[tuple[int, list[Any]]]:
-        for number, cells in enumerate(rows, start=2):
-            if number == 2 and sheets.is_hint(cells):
+        for number, cells in enumerate(chain(leading[last:], rows), start=last + 1):
+            if number == last + 1 and sheets.is_hint(cells):
                 continue
-            if any(sheets.cell_text(c) for c in cells):
-                yield number, cells
+            if not any(sheets.cell_text(c) for c in cells):
+                continue
+            if sheets.is_totals(cells):
+                result.totals_rows.append(number)
+                continue
+            yield number, cells
     return header, body()
 
 
 def _check(
-    app: App, spec: WorkflowSpec, path: Path, sheet: str | None, today: date,
+    app: App, actor: Actor, spec: WorkflowSpec, path: Path, layout: Layout, today: date,
     people: dict[str, tuple[int, bool]], result: ImportResult, spill: IO[bytes] | None,
 ) -> tuple[sheets.Header, list[sheets.SheetRow], int]:
-    """Pass one: every row checked and classified; returns the bad rows and how
-    many good ones there are. The good rows, checked, go to ``spill`` a chunk at a
+    """Pass one: every row checked and classified (a changed stage decided: moved
+    along the workflow, or the row refused); returns the bad rows and how many
+    good ones there are. The good rows, checked, go to ``spill`` a chunk at a
     time, for pass two to write without reading the file again (memory stays flat)."""
-    header, body = _rows(spec, path, sheet)
+    header, body = _rows(app, spec, path, layout, result)
     bad: list[sheets.SheetRow] = []
     good = 0
     for chunk in _chunks(_checked(spec, header, body, today, people)):
+        fine = [row for row in chunk if not row.problems]
+        with app.db.read() as s:
+            stored = _stored(s, spec.name, [r.external_ref for r in fine])
+            for row in fine:
+                case = stored.get(row.external_ref)
+                if case is not None:
+                    _classify(app, s, actor, case, row, people, result, header)
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
         good += len(ok)
@@ -193,31 +254,56 @@ def _check(
             row.cells = []  # kept only to write a bad row back out
         if spill is not None and ok:
             pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
-        with app.db.read() as s:
-            stored = _stored(s, spec.name, [r.external_ref for r in ok])
         for row in ok:
-            case = stored.get(row.external_ref)
-            if case is None:
+            if row.external_ref not in stored:
                 result.created.append(row.external_ref)
-            elif _changes(case, row, people, case_owner=_owner(case, people)):
-                result.updated.append(row.external_ref)
-            else:
-                result.unchanged += 1
     return header, bad, good
+
+
+def _classify(app: App, s: Connection, actor: Actor, case: CaseRow, row: sheets.SheetRow,
+              people: dict[str, tuple[int, bool]], result: ImportResult,
+              header: sheets.Header) -> None:
+    """A stored case's row: updated, moved, unchanged, or refused (a problem on the
+    row) when its new stage cannot be reached."""
+    spec = app.registry.by_id(s, case.workflow_version_id).spec
+    move = row_move(spec, case, row, actor)
+    if isinstance(move, Text):
+        row.problems.append(sheets.RowProblem(row.number, header.title_of(sheets.STATE, spec),
+                                              move))
+        return
+    if move is not None:
+        result.moves.append({"ref": row.external_ref, "key": case.key, "from": case.state,
+                             "to": row.state, "steps": [t for t, _d in move.steps]})
+    if move is not None or _changes(case, row, people, case_owner=_owner(case, people)):
+        result.updated.append(row.external_ref)
+    else:
+        result.unchanged += 1
+
+
+def row_move(spec: WorkflowSpec, case: CaseRow, row: sheets.SheetRow, actor: Actor
+             ) -> sheets.Move | Text | None:
+    """THE place a re-imported row's stage is decided: None when the sheet names no
+    other state; the transitions that reach it, each guard met by the case's fields
+    (with the row's) and the acting person's roles; or why the row is refused."""
+    if not row.state_given or row.state == case.state:
+        return None
+    values = {**case.fields, **row.fields}
+    return sheets.plan_move(spec, case.state, case.previous_state, row.state, values,
+                            actor.roles)
 
 
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
              today: date, people: dict[str, tuple[int, bool]]) -> Iterator[sheets.SheetRow]:
     """Each row read and checked, a reference seen on an earlier row refused."""
-    active = _active(people)
+    index = _index(people)
     seen: dict[str, int] = {}
     for number, cells in body:
-        row = sheets.read_row(number, cells, header, spec, today=today, people=active)
+        row = sheets.read_row(number, cells, header, spec, today=today, people=index)
         if row.external_ref and row.external_ref in seen:
             row.problems.append(sheets.RowProblem(
                 row.number, header.title_of(sheets.REF, spec),
-                f"'{row.external_ref}' is on row {seen[row.external_ref]} already; "
-                "each matter once"))
+                _("{ref} is on row {row} already; each matter once",
+                  ref=quoted(row.external_ref), row=seen[row.external_ref])))
         elif row.external_ref:
             seen[row.external_ref] = row.number
         yield row
@@ -275,7 +361,7 @@ def _changes(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, b
              case_owner: str | None) -> dict[str, Any]:
     """What a re-imported row changes on its case: fields (a value the sheet
     leaves empty is left as stored), the title, the owner when the sheet names one.
-    The state is the case's own once imported: `case advance` moves it."""
+    A changed stage is ``row_move``'s to decide."""
     changed: dict[str, Any] = {}
     fields = {n: v for n, v in row.fields.items() if case.fields.get(n) != v}
     if fields:
@@ -298,6 +384,7 @@ def _write_chunk(
         case = stored.get(row.external_ref)
         if case is not None:
             _update(app, s, actor, spec, case, row, label, people, planner.now)
+            _move(app, s, actor, case.key, row, label, planner.now)
     if new:
         _create(s, actor, pinned, new, label, people, planner)
 
@@ -383,13 +470,15 @@ def _create(
     for key, row in zip(keys, rows, strict=True):
         entered = cal.at(row.entered_on, cal.workday_start) if row.entered_on else now
         entered = min(entered, now)
+        opened = min(cal.at(row.opened_on, cal.workday_start), entered) if row.opened_on \
+            else entered
         owner = row.owner or actor.handle
         terminal = spec.states[row.state].terminal
         records.append({
             "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
             "state": row.state, "previous_state": None, "title": row.title,
             "owner_id": people[owner][0] if owner in people else actor.id,
-            "fields": row.fields, "opened_at": entered, "state_entered_at": entered,
+            "fields": row.fields, "opened_at": opened, "state_entered_at": entered,
             "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
             "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
         })
@@ -415,6 +504,11 @@ def _create(
                   "version": spec.version, "title": row.title,
                   "owner": row.owner or actor.handle, "fields": row.fields,
                   "state_entered_at": case.state_entered_at.isoformat(),
+                  **({"opened_at": case.opened_at.isoformat()}
+                     if case.opened_at != case.state_entered_at else {}),
+                  **({"note": row.note} if row.note else {}),
+                  # No entry date in the sheet: reports count it in no period.
+                  **({"date_unknown": True} if row.entered_on is None else {}),
                   "planned": [{"rule": p.rule, "occurrence": p.occurrence,
                                "due_on": p.due_on.isoformat()} for p in planned]},
         ))
@@ -476,88 +570,217 @@ def _update(
         followups.move_work(app, s, taker, task_ids=followups.open_task_ids(s, case.id))
 
 
-def _write_bad(out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
+def _move(app: App, s: Connection, actor: Actor, key: str, row: sheets.SheetRow, label: str,
+          now: datetime) -> None:
+    """The row's new stage reached, one transition at a time, each in the history
+    with the file and row (as `case advance` fires it, follow-ups and all). Decided
+    again on the case as it now stands, so a run finished after a stop moves on
+    from where it was."""
+    case = load_case(s, key)
+    pinned = app.registry.by_id(s, case.workflow_version_id)
+    move = row_move(pinned.spec, case, row, actor)
+    if move is None:
+        return
+    if isinstance(move, Text):  # changed since pass one checked it
+        raise Refused(_("{key}: {problem}", key=case.key, problem=move))
+    source = f"imported from {label} row {row.number}"
+    for trigger, _dest in move.steps:
+        dest = pinned.compiled.fire(case.state, case.previous_state, trigger)
+        fire_within(app, s, case, pinned.spec, actor, trigger, dest, now, source,
+                    dict(case.fields))
+        case = load_case(s, key)
+
+
+def _write_bad(app: App, out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
     """The bad rows as they were, with what is wrong, to fix and import again."""
     titles = [*header.titles, sheets.ERROR_COLUMN[1]]
     width = len(header.titles)
+    tr = app.tr
     body = ([*r.cells[:width], *[""] * (width - len(r.cells)),
-             "; ".join(f"{p.column}: {p.message}" for p in r.problems)] for r in rows)
+             "; ".join(f"{p.column}: {tr(p.message)}" for p in r.problems)] for r in rows)
     write_sheets(out, [("bad rows", titles, body)])
 
 
 # --------------------------------------------------------------------------- people
 
 PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
-                  ("email", "E-mail · 电子邮箱"), ("roles", "Roles · 角色"))
+                  ("email", "E-mail · 电子邮箱"), ("roles", "Roles · 角色"),
+                  ("logins", "Logins · 登录名"))
+# The words staff lists head these columns with.
+PEOPLE_WORDS: dict[str, tuple[str, ...]] = {
+    "handle": ("用户名", "handle"),
+    "name": ("姓名", "名字"),
+    "email": ("邮箱", "电子邮件", "邮件", "e-mail", "mail", "email"),
+    "roles": ("角色", "岗位", "role"),
+    "logins": ("登录名", "登录账号", "系统账号", "login", "logins"),
+}
+# Columns a staff list often has that people here have no place for: read past,
+# and said so (科室: people have no department field).
+PEOPLE_UNUSED = ("序号", "科室", "部门", "处室", "职务", "职务职级", "电话", "手机", "联系电话",
+                 "办公电话", "备注")
 
 
-def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
-    """The staff list: a handle not known is added, a known one updated (name,
-    e-mail, roles); every bad row reported at once, nothing written while one is."""
-    rows = read_rows(path)
-    head = next(rows, None)
-    if head is None:
-        raise InvalidInput(f"'{path.name}' is empty; give a header: handle, name, e-mail, roles")
+def _people_header(cells: list[Any], ignore: tuple[str, ...], ignore_unknown: bool
+                   ) -> tuple[list[str | None], list[str], list[str]]:
+    """Each column's key (None: read past), the unused columns and the skipped ones."""
     known = {s: key for key, title in PEOPLE_COLUMNS for s in sheets.names_of(key, title)}
-    known.update({"e-mail": "email", "mail": "email", "role": "roles"})
-    columns = [known.get(sheets.normal(sheets.cell_text(c))) for c in head]
-    missing = [t for k, t in PEOPLE_COLUMNS[:2] if k not in columns]
+    known.update({sheets.normal(w): key for key, words in PEOPLE_WORDS.items() for w in words})
+    unused_words = {sheets.normal(w) for w in PEOPLE_UNUSED}
+    skip = {sheets.normal(n): n for n in ignore}
+    columns: list[str | None] = []
+    unused: list[str] = []
+    skipped: list[str] = []
+    unknown: list[str] = []
+    for cell in cells:
+        title = sheets.cell_text(cell)
+        spelling = sheets.normal(title)
+        key = None if spelling in skip else known.get(spelling)
+        if key is not None and key in columns:
+            raise InvalidInput(_("column {title} names {column} again", title=quoted(title),
+                                 column=key))
+        columns.append(key)
+        if key is None and spelling:
+            if spelling in skip or (ignore_unknown and spelling not in unused_words):
+                skipped.append(title)
+                skip.pop(spelling, None)
+            elif spelling in unused_words:
+                unused.append(title)
+            else:
+                unknown.append(title)
+    if unknown:
+        raise InvalidInput(_("the column(s) {columns} name nothing a staff list holds (handle, "
+                             "name, e-mail, roles, logins); skip them with --ignore-column NAME "
+                             "(or all with --ignore-unknown)",
+                             columns=Listing(quoted(t) for t in unknown[:10])))
+    if skip:
+        raise InvalidInput(_("--ignore-column {name} names no column of the sheet",
+                             name=quoted(next(iter(skip.values())))))
+    if "handle" not in columns and "logins" in columns:
+        columns[columns.index("logins")] = "handle+login"  # the login is the handle too
+    missing = [t for k, t in PEOPLE_COLUMNS[:2] if k not in columns and not (
+        k == "handle" and "handle+login" in columns)]
     if missing:
-        raise InvalidInput("the header has no column " + ", ".join(f"'{m}'" for m in missing))
-    problems: list[str] = []
+        raise InvalidInput(_("the header has no column {columns}",
+                             columns=Listing(quoted(m) for m in missing)))
+    return columns, unused, skipped
+
+
+def _staff_rows(path: Path, rows: Iterator[list[Any]], ignore: tuple[str, ...],
+                ignore_unknown: bool) -> tuple[list[str | None], list[str], list[str],
+                                               Iterator[tuple[int, list[Any]]]]:
+    """The header (the first of the leading rows naming two columns or more, under
+    any title rows) and the numbered rows under it."""
+    leading = list(islice(rows, sheets.HEADER_SEARCH))
+    if not leading:
+        raise InvalidInput(_("'{file}' is empty; give a header: handle, name, e-mail, roles",
+                             file=path.name))
+    known = {sheets.normal(w) for key, words in PEOPLE_WORDS.items() for w in words} | {
+        s for key, title in PEOPLE_COLUMNS for s in sheets.names_of(key, title)}
+    at = next((i for i, cells in enumerate(leading)
+               if sum(sheets.normal(sheets.cell_text(c)) in known for c in cells) >= 2), 0)
+    columns, unused, skipped = _people_header(leading[at], ignore, ignore_unknown)
+    body = ((n, cells) for n, cells in enumerate(chain(leading[at + 1:], rows), start=at + 2))
+    return columns, unused, skipped, body
+
+
+def import_people(app: App, path: Path, *, dry_run: bool = False,
+                  ignore_columns: tuple[str, ...] | list[str] = (),
+                  ignore_unknown: bool = False) -> dict[str, Any]:
+    """The staff list: a handle not known is added, a known one updated (name,
+    e-mail, roles; logins added); every bad row reported at once, nothing written
+    while one is. A column it does not use is said (科室), or refused when it
+    names nothing it knows, as `import cases` does."""
+    rows = read_rows(path, None, app.settings.sheets)
+    columns, unused, skipped, body = _staff_rows(path, rows, tuple(ignore_columns or ()),
+                                                 bool(ignore_unknown))
+    problems: list[str | Text] = []
     wanted: dict[str, dict[str, Any]] = {}
-    for number, cells in enumerate(rows, start=2):
+    for number, cells in body:
         texts = [sheets.cell_text(c) for c in cells]
         if not any(texts):
             continue
         values = {k: texts[i] if i < len(texts) else "" for i, k in enumerate(columns) if k}
+        if "handle+login" in values:
+            values["handle"] = values["logins"] = values.pop("handle+login")
         handle = values.get("handle", "")
         try:
             roles = check_person(handle, values.get("name", ""), values.get("email", ""),
                                  named_roles(app, [values.get("roles", "")]), None, "")
+            logins = check_logins(re.split("[,，、;； ]+", values.get("logins", "").strip())
+                                  if values.get("logins", "").strip() else [])
         except InvalidInput as exc:
-            problems.append(f"row {number}: {exc}")
+            problems.append(_("row {row}: {problem}", row=number, problem=exc.text))
             continue
         if handle in wanted:
-            problems.append(f"row {number}: '{handle}' is on an earlier row already")
+            problems.append(_("row {row}: {handle} is on an earlier row already", row=number,
+                              handle=quoted(handle)))
             continue
         wanted[handle] = {"name": values["name"].strip(), "email": values.get("email", ""),
-                          "roles": roles, "row": number}
+                          "roles": roles, "row": number, "logins": logins}
     if problems:
-        raise Problems(problems)
+        raise Problems(cast(list[str], problems))
     added: list[dict[str, Any]] = []
     updated: list[tuple[str, dict[str, Any]]] = []
+    new_logins: dict[str, list[str]] = {}
     with (app.db.read() if dry_run else app.db.transaction()) as s:
         stored = {p.handle: p for p in s.execute(select(PEOPLE))}
-        # As `person add` / `person edit`: a channel that cannot reach them is refused now.
+        held = {login: handle for login, handle in s.execute(
+            select(PERSON_LOGINS.c.login, PEOPLE.c.handle).join(
+                PEOPLE, PEOPLE.c.id == PERSON_LOGINS.c.person_id))}
+        # As `person add` / `person edit`: a channel that cannot reach them is refused now,
+        # and a login is one person's.
         for handle, values in wanted.items():
             person = stored.get(handle)
             try:
                 check_channel(app, person.channel if person else None, values["email"],
                               (person.address or "") if person else "")
             except InvalidInput as exc:
-                problems.append(f"row {values['row']}: {handle}: {exc}")
+                problems.append(_("row {row}: {handle}: {problem}", row=values["row"],
+                                  handle=handle, problem=exc.text))
+            for login in values.pop("logins"):
+                owner = held.get(login)
+                if owner is None:  # new here (or on an earlier row of this sheet: refused)
+                    held[login] = handle
+                    new_logins.setdefault(handle, []).append(login)
+                elif owner != handle:
+                    problems.append(_("row {row}: login {login} is {owner}'s already",
+                                      row=values["row"], login=quoted(login), owner=owner))
             del values["row"]
         if problems:
-            raise Problems(problems)
+            raise Problems(cast(list[str], problems))
         for handle, values in wanted.items():
             person = stored.get(handle)
             if person is None:
                 added.append({"handle": handle, **values, "channel": None, "address": "",
                               "active": True, "created_at": app.now()})
             elif (person.name, person.email, sorted(person.roles or [])) != (
-                    values["name"], values["email"], values["roles"]):
+                    values["name"], values["email"], values["roles"]) or new_logins.get(handle):
                 updated.append((handle, values))
         # As `person edit`: the sheet may not take the role from the last admin who can act
         # (an imported person has no login yet, so cannot be one).
         acting = admins(s, lock=not dry_run)
         if acting and not set(acting) - {h for h, v in updated if ADMIN not in v["roles"]}:
-            raise InvalidInput(f"the staff list takes the 'admin' role from {', '.join(acting)}, "
-                               "the last admin(s) with a login; keep it on one of their rows")
+            raise InvalidInput(_("the staff list takes the 'admin' role from {admins}, the last "
+                                 "admin(s) with a login; keep it on one of their rows",
+                                 admins=Listing(acting)))
         if not dry_run:
             if added:
                 s.execute(insert(PEOPLE), added)
             for handle, values in updated:
                 s.execute(PEOPLE.update().where(PEOPLE.c.handle == handle).values(**values))
+            _add_logins(s, new_logins)
     return {"file": str(path), "dry_run": dry_run, "added": len(added),
-            "updated": len(updated), "unchanged": len(wanted) - len(added) - len(updated)}
+            "updated": len(updated), "unchanged": len(wanted) - len(added) - len(updated),
+            "unused_columns": unused, "skipped_columns": skipped,
+            "logins": sum(len(v) for v in new_logins.values())}
+
+
+def _add_logins(s: Connection, logins: dict[str, list[str]]) -> None:
+    """The staff list's logins, each checked above to be no one else's (as
+    ``people.staff`` checks one person's), in one statement."""
+    if not any(logins.values()):
+        return
+    ids = dict(s.execute(select(PEOPLE.c.handle, PEOPLE.c.id).where(
+        PEOPLE.c.handle.in_(list(logins)))).all())
+    s.execute(insert(PERSON_LOGINS), [{"person_id": ids[h], "login": login}
+                                      for h, ls in logins.items() for login in ls])
