@@ -74,16 +74,18 @@ def produce_digests(app: App, now: datetime) -> int:
             # notice still waiting (not yet sent) is taken into the digest instead.
             # What is still open from an absence is listed in its own section.
             apart = {t.id for t in handled.still_open}
+            route = router.route(DIGEST, to, got)
+            # (A notice waiting at another channel, a group robot's, goes there.)
+            gone = told.gone(route.channel)
             items = [i for i in by_person.get(pid, [])
-                     if (to.handle, i.id) not in told.sent and i.id not in apart]
+                     if (to.handle, i.id) not in gone and i.id not in apart]
             if not (items or handled.logged or handled.still_open
                     or any(f.task_status == TaskStatus.OPEN for f in folded)):
                 # Nothing to tell: folded notices of tasks closed since are settled unsent.
                 ledger.settle_folded(s, [f.id for f in folded], CLOSED_BEFORE_DIGEST)
                 continue
-            notices.append(_digest(app, router.route(DIGEST, to, got), owner, items,
-                                   folded, handled, day, now))
-            waiting = [n for i in items for n in told.waiting.get((to.handle, i.id), ())]
+            notices.append(_digest(app, route, owner, items, folded, handled, day, now))
+            waiting = [n for i in items for n, _at in told.waiting.get((to.handle, i.id), ())]
             if folded:
                 folded_into[notices[-1]["idempotency_key"]] = [f.id for f in folded]
             if waiting:
@@ -146,7 +148,14 @@ class Told:
     those waiting, which the digest takes in (their ids)."""
 
     sent: set[tuple[str, int]] = field(default_factory=set)
-    waiting: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    # (receiver, task) -> [(notice id, its channel)]
+    waiting: dict[tuple[str, int], list[tuple[int, str]]] = field(default_factory=dict)
+
+    def gone(self, channel: str) -> set[tuple[str, int]]:
+        """Tasks not to list in a digest going by ``channel``: told already, or
+        waiting to be told by another channel."""
+        return self.sent | {where for where, ids in self.waiting.items()
+                            if any(at != channel for _id, at in ids)}
 
 
 def told_today(s: Connection, since: datetime) -> Told:
@@ -155,7 +164,7 @@ def told_today(s: Connection, since: datetime) -> Told:
     told = Told()
     for r in s.execute(
             select(NOTICES.c.id, NOTICES.c.recipient, NOTICES.c.task_id, NOTICES.c.status,
-                   NOTICES.c.lease_owner, NOTICES.c.folded_into)
+                   NOTICES.c.lease_owner, NOTICES.c.folded_into, NOTICES.c.channel)
             .where(NOTICES.c.created_at >= since, NOTICES.c.task_id.is_not(None),
                    NOTICES.c.kind != NoticeKind.ESCALATION,
                    NOTICES.c.status.in_((NoticeStatus.PENDING, NoticeStatus.SENT,
@@ -163,7 +172,7 @@ def told_today(s: Connection, since: datetime) -> Told:
             .with_for_update()):
         where = (r.recipient, r.task_id)
         if r.status == NoticeStatus.PENDING and r.lease_owner is None:
-            told.waiting.setdefault(where, []).append(r.id)
+            told.waiting.setdefault(where, []).append((r.id, r.channel))
         elif r.status != NoticeStatus.FOLDED or str(r.folded_into or "").startswith("fold:"):
             told.sent.add(where)
     return told
