@@ -171,6 +171,8 @@ def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any
         query = query.where(NOTICES.c.task_id.in_(task_ids))
         folded = folded.where(NOTICES.c.task_id.in_(task_ids))
     moved = in_flight = 0
+    if task_ids is None:
+        _unfold_unsent(session, old.handle)
     # Left with ``old``, they would wait for a digest ``old`` may never get again.
     for row in session.execute(folded.order_by(NOTICES.c.id).with_for_update()).all():
         moved += _readdress(app, session, row, new, fresh=False)
@@ -184,6 +186,19 @@ def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any
         elif _readdress(app, session, row, new):
             moved += 1
     return Readdressed(moved, in_flight)
+
+
+def _unfold_unsent(session: Connection, handle: str) -> None:
+    """The notices taken into ``handle``'s digests or summaries not yet sent nor
+    being sent: pending again, so they move with the rest (the digest or summary
+    itself is cancelled, not moved: it was written for ``handle``)."""
+    keys = list(session.scalars(select(NOTICES.c.idempotency_key).where(
+        NOTICES.c.recipient == handle, NOTICES.c.task_id.is_(None),
+        NOTICES.c.status == PENDING, NOTICES.c.lease_owner.is_(None)).with_for_update()))
+    if keys:
+        session.execute(update(NOTICES).where(
+            NOTICES.c.status == FOLDED, NOTICES.c.folded_into.in_(keys),
+            NOTICES.c.task_id.is_not(None)).values(status=PENDING, folded_into=None))
 
 
 def withdraw_pending(session: Connection, task_ids: list[int]) -> None:
