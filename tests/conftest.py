@@ -135,7 +135,10 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
         # A send ends well inside the 5 s lease (config.LEASE_SHARE).
         # The receivers and fakes of these tests listen on 127.0.0.1, which a
         # channel may post to only when the office lists it (channels/guard.py).
-        '[notify]\nallow_hosts = ["127.0.0.1"]\n\n'
+        # Each notice on its own and no backlog summaries, as the suite was written
+        # for; the office's defaults (digest, summaries) are tested where they are
+        # the point (tests/integration/test_notices_live.py).
+        '[notify]\nallow_hosts = ["127.0.0.1"]\nmode = "each"\nbacklog_after = 10000\n\n'
         '[notify.smtp]\ntimeout_seconds = 2\n\n[notify.webhook]\ntimeout_seconds = 2\n\n'
         f'[notify.file]\npath = "{tmp_path / "outbox.jsonl"}"\n',
         encoding="utf-8",

@@ -63,6 +63,14 @@ class NotifySettings:
     own network, group robots, and each channel's own table (its module's settings)."""
 
     default_channel: str = "file"
+    # How a person who chose nothing is told (`person notify` sets their own):
+    # "digest" (the daily digest, escalations at once) or "each" (every notice).
+    mode: str = "digest"
+    # More than this many task notices waiting at once for one person (a backlog
+    # an import or an outage made) go as one summary (service/delivery/bundles.py).
+    backlog_after: int = 3
+    # A link to a case in notices, "{key}" replaced by its key (none: no link).
+    case_url: str = ""
     # Host names, addresses or networks (10.1.0.0/16) an HTTP channel may post to
     # although they are loopback, private or link-local (channels/guard.py).
     allow_hosts: tuple[str, ...] = ()
@@ -180,8 +188,10 @@ CALENDAR_RULES: dict[str, Rule] = {
 }
 NOTIFY_RULES: dict[str, Rule] = {
     "default_channel": ("text", 1, 32), "allow_hosts": ("texts", 0, 100),
-    "fold_after_minutes": ("count", 1, 24 * 60),
+    "fold_after_minutes": ("count", 1, 24 * 60), "mode": ("text", 1, 16),
+    "backlog_after": ("count", 1, 10_000), "case_url": ("text", 0, 500),
 }
+NOTIFY_MODES = ("each", "digest")  # domain/routing.py's, checked here without importing it
 SERVE_RULES: dict[str, Rule] = {
     "socket_group": ("text", 1, 64), "host": ("text", 1, 255), "port": ("count", 1, 65_535),
     "max_upload_mb": ("seconds", 0.001, 4096), "max_request_kb": ("seconds", 1, 1 << 20),
@@ -333,6 +343,11 @@ def _notify(notify: Section, base: Path) -> NotifySettings:
     values = notify.read(NOTIFY_RULES)
     if values.get("default_channel", "file") not in CHANNEL_TYPES:
         raise notify.fail("default_channel", "one of " + ", ".join(CHANNEL_TYPES))
+    if values.get("mode", "digest") not in NOTIFY_MODES:
+        raise notify.fail("mode", "one of " + ", ".join(NOTIFY_MODES))
+    if values.get("case_url") and "{key}" not in values["case_url"]:
+        raise notify.fail("case_url", 'a URL with "{key}" in it, e.g. '
+                          '"https://torchflow.example.gov.cn/cases/{key}"')
     channels = {name: channel_type(name).read_settings(notify.section(name), base)
                 for name in CHANNEL_TYPES if name in notify.data}
     return NotifySettings(**values, groups=MappingProxyType(_groups(notify)),

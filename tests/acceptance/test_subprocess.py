@@ -143,11 +143,15 @@ def test_demo(tmp_path: Path) -> None:
     lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     kinds = {r["kind"] for r in records}
-    assert {"digest", "due", "upcoming"} <= kinds
+    # The office's default mode: one digest a day, upcoming and due folded into it.
+    assert "digest" in kinds and not {"due", "upcoming"} & kinds
     assert all(r["idempotency_key"] and r["recipient"] and r["subject"] for r in records)
     assert len({r["idempotency_key"] for r in records}) == len(records)
     with sqlite3.connect(folder / "demo.db") as db:
         assert db.execute("SELECT count(*) FROM cases").fetchone() == (5,)
+        folded = {row[0] for row in db.execute(
+            "SELECT kind FROM notices WHERE status = 'folded' AND folded_into IS NOT NULL")}
+        assert {"due", "upcoming"} <= folded
         prefixes = sorted(row[0][:2] for row in db.execute("SELECT key FROM cases"))
     assert prefixes == ["EC", "IC", "PB", "PI", "TD"]
     # The folder's config works with the CLI.

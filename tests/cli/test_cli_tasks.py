@@ -202,8 +202,8 @@ def test_reassign_refusals(cli: Cli, two_cases: dict[str, str]) -> None:
 
 
 def test_agenda_text(cli: Cli, two_cases: dict[str, str]) -> None:
-    out = cli.ok("agenda", "--days", "14").out
-    assert out.startswith("Due by 2026-03-04 + 14 days:\n")
+    out = cli.ok("agenda", "--days", "14", "--all").out
+    assert out.startswith("Work of the whole office · Due by 2026-03-04 + 14 days:\n")
     tasks, notices, pending = out.split("\n\n")
     assert two_cases["lead"] in tasks and "2026-03-18" in tasks
     assert notices.startswith("Notices that will go out:\nWHEN ")
@@ -222,8 +222,8 @@ def test_agenda_text(cli: Cli, two_cases: dict[str, str]) -> None:
 
 def test_agenda_json_days_and_assignee(cli: Cli, two_cases: dict[str, str]) -> None:
     data = cli.json("agenda", "--days", "7", "--assignee", "wang.li")
-    assert data == {"today": "2026-03-04", "days": 7, "tasks": [], "notices": [], "pending": [],
-                    "away": []}
+    assert data == {"today": "2026-03-04", "days": 7, "whose": "wang.li", "tasks": [],
+                    "notices": [], "pending": [], "away": []}
     data = cli.json("agenda", "--assignee", "zhao.min")
     assert data["days"] == 14
     assert {t["case"] for t in data["tasks"]} == {two_cases["talks"]}
@@ -250,24 +250,27 @@ def test_scheduler_tick_text_produces_and_sends(cli: Cli, config_file: Path) -> 
     # The same moment again: nothing new.
     assert cli.ok("scheduler", "tick", now=MONDAY_16).out == \
         "swept 0 task(s): 0 notice(s), 0 digest(s); sent 0, failed 0, dead 0\n"
-    # Missed: overdue to the owner, escalation to the director, and a morning digest.
+    # Missed: an escalation to the director, and a morning digest that takes in the
+    # owner's overdue notice of the same sweep (one message, not two).
     assert cli.ok("scheduler", "tick", now=THURSDAY_19).out == \
-        "swept 1 task(s): 2 notice(s), 1 digest(s); sent 3, failed 0, dead 0\n"
+        "swept 1 task(s): 2 notice(s), 1 digest(s); sent 2, failed 0, dead 0\n"
     lines = outbox(config_file)
     assert [(m["kind"], m["recipient"]) for m in lines] == [
-        ("upcoming", "wang.li"), ("overdue", "wang.li"), ("escalation", "chen.jie"),
-        ("digest", "wang.li")]
+        ("upcoming", "wang.li"), ("escalation", "chen.jie"), ("digest", "wang.li")]
     assert lines[0]["subject"] == \
-        f"[{key}] Deadline coming up on 2026-03-18: Hydrogen fuel-cell stack plant"
-    assert lines[3]["payload"] == {"day": "2026-03-19", "due_today": [], "overdue": [key]}
+        f"[{key}] Hydrogen fuel-cell stack plant: Deadline coming up on 2026-03-18"
+    assert lines[2]["payload"] == {"day": "2026-03-19", "due_today": [], "overdue": [key],
+                                   "tasks": [1]}
 
 
 def test_scheduler_tick_json(cli: Cli) -> None:
     cli.open_pi()
     data = cli.json("scheduler", "tick", now=THURSDAY_19)
     # After a week of downtime: one overdue (not upcoming and due too), one escalation.
-    assert data == {"sweep": {"tasks": 1, "notices": 2, "digests": 1, "missed": 0},
-                    "dispatch": {"sent": 3, "failed": 0, "dead": 0, "released": 0}}
+    # The digest takes in the owner's overdue notice: two messages go.
+    assert data == {"sweep": {"tasks": 1, "notices": 2, "digests": 1, "missed": 0,
+                              "summaries": 0},
+                    "dispatch": {"sent": 2, "failed": 0, "dead": 0, "released": 0}}
 
 
 # --- notice list / retry ----------------------------------------------------------

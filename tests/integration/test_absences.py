@@ -215,20 +215,23 @@ def test_back_returns_the_notices_and_the_digest_lists_what_was_handled(
     sweep(app)
     own = [r for r in rows(app, kind="digest") if r.recipient == "wang.li"]
     [mine] = own
-    assert "Handled for you while away:" in mine.body
-    assert f"zhao.min: upcoming [{key}]" in mine.body
-    assert mine.payload["handled_for_you"] == 1  # the task notice; the digest was its own
+    # What is still open, apart from what the substitute logged (nothing here).
+    assert "Still open from while you were away:" in mine.body
+    assert "Logged for you while you were away:" not in mine.body
+    assert f"{key} Hydrogen fuel cells: Deadline, 1 working day overdue" in \
+        mine.body.split("Still open from while you were away:")[1]
+    assert mine.payload["handled_for_you"] == 1  # the task; the digest was its own
     # Listed once: the next digest does not repeat it.
     clock.set("2026-03-20T08:40:00+08:00")
     sweep(app)
     latest = [r for r in rows(app, kind="digest") if r.recipient == "wang.li"][-1]
-    assert "Handled for you" not in latest.body
+    assert "while you were away" not in latest.body
 
 
 # --------------------------------------------------------------------------- how told
 
 
-def test_digest_only_folds_upcoming_and_due_but_not_overdue(
+def test_digest_mode_folds_upcoming_due_and_overdue_but_not_escalations(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
     set_notify(app, staff["wang.li"], "wang.li", notify="digest")
@@ -243,7 +246,7 @@ def test_digest_only_folds_upcoming_and_due_but_not_overdue(
     clock.set("2026-03-17T08:40:00+08:00")
     sweep(app)
     [digest] = rows(app, kind="digest")
-    assert f"Coming up:\n  {key} deadline (due 2026-03-18)" in digest.body
+    assert f"Coming up:\n  · {key} Hydrogen fuel cells: Deadline, due 2026-03-18" in digest.body
     [upcoming] = rows(app, kind="upcoming")
     assert upcoming.folded_into == digest.idempotency_key
     listed = absences_notice_view(app, upcoming.id)
@@ -253,7 +256,9 @@ def test_digest_only_folds_upcoming_and_due_but_not_overdue(
     clock.set("2026-03-18T18:10:00+08:00")
     sweep(app)
     assert [r.status for r in rows(app, kind="due")] == ["folded"]
-    assert [r.status for r in rows(app, kind="overdue")] == ["pending"]
+    # The next digest lists it as overdue, with the working days: no mail tonight.
+    assert [r.status for r in rows(app, kind="overdue")] == ["folded"]
+    assert [r.status for r in rows(app, kind="escalation")] == ["pending"]
 
 
 def absences_notice_view(app: App, notice_id: int) -> dict[str, Any]:
@@ -271,9 +276,12 @@ def test_quiet_hours_hold_a_notice_until_they_end_and_escalations_go(
     clock.set("2026-03-18T18:10:00+08:00")
     sweep(app)
     [overdue] = rows(app, kind="overdue")
-    assert overdue.status == "pending"
+    # Held for the quiet hours, then taken into the day's digest (made in quiet
+    # hours, so it waits too): one message instead of two.
+    assert overdue.status == "folded"
     assert overdue.not_before == datetime(2026, 3, 19, 1, 30, tzinfo=UTC)
-    assert overdue.reason == "held until 2026-03-19T09:30+08:00 (quiet hours)"
+    assert overdue.reason == ("held until 2026-03-19T09:30+08:00 (quiet hours); "
+                              "taken into the day's digest")
     channels = Channels(app.settings)
     assert dispatch(app, channels, "svc").sent == 1  # the escalation only
     [escalation] = rows(app, kind="escalation")
@@ -281,10 +289,11 @@ def test_quiet_hours_hold_a_notice_until_they_end_and_escalations_go(
     clock.set("2026-03-19T09:29:00+08:00")
     assert dispatch(app, channels, "svc").sent == 0
     [digest] = rows(app, kind="digest")  # the day's digest, made in quiet hours, waits too
+    assert overdue.folded_into == digest.idempotency_key
     assert digest.not_before == overdue.not_before and digest.status == "pending"
     clock.set("2026-03-19T09:30:00+08:00")
-    assert dispatch(app, channels, "svc").sent == 2
-    assert [r.status for r in rows(app)] == ["sent", "sent", "sent"]
+    assert dispatch(app, channels, "svc").sent == 1
+    assert [r.status for r in rows(app)] == ["folded", "sent", "sent"]
 
 
 # --------------------------------------------------------------------------- fallback
@@ -474,7 +483,7 @@ def test_a_handover_takes_the_givers_folded_notices_to_the_takers_digest(
     sweep(app)
     [digest] = rows(app, kind="digest")
     assert digest.recipient == "zhao.min"
-    assert f"Coming up:\n  {key} deadline (due 2026-03-18)" in digest.body
+    assert f"Coming up:\n  · {key} Hydrogen fuel cells: Deadline, due 2026-03-18" in digest.body
     assert rows(app, kind="upcoming")[0].folded_into == digest.idempotency_key
 
 

@@ -164,6 +164,7 @@ def test_a_visit_or_deadline_notice_carries_its_event(smtp: SmtpReceiver,
     [event] = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
     assert str(event["uid"]) == "task-42@torchflow"
     assert event.decoded("dtstart") == date(2026, 3, 18)
-    assert str(event["summary"]) == "PI-2026-0001 氢燃料电池 · visit"
+    assert part.get_param("charset") == "utf-8"  # or a parser applying US-ASCII garbles it
+    assert str(event["summary"]) == " ".join(message.subject.split())  # the mail's own words
     body = visit.get_body(preferencelist=("plain",))
     assert body is not None and "张伟您好" in body.get_content()

@@ -151,7 +151,8 @@ def test_a_contact_never_escalates(app: App, staff: dict[str, Actor], clock: Clo
     task = open_task(app, key, "first_contact.contact")
     clock.set("2026-03-12T10:00:00+08:00")
     sweep(app)
-    assert task_notices(app, task.id) == [("overdue", "wang.li", "pending")]
+    # The day's first sweep makes the digest too, which takes the overdue notice in.
+    assert task_notices(app, task.id) == [("overdue", "wang.li", "folded")]
 
 
 # --------------------------------------------------------------------------- downtime
@@ -181,10 +182,21 @@ def test_ten_days_of_downtime_give_one_overdue_notice_per_task(
         assert task_notices(app, task.id) == []
         now = open_task(app, key, "first_contact.contact")
         assert (now.occurrence, now.due_on) == (3, date(2026, 3, 25))
-        assert task_notices(app, now.id) == [("overdue", "zhao.min", "pending")]
+        # Taken into the day's digest, made by the same sweep: not told twice.
+        assert task_notices(app, now.id) == [("overdue", "zhao.min", "folded")]
     # The first-contact deadlines (16 April) are not due yet, so nothing for them.
     size, monday = ledger_size(app), len(digests(app))
-    assert size - monday == 2 * len(deadlines) + len(contacts)
+    # chen.jie's three escalations of the day are one message listing the cases.
+    assert size - monday == 2 * len(deadlines) + len(contacts) + 1
+    with app.db.read() as s:
+        summary = s.execute(select(NOTICES).where(NOTICES.c.kind == "escalation",
+                                                  NOTICES.c.task_id.is_(None))).one()
+        folded = s.execute(select(NOTICES.c.status, NOTICES.c.folded_into).where(
+            NOTICES.c.kind == "escalation", NOTICES.c.task_id.is_not(None))).all()
+    assert (summary.recipient, summary.status, summary.payload["summary"]) == (
+        "chen.jie", "pending", 3)
+    assert all(k in summary.body for k in leads)
+    assert folded == [("folded", summary.idempotency_key)] * 3
 
     clock.set("2026-04-01T10:00:00+08:00")  # days pass; the overdue is not repeated
     sweep(app)
@@ -223,7 +235,7 @@ def test_a_digest_once_per_person_per_working_day_after_digest_time(
             NOTICES.c.kind == "digest", NOTICES.c.recipient == "wang.li"))
         body = s.scalar(select(NOTICES.c.body).where(
             NOTICES.c.kind == "digest", NOTICES.c.recipient == "wang.li"))
-    assert payload == {"day": "2026-03-11", "overdue": [],
+    assert payload == {"day": "2026-03-11", "overdue": [], "tasks": [2, 5],
                        "due_today": [two_desks["wang.1"], two_desks["wang.2"]]}
     assert two_desks["zhao.1"] not in body
 
@@ -233,7 +245,8 @@ def test_a_digest_once_per_person_per_working_day_after_digest_time(
         payload = s.scalar(select(NOTICES.c.payload).where(
             NOTICES.c.kind == "digest", NOTICES.c.recipient == "zhao.min",
             NOTICES.c.status == "pending").order_by(NOTICES.c.id.desc()).limit(1))
-    assert payload == {"day": "2026-03-12", "due_today": [], "overdue": [two_desks["zhao.1"]]}
+    assert payload == {"day": "2026-03-12", "due_today": [], "overdue": [two_desks["zhao.1"]],
+                       "tasks": [8]}
 
 
 @pytest.mark.parametrize("at", [

@@ -40,9 +40,8 @@ def office(config_file: Path, clock: Clock, wecom: WecomFake,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     monkeypatch.setenv("TORCHFLOW_WECOM_ROBOT_PI_TEAM_TOKEN", KEY)
     monkeypatch.setenv("TORCHFLOW_WECOM_ROBOT_DIRECTORS_TOKEN", DIRECTORS)
-    text = config_file.read_text(encoding="utf-8").replace(
-        '[notify]\nallow_hosts = ["127.0.0.1"]\n',
-        '[notify]\nallow_hosts = ["127.0.0.1"]\n[notify.groups]\n'
+    text = config_file.read_text(encoding="utf-8") + (
+        '[notify.groups]\n'
         'project_introduction = "wecom_robot:pi_team"\ndirector = "wecom_robot:directors"\n')
     text += (f'[notify.wecom_robot]\nbase_url = "{wecom.url}"\n'
              "[notify.wecom_robot.robots.pi_team]\n[notify.wecom_robot.robots.directors]\n")

@@ -109,8 +109,9 @@ def test_the_one_rule_for_how_a_receiver_is_told() -> None:
     assert decide("escalation", notify="digest", quiet=quiet, now=night, tz=TZ) == Decision()
     assert decide("upcoming", notify="digest", quiet=quiet, now=night, tz=TZ).fold
     assert decide("due", notify="digest", quiet=None, now=noon, tz=TZ).fold
-    assert decide("overdue", notify="digest", quiet=None, now=noon, tz=TZ) == Decision()
-    held = decide("overdue", notify="digest", quiet=quiet, now=night, tz=TZ)
+    # Overdue folds too: the next digest lists it with its working days late.
+    assert decide("overdue", notify="digest", quiet=None, now=noon, tz=TZ).fold
+    held = decide("overdue", notify="each", quiet=quiet, now=night, tz=TZ)
     assert held.hold == datetime(2026, 12, 10, 8, tzinfo=TZ) and not held.fold
     assert decide("due", notify="each", quiet=quiet, now=noon, tz=TZ) == Decision()
     assert decide("digest", notify="digest", quiet=quiet, now=night, tz=TZ).hold is not None
@@ -122,6 +123,7 @@ def test_the_reason_says_why() -> None:
         "for wang.li, away until 2026-12-18; folded into the daily digest"
     assert reason(hold=datetime(2026, 12, 10, 8, tzinfo=TZ)) == \
         "held until 2026-12-10T08:00+08:00 (quiet hours)"
+    assert reason(fold=True, listed=True) == "already in today's digest"
 
 
 def test_only_a_permanent_refusal_of_the_address_is_a_bounce() -> None:

@@ -151,3 +151,17 @@ def test_a_group_names_a_robot_its_channel_has(tmp_path: Path) -> None:
                             "no robot named 'leaders'; give one of: pi_team (the "
                             "[notify.wecom_robot.robots] tables)")
     assert "a group robot such as" in refused(tmp_path, '[notify.groups]\nx = "pigeon:coop"\n')
+
+
+def test_the_office_tells_people_by_digest_unless_it_says_each(tmp_path: Path) -> None:
+    assert load(tmp_path, "").notify.mode == "digest"  # the shipped default
+    notify = load(tmp_path, '[notify]\nmode = "each"\nbacklog_after = 20\n'
+                            'case_url = "https://tf.example.cn/cases/{key}"\n'
+                            '[notify.smtp]\nsender_name = "无锡高新区招商局"\n').notify
+    assert (notify.mode, notify.backlog_after, notify.case_url) == (
+        "each", 20, "https://tf.example.cn/cases/{key}")
+    assert notify.of("smtp", SmtpSettings).sender_name == "无锡高新区招商局"
+    assert "it wants one of each, digest" in refused(tmp_path, '[notify]\nmode = "weekly"\n')
+    assert 'a URL with "{key}" in it' in refused(
+        tmp_path, '[notify]\ncase_url = "https://tf.example.cn/cases"\n')
+    assert "backlog_after = 0 is not valid" in refused(tmp_path, "[notify]\nbacklog_after = 0\n")

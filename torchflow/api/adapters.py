@@ -80,6 +80,13 @@ def task_list(c: Call, list_tasks: Fn, /, *, mine: bool = False, assignee: str |
     return list_tasks(c.app, assignee=who, **filters)
 
 
+def task_agenda(c: Call, agenda: Fn, /, *, days: int = 14, assignee: str | None = None,
+                all: bool = False, mine: bool = False) -> Any:
+    """The reader's own agenda unless another person's or the office's is asked
+    for (the service decides; a caller who is nobody's person sees the office)."""
+    return agenda(c.app, c.reader(), days=days, assignee=assignee, everyone=all, mine=mine)
+
+
 def task_agenda_ics(c: Call, agenda_ics: Fn, write_ics: Fn, /, *, out: str,
                     person: str | None = None, days: int = 14) -> Any:
     write_ics(Path(out), agenda_ics(c.app, person=person, days=days))

@@ -39,13 +39,16 @@ class SmtpSettings:
     username: str = ""
     password_env: str = "TORCHFLOW_SMTP_PASSWORD"
     sender: str = "torchflow@localhost"
+    # The name mail is from (张三 <addr> style); empty: the office's [office] name.
+    sender_name: str = ""
     timeout_seconds: float = 10.0
 
 
 SMTP_RULES: dict[str, Rule] = {
     "host": ("text", 1, 255), "port": ("count", 1, 65_535), "security": ("text", 1, 20),
     "username": ("text", 0, 255), "password_env": ("text", 1, 255),
-    "sender": ("text", 1, 320), "timeout_seconds": ("seconds", 0.1, 3600),
+    "sender": ("text", 1, 320), "sender_name": ("text", 0, 100),
+    "timeout_seconds": ("seconds", 0.1, 3600),
 }
 
 
@@ -64,9 +67,19 @@ def message_id(idempotency_key: str) -> str:
     return f"<{digest}@torchflow>"
 
 
-def build_email(message: Message, sender: str) -> EmailMessage:
+def from_header(sender: str, name: str = "") -> str:
+    """The From header: ``sender`` with the display ``name`` (encoded as RFC 2047
+    wants when it is Chinese), or ``sender`` as written when it names itself."""
+    from email.utils import formataddr  # see the module's docstring
+
+    if not name or "<" in sender:
+        return sender
+    return formataddr((" ".join(name.split()), sender), charset="utf-8")
+
+
+def build_email(message: Message, sender: str, sender_name: str = "") -> EmailMessage:
     mail = EmailMessage(policy=_policy())
-    mail["From"] = sender
+    mail["From"] = from_header(sender, sender_name)
     mail["To"] = message.address
     # Header values may not span lines; a title typed with a newline must not break sending.
     mail["Subject"] = " ".join(message.subject.split())
@@ -76,7 +89,9 @@ def build_email(message: Message, sender: str) -> EmailMessage:
     mail.set_content(message.body, charset="utf-8")
     event = calendar_attachment(message)
     if event is not None:
-        mail.add_attachment(event, maintype="text", subtype="calendar",
+        # As text with its charset: a parser applying the MIME default (US-ASCII)
+        # would garble the Chinese of an attachment without one.
+        mail.add_attachment(event.decode("utf-8"), subtype="calendar", charset="utf-8",
                             filename=f"{message.payload.get('case', 'task')}.ics",
                             params={"method": "PUBLISH"})
     if isinstance(message.payload.get("html"), str):  # the monthly report, attached
@@ -95,8 +110,7 @@ def calendar_attachment(message: Message) -> bytes | None:
         due_on = date.fromisoformat(str(p["due_on"]))
     except ValueError:
         return None
-    case = p.get("case", "")
-    summary = " ".join(f"{case} {p.get('case_title', '')} · {p['task_kind']}".split())
+    summary = " ".join(message.subject.split())  # in the office's language, as the mail's
     return task_event_document(task_id=int(p["task"]), due_on=due_on, summary=summary,
                                description=message.body, now=utcnow())
 
@@ -116,6 +130,7 @@ class SmtpChannel:
         password: str = "",
         sender: str = "torchflow@localhost",
         timeout: float = 10.0,
+        sender_name: str = "",
     ) -> None:
         if security not in SECURITY_MODES:
             raise ConfigError(
@@ -126,7 +141,7 @@ class SmtpChannel:
             raise ConfigError("[notify.smtp] host is empty; set the SMTP server's host name")
         self.host, self.port, self.security = host, port, security
         self.username, self.password = username, password
-        self.sender, self.timeout = sender, timeout
+        self.sender, self.timeout, self.sender_name = sender, timeout, sender_name
         self._conn: smtplib.SMTP | None = None
 
     @staticmethod
@@ -141,7 +156,8 @@ class SmtpChannel:
         smtp = settings.notify.of(cls.name, SmtpSettings)
         return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username,
                    password=os.environ.get(smtp.password_env, ""), sender=smtp.sender,
-                   timeout=smtp.timeout_seconds)
+                   timeout=smtp.timeout_seconds,
+                   sender_name=smtp.sender_name or settings.office.name)
 
     @staticmethod
     def address_of(person: Any) -> str:
@@ -166,7 +182,7 @@ class SmtpChannel:
         if not message.address:
             raise DeliveryError(f"no e-mail address for {message.recipient!r}")
         try:
-            mail = build_email(message, self.sender)
+            mail = build_email(message, self.sender, self.sender_name)
         except ValueError as exc:  # e.g. a line break inside the address
             raise DeliveryError(f"cannot build e-mail to {message.address!r}: {exc}") from None
         reused = self._conn is not None

@@ -60,14 +60,20 @@ def init(env: Env, admin: str | None) -> None:
 @click.command()
 @click.option("--days", type=Whole(1, 90), default=14, show_default=True)
 @click.option("--assignee", "--person", "assignee", metavar="HANDLE", help="Only HANDLE's work.")
+@click.option("--all", "everyone", is_flag=True, help="The whole office's work.")
+@click.option("--mine", is_flag=True, help="Only your own work (the default).")
 @click.option("--ics", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.ics",
               help="Write the open follow-ups as an iCalendar file for a phone or Outlook.")
 @pass_env
-def agenda(env: Env, days: int, assignee: str | None, ics: Path | None) -> None:
-    """What comes due in the next DAYS and which notices will go out.
+def agenda(env: Env, days: int, assignee: str | None, everyone: bool, mine: bool,
+           ics: Path | None) -> None:
+    """What comes due in the next DAYS for you (--all: the office) and which
+    notices will go out or wait folded for a digest.
 
     \b
     Example:
+      torchflow agenda --days 7
+      torchflow agenda --all --days 7
       torchflow agenda --days 7 --assignee wang.li
       torchflow agenda --ics wang.li.ics --person wang.li --days 60
     """
@@ -76,7 +82,7 @@ def agenda(env: Env, days: int, assignee: str | None, ics: Path | None) -> None:
         env.emit(result, _("wrote {file}: follow-ups of {person} due within {days} days",
                            file=ics, person=assignee or _("everyone"), days=days))
         return
-    env.emit(env.call("task.agenda", days=days, assignee=assignee),
+    env.emit(env.call("task.agenda", days=days, assignee=assignee, all=everyone, mine=mine),
              lambda r: render_agenda(r, env.tr))
 
 
@@ -88,17 +94,28 @@ def render_agenda(r: dict[str, Any], tr: Translator) -> str:
     tasks = table(coded(r["tasks"]), [(N_("ID"), "id"), (N_("CASE"), "case"),
                                       (N_("KIND"), "kind"), (N_("DUE"), "due_on"),
                                       (N_("ASSIGNEE"), "assignee"), (N_("TITLE"), "title")], tr)
-    notices = table(coded([{**n, "at": n["at"][:16].replace("T", " ")} for n in r["notices"]]),
-                    [(N_("WHEN"), "at"), (N_("KIND"), "kind"), (N_("TO"), "to"),
-                     (N_("CASE"), "case"), (N_("TASK"), "task")], tr)
+    def when(rows: list[dict[str, Any]]) -> str:
+        return table(coded([{**n, "at": n["at"][:16].replace("T", " ")} for n in rows]),
+                     [(N_("WHEN"), "at"), (N_("KIND"), "kind"), (N_("TO"), "to"),
+                      (N_("CASE"), "case"), (N_("TASK"), "task")], tr)
+
+    going = [n for n in r["notices"] if not n.get("folded")]
+    folded = [n for n in r["notices"] if n.get("folded")]
+    notices = when(going)
     pending = table(coded(r["pending"]), [(N_("ID"), "id"), (N_("KIND"), "kind"),
                                           (N_("TO"), "to"), (N_("CHANNEL"), "channel"),
                                           (N_("SUBJECT"), "subject")], tr)
     away = table(r.get("away", []), [(N_("PERSON"), "person"), (N_("FROM"), "from"),
                                      (N_("TO"), "to"), (N_("SUBSTITUTE"), "substitute")], tr)
-    parts = [tr(_("Due by {today} + {days} days:", today=r["today"], days=r["days"])) + "\n"
-             + tasks, tr(_("Notices that will go out:")) + "\n" + notices,
-             tr(_("Waiting to be sent:")) + "\n" + pending]
+    whose = (tr(_("Work of {person}", person=r["whose"])) if r.get("whose")
+             else tr(_("Work of the whole office")))
+    parts = [whose + " · " + tr(_("Due by {today} + {days} days:", today=r["today"],
+                                  days=r["days"])) + "\n" + tasks,
+             tr(_("Notices that will go out:")) + "\n" + notices]
+    if folded:
+        parts.append(tr(_("Folded into the daily digest (no message of their own):"))
+                     + "\n" + when(folded))
+    parts.append(tr(_("Waiting to be sent:")) + "\n" + pending)
     if r.get("away"):
         parts.append(tr(_("Away:")) + "\n" + away)
     return "\n\n".join(parts)

@@ -19,8 +19,9 @@ from torchflow.i18n import _
 
 EACH, DIGEST = "each", "digest"
 NOTIFY_MODES = (EACH, DIGEST)
-# Digest-only folds these into the daily digest; overdue and escalations go at once.
-FOLDED_KINDS = frozenset({NoticeKind.UPCOMING, NoticeKind.DUE})
+# Digest mode folds these into the daily digest (an overdue task is listed there,
+# with how many working days overdue, every day until done); escalations go at once.
+FOLDED_KINDS = frozenset({NoticeKind.UPCOMING, NoticeKind.DUE, NoticeKind.OVERDUE})
 _SPAN = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
 
 
@@ -97,12 +98,15 @@ def decide(kind: str, *, notify: str, quiet: Quiet | None, now: datetime,
 
 
 def reason(*, for_person: str | None = None, away_until: date | None = None,
-           fold: bool = False, hold: datetime | None = None) -> str:
-    """The ledger's reason column: why a notice went where and when it did."""
+           fold: bool = False, hold: datetime | None = None, listed: bool = False) -> str:
+    """The ledger's reason column: why a notice went where and when it did
+    (``listed``: today's digest already listed its task)."""
     parts = []
     if for_person is not None:
         parts.append(f"for {for_person}, away until {away_until}")
-    if fold:
+    if listed:
+        parts.append("already in today's digest")
+    elif fold:
         parts.append("folded into the daily digest")
     if hold is not None:
         parts.append(f"held until {hold.isoformat(timespec='minutes')} (quiet hours)")

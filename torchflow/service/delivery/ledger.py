@@ -51,12 +51,15 @@ def move_to(handle: str) -> str:
 
 
 def task_notice(route: Route, task: Any, case_key: str, case_title: str, kind: str,
-                now: datetime, tr: Translator) -> dict[str, Any]:
+                now: datetime, tr: Translator, *, about: wording.About = wording.NOTHING_MORE,
+                late: int = 0) -> dict[str, Any]:
     """The ledger row of a task's notice of ``kind`` by ``route`` (not yet
-    written), in the office's language (``tr``); one a substitute receives says
-    for whom (``Route.on_behalf``); one to a group robot names it (and whom it
+    written), in the office's language (``tr``), saying ``about`` the case and
+    how ``late`` (working days overdue); one a substitute receives says for whom
+    (``Route.on_behalf``); one to a group robot names it (and whom it
     @-mentions, when several)."""
-    words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf, tr)
+    words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf, tr,
+                                about=about, late=late)
     workflow = getattr(task, "workflow", None)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
@@ -102,7 +105,7 @@ def _row(route: Route, *, kind: str, task_id: int | None, subject: str, body: st
         "body": body, "payload": payload, "status": FOLDED if route.folded else PENDING,
         "attempts": 0, "not_before": route.not_before or now, "created_at": now,
         "last_error": "", "reason": route.reason, "for_person": route.for_person,
-        "folded_into": None,
+        "folded_into": route.folded_into,
     }
 
 
@@ -128,6 +131,17 @@ def settle_folded(session: Connection, ids: list[int], into: str) -> None:
     when their task closed before any digest listed them."""
     if ids:
         session.execute(update(NOTICES).where(NOTICES.c.id.in_(ids)).values(folded_into=into))
+
+
+def absorb(session: Connection, ids: list[int], into: str) -> None:
+    """Task notices still waiting (no sender holds them) that a digest made the
+    same day lists: folded into it (``into``: its key), not sent again."""
+    if ids:
+        session.execute(update(NOTICES).where(
+            NOTICES.c.id.in_(ids), NOTICES.c.status == PENDING, NOTICES.c.lease_owner.is_(None))
+            .values(status=FOLDED, folded_into=into,
+                    reason=case((NOTICES.c.reason == "", "taken into the day's digest"),
+                                else_=NOTICES.c.reason + "; taken into the day's digest")))
 
 
 # --------------------------------------------------------------------------- moving
@@ -157,6 +171,8 @@ def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any
         query = query.where(NOTICES.c.task_id.in_(task_ids))
         folded = folded.where(NOTICES.c.task_id.in_(task_ids))
     moved = in_flight = 0
+    if task_ids is None:
+        _unfold_unsent(session, old.handle)
     # Left with ``old``, they would wait for a digest ``old`` may never get again.
     for row in session.execute(folded.order_by(NOTICES.c.id).with_for_update()).all():
         moved += _readdress(app, session, row, new, fresh=False)
@@ -170,6 +186,19 @@ def readdress_pending(app: App, session: Connection, old: Row[Any], new: Row[Any
         elif _readdress(app, session, row, new):
             moved += 1
     return Readdressed(moved, in_flight)
+
+
+def _unfold_unsent(session: Connection, handle: str) -> None:
+    """The notices taken into ``handle``'s digests or summaries not yet sent nor
+    being sent: pending again, so they move with the rest (the digest or summary
+    itself is cancelled, not moved: it was written for ``handle``)."""
+    keys = list(session.scalars(select(NOTICES.c.idempotency_key).where(
+        NOTICES.c.recipient == handle, NOTICES.c.task_id.is_(None),
+        NOTICES.c.status == PENDING, NOTICES.c.lease_owner.is_(None)).with_for_update()))
+    if keys:
+        session.execute(update(NOTICES).where(
+            NOTICES.c.status == FOLDED, NOTICES.c.folded_into.in_(keys),
+            NOTICES.c.task_id.is_not(None)).values(status=PENDING, folded_into=None))
 
 
 def withdraw_pending(session: Connection, task_ids: list[int]) -> None:
@@ -553,6 +582,28 @@ def fold(session: Connection, first: Claimed, folded: Sequence[Any], *, subject:
         ["idempotency_key"])
     session.execute(update(NOTICES).where(NOTICES.c.id.in_([f.id for f in folded])).values(
         status=FOLDED, folded_into=key, lease_owner=None, lease_until=None, retry_at=None))
+    return key
+
+
+def summarise(session: Connection, rows: Sequence[Any], *, kind: str, subject: str, body: str,
+              now: datetime) -> str:
+    """``rows`` (task notices waiting for one person at one address) become one
+    message of ``kind`` listing them; each is marked folded into it. Returns its key."""
+    first = rows[0]
+    key = idempotency_key(channel=first.channel, address=first.address,
+                          folded=[r.id for r in rows])
+    others = sorted({r.for_person for r in rows if r.for_person})
+    insert_ignore(session, NOTICES, [{
+        "idempotency_key": key, "task_id": None, "kind": kind, "channel": first.channel,
+        "recipient": first.recipient, "address": first.address, "subject": subject,
+        "body": body, "payload": {"summary": len(rows), "tasks": sorted(
+            {int(r.payload["task"]) for r in rows if (r.payload or {}).get("task")})},
+        "status": PENDING, "attempts": 0, "not_before": now, "created_at": now,
+        "last_error": "", "reason": f"{len(rows)} notices waiting at once, summarised",
+        "for_person": others[0] if len(others) == 1 else None, "folded_into": None}],
+        ["idempotency_key"])
+    session.execute(update(NOTICES).where(NOTICES.c.id.in_([r.id for r in rows]))
+                    .values(status=FOLDED, folded_into=key))
     return key
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -27,7 +27,7 @@ from torchflow.service.app import App
 from torchflow.service.delivery.keys import is_rerouted
 from torchflow.service.people.absences import in_force
 from torchflow.service.people.lookup import has_role
-from torchflow.store.models import PEOPLE
+from torchflow.store.models import NOTICES, PEOPLE
 
 ADMIN = permissions.ADMIN  # who stands in when a chain and its role end with nobody present
 FALLBACK_AFTER = 3  # permanent SMTP failures of one notice before its fallback channel
@@ -113,6 +113,7 @@ class Route:
     group: str | None = None  # a group robot's ("CHANNEL:ROBOT"): the receiver @-mentioned
     # Everyone one group robot message @-mentions, when it is for several (``one_per_group``).
     mention: tuple[str, ...] = ()
+    folded_into: str | None = None  # the key of today's digest that listed its task already
 
     @property
     def for_person(self) -> str | None:
@@ -166,12 +167,15 @@ class Router:
     people: Mapping[int, Row[Any]]
     now: datetime
     absences: list[Absence] = field(default_factory=list)
+    # (receiver, task id) -> the key of today's digest that listed the task already.
+    listed: Mapping[tuple[str, int], str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, app: App, session: Connection, people: Mapping[int, Row[Any]],
              now: datetime) -> Router:
         day = app.calendar.local_date(now)
-        return cls(app, people, now, in_force(session, app.calendar.tz, day))
+        return cls(app, people, now, in_force(session, app.calendar.tz, day),
+                   listed_today(session, app.calendar.at(day, time(0, 0))))
 
     def __post_init__(self) -> None:
         self.day = self.app.calendar.local_date(self.now)
@@ -206,31 +210,50 @@ class Router:
         return [self.receiver_of(person, escalate_to)] if person is not None else []
 
     def routes(self, kind: str, assignee_id: int | None, escalate_to: str | None,
-               workflow: str | None = None) -> list[Route]:
+               workflow: str | None = None, task_id: int | None = None) -> list[Route]:
         """Every way a task notice of ``kind`` (of a case of ``workflow``) goes:
         one route per receiver, by the group robot [notify.groups] names for the
         workflow or the receiver's role if any; receivers told alike at one robot
         get one message mentioning them all."""
         return one_per_group([
-            self.route(kind, to, got, group_of(self.app.settings, to, workflow, kind))
+            self.route(kind, to, got, group_of(self.app.settings, to, workflow, kind), task_id)
             for to, got in self.recipients(kind, assignee_id, escalate_to)])
 
-    def route(self, kind: str, to: Row[Any], got: Receiver, group: str | None = None
-              ) -> Route:
+    def route(self, kind: str, to: Row[Any], got: Receiver, group: str | None = None,
+              task_id: int | None = None) -> Route:
         """How ``to`` is told of a notice of ``kind`` they receive (for
         ``got.person``): their channel and address (or ``group``'s robot), folded
-        into their digest or held through their quiet hours, as they want to be told."""
-        decision = routing.decide(kind, notify=to.notify or routing.EACH,
+        into their digest or held through their quiet hours, as they want to be
+        told (their own mode, else the office's, [notify] mode); a task today's
+        digest listed for them already is not told again the same day."""
+        decision = routing.decide(kind, notify=to.notify or self.app.settings.notify.mode,
                                   quiet=routing.quiet_of(to.quiet_start, to.quiet_end),
                                   now=self.now, tz=self.app.calendar.tz)
         channel, address = channel_of(self.app.settings, to, group)
-        return Route(to, got, channel, address, folded=decision.fold,
-                     not_before=decision.hold or self.now, group=group,
+        listed = (self.listed.get((to.handle, task_id))
+                  if task_id is not None and kind != ESCALATION and group is None else None)
+        return Route(to, got, channel, address, folded=decision.fold or listed is not None,
+                     not_before=decision.hold or self.now, group=group, folded_into=listed,
                      on_behalf=(wording.for_whom(got.person, got.away_until, self.tr)
                                 if got.for_other else None),
                      reason=routing.reason(
                          for_person=got.person if got.for_other else None,
-                         away_until=got.away_until, fold=decision.fold, hold=decision.hold))
+                         away_until=got.away_until, fold=decision.fold, hold=decision.hold,
+                         listed=listed is not None))
+
+
+def listed_today(session: Connection, since: datetime) -> dict[tuple[str, int], str]:
+    """(receiver, task id) -> the key of the digest made since ``since`` (the
+    local day's start) that lists the task: its own notice that day is folded
+    into that digest instead of going out again."""
+    found: dict[tuple[str, int], str] = {}
+    for row in session.execute(
+            select(NOTICES.c.recipient, NOTICES.c.idempotency_key, NOTICES.c.payload)
+            .where(NOTICES.c.kind == NoticeKind.DIGEST, NOTICES.c.task_id.is_(None),
+                   NOTICES.c.created_at >= since)):
+        for task in (row.payload or {}).get("tasks", ()):
+            found.setdefault((row.recipient, int(task)), row.idempotency_key)
+    return found
 
 
 def one_per_group(routes: list[Route]) -> list[Route]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from torchflow.domain import wording
 from torchflow.domain.identity import SYSTEM
 from torchflow.domain.planning import Roll, plan_roll
 from torchflow.domain.rules import ContactRule
@@ -30,7 +31,7 @@ from torchflow.domain.timeline import notices_due, roll_at, timeline
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, lock_head
 from torchflow.service.cases.rows import CaseRow
-from torchflow.service.delivery import ledger
+from torchflow.service.delivery import bundles, ledger
 from torchflow.service.delivery.digests import produce_digests
 from torchflow.service.delivery.routing import Router
 from torchflow.service.followups import writer as followups
@@ -47,6 +48,7 @@ class SweepResult:
     notices: int = 0
     digests: int = 0
     missed: int = 0  # contacts recorded missed (skipped slots included)
+    summaries: int = 0  # messages each summarising many notices waiting for one person
 
 
 def sweep(app: App, now: datetime | None = None) -> SweepResult:
@@ -65,7 +67,9 @@ def sweep(app: App, now: datetime | None = None) -> SweepResult:
         # whose case was busy stays due, so stop rather than read it again.
         if skipped or (done < batch and not rolled):
             break
+    # The digests first: they take in what they list; a summary takes the rest.
     result.digests = produce_digests(app, now)
+    result.summaries = bundles.summarise(app, now)
     return result
 
 
@@ -75,7 +79,7 @@ def _sweep_batch(
     """(tasks read, notices made, contacts missed, rolls, rolls put off: case busy)."""
     rows = s.execute(
         select(TASKS, CASES.c.key.label("case_key"), CASES.c.title.label("case_title"),
-               CASES.c.workflow_version_id, CASES.c.workflow)
+               CASES.c.workflow_version_id, CASES.c.workflow, CASES.c.fields)
         .join(CASES, CASES.c.id == TASKS.c.case_id)
         .where(TASKS.c.next_notice_at <= now)
         .order_by(TASKS.c.next_notice_at)
@@ -118,10 +122,15 @@ def _told(router: Router, task: Any, kind: str, now: datetime) -> list[dict[str,
     """The ledger rows of one task notice, one per route the router decides (a
     substitute for someone away; folded or held as the receiver wants; a group
     robot's for the case's workflow or the receiver's role)."""
+    app = router.app
+    about = wording.about(getattr(task, "fields", None), task.case_key,
+                          app.settings.notify.case_url)
+    late = (app.calendar.count_workdays(task.due_on, router.day)
+            if kind in (NoticeKind.OVERDUE, ESCALATION) else 0)
     return [ledger.task_notice(route, task, task.case_key, task.case_title, kind, now,
-                               router.tr)
+                               router.tr, about=about, late=late)
             for route in router.routes(kind, task.assignee_id, task.escalate_to,
-                                       task.workflow)]
+                                       task.workflow, task.id)]
 
 
 def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:

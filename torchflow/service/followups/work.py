@@ -13,7 +13,8 @@ from torchflow.domain.rules import Rule
 from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
-from torchflow.errors import InvalidInput, NotFound, Refused
+from torchflow.errors import InvalidInput, NotFound, Refused, UsageError
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event
 from torchflow.service.cases.rows import CaseRow, case_by_id, load_case
@@ -223,7 +224,7 @@ def _task_query() -> Select[Any]:
         select(TASKS.c.id, TASKS.c.kind, TASKS.c.rule, TASKS.c.occurrence, TASKS.c.due_on,
                TASKS.c.window_start, TASKS.c.window_end, TASKS.c.seed, TASKS.c.stage_done,
                TASKS.c.remind, TASKS.c.escalate_to, TASKS.c.assignee_id, CASES.c.key,
-               CASES.c.title,
+               CASES.c.title, CASES.c.workflow,
                PEOPLE.c.handle.label("assignee"))
         .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
                      .outerjoin(PEOPLE, PEOPLE.c.id == TASKS.c.assignee_id))
@@ -237,8 +238,20 @@ def _task_view(r: Any, cutoff: date) -> dict[str, Any]:
             "assignee": r.assignee, "overdue": r.due_on < cutoff, **window_view(r)}
 
 
-def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str, Any]:
-    """What comes due in the next ``days`` and which notices will go out, when, to whom."""
+def agenda(app: App, reader: Actor | None = None, *, days: int = 14,
+           assignee: str | None = None, everyone: bool = False, mine: bool = False
+           ) -> dict[str, Any]:
+    """What comes due in the next ``days`` and which notices will go out, when, to
+    whom, or wait folded for a digest. Whose: ``assignee``'s, the whole office's
+    (``everyone``), else the reader's own (``mine``, the default); a caller who
+    is nobody's person (a service account) sees the office."""
+    if sum((bool(assignee), everyone, mine)) > 1:
+        raise UsageError(_("--mine, --all and --assignee exclude each other; use one"))
+    if mine and reader is None:
+        raise Refused(_("--mine needs a person: you act as nobody's person here; "
+                        "use --assignee HANDLE or --all"))
+    if not (assignee or everyone) and reader is not None:
+        assignee = reader.handle
     now = app.now()
     cal = app.calendar
     today = cal.local_date(now)
@@ -259,21 +272,23 @@ def agenda(app: App, *, days: int = 14, assignee: str | None = None) -> dict[str
             for stage, kind, at in stage_times(tl):
                 if stage <= r.stage_done or at > horizon:
                     continue
-                # To whom it will go that day: a substitute while the assignee is away.
+                # To whom it will go that day: a substitute while the assignee is away;
+                # folded into their digest when that is how they are told.
                 day = cal.local_date(max(at, now))
                 if day not in routers:
                     routers[day] = Router(app, people, max(at, now), gone)
                 router = routers[day]
-                for person, _ in router.recipients(kind, r.assignee_id, r.escalate_to):
-                    upcoming.append((max(at, now), {"kind": kind, "task": r.id,
-                                                    "case": r.key, "to": person.handle}))
+                for route in router.routes(kind, r.assignee_id, r.escalate_to, r.workflow):
+                    upcoming.append((max(at, now), {"kind": kind, "task": r.id, "case": r.key,
+                                                    "to": route.to.handle,
+                                                    "folded": route.folded}))
         pending = _pending(app, s, assignee)
         away = [{"person": a.person, "from": a.starts.isoformat(), "to": a.ends.isoformat(),
                  "substitute": a.substitute} for a in gone]
     # Sorted by the instant, not its local text (which misorders across a DST change).
     upcoming.sort(key=lambda pair: pair[0])
     notices = [{"at": app.local(at), **view} for at, view in upcoming]
-    return {"today": today.isoformat(), "days": days, "tasks": tasks,
+    return {"today": today.isoformat(), "days": days, "whose": assignee, "tasks": tasks,
             "notices": notices, "pending": pending, "away": away}
 
 

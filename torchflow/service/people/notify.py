@@ -75,19 +75,20 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
         person = person_by_handle(s, handle)
         if values:
             s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(**values))
-        return notify_view(person_by_handle(s, handle))
+        return notify_view(person_by_handle(s, handle), app.settings.notify.mode)
 
 
 def notify_of(app: App, handle: str) -> dict[str, Any]:
     """``person notify HANDLE`` with no option: anyone may read it (``person
     show`` shows the same); only changing it needs ``may_manage``."""
     with app.db.read() as s:
-        return notify_view(person_by_handle(s, handle))
+        return notify_view(person_by_handle(s, handle), app.settings.notify.mode)
 
 
-def notify_view(p: Row[Any]) -> dict[str, Any]:
+def notify_view(p: Row[Any], office_mode: str = routing.DIGEST) -> dict[str, Any]:
+    """How ``p`` is told: their own mode, else the office's (``[notify] mode``)."""
     quiet = routing.quiet_of(p.quiet_start, p.quiet_end)
-    return {"handle": p.handle, "notify": p.notify or routing.EACH,
+    return {"handle": p.handle, "notify": p.notify or office_mode,
             "quiet": str(quiet) if quiet else None,
             "fallback": (f"{p.fallback_channel}:{shown_address(p.fallback_address or '')}"
                          if p.fallback_channel else None),

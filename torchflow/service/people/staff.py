@@ -212,7 +212,8 @@ def show_person(app: App, handle: str) -> dict[str, Any]:
                 "open_cases": cases, "open_tasks": tasks,
                 "overdue": sum(1 for t in tasks if t["overdue"]),
                 "absences": absences_of(s, person.id, app.calendar.tz),
-                **{k: v for k, v in notify_view(person).items() if k != "handle"},
+                **{k: v for k, v in notify_view(person, app.settings.notify.mode).items()
+                   if k != "handle"},
                 "delivery_problems": delivery_problems(s, person.handle)}
 
 
