@@ -114,6 +114,7 @@ def render(v: dict[str, Any], env: Env) -> str:
     check = {True: _("passes"), False: _("fails (an early pilot-region code, or mistyped)"),
              None: None}[v["code_check"]]
     head = pairs({**v, "tags": Listing(v["tags"]) if v["tags"] else None, "check": check,
+                  "district": v["district"] or None, "industry": v["industry"] or None,
                   "coordinator": _("{name} ({handle})", name=v["coordinator_name"],
                                    handle=v["coordinator"]) if v["coordinator"] else None},
                  [(N_("Enterprise"), "name"), (N_("Credit code"), "credit_code"),
