@@ -150,4 +150,10 @@ def test_returned_extended_and_handled_again(
     assert open_deadline(app, key) == (date(2026, 5, 21), "sun.hao")
     with pytest.raises(Refused, match="not allowed from 'handling'"):
         advance(app, wang, key, "rehandle")
+    # An extension is asked at least one working day before the deadline: on
+    # Wednesday 20 May, not on Thursday 21 May itself.
+    clock.set("2026-05-21T09:00:00+08:00")
+    with pytest.raises(Refused, match="at least 1 working day before the deadline"):
+        advance(app, unit, key, "申请延期", fields={"extended_to": "2026-05-29"})
+    assert fields_of(app, key).get("extended_to") == "2026-05-23"  # nothing written
     assert audit.audit(app).ok

@@ -51,7 +51,7 @@ _FIELD_KEYS = ("type", "title", "title_en", "required", "choices", "unit", "help
                "sum")
 _CHOICE_KEYS = ("value", "title", "title_en", "aliases")
 _TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title", "title_en",
-                    "aliases", "when", "count", "deadline_to")
+                    "aliases", "when", "count", "deadline_to", "before_deadline")
 
 
 # --------------------------------------------------------------------------- public API
@@ -531,7 +531,16 @@ class _TransitionReader:
             when=self._when(key, raw),
             count=self._field_of_type(key, raw, "count", "number"),
             deadline_to=deadline_to,
+            before_deadline=self._before_deadline(key, raw),
         )
+
+    def _before_deadline(self, key: str, raw: dict[str, Any]) -> int:
+        value = raw.get("before_deadline", 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 250:
+            self.report.add(f"{key}.before_deadline", f"wants a whole number of working days "
+                            f"from 0 to 250, got {value!r}")
+            return 0
+        return value
 
     def _field_of_type(self, key: str, raw: dict[str, Any], name: str, ftype: str) -> str:
         """``count`` (a number field) or ``deadline_to`` (a date field)."""

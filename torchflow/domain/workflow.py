@@ -136,6 +136,9 @@ class TransitionSpec:
     # A date field (required) on which the deadline of the state entered falls, instead
     # of its budget: an extension approved moves the deadline to the date granted.
     deadline_to: str = ""
+    # At least this many working days before the current state's deadline, or refused
+    # (an extension is asked for in time, not on the day it is missed).
+    before_deadline: int = 0
 
     @property
     def label(self) -> Label:

@@ -18,7 +18,7 @@ from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.vocabulary import field_named, transition_for
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
-from torchflow.i18n import Listing, _
+from torchflow.i18n import Listing, _, ngettext_
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, changed_since_read, insert_case, next_keys
 from torchflow.service.cases.read import handle_of
@@ -162,6 +162,8 @@ def advance(
         if problems:
             raise Refused(_("{key}: {problem}", key=case.key,
                             problem=Listing(problems, "clauses")))
+        if transition.before_deadline:
+            _in_time(app, s, case, transition.before_deadline, transition.term)
         if transition.count:  # in the event's fields, so the history replays it
             changed[transition.count] = values[transition.count] = \
                 int(values.get(transition.count) or 0) + 1
@@ -257,6 +259,21 @@ def _enter(
         closed=entered.terminal, version=case.version + 1, cancelled_tasks=cancelled,
         planned=data.get("planned", []),
     )
+
+
+def _in_time(app: App, s: Connection, case: CaseRow, days: int, trigger: Any) -> None:
+    """Refused when the state's open deadline is fewer than ``days`` working days off."""
+    due = s.scalar(select(TASKS.c.due_on).where(
+        TASKS.c.case_id == case.id, TASKS.c.rule == f"{case.state}.deadline",
+        TASKS.c.status == OPEN))
+    today = app.calendar.local_date(app.now())
+    if due is not None and app.calendar.count_workdays(today, due) < days:
+        raise Refused(ngettext_(
+            "{key}: '{trigger}' is asked at least {n} working day before the deadline "
+            "({due}); it is too late now",
+            "{key}: '{trigger}' is asked at least {n} working days before the deadline "
+            "({due}); it is too late now", days, key=case.key, trigger=trigger,
+            due=due.isoformat()))
 
 
 def _deadline_on(app: App, planned: list[PlannedTask], day: str) -> list[PlannedTask]:
