@@ -276,9 +276,9 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> 
 
 def test_help_of_every_command_has_an_example(cli: Cli) -> None:
     commands = all_commands()
-    # The top level, 18 commands and groups (serve, token, channel; db grants
-    # retired), 56 subcommands.
-    assert len(commands) == 75
+    # The top level, 20 commands and groups (serve, token, channel, enterprise, request;
+    # db grants retired), 64 subcommands.
+    assert len(commands) == 85
     for path in commands:
         run = cli.ok(*path, "--help", config=False)
         assert "Example" in run.out, path

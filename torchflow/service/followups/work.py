@@ -44,7 +44,9 @@ def log_followup(
     note = check_block(note, "the note") if note else note
     now = app.now()
     with app.db.transaction() as s:
-        return log_in(app, s, actor, key, kind, note=note, at=at, now=now)
+        logged = log_in(app, s, actor, key, kind, note=note, at=at, now=now)
+    del logged["event"]  # what raising a request on it needs; `case visit` says what it did
+    return logged
 
 
 def log_in(
