@@ -25,6 +25,7 @@ from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import show_case
 from torchflow.service.delivery.dispatch import Channels, worker_id
+from torchflow.service.enterprises.records import add_enterprise
 from torchflow.service.followups import work as tasks
 from torchflow.service.people import staff as people
 from torchflow.service.people.lookup import resolve_actor
@@ -60,6 +61,13 @@ SAMPLES: dict[str, tuple[str, dict[str, str]]] = {
         "evaluation_grade": "excellent",
     }),
 }
+
+# The enterprise on record the demo's request names (一企一档).
+ENTERPRISE = ("Qingneng Power Co. · 清能动力", "91440300708461136T")
+SAMPLES["enterprise_request"] = ("Land for the second plant · 二期扩产用地", {
+    "enterprise": ENTERPRISE[1], "category": "land", "lead_unit": "Natural Resources Bureau · "
+    "自然资源和规划局", "handler": "zhao.min", "answer": "In the second 2026 land plan · "
+    "已纳入2026年第二批供地计划"})
 
 GOOD_ENDS = ("closed", "graduated", "completed")
 
@@ -167,6 +175,8 @@ def _run(app: App, folder: Path, days: int, say: Callable[[str], None]) -> dict[
         people.add_person(app, handle, name=name, roles=roles,
                           email=f"{handle}@zone.example.gov.cn")
     actors = {h: resolve_actor(app, h) for h, _, _ in PEOPLE}
+    add_enterprise(app, actors["wang.li"], ENTERPRISE[0], credit_code=ENTERPRISE[1],
+                   coordinator="wang.li", tags=["高新技术企业"])
     _admin_for_you(app)
     say(f"torchflow demo in {folder} (simulating {days} days from {start})\n")
     walks = _open_cases(app, actors, start, say)

@@ -148,15 +148,15 @@ def test_demo(tmp_path: Path) -> None:
     assert all(r["idempotency_key"] and r["recipient"] and r["subject"] for r in records)
     assert len({r["idempotency_key"] for r in records}) == len(records)
     with sqlite3.connect(folder / "demo.db") as db:
-        assert db.execute("SELECT count(*) FROM cases").fetchone() == (5,)
+        assert db.execute("SELECT count(*) FROM cases").fetchone() == (6,)
         folded = {row[0] for row in db.execute(
             "SELECT kind FROM notices WHERE status = 'folded' AND folded_into IS NOT NULL")}
         assert {"due", "upcoming"} <= folded
         prefixes = sorted(row[0][:2] for row in db.execute("SELECT key FROM cases"))
-    assert prefixes == ["EC", "IC", "PB", "PI", "TD"]
+    assert prefixes == ["EC", "IC", "PB", "PI", "RQ", "TD"]
     # The folder's config works with the CLI.
     cases = tf.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
-    assert len(cases) == 5
+    assert len(cases) == 6
     # The login that ran it is its admin, so writes work too, and acting for another.
     assert "you act as its admin" in done.out
     later = {"TORCHFLOW_NOW": "2030-01-07T10:00:00+08:00"}
@@ -290,8 +290,9 @@ def test_help_of_every_command_exits_0_with_an_example(tmp_path: Path) -> None:
     # calendar show/check, replan, audit checkpoint, workflow migrate; import template/cases/people;
     # export cases/tasks/history/notices; person feed-token; person away/back/notify;
     # person edit/deactivate/reactivate/show/roles; serve; token create/list/revoke;
-    # report outcomes/pipeline/stages/compliance/workload/html; channel test
-    assert len(commands) == 75
+    # report outcomes/pipeline/stages/compliance/workload/html; channel test;
+    # enterprise add/edit/show/list/link/import/export; request open
+    assert len(commands) == 85
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda path: (path, tf.run(*path, "--help")), commands))
     for path, done in results:

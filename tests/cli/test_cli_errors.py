@@ -276,9 +276,9 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> 
 
 def test_help_of_every_command_has_an_example(cli: Cli) -> None:
     commands = all_commands()
-    # The top level, 18 commands and groups (serve, token, channel; db grants
-    # retired), 56 subcommands.
-    assert len(commands) == 75
+    # The top level, 20 commands and groups (serve, token, channel, enterprise, request;
+    # db grants retired), 64 subcommands.
+    assert len(commands) == 85
     for path in commands:
         run = cli.ok(*path, "--help", config=False)
         assert "Example" in run.out, path
@@ -301,14 +301,15 @@ def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     assert data["report"] == str(folder / "report.html")
     assert "<svg" in (folder / "report.html").read_text(encoding="utf-8")
     assert [c["key"] for c in data["cases"]] == [
-        "EC-2026-0001", "IC-2026-0001", "PB-2026-0001", "PI-2026-0001", "TD-2026-0001"]
+        "EC-2026-0001", "RQ-2026-0001", "IC-2026-0001", "PB-2026-0001", "PI-2026-0001",
+        "TD-2026-0001"]
     lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = [json.loads(line)["kind"] for line in lines]
     assert data["sent"] == len(lines) > 0
     assert data["notices"] == {k: kinds.count(k) for k in set(kinds)}
     # The demo's own database answers the CLI.
     cases = cli.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
-    assert len(cases) == 5
+    assert len(cases) == 6
 
 
 @pytest.mark.embedded  # the server's config, environment or process

@@ -30,6 +30,7 @@ from torchflow.service.cases.change import (
     set_fields,
 )
 from torchflow.service.cases.read import history, list_cases, show_case
+from torchflow.service.enterprises.records import add_enterprise
 from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, EVENTS, PEOPLE, TASKS
 
@@ -151,6 +152,20 @@ WALKS = [
          "approval_no": "科发〔2026〕12号", "approved_funding": 2000, "lead_reviewer": "sun.hao",
          "accepted_on": "2026-09-15", "evaluation_grade": "excellent"},
     ),
+    Walk(
+        "enterprise_request", "RQ", "accepted",
+        {"enterprise": "91320214MA1MXNXD1D", "category": "用地"},
+        [
+            Step("wang.li", "assign", "assigned", {"lead_unit": "市自然资源和规划局",
+                                                   "handler": "sun.hao"}),
+            Step("sun.hao", "sign", "handling"),
+            Step("sun.hao", "answer", "answered", {"answer": "已纳入供地计划"}),
+            Step("zhao.min", "call_back", "called_back", {"satisfaction": "基本满意"}),
+            Step("chen.jie", "close", "closed"),
+        ],
+        {"enterprise": "星河新材料有限公司", "category": "land", "lead_unit": "市自然资源和规划局",
+         "handler": "sun.hao", "answer": "已纳入供地计划", "satisfaction": "basically_satisfied"},
+    ),
 ]
 
 PI_OPEN = {
@@ -214,6 +229,8 @@ def test_walk_to_a_terminal_state(
     app: App, staff: dict[str, Actor], clock: Clock, walk: Walk
 ) -> None:
     opened_at = clock.now
+    # A request's enterprise is a record, named by its credit code.
+    add_enterprise(app, staff["wang.li"], "星河新材料有限公司", credit_code="91320214MA1MXNXD1D")
     first = open_case(app, staff["wang.li"], walk.workflow, title="示范案件", fields=walk.fields)
     version = app.registry.files()[walk.workflow].version  # the shipped file's
     assert first == {"key": f"{walk.prefix}-2026-0001", "workflow": walk.workflow,
@@ -446,7 +463,8 @@ def test_unknown_workflow_and_unknown_owner(app: App, staff: dict[str, Actor]) -
         open_case(app, staff["wang.li"], "project_intro", title="t", fields=PI_OPEN)
     assert str(exc.value) == (
         "no workflow named 'project_intro'; workflows: enterprise_cultivation, "
-        "international_cooperation, platform_building, project_introduction, talent_docking"
+        "enterprise_request, international_cooperation, platform_building, "
+        "project_introduction, talent_docking"
     )
     with pytest.raises(NotFound, match=r"no person with handle 'li\.si'"):
         open_case(app, staff["wang.li"], "project_introduction", title="t", fields=PI_OPEN,

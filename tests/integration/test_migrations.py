@@ -44,7 +44,7 @@ REVISIONS = [rev.revision for rev in reversed(list(SCRIPT.walk_revisions()))]  #
 TABLES = {
     "workflow_versions", "people", "key_sequences", "cases", "case_events", "tasks",
     "notices", "scheduler_marks", "audit_head", "person_logins", "absences", "channel_budgets",
-    "access_tokens",
+    "access_tokens", "enterprises", "enterprise_contacts", "case_enterprises",
 }
 
 
@@ -281,7 +281,9 @@ def test_rows_of_an_older_release_survive_the_upgrade(
         assert upgrade(db) == (revision, head_revision())
         # 0002 adds the database-wide head: one row counting the events already there.
         assert count_rows(db) == {**counts, "audit_head": 1, "person_logins": 0, "absences": 0,
-                                   "channel_budgets": 0, "access_tokens": 0}
+                                   "channel_budgets": 0, "access_tokens": 0,
+                                   "enterprises": 0, "enterprise_contacts": 0,
+                                   "case_enterprises": 0}
         with db.engine.connect() as conn:
             assert conn.execute(select(METADATA.tables["audit_head"])).all() == [
                 (1, counts["case_events"], None, "", "")

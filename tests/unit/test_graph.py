@@ -106,7 +106,8 @@ def test_a_state_left_only_through_previous_back_to_it_can_still_finish() -> Non
     assert validate_text(text) == []
 
 
-@pytest.mark.parametrize("name", ["enterprise_cultivation", "international_cooperation",
+@pytest.mark.parametrize("name", ["enterprise_cultivation", "enterprise_request",
+                                  "international_cooperation",
                                   "platform_building", "project_introduction",
                                   "talent_docking"])
 def test_machine_and_diagram_agree_on_the_shipped_workflows(name: str) -> None:

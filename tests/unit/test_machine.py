@@ -82,6 +82,7 @@ def test_all_five_shipped_workflows_are_present(shipped: dict[str, CompiledWorkf
     assert sorted(shipped) == SHIPPED
     assert SHIPPED == [
         "enterprise_cultivation",
+        "enterprise_request",
         "international_cooperation",
         "platform_building",
         "project_introduction",

@@ -714,6 +714,7 @@ def test_load_directory_of_a_missing_directory_is_one_clear_problem(tmp_path: Pa
 SHIPPED = {
     "project_introduction",
     "enterprise_cultivation",
+    "enterprise_request",
     "talent_docking",
     "international_cooperation",
     "platform_building",

@@ -66,6 +66,12 @@ def instant(c: Call, when: date | datetime) -> datetime:
     return when if when.tzinfo else cal.at(when.date(), when.time())
 
 
+def request_raise(c: Call, log_with_requests: Fn, /, *, key: str, kind: str,
+                  at: date | datetime | None = None, **given: Any) -> Any:
+    return log_with_requests(c.app, c.actor(), key, kind,
+                             at=None if at is None else instant(c, at), **given)
+
+
 def case_revert(c: Call, revert: Fn, outcome_view: Fn, /, *, key: str) -> Any:
     return outcome_view(revert(c.app, c.require("workflow.migrate"), key))
 
@@ -281,6 +287,11 @@ def import_people(c: Call, import_people: Fn, /, *, file: str, dry_run: bool = F
     if not dry_run:
         c.require("person.add")
     return import_people(c.app, Path(file), dry_run=dry_run, **options)
+
+
+def enterprise_import(c: Call, import_enterprises: Fn, /, *, file: str,
+                      dry_run: bool = False) -> Any:
+    return import_enterprises(c.app, c.actor(), Path(file), dry_run=dry_run)
 
 
 # --- reports ---------------------------------------------------------------------------------

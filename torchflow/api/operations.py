@@ -123,6 +123,13 @@ REPORT = "torchflow.service.reports.registry"
 SNAPSHOT = "torchflow.service.reports.snapshot"
 AUDIT = "torchflow.service.audit.verify"
 CALENDAR = "torchflow.service.calendar.schedules"
+ENTERPRISES = "torchflow.service.enterprises.records"
+DOSSIER = "torchflow.service.enterprises.dossier"
+LINKING = "torchflow.service.enterprises.linking"
+LEDGER = "torchflow.service.enterprises.sheets"
+REQUESTS = "torchflow.service.enterprises.requests"
+ENTERPRISE = _s("enterprise", required=True)
+ENTERPRISE_VALUES = (_s("credit_code"), _s("district"), _s("industry"), _s("coordinator"))
 
 _TABLE = [
     # --- cases ------------------------------------------------------------------------------
@@ -341,6 +348,43 @@ _TABLE = [
               (f"{TOKENS}:list_tokens",), (_s("handle"),), adapter=True),
     Operation("token.revoke", "DELETE", "/tokens/{token_id:int}", "Revoke a token",
               (f"{TOKENS}:revoke",), (_id("token_id"),), adapter=True),
+    # --- enterprises (一企一档) and their requests ---------------------------------------------
+    Operation("enterprise.add", "POST", "/enterprises", "Add an enterprise",
+              (f"{ENTERPRISES}:add_enterprise",),
+              (_s("name", required=True), *ENTERPRISE_VALUES, Param("tags", "strs"),
+               Param("contacts", "strs")), actor=True),
+    Operation("enterprise.edit", "PATCH", "/enterprises/{enterprise}", "Change an enterprise",
+              (f"{ENTERPRISES}:edit_enterprise",),
+              (ENTERPRISE, _s("name"), *ENTERPRISE_VALUES, Param("add_tags", "strs"),
+               Param("remove_tags", "strs"), Param("add_contacts", "strs"),
+               Param("remove_contacts", "strs")), actor=True),
+    Operation("enterprise.show", "GET", "/enterprises/{enterprise}",
+              "An enterprise's file: cases, visits, requests", (f"{DOSSIER}:show_enterprise",),
+              (ENTERPRISE,)),
+    Operation("enterprise.list", "GET", "/enterprises", "Enterprises, by name",
+              (f"{ENTERPRISES}:list_enterprises",),
+              (_s("tag"), _s("district"), _s("coordinator"), _s("search"), LIMIT, OFFSET)),
+    Operation("enterprise.link", "POST", "/enterprises/link",
+              "Link cases whose enterprise is text to the enterprise records",
+              (f"{LINKING}:link_cases",),
+              (_s("field", default="enterprise"), _s("code_field", default="credit_code"),
+               _s("workflow"), _b("dry_run")), actor=True),
+    Operation("enterprise.import", "POST", "/imports/enterprises",
+              "Import the office's enterprise ledger", (f"{LEDGER}:import_enterprises",),
+              (Param("file", "file", required=True), _b("dry_run")), adapter=True),
+    Operation("enterprise.export", "GET", "/exports/enterprises",
+              "The enterprise ledger to a spreadsheet", (f"{LEDGER}:export_enterprises",),
+              (OUT,)),
+    Operation("request.open", "POST", "/requests", "Open an enterprise's request (诉求)",
+              (f"{REQUESTS}:open_request",),
+              (ENTERPRISE, _s("request", required=True), _s("category", required=True),
+               _s("owner")), actor=True),
+    Operation("request.raise", "POST", "/cases/{key}/requests",
+              "Log a contact or visit and the requests the enterprise raised on it",
+              (f"{REQUESTS}:log_with_requests",),
+              (KEY, _s("kind", required=True, choices=("contact", "visit")),
+               Param("requests", "strs", required=True), _s("category"), _s("note"),
+               Param("at", "when")), adapter=True),
     # --- only where the database is -----------------------------------------------------------
     Operation("database.init", "", "", "Create or upgrade the database; the first admin",
               ("torchflow.store.migrate:upgrade", f"{PEOPLE}:first_admin",

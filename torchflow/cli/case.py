@@ -268,38 +268,56 @@ def history(env: Env, key: str) -> None:
     env.emit(result, lambda r: _history(r, env))
 
 
+def request_options(func: Any) -> Any:
+    """--request and --category of `case contact` and `case visit`."""
+    func = click.option("--category", metavar="CATEGORY",
+                        help="The requests' category: land (用地), power, financing, permit, "
+                             "talent_housing, policy, other.")(func)
+    return click.option("--request", "requests", multiple=True, metavar="TEXT",
+                        help="A request (诉求) the enterprise raised; repeat for several.")(func)
+
+
 @case.command("contact")
 @click.argument("key")
 @click.option("--note", help="What was discussed.")
 @click.option("--at", "at", metavar="WHEN", type=WHEN, help=AT_HELP)
+@request_options
 @pass_env
-def contact(env: Env, key: str, note: str | None, at: date | datetime | None) -> None:
+def contact(env: Env, key: str, note: str | None, at: date | datetime | None,
+          requests: tuple[str, ...], category: str | None) -> None:
     """Log a routine contact with the enterprise or partner of KEY.
 
     \b
     Example:
       torchflow case contact PI-2026-0001 --note "Called the CFO about the land lease"
     """
-    _log(env, key, "contact", note, at)
+    _log(env, key, "contact", note, at, requests, category)
 
 
 @case.command("visit")
 @click.argument("key")
 @click.option("--note", help="What was seen.")
 @click.option("--at", "at", metavar="WHEN", type=WHEN, help=AT_HELP)
+@request_options
 @pass_env
-def visit(env: Env, key: str, note: str | None, at: date | datetime | None) -> None:
+def visit(env: Env, key: str, note: str | None, at: date | datetime | None,
+          requests: tuple[str, ...], category: str | None) -> None:
     """Log a visit to the enterprise or site of KEY.
 
     \b
     Example:
       torchflow case visit PI-2026-0001 --note "Workshop floor ready" --at 2026-03-04
     """
-    _log(env, key, "visit", note, at)
+    _log(env, key, "visit", note, at, requests, category)
 
 
-def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | None) -> None:
-    result = env.call("case.log", key=key, kind=kind, note=note, at=at)
+def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | None,
+         requests: tuple[str, ...] = (), category: str | None = None) -> None:
+    if requests:  # the requests the enterprise raised, opened with the visit (诉求)
+        result = env.call("request.raise", key=key, kind=kind, note=note, at=at,
+                          requests=list(requests), category=category)
+    else:
+        result = env.call("case.log", key=key, kind=kind, note=note, at=at)
     nxt = result.get("next")
     if kind == "contact":
         done = _("{key}: contact logged", key=key)
@@ -309,6 +327,8 @@ def _log(env: Env, key: str, kind: str, note: str | None, at: date | datetime | 
         done = _("{key}: visit logged", key=key)
         text = _("{key}: visit logged; next visit due {due}", key=key,
                  due=nxt["due_on"]) if nxt else done
+    if result.get("requests"):
+        text = _("{text}; requests opened: {keys}", text=text, keys=Listing(result["requests"]))
     env.emit(result, lambda r: text)
 
 

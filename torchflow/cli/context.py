@@ -209,6 +209,7 @@ CODES = (
     N_("dingtalk_robot"), N_("feishu_robot"),  # channels
     N_("month"), N_("quarter"), N_("year"),  # report grouping
     N_("text"), N_("number"), N_("date"), N_("choice"), N_("person"),  # field types
+    N_("enterprise"),
 )
 
 

@@ -24,10 +24,12 @@ from torchflow.cli.context import (
     office_translator,
     usage_message,
 )
+from torchflow.cli.enterprise import enterprise
 from torchflow.cli.notice import notice
 from torchflow.cli.person import person
 from torchflow.cli.person_away import COMMANDS as PERSON_AWAY
 from torchflow.cli.report import report
+from torchflow.cli.request import request
 from torchflow.cli.scheduler import scheduler
 from torchflow.cli.serve import serve
 from torchflow.cli.sheets import export, feed_token, import_
@@ -128,7 +130,8 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
 
 
 for command in (init, demo, agenda, workflow, person, case, task, notice, channel, scheduler,
-                audit, calendar, replan, import_, export, report, token, serve):
+                audit, calendar, replan, import_, export, report, token, serve, enterprise,
+                request):
     cli.add_command(command)
 person.add_command(feed_token)
 for command in PERSON_AWAY:  # person away|back|notify

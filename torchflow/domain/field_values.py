@@ -111,10 +111,17 @@ def _coerce_person(field: FieldSpec, text: str) -> str:
     return check_line(text, _what(field), NAME_MAX)
 
 
+def _coerce_enterprise(field: FieldSpec, text: str) -> str:
+    # Its name or unified social credit code: which enterprise that is, the
+    # service asks the records (service/enterprises/records.find_enterprise).
+    return check_line(text, _what(field), NAME_MAX)
+
+
 _COERCERS: dict[str, Callable[[FieldSpec, str], str | int | float]] = {
     "text": _coerce_text,
     "number": _coerce_number,
     "date": _coerce_date,
     "choice": _coerce_choice,
     "person": _coerce_person,
+    "enterprise": _coerce_enterprise,
 }

@@ -28,6 +28,13 @@ def guard_problems(
         hint = Listing((_("--field {field}=...", field=t) for t in terms), "words")
         problems.append(_("'{trigger}' needs {fields} first ({hint})", trigger=transition.term,
                           fields=Listing(terms), hint=hint))
+    for name, wanted in transition.when:
+        if fields.get(name) not in wanted:
+            spec = (specs or {}).get(name)
+            shown = [spec.option(v).label for v in wanted] if spec else list(wanted)
+            problems.append(_("'{trigger}' only when {field} is {values}",
+                              trigger=transition.term, field=_term(name, specs),
+                              values=Listing(shown, "or")))
     if transition.roles and not set(transition.roles) & set(actor_roles):
         problems.append(_("'{trigger}' may be done only by a person with role {roles}",
                           trigger=transition.term,

@@ -53,7 +53,7 @@ _FIELD_KEYS = ("type", "title", "title_en", "required", "required_from", "choice
                "sum")
 _CHOICE_KEYS = ("value", "title", "title_en", "aliases")
 _TRANSITION_KEYS = ("trigger", "source", "dest", "requires", "roles", "title", "title_en",
-                    "aliases")
+                    "aliases", "when", "count", "deadline_to", "before_deadline")
 
 
 # --------------------------------------------------------------------------- public API
@@ -547,6 +547,9 @@ class _TransitionReader:
         dest = self._dest(key, raw)
         requires = self._requires(key, raw)
         roles = self._roles(key, raw)
+        deadline_to = self._field_of_type(key, raw, "deadline_to", "date")
+        if deadline_to and deadline_to not in requires:
+            requires = (*requires, deadline_to)
         return TransitionSpec(
             trigger=self.report.ident(raw, "trigger", f"{key}.trigger", "trigger"),
             sources=tuple(s for s in sources if s in self.states),
@@ -556,7 +559,53 @@ class _TransitionReader:
             title=self.report.title(raw, f"{key}.title"),
             title_en=self.report.string(raw, "title_en", f"{key}.title_en"),
             aliases=self.report.aliases(raw, f"{key}.aliases"),
+            when=self._when(key, raw),
+            count=self._field_of_type(key, raw, "count", "number"),
+            deadline_to=deadline_to,
+            before_deadline=self._before_deadline(key, raw),
         )
+
+    def _before_deadline(self, key: str, raw: dict[str, Any]) -> int:
+        value = raw.get("before_deadline", 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 250:
+            self.report.add(f"{key}.before_deadline", f"wants a whole number of working days "
+                            f"from 0 to 250, got {value!r}")
+            return 0
+        return value
+
+    def _field_of_type(self, key: str, raw: dict[str, Any], name: str, ftype: str) -> str:
+        """``count`` (a number field) or ``deadline_to`` (a date field)."""
+        value = self.report.string(raw, name, f"{key}.{name}")
+        field = self.fields.get(value) if value else None
+        if value and (field is None or field.type != ftype):
+            names = [n for n, f in self.fields.items() if f.type == ftype]
+            self.report.add(f"{key}.{name}", f"wants a {ftype} field, got '{value}'; "
+                            f"{ftype} fields are: {', '.join(names) or '(none declared)'}")
+            return ""
+        return value
+
+    def _when(self, key: str, raw: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``when = { satisfaction = "dissatisfied" }``: choice fields and the values
+        (one or a list) they must hold."""
+        table = raw.get("when", {})
+        if not isinstance(table, dict):
+            self.report.add(f"{key}.when", f"wants a table of choice fields and values, "
+                            f"got {type_name(table)}")
+            return ()
+        result = []
+        for name, wanted in table.items():
+            values = tuple(wanted) if isinstance(wanted, list) else (wanted,)
+            field = self.fields.get(name)
+            if field is None or field.type != "choice":
+                self.report.add(f"{key}.when.{name}", "wants a choice field of this workflow")
+                continue
+            bad = [v for v in values if v not in field.choices]
+            if bad or not values:
+                self.report.add(f"{key}.when.{name}", f"values must be among its choices: "
+                                f"{', '.join(field.choices)}")
+                continue
+            result.append((name, values))
+        return tuple(result)
 
     def _sources(self, key: str, raw: dict[str, Any]) -> tuple[str, ...]:
         sources = self.report.names(raw, "source", f"{key}.source", scalar_ok=True)

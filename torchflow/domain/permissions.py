@@ -13,6 +13,7 @@ from torchflow.errors import Refused
 from torchflow.i18n import N_, Listing, Role, Text, _
 
 ADMIN = "admin"
+COORDINATOR = "coordinator"
 
 # action -> (the role it needs, what it is, in words for `person roles`)
 PERMISSIONS: dict[str, tuple[str, str]] = {
@@ -32,6 +33,10 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "channel.test": (ADMIN, N_("send a test message by a channel (`channel test`)")),
     "workflow.migrate": (ADMIN, N_("move open cases to another version (`workflow migrate`)")),
     "replan": (ADMIN, N_("re-plan open tasks on new calendar data (`replan`)")),
+    "enterprise.edit": (COORDINATOR, N_("add, change or import enterprises (`enterprise add`, "
+                                        "`enterprise edit`, `enterprise import`); admins too")),
+    "enterprise.link": (ADMIN, N_("link existing cases to enterprises by name or credit code "
+                                  "(`enterprise link`)")),
 }
 
 

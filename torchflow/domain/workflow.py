@@ -12,7 +12,7 @@ from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
 from torchflow.i18n import Label
 
 PREVIOUS = "@previous"
-FIELD_TYPES = ("text", "number", "date", "choice", "person")
+FIELD_TYPES = ("text", "number", "date", "choice", "person", "enterprise")
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,15 @@ class TransitionSpec:
     title: str = ""
     title_en: str = ""
     aliases: tuple[str, ...] = ()  # what else a person may type to fire it
+    # Choice fields and the values they must hold for it to fire (回访 不满意 -> 重办).
+    when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    count: str = ""  # a number field it adds one to each time it fires (returns, re-handles)
+    # A date field (required) on which the deadline of the state entered falls, instead
+    # of its budget: an extension approved moves the deadline to the date granted.
+    deadline_to: str = ""
+    # At least this many working days before the current state's deadline, or refused
+    # (an extension is asked for in time, not on the day it is missed).
+    before_deadline: int = 0
 
     @property
     def label(self) -> Label:

@@ -17,6 +17,8 @@ never its package's write side.
     reports/            the report registry and its figures
     audit/              verifying the history; checkpoints
     calendar/           the office's schedule files; `calendar check`
+    enterprises/        one file per enterprise; records.py writes them and the links
+                        from cases; requests (诉求) on visits
 
 Imports point down these levels only (no cycle, none hidden in a function):
 
@@ -25,7 +27,8 @@ Imports point down these levels only (no cycle, none hidden in a function):
     1  app, cases.events
     2  people.lookup, people.checks, followups.views, reports.snapshot,
        workflows.definitions, audit.verify
-    3  people.absences, cases.read, reports.figures, followups.feeds
+    3  people.absences, cases.read, reports.figures, followups.feeds,
+       enterprises.records
     4  delivery.routing, reports.registry
     5  delivery.ledger, people.notify
     6  followups.writer, delivery.digests, delivery.gate, delivery.monthly,
@@ -33,5 +36,7 @@ Imports point down these levels only (no cycle, none hidden in a function):
     7  cases.change, followups.work, followups.replan, delivery.sweep,
        delivery.dispatch, delivery.channel_check, people.handover,
        workflows.version_moves
-    8  people.staff, sheets.imports (a re-imported stage fires as cases.change does)
+    8  people.staff, sheets.imports (a re-imported stage fires as cases.change does),
+       enterprises.requests
+    4..8 enterprises.dossier, .linking, .sheets: above records, beside the rest
 """

@@ -269,6 +269,47 @@ ACCESS_TOKENS = Table(
     Index("ix_access_tokens_person_id", "person_id"),
 )
 
+# Migration 0015: one file per enterprise (一企一档, docs/enterprises.md). The name
+# and the unified social credit code each name one enterprise; the code may be
+# unknown yet. ``tags`` is a list of the office's words (高新技术企业, 专精特新).
+ENTERPRISES = Table(
+    "enterprises", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("credit_code", String(18), nullable=True, unique=True),
+    Column("district", String(100), nullable=False, default=""),
+    Column("industry", String(100), nullable=False, default=""),
+    Column("tags", Document(), nullable=False, default=list),
+    Column("coordinator_id", ForeignKey("people.id"), nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Migration 0015: the people at an enterprise the office calls.
+ENTERPRISE_CONTACTS = Table(
+    "enterprise_contacts", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("enterprise_id", ForeignKey("enterprises.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("position", String(100), nullable=False, default=""),
+    Column("phone", String(30), nullable=False),
+    UniqueConstraint("enterprise_id", "name"),
+)
+
+# Migration 0015: which enterprise a case's field names: set with an `enterprise`
+# field, or by `enterprise link` for a text field typed before enterprises were
+# records. The case's own history is untouched by a link.
+CASE_ENTERPRISES = Table(
+    "case_enterprises", METADATA,
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("enterprise_id", ForeignKey("enterprises.id"), nullable=False),
+    Column("linked_by", String(64), nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
+    Index("ix_case_enterprises_enterprise_id", "enterprise_id"),
+)
+
 # Append-only history, hash-chained per case.
 EVENTS = Table(
     "case_events", METADATA,

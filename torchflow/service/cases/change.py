@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -18,11 +18,12 @@ from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.vocabulary import field_named, transition_for
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
-from torchflow.i18n import Listing, _
+from torchflow.i18n import Listing, _, ngettext_
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, changed_since_read, insert_case, next_keys
 from torchflow.service.cases.read import handle_of
 from torchflow.service.cases.rows import CaseRow, load_case
+from torchflow.service.enterprises import records as enterprises
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import window_view
 from torchflow.service.people.lookup import Actor, active_person, find_person
@@ -62,6 +63,9 @@ def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
     value = coerce_value(field, raw)
     if field.type == "person" and value is not None:
         return find_person(session, str(value)).handle
+    if field.type == "enterprise" and value is not None:
+        # Stored as the enterprise's name (what a case shows); the link is by id.
+        return enterprises.find_enterprise(session, str(value)).name
     return value
 
 
@@ -77,42 +81,52 @@ def open_case(
     title = check_line(title, "the title", TITLE_MAX)
     now = app.now()
     with app.db.transaction() as s:
-        pinned = app.registry.current(s, workflow, now)
-        spec = pinned.spec
-        values = coerce_fields(s, spec, fields or {})
-        missing = [
-            f.name for f in spec.fields.values() if f.required and values.get(f.name) is None
-        ]
-        if missing:
-            raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
-                               + ", ".join(f"{m}=..." for m in missing) + ")")
-        owner_person = active_person(s, owner, "give the case to") if owner else None
-        owner = owner_person.handle if owner_person else None
-        owner_id = owner_person.id if owner_person else actor.id
-        [key] = next_keys(s, spec.key_prefix, app.calendar.local_date(now).year)
-        row: dict[str, Any] = {
-            "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
-            "state": spec.initial, "previous_state": None, "title": title,
-            "owner_id": owner_id, "fields": values, "opened_at": now, "state_entered_at": now,
-            "closed_at": None, "version": 1, "last_seq": 0, "head_hash": "",
-        }
-        case_id = insert_case(s, row)
-        case = CaseRow(id=case_id, **row)
-        state = spec.states[spec.initial]
-        entry = _plan_state(app, s, case, state, values, now)
-        append_event(
-            s, case, kind=EventKind.OPENED, actor=actor.handle, at=now, to_state=spec.initial,
-            entered_by=actor.entered_by,
-            data={
-                "workflow": spec.name, "version": spec.version, "title": title,
-                "owner": owner or actor.handle, "fields": values,
-                "planned": [_planned_view(p) for p in entry.planned], **entry.notes,
-            },
-        )
-        followups.insert_tasks(
-            s, app.calendar, case_id=case_id, rules=state.rules, planned=entry.planned,
-            assignee_id=owner_id, now=now, assignees=entry.assignees,
-        )
+        return open_in(app, s, actor, workflow, title=title, owner=owner, fields=fields, now=now)
+
+
+def open_in(
+    app: App, s: Connection, actor: Actor, workflow: str, *, title: str, owner: str | None,
+    fields: Mapping[str, str] | None, now: datetime,
+) -> dict[str, Any]:
+    """Open a case inside the caller's transaction (a request raised on a visit is
+    opened with the visit, all of it or none of it)."""
+    pinned = app.registry.current(s, workflow, now)
+    spec = pinned.spec
+    values = coerce_fields(s, spec, fields or {})
+    missing = [
+        f.name for f in spec.fields.values() if f.required and values.get(f.name) is None
+    ]
+    if missing:
+        raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
+                           + ", ".join(f"{m}=..." for m in missing) + ")")
+    owner_person = active_person(s, owner, "give the case to") if owner else None
+    owner = owner_person.handle if owner_person else None
+    owner_id = owner_person.id if owner_person else actor.id
+    [key] = next_keys(s, spec.key_prefix, app.calendar.local_date(now).year)
+    row: dict[str, Any] = {
+        "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
+        "state": spec.initial, "previous_state": None, "title": title,
+        "owner_id": owner_id, "fields": values, "opened_at": now, "state_entered_at": now,
+        "closed_at": None, "version": 1, "last_seq": 0, "head_hash": "",
+    }
+    case_id = insert_case(s, row)
+    case = CaseRow(id=case_id, **row)
+    enterprises.link_fields(s, spec, case_id, values, by=actor.handle, now=now)
+    state = spec.states[spec.initial]
+    entry = _plan_state(app, s, case, state, values, now)
+    append_event(
+        s, case, kind=EventKind.OPENED, actor=actor.handle, at=now, to_state=spec.initial,
+        entered_by=actor.entered_by,
+        data={
+            "workflow": spec.name, "version": spec.version, "title": title,
+            "owner": owner or actor.handle, "fields": values,
+            "planned": [_planned_view(p) for p in entry.planned], **entry.notes,
+        },
+    )
+    followups.insert_tasks(
+        s, app.calendar, case_id=case_id, rules=state.rules, planned=entry.planned,
+        assignee_id=owner_id, now=now, assignees=entry.assignees,
+    )
     return {"key": key, "workflow": spec.name, "version": spec.version, "state": spec.initial}
 
 
@@ -148,6 +162,11 @@ def advance(
         if problems:
             raise Refused(_("{key}: {problem}", key=case.key,
                             problem=Listing(problems, "clauses")))
+        if transition.before_deadline:
+            _in_time(app, s, case, transition.before_deadline, transition.term)
+        if transition.count:  # in the event's fields, so the history replays it
+            changed[transition.count] = values[transition.count] = \
+                int(values.get(transition.count) or 0) + 1
         dest = pinned.compiled.fire(case.state, case.previous_state, trigger)
         return _enter(app, s, case, spec, actor, trigger, dest, now, note, changed, values)
 
@@ -203,6 +222,8 @@ def _enter(
     budgets = followups.resumable_budgets(s, case.id, entered.rules) if resuming else {}
     entry = _plan_state(app, s, case, entered, values, now, budgets)
     planned = entry.planned
+    if transition is not None and transition.deadline_to:
+        planned = _deadline_on(app, planned, values[transition.deadline_to])
     data: dict[str, Any] = {"trigger": trigger}
     if note:
         data["note"] = note
@@ -221,6 +242,7 @@ def _enter(
     }
     if changed:
         changes["fields"] = values
+        enterprises.link_fields(s, spec, case.id, changed, by=actor.handle, now=now)
     append_event(
         s, case, kind=EventKind.ADVANCED, actor=actor.handle, at=now, from_state=case.state,
         entered_by=actor.entered_by,
@@ -245,6 +267,28 @@ def fire_within(app: App, s: Connection, case: CaseRow, spec: WorkflowSpec, acto
     """One transition fired inside the caller's transaction, its guards checked by
     the caller (an import's move along the workflow: sheets/imports.row_move)."""
     return _enter(app, s, case, spec, actor, trigger, dest, now, note, {}, values)
+
+
+def _in_time(app: App, s: Connection, case: CaseRow, days: int, trigger: Any) -> None:
+    """Refused when the state's open deadline is fewer than ``days`` working days off."""
+    due = s.scalar(select(TASKS.c.due_on).where(
+        TASKS.c.case_id == case.id, TASKS.c.rule == f"{case.state}.deadline",
+        TASKS.c.status == OPEN))
+    today = app.calendar.local_date(app.now())
+    if due is not None and app.calendar.count_workdays(today, due) < days:
+        raise Refused(ngettext_(
+            "{key}: '{trigger}' is asked at least {n} working day before the deadline "
+            "({due}); it is too late now",
+            "{key}: '{trigger}' is asked at least {n} working days before the deadline "
+            "({due}); it is too late now", days, key=case.key, trigger=trigger,
+            due=due.isoformat()))
+
+
+def _deadline_on(app: App, planned: list[PlannedTask], day: str) -> list[PlannedTask]:
+    """The entered state's deadline on the date granted (an extension approved), or
+    the next working day after it."""
+    due = app.calendar.next_workday(date.fromisoformat(day))
+    return [replace(p, due_on=due) if p.kind == "deadline" else p for p in planned]
 
 
 def _planned_view(p: Any) -> dict[str, Any]:
@@ -290,6 +334,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
             data={"fields": changed, "was": old, **follow.notes}, changes={"fields": values},
         )
         followups.apply_follow(app, s, follow)
+        enterprises.link_fields(s, spec, case.id, changed, by=actor.handle, now=now)
     return {"key": case.key, "fields": values}
 
 

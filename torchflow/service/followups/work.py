@@ -44,39 +44,50 @@ def log_followup(
     than now."""
     note = check_block(note, "the note") if note else note
     now = app.now()
+    with app.db.transaction() as s:
+        logged = log_in(app, s, actor, key, kind, note=note, at=at, now=now)
+    del logged["event"]  # what raising a request on it needs; `case visit` says what it did
+    return logged
+
+
+def log_in(
+    app: App, s: Connection, actor: Actor, key: str, kind: str, *, note: str | None,
+    at: datetime | None, now: datetime,
+) -> dict[str, Any]:
+    """Log a contact or visit inside the caller's transaction; the result names the
+    event (``event``: its number in the case's history)."""
     when = now if at is None else at
     if when > now:
         raise InvalidInput(f"{app.local(when)} is in the future; log what has happened")
-    with app.db.transaction() as s:
-        case = load_case(s, key)
-        if when < case.opened_at:
-            raise InvalidInput(f"{app.local(when)} is before {case.key} was opened "
-                               f"({app.local(case.opened_at)}); give a later time")
-        spec = app.registry.by_id(s, case.workflow_version_id).spec
-        rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
-        task = _open_task(s, case.id, rule.name) if rule else None
-        data: dict[str, Any] = {"at": when.isoformat()}
-        if note:
-            data["note"] = note
-        nxt = None
-        if rule is not None and task is not None:
-            result = outcome_of(app.calendar, task.due_on, app.calendar.local_date(when))
-            data.update(outcome=result[0], late_by=result[1])
-            planned = followups.plan_following(
-                app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
-                since=app.calendar.local_date(when),
-            )
-            nxt = {"rule": planned.rule, "occurrence": planned.occurrence,
-                   "due_on": planned.due_on.isoformat()}
-            data["task"] = task.id
-            data["next"] = nxt
-        append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data,
-                     entered_by=actor.entered_by)
-        if rule is not None and task is not None:
-            followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id,
-                                  now=now, outcome=note or "", result=result)
+    case = load_case(s, key)
+    if when < case.opened_at:
+        raise InvalidInput(f"{app.local(when)} is before {case.key} was opened "
+                           f"({app.local(case.opened_at)}); give a later time")
+    spec = app.registry.by_id(s, case.workflow_version_id).spec
+    rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
+    task = _open_task(s, case.id, rule.name) if rule else None
+    data: dict[str, Any] = {"at": when.isoformat()}
+    if note:
+        data["note"] = note
+    nxt = None
+    if rule is not None and task is not None:
+        result = outcome_of(app.calendar, task.due_on, app.calendar.local_date(when))
+        data.update(outcome=result[0], late_by=result[1])
+        planned = followups.plan_following(
+            app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
+            since=app.calendar.local_date(when),
+        )
+        nxt = {"rule": planned.rule, "occurrence": planned.occurrence,
+               "due_on": planned.due_on.isoformat()}
+        data["task"] = task.id
+        data["next"] = nxt
+    seq = append_event(s, case, kind=kind, actor=actor.handle, at=now, data=data,
+                       entered_by=actor.entered_by)
+    if rule is not None and task is not None:
+        followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id,
+                              now=now, outcome=note or "", result=result)
     return {"key": case.key, "kind": kind, "at": app.local(when), "task": data.get("task"),
-            "next": nxt}
+            "next": nxt, "event": seq}
 
 
 def _open_task(session: Connection, case_id: int, rule: str) -> Any:
