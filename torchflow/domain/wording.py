@@ -14,7 +14,7 @@ from torchflow.domain.status import NoticeKind, TaskKind
 from torchflow.i18n import ENGLISH, N_, Text, Translator, _
 
 _WHAT = {TaskKind.CONTACT: N_("Routine contact"), TaskKind.VISIT: N_("Visit"),
-         TaskKind.DEADLINE: N_("Deadline")}
+         TaskKind.DEADLINE: N_("Deadline"), TaskKind.DUTY: N_("Duty on a date")}
 
 
 def _when(kind: str, due: str) -> Text:

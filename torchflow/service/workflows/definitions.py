@@ -133,9 +133,19 @@ def rule_view(rule: Any) -> dict[str, Any]:
             view["escalate_to"] = rule.escalate_to
     elif rule.kind == "visit":
         view["gap_days"] = [rule.min_gap, rule.max_gap]
+    elif rule.kind == "duty":
+        view["title"], view["title_en"] = rule.title, rule.title_en
+        if rule.on:
+            view["every_year_on"] = f"{rule.on[0]:02d}-{rule.on[1]:02d}"
+        view["escalate_to"] = rule.escalate_to
+        view["escalate_after"] = rule.escalate_after
     else:
         view["within_workdays"] = rule.within
         view["escalate_to"] = rule.escalate_to
+    if getattr(rule, "after", None):
+        span = rule.after
+        view["after"] = {"years": span.years, "months": span.months, "days": span.days}
+        view["roll"] = rule.roll
     view["remind_workdays"] = rule.remind
     # Shown only when set, so a view of a rule without them is what it was.
     if rule.count_from:
