@@ -78,13 +78,16 @@ def demo() -> CompiledWorkflow:
 # -- compiling the shipped workflows -----------------------------------------------------
 
 
-def test_all_five_shipped_workflows_are_present(shipped: dict[str, CompiledWorkflow]) -> None:
+def test_all_eight_shipped_workflows_are_present(shipped: dict[str, CompiledWorkflow]) -> None:
     assert sorted(shipped) == SHIPPED
     assert SHIPPED == [
+        "double_high",
         "enterprise_cultivation",
+        "industrialization_zone",
         "international_cooperation",
         "platform_building",
         "project_introduction",
+        "strategic_research",
         "talent_docking",
     ]
 
