@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from torchflow.api.operations import TASK_KINDS
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import (
     add_span,
@@ -21,6 +22,7 @@ from torchflow.domain.planning import (
     to_workday,
 )
 from torchflow.domain.rules import BACKWARD, FORWARD, DeadlineRule, DutyRule, Span
+from torchflow.domain.status import TaskKind, choices
 from torchflow.domain.timeline import duty_miss_at, stage_times, timeline
 
 
@@ -185,3 +187,8 @@ def test_a_duty_has_no_escalation_stage_of_its_own(cal: WorkCalendar) -> None:
     assert [kind for _, kind, _ in stage_times(tl)] == ["upcoming", "due", "overdue"]
     # 15 working days before Friday 29 May: the worked Saturday 9 May counts.
     assert tl.upcoming_at == at("2026-05-09T09:00:00+08:00")
+
+
+def test_the_operation_table_knows_every_task_kind() -> None:
+    # The client path keeps its own list (it imports no domain): kept in step here.
+    assert tuple(choices(TaskKind)) == TASK_KINDS

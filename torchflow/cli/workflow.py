@@ -104,7 +104,7 @@ def describe_rule(view: dict[str, Any]) -> Text:
         text = _describe_duty(view)
     elif "after" in view:
         text = _("deadline {span} after {field}, escalate to {role}", span=_span(view["after"]),
-                 field=view.get("from", ""), role=Role(view["escalate_to"]))
+                 field=_field(view), role=Role(view["escalate_to"]))
     else:
         text = _("deadline within {n} workdays, escalate to {role}",
                  n=view["within_workdays"], role=Role(view["escalate_to"]))
@@ -120,12 +120,18 @@ def _describe_duty(view: dict[str, Any]) -> Text:
         text = _("{duty}: each year by {month}/{day}", duty=title, month=month, day=day)
     else:
         text = _("{duty}: {span} after {field}", duty=title, span=_span(view["after"]),
-                 field=view.get("from", ""))
+                 field=_field(view))
     n = view["escalate_after"]
     if n > 1:
-        return _("{rule}, {n} missed in a row escalate to {role}", rule=text, n=n,
+        return _("{rule}; {n} missed in a row: escalate to {role}", rule=text, n=n,
                  role=Role(view["escalate_to"]))
     return _("{rule}, missed: escalate to {role}", rule=text, role=Role(view["escalate_to"]))
+
+
+def _field(view: dict[str, Any]) -> Label | str:
+    """The date field a rule counts from, by its titles when the view has them."""
+    titles = view.get("from_title")
+    return Label(*titles) if titles else str(view.get("from", ""))
 
 
 def _span(after: dict[str, int]) -> Text:

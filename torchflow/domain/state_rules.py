@@ -317,20 +317,27 @@ class _RuleParser:
         escalate_after = self._count(f"{key}.escalate_after", table.get("escalate_after", 1))
         title = self.report.title(table, f"{key}.title", name)
         title_en = self.report.string(table, "title_en", f"{key}.title_en")
+        roll = self._roll(key, table)
         targets = {"count_from": self._field(f"duties.{name}", table, "from"),
                    "assignee": self._field(f"duties.{name}", table, "assignee")}
         if escalate_to is None or (on is None and after is None):
             return None
         return DutyRule(self.state, name, escalate_to, on=on, after=after,
-                        roll=self._roll(key, table), remind=remind,
-                        escalate_after=escalate_after or 1, title=title, title_en=title_en,
-                        **targets)
+                        roll=roll, remind=remind, escalate_after=escalate_after or 1,
+                        title=title, title_en=title_en, **targets)
 
     def _on(self, key: str, table: dict[str, Any]) -> tuple[int, int] | None:
         every, on = table.get("every"), table.get("on")
-        if every != "year":
+        if "every" not in table:
+            self.report.add(f"{key}.every", 'missing; a duty each year needs every = "year" '
+                                            'beside on = "MM-DD"')
+        elif every != "year":
             self.report.add(f"{key}.every", f'wants every = "year" (a duty each year), '
                                             f"got {every!r}")
+        if "on" not in table:
+            self.report.add(f"{key}.on", 'missing; a duty each year needs the day it is due, '
+                                         'e.g. on = "05-31"')
+            return None
         match = _ON.match(on) if isinstance(on, str) else None
         if match is None:
             self.report.add(f"{key}.on", f'wants a month and day like on = "05-31", got {on!r}')
