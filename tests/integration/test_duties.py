@@ -33,6 +33,7 @@ from torchflow.service.cases.read import history, show_case
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.followups.work import complete
 from torchflow.service.people.lookup import Actor
+from torchflow.service.sheets.imports import import_cases
 from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, NOTICES, PEOPLE, TASKS
 
@@ -265,3 +266,32 @@ def test_certified_cases_on_version_2_move_to_3_and_get_their_duties(
     assert after["certified.annual_report"].due_on == date(2026, 5, 29)
     assert after["certified.contact"].id == tasks(v2_app, key)["certified.contact"].id
     assert all(r["ok"] for r in verify(app))
+
+
+def test_a_duty_waiting_for_its_date_is_not_said_to_count_from_the_entry(
+    app: App, staff: dict[str, Actor]
+) -> None:
+    key = certify(app, staff, "2025-12-01")
+    counted = [e for e in events(app, key, "advanced") if "counted_from" in e][-1]
+    assert counted["counted_from"] == {
+        "certified.deadline": {"field": "certified_on", "on": "2025-12-01"}}
+
+
+def test_imported_certified_enterprises_get_their_duties(
+    app: App, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    sheet = tmp_path / "高企台账.csv"
+    sheet.write_text(
+        "外部编号,标题,负责人,状态,进入状态日期,企业名称,统一社会信用代码,技术领域,认定日期,更名日期\n"
+        "GQ-1,睿芯半导体,wang.li,认定,2025-12-01,睿芯半导体,91320214MA1XXXXXX1,电子信息,"
+        "2025-12-01,\n"
+        "GQ-2,星河新材料,wang.li,认定,2024-11-20,星河新材料,91320214MA1YYYYYY2,新材料,"
+        "2024-11-20,2026-02-28\n", encoding="utf-8")
+    import_cases(app, staff["wang.li"], "enterprise_cultivation", sheet)
+    with app.db.transaction() as s:
+        keys = dict(s.execute(select(CASES.c.external_ref, CASES.c.key)).all())
+    first, second = tasks(app, keys["GQ-1"]), tasks(app, keys["GQ-2"])
+    assert first["certified.annual_report"].due_on == date(2026, 5, 29)
+    assert "certified.name_change" not in first  # no change of name, no duty
+    assert second["certified.name_change"].due_on == date(2026, 5, 28)
+    assert second["certified.deadline"].due_on == date(2027, 11, 19)  # 20 Nov 2027 a Saturday

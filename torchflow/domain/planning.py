@@ -180,9 +180,7 @@ def plan_state_entry(
     budget left (see ``resume_deadline``).
     """
     since, budgets = since or {}, budgets or {}
-    # A duty counting from a date field exists only while the field holds a date.
-    rules = [r for r in rules
-             if not (isinstance(r, DutyRule) and r.count_from and r.name not in since)]
+    rules = planned_rules(rules, since)
     names = [rule.name for rule in rules]
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         # Two rules with one name would plan two tasks with one (case, rule, occurrence).
@@ -202,12 +200,21 @@ def plan_state_entry(
     ]
 
 
+def planned_rules(rules: Iterable[Rule], since: Mapping[str, date]) -> list[Rule]:
+    """The rules entering a state plans: all but a duty counting from a date field
+    that holds no date (``since``: ``counted_from``'s days), which exists only
+    while it does."""
+    return [r for r in rules
+            if not (isinstance(r, DutyRule) and r.count_from and r.name not in since)]
+
+
 def counted_from(
     rules: Iterable[Rule], fields: Mapping[str, object]
 ) -> tuple[dict[str, date], dict[str, str]]:
     """The day each rule with a ``from`` date field counts from, by rule name, and
     the rules whose field is empty (they count from the state's entry), with
-    the field each names."""
+    the field each names; a duty whose field is empty is neither (it waits for
+    its date: ``planned_rules``)."""
     since: dict[str, date] = {}
     empty: dict[str, str] = {}
     for rule in rules:
@@ -216,7 +223,7 @@ def counted_from(
         value = fields.get(rule.count_from)
         if isinstance(value, str) and value:
             since[rule.name] = date.fromisoformat(value)
-        else:
+        elif not isinstance(rule, DutyRule):  # a duty without its date is not planned
             empty[rule.name] = rule.count_from
     return since, empty
 
