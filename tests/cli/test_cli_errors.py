@@ -309,7 +309,7 @@ def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     assert data["notices"] == {k: kinds.count(k) for k in set(kinds)}
     # The demo's own database answers the CLI.
     cases = cli.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
-    assert len(cases) == 5
+    assert len(cases) == 8
 
 
 @pytest.mark.embedded  # the server's config, environment or process
