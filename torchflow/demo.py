@@ -60,6 +60,26 @@ SAMPLES: dict[str, tuple[str, dict[str, str]]] = {
         "approval_no": "KJ-2026-017", "approved_funding": "5000", "lead_reviewer": "sun.hao",
         "evaluation_grade": "excellent",
     }),
+    "strategic_research": ("Future industries along Taihu Bay · 太湖湾未来产业培育路径研究", {
+        "topic": "Future industries along Taihu Bay · 太湖湾科创带未来产业培育路径研究",
+        "research_area": "future industries",
+        "lead_unit": "Torch Center research office · 火炬中心研究室", "budget": "80",
+        "application": "In the city's 15th five-year S&T plan · 纳入市十五五科技创新规划",
+    }),
+    "industrialization_zone": ("New industrialization demonstration zone · 新型工业化示范区创建", {
+        "zone": "High-tech Zone demonstration zone · 高新区新型工业化示范区",
+        "lead_department": "Zone economic development bureau · 高新区经发局",
+        "leading_industries": "Integrated circuits, IoT · 集成电路、物联网",
+        "industrial_output_target": "3000", "approval_no": "GKHZ-2026-015",
+        "evaluation_result": "good",
+    }),
+    "double_high": ("Double-high linkage: Ruixin Semiconductor · 双高联动：睿芯半导体", {
+        "enterprise": "Ruixin Semiconductor · 睿芯半导体", "park": "IC Park · 集成电路产业园",
+        "enterprise_status": "high-tech enterprise", "service_officer": "zhao.min",
+        "needs": "R&D space, re-certification coaching · 研发用房、高企复审辅导",
+        "service_plan": "2,000 m2 of R&D space; coaching · 协调研发用房两千平方米，安排复审辅导",
+        "review_result": "good",
+    }),
 }
 
 # The enterprise on record the demo's request names (一企一档).
@@ -69,7 +89,7 @@ SAMPLES["enterprise_request"] = ("Land for the second plant · 二期扩产用�
     "自然资源和规划局", "handler": "zhao.min", "answer": "In the second 2026 land plan · "
     "已纳入2026年第二批供地计划"})
 
-GOOD_ENDS = ("closed", "graduated", "completed")
+GOOD_ENDS = ("closed", "graduated", "completed", "named")
 
 
 def main_path(spec: WorkflowSpec) -> list[str]:

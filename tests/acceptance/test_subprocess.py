@@ -148,15 +148,15 @@ def test_demo(tmp_path: Path) -> None:
     assert all(r["idempotency_key"] and r["recipient"] and r["subject"] for r in records)
     assert len({r["idempotency_key"] for r in records}) == len(records)
     with sqlite3.connect(folder / "demo.db") as db:
-        assert db.execute("SELECT count(*) FROM cases").fetchone() == (6,)
+        assert db.execute("SELECT count(*) FROM cases").fetchone() == (9,)
         folded = {row[0] for row in db.execute(
             "SELECT kind FROM notices WHERE status = 'folded' AND folded_into IS NOT NULL")}
         assert {"due", "upcoming"} <= folded
         prefixes = sorted(row[0][:2] for row in db.execute("SELECT key FROM cases"))
-    assert prefixes == ["EC", "IC", "PB", "PI", "RQ", "TD"]
+    assert prefixes == ["DH", "EC", "IC", "NZ", "PB", "PI", "RQ", "SR", "TD"]
     # The folder's config works with the CLI.
     cases = tf.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
-    assert len(cases) == 6
+    assert len(cases) == 9
     # The login that ran it is its admin, so writes work too, and acting for another.
     assert "you act as its admin" in done.out
     later = {"TORCHFLOW_NOW": "2030-01-07T10:00:00+08:00"}

@@ -91,7 +91,8 @@ def test_a_matter_walked_in_the_office_s_words(zh: Cli) -> None:
     assert zh.ok("case", "list", "--workflow", "项目引进", "--state", "洽谈中"
                  ).out.splitlines()[1].startswith(key)
     assert zh.refused("case", "list", "--workflow", "人才").startswith(
-        "错误：没有“人才”这个流程；流程有：企业培育、企业诉求、国际合作、平台建设、项目引进、人才对接")
+        "错误：没有“人才”这个流程；流程有：双高联动、企业培育、企业诉求、新型工业化示范区、国际合作、平台建设、"
+        "项目引进、战略研究、人才对接")
 
     shown = zh.ok("case", "show", key).out
     assert "环节：" in shown and "洽谈" in shown

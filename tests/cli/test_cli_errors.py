@@ -301,15 +301,15 @@ def test_demo_json_summary(cli: Cli, tmp_path: Path) -> None:
     assert data["report"] == str(folder / "report.html")
     assert "<svg" in (folder / "report.html").read_text(encoding="utf-8")
     assert [c["key"] for c in data["cases"]] == [
-        "EC-2026-0001", "RQ-2026-0001", "IC-2026-0001", "PB-2026-0001", "PI-2026-0001",
-        "TD-2026-0001"]
+        "DH-2026-0001", "EC-2026-0001", "RQ-2026-0001", "NZ-2026-0001", "IC-2026-0001",
+        "PB-2026-0001", "PI-2026-0001", "SR-2026-0001", "TD-2026-0001"]  # by workflow name
     lines = (folder / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     kinds = [json.loads(line)["kind"] for line in lines]
     assert data["sent"] == len(lines) > 0
     assert data["notices"] == {k: kinds.count(k) for k in set(kinds)}
     # The demo's own database answers the CLI.
     cases = cli.json("--config", folder / "config.toml", "case", "list", config=False)["items"]
-    assert len(cases) == 6
+    assert len(cases) == 9
 
 
 @pytest.mark.embedded  # the server's config, environment or process

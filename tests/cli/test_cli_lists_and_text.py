@@ -55,8 +55,8 @@ def test_an_unknown_filter_names_the_valid_values(cli: Cli) -> None:
     cli.open_pi()
     line = cli.refused("case", "list", "--workflow", "project_intro")
     assert line.startswith("Error: there is no workflow 'project_intro'; workflows: "
-                           "enterprise_cultivation, enterprise_request, "
-                           "international_cooperation")
+                           "double_high, enterprise_cultivation, enterprise_request, "
+                           "industrialization_zone")
     line = cli.refused("case", "list", "--workflow", "project_introduction", "--state", "nowhere")
     assert line.startswith("Error: there is no state 'nowhere'; states: ")
     assert "negotiation" in line and "lead" in line

@@ -100,7 +100,7 @@ def test_validate_never_creates_the_configured_database(tmp_path: Path) -> None:
     config.write_text('[office]\nlocale = "en"\n\n' f'[database]\nurl = "sqlite:///{missing}"\n\n'
                       f'[workflows]\ndirectory = "{WORKFLOWS}"\n', encoding="utf-8")
     run = Cli(config).run("workflow", "validate")
-    assert (run.code, run.out, run.err) == (0, "6 workflows, 0 errors, 0 warnings\n", "")
+    assert (run.code, run.out, run.err) == (0, "9 workflows, 0 errors, 0 warnings\n", "")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
 
 
@@ -112,7 +112,7 @@ def test_a_database_without_tables_is_a_warning_not_a_traceback(tmp_path: Path) 
                       f'[workflows]\ndirectory = "{WORKFLOWS}"\n', encoding="utf-8")
     run = Cli(config).run("workflow", "validate")
     assert run.code == 0
-    assert run.out == "6 workflows, 0 errors, 1 warning\n"
+    assert run.out == "9 workflows, 0 errors, 1 warning\n"
     assert run.err.startswith("warning: stored versions and people not checked: ")
     assert len(run.err.splitlines()) == 1
 

@@ -11,8 +11,9 @@ from tests.conftest import WORKFLOWS
 
 pytestmark = pytest.mark.client
 
-SHIPPED = ["enterprise_cultivation", "enterprise_request", "international_cooperation",
-           "platform_building", "project_introduction", "talent_docking"]
+SHIPPED = ["double_high", "enterprise_cultivation", "enterprise_request", "industrialization_zone",
+           "international_cooperation", "platform_building", "project_introduction",
+           "strategic_research", "talent_docking"]
 
 BROKEN = """\
 name = "Project Intro"
@@ -41,7 +42,7 @@ def test_workflow_list_text(cli: Cli) -> None:
     lines = cli.ok("workflow", "list").out.splitlines()
     assert lines[0].split() == ["NAME", "VERSION", "STORED", "OPEN", "TITLE"]
     assert [line.split()[0] for line in lines[1:]] == SHIPPED
-    assert lines[5].endswith("Project introduction")  # the English title; Chinese in zh-CN
+    assert lines[7].endswith("Project introduction")  # the English title; Chinese in zh-CN
 
 
 def test_workflow_list_json_counts_open_cases_and_stored_versions(cli: Cli) -> None:
@@ -108,9 +109,9 @@ def test_workflow_show_unknown_names_the_known_ones(cli: Cli) -> None:
 
 def test_workflow_validate_the_shipped_directory(cli: Cli) -> None:
     run = cli.ok("workflow", "validate")
-    assert (run.out, run.err) == ("6 workflows, 0 errors, 0 warnings\n", "")
+    assert (run.out, run.err) == ("9 workflows, 0 errors, 0 warnings\n", "")
     assert cli.json("workflow", "validate") == {
-        "files": 6, "problems": [], "warnings": [], "ok": True}
+        "files": 9, "problems": [], "warnings": [], "ok": True}
     one = str(WORKFLOWS / "talent_docking.toml")
     assert cli.ok("workflow", "validate", one).out == "1 workflow, 0 errors, 0 warnings\n"
 
@@ -134,7 +135,7 @@ def test_workflow_validate_reports_every_problem_with_file_and_key(
                       "like PI-2026-0001",
         "fields.industry.choices": 'missing; a choice field needs choices = ["...", "..."]',
         "states.lead.colour": "unknown key 'colour'; expected one of: title, title_en, aliases, "
-                              "terminal, contact, visit, deadline, milestone",
+                              "terminal, contact, visit, deadline, milestone, duties",
         "states.lead.contact.every": "bad duration '5 days': this counts working days; "
                                      'e.g. "5 workdays"',
         "transitions[0].dest": "unknown state 'sigend' (did you mean 'signed'?); states are: "

@@ -166,6 +166,58 @@ WALKS = [
         {"enterprise": "星河新材料有限公司", "category": "land", "lead_unit": "市自然资源和规划局",
          "handler": "sun.hao", "answer": "已纳入供地计划", "satisfaction": "basically_satisfied"},
     ),
+    Walk(
+        "strategic_research", "SR", "proposed",
+        {"topic": "太湖湾科创带未来产业培育路径研究", "research_area": "未来产业"},
+        [
+            Step("liu.yang", "agree_topic", "topic_agreed", {"lead_unit": "火炬中心研究室"}),
+            Step("wang.li", "start_research", "researching", {"agreed_on": "2026-03-06"}),
+            Step("wang.li", "submit_report", "under_review"),
+            Step("sun.hao", "ask_revision", "revising"),
+            Step("wang.li", "resubmit", "under_review"),
+            Step("sun.hao", "pass_review", "applying"),
+            Step("chen.jie", "close", "closed", {"application": "纳入市十五五科技创新规划"}),
+        ],
+        {"topic": "太湖湾科创带未来产业培育路径研究", "research_area": "future industries",
+         "lead_unit": "火炬中心研究室", "agreed_on": "2026-03-06",
+         "application": "纳入市十五五科技创新规划"},
+    ),
+    Walk(
+        "industrialization_zone", "NZ", "planning",
+        {"zone": "高新区新型工业化示范区", "lead_department": "高新区经发局"},
+        [
+            Step("wang.li", "submit_for_argument", "argument"),
+            Step("chen.jie", "apply", "applied",
+                 {"leading_industries": "集成电路、物联网", "industrial_output_target": "3000"}),
+            Step("liu.yang", "approve", "construction",
+                 {"approval_no": "国科火字〔2026〕15号", "approved_on": "2026-03-09"}),
+            Step("wang.li", "evaluate", "yearly_evaluation"),
+            Step("sun.hao", "evaluated", "construction", {"evaluation_result": "良好"}),
+            Step("chen.jie", "request_acceptance", "acceptance"),
+            Step("liu.yang", "name", "named"),
+        ],
+        {"zone": "高新区新型工业化示范区", "lead_department": "高新区经发局",
+         "leading_industries": "集成电路、物联网", "industrial_output_target": 3000,
+         "approval_no": "国科火字〔2026〕15号", "approved_on": "2026-03-09",
+         "evaluation_result": "good"},
+    ),
+    Walk(
+        "double_high", "DH", "paired",
+        {"enterprise": "睿芯微电子", "park": "高新区集成电路产业园",
+         "enterprise_status": "高企"},
+        [
+            Step("wang.li", "sort_needs", "needs_sorted", {"service_officer": "zhao.min"}),
+            Step("wang.li", "agree_plan", "plan_agreed", {"needs": "研发用房、高企复审辅导"}),
+            Step("zhao.min", "carry_out", "implementing",
+                 {"service_plan": "协调研发用房2000平方米，安排复审辅导"}),
+            Step("zhao.min", "review", "reviewing"),
+            Step("chen.jie", "close", "closed", {"review_result": "成效明显"}),
+        ],
+        {"enterprise": "睿芯微电子", "park": "高新区集成电路产业园",
+         "enterprise_status": "high-tech enterprise", "service_officer": "zhao.min",
+         "needs": "研发用房、高企复审辅导", "service_plan": "协调研发用房2000平方米，安排复审辅导",
+         "review_result": "good"},
+    ),
 ]
 
 PI_OPEN = {
@@ -462,9 +514,9 @@ def test_unknown_workflow_and_unknown_owner(app: App, staff: dict[str, Actor]) -
     with pytest.raises(NotFound) as exc:
         open_case(app, staff["wang.li"], "project_intro", title="t", fields=PI_OPEN)
     assert str(exc.value) == (
-        "no workflow named 'project_intro'; workflows: enterprise_cultivation, "
-        "enterprise_request, international_cooperation, platform_building, "
-        "project_introduction, talent_docking"
+        "no workflow named 'project_intro'; workflows: double_high, enterprise_cultivation, "
+        "enterprise_request, industrialization_zone, international_cooperation, "
+        "platform_building, project_introduction, strategic_research, talent_docking"
     )
     with pytest.raises(NotFound, match=r"no person with handle 'li\.si'"):
         open_case(app, staff["wang.li"], "project_introduction", title="t", fields=PI_OPEN,

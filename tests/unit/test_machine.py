@@ -78,14 +78,17 @@ def demo() -> CompiledWorkflow:
 # -- compiling the shipped workflows -----------------------------------------------------
 
 
-def test_all_five_shipped_workflows_are_present(shipped: dict[str, CompiledWorkflow]) -> None:
+def test_all_nine_shipped_workflows_are_present(shipped: dict[str, CompiledWorkflow]) -> None:
     assert sorted(shipped) == SHIPPED
     assert SHIPPED == [
+        "double_high",
         "enterprise_cultivation",
         "enterprise_request",
+        "industrialization_zone",
         "international_cooperation",
         "platform_building",
         "project_introduction",
+        "strategic_research",
         "talent_docking",
     ]
 

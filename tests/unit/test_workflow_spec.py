@@ -17,6 +17,7 @@ from torchflow.domain.state_rules import parse_duration
 from torchflow.domain.workflow import (
     PREVIOUS,
     FieldSpec,
+    Named,
     StateSpec,
     TransitionSpec,
     WorkflowSpec,
@@ -718,6 +719,9 @@ SHIPPED = {
     "talent_docking",
     "international_cooperation",
     "platform_building",
+    "strategic_research",
+    "industrialization_zone",
+    "double_high",
 }
 
 
@@ -726,7 +730,7 @@ def shipped() -> dict[str, WorkflowSpec]:
     return load_directory(WORKFLOWS)
 
 
-def test_the_five_shipped_workflows_load(shipped: dict[str, WorkflowSpec]) -> None:
+def test_the_eight_shipped_workflows_load(shipped: dict[str, WorkflowSpec]) -> None:
     assert set(shipped) == SHIPPED
     assert len({s.key_prefix for s in shipped.values()}) == len(SHIPPED)
 
@@ -768,8 +772,9 @@ def test_shipped_workflows_follow_the_conventions(
     assert all(s.rules == () for s in terminals), "terminal states have no follow-ups"
     assert "withdrawn" in spec.states and spec.states["withdrawn"].terminal
     assert spec.transition("on_hold", "resume").dest == PREVIOUS
+    duties = [d for s in spec.states.values() for d in s.duties]
     named = [spec, *spec.states.values(), *spec.fields.values(), *spec.transitions,
-             *spec.milestones,
+             *spec.milestones, *(Named(d.name, d.title, d.title_en) for d in duties),
              *(spec.fields[f].option(v) for f in spec.fields for v in spec.fields[f].choices)]
     # Both languages as data: a Chinese title, an English one (a choice's value is
     # its English), never "English · 中文" cut at run time.
@@ -779,6 +784,7 @@ def test_shipped_workflows_follow_the_conventions(
         assert "·" not in label.zh + label.en, label
     roles = {r for t in spec.transitions for r in t.roles}
     roles |= {s.deadline.escalate_to for s in spec.states.values() if s.deadline}
+    roles |= {d.escalate_to for d in duties}
     assert roles <= ROLES
     assert any(f.required for f in spec.fields.values())
     assert any(f.type == "choice" for f in spec.fields.values())

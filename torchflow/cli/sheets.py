@@ -232,7 +232,7 @@ def export_cases(env: Env, out: Path, workflow: str | None, state: str | None,
 @export.command("tasks")
 @click.argument("out", type=FILE)
 @click.option("--assignee", metavar="HANDLE", help="Only HANDLE's tasks.")
-@click.option("--kind", type=Choice(["contact", "visit", "deadline"]))
+@click.option("--kind", type=Choice(["contact", "visit", "deadline", "duty"]))
 @click.option("--status", type=Choice(["open", "done", "cancelled", "missed"]))
 @click.option("--workflow", help="Only this workflow's cases.")
 @pass_env

@@ -100,12 +100,46 @@ def describe_rule(view: dict[str, Any]) -> Text:
         low, high = view["gap_days"]
         text = _("visit at a random working day {low}-{high} days after the last", low=low,
                  high=high)
+    elif view["kind"] == "duty":
+        text = _describe_duty(view)
+    elif "after" in view:
+        text = _("deadline {span} after {field}, escalate to {role}", span=_span(view["after"]),
+                 field=_field(view), role=Role(view["escalate_to"]))
     else:
         text = _("deadline within {n} workdays, escalate to {role}",
                  n=view["within_workdays"], role=Role(view["escalate_to"]))
     if ahead:
         return _("{rule}, reminder {n} workday(s) ahead", rule=text, n=ahead)
     return text
+
+
+def _describe_duty(view: dict[str, Any]) -> Text:
+    title = Label(view["title"], view.get("title_en") or view["title"])
+    if "every_year_on" in view:
+        month, day = (int(p) for p in view["every_year_on"].split("-"))
+        text = _("{duty}: each year by {month}/{day}", duty=title, month=month, day=day)
+    else:
+        text = _("{duty}: {span} after {field}", duty=title, span=_span(view["after"]),
+                 field=_field(view))
+    n = view["escalate_after"]
+    if n > 1:
+        return _("{rule}; {n} missed in a row: escalate to {role}", rule=text, n=n,
+                 role=Role(view["escalate_to"]))
+    return _("{rule}, missed: escalate to {role}", rule=text, role=Role(view["escalate_to"]))
+
+
+def _field(view: dict[str, Any]) -> Label | str:
+    """The date field a rule counts from, by its titles when the view has them."""
+    titles = view.get("from_title")
+    return Label(*titles) if titles else str(view.get("from", ""))
+
+
+def _span(after: dict[str, int]) -> Text:
+    if after["years"]:
+        return _("{n} year(s)", n=after["years"])
+    if after["months"]:
+        return _("{n} month(s)", n=after["months"])
+    return _("{n} day(s)", n=after["days"])
 
 
 @workflow.command("validate")

@@ -8,6 +8,7 @@ occurrence), so a stored seed and window let anyone re-derive the date.
 
 from __future__ import annotations
 
+import calendar as gregorian
 import hashlib
 import random
 from collections.abc import Iterable, Mapping
@@ -15,8 +16,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from torchflow.domain.calendar import WorkCalendar
-from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.domain.rules import (
+    FORWARD,
+    ContactRule,
+    DeadlineRule,
+    DutyRule,
+    Rule,
+    Span,
+    VisitRule,
+)
 from torchflow.domain.status import Outcome
+from torchflow.domain.timeline import duty_miss_at
 from torchflow.errors import InvalidInput
 
 
@@ -61,12 +71,91 @@ def plan_next(
     if isinstance(rule, ContactRule):
         return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.every, rule)),
                         since=since)
+    if isinstance(rule, DeadlineRule) and rule.after is not None:
+        return _planned(rule, occurrence, span_due(cal, since, rule.after, rule.roll),
+                        since=since)
     if isinstance(rule, DeadlineRule):
         return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)),
                         since=since)
     if isinstance(rule, VisitRule):
         return _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
-    raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit or deadline rule")
+    if isinstance(rule, DutyRule):
+        return _planned(rule, occurrence, duty_due(cal, rule, since), since=since)
+    raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit, deadline or duty")
+
+
+# --------------------------------------------------------------------------- dated duties
+
+
+def add_span(day: date, span: Span) -> date:
+    """``day`` plus years and months to the corresponding day (the month's last
+    day when it has none: 2028-02-29 + 3 years is 2031-02-28), then the days."""
+    months = day.month - 1 + span.total_months
+    year, month = day.year + months // 12, months % 12 + 1
+    last = gregorian.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last)) + timedelta(days=span.days)
+
+
+def to_workday(cal: WorkCalendar, day: date, roll: str) -> date:
+    """``day`` if a working day; else the last working day before it
+    (``backward``: the office still has a working day to chase it), or the first
+    after it (``forward``: the statutory reading, Civil Code art. 203)."""
+    if roll == FORWARD:
+        return cal.next_workday(day)
+    while not cal.is_workday(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def span_due(cal: WorkCalendar, since: date, span: Span, roll: str) -> date:
+    """The working day a span after ``since`` falls on (at least the day after
+    ``since``, so a duty never falls due on the day it is counted from)."""
+    due = to_workday(cal, add_span(since, span), roll)
+    return due if due > since else cal.next_workday(since, inclusive=False)
+
+
+def yearly_on(year: int, month: int, day: int) -> date:
+    """The yearly date in ``year``: 29 February is 28 February in a common year."""
+    return date(year, month, min(day, gregorian.monthrange(year, month)[1]))
+
+
+def duty_due(cal: WorkCalendar, rule: DutyRule, since: date) -> date:
+    """The due day of a duty counted from ``since``: a yearly one's first date
+    strictly after ``since`` (on a working day by its roll, still after
+    ``since``), a one-off ``after`` its span."""
+    if rule.on is None:
+        if rule.after is None:
+            raise InvalidInput(f"{rule.name}: a duty needs on (yearly) or after (once)")
+        return span_due(cal, since, rule.after, rule.roll)
+    month, day = rule.on
+    for year in range(since.year, since.year + 3):
+        nominal = yearly_on(year, month, day)
+        due = to_workday(cal, nominal, rule.roll)
+        if nominal > since and due > since:
+            return due
+    raise InvalidInput(f"{rule.name}: no date after {since} within two years")  # unreachable
+
+
+def plan_duty_miss(
+    cal: WorkCalendar, rule: DutyRule, *, due_on: date, occurrence: int, now: datetime
+) -> Miss | None:
+    """A duty still open when it is missed (the start of the working day after
+    its due day, ``timeline.duty_miss_at``), or None before then. A yearly one
+    rolls on: the next occurrence counts from the missed one's due day (years
+    missed during downtime are each a missed row); a one-off one has none."""
+    if now < duty_miss_at(cal, due_on=due_on):
+        return None
+    if not rule.yearly:
+        return Miss(missed=(), following=None)
+    planned: list[PlannedTask] = []
+    due = due_on
+    while True:
+        following = _planned(rule, occurrence + len(planned) + 1, duty_due(cal, rule, due),
+                             since=due)
+        if now < duty_miss_at(cal, due_on=following.due_on):
+            return Miss(missed=tuple(planned), following=following)
+        planned.append(following)
+        due = following.due_on
 
 
 def plan_state_entry(
@@ -91,7 +180,7 @@ def plan_state_entry(
     budget left (see ``resume_deadline``).
     """
     since, budgets = since or {}, budgets or {}
-    rules = list(rules)
+    rules = planned_rules(rules, since)
     names = [rule.name for rule in rules]
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         # Two rules with one name would plan two tasks with one (case, rule, occurrence).
@@ -111,12 +200,21 @@ def plan_state_entry(
     ]
 
 
+def planned_rules(rules: Iterable[Rule], since: Mapping[str, date]) -> list[Rule]:
+    """The rules entering a state plans: all but a duty counting from a date field
+    that holds no date (``since``: ``counted_from``'s days), which exists only
+    while it does."""
+    return [r for r in rules
+            if not (isinstance(r, DutyRule) and r.count_from and r.name not in since)]
+
+
 def counted_from(
     rules: Iterable[Rule], fields: Mapping[str, object]
 ) -> tuple[dict[str, date], dict[str, str]]:
     """The day each rule with a ``from`` date field counts from, by rule name, and
     the rules whose field is empty (they count from the state's entry), with
-    the field each names."""
+    the field each names; a duty whose field is empty is neither (it waits for
+    its date: ``planned_rules``)."""
     since: dict[str, date] = {}
     empty: dict[str, str] = {}
     for rule in rules:
@@ -125,7 +223,7 @@ def counted_from(
         value = fields.get(rule.count_from)
         if isinstance(value, str) and value:
             since[rule.name] = date.fromisoformat(value)
-        else:
+        elif not isinstance(rule, DutyRule):  # a duty without its date is not planned
             empty[rule.name] = rule.count_from
     return since, empty
 
@@ -183,7 +281,7 @@ def _draw_index(seed: str, n: int) -> int:
     return int(random.Random(int(seed, 16)).random() * n)
 
 
-def _planned(rule: ContactRule | DeadlineRule, occurrence: int, due: date,
+def _planned(rule: ContactRule | DeadlineRule | DutyRule, occurrence: int, due: date,
              since: date | None = None) -> PlannedTask:
     return PlannedTask(rule=rule.name, kind=rule.kind, occurrence=occurrence, due_on=due,
                        since=since)
@@ -214,6 +312,18 @@ class Roll:
     @property
     def count(self) -> int:
         """Contacts missed by this roll: the open one and every skipped slot."""
+        return 1 + len(self.missed)
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A duty missed: as a Roll, but a one-off duty has nothing following."""
+
+    missed: tuple[PlannedTask, ...]
+    following: PlannedTask | None
+
+    @property
+    def count(self) -> int:
         return 1 + len(self.missed)
 
 

@@ -30,6 +30,8 @@ EXAMPLES = {
     "max_gap": 'max_gap = "6 weeks"',
     "within": 'within = "20 workdays"',
     "escalate_to": 'escalate_to = "director"',
+    "after": 'after = "3 years"',
+    "on": 'on = "05-31"',
 }
 
 

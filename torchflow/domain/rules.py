@@ -10,6 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+BACKWARD = "backward"  # a due day off -> the last working day before it (the default)
+FORWARD = "forward"  # a due day off -> the first working day after it (the statutory reading)
+ROLLS = (BACKWARD, FORWARD)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A calendar span, ``after = "3 years"``: years, months and days added to a
+    date as the Civil Code counts a period (art. 202: by years or months, to the
+    corresponding day, the month's last day when there is none)."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @property
+    def total_months(self) -> int:
+        return self.years * 12 + self.months
+
 
 @dataclass(frozen=True)
 class ContactRule:
@@ -32,6 +51,10 @@ class ContactRule:
     def name(self) -> str:
         return f"{self.state}.contact"
 
+    @property
+    def slot(self) -> str:
+        return self.kind
+
 
 @dataclass(frozen=True)
 class VisitRule:
@@ -50,11 +73,17 @@ class VisitRule:
     def name(self) -> str:
         return f"{self.state}.visit"
 
+    @property
+    def slot(self) -> str:
+        return self.kind
+
 
 @dataclass(frozen=True)
 class DeadlineRule:
     """The state's time budget: leave it within ``within`` working days of entry,
-    or the people holding ``escalate_to`` are told."""
+    or the people holding ``escalate_to`` are told. With ``after`` (and ``within``
+    0) it is due a calendar span after the day counted from (``from``, a date
+    field), on a working day found by ``roll``."""
 
     state: str
     within: int
@@ -62,11 +91,56 @@ class DeadlineRule:
     remind: int = 0
     count_from: str | None = None
     assignee: str | None = None
+    after: Span | None = None
+    roll: str = BACKWARD
     kind: ClassVar[str] = "deadline"
 
     @property
     def name(self) -> str:
         return f"{self.state}.deadline"
 
+    @property
+    def slot(self) -> str:
+        return self.kind
 
-Rule = ContactRule | VisitRule | DeadlineRule
+
+@dataclass(frozen=True)
+class DutyRule:
+    """A duty that runs on dates, one of a state's ``[states.X.duties.NAME]``: due
+    each year on ``on`` (month, day), or once, ``after`` a span from the date field
+    ``count_from``; a due day off moves by ``roll``.
+
+    An occurrence not done by its due day is missed at the start of the next
+    working day: the next year's is planned (a yearly duty), and ``escalate_after``
+    missed in a row (1 = every one) tell the holders of ``escalate_to``. A duty
+    counting from a date field exists only while the field holds a date."""
+
+    state: str
+    duty: str  # its name in the state: annual_report
+    escalate_to: str
+    on: tuple[int, int] | None = None  # yearly: (month, day)
+    after: Span | None = None  # once: the span after count_from
+    roll: str = BACKWARD
+    remind: int = 0
+    escalate_after: int = 1
+    count_from: str | None = None
+    assignee: str | None = None
+    title: str = ""
+    title_en: str = ""
+    kind: ClassVar[str] = "duty"
+
+    @property
+    def name(self) -> str:
+        return f"{self.state}.{self.duty}"
+
+    @property
+    def slot(self) -> str:
+        """What a version move matches it by: its own name in the state."""
+        return f"duty:{self.duty}"
+
+    @property
+    def yearly(self) -> bool:
+        return self.on is not None
+
+
+Rule = ContactRule | VisitRule | DeadlineRule | DutyRule

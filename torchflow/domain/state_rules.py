@@ -10,15 +10,17 @@ centuries away.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from torchflow.domain.problems import EXAMPLES, IDENT, Report, type_name
-from torchflow.domain.rules import ContactRule, DeadlineRule, VisitRule
+from torchflow.domain.rules import ROLLS, ContactRule, DeadlineRule, DutyRule, Span, VisitRule
 from torchflow.domain.workflow import FieldSpec, StateSpec
 from torchflow.errors import InvalidInput
 
 MAX_WORKDAYS = 750  # about three years of working days (some 250 a year)
 MAX_DAYS = 1095  # three years of calendar days (156 weeks)
+MAX_SPAN_YEARS = 10  # a duty `after` a date: re-certification is three years
 # More missed contacts in a row than this before anyone is told is no escalation.
 MAX_ESCALATE_AFTER = 20
 BOUNDS = {
@@ -37,13 +39,20 @@ _UNITS = {
 _CEILING = 10**9
 
 _STATE_KEYS = ("title", "title_en", "aliases", "terminal", "contact", "visit", "deadline",
-               "milestone")
+               "milestone", "duties")
 _COMMON = ("remind", "from", "assignee")  # every rule may take these
 _RULE_KEYS = {
     "contact": (("every",), (*_COMMON, "escalate_after", "escalate_to")),
     "visit": (("min_gap", "max_gap"), _COMMON),
-    "deadline": (("within", "escalate_to"), _COMMON),
+    "deadline": (("escalate_to",), (*_COMMON, "within", "after", "roll")),
 }  # rule -> (required keys, optional keys)
+_DUTY_KEYS = ("title", "title_en", "every", "on", "from", "after", "roll", "remind",
+              "escalate_to", "escalate_after", "assignee")
+_SPAN = re.compile(r"\s*(\d{1,4})\s*([A-Za-z]+)\s*\Z")
+_SPAN_UNITS = {"year": "years", "years": "years", "y": "years",
+               "month": "months", "months": "months", "mo": "months",
+               "day": "days", "days": "days", "d": "days"}
+_ON = re.compile(r"(\d\d)-(\d\d)\Z")
 # A rule's `from` names a date field, its `assignee` a person field.
 _FIELD_KEYS = {"from": "date", "assignee": "person"}
 _RULE_EXAMPLES = {
@@ -111,8 +120,9 @@ def _state(
         visit=rules.visit(raw["visit"]) if "visit" in raw else None,
         deadline=rules.deadline(raw["deadline"]) if "deadline" in raw else None,
         milestone=report.boolean(raw, "milestone", f"{key}.milestone"),
+        duties=rules.duties(raw["duties"]) if "duties" in raw else (),
     )
-    present = [kind for kind in _RULE_KEYS if kind in raw]
+    present = [kind for kind in (*_RULE_KEYS, "duties") if kind in raw]
     if terminal and present:
         # A case in a terminal state is closed: nobody follows it up.
         report.add(
@@ -248,7 +258,13 @@ class _RuleParser:
         table = self._table("deadline", raw)
         if table is None:
             return None
+        key = f"{self.key}.deadline"
+        if ("within" in table) == ("after" in table):
+            self.report.add(key, 'wants within = "20 workdays" (from the entry) or '
+                                 'after = "3 years" with from = "<date field>", one of them')
         within = self._duration("deadline", table, "within", 1, "workdays")
+        after = self._span(f"{key}.after", table) if "after" in table else None
+        self._needs_from(key, table)
         remind = self._duration("deadline", table, "remind", 0, "workdays") or 0
         escalate_to = self._escalate_to("deadline", table)
         if within is not None and remind >= within:
@@ -256,10 +272,122 @@ class _RuleParser:
                 f"{self.key}.deadline.remind",
                 f"must be less than within ({within} workdays), or 0 for no reminder",
             )
-        if within is None or escalate_to is None:
+        if (within is None and after is None) or escalate_to is None:
             return None
-        return DeadlineRule(self.state, within, escalate_to, remind,
-                            **self._targets("deadline", table))
+        return DeadlineRule(self.state, within or 0, escalate_to, remind,
+                            **self._targets("deadline", table), after=after,
+                            roll=self._roll(key, table))
+
+    # -- dated duties ------------------------------------------------------------------
+
+    def duties(self, raw: object) -> tuple[DutyRule, ...]:
+        """The ``[states.X.duties.NAME]`` tables: duties on dates."""
+        key = f"{self.key}.duties"
+        if not isinstance(raw, dict):
+            self.report.add(key, f"wants [{key}.<name>] tables, got {type_name(raw)}")
+            return ()
+        out = []
+        for name, table in raw.items():
+            duty = self._duty(f"{key}.{name}", name, table)
+            if duty is not None:
+                out.append(duty)
+        return tuple(out)
+
+    def _duty(self, key: str, name: str, table: object) -> DutyRule | None:
+        if not IDENT.match(name) or name in _RULE_KEYS:
+            self.report.add(key, f"bad duty name {name!r}; use lowercase letters, digits "
+                                 "and '_', not contact, visit or deadline")
+            return None
+        if not isinstance(table, dict):
+            self.report.add(key, 'wants a table like { every = "year", on = "05-31", '
+                                 f'escalate_to = "director" }}, got {type_name(table)}')
+            return None
+        self.report.check_keys(key, table, _DUTY_KEYS, ("escalate_to",))
+        yearly, once = "on" in table or "every" in table, "after" in table
+        if yearly == once:
+            self.report.add(key, 'wants every = "year" with on = "05-31" (each year), or '
+                                 'after = "3 months" with from = "<date field>" (once), '
+                                 "one of them")
+        on = self._on(key, table) if yearly else None
+        after = self._span(f"{key}.after", table) if once else None
+        if once:
+            self._needs_from(key, table)
+        remind = self._duration(f"duties.{name}", table, "remind", 0, "workdays") or 0
+        escalate_to = self._escalate_to(f"duties.{name}", table)
+        escalate_after = self._count(f"{key}.escalate_after", table.get("escalate_after", 1))
+        title = self.report.title(table, f"{key}.title", name)
+        title_en = self.report.string(table, "title_en", f"{key}.title_en")
+        roll = self._roll(key, table)
+        targets = {"count_from": self._field(f"duties.{name}", table, "from"),
+                   "assignee": self._field(f"duties.{name}", table, "assignee")}
+        if escalate_to is None or (on is None and after is None):
+            return None
+        return DutyRule(self.state, name, escalate_to, on=on, after=after,
+                        roll=roll, remind=remind, escalate_after=escalate_after or 1,
+                        title=title, title_en=title_en, **targets)
+
+    def _on(self, key: str, table: dict[str, Any]) -> tuple[int, int] | None:
+        every, on = table.get("every"), table.get("on")
+        if "every" not in table:
+            self.report.add(f"{key}.every", 'missing; a duty each year needs every = "year" '
+                                            'beside on = "MM-DD"')
+        elif every != "year":
+            self.report.add(f"{key}.every", f'wants every = "year" (a duty each year), '
+                                            f"got {every!r}")
+        if "on" not in table:
+            self.report.add(f"{key}.on", 'missing; a duty each year needs the day it is due, '
+                                         'e.g. on = "05-31"')
+            return None
+        match = _ON.match(on) if isinstance(on, str) else None
+        if match is None:
+            self.report.add(f"{key}.on", f'wants a month and day like on = "05-31", got {on!r}')
+            return None
+        month, day = int(match.group(1)), int(match.group(2))
+        try:
+            date(2028, month, day)  # a leap year: 02-29 is a date (28 Feb in other years)
+        except ValueError:
+            self.report.add(f"{key}.on", f"no such day {on!r}; write MM-DD, e.g. \"05-31\"")
+            return None
+        return month, day
+
+    def _span(self, key: str, table: dict[str, Any]) -> Span | None:
+        raw = table["after"]
+        match = _SPAN.match(raw) if isinstance(raw, str) else None
+        unit = _SPAN_UNITS.get(match.group(2).lower()) if match else None
+        if match is None or unit is None:
+            self.report.add(key, f"bad span {raw!r}; write '<n> <unit>' with unit years, "
+                                 'months or days, e.g. after = "3 years"')
+            return None
+        n = int(match.group(1))
+        span = Span(**{unit: n})
+        days = span.total_months * 31 + span.days
+        if n < 1 or days > MAX_SPAN_YEARS * 366:
+            self.report.add(key, f"bad span {raw!r}: must be at least 1 day and at most "
+                                 f"{MAX_SPAN_YEARS} years")
+            return None
+        return span
+
+    def _roll(self, key: str, table: dict[str, Any]) -> str:
+        roll = table.get("roll", ROLLS[0])
+        if roll not in ROLLS:
+            self.report.add(f"{key}.roll", f"wants {' or '.join(repr(r) for r in ROLLS)} "
+                                           f"(a due day off moves to the working day before "
+                                           f"or after it), got {roll!r}")
+            return ROLLS[0]
+        return str(roll)
+
+    def _needs_from(self, key: str, table: dict[str, Any]) -> None:
+        if "after" in table and "from" not in table:
+            self.report.add(f"{key}.from", 'missing; after counts from a date field, '
+                                           'e.g. from = "certified_on"')
+
+    def _count(self, key: str, value: object) -> int | None:
+        if (isinstance(value, bool) or not isinstance(value, int)
+                or not 1 <= value <= MAX_ESCALATE_AFTER):
+            self.report.add(key, f"wants a whole number of missed occurrences in a row, 1 to "
+                                 f"{MAX_ESCALATE_AFTER}, e.g. escalate_after = 2; got {value!r}")
+            return None
+        return value
 
     def _escalate_to(self, kind: str, table: dict[str, Any]) -> str | None:
         if "escalate_to" not in table:

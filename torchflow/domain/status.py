@@ -14,13 +14,15 @@ class TaskKind(StrEnum):
     CONTACT = "contact"
     VISIT = "visit"
     DEADLINE = "deadline"
+    DUTY = "duty"  # a duty on dates: yearly, or a span after a date field
 
 
 class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
     CANCELLED = "cancelled"
-    MISSED = "missed"  # a contact whose next slot fell due while it was still open
+    MISSED = "missed"  # a contact whose next slot fell due while it was still open, a duty
+    # still open the working day after its due day
 
 
 class Outcome(StrEnum):
@@ -64,6 +66,7 @@ class EventKind(StrEnum):
     TASK_REASSIGNED = "task_reassigned"
     TASKS_REPLANNED = "tasks_replanned"
     CONTACT_MISSED = "contact_missed"
+    DUTY_MISSED = "duty_missed"  # the sweep found a duty not done by its day
     MIGRATED = "migrated"
     MIGRATION_REVERTED = "migration_reverted"
     IMPORTED = "imported"  # opened from, or updated by, a spreadsheet row

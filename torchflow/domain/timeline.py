@@ -23,7 +23,7 @@ from torchflow.errors import InvalidInput
 
 KINDS = ("upcoming", "due", "overdue", "escalation")
 DIGEST = "digest"
-TASK_KINDS = ("contact", "visit", "deadline", "custom")
+TASK_KINDS = ("contact", "visit", "deadline", "duty", "custom")
 _STAGE_OF = {kind: stage for stage, kind in enumerate(KINDS, start=1)}
 
 
@@ -53,7 +53,8 @@ def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int) -> Time
         upcoming_at=upcoming,
         due_at=cal.at(due_on, cal.workday_start),
         overdue_at=overdue,
-        # Only a deadline has people to escalate to (DeadlineRule.escalate_to).
+        # Only a deadline escalates when overdue (DeadlineRule.escalate_to); a duty
+        # does when it is missed, N in a row (the sweep's roll).
         escalation_at=overdue if kind == "deadline" else None,
     )
 
@@ -63,6 +64,12 @@ def roll_at(cal: WorkCalendar, *, due_on: date, every: int) -> datetime:
     working days on, falls due (the start of that working day). The sweep keeps
     the contact's ``next_notice_at`` at this time once its stages are produced."""
     return cal.at(cal.add_workdays(due_on, every), cal.workday_start)
+
+
+def duty_miss_at(cal: WorkCalendar, *, due_on: date) -> datetime:
+    """When an open duty due on ``due_on`` is missed: the start of the next working
+    day. The sweep keeps its ``next_notice_at`` there once its stages are produced."""
+    return cal.at(cal.next_workday(due_on, inclusive=False), cal.workday_start)
 
 
 def stage_times(tl: Timeline) -> list[tuple[int, str, datetime]]:

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.planning import plan_next
-from torchflow.domain.rules import DeadlineRule, Rule, VisitRule
+from torchflow.domain.rules import DeadlineRule, DutyRule, Rule, VisitRule
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
 
@@ -199,18 +199,19 @@ def plan_migration(
 
 
 def _state_move(old: WorkflowSpec, new: WorkflowSpec, state: str, dest: str) -> _StateMove:
-    before = {r.kind: r for r in old.states[state].rules}
+    # A rule is matched by its slot: its kind, or a duty by its name in the state.
+    before = {r.slot: r for r in old.states[state].rules}
     target = new.states[dest]
-    after = {r.kind: r for r in target.rules}
+    after = {r.slot: r for r in target.rules}
     by_kind: dict[str, _KindMove] = {}
-    for kind in ("contact", "visit", "deadline"):
+    for kind in dict.fromkeys(("contact", "visit", "deadline", *before)):
         was, now = before.get(kind), after.get(kind)
         if now is None:
             by_kind[kind] = _KindMove(CANCELLED, was, None, False)
         else:
             same = was is not None and replace(was, state=now.state) == now
             by_kind[kind] = _KindMove(KEPT if was == now else REPLANNED, was, now, same)
-    added = tuple(r for r in target.rules if r.kind not in before)
+    added = tuple(r for r in target.rules if r.slot not in before)
     outs = new.transitions_from(dest)
     transitions = tuple((t.trigger, t.requires) for t in outs if t.requires)
     return _StateMove(dest, target.terminal, by_kind, added, transitions,
@@ -236,10 +237,10 @@ class _Planner:
     def case_move(self, case: OpenCase, move: _StateMove,
                   tasks: Iterable[OpenTask]) -> CaseMove:
         planned = [self.task_move(case, t, move) for t in tasks]
-        have = {t.kind for t in planned}
+        have = {_slot(t.kind, t.rule) for t in planned}
         for rule in move.added:
-            if rule.kind not in have:
-                planned.append(self.new_task(case, rule))
+            if rule.slot not in have and (new := self.new_task(case, rule)) is not None:
+                planned.append(new)
         fields = case.fields
         missing = tuple(n for n in self.required if fields.get(n) in (None, ""))
         needed = tuple((trigger, lacking) for trigger, requires in move.transitions
@@ -275,15 +276,21 @@ class _Planner:
                           f"pass --map {previous}=<state>")
         return previous
 
-    def new_task(self, case: OpenCase, rule: Rule) -> TaskMove:
+    def new_task(self, case: OpenCase, rule: Rule) -> TaskMove | None:
         since = case.entered_on if isinstance(rule, DeadlineRule) else self.today
+        if isinstance(rule, DutyRule):
+            # A duty counts from its date field, and exists only while it holds one.
+            value = case.fields.get(rule.count_from) if rule.count_from else None
+            if rule.count_from and not (isinstance(value, str) and value):
+                return None
+            since = date.fromisoformat(value) if isinstance(value, str) else case.entered_on
         occurrence = self.used.get((case.id, rule.name), 0) + 1
         p = plan_next(self.cal, rule, case_key=case.key, since=since, occurrence=occurrence)
         return TaskMove(NEW, rule.kind, rule.name, None, None, occurrence, None, p.due_on,
                         p.window_start, p.window_end, p.seed, since)
 
     def task_move(self, case: OpenCase, task: OpenTask, move: _StateMove) -> TaskMove:
-        kind = move.by_kind.get(task.kind)
+        kind = move.by_kind.get(_slot(task.kind, task.rule))
         now = kind.now if kind else None
         if kind is None or now is None:
             return TaskMove(CANCELLED, task.kind, task.rule, task.rule, task.id,
@@ -301,7 +308,7 @@ class _Planner:
             return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
                             task.due_on, task.due_on, task.window_start, task.window_end,
                             task.seed, task.planned_from)
-        since = self._since(case, task, kind.was)
+        since = self._since(case, task, kind.was, now)
         if isinstance(now, VisitRule):
             p = plan_next(self.cal, now, case_key=case.key, since=since, occurrence=occurrence)
             return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
@@ -314,13 +321,20 @@ class _Planner:
         return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
                         task.due_on, due, since=since)
 
-    def _since(self, case: OpenCase, task: OpenTask, was: Rule | None) -> date:
+    def _since(self, case: OpenCase, task: OpenTask, was: Rule | None,
+               now: Rule | None = None) -> date:
         """The date the old rule counted this task from, as the task recorded it;
         for a task planned before that was recorded: the state's entry, or the
         previous occurrence (a visit's window starts ``min_gap`` after it; a
         contact falls ``every`` working days after it)."""
+        value = case.fields.get(now.count_from) if now and now.count_from else None
+        once = isinstance(now, DutyRule) and not now.yearly  # each counts from the field
+        if isinstance(value, str) and value and (task.from_entry or once):
+            return date.fromisoformat(value)  # the new rule counts from a date field
         if task.planned_from is not None:
             return task.planned_from
+        if isinstance(was, DutyRule):
+            return task.due_on if task.planned_from is None else task.planned_from
         if task.from_entry or was is None or isinstance(was, DeadlineRule):
             return case.entered_on
         if isinstance(was, VisitRule):
@@ -332,6 +346,11 @@ class _Planner:
         if anchor is None:
             anchor = self._anchors[key] = self.cal.add_workdays(task.due_on, -was.every)
         return anchor
+
+
+def _slot(kind: str, rule: str) -> str:
+    """The slot of a task (``Rule.slot``): its kind, a duty's name in its state."""
+    return f"duty:{rule.split('.', 1)[1]}" if kind == "duty" else kind
 
 
 def totals(moves: Iterable[CaseMove]) -> dict[str, int]:

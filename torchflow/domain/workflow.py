@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
+from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, Rule, VisitRule
 from torchflow.i18n import Label
 
 PREVIOUS = "@previous"
@@ -106,11 +106,13 @@ class StateSpec(Named):
     visit: VisitRule | None = None
     deadline: DeadlineRule | None = None
     milestone: bool = False  # counted by `torchflow report outcomes` (签约、开工、投产)
+    duties: tuple[DutyRule, ...] = ()  # duties on dates: [states.X.duties.NAME]
 
     @property
     def rules(self) -> tuple[Rule, ...]:
-        """The follow-up rules present, in the order contact, visit, deadline."""
-        return tuple(r for r in (self.contact, self.visit, self.deadline) if r is not None)
+        """The follow-up rules present, in the order contact, visit, deadline, duties."""
+        return (*(r for r in (self.contact, self.visit, self.deadline) if r is not None),
+                *self.duties)
 
 
 @dataclass(frozen=True)
@@ -208,4 +210,5 @@ class WorkflowSpec:
         named.update(s.deadline.escalate_to for s in self.states.values() if s.deadline)
         named.update(s.contact.escalate_to for s in self.states.values()
                      if s.contact and s.contact.escalate_to)
+        named.update(d.escalate_to for s in self.states.values() for d in s.duties)
         return frozenset(named)

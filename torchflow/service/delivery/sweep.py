@@ -10,7 +10,9 @@ current slot (after downtime, the slots in between are recorded missed, and one
 notice at most goes out for the roll); ``escalate_after`` missed in a row tell
 the rule's escalation role. A contact therefore stays in the due index until it
 is logged, cancelled or rolled: its next notice time after the overdue one is
-the start of its next slot.
+the start of its next slot. A duty on dates still open at the start of the
+working day after its due day is missed the same way: a yearly one rolls on to
+next year's, and ``escalate_after`` missed in a row tell its ``escalate_to``.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from sqlalchemy import Connection, Row, select
 
 from torchflow.domain import wording
 from torchflow.domain.identity import SYSTEM
-from torchflow.domain.planning import Roll, plan_roll
-from torchflow.domain.rules import ContactRule
+from torchflow.domain.planning import Miss, Roll, plan_duty_miss, plan_roll
+from torchflow.domain.rules import ContactRule, DutyRule
 from torchflow.domain.status import EventKind, NoticeKind, TaskKind
-from torchflow.domain.timeline import notices_due, roll_at, timeline
+from torchflow.domain.timeline import duty_miss_at, notices_due, roll_at, timeline
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, lock_head
 from torchflow.service.cases.rows import CaseRow
@@ -97,9 +99,8 @@ def _sweep_batch(
     updates: list[dict[str, Any]] = []
     missed = rolled = skipped = 0
     for task in rows:
-        contact = _contact_rule(app, s, task)
-        roll = None if contact is None else plan_roll(
-            app.calendar, contact, due_on=task.due_on, occurrence=task.occurrence, now=now)
+        contact = _rolling_rule(app, s, task)
+        roll = None if contact is None else _plan_roll(app, task, contact, now)
         if contact is not None and roll is not None:
             # Its stages are stale once the next slot is due: the roll says it all.
             count = _roll(app, s, task, contact, roll, router, notices, now)
@@ -110,8 +111,10 @@ def _sweep_batch(
                                             cal=app.calendar)
         for kind in kinds:
             notices += _told(router, task, kind, now)
-        if next_at is None and contact:
+        if next_at is None and isinstance(contact, ContactRule):
             next_at = roll_at(app.calendar, due_on=task.due_on, every=contact.every)
+        elif next_at is None and contact:
+            next_at = duty_miss_at(app.calendar, due_on=task.due_on)
         updates.append({"tid": task.id, "stage": stage, "next_at": next_at})
     made = ledger.add(s, notices)
     followups.record_stages(s, updates)
@@ -133,21 +136,32 @@ def _told(router: Router, task: Any, kind: str, now: datetime) -> list[dict[str,
                                        task.workflow, task.id)]
 
 
-def _contact_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | None:
-    """The contact rule of an open contact task, from its case's workflow version."""
-    if task.kind != TaskKind.CONTACT:
+def _rolling_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | DutyRule | None:
+    """The rule of an open contact or duty task (what is missed and rolls on),
+    from its case's workflow version."""
+    if task.kind not in (TaskKind.CONTACT, TaskKind.DUTY):
         return None
     state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
-    rule = state.contact if state else None
-    return rule if rule is not None and rule.name == task.rule else None
+    rules = (state.contact, *state.duties) if state else ()
+    return next((r for r in rules if r is not None and r.name == task.rule), None)
+
+
+def _plan_roll(app: App, task: Row[Any], rule: ContactRule | DutyRule,
+               now: datetime) -> Roll | Miss | None:
+    if isinstance(rule, ContactRule):
+        return plan_roll(app.calendar, rule, due_on=task.due_on, occurrence=task.occurrence,
+                         now=now)
+    return plan_duty_miss(app.calendar, rule, due_on=task.due_on, occurrence=task.occurrence,
+                          now=now)
 
 
 def _roll(
-    app: App, s: Connection, task: Row[Any], rule: ContactRule, roll: Roll,
+    app: App, s: Connection, task: Row[Any], rule: ContactRule | DutyRule, roll: Roll | Miss,
     router: Router, notices: list[dict[str, Any]], now: datetime,
 ) -> int:
-    """Roll one missed contact and record it in the case's history; the contacts
-    missed, or 0 when its case is being changed right now (it rolls next sweep)."""
+    """Roll one missed contact or duty and record it in the case's history; the
+    tasks missed, or 0 when its case is being changed right now (it rolls next
+    sweep)."""
     lock_head(s)  # before the case and task rows, like every writer of history
     case = _lock_case(s, task.case_id)
     if case is None:
@@ -158,13 +172,15 @@ def _roll(
     # One escalation per roll at most, each time the run reaches a multiple of N.
     after = rule.escalate_after
     escalate = after > 0 and in_row // after > (in_row - roll.count) // after
-    append_event(s, case, kind=EventKind.CONTACT_MISSED, actor=SWEEPER, at=now, data={
+    kind = EventKind.CONTACT_MISSED if isinstance(rule, ContactRule) else EventKind.DUTY_MISSED
+    following = roll.following
+    append_event(s, case, kind=kind, actor=SWEEPER, at=now, data={
         "task": task.id, "rule": task.rule,
         "missed": [{"occurrence": o, "due_on": d.isoformat()} for o, d in
                    [(task.occurrence, task.due_on),
                     *((p.occurrence, p.due_on) for p in roll.missed)]],
-        "next": {"occurrence": roll.following.occurrence,
-                 "due_on": roll.following.due_on.isoformat()},
+        "next": None if following is None else {"occurrence": following.occurrence,
+                                                "due_on": following.due_on.isoformat()},
         "missed_in_row": in_row,
         **({"escalated_to": rule.escalate_to} if escalate else {}),
     })

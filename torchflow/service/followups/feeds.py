@@ -49,6 +49,8 @@ WHAT_TO_DO = {
              "`torchflow case visit {key}`.",
     "deadline": "Stage deadline: the case should leave '{state}' by this day; escalates to "
                 "{escalate} when missed.",
+    "duty": "Duty on a date (限期事项): done by this day, or it is missed the next working "
+            "day; mark it with `torchflow task done`.",
 }
 
 

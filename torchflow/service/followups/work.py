@@ -127,7 +127,8 @@ def _require_escalation_role(actor: Actor, task: Any, doing: str) -> None:
 
 
 def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> dict[str, Any]:
-    """Done: a contact or visit rolls on to its next occurrence; a deadline is met."""
+    """Done: a contact or visit rolls on to its next occurrence, a yearly duty to
+    next year's; a deadline is met."""
     note = check_block(note, "the note") if note else note
     now = app.now()
     with app.db.transaction() as s:
@@ -136,12 +137,8 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
         _require_escalation_role(actor, task, "mark it done")
         case = case_by_id(s, task.case_id)
         rule = _rule_of(app, s, case, task)
-        planned = None
-        if task.kind in ("contact", "visit"):
-            planned = followups.plan_following(
-                app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
-                since=app.calendar.local_date(now),
-            )
+        planned = followups.next_after_done(app.calendar, rule, task, case_key=case.key,
+                                            done_on=app.calendar.local_date(now))
         result = outcome_of(app.calendar, task.due_on, app.calendar.local_date(now))
         data: dict[str, Any] = {"task": task.id, "rule": task.rule, "outcome": result[0],
                                 "late_by": result[1]}

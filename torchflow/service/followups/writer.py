@@ -18,13 +18,14 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.identity import SYSTEM  # the actor of events no person wrote
 from torchflow.domain.planning import (
+    Miss,
     PlannedTask,
     Roll,
     budget_left,
     plan_next,
     plan_state_entry,
 )
-from torchflow.domain.rules import ContactRule, DeadlineRule, Rule
+from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, Rule
 from torchflow.domain.status import EventKind, Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service.app import App
@@ -298,6 +299,23 @@ def plan_following(
     return plan_next(cal, rule, case_key=case_key, since=since, occurrence=occurrence + 1)
 
 
+def next_after_done(
+    cal: WorkCalendar, rule: Rule, task: Any, *, case_key: str, done_on: date
+) -> PlannedTask | None:
+    """What a task done plans next: a contact or visit counts from the day it was
+    done, a yearly duty from the occurrence's due day (next year's, however early
+    this year's was done); a deadline or a one-off duty has nothing following."""
+    if isinstance(rule, DutyRule):
+        if not rule.yearly:
+            return None
+        return plan_following(cal, rule, case_key=case_key, occurrence=task.occurrence,
+                              since=task.due_on)
+    if isinstance(rule, DeadlineRule):
+        return None
+    return plan_following(cal, rule, case_key=case_key, occurrence=task.occurrence,
+                          since=done_on)
+
+
 def finish_task(
     session: Connection, cal: WorkCalendar, task: Any, rule: Rule, planned: PlannedTask | None,
     *, case_id: int, now: datetime, outcome: str, result: tuple[Outcome, int],
@@ -359,12 +377,13 @@ _RECORD_STAGE = (
 
 
 def roll_missed(
-    session: Connection, cal: WorkCalendar, task: Any, rule: ContactRule, roll: Roll, *,
-    now: datetime,
+    session: Connection, cal: WorkCalendar, task: Any, rule: ContactRule | DutyRule,
+    roll: Roll | Miss, *, now: datetime,
 ) -> int | None:
-    """Mark an open contact missed, record each slot skipped since as missed too,
-    and open the current slot's task. Returns how many contacts of the rule are
-    now missed in a row, or None when the task was no longer open (nothing done).
+    """Mark an open contact (or duty) missed, record each slot skipped since as
+    missed too, and open the current slot's task (a one-off duty has none).
+    Returns how many of the rule's tasks are now missed in a row, or None when
+    the task was no longer open (nothing done).
 
     Idempotent under two sweeps: the guarded update lets one of them through, and
     the occurrences it inserts are unique per (case, rule)."""
@@ -377,12 +396,15 @@ def roll_missed(
     withdraw_notices(session, [task.id])
     missed = {"status": MISSED, "outcome_kind": Outcome.MISSED, "closed_at": now,
               "stage_done": 0, "next_notice_at": None}
+    following = [roll.following] if roll.following is not None else []
     rows = [task_row(cal, p, rule, case_id=task.case_id, assignee_id=task.assignee_id, now=now)
-            for p in (*roll.missed, roll.following)]
+            for p in (*roll.missed, *following)]
     # One shape for every row of the executemany: the open one closes nothing.
     open_row = {"status": OPEN, "outcome_kind": None, "closed_at": None}
-    rows = [row | missed for row in rows[:-1]] + [rows[-1] | open_row]
-    session.execute(insert(TASKS), rows)
+    rows = ([row | missed for row in rows[:len(roll.missed)]]
+            + [row | open_row for row in rows[len(roll.missed):]])
+    if rows:
+        session.execute(insert(TASKS), rows)
     return missed_in_row(session, task.case_id, rule.name)
 
 
@@ -411,6 +433,10 @@ class FieldFollow:
     replans: list[tuple[Any, Rule, PlannedTask]] = field(default_factory=list)
     moves: list[tuple[int, Row[Any]]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    # Duties whose date field was filled in (planned now) or emptied (cancelled).
+    new: list[tuple[Rule, PlannedTask, int | None]] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+    case_id: int = 0
 
 
 def follow_fields(
@@ -423,15 +449,20 @@ def follow_fields(
     re-plans its open task when that is still the stay's first (later ones count
     from the contact or visit before); one going to a changed person field moves
     its open task to that person (the owner when it is emptied)."""
-    follow = FieldFollow()
+    follow = FieldFollow(case_id=case_id)
     entered_on = cal.local_date(entered_at)
     resumed = _resumed_budgets(session, case_id)
     for rule in rules:
         task = _open_of(session, case_id, rule.name)
+        if (isinstance(rule, DutyRule) and rule.count_from in changed
+                and _follow_duty(session, cal, follow, rule, task, case_id=case_id,
+                                 case_key=case_key, fields=fields, owner_id=owner_id)):
+            continue
         if task is None:
             continue
+        once = isinstance(rule, DutyRule) and not rule.yearly  # each counts from the field
         if (rule.count_from in changed and rule.name not in resumed
-                and _first_of_stay(session, task, entered_at)):
+                and (once or _first_of_stay(session, task, entered_at))):
             value = fields.get(rule.count_from)
             since = date.fromisoformat(value) if isinstance(value, str) and value else entered_on
             planned = plan_next(cal, rule, case_key=case_key, since=since,
@@ -449,9 +480,41 @@ def follow_fields(
     return follow
 
 
+def _follow_duty(
+    session: Connection, cal: WorkCalendar, follow: FieldFollow, rule: DutyRule,
+    task: Row[Any] | None, *, case_id: int, case_key: str, fields: dict[str, Any],
+    owner_id: int | None,
+) -> bool:
+    """A duty's date field changed: a duty exists only while its field holds a
+    date, so one filled in is planned (again, after an earlier one was done: a
+    second change of name), one emptied is cancelled. True when that decided it;
+    False leaves an open one to be re-planned as any rule's first of the stay."""
+    value = fields.get(rule.count_from or "")
+    if task is not None and not value:
+        follow.dropped.append(task.id)
+        follow.notes.setdefault("cancelled", {})[rule.name] = {"field": rule.count_from}
+        return True
+    if task is not None or not isinstance(value, str):
+        return False
+    used = used_occurrences(session, case_id, (rule,)).get(rule.name, 0)
+    planned = plan_next(cal, rule, case_key=case_key, since=date.fromisoformat(value),
+                        occurrence=used + 1)
+    taker = rule_assignees(session, (rule,), fields, owner_id).get(rule.name, owner_id)
+    follow.new.append((rule, planned, taker))
+    follow.notes.setdefault("planned", {})[rule.name] = {
+        "field": rule.count_from, "due_on": planned.due_on.isoformat()}
+    return True
+
+
 def apply_follow(app: App, session: Connection, follow: FieldFollow) -> None:
     """Write what ``follow_fields`` planned: new dates (notices start over, the
-    pending ones withdrawn, as a snooze does) and moves (``move_work``)."""
+    pending ones withdrawn, as a snooze does), moves (``move_work``), duties
+    planned and cancelled."""
+    close_tasks(session, follow.dropped, status=TaskStatus.CANCELLED, now=app.now(),
+                outcome="date field emptied")
+    for rule, planned, to in follow.new:
+        insert_tasks(session, app.calendar, case_id=follow.case_id, rules=(rule,),
+                     planned=[planned], assignee_id=to, now=app.now())
     for task, rule, planned in follow.replans:
         redate(session, app.calendar, task.id, kind=task.kind, remind=rule.remind,
                due_on=planned.due_on, window_start=planned.window_start,

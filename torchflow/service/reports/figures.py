@@ -397,7 +397,7 @@ def compliance(snap: Snapshot) -> list[dict[str, Any]]:
         .having(func.sum(case((t.status != TaskStatus.CANCELLED, 1), else_=0)) > 0)
     )
     kinds = {TaskKind.CONTACT: "contact · 日常联系", TaskKind.VISIT: "visit · 走访",
-             TaskKind.DEADLINE: "deadline · 时限"}
+             TaskKind.DEADLINE: "deadline · 时限", TaskKind.DUTY: "duty · 限期事项"}
     rows = [{"person": r.person, "workflow": specs[r.workflow].title, "workflow_code": r.workflow,
              "kind": kinds.get(r.kind, r.kind), "kind_code": r.kind,
              **{k: int(getattr(r, k)) for k in ("planned", "on_time", "late", "late_days",

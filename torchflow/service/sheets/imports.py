@@ -40,7 +40,13 @@ from sqlalchemy import Connection, insert, select
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.permissions import ADMIN
-from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
+from torchflow.domain.planning import (
+    PlannedTask,
+    counted_from,
+    plan_next,
+    plan_roll,
+    planned_rules,
+)
 from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.vocabulary import quoted
@@ -428,7 +434,8 @@ class _Planner:
         """What ``planning.plan_state_entry`` plans for a first stay (occurrence 1,
         a rule's ``from`` field honoured), contacts moved on to the current slot."""
         since, _ = counted_from(rules, fields)
-        return [self._first(rule, case_key, since.get(rule.name, entered_on)) for rule in rules]
+        return [self._first(rule, case_key, since.get(rule.name, entered_on))
+                for rule in planned_rules(rules, since)]
 
     def _first(self, rule: Rule, case_key: str, since: date) -> PlannedTask:
         if isinstance(rule, VisitRule):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from torchflow.domain.loader import (
     roles_problems,
     workflow_files,
 )
-from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
+from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
 from torchflow.i18n import Label
 from torchflow.service.app import App
@@ -79,7 +80,7 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
         ],
         "states": [
             {"name": s.name, "title": s.title, "title_en": s.title_en, "terminal": s.terminal,
-             "follow_ups": [rule_view(r) for r in s.rules]}
+             "follow_ups": [rule_view(r, spec.fields) for r in s.rules]}
             for s in spec.states.values()
         ],
         "transitions": [
@@ -124,7 +125,7 @@ def _pair(label: Label) -> list[str]:
     return [label.zh, label.en]
 
 
-def rule_view(rule: Any) -> dict[str, Any]:
+def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {"kind": rule.kind, "rule": rule.name}
     if rule.kind == "contact":
         view["every_workdays"] = rule.every
@@ -133,13 +134,26 @@ def rule_view(rule: Any) -> dict[str, Any]:
             view["escalate_to"] = rule.escalate_to
     elif rule.kind == "visit":
         view["gap_days"] = [rule.min_gap, rule.max_gap]
+    elif rule.kind == "duty":
+        view["title"], view["title_en"] = rule.title, rule.title_en
+        if rule.on:
+            view["every_year_on"] = f"{rule.on[0]:02d}-{rule.on[1]:02d}"
+        view["escalate_to"] = rule.escalate_to
+        view["escalate_after"] = rule.escalate_after
     else:
         view["within_workdays"] = rule.within
         view["escalate_to"] = rule.escalate_to
+    if getattr(rule, "after", None):
+        span = rule.after
+        view["after"] = {"years": span.years, "months": span.months, "days": span.days}
+        view["roll"] = rule.roll
     view["remind_workdays"] = rule.remind
     # Shown only when set, so a view of a rule without them is what it was.
     if rule.count_from:
         view["from"] = rule.count_from
+        named = (fields or {}).get(rule.count_from)
+        if named is not None and getattr(rule, "after", None):
+            view["from_title"] = [named.title or named.name, named.title_en or named.name]
     if rule.assignee:
         view["assignee"] = rule.assignee
     return view
