@@ -116,6 +116,7 @@ ABSENCES = "torchflow.service.people.absences"
 NOTIFY = "torchflow.service.people.notify"
 TOKENS = "torchflow.service.people.tokens"
 WORKFLOWS = "torchflow.service.workflows.definitions"
+NAMES = "torchflow.service.workflows.names"
 MOVES = "torchflow.service.workflows.version_moves"
 IMPORTS = "torchflow.service.sheets.imports"
 EXPORTS = "torchflow.service.sheets.exports"
@@ -234,7 +235,7 @@ _TABLE = [
     # --- the office's words -----------------------------------------------------------------
     Operation("office.names", "GET", "/names",
               "The office's names of its roles and of the workflows' codes, in both languages",
-              (f"{WORKFLOWS}:names_view",)),
+              (f"{NAMES}:names_view",)),
     # --- workflows --------------------------------------------------------------------------
     Operation("workflow.list", "GET", "/workflows", "The workflows, with stored versions",
               (f"{WORKFLOWS}:list_workflows",)),

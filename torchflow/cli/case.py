@@ -92,7 +92,7 @@ def show(env: Env, key: str) -> None:
     Example:
       torchflow case show PI-2026-0001
     """
-    env.emit(env.call("case.show", key=key), lambda v: render_case(v, env.tr, env.names))
+    env.emit(env.call("case.show", key=key), lambda v: render_case(v, env.tr, own_names(v)))
 
 
 def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
@@ -312,8 +312,14 @@ def _set_line(r: dict[str, Any], names: Names) -> Text:
         for k, v in r["fields"].items()))
 
 
+def own_names(v: dict[str, Any]) -> Names:
+    """The names of a case's own workflow, which `case show` and `case history`
+    carry (no other workflow file is read to show one case)."""
+    return Names({v["workflow"]: v["names"]})
+
+
 def _history(r: dict[str, Any], env: Env) -> str:
-    names = env.names
-    w = names.of_key(r["key"])
+    names = own_names(r)
+    w = r["workflow"]
     return r["key"] + "\n" + "\n".join(describe_event(e, env.tr, names, w) for e in r["events"])
 
