@@ -251,3 +251,13 @@ def translator(locale: str) -> Translator:
 
 
 ENGLISH = Translator(SOURCE, gettext.NullTranslations())
+
+
+def people_time(instant: str) -> str:
+    """An instant as the office writes it: ``2026-03-09 09:30`` for the ISO text
+    ``2026-03-09T09:30:00+08:00`` the services give (already in the office's
+    zone); any other text as it is."""
+    if len(instant) >= 16 and instant[10] == "T" and instant[13] == ":" \
+            and instant[:4].isdigit() and instant[11:13].isdigit():
+        return f"{instant[:10]} {instant[11:16]}"
+    return instant
