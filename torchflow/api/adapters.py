@@ -256,6 +256,11 @@ def calendar_replan(c: Call, plan: Fn, view: Fn, apply: Fn, /, *, dry_run: bool 
     return apply(app, actor.handle, entered_by=actor.entered_by)
 
 
+def calendar_template(c: Call, template: Fn, schedule_file: Fn, /, *, year: int) -> Any:
+    # Needs no database: the text in the office's language, and where it goes.
+    return {"year": year, "file": schedule_file(year), "text": template(year, c.tr)}
+
+
 # --- spreadsheets ----------------------------------------------------------------------------
 
 def import_cases(c: Call, import_cases: Fn, /, *, workflow: str, file: str,

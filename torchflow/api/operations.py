@@ -274,6 +274,11 @@ _TABLE = [
               "Re-plan open tasks planned with other calendar data",
               (f"{REPLAN}:plan", f"{REPLAN}:view", f"{REPLAN}:apply"), (_b("dry_run"),),
               adapter=True),
+    Operation("calendar.template", "GET", "/calendar/{year:int}/template",
+              "The office's schedule file of a year, to fill in from the notice",
+              ("torchflow.domain.schedule_template:schedule_template",
+               "torchflow.domain.schedule_template:schedule_file"),
+              (Param("year", "int", required=True),), adapter=True),
     # --- spreadsheets -----------------------------------------------------------------------
     Operation("import.template", "GET", "/imports/templates/{workflow}",
               "A workflow's import template", (f"{IMPORTS}:write_template",),
