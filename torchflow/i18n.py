@@ -19,6 +19,7 @@ Stdlib only: the client path imports this module.
 from __future__ import annotations
 
 import gettext
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -251,3 +252,16 @@ def translator(locale: str) -> Translator:
 
 
 ENGLISH = Translator(SOURCE, gettext.NullTranslations())
+
+
+def people_time(instant: str) -> str:
+    """An instant as the office writes it: ``2026-03-09 09:30`` for the ISO text
+    ``2026-03-09T09:30:00+08:00`` the services give (already in the office's
+    zone); any other text, a typed title that starts with a time included, as
+    it is."""
+    if _INSTANT.fullmatch(instant):
+        return f"{instant[:10]} {instant[11:16]}"
+    return instant
+
+
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?")

@@ -87,7 +87,7 @@ def test_check_fails_for_a_year_with_open_tasks_and_no_notice(cli: Cli) -> None:
         "2027: no official working-day schedule (1 open task(s) due then); once the State "
         "Council notice is out (November), upgrade holidays"
     )
-    assert "calendars/example-cn-2027.toml" in run.err
+    assert "`torchflow calendar template 2027 --out calendars/cn-2027.toml`" in run.err
 
 
 def test_check_passes_when_every_year_is_covered(cli: Cli) -> None:
@@ -128,3 +128,35 @@ def test_replan_after_a_blackout_day_is_added(cli: Cli, config_file: Path) -> No
     assert cli.open_tasks(key)["lead.deadline"]["due_on"] == "2026-03-19"
     assert cli.json("replan", "--dry-run") == {"cases": [], "dry_run": True}
     cli.ok("audit", "verify")
+
+
+def test_the_template_of_a_year_is_written_by_an_installed_torchflow(
+        cli: Cli, tmp_path: Path) -> None:
+    # What `calendar check` says to run, from any folder: nothing is read from a clone.
+    out = tmp_path / "cn-2027.toml"
+    done = cli.ok("calendar", "template", "2027", "--out", out)
+    assert done.out.startswith(f"{out} written: type in the notice's days off")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# TEMPLATE, not yet the official working-day schedule of 2027.")
+    assert "2027-02-05,  # Chinese New Year's Eve" in text
+    assert cli.ok("calendar", "template", "2027").out == text  # printed when no --out
+    # An office's typed file is never overwritten.
+    out.write_text("year = 2027  # typed in\n", encoding="utf-8")
+    assert cli.refused("calendar", "template", "2027", "--out", out) == (
+        f"Error: {out} exists; give another file or remove it first")
+    assert out.read_text(encoding="utf-8") == "year = 2027  # typed in\n"
+    assert cli.usage("calendar", "template", "2027.5")
+
+
+@pytest.mark.embedded  # the server's config
+def test_the_template_in_chinese_is_refused_until_filled_in(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "cn-2027.toml"
+    config = cli.config.read_text(encoding="utf-8")
+    cli.config.write_text(config.replace('locale = "en"', 'locale = "zh-CN"'), encoding="utf-8")
+    cli.ok("calendar", "template", "2027", "--out", out)
+    text = out.read_text(encoding="utf-8")
+    assert "2027-01-01,  # 元旦" in text and "国务院" in text
+    # Listed in the config as it is, it is refused: its source is empty.
+    cli.config.write_text(config.replace("[database]", f'[calendar]\nofficial = ["{out}"]\n\n'
+                                         "[database]"), encoding="utf-8")
+    assert "source is empty" in cli.run("calendar", "check").err

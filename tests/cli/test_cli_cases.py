@@ -421,8 +421,12 @@ def test_visit_rolls_inside_a_new_window(cli: Cli) -> None:
     first = cli.open_tasks(key)["negotiation.visit"]
     data = cli.json("case", "visit", key, "--note", "Workshop floor ready", "--at", "2026-03-05",
                     as_="wang.li", now=FRIDAY)
-    # A date alone is noon local time.
-    assert data["task"] == first["id"] and data["at"] == "2026-03-05T12:00:00+08:00"
+    # A date alone stays a day: no noon (nor any hour) is invented for it.
+    assert data["task"] == first["id"] and data["at"] == "2026-03-05"
+    event = cli.json("case", "history", key)["events"][-1]
+    assert event["data"]["on"] == "2026-03-05" and "at" not in event["data"]
+    assert cli.ok("case", "history", key).out.splitlines()[-1].endswith(
+        "visit on 2026-03-05: Workshop floor ready")
     nxt = cli.open_tasks(key)["negotiation.visit"]
     assert nxt["occurrence"] == 2 and nxt["due_on"] == data["next"]["due_on"]
     # 2 to 4 weeks after the visit on 5 March.
@@ -448,7 +452,7 @@ def test_contact_in_a_state_without_a_contact_rule_is_only_recorded(cli: Cli) ->
 def test_contact_refusals(cli: Cli) -> None:
     key = cli.open_pi()
     assert cli.refused("case", "contact", key, "--at", "2026-03-05", as_="wang.li") == \
-        "Error: 2026-03-05T12:00:00+08:00 is in the future; log what has happened"
+        "Error: 2026-03-05 is in the future; log what has happened"
     assert "'last week' is not a date or time; use e.g. 2026-03-04, 2026-03-04T15:30" in \
         cli.usage("case", "visit", key, "--at", "last week")
     assert "no case with key 'PI-2025-0001'" in cli.refused(

@@ -100,7 +100,7 @@ def test_the_html_run_gives_each_report_the_same_figures(history: App) -> None:
     # One snapshot for all reads the shared stays (outcomes too); one report alone
     # reads the history directly: the same figures either way.
     f = Filters(period=parse_period("2026Q1"), workflow=PI, by="month")
-    docs, _exceptions = run_all(history, f)
+    docs, _exceptions, _about = run_all(history, f)
     for name in docs:
         assert docs[name]["tables"] == run(history, name, f)["tables"], name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date, timedelta
 
 import pytest
@@ -16,7 +17,9 @@ from torchflow.domain.calendar import (
     parse_schedule,
     statutory_holidays,
 )
-from torchflow.errors import ConfigError, ScheduleError
+from torchflow.domain.schedule_template import schedule_template
+from torchflow.errors import ConfigError, InvalidInput, ScheduleError
+from torchflow.i18n import translator
 
 
 def days(start: date, end: date) -> list[date]:
@@ -221,14 +224,27 @@ def test_day_kinds_for_month_grids() -> None:
     assert cal.day_kind(date(2026, 10, 3)) == "off"  # National Day on a Saturday
 
 
-def test_the_shipped_example_is_refused_until_filled_in() -> None:
-    import tomllib
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "calendars" / "example-cn-2027.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_the_schedule_template_is_refused_until_filled_in(locale: str) -> None:
+    path = "calendars/cn-2027.toml"
+    text = schedule_template(2027, translator(locale))
+    data = tomllib.loads(text)
     with pytest.raises(ConfigError, match="source is empty"):
-        parse_schedule(data, str(path))
+        parse_schedule(data, path)
     # Its days off are the 13 statutory days, nothing invented.
     assert sorted(data["days_off"]) == STATUTORY_2027
     assert data["worked_weekends"] == []
+    # Filled in (the notice's source), it is a schedule.
+    filled = parse_schedule({**data, "source": "国办发明电〔2026〕N号"}, path)
+    assert filled.year == 2027 and sorted(filled.days_off) == STATUTORY_2027
+    # The holidays named in the office's language.
+    assert ("# 元旦" if locale == "zh-CN" else "# New Year's Day") in text
+
+
+def test_a_schedule_template_is_made_for_any_year_the_law_covers() -> None:
+    data = tomllib.loads(schedule_template(2031, translator("en")))
+    assert data["year"] == 2031 and len(data["days_off"]) >= 12
+    assert {date(2031, 1, 1), date(2031, 5, 1), date(2031, 10, 1)} <= set(data["days_off"])
+    assert all(d.year == 2031 for d in data["days_off"])
+    with pytest.raises(InvalidInput, match="year 1999 is out of range"):
+        schedule_template(1999, translator("en"))

@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,13 +57,12 @@ def case_log(c: Call, log_followup: Fn, /, *, key: str, kind: str, note: str | N
                         at=None if at is None else instant(c, at))
 
 
-def instant(c: Call, when: date | datetime) -> datetime:
-    """A given --at in the office's zone: a day means noon there, a time without
-    an offset is local."""
-    cal = c.app.calendar
+def instant(c: Call, when: date | datetime) -> date | datetime:
+    """A given --at in the office's zone: a time without an offset is local; a day
+    stays a day (no time of day is invented for it)."""
     if not isinstance(when, datetime):
-        return cal.at(when, time(12, 0))
-    return when if when.tzinfo else cal.at(when.date(), when.time())
+        return when
+    return when if when.tzinfo else c.app.calendar.at(when.date(), when.time())
 
 
 def request_raise(c: Call, log_with_requests: Fn, /, *, key: str, kind: str,
@@ -269,6 +268,11 @@ def calendar_replan(c: Call, plan: Fn, view: Fn, apply: Fn, /, *, dry_run: bool 
         return {"cases": view(app.calendar, plan(app)), "dry_run": True}
     actor = c.require("replan")
     return apply(app, actor.handle, entered_by=actor.entered_by)
+
+
+def calendar_template(c: Call, template: Fn, schedule_file: Fn, /, *, year: int) -> Any:
+    # Needs no database: the text in the office's language, and where it goes.
+    return {"year": year, "file": schedule_file(year), "text": template(year, c.tr)}
 
 
 # --- spreadsheets ----------------------------------------------------------------------------

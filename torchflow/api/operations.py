@@ -116,6 +116,7 @@ ABSENCES = "torchflow.service.people.absences"
 NOTIFY = "torchflow.service.people.notify"
 TOKENS = "torchflow.service.people.tokens"
 WORKFLOWS = "torchflow.service.workflows.definitions"
+NAMES = "torchflow.service.workflows.names"
 MOVES = "torchflow.service.workflows.version_moves"
 IMPORTS = "torchflow.service.sheets.imports"
 EXPORTS = "torchflow.service.sheets.exports"
@@ -242,7 +243,7 @@ _TABLE = [
     # --- the office's words -----------------------------------------------------------------
     Operation("office.names", "GET", "/names",
               "The office's names of its roles and of the workflows' codes, in both languages",
-              (f"{WORKFLOWS}:names_view",)),
+              (f"{NAMES}:names_view",)),
     # --- workflows --------------------------------------------------------------------------
     Operation("workflow.list", "GET", "/workflows", "The workflows, with stored versions",
               (f"{WORKFLOWS}:list_workflows",)),
@@ -281,6 +282,11 @@ _TABLE = [
               "Re-plan open tasks planned with other calendar data",
               (f"{REPLAN}:plan", f"{REPLAN}:view", f"{REPLAN}:apply"), (_b("dry_run"),),
               adapter=True),
+    Operation("calendar.template", "GET", "/calendar/{year:int}/template",
+              "The office's schedule file of a year, to fill in from the notice",
+              ("torchflow.domain.schedule_template:schedule_template",
+               "torchflow.domain.schedule_template:schedule_file"),
+              (Param("year", "int", required=True),), adapter=True),
     # --- spreadsheets -----------------------------------------------------------------------
     Operation("import.template", "GET", "/imports/templates/{workflow}",
               "A workflow's import template", (f"{IMPORTS}:write_template",),

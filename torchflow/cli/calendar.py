@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as monthly
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ import click
 from torchflow.cli.context import Env, pass_env
 from torchflow.cli.params import Whole
 from torchflow.domain.calendar import OFFICE, OFFICIAL, STATUTORY
+from torchflow.errors import InvalidInput
 from torchflow.i18n import Translator, _
 
 MARKS = {"work": ".", "weekend": "-", "off": "H", "worked_weekend": "W",
@@ -26,6 +28,7 @@ def calendar() -> None:
     Example:
       torchflow calendar show 2027 --month 2
       torchflow calendar check
+      torchflow calendar template 2027 --out calendars/cn-2027.toml
     """
 
 
@@ -75,6 +78,50 @@ def check(env: Env) -> None:
             click.echo(tr(_("calendar ok: {years}", years=years)))
     if not report["ok"]:
         raise SystemExit(1)
+
+
+@calendar.command("template")
+@click.argument("year", type=Whole())
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write it to FILE (refused if FILE exists) instead of printing it.")
+@pass_env
+def template(env: Env, year: int, out: str | None) -> None:
+    """The office's schedule file of YEAR to fill in from the State Council's
+    notice: the statutory holidays typed in, the days in lieu and worked weekend
+    days left to you. Then list the file in [calendar] official.
+
+    \b
+    Example:
+      torchflow calendar template 2027 --out calendars/cn-2027.toml
+    """
+    made = env.call("calendar.template", year=year)
+    if out is None:
+        env.emit(made, lambda r: r["text"].rstrip("\n"))
+        return
+    write_new(Path(out), made["text"])
+    env.emit({**made, "written": out}, _("{path} written: type in the notice's days off and "
+                                         "worked weekend days and its source, then list it in "
+                                         "[calendar] official", path=out))
+
+
+def write_new(path: Path, text: str) -> None:
+    """A new file, whole or not at all; an existing one (an office's typed
+    schedule) is never overwritten."""
+    try:
+        fh = path.open("x", encoding="utf-8")
+    except FileExistsError:
+        raise InvalidInput(_("{path} exists; give another file or remove it first",
+                             path=path)) from None
+    except OSError as exc:
+        raise InvalidInput(_("cannot write {path}: {reason}", path=path,
+                             reason=exc.strerror)) from None
+    try:
+        with fh:
+            fh.write(text)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise InvalidInput(_("cannot write {path}: {reason}", path=path,
+                             reason=exc.strerror)) from None
 
 
 @click.command("replan")

@@ -11,15 +11,17 @@ from torchflow.cli.context import (
     Env,
     Names,
     code,
+    due,
     pad,
     pairs,
     pass_env,
     table,
 )
 from torchflow.cli.params import ASSIGNMENT, ID, LIMIT, OFFSET, WHEN, assignments
-from torchflow.i18n import N_, Listing, Text, Translator, _
+from torchflow.i18n import N_, Listing, Text, Translator, _, people_time
 
-AT_HELP = "When it happened (a date means noon; a time without offset is local; default now)."
+AT_HELP = ("When it happened (a date alone is kept as a day, with no time of day; a time "
+           "without offset is local; default now).")
 FIELD = click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", type=ASSIGNMENT,
                      callback=assignments, help="Set a custom field (repeatable).")
 CASE_COLUMNS = [(N_("KEY"), "key"), (N_("WORKFLOW"), "workflow"), (N_("STATE"), "state"),
@@ -104,7 +106,7 @@ def show(env: Env, key: str) -> None:
     Example:
       torchflow case show PI-2026-0001
     """
-    env.emit(env.call("case.show", key=key), lambda v: render_case(v, env.tr, env.names))
+    env.emit(env.call("case.show", key=key), lambda v: render_case(v, env.tr, own_names(v)))
 
 
 def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
@@ -140,7 +142,7 @@ def render_case(v: dict[str, Any], tr: Translator, names: Names) -> str:
     else:
         parts.append(tr(_("Next: none (terminal state)")))
     if v["tasks"]:
-        rows = table([{**t, "kind": code(t["kind"])} for t in v["tasks"]],
+        rows = table([{**t, "kind": code(t["kind"]), "due_on": due(t)} for t in v["tasks"]],
                      [(N_("ID"), "id"), (N_("KIND"), "kind"), (N_("DUE"), "due_on"),
                       (N_("RULE"), "rule")], tr)
         parts.append(tr(_("Follow-ups:")) + "\n"
@@ -156,7 +158,7 @@ def describe_event(e: dict[str, Any], tr: Translator, names: Names, workflow: st
     what = tr(event_text(e, data, names, workflow))
     who = e["actor"] if not e.get("entered_by") else tr(
         _("{actor}, entered by {admin}", actor=e["actor"], admin=e["entered_by"]))
-    return f"  #{e['seq']:<3} {e['at'][:16].replace('T', ' ')}  {pad(who, 12)} {what}"
+    return f"  #{e['seq']:<3} {people_time(e['at'])}  {pad(who, 12)} {what}"
 
 
 def event_text(e: dict[str, Any], data: dict[str, Any], names: Names, w: str) -> Text:
@@ -172,9 +174,16 @@ def event_text(e: dict[str, Any], data: dict[str, Any], names: Names, w: str) ->
     if kind == "note":
         return _("note: {note}", note=note)
     if kind in ("contact", "visit"):
-        # It says when it happened, which may be before it was logged.
-        at = str(data.get("at") or e["at"])[:16].replace("T", " ")
-        text = (_("contact at {at}", at=at) if kind == "contact" else _("visit at {at}", at=at))
+        # It says when it happened, which may be before it was logged; a day
+        # given alone is shown as a day.
+        if data.get("on"):
+            day = data["on"]
+            text = (_("contact on {day}", day=day) if kind == "contact"
+                    else _("visit on {day}", day=day))
+        else:
+            at = people_time(str(data.get("at") or e["at"]))
+            text = (_("contact at {at}", at=at) if kind == "contact"
+                    else _("visit at {at}", at=at))
         return _("{what}: {note}", what=text, note=note) if note else text
     if kind == "fields_set":
         return _("set {fields}", fields=Listing(
@@ -346,8 +355,14 @@ def _set_line(r: dict[str, Any], names: Names) -> Text:
         for k, v in r["fields"].items()))
 
 
+def own_names(v: dict[str, Any]) -> Names:
+    """The names of a case's own workflow, which `case show` and `case history`
+    carry (no other workflow file is read to show one case)."""
+    return Names({v["workflow"]: v["names"]})
+
+
 def _history(r: dict[str, Any], env: Env) -> str:
-    names = env.names
-    w = names.of_key(r["key"])
+    names = own_names(r)
+    w = r["workflow"]
     return r["key"] + "\n" + "\n".join(describe_event(e, env.tr, names, w) for e in r["events"])
 

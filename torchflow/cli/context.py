@@ -23,6 +23,7 @@ from torchflow.i18n import (
     Text,
     Translator,
     _,
+    people_time,
     translator,
 )
 
@@ -213,6 +214,13 @@ CODES = (
 )
 
 
+def due(task: Mapping[str, Any]) -> Text | str:
+    """A task's due day as a list shows it: marked when it is overdue."""
+    if task.get("overdue"):
+        return _("{day} (overdue)", day=task["due_on"])
+    return str(task["due_on"])
+
+
 def code(value: str | None) -> Text | None:
     """A code (a task kind, a status) as the reader's language shows it."""
     return None if value is None else Text(value)
@@ -224,7 +232,7 @@ class Names:
     and through the server. A code the files do not know shows as it is."""
 
     def __init__(self, words: Mapping[str, Any]) -> None:
-        self.words = words  # workflow -> its names (service/workflows/definitions.names_view)
+        self.words = words  # workflow -> its names (service/workflows/names.names_view)
 
     def _of(self, workflow: str, kind: str, code: str | None) -> Any:
         found = self.words.get(workflow, {}).get(kind, {})
@@ -483,7 +491,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
     if not rows:
         return tr(_("(none)"))
     heads = [tr.gettext(header) for header, _key in columns]
-    cells = [[_cell(row.get(key), tr) for _h, key in columns] for row in rows]
+    cells = [[_cell(row.get(key), tr, key) for _h, key in columns] for row in rows]
     widths = [max(width(head), *(width(line[i]) for line in cells))
               for i, head in enumerate(heads)]
     lines = ["  ".join(pad(h, w) for h, w in zip(heads, widths, strict=True)).rstrip()]
@@ -492,8 +500,12 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
     return "\n".join(lines)
 
 
-def _cell(value: Any, tr: Translator) -> str:
-    """A value on one line of a table, with control characters escaped."""
+def _cell(value: Any, tr: Translator, key: str = "") -> str:
+    """A value on one line of a table, with control characters escaped; an
+    instant (a ``*_at`` key, the services' name for one) in people's form,
+    2026-03-09 09:30, and nothing else (a title typed as a time stays as typed)."""
+    if isinstance(value, str) and (key == "at" or key.endswith("_at")):
+        value = people_time(value)
     return one_line(shown(value, tr))
 
 
@@ -515,5 +527,5 @@ def pairs(data: dict[str, Any], keys: Sequence[tuple[str, str]],
     """``label: value`` lines for a summary; labels are message ids (``N_``)."""
     labels = [tr(_("{label}:", label=tr.gettext(label))) for label, _key in keys]
     size = max(width(label) for label in labels)
-    return "\n".join(f"{pad(label, size)} {_cell(data.get(key), tr)}"
+    return "\n".join(f"{pad(label, size)} {_cell(data.get(key), tr, key)}"
                      for label, (_l, key) in zip(labels, keys, strict=True))

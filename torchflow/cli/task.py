@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import click
 
-from torchflow.cli.context import Env, code, pass_env
+from torchflow.cli.context import Env, code, due, pass_env
 from torchflow.cli.params import DATE, ID, LIMIT, OFFSET, SPAN, Choice
 from torchflow.domain.status import TaskKind, choices
 from torchflow.i18n import N_, _
@@ -46,7 +46,7 @@ def list_(env: Env, mine: bool, assignee: str | None, due_within: timedelta | No
     """
     page = env.call("task.list", mine=mine, assignee=assignee, due_within=due_within,
                     overdue=overdue, kind=kind, limit=limit, offset=offset)
-    env.emit_page(page, TASK_COLUMNS, lambda r: {**r, "kind": code(r["kind"])})
+    env.emit_page(page, TASK_COLUMNS, lambda r: {**r, "kind": code(r["kind"]), "due_on": due(r)})
 
 
 @task.command("done")

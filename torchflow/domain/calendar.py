@@ -131,12 +131,13 @@ def _library_holidays(year: int) -> frozenset[date]:
 
 
 @cache
-def statutory_holidays(year: int) -> dict[date, str]:
+def statutory_holidays(year: int, language: str = "en_US") -> dict[date, str]:
     """The statutory days off of ``year`` as the regulation fixes them (no day
-    in lieu, no exchange): 13 days since the 2024 revision."""
+    in lieu, no exchange): 13 days since the 2024 revision; named in
+    ``language`` (en_US, zh_CN)."""
     import holidays
 
-    return dict(holidays.country_holidays("CN", years=year, observed=False, language="en_US"))
+    return dict(holidays.country_holidays("CN", years=year, observed=False, language=language))
 
 
 def _office_flags(schedule: OfficialSchedule) -> bytes:

@@ -196,7 +196,8 @@ def _compliance(ax: Any, doc: dict[str, Any], tr: Any) -> None:
              "open": "Open · 未办"}
     for k, colour in COLOURS.items():
         values = [totals[p][k] for p in people]
-        ax.bar(people, values, bottom=bottom, color=colour, label=tr(names[k]))
+        ax.bar([tr(p) for p in people], values, bottom=bottom, color=colour,
+               label=tr(names[k]))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_ylabel(tr("Follow-ups due · 应办跟进"))
     ax.legend(fontsize=8)
@@ -216,7 +217,8 @@ def _workload(ax: Any, doc: dict[str, Any], tr: Any) -> None:
     for i, (k, name, colour) in enumerate(keys):
         ax.bar([x + i * width for x in xs], [r[k] for r in rows], width, color=colour,
                label=tr(name))
-    ax.set_xticks([x + 0.3 for x in xs], [r["person"] for r in rows], fontsize=8)
+    # A person's name as drawn: without a CJK font, the handle (``english``).
+    ax.set_xticks([x + 0.3 for x in xs], [tr(r["person"]) for r in rows], fontsize=8)
     ax.legend(fontsize=8)
     return None
 

@@ -32,7 +32,6 @@ HORIZON_DAYS = 395  # "the next ~13 months" of planning, listed by the check
 # library weeks later; from 1 December of Y-1 a missing Y fails the check.
 EXPECTED_FROM = (12, 1)
 
-EXAMPLE = "calendars/example-cn-2027.toml"  # the template; its year is changed
 
 def load_schedules(paths: Iterable[Path]) -> tuple[OfficialSchedule, ...]:
     """Read and check the ``[calendar] official`` files; one line per problem."""
@@ -116,9 +115,9 @@ def todo(year: int, open_tasks: int) -> str:
     why = f"{open_tasks} open task(s) due then" if open_tasks else "within the next 13 months"
     return (
         f"{year}: no official working-day schedule ({why}); once the State Council notice "
-        f"is out (November), upgrade holidays if a release carries {year}, else copy "
-        f"{EXAMPLE} to calendars/cn-{year}.toml, type in its days off "
-        f"and worked weekend days, and list it in [calendar] official"
+        f"is out (November), upgrade holidays if a release carries {year}, else run "
+        f"`torchflow calendar template {year} --out calendars/cn-{year}.toml`, type in its "
+        f"days off and worked weekend days, and list it in [calendar] official"
     )
 
 

@@ -18,9 +18,10 @@ from torchflow.errors import InvalidInput
 from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.cases.rows import CaseRow, load_case
-from torchflow.service.followups.views import window_view
+from torchflow.service.followups.views import overdue_before, window_view
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.lookup import find_person
+from torchflow.service.workflows.names import workflow_names
 from torchflow.store.models import CASES, EVENTS, OPEN, PEOPLE, TASKS
 
 _Q = TypeVar("_Q", bound=Select[Any])
@@ -53,8 +54,10 @@ def show_case(
             }
             for t in spec.transitions_from(case.state)
         ]
-        view["tasks"] = open_tasks(s, case.id)
+        view["tasks"] = open_tasks(app, s, case.id)
         view["history"] = events(app, s, case.id)[-recent:]
+        # The names of its codes come with it: showing it reads no other file.
+        view["names"] = workflow_names(spec)
     return view
 
 
@@ -80,7 +83,8 @@ def case_view(app: App, session: Connection, case: CaseRow, spec: WorkflowSpec) 
     }
 
 
-def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
+def open_tasks(app: App, session: Connection, case_id: int) -> list[dict[str, Any]]:
+    cutoff = overdue_before(app, app.now())
     t = TASKS
     rows = session.execute(
         select(t.c.id, t.c.kind, t.c.rule, t.c.occurrence, t.c.due_on, t.c.window_start,
@@ -91,7 +95,7 @@ def open_tasks(session: Connection, case_id: int) -> list[dict[str, Any]]:
     return [
         {
             "id": r.id, "kind": r.kind, "rule": r.rule, "occurrence": r.occurrence,
-            "due_on": r.due_on.isoformat(),
+            "due_on": r.due_on.isoformat(), "overdue": r.due_on < cutoff,
             **window_view(r),
         }
         for r in rows
@@ -125,7 +129,9 @@ def _local_data(app: App, kind: str, data: dict[str, Any] | None) -> dict[str, A
 def history(app: App, key: str) -> dict[str, Any]:
     with app.db.read() as s:
         case = load_case(s, key)
-        return {"key": case.key, "events": events(app, s, case.id)}
+        spec = app.registry.by_id(s, case.workflow_version_id).spec
+        return {"key": case.key, "workflow": case.workflow, "events": events(app, s, case.id),
+                "names": workflow_names(spec)}
 
 
 def list_cases(

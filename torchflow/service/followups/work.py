@@ -37,10 +37,11 @@ SNOOZE_MAX = timedelta(days=5 * 366)
 
 def log_followup(
     app: App, actor: Actor, key: str, kind: str, *, note: str | None = None,
-    at: datetime | None = None,
+    at: date | datetime | None = None,
 ) -> dict[str, Any]:
-    """A contact or visit happened (``at``, default now): record it, close the open
-    task, plan the next. It cannot have happened before the case opened, nor later
+    """A contact or visit happened (``at``, default now; a day when the time is not
+    known, kept as a day: no hour is invented): record it, close the open task,
+    plan the next. It cannot have happened before the case opened, nor later
     than now."""
     note = check_block(note, "the note") if note else note
     now = app.now()
@@ -52,30 +53,34 @@ def log_followup(
 
 def log_in(
     app: App, s: Connection, actor: Actor, key: str, kind: str, *, note: str | None,
-    at: datetime | None, now: datetime,
+    at: date | datetime | None, now: datetime,
 ) -> dict[str, Any]:
     """Log a contact or visit inside the caller's transaction; the result names the
     event (``event``: its number in the case's history)."""
     when = now if at is None else at
-    if when > now:
-        raise InvalidInput(f"{app.local(when)} is in the future; log what has happened")
+    day = when if not isinstance(when, datetime) else app.calendar.local_date(when)
+    shown = app.local(when) if isinstance(when, datetime) else day.isoformat()
+    if (when > now) if isinstance(when, datetime) else (day > app.calendar.local_date(now)):
+        raise InvalidInput(f"{shown} is in the future; log what has happened")
     case = load_case(s, key)
-    if when < case.opened_at:
-        raise InvalidInput(f"{app.local(when)} is before {case.key} was opened "
+    if (when < case.opened_at) if isinstance(when, datetime) \
+            else (day < app.calendar.local_date(case.opened_at)):
+        raise InvalidInput(f"{shown} is before {case.key} was opened "
                            f"({app.local(case.opened_at)}); give a later time")
     spec = app.registry.by_id(s, case.workflow_version_id).spec
     rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
     task = _open_task(s, case.id, rule.name) if rule else None
-    data: dict[str, Any] = {"at": when.isoformat()}
+    data: dict[str, Any] = ({"at": when.isoformat()} if isinstance(when, datetime)
+                            else {"on": day.isoformat()})
     if note:
         data["note"] = note
     nxt = None
     if rule is not None and task is not None:
-        result = outcome_of(app.calendar, task.due_on, app.calendar.local_date(when))
+        result = outcome_of(app.calendar, task.due_on, day)
         data.update(outcome=result[0], late_by=result[1])
         planned = followups.plan_following(
             app.calendar, rule, case_key=case.key, occurrence=task.occurrence,
-            since=app.calendar.local_date(when),
+            since=day,
         )
         nxt = {"rule": planned.rule, "occurrence": planned.occurrence,
                "due_on": planned.due_on.isoformat()}
@@ -86,7 +91,7 @@ def log_in(
     if rule is not None and task is not None:
         followups.finish_task(s, app.calendar, task, rule, planned, case_id=case.id,
                               now=now, outcome=note or "", result=result)
-    return {"key": case.key, "kind": kind, "at": app.local(when), "task": data.get("task"),
+    return {"key": case.key, "kind": kind, "at": shown, "task": data.get("task"),
             "next": nxt, "event": seq}
 
 

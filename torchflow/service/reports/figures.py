@@ -99,8 +99,11 @@ def outcomes(snap: Snapshot) -> list[dict[str, Any]]:
             "name": name, "title": spec.title, "workflow": name,
             "columns": [col("period", "Period · 期间"), col("milestone", "Milestone · 节点"),
                         col("cases", "Cases · 件数", "int"),
-                        *[col(fs.name, fs.title + (f" ({fs.unit})" if fs.unit else ""), "float")
-                          for fs in sums]],
+                        # The unit and the field's own title: the HTML page writes
+                     # 74.51 亿元 for 745,100 万元.
+                     *[{**col(fs.name, fs.title + (f" ({fs.unit})" if fs.unit else ""), "float"),
+                        "unit": fs.unit, "sum_of": fs.title}
+                       for fs in sums]],
             "rows": rows, "milestones": [m.title for m in spec.milestones],
         })
     return tables
@@ -469,10 +472,15 @@ def workload(snap: Snapshot) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- exceptions
 
 
-def exceptions(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
+EXCEPTION_ROWS = 500  # per list; the count is every one
+
+
+def exceptions(snap: Snapshot) -> dict[str, dict[str, Any]]:
     """What leadership should look at first: stuck cases (a stage deadline
     overdue: its budget spent, time on hold not counted), overdue contacts, and
-    visits missed (the window ended with no visit logged, or recorded missed)."""
+    visits missed (the window ended with no visit logged, or recorded missed).
+    Each list: ``total``, and its ``rows``, the longest overdue first (at most
+    EXCEPTION_ROWS), each naming the person by name."""
     app, s, f, specs = snap.app, snap.s, snap.f, snap.specs
     cutoff = overdue_before(app, app.now())
     days = snap.days()
@@ -480,7 +488,8 @@ def exceptions(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
                   .scalar_subquery())
     base = (
         select(CASES.c.key, CASES.c.title, CASES.c.workflow, CASES.c.state, TASKS.c.due_on,
-               TASKS.c.kind, func.coalesce(PEOPLE.c.handle, literal("-")).label("person"),
+               TASKS.c.kind,
+               func.coalesce(PEOPLE.c.name, PEOPLE.c.handle, literal("-")).label("person"),
                (bindparam("now_wd", snap.wd(app.now()), type_=Integer()) - entered_wd)
                .label("in_state"))
         .select_from(TASKS.join(CASES, CASES.c.id == TASKS.c.case_id)
@@ -489,13 +498,16 @@ def exceptions(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
     )
     overdue = and_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.due_on < cutoff)
 
-    def rows(cond: ColumnElement[bool]) -> list[dict[str, Any]]:
+    def rows(cond: ColumnElement[bool]) -> dict[str, Any]:
         out = []
-        for r in s.execute(base.where(cond).order_by(TASKS.c.due_on, CASES.c.key).limit(50)):
+        query = base.where(cond)
+        for r in s.execute(query.order_by(TASKS.c.due_on, CASES.c.key).limit(EXCEPTION_ROWS)):
             out.append({"key": r.key, "title": r.title, "workflow": specs[r.workflow].title,
                         "state": _title(specs, r.workflow, r.state), "person": r.person,
                         "due_on": r.due_on.isoformat(), "in_state": max(int(r.in_state or 0), 0)})
-        return out
+        total = len(out) if len(out) < EXCEPTION_ROWS else int(s.scalar(
+            select(func.count()).select_from(query.subquery())) or 0)
+        return {"total": total, "rows": out}
 
     return {
         "stuck": rows(and_(overdue, TASKS.c.kind == TaskKind.DEADLINE)),

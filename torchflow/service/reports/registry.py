@@ -18,6 +18,7 @@ from typing import Any
 from torchflow.domain.vocabulary import english_names
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
+from torchflow.service.people.lookup import people_by_id
 from torchflow.service.reports import figures
 from torchflow.service.reports.snapshot import Filters, Snapshot, snapshot
 
@@ -81,10 +82,15 @@ def english(app: App) -> dict[str, str]:
     return english_names(app.registry.files().values())
 
 
-def run_all(app: App, f: Filters) -> tuple[dict[str, Document], dict[str, Any]]:
+def run_all(app: App, f: Filters) -> tuple[dict[str, Document], dict[str, Any],
+                                          dict[str, Any]]:
     """Every report and the exceptions over one snapshot (the HTML page), the day
-    and stays tables built once for all of them."""
+    and stays tables built once for all of them; and what the page says about
+    the office: its name, its language, its people's names by handle."""
     with snapshot(app, f) as snap:
         snap.stays()  # first, so that outcomes reads it too
-        return ({name: r.document(snap) for name, r in REPORTS.items()},
-                figures.exceptions(snap))
+        docs = {name: r.document(snap) for name, r in REPORTS.items()}
+        found = figures.exceptions(snap)
+        people = {p.handle: p.name for p in people_by_id(snap.s).values()}
+    office = app.settings.office
+    return docs, found, {"office": office.name, "locale": office.locale, "people": people}

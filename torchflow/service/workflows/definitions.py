@@ -21,7 +21,6 @@ from torchflow.domain.loader import (
 )
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
-from torchflow.i18n import Label
 from torchflow.service.app import App
 from torchflow.service.workflows.registry import stored_problems
 from torchflow.store.models import CASES, PEOPLE
@@ -89,40 +88,6 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
             for t in spec.transitions
         ],
     }
-
-
-def names_view(app: App) -> dict[str, Any]:
-    """The office's names of its roles and of each workflow's codes (states,
-    fields and their choices, transitions), each as [Chinese, English]: what an
-    edge shows a code by (cli/context.Names), the same embedded and through the
-    server. ``term`` is how a refusal names it (the code in English), ``label``
-    its title in both languages."""
-    try:
-        roles = {code: _pair(role.term) for code, role in app.registry.roles().items()}
-    except TorchflowError:
-        roles = {}  # a broken roles.toml is `workflow validate`'s to report
-    return {"roles": roles,
-            "workflows": {name: _names(spec) for name, spec in app.registry.files().items()}}
-
-
-def _names(spec: WorkflowSpec) -> dict[str, Any]:
-    transitions: dict[str, list[str]] = {}
-    for t in spec.transitions:  # a trigger from several states: its first definition
-        transitions.setdefault(t.trigger, _pair(t.term))
-    return {
-        "term": _pair(spec.term), "label": _pair(spec.label), "key_prefix": spec.key_prefix,
-        "states": {code: {"term": _pair(s.term), "label": _pair(s.label)}
-                   for code, s in spec.states.items()},
-        "fields": {code: {"term": _pair(f.term),
-                          "choices": {o.name: _pair(o.term) for o in f.options}
-                          if f.type == "choice" else None}
-                   for code, f in spec.fields.items()},
-        "transitions": transitions,
-    }
-
-
-def _pair(label: Label) -> list[str]:
-    return [label.zh, label.en]
 
 
 def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[str, Any]:
