@@ -37,13 +37,16 @@ from sqlalchemy import Connection, insert, select
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.guards import reachable, roles_into
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
 from torchflow.domain.rules import ContactRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
-from torchflow.errors import InvalidInput, Problems
+from torchflow.errors import InvalidInput, Problems, Refused
+from torchflow.i18n import Listing, Role, _
 from torchflow.service.app import App
+from torchflow.service.cases.authority import case_facts
 from torchflow.service.cases.events import (
     NewEvent,
     append_event,
@@ -96,7 +99,9 @@ def import_cases(
     progress: Callable[[int], Progress] | None = None,
 ) -> ImportResult:
     """Import the rows of ``path`` as cases of ``workflow``. ``progress(total)``
-    gives a callback told how many rows each written chunk held."""
+    gives a callback told how many rows each written chunk held. Each row is
+    held to the rules of the same work done by hand (``_authorize_row``)."""
+    actor.authorize("import.cases")
     now = app.now()
     today = app.calendar.local_date(now)
     pinned: Pinned | None = None
@@ -124,7 +129,8 @@ def _import(
     result: ImportResult, spill: IO[bytes] | None, skip_bad: Path | None,
     progress: Callable[[int], Progress] | None,
 ) -> ImportResult:
-    header, bad_rows, good = _check(app, spec, path, sheet, today, people, result, spill)
+    header, bad_rows, good = _check(app, actor, spec, path, sheet, today, people, result,
+                                    spill)
     result.bad = len(bad_rows)
     if bad_rows and skip_bad is None:
         problems = [str(p) for r in bad_rows for p in r.problems]
@@ -176,7 +182,7 @@ def _rows(spec: WorkflowSpec, path: Path, sheet: str | None
 
 
 def _check(
-    app: App, spec: WorkflowSpec, path: Path, sheet: str | None, today: date,
+    app: App, actor: Actor, spec: WorkflowSpec, path: Path, sheet: str | None, today: date,
     people: dict[str, tuple[int, bool]], result: ImportResult, spill: IO[bytes] | None,
 ) -> tuple[sheets.Header, list[sheets.SheetRow], int]:
     """Pass one: every row checked and classified; returns the bad rows and how
@@ -185,7 +191,14 @@ def _check(
     header, body = _rows(spec, path, sheet)
     bad: list[sheets.SheetRow] = []
     good = 0
+    may_reach = reachable(spec, actor.roles)
     for chunk in _chunks(_checked(spec, header, body, today, people)):
+        with app.db.read() as s:
+            stored = _stored(s, spec.name, [r.external_ref for r in chunk if not r.problems])
+            for row in chunk:
+                if not row.problems:
+                    _authorize_row(s, actor, spec, header, row, stored.get(row.external_ref),
+                                   people, may_reach)
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
         good += len(ok)
@@ -193,8 +206,6 @@ def _check(
             row.cells = []  # kept only to write a bad row back out
         if spill is not None and ok:
             pickle.dump(ok, spill, protocol=pickle.HIGHEST_PROTOCOL)
-        with app.db.read() as s:
-            stored = _stored(s, spec.name, [r.external_ref for r in ok])
         for row in ok:
             case = stored.get(row.external_ref)
             if case is None:
@@ -204,6 +215,34 @@ def _check(
             else:
                 result.unchanged += 1
     return header, bad, good
+
+
+def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: sheets.Header,
+                   row: sheets.SheetRow, case: CaseRow | None,
+                   people: dict[str, tuple[int, bool]], may_reach: frozenset[str]) -> None:
+    """A row is held to the rules of the same work done by hand: a new case's
+    state must be one the actor's roles can reach by transitions (`case advance`);
+    a row naming a stored case changes only what the actor may change on it
+    (`case set`, and `case assign` for its owner)."""
+    if case is None:
+        if row.state not in may_reach:
+            row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                sheets.STATE, spec), str(_(
+                    "{handle} may not put a case in '{state}': only {roles} may bring a case "
+                    "there", handle=actor.handle, state=spec.states[row.state].term,
+                    roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or")))))
+        return
+    changed = _changes(case, row, people, _owner(case, people))
+    if not changed or ADMIN in actor.powers:
+        return
+    facts = case_facts(s, case, spec)
+    for action in ("case.set", "case.assign") if "owner" in changed else ("case.set",):
+        try:
+            actor.authorize(action, facts)
+        except Refused as exc:
+            row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                sheets.REF, spec), str(exc)))
+            return
 
 
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
@@ -491,9 +530,13 @@ PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
                   ("email", "E-mail · 电子邮箱"), ("roles", "Roles · 角色"))
 
 
-def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
+def import_people(app: App, actor: Actor, path: Path, *, dry_run: bool = False
+                  ) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
-    e-mail, roles); every bad row reported at once, nothing written while one is."""
+    e-mail, roles); every bad row reported at once, nothing written while one is.
+    An admin's (a dry run, anyone's: it writes nothing)."""
+    if not dry_run:
+        actor.authorize("import.people")
     rows = read_rows(path)
     head = next(rows, None)
     if head is None:
