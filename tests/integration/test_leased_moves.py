@@ -151,7 +151,6 @@ def test_a_second_handover_follows_a_notice_still_in_flight(
 ) -> None:
     one_notice_to_wang(app, staff, clock)
     claim(app, "A", 10)
-    chen = staff["chen.jie"]
     handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
     handover(app, OFFICE_ADMIN, "zhao.min", "liu.yang")  # zhao's work, the deferred notice too
     assert ledger(app)[0].deferred == "move:liu.yang"

@@ -66,7 +66,8 @@ def v2_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
 
 
 def plan2(app: App, **kwargs: Any) -> vm.Plan:
-    return vm.plan(app, OFFICE_ADMIN, "project_introduction", 3, mapping={"negotiation": "talks"}, **kwargs)
+    return vm.plan(app, OFFICE_ADMIN, "project_introduction", 3,
+                   mapping={"negotiation": "talks"}, **kwargs)
 
 
 def three_cases(app: App, staff: dict[str, Actor]) -> tuple[str, str, str]:

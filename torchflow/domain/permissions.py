@@ -51,12 +51,10 @@ RULE_WORDS: dict[Rule, str] = {
 # action -> (who may, what it is, in words for `person roles`)
 PERMISSIONS: dict[str, tuple[Rule, str]] = {
     # cases
-    "case.open": (Rule.ANYONE, N_("open a case (`case open`); an import row opens one too")),
-    "case.advance": (Rule.CASE_OVERSIGHT, N_("fire a transition (`case advance`, withdrawing "
-                                             "too)")),
+    "case.open": (Rule.ANYONE, N_("open a case (`case open`)")),
+    "case.advance": (Rule.CASE_OVERSIGHT, N_("fire a transition (`case advance`)")),
     "case.note": (Rule.CASE, N_("add a note to a case (`case note`)")),
-    "case.set": (Rule.CASE, N_("set a case's fields (`case set`); an import row changing a "
-                               "case too")),
+    "case.set": (Rule.CASE, N_("set a case's fields (`case set`)")),
     "case.assign": (Rule.LEAD, N_("give a case another owner (`case assign`)")),
     "case.log": (Rule.CASE, N_("log a contact or a visit (`case contact`, `case visit`)")),
     "case.revert": (Rule.ADMIN, N_("put a case back on its former workflow version "
@@ -68,7 +66,8 @@ PERMISSIONS: dict[str, tuple[Rule, str]] = {
                                     "reassign`)")),
     # spreadsheets and reading
     "import.cases": (Rule.ANYONE, N_("import cases (`import cases`): each row is held to "
-                                     "case.open, case.set and the transitions' roles")),
+                                     "case.open, case.set, case.assign and the roles of "
+                                     "the transitions into its state")),
     "import.people": (Rule.ADMIN, N_("import the staff list (`import people`)")),
     "read": (Rule.ANYONE, N_("read cases, tasks, histories, the agenda, notices, people and "
                              "reports; export them (`case list`, `export`, `report`)")),
@@ -98,7 +97,7 @@ PERMISSIONS: dict[str, tuple[Rule, str]] = {
                                         "migrate`)")),
     "replan": (Rule.ADMIN, N_("re-plan open tasks on new calendar data (`calendar replan`)")),
     "audit.verify": (Rule.ANYONE, N_("check the hash chains (`audit verify`)")),
-    "audit.checkpoint": (Rule.ADMIN, N_("write a signed checkpoint (`audit checkpoint`)")),
+    "audit.checkpoint": (Rule.ANYONE, N_("write a signed checkpoint (`audit checkpoint`)")),
 }
 
 
