@@ -58,7 +58,7 @@ PERMISSIONS: dict[str, tuple[Rule, str]] = {
     "case.assign": (Rule.LEAD, N_("give a case another owner (`case assign`)")),
     "case.log": (Rule.CASE, N_("log a contact or a visit (`case contact`, `case visit`)")),
     "case.revert": (Rule.ADMIN, N_("put a case back on its former workflow version "
-                                   "(`case revert-version`)")),
+                                   "(`workflow migrate --revert`)")),
     # tasks
     "task.done": (Rule.TASK, N_("mark a task done (`task done`)")),
     "task.snooze": (Rule.TASK, N_("move a task to another day (`task snooze`)")),
