@@ -210,6 +210,10 @@ def admin(app: App, staff: dict[str, Actor]) -> Actor:
     return resolve_actor(app, "office.admin")
 
 
+# An admin as a use case sees one, for services that record no actor (a retry).
+OFFICE_ADMIN = Actor(0, "office.admin", ("admin",))
+
+
 def with_settings(app: App, **changes: object) -> App:
     """The same app with some settings replaced (e.g. scheduler values)."""
     return replace(app, settings=replace(app.settings, **changes))

@@ -27,6 +27,7 @@ from torchflow.service.delivery.ledger import release
 from torchflow.service.delivery.monthly import produce_monthly
 from torchflow.service.delivery.sweep import SweepResult, sweep
 from torchflow.service.followups.replan import warn_if_stale
+from torchflow.service.people.lookup import Actor
 
 log = logging.getLogger("torchflow.scheduler")
 
@@ -68,10 +69,14 @@ def restore_signals(previous: list[Any]) -> None:
         signal.signal(sig, handler)
 
 
-def tick_once(app: App, *, signals: bool = True) -> TickResult:
+def tick_once(app: App, actor: Actor | None = None, *, signals: bool = True) -> TickResult:
     """`torchflow scheduler tick`: one tick as its own process. Like the service, a
     signal finishes the send in flight and hands back every lease before returning
-    (``signals``: in the main thread; a server's worker thread cannot take them)."""
+    (``signals``: in the main thread; a server's worker thread cannot take them).
+    ``actor``: a person asking the server for a tick (an admin's); None is the
+    process that holds the database itself (cron, a timer), acting as ``system``."""
+    if actor is not None:
+        actor.authorize("scheduler.tick")
     channels = Channels(app.settings)
     channels.check(channels_in_use(app))
     owner, stop = worker_id(), threading.Event()

@@ -28,8 +28,8 @@ def test_away_then_back_in_text_and_json(cli: Cli) -> None:
 def test_someone_else_needs_the_admin_role(cli: Cli) -> None:
     err = cli.refused("person", "away", "wang.li", "--from", "2026-03-16", "--to",
                       "2026-03-20", "--substitute", "zhao.min", as_="zhao.min")
-    assert err == ("Error: zhao.min may not change wang.li's absences or notices; "
-                   "only wang.li or someone with the 'admin' role may")
+    assert err == ("Error: zhao.min may not record or end an absence, or set how a person is "
+                   "told (`person away/back/notify`) for wang.li: only wang.li or an admin may")
     cli.ok("person", "add", "root.admin", "--name", "Admin", "--role", "admin",
            "--login", "root.admin")
     cli.ok("person", "away", "wang.li", "--from", "2026-03-16", "--to", "2026-03-20",
@@ -92,9 +92,10 @@ def test_anyone_may_read_someones_notify_settings_but_not_change_them(cli: Cli) 
     assert cli.ok("person", "notify", "wang.li", as_="zhao.min").out == \
         "wang.li: digest, quiet none, fallback none\n"
     err = cli.refused("person", "notify", "wang.li", "--each", as_="zhao.min")
-    assert err.startswith("Error: zhao.min may not change wang.li's absences or notices")
+    assert err.startswith("Error: zhao.min may not record or end an absence, or set how a "
+                          "person is told (`person away/back/notify`) for wang.li")
     err = cli.refused("person", "notify", "wang.li", "--no-quiet", as_="zhao.min")
-    assert err.startswith("Error: zhao.min may not change")
+    assert err.startswith("Error: zhao.min may not record or end an absence")
 
 def test_notice_list_shows_why_a_notice_was_re_routed(cli: Cli) -> None:
     key = cli.open_pi(as_="wang.li")
@@ -132,4 +133,4 @@ def test_person_edit_rotates_ones_own_feed_token_only(cli: Cli) -> None:
     assert first.startswith("changed wang.li; feed file wang.li-") and first != second
     assert cli.json("person", "feed-token", "wang.li", as_="wang.li")["file"] in second
     err = cli.refused("person", "edit", "wang.li", "--new-feed-token", as_="zhao.min")
-    assert "needs the 'admin' role" in err
+    assert err.endswith("for wang.li: only wang.li or an admin may")

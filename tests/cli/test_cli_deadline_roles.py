@@ -1,6 +1,6 @@
 """Deadlines are the escalation role's: `task done` and `task snooze` of a deadline
 by someone without that role are refused in one line naming the role; contacts
-and visits stay anyone's who may act."""
+and visits are the case's people's (domain/permissions.py, `task.done`)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ def test_a_coordinator_may_not_meet_or_move_the_directors_deadline(cli: Cli) -> 
     key = cli.open_pi("Lead case")
     deadline = cli.open_tasks(key)["lead.deadline"]["id"]
     assert cli.refused("task", "done", deadline, as_="wang.li") == (
-        f"Error: task #{deadline} is the deadline lead.deadline: only the director role "
-        "may mark it done; wang.li does not hold it")
+        f"Error: wang.li may not mark a task done (`task done`) on case {key}: the deadline "
+        "is the 'director' role's")
     assert cli.refused("task", "snooze", deadline, "--to", "2026-03-20", "--reason", "abroad",
                        as_="wang.li") == (
-        f"Error: task #{deadline} is the deadline lead.deadline: only the director role "
-        "may snooze it; wang.li does not hold it")
+        f"Error: wang.li may not move a task to another day (`task snooze`) on case {key}: "
+        "the deadline is the 'director' role's")
     assert cli.open_tasks(key)["lead.deadline"]["due_on"] == "2026-03-18"  # unchanged
     assert [e["kind"] for e in cli.json("case", "history", key)["events"]] == ["opened"]
 
@@ -30,10 +30,19 @@ def test_a_coordinator_may_not_meet_or_move_the_directors_deadline(cli: Cli) -> 
     assert "lead.deadline" not in cli.open_tasks(key)
 
 
-def test_contacts_and_visits_stay_anyones(cli: Cli) -> None:
+def test_contacts_and_visits_are_the_case_s_peoples(cli: Cli) -> None:
+    # Stricter than before (issue 14): a contact or visit was anyone's who could act.
     key = cli.open_pi("Talks case", owner="zhao.min")
     cli.to_negotiation(key, as_="zhao.min")
     tasks = cli.open_tasks(key)
-    cli.ok("task", "snooze", tasks["negotiation.visit"]["id"], "--to", "2026-03-20",
-           "--reason", "site closed", as_="liu.yang")
-    cli.ok("task", "done", tasks["negotiation.contact"]["id"], as_="sun.hao")
+    visit, contact = tasks["negotiation.visit"]["id"], tasks["negotiation.contact"]["id"]
+    assert cli.refused("task", "snooze", visit, "--to", "2026-03-20", "--reason", "site closed",
+                       as_="liu.yang") == (
+        f"Error: liu.yang may not move a task to another day (`task snooze`) on case {key}: "
+        "only zhao.min or admin may (see `torchflow person roles`)")
+    assert "sun.hao may not mark a task done" in cli.refused("task", "done", contact,
+                                                              as_="sun.hao")
+    cli.ok("task", "snooze", visit, "--to", "2026-03-20", "--reason", "site closed",
+           as_="zhao.min")
+    cli.ok("task", "reassign", contact, "sun.hao", as_="zhao.min")  # now one of its people
+    cli.ok("task", "done", contact, as_="sun.hao")

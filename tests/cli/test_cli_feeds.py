@@ -79,5 +79,5 @@ def test_feed_folder_is_kept_by_the_scheduler_and_the_token_rotates(
     assert cli.json("person", "feed-token", "wang.li", as_="wang.li")["token"] == \
         rotated["token"]
     assert cli.refused("person", "feed-token", "wang.li", as_="zhao.min") == (
-        "Error: zhao.min may not show or rotate another person's calendar feed token: "
-        "it needs the 'admin' role (see `torchflow person roles`)")
+        "Error: zhao.min may not show or rotate a calendar feed token (`person feed-token`) "
+        "for wang.li: only wang.li or an admin may")

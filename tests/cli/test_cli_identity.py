@@ -55,13 +55,15 @@ def test_administration_without_admin_is_refused_and_changes_nothing(
 
 
 def test_person_roles_prints_the_one_table(cli: Cli) -> None:
-    from torchflow.domain.permissions import PERMISSIONS
+    from torchflow.domain.permissions import PERMISSIONS, RULE_WORDS
 
     rows = cli.json("person", "roles", as_="wang.li")  # anyone may read it
+    # The whole table, every action with the words of its rule.
+    assert [r["action"] for r in rows] == list(PERMISSIONS)
     table = {r["action"]: r["role"] for r in rows}
-    assert {a: r for a, r in table.items() if a in PERMISSIONS} == {
-        a: role for a, (role, _) in PERMISSIONS.items()}
-    assert table["case.edit"] == "owner, assignees or admin"
+    assert table == {a: RULE_WORDS[rule] for a, (rule, _) in PERMISSIONS.items()}
+    assert table["case.assign"] == ("the case's owner, its workflow's escalation roles, "
+                                    "or an admin")
     text = cli.ok("person", "roles").out
     assert text.splitlines()[0].split() == ["ACTION", "ROLE", "WHAT"]
     assert re.search(r"^workflow\.migrate +admin +move open cases", text, re.MULTILINE)
@@ -71,16 +73,16 @@ def test_a_case_is_changed_by_its_owner_its_assignees_and_admins(cli: Cli) -> No
     key = cli.open_pi()  # wang.li owns it
     before = cli.json("case", "history", key)
     line = cli.refused("case", "set", key, "expected_jobs=3", as_="zhao.min")
-    assert line == (f"Error: zhao.min may not change case {key}: its owner and assignees "
-                    "(wang.li) or an admin may")
+    assert line == (f"Error: zhao.min may not set a case's fields (`case set`) on case {key}: "
+                    "only wang.li or admin may (see `torchflow person roles`)")
     assert cli.refused("case", "note", key, "hello", as_="sun.hao") == (
-        f"Error: sun.hao may not change case {key}: its owner and assignees (wang.li) "
-        "or an admin may")
+        f"Error: sun.hao may not add a note to a case (`case note`) on case {key}: only "
+        "wang.li or admin may (see `torchflow person roles`)")
     assert cli.json("case", "history", key) == before
     cli.ok("case", "set", key, "expected_jobs=3", as_="wang.li")
     cli.ok("case", "note", key, "by the admin")
     # The director may sign but not fill the fields of someone else's case ...
-    assert "chen.jie may not change case" in cli.refused(
+    assert "chen.jie may not set a case's fields" in cli.refused(
         "case", "set", key, "target_park=East Park", as_="chen.jie")
     # ... while the owner fills the fields a director-only transition needs.
     cli.ok("case", "set", key, "target_park=East Park", as_="wang.li")
@@ -91,7 +93,7 @@ def test_the_people_of_a_case_are_its_person_fields_and_task_assignees(cli: Cli)
     ec = cli.json("case", "open", "enterprise_cultivation", "--title", "培育",
                   "--field", "enterprise=睿芯微电子", "--field", "credit_code=91320500MA1AB1234C",
                   "--field", "tech_field=electronic information", as_="wang.li")["key"]
-    assert "sun.hao may not change" in cli.refused("case", "note", ec, "x", as_="sun.hao")
+    assert "sun.hao may not add a note" in cli.refused("case", "note", ec, "x", as_="sun.hao")
     cli.ok("case", "set", ec, "mentor=sun.hao", as_="wang.li")
     cli.ok("case", "note", ec, "the mentor's note", as_="sun.hao")  # named in a person field
     pi = cli.open_pi()
@@ -100,8 +102,8 @@ def test_the_people_of_a_case_are_its_person_fields_and_task_assignees(cli: Cli)
     cli.ok("task", "reassign", task["id"], "liu.yang", as_="wang.li")
     cli.ok("case", "note", pi, "the task's assignee's note", as_="liu.yang")
     line = cli.refused("case", "note", pi, "x", as_="zhao.min")
-    assert line == (f"Error: zhao.min may not change case {pi}: its owner and assignees "
-                    "(wang.li, liu.yang) or an admin may")
+    assert line == (f"Error: zhao.min may not add a note to a case (`case note`) on case {pi}: "
+                    "only wang.li or liu.yang or admin may (see `torchflow person roles`)")
 
 
 def test_mine_is_the_acting_person(cli: Cli) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PI_FIELDS, WORKFLOWS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock
 from torchflow.config import Settings
 from torchflow.domain.loader import load_file, parse_workflow
 from torchflow.service.app import App, build_app
@@ -79,13 +79,13 @@ def test_open_cases_move_to_version_2_keeping_every_follow_up(
     # On version 1 the office's words are not known yet.
     assert show_case(app, keys[1])["version"] == 1
 
-    plan = vm.plan(app, "project_introduction", 2)
+    plan = vm.plan(app, OFFICE_ADMIN, "project_introduction", 2)
     view = vm.plan_view(plan)
     assert view["totals"]["cases"] == 3
     assert (view["totals"]["re-planned"], view["totals"]["cancelled"],
             view["totals"]["new"]) == (0, 0, 0)
     assert all(not c["missing_fields"] and not c["invalid_fields"] for c in view["cases"])
-    outcomes = vm.apply(app, staff["chen.jie"], plan)
+    outcomes = vm.apply(app, OFFICE_ADMIN, plan)
     assert all(o.ok for o in outcomes)
     assert all(r["ok"] for r in verify(app))
 

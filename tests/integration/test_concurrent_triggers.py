@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock
 from torchflow.config import Settings
 from torchflow.errors import Conflict, Refused
 from torchflow.service.app import App, build_app
@@ -143,7 +143,7 @@ def test_concurrent_writers_on_many_cases_lose_and_double_nothing(
     for round_ in range(ROUNDS):
         giver, taker = ("wang.li", "zhao.min") if round_ % 2 == 0 else ("zhao.min", "wang.li")
         results = together(
-            lambda g=giver, t=taker: handover(apps[0], staff["chen.jie"], g, t),
+            lambda g=giver, t=taker: handover(apps[0], OFFICE_ADMIN, g, t),
             *[(lambda a=a, k=k: add_note(a, admin, k, "并发备注"))
               for a, k in zip(apps[1:], keys, strict=True)],
         )

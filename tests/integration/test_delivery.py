@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import Clock
+from tests.conftest import OFFICE_ADMIN, Clock
 from tests.receivers import HttpReceiver, SmtpReceiver
 from torchflow.channels import verify_signature
 from torchflow.channels.smtp import message_id
@@ -180,7 +180,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_dead_then_retried_by_ha
     assert len(hook.requests) == 3  # the dead stay dead
 
     hook.set_status(200)
-    retry(wired, row["id"])
+    retry(wired, OFFICE_ADMIN, row["id"])
     assert dispatch(wired, channels, "svc").sent == 1
     [row] = ledger(wired)
     assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, "")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from tests.conftest import Clock, with_settings
+from tests.conftest import OFFICE_ADMIN, Clock, with_settings
 from torchflow.channels import Message, StubChannel
 from torchflow.config import Settings
 from torchflow.errors import DeliveryError, Refused
@@ -211,7 +211,7 @@ def test_a_failure_waits_by_backoff_then_dies_after_max_attempts(
     assert stub.attempts == 3
 
     # A person looks at it and retries: fresh attempts, at once.
-    assert retry(app, nid).ids == (nid,)
+    assert retry(app, OFFICE_ADMIN, nid).ids == (nid,)
     row = rows(app)[nid]
     assert (row.status, row.attempts, row.retry_at) == ("pending", 0, None)
     stub.fail_times = 0
@@ -239,7 +239,7 @@ def test_retry_refuses_a_sent_notice(app: App) -> None:
     [nid] = add_notices(app, 1)
     dispatch(app, stub_channels(app, StubChannel(name="file")), "A")
     with pytest.raises(Refused, match="sent"):
-        retry(app, nid)
+        retry(app, OFFICE_ADMIN, nid)
 
 
 def test_an_unknown_channel_is_held_not_a_crash(app: App) -> None:

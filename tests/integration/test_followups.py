@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock
 from torchflow.domain.planning import visit_seed
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
@@ -342,7 +342,7 @@ def test_handover_moves_cases_open_tasks_and_pending_notices(
     sweep(app)
 
     [t1], [t2], [t3] = tasks_of(app, first), tasks_of(app, second), tasks_of(app, kept)
-    out = handover(app, staff["chen.jie"], "wang.li", "zhao.min", deactivate=True)
+    out = handover(app, OFFICE_ADMIN, "wang.li", "zhao.min", deactivate=True)
 
     assert out == Handover("wang.li", "zhao.min", cases=2, tasks=2, notices=2, in_flight=0)
     with app.db.transaction() as s:
@@ -393,7 +393,7 @@ def test_handover_to_an_inactive_person_is_refused_and_changes_nothing(
         s.execute(update(PEOPLE).where(PEOPLE.c.id == staff["zhao.min"].id)
                   .values(active=False))
     with pytest.raises(Refused, match="not active"):
-        handover(app, staff["chen.jie"], "wang.li", "zhao.min")
+        handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
     [task] = tasks_of(app, key)
     assert task.assignee_id == staff["wang.li"].id
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock
 from torchflow.errors import Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import add_note, advance, assign, open_case, set_fields
@@ -42,7 +42,7 @@ WRITES: dict[str, Callable[[App, dict[str, Actor], str], Any]] = {
                                                         open_task(app, key)),
     "task reassign": lambda app, staff, key: tasks.reassign(app, staff["wang.li"],
                                                             open_task(app, key), "zhao.min"),
-    "handover": lambda app, staff, key: handover(app, staff["chen.jie"], "wang.li", "zhao.min"),
+    "handover": lambda app, staff, key: handover(app, OFFICE_ADMIN, "wang.li", "zhao.min"),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock
 from torchflow.channels import Message, StubChannel
 from torchflow.errors import DeliveryError, Refused
 from torchflow.service.app import App
@@ -68,7 +68,7 @@ def task_id(app: App, key: str) -> int:
 def moves(app: App, staff: dict[str, Actor], key: str) -> dict[str, Callable[[], Any]]:
     chen = staff["chen.jie"]
     return {
-        "handover": lambda: handover(app, chen, "wang.li", "zhao.min"),
+        "handover": lambda: handover(app, OFFICE_ADMIN, "wang.li", "zhao.min"),
         "reassign": lambda: reassign(app, chen, task_id(app, key), "zhao.min"),
         "assign": lambda: assign(app, chen, key, "zhao.min"),
     }
@@ -112,7 +112,7 @@ def test_handover_reports_a_notice_in_flight(
 ) -> None:
     one_notice_to_wang(app, staff, clock)
     claim(app, "A", 10)
-    out = handover(app, staff["chen.jie"], "wang.li", "zhao.min")
+    out = handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
     assert (out.notices, out.in_flight) == (0, 1)
     [row] = ledger(app)
     assert (row.recipient, row.lease_owner, row.deferred) == ("wang.li", "A", "move:zhao.min")
@@ -123,7 +123,7 @@ def test_a_handed_back_notice_moves_when_released(
 ) -> None:
     one_notice_to_wang(app, staff, clock)
     claim(app, "A", 10)
-    handover(app, staff["chen.jie"], "wang.li", "zhao.min")
+    handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
     assert release(app, "A") == 1
     [row] = ledger(app)
     assert (row.recipient, row.lease_owner, row.deferred, row.attempts) == (
@@ -136,7 +136,7 @@ def test_a_dead_senders_notice_is_moved_by_the_next_claim(
     one_notice_to_wang(app, staff, clock)
     # Sender A claimed it and died: its lease has run out.
     claim(app, "A", 10, wall=wall_clock() - timedelta(minutes=10))
-    handover(app, staff["chen.jie"], "wang.li", "zhao.min")
+    handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
     assert ledger(app)[0].deferred == "move:zhao.min"
 
     [taken] = claim(app, "B", 10)
@@ -151,9 +151,8 @@ def test_a_second_handover_follows_a_notice_still_in_flight(
 ) -> None:
     one_notice_to_wang(app, staff, clock)
     claim(app, "A", 10)
-    chen = staff["chen.jie"]
-    handover(app, chen, "wang.li", "zhao.min")
-    handover(app, chen, "zhao.min", "liu.yang")  # zhao's work, the deferred notice too
+    handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
+    handover(app, OFFICE_ADMIN, "zhao.min", "liu.yang")  # zhao's work, the deferred notice too
     assert ledger(app)[0].deferred == "move:liu.yang"
     release(app, "A")
     assert ledger(app)[0].recipient == "liu.yang"
@@ -192,7 +191,7 @@ def test_a_withdrawal_wins_over_a_move_in_flight(
     assign(app, staff["chen.jie"], key, "zhao.min")
     advance(app, staff["zhao.min"], key, "hold")
     assert ledger(app)[0].deferred == "withdraw"
-    handover(app, staff["chen.jie"], "wang.li", "liu.yang")
+    handover(app, OFFICE_ADMIN, "wang.li", "liu.yang")
     assert ledger(app)[0].deferred == "withdraw"
     release(app, "A")
     assert ledger(app)[0].status == "cancelled"
@@ -202,7 +201,7 @@ def test_unleased_notices_still_move_and_withdraw_at_once(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
     key = one_notice_to_wang(app, staff, clock)
-    out = handover(app, staff["chen.jie"], "wang.li", "zhao.min")
+    out = handover(app, OFFICE_ADMIN, "wang.li", "zhao.min")
     assert (out.notices, out.in_flight) == (1, 0)
     assert ledger(app)[0].recipient == "zhao.min"
     advance(app, staff["zhao.min"], key, "hold")
@@ -215,5 +214,5 @@ def test_a_notice_being_sent_is_not_retried_under_its_sender(
     one_notice_to_wang(app, staff, clock)
     [held] = claim(app, "A", 10)
     with pytest.raises(Refused, match="being sent right now"):
-        retry(app, held.id)
+        retry(app, OFFICE_ADMIN, held.id)
     assert ledger(app)[0].lease_owner == "A"

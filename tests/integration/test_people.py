@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.conftest import PI_FIELDS, STAFF
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, STAFF
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
@@ -216,7 +216,7 @@ def test_deactivate_refuses_open_work_unless_handed_over(app: App, staff: dict[s
     assert str(exc.value) == ("wang.li still owns 1 open case(s) and 1 open task(s); "
                               "add --handover-to OTHER to move them")
     assert resolve_actor(app, "wang.li")
-    gone = set_active(app, "wang.li", False, handover_to="zhao.min", actor=staff["chen.jie"])
+    gone = set_active(app, "wang.li", False, handover_to="zhao.min", actor=OFFICE_ADMIN)
     assert gone["active"] is False
     shown = show_person(app, "zhao.min")
     assert [c["title"] for c in shown["open_cases"]] == ["x"]

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import PI_FIELDS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock
 from torchflow.service.app import App, build_app
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
@@ -77,7 +77,7 @@ def test_a_new_blackout_day_makes_tasks_stale_and_replan_moves_them(
     assert dry[1]["tasks"][0]["to"]["due_on"] == "2026-04-17"
     assert tasks_of(app, key)["lead.deadline#1"].due_on == date(2026, 3, 18)  # type: ignore[attr-defined]
 
-    result = service.apply(closed_18th, "wang.li")
+    result = service.apply(closed_18th, OFFICE_ADMIN)
     assert (result["cases"], result["moved"], result["renewed"]) == (2, 2, 1)
     task = tasks_of(app, key)["lead.deadline#1"]
     assert task.due_on == date(2026, 3, 19) and task.stage_done == 0  # type: ignore[attr-defined]
@@ -101,7 +101,7 @@ def test_logged_contacts_are_never_moved(
     clock.set("2026-03-11T10:00:00+08:00")
     log_followup(app, staff["wang.li"], key, "contact", note="called")
     done = tasks_of(app, key)["first_contact.contact#1"]
-    service.apply(closed_18th, "wang.li")
+    service.apply(closed_18th, OFFICE_ADMIN)
     after = tasks_of(app, key)
     assert after["first_contact.contact#1"].due_on == done.due_on  # type: ignore[attr-defined]
     # The next contact counts 5 working days from the 11th without the 18th.
@@ -115,7 +115,7 @@ def test_tasks_planned_before_the_migration_are_stale_until_replanned(
     with app.db.transaction() as s:
         s.execute(update(TASKS).values(planned_from=None, calendar_digest=None))
     assert service.stale_count(app) == 1
-    result = service.apply(app, "wang.li")
+    result = service.apply(app, OFFICE_ADMIN)
     assert (result["moved"], result["renewed"]) == (0, 1)  # same calendar: same dates
     assert service.stale_count(app) == 0
 
@@ -154,7 +154,7 @@ def test_a_visit_is_redrawn_with_the_same_seed(
         assert item["to"]["window"] == [visit.window_start.isoformat(),  # type: ignore[attr-defined]
                                         visit.window_end.isoformat()]  # type: ignore[attr-defined]
         assert item["to"]["due_on"] != visit.due_on.isoformat()  # type: ignore[attr-defined]
-        service.apply(closed, "wang.li")
+        service.apply(closed, OFFICE_ADMIN)
         after = tasks_of(app, key)["negotiation.visit#1"]
         assert after.seed == visit.seed and after.due_on.isoformat() == item["to"]["due_on"]  # type: ignore[attr-defined]
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PI_FIELDS, WORKFLOWS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock
 from torchflow.config import Settings
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App, build_app
@@ -66,7 +66,8 @@ def v2_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
 
 
 def plan2(app: App, **kwargs: Any) -> vm.Plan:
-    return vm.plan(app, "project_introduction", 3, mapping={"negotiation": "talks"}, **kwargs)
+    return vm.plan(app, OFFICE_ADMIN, "project_introduction", 3,
+                   mapping={"negotiation": "talks"}, **kwargs)
 
 
 def three_cases(app: App, staff: dict[str, Actor]) -> tuple[str, str, str]:
@@ -108,7 +109,7 @@ def test_apply_moves_each_case_recorded_on_its_chain(
                               "cancelled": 0, "new": 1}
     assert [c["missing_fields"] for c in view["cases"]] == [["expected_jobs"]] * 3
 
-    outcomes = vm.apply(v2_app, staff["chen.jie"], plan)
+    outcomes = vm.apply(v2_app, OFFICE_ADMIN, plan)
     assert [(o.key, o.ok, o.to_state) for o in outcomes] == [
         (lead, True, "lead"), (first, True, "first_contact"), (talks, True, "talks")]
     shown = show_case(v2_app, talks)
@@ -148,7 +149,7 @@ def test_a_case_changed_since_the_plan_stays_on_its_version_the_rest_move(
     lead, first, talks = three_cases(app, staff)
     plan = plan2(v2_app)
     advance(app, staff["wang.li"], first, "negotiate", fields={"contact_person": "Mr Wu"})
-    outcomes = {o.key: o for o in vm.apply(v2_app, staff["chen.jie"], plan)}
+    outcomes = {o.key: o for o in vm.apply(v2_app, OFFICE_ADMIN, plan)}
     assert outcomes[lead].ok and outcomes[talks].ok
     assert not outcomes[first].ok
     assert outcomes[first].reason.startswith(f"case {first} changed since you read it")
@@ -168,7 +169,7 @@ def test_pending_notices_of_replanned_tasks_are_withdrawn_a_leased_one_deferred(
     contact = tasks_of(app, first)["first_contact.contact"]
     [upcoming] = notices_of(app, contact.id)
     assert (upcoming.kind, upcoming.status) == ("upcoming", "pending")
-    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app))
+    vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app))
     [withdrawn] = notices_of(app, contact.id)
     assert withdrawn.status == "cancelled"
     # The new day (Monday 9 March) has passed: the next sweep says it is overdue.
@@ -188,7 +189,7 @@ def test_a_leased_notice_is_withdrawn_only_if_its_send_ends_unsent(
     held = [c.id for c in claim(app, "sender-1", 100)]
     [notice] = notices_of(app, contact.id)
     assert notice.id in held
-    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app))
+    vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app))
     [leased] = notices_of(app, contact.id)
     assert (leased.status, leased.lease_owner, leased.deferred) == ("pending", "sender-1",
                                                                     "withdraw")
@@ -200,14 +201,14 @@ def test_revert_puts_a_case_back_with_its_old_rules_and_dates(
     _, first, talks = three_cases(app, staff)
     old = {k: (t.id, t.due_on) for k, t in tasks_of(app, talks).items()}
     old_contact = tasks_of(app, first)["first_contact.contact"]
-    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app))
+    vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app))
     clock.advance(days=1)
 
-    back = vm.revert(v2_app, staff["chen.jie"], talks)
+    back = vm.revert(v2_app, OFFICE_ADMIN, talks)
     assert (back.ok, back.from_version, back.to_version, back.to_state) == (
         True, 3, 2, "negotiation")
     assert {k: (t.id, t.due_on) for k, t in tasks_of(v2_app, talks).items()} == old
-    vm.revert(v2_app, staff["chen.jie"], first)
+    vm.revert(v2_app, OFFICE_ADMIN, first)
     assert tasks_of(v2_app, first)["first_contact.contact"].due_on == old_contact.due_on
     event = history(v2_app, talks)["events"][-1]
     assert event["kind"] == "migration_reverted"
@@ -216,28 +217,28 @@ def test_revert_puts_a_case_back_with_its_old_rules_and_dates(
     assert show_case(v2_app, talks)["version"] == 2
     assert all(r["ok"] for r in verify(v2_app))
     with pytest.raises(Refused, match=f"{talks} has not been moved to another version"):
-        vm.revert(v2_app, staff["chen.jie"], talks)
+        vm.revert(v2_app, OFFICE_ADMIN, talks)
     # Moved again, it can be reverted again.
-    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app, case_key=talks))
-    assert vm.revert(v2_app, staff["chen.jie"], talks).ok
+    vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app, case_key=talks))
+    assert vm.revert(v2_app, OFFICE_ADMIN, talks).ok
 
 
 def test_revert_after_moving_on_maps_back_through_the_move_and_refuses_others(
     app: App, v2_app: App, staff: dict[str, Actor]
 ) -> None:
     lead, first, _ = three_cases(app, staff)
-    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app))
+    vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app))
     # Moved on under version 3 into the renamed state: back to what was renamed.
     advance(v2_app, staff["wang.li"], first, "negotiate", fields={"contact_person": "Mr Wu"})
-    back = vm.revert(v2_app, staff["chen.jie"], first)
+    back = vm.revert(v2_app, OFFICE_ADMIN, first)
     assert (back.from_state, back.to_state) == ("talks", "negotiation")
     assert sorted(tasks_of(v2_app, first)) == ["negotiation.contact", "negotiation.deadline",
                                                "negotiation.visit"]
     fresh = open_case(v2_app, staff["wang.li"], "project_introduction", title="new",
                       fields={**PI_FIELDS, "expected_jobs": "10"})["key"]
     with pytest.raises(Refused, match=f"{fresh} has not been moved to another version"):
-        vm.revert(v2_app, staff["chen.jie"], fresh)
-    assert vm.revert(v2_app, staff["chen.jie"], lead).to_state == "lead"
+        vm.revert(v2_app, OFFICE_ADMIN, fresh)
+    assert vm.revert(v2_app, OFFICE_ADMIN, lead).to_state == "lead"
     assert "lead.contact" not in tasks_of(v2_app, lead)
     assert all(r["ok"] for r in verify(v2_app))
 
@@ -247,11 +248,11 @@ def test_a_case_on_hold_resumes_to_the_renamed_state_and_back_after_a_revert(
 ) -> None:
     _, _, talks = three_cases(app, staff)
     advance(app, staff["wang.li"], talks, "hold")
-    vm.apply(v2_app, staff["chen.jie"], plan2(v2_app))
+    vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app))
     with v2_app.db.transaction() as s:
         assert s.execute(select(CASES.c.state, CASES.c.previous_state)
                          .where(CASES.c.key == talks)).one() == ("on_hold", "talks")
-    vm.revert(v2_app, staff["chen.jie"], talks)
+    vm.revert(v2_app, OFFICE_ADMIN, talks)
     assert advance(v2_app, staff["wang.li"], talks, "resume").to_state == "negotiation"
 
 
@@ -260,7 +261,7 @@ def test_the_target_must_be_stored_or_the_files_version(
 ) -> None:
     three_cases(app, staff)
     with pytest.raises(NotFound) as exc:
-        vm.plan(v2_app, "project_introduction", 4)
+        vm.plan(v2_app, OFFICE_ADMIN, "project_introduction", 4)
     assert str(exc.value) == ("version 4 of project_introduction is neither stored nor the "
                               "file's version (the file has version 3; stored: 2)")
     # The file's version is stored by the plan, as `case open` would.

@@ -1,12 +1,12 @@
 """Adapters: operations whose service functions do not take ``(app, actor,
-**params)`` as they are, or that check a permission first, or put two calls
-together. Each is named for its operation (``case.list`` -> ``case_list``) and
-receives the call and the functions the table names, in that order: no
-service is imported here, so moving one changes only its string in the table.
+**params)`` as they are, or that put two calls together. Each is named for its
+operation (``case.list`` -> ``case_list``) and receives the call and the
+functions the table names, in that order: no service is imported here, so
+moving one changes only its string in the table.
 
-The permission checks here are the ones the CLI made before calling (issue 14
-moves them into the use cases); what each returns is plain data, the same for
-the CLI in-process and for a client of the server.
+No permission is checked here: the edge resolves who acts (``c.actor()``) and
+the use case authorizes them (domain/permissions.py). What each returns is plain
+data, the same for the CLI in-process and for a client of the server.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchflow.errors import InvalidInput, UsageError
-from torchflow.i18n import N_, _
+from torchflow.i18n import _
 
 if TYPE_CHECKING:
     from torchflow.api.invoke import Call
@@ -72,7 +72,7 @@ def request_raise(c: Call, log_with_requests: Fn, /, *, key: str, kind: str,
 
 
 def case_revert(c: Call, revert: Fn, outcome_view: Fn, /, *, key: str) -> Any:
-    return outcome_view(revert(c.app, c.require("workflow.migrate"), key))
+    return outcome_view(revert(c.app, c.actor(), key))
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -101,13 +101,11 @@ def task_agenda_ics(c: Call, agenda_ics: Fn, write_ics: Fn, /, *, out: str,
 # --- notices ---------------------------------------------------------------------------------
 
 def notice_retry(c: Call, retry: Fn, /, *, notice_id: int) -> Any:
-    c.require("notice.retry")
-    return _retried(retry(c.app, notice_id))
+    return _retried(retry(c.app, c.actor(), notice_id))
 
 
 def notice_retry_dead(c: Call, retry_dead: Fn, /, **filters: Any) -> Any:
-    c.require("notice.retry")
-    return _retried(retry_dead(c.app, **filters))
+    return _retried(retry_dead(c.app, c.actor(), **filters))
 
 
 def _retried(result: Any) -> dict[str, Any]:
@@ -116,56 +114,34 @@ def _retried(result: Any) -> dict[str, Any]:
 
 # --- people ----------------------------------------------------------------------------------
 
-def person_roles(_c: Call, permissions: dict[str, tuple[str, str]], /) -> Any:
-    rows = [{"action": a, "role": r, "what": w} for a, (r, w) in permissions.items()]
+def person_roles(_c: Call, table: Fn, /) -> Any:
     # Message ids, as the table's: the CLI shows them in the reader's language.
-    rows.append({"action": "case.edit", "role": N_("owner, assignees or admin"),
-                 "what": N_("set a case's fields, add notes (`case set`, `case note`)")})
-    rows.append({"action": "case.advance", "role": N_("as the workflow says"),
-                 "what": N_("fire a transition (its `roles` in the workflow file)")})
-    return rows
+    return table()
 
 
-def person_add(c: Call, add_person: Fn, /, *, handle: str, **details: Any) -> Any:
-    c.require("person.add")
-    return add_person(c.app, handle, **details)
+def person_add(c: Call, add: Fn, /, *, handle: str, **details: Any) -> Any:
+    return add(c.app, c.actor(), handle, **details)
 
 
-def person_edit(c: Call, edit_person: Fn, rotate_token: Fn, /, *, handle: str,
+def person_edit(c: Call, edit: Fn, rotate_token: Fn, /, *, handle: str,
                 new_feed_token: bool = False, **changes: Any) -> Any:
     if not changes and not new_feed_token:
         raise UsageError(_("nothing to change; give e.g. --email or --add-role"))
-    if changes.get("add_roles") or changes.get("remove_roles"):
-        c.require("person.roles")
-    if changes:
-        c.require("person.edit")
-    if new_feed_token and c.actor().handle != handle:
-        c.require("person.feed_token")
-    result = edit_person(c.app, handle, **changes) if changes else {"handle": handle}
+    actor = c.actor()
+    result = edit(c.app, actor, handle, **changes) if changes else {"handle": handle}
     if new_feed_token:
-        result = {**result, "feed_file": rotate_token(c.app, handle)["file"]}
+        result = {**result, "feed_file": rotate_token(c.app, actor, handle)["file"]}
     return result
 
 
-def person_deactivate(c: Call, set_active: Fn, /, *, handle: str,
+def person_deactivate(c: Call, deactivate: Fn, /, *, handle: str,
                       handover_to: str | None = None) -> Any:
-    actor = c.require("person.deactivate")
-    if handover_to:
-        c.require("person.handover")
-    return set_active(c.app, handle, False, handover_to=handover_to, actor=actor)
-
-
-def person_reactivate(c: Call, set_active: Fn, /, *, handle: str) -> Any:
-    c.require("person.reactivate")
-    return set_active(c.app, handle, True)
+    return deactivate(c.app, c.actor(), handle, handover_to=handover_to)
 
 
 def person_handover(c: Call, handover: Fn, /, *, handle: str, to: str,
                     deactivate: bool = False) -> Any:
-    actor = c.require("person.handover")
-    if deactivate:
-        c.require("person.deactivate")
-    result = handover(c.app, actor, handle, to, deactivate=deactivate)
+    result = handover(c.app, c.actor(), handle, to, deactivate=deactivate)
     return {"from": result.giver, "to": result.taker, "cases": result.cases,
             "tasks": result.tasks, "notices": result.notices, "in_flight": result.in_flight}
 
@@ -199,22 +175,6 @@ def _flag(parse: Fn, value: str, flag: str) -> Any:
         raise UsageError(exc.text, param=flag) from None
 
 
-def person_feed_token(c: Call, show_token: Fn, /, *, handle: str) -> Any:
-    _own_feed(c, handle)
-    return show_token(c.app, handle)
-
-
-def person_feed_token_rotate(c: Call, rotate_token: Fn, /, *, handle: str) -> Any:
-    _own_feed(c, handle)
-    return rotate_token(c.app, handle)
-
-
-def _own_feed(c: Call, handle: str) -> None:
-    # The token is a secret (whoever knows it reads the feed): one's own, or an admin.
-    if c.actor().handle != handle:
-        c.require("person.feed_token")
-
-
 # --- workflows -------------------------------------------------------------------------------
 
 def workflow_show(c: Call, get_spec: Fn, spec_view: Fn, /, *, name: str,
@@ -242,10 +202,10 @@ def workflow_migrate(c: Call, plan: Fn, plan_view: Fn, apply: Fn, outcome_view: 
                      name: str, to_version: int, mapping: dict[str, str] | None = None,
                      case_key: str | None = None, dry_run: bool = False,
                      allow_terminal: bool = False) -> Any:
-    actor = None if dry_run else c.require("workflow.migrate")
-    planned = plan(c.app, name, to_version, mapping=mapping or {}, case_key=case_key,
+    actor = c.actor()
+    planned = plan(c.app, actor, name, to_version, mapping=mapping or {}, case_key=case_key,
                    allow_terminal=allow_terminal, store=not dry_run)
-    if actor is None:
+    if dry_run:
         return plan_view(planned)
     return {"workflow": name, "to_version": to_version,
             "cases": [outcome_view(o) for o in apply(c.app, actor, planned)]}
@@ -266,8 +226,7 @@ def calendar_replan(c: Call, plan: Fn, view: Fn, apply: Fn, /, *, dry_run: bool 
     app = c.app
     if dry_run:
         return {"cases": view(app.calendar, plan(app)), "dry_run": True}
-    actor = c.require("replan")
-    return apply(app, actor.handle, entered_by=actor.entered_by)
+    return apply(app, c.actor())
 
 
 def calendar_template(c: Call, template: Fn, schedule_file: Fn, /, *, year: int) -> Any:
@@ -288,9 +247,7 @@ def import_cases(c: Call, import_cases: Fn, /, *, workflow: str, file: str,
 
 def import_people(c: Call, import_people: Fn, /, *, file: str, dry_run: bool = False,
                   **options: Any) -> Any:
-    if not dry_run:
-        c.require("person.add")
-    return import_people(c.app, Path(file), dry_run=dry_run, **options)
+    return import_people(c.app, c.actor(), Path(file), dry_run=dry_run, **options)
 
 
 def enterprise_import(c: Call, import_enterprises: Fn, /, *, file: str,
@@ -383,7 +340,10 @@ def audit_checkpoint(c: Call, checkpoint: Fn, /, *, out: str) -> Any:
 def scheduler_tick(c: Call, tick_once: Fn, /) -> Any:
     # Signals belong to the main thread: the CLI's own process, not a server's worker.
     main = threading.current_thread() is threading.main_thread()
-    return tick_once(c.app, signals=main).as_dict()
+    # The process holding the database (embedded: cron, a timer) ticks as the
+    # service itself; a caller of the server is a person, whom the use case checks.
+    actor = None if c.caller.auth.startswith("os:") else c.actor()
+    return tick_once(c.app, actor, signals=main).as_dict()
 
 
 def scheduler_run(c: Call, service: Fn, /) -> Any:

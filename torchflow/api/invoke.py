@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from torchflow.api import adapters
 from torchflow.api.operations import OPERATIONS, REFS, Operation
 from torchflow.api.values import decode
-from torchflow.domain.permissions import require
 from torchflow.errors import BadRequest, Problems, TorchflowError
 from torchflow.i18n import Renderable, Translator, _
 
@@ -103,15 +102,6 @@ class Call:
             self._resolved = True
         return self._actor
 
-    def require(self, action: str) -> Actor:
-        """The actor, if the permissions table lets them do ``action``; the real
-        person's roles count when an admin acts as someone else."""
-        actor = self.actor()
-        if actor.entered_by is None:
-            require(action, actor.handle, actor.roles)
-        # else: only an admin may act as another, and admins may administer.
-        return actor
-
 
 def prepare(op: Operation, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters of ``op`` from a request: each decoded and checked, unknown
@@ -158,6 +148,10 @@ def invoke(app: App | Callable[[], App], caller: Caller, name: str, params: dict
     call = Call(app, caller, settings, clock)
     functions = [resolve(r) for r in op.calls]
     try:
+        if caller.requested and not op.local:
+            # --as is resolved once for every command, reads included: an unknown
+            # handle, or a non-admin naming another, is refused before anything runs.
+            call.reader()
         if op.adapter:
             result = getattr(adapters, name.replace(".", "_"))(call, *functions, **params,
                                                                **(extra or {}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from torchflow.domain.workflow import FieldSpec, TransitionSpec
+from torchflow.domain.workflow import FieldSpec, TransitionSpec, WorkflowSpec
 from torchflow.i18n import Label, Listing, Role, Text, _
 
 
@@ -45,3 +45,23 @@ def guard_problems(
 def _term(name: str, specs: Mapping[str, FieldSpec] | None) -> Label | str:
     spec = (specs or {}).get(name)
     return spec.term if spec is not None else name
+
+
+def reachable(spec: WorkflowSpec, roles: Iterable[str]) -> frozenset[str]:
+    """The states a person with ``roles`` can bring a new case to by transitions
+    they may fire (an import row puts a case there directly: it is held to the
+    same roles). Resuming (@previous) leads back where a case was, so adds none."""
+    held, found, todo = set(roles), {spec.initial}, [spec.initial]
+    while todo:
+        state = todo.pop()
+        for t in spec.transitions_from(state):
+            if t.dest in spec.states and t.dest not in found and (
+                    not t.roles or held & set(t.roles)):
+                found.add(t.dest)
+                todo.append(t.dest)
+    return frozenset(found)
+
+
+def roles_into(spec: WorkflowSpec, state: str) -> list[str]:
+    """The roles named by the transitions leading into ``state``."""
+    return sorted({r for t in spec.transitions if t.dest == state for r in t.roles})

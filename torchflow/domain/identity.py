@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from torchflow.domain.permissions import allowed, require
+from torchflow.domain.permissions import allowed, authorize
 from torchflow.errors import InvalidInput, Refused
 from torchflow.i18n import _
 
@@ -64,10 +64,10 @@ def resolve(login: str, real: Person | None, named: Person | None, requested: st
     _refuse_inactive(real)
     if not requested or requested == real.handle:
         return Acting(real, None)
-    require("act.as", real.handle, real.roles)
-    if named is None:
+    if named is None:  # named first: an unknown handle is what the caller must fix
         raise InvalidInput(_("no person with handle '{handle}'; see `torchflow person list`",
                              handle=requested))
+    authorize("act.as", real.handle, real.roles)
     _refuse_inactive(named)
     return Acting(named, real.handle)
 

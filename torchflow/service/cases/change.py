@@ -11,7 +11,6 @@ from sqlalchemy import Connection, select
 
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
-from torchflow.domain.permissions import ADMIN, may_edit_case, refuse_case_edit
 from torchflow.domain.planning import PlannedTask, counted_from
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
@@ -20,6 +19,7 @@ from torchflow.domain.workflow import PREVIOUS, FieldSpec, StateSpec, WorkflowSp
 from torchflow.errors import InvalidInput, Refused
 from torchflow.i18n import Listing, _, ngettext_
 from torchflow.service.app import App
+from torchflow.service.cases.authority import case_facts
 from torchflow.service.cases.events import append_event, changed_since_read, insert_case, next_keys
 from torchflow.service.cases.read import handle_of
 from torchflow.service.cases.rows import CaseRow, load_case
@@ -27,7 +27,7 @@ from torchflow.service.enterprises import records as enterprises
 from torchflow.service.followups import writer as followups
 from torchflow.service.followups.views import window_view
 from torchflow.service.people.lookup import Actor, active_person, find_person
-from torchflow.store.models import OPEN, PEOPLE, TASKS
+from torchflow.store.models import OPEN, TASKS
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ def open_case(
     owner: str | None = None,
     fields: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    actor.authorize("case.open")
     title = check_line(title, "the title", TITLE_MAX)
     now = app.now()
     with app.db.transaction() as s:
@@ -162,6 +163,7 @@ def advance(
         if problems:
             raise Refused(_("{key}: {problem}", key=case.key,
                             problem=Listing(problems, "clauses")))
+        actor.authorize("case.advance", case_facts(s, case, spec))
         if transition.before_deadline:
             _in_time(app, s, case, transition.before_deadline, transition.term)
         if transition.count:  # in the event's fields, so the history replays it
@@ -303,7 +305,7 @@ def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
-        _may_edit(app, s, case, actor)
+        _authorize(app, s, case, actor, "case.note")
         seq = append_event(s, case, kind=EventKind.NOTE, actor=actor.handle, at=now,
                            entered_by=actor.entered_by,
                            data={"note": note})
@@ -317,7 +319,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
     with app.db.transaction() as s:
         case = load_case(s, key)
         spec = app.registry.by_id(s, case.workflow_version_id).spec
-        _may_edit(app, s, case, actor, spec)
+        actor.authorize("case.set", case_facts(s, case, spec))
         changed = coerce_fields(s, spec, pairs)
         _keep_required(spec, changed)
         values = {**case.fields, **changed}
@@ -338,27 +340,10 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
     return {"key": case.key, "fields": values}
 
 
-def people_of_case(session: Connection, case: CaseRow, spec: WorkflowSpec) -> list[str]:
-    """Who may change the case's fields and notes besides admins: its owner, the
-    people named in its person fields and the assignees of its open tasks."""
-    owner = handle_of(session, case.owner_id)
-    named = [str(case.fields[name]) for name, f in spec.fields.items()
-             if f.type == "person" and case.fields.get(name)]
-    assignees = session.scalars(
-        select(PEOPLE.c.handle).join(TASKS, TASKS.c.assignee_id == PEOPLE.c.id)
-        .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN).distinct())
-    return [h for h in [owner, *named, *sorted(assignees)] if h]
-
-
-def _may_edit(app: App, session: Connection, case: CaseRow, actor: Actor,
-              spec: WorkflowSpec | None = None) -> None:
-    spec = spec or app.registry.by_id(session, case.workflow_version_id).spec
-    people = people_of_case(session, case, spec)
-    # Only an admin may act as another (domain/identity.py): entering for someone,
-    # they keep the admin's right to edit; the transitions still check the named roles.
-    roles = (*actor.roles, ADMIN) if actor.entered_by else actor.roles
-    if not may_edit_case(actor.handle, roles, people):
-        raise refuse_case_edit(case.key, actor.handle, people)
+def _authorize(app: App, session: Connection, case: CaseRow, actor: Actor,
+               action: str) -> None:
+    spec = app.registry.by_id(session, case.workflow_version_id).spec
+    actor.authorize(action, case_facts(session, case, spec))
 
 
 def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
@@ -366,6 +351,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
+        _authorize(app, s, case, actor, "case.assign")
         person = active_person(s, handle, "assign to")
         handle = person.handle
         old = handle_of(s, case.owner_id)

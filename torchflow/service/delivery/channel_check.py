@@ -14,7 +14,6 @@ from typing import Any
 
 from torchflow.channels import CHANNEL_TYPES, Message, build_channel, channel_type, shown_address
 from torchflow.clock import wall_clock
-from torchflow.domain import permissions
 from torchflow.errors import ConfigError, DeliveryError, InvalidInput, Refused
 from torchflow.i18n import _
 from torchflow.service.app import App
@@ -27,8 +26,7 @@ def test_channel(app: App, actor: Actor, name: str, to: str | None = None) -> di
     """Send one test message by ``name`` ("wecom_robot" or "wecom_robot:pi_team")
     to ``to`` (a person's handle) or the channel's default; refused with the
     reason, in words, when it cannot be sent or the platform says no."""
-    if actor.entered_by is None:
-        permissions.require("channel.test", actor.handle, actor.roles)
+    actor.authorize("channel.test")
     channel_name, _sep, robot = name.partition(":")
     if channel_name not in CHANNEL_TYPES:
         raise InvalidInput(_("channel {name} is unknown; use one of {names}", name=repr(name),

@@ -30,7 +30,7 @@ from torchflow.service.app import App
 from torchflow.service.delivery.keys import idempotency_key, is_rerouted, on_channel
 from torchflow.service.delivery.routing import Fallback, Route, channel_of, group_of
 from torchflow.service.paging import Page, fetch_page
-from torchflow.service.people.lookup import person_by_handle, platform_ids
+from torchflow.service.people.lookup import Actor, person_by_handle, platform_ids
 from torchflow.store.models import NOTICES, PEOPLE
 from torchflow.store.queries import insert_ignore, inserted_keys
 
@@ -355,8 +355,9 @@ _FRESH = {"status": PENDING, "attempts": 0, "retry_at": None, "lease_owner": Non
           "lease_until": None, "held": None, "send_started": None, "parts_done": None}
 
 
-def retry(app: App, notice_id: int) -> Retried:
+def retry(app: App, actor: Actor, notice_id: int) -> Retried:
     """A dead (or failing, not being sent) notice gets a fresh set of attempts, now."""
+    actor.authorize("notice.retry")
     with app.db.transaction() as s:
         row = s.execute(select(NOTICES).where(NOTICES.c.id == notice_id)
                         .with_for_update()).first()
@@ -371,10 +372,11 @@ def retry(app: App, notice_id: int) -> Retried:
     return Retried((notice_id,))
 
 
-def retry_dead(app: App, *, recipient: str | None = None, kind: str | None = None,
-               channel: str | None = None) -> Retried:
+def retry_dead(app: App, actor: Actor, *, recipient: str | None = None,
+               kind: str | None = None, channel: str | None = None) -> Retried:
     """Every dead notice (matching the filters) gets a fresh set of attempts, in
     one transaction."""
+    actor.authorize("notice.retry")
     with app.db.transaction() as s:
         if recipient:
             person_by_handle(s, recipient)

@@ -18,7 +18,7 @@ from torchflow.domain import enterprises as rules
 from torchflow.errors import InvalidInput
 from torchflow.i18n import _
 from torchflow.service.app import App
-from torchflow.service.enterprises.records import authorize, link
+from torchflow.service.enterprises.records import link
 from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASE_ENTERPRISES, CASES, ENTERPRISES
 
@@ -32,7 +32,7 @@ def link_cases(app: App, actor: Actor, *, field: str = "enterprise",
                dry_run: bool = False) -> dict[str, Any]:
     """Link every case whose ``field`` (a name) or ``code_field`` (a credit code)
     matches one enterprise and is not linked on ``field`` yet."""
-    authorize(actor, "enterprise.link")
+    actor.authorize("enterprise.link")
     now = app.now()
     with app.db.transaction() as s:
         known = list(s.execute(select(ENTERPRISES.c.id, ENTERPRISES.c.name,

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from torchflow.domain import enterprises as rules
-from torchflow.domain.permissions import ADMIN, require
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import Conflict, InvalidInput, NotFound
 from torchflow.i18n import Text, _
@@ -24,14 +23,6 @@ from torchflow.service.app import App
 from torchflow.service.paging import Page, fetch_page
 from torchflow.service.people.lookup import Actor, active_person
 from torchflow.store.models import CASE_ENTERPRISES, ENTERPRISE_CONTACTS, ENTERPRISES, PEOPLE
-
-
-def authorize(actor: Actor, action: str) -> None:
-    """``action`` from the permission table; an admin may do each (and one acting
-    as another keeps that right, as elsewhere)."""
-    if ADMIN in actor.roles or actor.entered_by:
-        return
-    require(action, actor.handle, actor.roles)
 
 
 def find_enterprise(s: Connection, typed: str) -> Any:
@@ -57,7 +48,7 @@ def add_enterprise(
     contacts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A new enterprise; the result carries ``warnings`` (a failing check character)."""
-    authorize(actor, "enterprise.edit")
+    actor.authorize("enterprise.edit")
     values, warnings = _checked(name=name, credit_code=credit_code, district=district,
                                 industry=industry)
     values["tags"] = rules.tags_of(list(tags))
@@ -81,7 +72,7 @@ def edit_enterprise(
     remove_contacts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Change what is given; an empty credit code or coordinator clears it."""
-    authorize(actor, "enterprise.edit")
+    actor.authorize("enterprise.edit")
     values, warnings = _checked(name=name, credit_code=credit_code, district=district,
                                 industry=industry)
     people = [rules.parse_contact(c) for c in add_contacts]

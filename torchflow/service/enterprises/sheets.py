@@ -18,7 +18,7 @@ from torchflow.domain import sheets
 from torchflow.errors import InvalidInput, TorchflowError
 from torchflow.i18n import Listing, Text, _
 from torchflow.service.app import App
-from torchflow.service.enterprises.records import authorize, existing_id, save_enterprise
+from torchflow.service.enterprises.records import existing_id, save_enterprise
 from torchflow.service.people.lookup import Actor, active_person
 from torchflow.service.sheets.files import read_rows, write_sheets
 from torchflow.store.models import ENTERPRISE_CONTACTS, ENTERPRISES, PEOPLE
@@ -41,7 +41,7 @@ ERRORS_SHOWN = 5
 
 def import_enterprises(app: App, actor: Actor, path: Path, *,
                        dry_run: bool = False) -> dict[str, Any]:
-    authorize(actor, "enterprise.edit")
+    actor.authorize("enterprise.edit")
     rows = read_rows(path)
     columns = _columns(next(rows, None), path)
     checked, errors, warnings = [], [], []

@@ -26,11 +26,12 @@ from sqlalchemy import Connection, select, update
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.ics import PRODID, task_uid
+from torchflow.domain.permissions import Facts
 from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
-from torchflow.service.people.lookup import person_by_handle
+from torchflow.service.people.lookup import Actor, person_by_handle
 from torchflow.service.sheets.files import replacing
 from torchflow.store.models import CASES, PEOPLE, TASKS
 
@@ -144,9 +145,11 @@ def feed_name(handle: str, token: str) -> str:
     return f"{handle}-{token}.ics"
 
 
-def rotate_token(app: App, handle: str) -> dict[str, Any]:
+def rotate_token(app: App, actor: Actor, handle: str) -> dict[str, Any]:
     """A new secret for the person's feed: the old file name stops working (its
-    file is removed at the next refresh)."""
+    file is removed at the next refresh). The token is a secret (whoever knows it
+    reads the feed): one's own, or an admin's to see and rotate."""
+    actor.authorize("person.feed_token", Facts(subject=handle))
     token = new_token()
     with app.db.transaction() as s:
         person_by_handle(s, handle)
@@ -154,7 +157,8 @@ def rotate_token(app: App, handle: str) -> dict[str, Any]:
     return {"handle": handle, "token": token, "file": feed_name(handle, token)}
 
 
-def show_token(app: App, handle: str) -> dict[str, Any]:
+def show_token(app: App, actor: Actor, handle: str) -> dict[str, Any]:
+    actor.authorize("person.feed_token", Facts(subject=handle))
     with app.db.read() as s:
         token = person_by_handle(s, handle).feed_token
     return {"handle": handle, "token": token,

@@ -27,6 +27,7 @@ from torchflow.service.app import App
 from torchflow.service.cases.events import append_event
 from torchflow.service.cases.rows import case_by_id
 from torchflow.service.followups import writer as followups
+from torchflow.service.people.lookup import Actor
 from torchflow.store.models import CASES, OPEN, TASKS
 
 log = logging.getLogger("torchflow.calendar")
@@ -181,10 +182,10 @@ def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def apply(app: App, actor: str, *, entered_by: str | None = None) -> dict[str, Any]:
+def apply(app: App, actor: Actor) -> dict[str, Any]:
     """Re-plan every stale task: one transaction and one history event per case
-    whose tasks move; the record of the others is renewed in one statement.
-    ``entered_by``: the admin who acts for ``actor`` (`--as`)."""
+    whose tasks move; the record of the others is renewed in one statement."""
+    actor.authorize("replan")
     cal = app.calendar
     moves = plan(app)
     by_case: dict[int, list[Move]] = {}
@@ -192,7 +193,7 @@ def apply(app: App, actor: str, *, entered_by: str | None = None) -> dict[str, A
         if m.moves:
             by_case.setdefault(m.task.case_id, []).append(m)
     for case_id, items in by_case.items():
-        _apply_case(app, actor, case_id, items, entered_by)
+        _apply_case(app, actor.handle, case_id, items, actor.entered_by)
     _renew(app, [m for m in moves if not m.moves])
     return {"cases": len(by_case), "moved": sum(len(v) for v in by_case.values()),
             "renewed": len(moves) - sum(len(v) for v in by_case.values()),

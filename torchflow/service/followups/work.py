@@ -16,6 +16,7 @@ from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused, UsageError
 from torchflow.i18n import _
 from torchflow.service.app import App
+from torchflow.service.cases.authority import case_facts, refuse_if_closed
 from torchflow.service.cases.events import append_event
 from torchflow.service.cases.rows import CaseRow, case_by_id, load_case
 from torchflow.service.delivery.routing import Router
@@ -68,6 +69,8 @@ def log_in(
         raise InvalidInput(f"{shown} is before {case.key} was opened "
                            f"({app.local(case.opened_at)}); give a later time")
     spec = app.registry.by_id(s, case.workflow_version_id).spec
+    actor.authorize("case.log", case_facts(s, case, spec))
+    refuse_if_closed(case, spec)
     rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
     task = _open_task(s, case.id, rule.name) if rule else None
     data: dict[str, Any] = ({"at": when.isoformat()} if isinstance(when, datetime)
@@ -123,12 +126,19 @@ def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
     raise NotFound(f"task #{task.id}: rule {task.rule} is not in its workflow version")
 
 
-def _require_escalation_role(actor: Actor, task: Any, doing: str) -> None:
-    """A deadline is the escalation role's: only its holders mark it met or move it.
-    Contacts and visits are anyone's who may act."""
-    if task.kind == TaskKind.DEADLINE and task.escalate_to and task.escalate_to not in actor.roles:
-        raise Refused(f"task #{task.id} is the deadline {task.rule}: only the "
-                      f"{task.escalate_to} role may {doing}; {actor.handle} does not hold it")
+def _authorize(app: App, session: Connection, actor: Actor, task: Any, action: str
+               ) -> CaseRow:
+    """The task's case, once ``actor`` may do ``action`` on the task (a deadline is
+    its escalation role's; a contact or visit, the case's people's) and the case
+    is not closed."""
+    case = case_by_id(session, task.case_id)
+    spec = app.registry.by_id(session, case.workflow_version_id).spec
+    deadline = task.kind == TaskKind.DEADLINE and task.escalate_to
+    actor.authorize(action, case_facts(session, case, spec,
+                                       task_role=task.escalate_to if deadline else None))
+    if action != "task.reassign":
+        refuse_if_closed(case, spec)
+    return case
 
 
 def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> dict[str, Any]:
@@ -139,8 +149,7 @@ def complete(app: App, actor: Actor, task_id: int, note: str | None = None) -> d
     with app.db.transaction() as s:
         task = _task(s, task_id)
         _require_open(task)
-        _require_escalation_role(actor, task, "mark it done")
-        case = case_by_id(s, task.case_id)
+        case = _authorize(app, s, actor, task, "task.done")
         rule = _rule_of(app, s, case, task)
         planned = followups.next_after_done(app.calendar, rule, task, case_key=case.key,
                                             done_on=app.calendar.local_date(now))
@@ -177,8 +186,7 @@ def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[
     with app.db.transaction() as s:
         task = _task(s, task_id)
         _require_open(task)
-        _require_escalation_role(actor, task, "snooze it")
-        case = case_by_id(s, task.case_id)
+        case = _authorize(app, s, actor, task, "task.snooze")
         data = {"task": task.id, "rule": task.rule, "from": task.due_on.isoformat(),
                 "to": due.isoformat(), "reason": reason}
         append_event(s, case, kind=EventKind.TASK_SNOOZED, actor=actor.handle, at=now, data=data,
@@ -193,9 +201,9 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
     with app.db.transaction() as s:
         task = _task(s, task_id)
         _require_open(task)
+        case = _authorize(app, s, actor, task, "task.reassign")
         person = active_person(s, handle, "reassign to")
         handle = person.handle
-        case = case_by_id(s, task.case_id)
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)
         append_event(s, case, kind=EventKind.TASK_REASSIGNED, actor=actor.handle, at=now,

@@ -23,19 +23,9 @@ from torchflow.store.models import ABSENCES, PEOPLE
 REASON_MAX = 200
 
 
-def may_manage(actor: Actor, handle: str) -> bool:
-    """Whether ``actor`` may set ``handle``'s absences and notice preferences:
-    the person themself, or whoever the permissions table allows (an admin acting
-    as someone else is an admin)."""
-    return (actor.handle == handle or actor.entered_by is not None
-            or permissions.allowed("person.absence", actor.roles))
-
-
 def require_manage(actor: Actor, handle: str) -> None:
-    if not may_manage(actor, handle):
-        role = permissions.role_for("person.absence")
-        raise Refused(f"{actor.handle} may not change {handle}'s absences or notices; "
-                      f"only {handle} or someone with the '{role}' role may")
+    """``handle``'s absences and notice preferences: their own, or an admin's."""
+    actor.authorize("person.absence", permissions.Facts(subject=handle))
 
 
 # --------------------------------------------------------------------------- absences

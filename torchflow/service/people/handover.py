@@ -37,6 +37,9 @@ class Handover:
 def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = False
              ) -> Handover:
     """OLD leaves or changes post: open cases, open tasks and pending notices move."""
+    actor.authorize("person.handover")
+    if deactivate:
+        actor.authorize("person.deactivate")
     if old == new:
         raise InvalidInput("OLD and NEW are the same person")
     if deactivate:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import Connection, Row, or_, select
 
-from torchflow.domain import identity
-from torchflow.domain.permissions import ADMIN
+from torchflow.domain import identity, permissions
+from torchflow.domain.permissions import ADMIN, Facts
 from torchflow.domain.vocabulary import person_handle
 from torchflow.errors import NotFound, Refused
 from torchflow.store.models import PEOPLE, PERSON_LOGINS
@@ -28,6 +28,17 @@ class Actor:
     handle: str
     roles: tuple[str, ...]
     entered_by: str | None = None  # the real person, when an admin acts as this one
+
+    @property
+    def powers(self) -> tuple[str, ...]:
+        """The roles the permission table counts: only an admin may act as another
+        (domain/identity.py), and entering for someone they keep the admin's right
+        to administer and to change cases; a transition still checks ``roles``."""
+        return (*self.roles, ADMIN) if self.entered_by else self.roles
+
+    def authorize(self, action: str, facts: Facts | None = None) -> None:
+        """Refuse unless domain/permissions.py lets this person do ``action``."""
+        permissions.authorize(action, self.handle, self.powers, facts)
 
 
 def admins(s: Connection, *, lock: bool = True) -> list[str]:

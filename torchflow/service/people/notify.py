@@ -80,7 +80,7 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
 
 def notify_of(app: App, handle: str) -> dict[str, Any]:
     """``person notify HANDLE`` with no option: anyone may read it (``person
-    show`` shows the same); only changing it needs ``may_manage``."""
+    show`` shows the same); only changing it needs ``require_manage``."""
     with app.db.read() as s:
         return notify_view(person_by_handle(s, handle), app.settings.notify.mode)
 

@@ -60,8 +60,9 @@ def add_person(
     logins: list[str] | None = None,
     ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Add a person. Who may is checked at the edge (permissions ``person.add``).
-    ``ids``: their ids on the platforms (channels/ids.py)."""
+    """Add a person, with no check of who asks: the writer under ``add`` (the use
+    case), the demo, ``import people`` (which authorizes once for the sheet) and
+    tests. ``ids``: their ids on the platforms (channels/ids.py)."""
     roles = check_person(handle, name, email, named_roles(app, roles or []), channel, address)
     platform_ids = merged_ids(None, ids or {})
     check_channel(app, channel, email, address, platform_ids)
@@ -125,7 +126,8 @@ def edit_person(
     ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Change a person with ``add_person``'s checks over the values they end with;
-    ``ids`` sets (or, "", removes) their ids on the platforms."""
+    ``ids`` sets (or, "", removes) their ids on the platforms. No check of who
+    asks: ``edit`` is the use case."""
     with app.db.transaction() as s:
         person = person_by_handle(s, handle)
         before = admins(s)
@@ -181,6 +183,33 @@ def set_active(app: App, handle: str, active: bool, *, handover_to: str | None =
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(active=active))
         keep_an_admin(s, before)
         return person_view(person_by_handle(s, handle))
+
+
+def add(app: App, actor: Actor, handle: str, **details: Any) -> dict[str, Any]:
+    """`person add`: an admin's (domain/permissions.py)."""
+    actor.authorize("person.add")
+    return add_person(app, handle, **details)
+
+
+def edit(app: App, actor: Actor, handle: str, **changes: Any) -> dict[str, Any]:
+    """`person edit`: roles and details are an admin's to change."""
+    if changes.get("add_roles") or changes.get("remove_roles"):
+        actor.authorize("person.roles")
+    actor.authorize("person.edit")
+    return edit_person(app, handle, **changes)
+
+
+def deactivate(app: App, actor: Actor, handle: str, *, handover_to: str | None = None
+               ) -> dict[str, Any]:
+    actor.authorize("person.deactivate")
+    if handover_to is not None:
+        actor.authorize("person.handover")
+    return set_active(app, handle, False, handover_to=handover_to, actor=actor)
+
+
+def reactivate(app: App, actor: Actor, handle: str) -> dict[str, Any]:
+    actor.authorize("person.reactivate")
+    return set_active(app, handle, True)
 
 
 def _open_work(s: Connection, person_id: int) -> tuple[int, int]:

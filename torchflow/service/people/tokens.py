@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from torchflow.clock import wall_clock
-from torchflow.domain.permissions import ADMIN, require
+from torchflow.domain.permissions import ADMIN, Facts
 from torchflow.domain.text import check_line
 from torchflow.errors import NotFound, Refused, Unauthorized
 from torchflow.i18n import _
@@ -43,7 +43,7 @@ def create(app: App, actor: Actor, handle: str, *, label: str = "",
            expires: timedelta = timedelta(days=90)) -> dict[str, Any]:
     """A new token for ``handle`` (an admin's act); the secret is in the result
     and nowhere else."""
-    require("token.issue", actor.handle, _roles(actor))
+    actor.authorize("token.issue")
     label = check_line(label, "the token's name", LABEL_MAX) if label else ""
     secret = PREFIX + secrets.token_urlsafe(32)
     now = wall_clock().replace(microsecond=0)
@@ -60,18 +60,11 @@ def create(app: App, actor: Actor, handle: str, *, label: str = "",
             "expires_at": app.local(now + expires)}
 
 
-def _roles(actor: Actor) -> tuple[str, ...]:
-    # An admin acting as another keeps the right to administer (as Env.require did).
-    return (*actor.roles, ADMIN) if actor.entered_by else actor.roles
-
-
 def list_tokens(app: App, actor: Actor, handle: str | None = None) -> list[dict[str, Any]]:
     """Tokens with their last use; a person sees their own, an admin anyone's."""
-    is_admin = ADMIN in _roles(actor)
-    if handle is None and not is_admin:
+    if handle is None and ADMIN not in actor.powers:
         handle = actor.handle
-    if handle != actor.handle:
-        require("token.issue", actor.handle, _roles(actor))
+    actor.authorize("token.manage", Facts(subject=handle))
     query = (select(ACCESS_TOKENS, PEOPLE.c.handle)
              .join(PEOPLE, PEOPLE.c.id == ACCESS_TOKENS.c.person_id)
              .order_by(ACCESS_TOKENS.c.id))
@@ -95,8 +88,7 @@ def revoke(app: App, actor: Actor, token_id: int) -> dict[str, Any]:
     now = wall_clock()
     with app.db.transaction() as s:
         row = _token(s, token_id)
-        if row.handle != actor.handle:
-            require("token.issue", actor.handle, _roles(actor))
+        actor.authorize("token.manage", Facts(subject=row.handle))
         if row.revoked_at is not None:
             raise Refused(_("token #{id} was revoked already, at {at}", id=token_id,
                             at=app.local(row.revoked_at)))

@@ -39,6 +39,7 @@ from sqlalchemy import Connection, insert, select
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.guards import reachable, roles_into
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.planning import (
     PlannedTask,
@@ -52,8 +53,9 @@ from torchflow.domain.status import EventKind
 from torchflow.domain.vocabulary import quoted
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems, Refused
-from torchflow.i18n import Listing, Text, _
+from torchflow.i18n import Listing, Role, Text, _
 from torchflow.service.app import App
+from torchflow.service.cases.authority import case_facts
 from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
     NewEvent,
@@ -129,7 +131,9 @@ def import_cases(
     ignore_columns: tuple[str, ...] | list[str] = (), ignore_unknown: bool = False,
 ) -> ImportResult:
     """Import the rows of ``path`` as cases of ``workflow``. ``progress(total)``
-    gives a callback told how many rows each written chunk held."""
+    gives a callback told how many rows each written chunk held. Each row is
+    held to the rules of the same work done by hand (``_authorize_row``)."""
+    actor.authorize("import.cases")
     layout = Layout(sheet, header_row, tuple(ignore_columns or ()), bool(ignore_unknown))
     now = app.now()
     today = app.calendar.local_date(now)
@@ -245,13 +249,15 @@ def _check(
     header, body = _rows(app, spec, path, layout, result)
     bad: list[sheets.SheetRow] = []
     good = 0
+    may_reach = reachable(spec, actor.roles)
     for chunk in _chunks(_checked(spec, header, body, today, people)):
         fine = [row for row in chunk if not row.problems]
         with app.db.read() as s:
             stored = _stored(s, spec.name, [r.external_ref for r in fine])
             for row in fine:
                 case = stored.get(row.external_ref)
-                if case is not None:
+                _authorize_row(s, actor, spec, header, row, case, people, may_reach)
+                if case is not None and not row.problems:
                     _classify(app, s, actor, case, row, people, result, header)
         ok = [row for row in chunk if not row.problems]
         bad += [row for row in chunk if row.problems]
@@ -296,6 +302,39 @@ def row_move(spec: WorkflowSpec, case: CaseRow, row: sheets.SheetRow, actor: Act
     values = {**case.fields, **row.fields}
     return sheets.plan_move(spec, case.state, case.previous_state, row.state, values,
                             actor.roles)
+
+
+def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: sheets.Header,
+                   row: sheets.SheetRow, case: CaseRow | None,
+                   people: dict[str, tuple[int, bool]], may_reach: frozenset[str]) -> None:
+    """A row is held to the rules of the same work done by hand: a new case's
+    state must be one the actor's roles can reach by transitions (`case advance`);
+    a row naming a stored case changes only what the actor may change on it
+    (`case set`, `case assign` for its owner, `case advance` for its stage; the
+    transitions' own roles are row_move's)."""
+    if case is None:
+        if row.state not in may_reach:
+            row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                sheets.STATE, spec), str(_(
+                    "{handle} may not put a case in '{state}': only {roles} may bring a case "
+                    "there", handle=actor.handle, state=spec.states[row.state].term,
+                    roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or")))))
+        return
+    changed = _changes(case, row, people, _owner(case, people))
+    moved = row.state_given and row.state != case.state
+    if not (changed or moved) or ADMIN in actor.powers:
+        return
+    facts = case_facts(s, case, spec)
+    actions = [*(["case.set"] if changed else []), *(["case.assign"] if "owner" in changed
+                                                     else []), *(["case.advance"] if moved
+                                                                 else [])]
+    for action in actions:
+        try:
+            actor.authorize(action, facts)
+        except Refused as exc:
+            row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                sheets.REF, spec), str(exc)))
+            return
 
 
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
@@ -690,13 +729,16 @@ def _staff_rows(path: Path, rows: Iterator[list[Any]], ignore: tuple[str, ...],
     return columns, unused, skipped, body
 
 
-def import_people(app: App, path: Path, *, dry_run: bool = False,
+def import_people(app: App, actor: Actor, path: Path, *, dry_run: bool = False,
                   ignore_columns: tuple[str, ...] | list[str] = (),
                   ignore_unknown: bool = False) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
     e-mail, roles; logins added); every bad row reported at once, nothing written
     while one is. A column it does not use is said (科室), or refused when it
-    names nothing it knows, as `import cases` does."""
+    names nothing it knows, as `import cases` does. An admin's (a dry run,
+    anyone's: it writes nothing)."""
+    if not dry_run:
+        actor.authorize("import.people")
     rows = read_rows(path, None, app.settings.sheets)
     columns, unused, skipped, body = _staff_rows(path, rows, tuple(ignore_columns or ()),
                                                  bool(ignore_unknown))

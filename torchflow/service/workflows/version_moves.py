@@ -85,11 +85,15 @@ class Outcome:
 
 
 def plan(
-    app: App, name: str, to_version: int, *, mapping: Mapping[str, str] | None = None,
-    case_key: str | None = None, allow_terminal: bool = False, store: bool = True,
+    app: App, actor: Actor, name: str, to_version: int, *,
+    mapping: Mapping[str, str] | None = None, case_key: str | None = None,
+    allow_terminal: bool = False, store: bool = True,
 ) -> Plan:
     """The plan for every open case of ``name`` not on ``to_version`` (or one case).
-    ``store=False`` (a dry run) leaves a file's version unstored."""
+    ``store=False`` (a dry run, anyone's) leaves a file's version unstored;
+    storing it is part of the move, an admin's."""
+    if store:
+        actor.authorize("workflow.migrate")
     mapping = dict(mapping or {})
     now = app.now()
     with app.db.transaction() as s:
@@ -220,6 +224,7 @@ def _used_occurrences(s: Connection, name: str, target_id: int, only: int | None
 
 def apply(app: App, actor: Actor, plan_: Plan) -> list[Outcome]:
     """Each case in its own transaction; one that fails keeps its old version."""
+    actor.authorize("workflow.migrate")
     outcomes = []
     for group, move in plan_.moves:
         try:
@@ -307,6 +312,7 @@ def _iso_day(d: date) -> str:
 def revert(app: App, actor: Actor, key: str) -> Outcome:
     """Put a migrated case back on the version it came from, its state mapped
     back and its follow-ups re-planned the same way; an event of its own."""
+    actor.authorize("case.revert")
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
