@@ -113,8 +113,8 @@ def person_roles(_c: Call, permissions: dict[str, tuple[str, str]], /) -> Any:
 
 
 def person_add(c: Call, add_person: Fn, /, *, handle: str, **details: Any) -> Any:
-    c.require("person.add")
-    return add_person(c.app, handle, **details)
+    actor = c.require("person.add")
+    return add_person(c.app, handle, actor=actor, **details)
 
 
 def person_edit(c: Call, edit_person: Fn, rotate_token: Fn, /, *, handle: str,
@@ -127,9 +127,10 @@ def person_edit(c: Call, edit_person: Fn, rotate_token: Fn, /, *, handle: str,
         c.require("person.edit")
     if new_feed_token and c.actor().handle != handle:
         c.require("person.feed_token")
-    result = edit_person(c.app, handle, **changes) if changes else {"handle": handle}
+    result = edit_person(c.app, handle, actor=c.actor(), **changes) if changes else {
+        "handle": handle}
     if new_feed_token:
-        result = {**result, "feed_file": rotate_token(c.app, handle)["file"]}
+        result = {**result, "feed_file": rotate_token(c.app, handle, actor=c.actor())["file"]}
     return result
 
 
@@ -142,8 +143,8 @@ def person_deactivate(c: Call, set_active: Fn, /, *, handle: str,
 
 
 def person_reactivate(c: Call, set_active: Fn, /, *, handle: str) -> Any:
-    c.require("person.reactivate")
-    return set_active(c.app, handle, True)
+    actor = c.require("person.reactivate")
+    return set_active(c.app, handle, True, actor=actor)
 
 
 def person_handover(c: Call, handover: Fn, /, *, handle: str, to: str,
@@ -192,7 +193,7 @@ def person_feed_token(c: Call, show_token: Fn, /, *, handle: str) -> Any:
 
 def person_feed_token_rotate(c: Call, rotate_token: Fn, /, *, handle: str) -> Any:
     _own_feed(c, handle)
-    return rotate_token(c.app, handle)
+    return rotate_token(c.app, handle, actor=c.actor())
 
 
 def _own_feed(c: Call, handle: str) -> None:
@@ -268,9 +269,8 @@ def import_cases(c: Call, import_cases: Fn, /, *, workflow: str, file: str,
 
 
 def import_people(c: Call, import_people: Fn, /, *, file: str, dry_run: bool = False) -> Any:
-    if not dry_run:
-        c.require("person.add")
-    return import_people(c.app, Path(file), dry_run=dry_run)
+    actor = None if dry_run else c.require("person.add")
+    return import_people(c.app, Path(file), dry_run=dry_run, actor=actor)
 
 
 # --- reports ---------------------------------------------------------------------------------

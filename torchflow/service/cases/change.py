@@ -77,7 +77,7 @@ def open_case(
     title = check_line(title, "the title", TITLE_MAX)
     now = app.now()
     with app.db.transaction() as s:
-        pinned = app.registry.current(s, workflow, now)
+        pinned = app.registry.current(s, workflow, now, actor=actor)
         spec = pinned.spec
         values = coerce_fields(s, spec, fields or {})
         missing = [

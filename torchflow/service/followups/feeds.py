@@ -26,10 +26,13 @@ from sqlalchemy import Connection, select, update
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.ics import PRODID, task_uid
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
+from torchflow.service.audit import office
+from torchflow.service.audit.office import Acting
 from torchflow.service.people.lookup import person_by_handle
 from torchflow.service.sheets.files import replacing
 from torchflow.store.models import CASES, PEOPLE, TASKS
@@ -142,13 +145,16 @@ def feed_name(handle: str, token: str) -> str:
     return f"{handle}-{token}.ics"
 
 
-def rotate_token(app: App, handle: str) -> dict[str, Any]:
+def rotate_token(app: App, handle: str, *, actor: Acting | None = None) -> dict[str, Any]:
     """A new secret for the person's feed: the old file name stops working (its
-    file is removed at the next refresh)."""
+    file is removed at the next refresh). ``actor``: who rotates it (else the
+    person themself), for the office's history."""
     token = new_token()
     with app.db.transaction() as s:
-        person_by_handle(s, handle)
+        person = person_by_handle(s, handle)
         s.execute(update(PEOPLE).where(PEOPLE.c.handle == handle).values(feed_token=token))
+        office.record(s, OfficeKind.FEED_TOKEN, Subject.PERSON, person.id,
+                      actor=actor or handle, at=app.now())
     return {"handle": handle, "token": token, "file": feed_name(handle, token)}
 
 
@@ -175,6 +181,8 @@ def refresh_feeds(app: App, directory: Path, *, days: int = DEFAULT_DAYS) -> int
             if not token:
                 token = new_token()
                 s.execute(update(PEOPLE).where(PEOPLE.c.id == p.id).values(feed_token=token))
+                office.record(s, OfficeKind.FEED_TOKEN, Subject.PERSON, p.id,
+                              actor=office.SYSTEM, at=now)
             tokens[p.id] = (p.handle, token)
     wanted = set()
     with app.db.read() as s:

@@ -9,9 +9,11 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from torchflow.channels import shown_address
 from torchflow.channels.ids import merged as merged_ids
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import ADMIN
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.delivery.ledger import delivery_problems
 from torchflow.service.followups.views import overdue_before
 from torchflow.service.paging import Page, fetch_page
@@ -24,6 +26,7 @@ from torchflow.service.people.checks import (
     named_roles,
 )
 from torchflow.service.people.handover import handover
+from torchflow.service.people.history import history_of, role_history
 from torchflow.service.people.lookup import (
     Actor,
     admins,
@@ -59,17 +62,22 @@ def add_person(
     address: str = "",
     logins: list[str] | None = None,
     ids: dict[str, str] | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Add a person. Who may is checked at the edge (permissions ``person.add``).
-    ``ids``: their ids on the platforms (channels/ids.py)."""
+    ``ids``: their ids on the platforms (channels/ids.py); ``actor``: who adds
+    them, for the office's history."""
     roles = check_person(handle, name, email, named_roles(app, roles or []), channel, address)
     platform_ids = merged_ids(None, ids or {})
     check_channel(app, channel, email, address, platform_ids)
     logins = check_logins(logins or [])
     with app.db.transaction() as s:
-        return person_view(_insert_person(s, app, handle, name=name, email=email, roles=roles,
-                                          channel=channel, address=address, logins=logins,
-                                          ids=platform_ids))
+        person = _insert_person(s, app, handle, name=name, email=email, roles=roles,
+                                channel=channel, address=address, logins=logins,
+                                ids=platform_ids)
+        office.record(s, OfficeKind.ADDED, Subject.PERSON, person.id,
+                      actor=actor or office.SYSTEM, at=app.now())
+        return person_view(person)
 
 
 def _insert_person(s: Connection, app: App, handle: str, *, name: str, email: str,
@@ -123,6 +131,7 @@ def edit_person(
     add_logins: list[str] | None = None,
     remove_logins: list[str] | None = None,
     ids: dict[str, str] | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Change a person with ``add_person``'s checks over the values they end with;
     ``ids`` sets (or, "", removes) their ids on the platforms."""
@@ -154,6 +163,9 @@ def edit_person(
                 raise NotFound(f"'{handle}' has no login '{login}'; see "
                                f"`torchflow person show {handle}`")
         keep_an_admin(s, before)
+        office.record(s, OfficeKind.ROLES if roles != set(person.roles or ())
+                      else OfficeKind.EDITED, Subject.PERSON, person.id,
+                      actor=actor or office.SYSTEM, at=app.now())
         return person_view(person_by_handle(s, handle))
 
 
@@ -180,6 +192,8 @@ def set_active(app: App, handle: str, active: bool, *, handover_to: str | None =
                               f"task(s); add --handover-to OTHER to move them")
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(active=active))
         keep_an_admin(s, before)
+        office.record(s, OfficeKind.ACTIVATED if active else OfficeKind.DEACTIVATED,
+                      Subject.PERSON, person.id, actor=actor or office.SYSTEM, at=app.now())
         return person_view(person_by_handle(s, handle))
 
 
@@ -213,7 +227,8 @@ def show_person(app: App, handle: str) -> dict[str, Any]:
                 "overdue": sum(1 for t in tasks if t["overdue"]),
                 "absences": absences_of(s, person.id, app.calendar.tz),
                 **{k: v for k, v in notify_view(person).items() if k != "handle"},
-                "delivery_problems": delivery_problems(s, person.handle)}
+                "delivery_problems": delivery_problems(s, person.handle),
+                "role_history": role_history(history_of(app, s, person.id))}
 
 
 def first_admin(app: App, handle: str, login: str, *, named: bool = False
@@ -234,12 +249,15 @@ def first_admin(app: App, handle: str, login: str, *, named: bool = False
             return None
         person = s.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
         if person is None:
-            return person_view(_insert_person(s, app, handle, name=handle, email="",
-                                              roles=[ADMIN], channel="file", address="",
-                                              logins=[login]))
-        s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(
-            active=True, roles=sorted({*(person.roles or ()), ADMIN})))
-        _add_logins(s, person, [login])
+            person = _insert_person(s, app, handle, name=handle, email="", roles=[ADMIN],
+                                    channel="file", address="", logins=[login])
+        else:
+            s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(
+                active=True, roles=sorted({*(person.roles or ()), ADMIN})))
+            _add_logins(s, person, [login])
+        # The login that ran `init` acts: it is the admin's own now.
+        office.record(s, OfficeKind.FIRST_ADMIN, Subject.PERSON, person.id, actor=handle,
+                      at=app.now())
         return person_view(person_by_handle(s, handle))
 
 

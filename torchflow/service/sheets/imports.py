@@ -37,6 +37,7 @@ from sqlalchemy import Connection, insert, select
 
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.planning import PlannedTask, counted_from, plan_next, plan_roll
 from torchflow.domain.rules import ContactRule, Rule, VisitRule
@@ -44,6 +45,7 @@ from torchflow.domain.status import EventKind
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.cases.events import (
     NewEvent,
     append_event,
@@ -106,7 +108,7 @@ def import_cases(
             people = _people(s)
     else:
         with app.db.transaction() as s:
-            pinned = app.registry.current(s, workflow, now)
+            pinned = app.registry.current(s, workflow, now, actor=actor)
             people = _people(s)
         spec = pinned.spec
     result = ImportResult(str(path), spec.name, dry_run)
@@ -491,9 +493,11 @@ PEOPLE_COLUMNS = (("handle", "Handle · 账号"), ("name", "Name · 姓名"),
                   ("email", "E-mail · 电子邮箱"), ("roles", "Roles · 角色"))
 
 
-def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, Any]:
+def import_people(app: App, path: Path, *, dry_run: bool = False,
+                  actor: Actor | None = None) -> dict[str, Any]:
     """The staff list: a handle not known is added, a known one updated (name,
-    e-mail, roles); every bad row reported at once, nothing written while one is."""
+    e-mail, roles); every bad row reported at once, nothing written while one is.
+    ``actor``: who imports it, for the office's history."""
     rows = read_rows(path)
     head = next(rows, None)
     if head is None:
@@ -559,5 +563,8 @@ def import_people(app: App, path: Path, *, dry_run: bool = False) -> dict[str, A
                 s.execute(insert(PEOPLE), added)
             for handle, values in updated:
                 s.execute(PEOPLE.update().where(PEOPLE.c.handle == handle).values(**values))
+            changed = [p["handle"] for p in added] + [h for h, _v in updated]
+            office.record(s, OfficeKind.IMPORTED, Subject.PERSON, office.person_ids(s, changed),
+                          actor=actor or office.SYSTEM, at=app.now())
     return {"file": str(path), "dry_run": dry_run, "added": len(added),
             "updated": len(updated), "unchanged": len(wanted) - len(added) - len(updated)}
