@@ -15,17 +15,18 @@ never its package's write side.
     people/             who is who and who acts, absences, notice settings, handover
     sheets/             spreadsheets in and out
     reports/            the report registry and its figures
-    audit/              verifying the history; checkpoints
+    audit/              verifying the history; checkpoints; the office chain
     calendar/           the office's schedule files; `calendar check`
 
 Imports point down these levels only (no cycle, none hidden in a function):
 
     0  paging, cases.rows, delivery.keys, workflows.registry, calendar.schedules,
        sheets.files
-    1  app, cases.events
+    1  cases.events, then audit.office (the office chain's writer), then app
+       (workflows.registry records stored versions through audit.office)
     2  people.lookup, people.checks, followups.views, reports.snapshot,
        workflows.definitions, audit.verify
-    3  people.absences, cases.read, reports.figures, followups.feeds
+    3  people.absences, cases.read, reports.figures, followups.feeds, people.history
     4  delivery.routing, reports.registry
     5  delivery.ledger, people.notify
     6  followups.writer, delivery.digests, delivery.gate, delivery.monthly,
