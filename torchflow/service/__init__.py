@@ -20,10 +20,10 @@ never its package's write side.
 
 Imports point down these levels only (no cycle, none hidden in a function):
 
-    0  paging, cases.rows, delivery.keys, workflows.registry, calendar.schedules,
+    0  paging, cases.rows, delivery.keys, calendar.schedules,
        sheets.files
-    1  cases.events, then audit.office (the office chain's writer), then app
-       (workflows.registry records stored versions through audit.office)
+    1  cases.events, then audit.office (the office chain's writer), then
+       workflows.registry (stored versions recorded there) and app
     2  people.lookup, people.checks, followups.views, reports.snapshot,
        workflows.definitions, audit.verify
     3  people.absences, cases.read, reports.figures, followups.feeds, people.history
