@@ -277,7 +277,7 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], expected: str) -> 
 def test_help_of_every_command_has_an_example(cli: Cli) -> None:
     commands = all_commands()
     # The top level, 18 commands and groups (serve, token, channel; db grants
-    # retired), 56 subcommands.
+    # retired), 57 subcommands.
     assert len(commands) == 76  # with person history
     for path in commands:
         run = cli.ok(*path, "--help", config=False)
