@@ -78,8 +78,7 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "keyed": self.keyed, "cases": self.cases,
-                "problems": self.problems, "notes": self.notes,
-                "office_events": self.office_events}
+                "problems": self.problems, "notes": self.notes}
 
 
 @dataclass(frozen=True)
