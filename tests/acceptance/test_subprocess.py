@@ -289,10 +289,10 @@ def test_help_of_every_command_exits_0_with_an_example(tmp_path: Path) -> None:
     commands = every_command()
     # calendar show/check, replan, audit checkpoint, workflow migrate; import template/cases/people;
     # export cases/tasks/history/notices; person feed-token; person away/back/notify;
-    # person edit/deactivate/reactivate/show/roles; serve; token create/list/revoke;
+    # person edit/deactivate/reactivate/show/roles/history; serve; token create/list/revoke;
     # report outcomes/pipeline/stages/compliance/workload/html; channel test;
-    # enterprise add/edit/show/list/link/import/export; request open
-    assert len(commands) == 85
+    # enterprise add/edit/show/list/link/import/export; request open; calendar template
+    assert len(commands) == 87
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda path: (path, tf.run(*path, "--help")), commands))
     for path, done in results:

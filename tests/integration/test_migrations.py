@@ -30,6 +30,7 @@ from torchflow.domain.history import GENESIS, event_hash
 from torchflow.domain.loader import load_file
 from torchflow.errors import ConfigError
 from torchflow.service.app import build_app
+from torchflow.service.audit import office as office_audit
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import history, list_cases, show_case
@@ -45,6 +46,7 @@ TABLES = {
     "workflow_versions", "people", "key_sequences", "cases", "case_events", "tasks",
     "notices", "scheduler_marks", "audit_head", "person_logins", "absences", "channel_budgets",
     "access_tokens", "enterprises", "enterprise_contacts", "case_enterprises",
+    "office_events", "office_head",
 }
 
 
@@ -280,10 +282,11 @@ def test_rows_of_an_older_release_survive_the_upgrade(
         }
         assert upgrade(db) == (revision, head_revision())
         # 0002 adds the database-wide head: one row counting the events already there.
+        # 0014 seeds the office chain: one snapshot per person and stored version.
         assert count_rows(db) == {**counts, "audit_head": 1, "person_logins": 0, "absences": 0,
                                    "channel_budgets": 0, "access_tokens": 0,
                                    "enterprises": 0, "enterprise_contacts": 0,
-                                   "case_enterprises": 0}
+                                   "case_enterprises": 0, "office_events": 3, "office_head": 1}
         with db.engine.connect() as conn:
             assert conn.execute(select(METADATA.tables["audit_head"])).all() == [
                 (1, counts["case_events"], None, "", "")
@@ -302,6 +305,8 @@ def test_rows_of_an_older_release_survive_the_upgrade(
         assert verify(app) == [
             {"key": key, "events": 1, "ok": True, "broken_at": None, "reason": None}
         ]
+        with app.db.read() as s:  # the office chain's genesis replays into the rows
+            assert office_audit.problems(s, None) == []
         view = show_case(app, key)
         assert (view["state"], view["owner"], view["version"]) == ("lead", "wang.li",
                                                                    load_file(PI_FILE).version)

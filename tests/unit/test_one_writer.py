@@ -1,6 +1,6 @@
 """One writer per table: every statement that inserts, updates or deletes rows of
 cases, case_events, tasks, notices, channel_budgets, access_tokens, enterprises,
-enterprise_contacts or case_enterprises is in that
+enterprise_contacts, case_enterprises, office_events or office_head is in that
 table's one module (read from the source, so a new writer anywhere else fails here)."""
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ WRITERS = {
     "ENTERPRISES": "service/enterprises/records.py",
     "ENTERPRISE_CONTACTS": "service/enterprises/records.py",
     "CASE_ENTERPRISES": "service/enterprises/records.py",
+    "OFFICE_EVENTS": "service/audit/office.py",
+    "OFFICE_HEAD": "service/audit/office.py",
 }
 SQL_NAMES = {"cases": "CASES", "case_events": "EVENTS", "key_sequences": "KEY_SEQUENCES",
              "tasks": "TASKS", "notices": "NOTICES", "channel_budgets": "BUDGETS",
              "access_tokens": "ACCESS_TOKENS", "enterprises": "ENTERPRISES",
-             "enterprise_contacts": "ENTERPRISE_CONTACTS", "case_enterprises": "CASE_ENTERPRISES"}
+             "enterprise_contacts": "ENTERPRISE_CONTACTS", "case_enterprises": "CASE_ENTERPRISES",
+             "office_events": "OFFICE_EVENTS", "office_head": "OFFICE_HEAD"}
 WRITE_CALLS = {"insert", "update", "delete", "insert_ignore", "inserted_keys"}
 SQL_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 

@@ -111,6 +111,7 @@ NOTICES = "torchflow.service.delivery.ledger"
 CHANNEL = "torchflow.service.delivery.channel_check"
 PEOPLE = "torchflow.service.people.staff"
 HANDOVER = "torchflow.service.people.handover"
+PERSON_HISTORY = "torchflow.service.people.history"
 CHECKS = "torchflow.service.people.checks"
 ABSENCES = "torchflow.service.people.absences"
 NOTIFY = "torchflow.service.people.notify"
@@ -240,6 +241,9 @@ _TABLE = [
     Operation("person.feed_token_rotate", "POST", "/people/{handle}/feed-token",
               "Rotate the secret of a person's calendar feed", (f"{FEEDS}:rotate_token",),
               (HANDLE,), actor=True),
+    Operation("person.history", "GET", "/people/{handle}/history",
+              "Who changed a person's roles, logins, absences, notice settings and tokens",
+              (f"{PERSON_HISTORY}:person_history",), (HANDLE,)),
     # --- the office's words -----------------------------------------------------------------
     Operation("office.names", "GET", "/names",
               "The office's names of its roles and of the workflows' codes, in both languages",

@@ -13,7 +13,7 @@ from torchflow.i18n import Translator, _
 
 @click.group()
 def audit() -> None:
-    """Check the integrity of case histories.
+    """Check the integrity of case histories and of the office's own data.
 
     Set TORCHFLOW_AUDIT_KEY (environment only) to key the chain with HMAC-SHA256:
     without it, anyone who can write to the database can rewrite a history and
@@ -35,7 +35,9 @@ def verify(env: Env, key: str | None, against: Path | None) -> None:
     """Check KEY's history (default: every case and the whole database).
 
     Recomputes each hash chain, replays each case's events against the case row,
-    and checks the database-wide sequence. Exits 1 and names the first broken
+    and checks the database-wide sequence; replays the office's chain (people,
+    roles, logins, absences, notice settings, feed and access tokens, stored
+    workflow versions) against those rows. Exits 1 and names the first broken
     event when a history was tampered with.
 
     \b

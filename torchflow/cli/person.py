@@ -9,6 +9,7 @@ import click
 from torchflow.channels import CHANNEL_TYPES
 from torchflow.cli.context import Env, Names, code, pass_env, table
 from torchflow.cli.params import LIMIT, OFFSET, Choice
+from torchflow.domain.office import EVENT_KINDS, FIELDS
 from torchflow.i18n import N_, Listing, Role, Text, _
 
 PEOPLE_COLUMNS = [(N_("HANDLE"), "handle"), (N_("NAME"), "name"), (N_("ROLES"), "roles"),
@@ -195,9 +196,68 @@ def render_person(v: dict[str, Any], env: Env) -> str:
                      [(N_("NOTICE"), "id"), (N_("KIND"), "kind"), (N_("STATUS"), "status"),
                       (N_("CHANNEL"), "channel"), (N_("REASON"), "reason"),
                       (N_("ERROR"), "error")], tr)
+    roles = table([{"at": r["at"], "by": _by(r), "was": roles_of(r["was"]) or "-",
+                    "now": roles_of(r["now"]) or "-"} for r in v.get("role_history", [])],
+                  [(N_("WHEN"), "at"), (N_("BY"), "by"), (N_("ROLES BEFORE"), "was"),
+                   (N_("ROLES AFTER"), "now")], tr)
     return "\n\n".join([head, tr(_("Open cases:")) + "\n" + cases,
                          tr(_("Open tasks:")) + "\n" + tasks, tr(_("Absences:")) + "\n" + away,
-                         tr(_("Bounced, dead or held notices:")) + "\n" + problems])
+                         tr(_("Bounced, dead or held notices:")) + "\n" + problems,
+                         tr(_("Role history:")) + "\n" + roles])
+
+
+@person.command("history")
+@click.argument("handle")
+@pass_env
+def history(env: Env, handle: str) -> None:
+    """Who changed HANDLE, and when: roles given and taken, logins, details,
+    notice settings, feed token, absences and access tokens, from the office's
+    audited history.
+
+    \b
+    Example:
+      torchflow person history wang.li
+    """
+    env.emit(env.call("person.history", handle=handle),
+             lambda v: render_history(v["events"], env))
+
+
+def render_history(events: list[dict[str, Any]], env: Env) -> str:
+    tr = env.tr
+    rows = [{"at": e["at"], "by": _by(e),
+             "what": Text(EVENT_KINDS[e["kind"]]) if e["kind"] in EVENT_KINDS else e["kind"],
+             "changes": "; ".join(tr(_change(c)) for c in e["changes"]) or "-"}
+            for e in events]
+    return table(rows, [(N_("WHEN"), "at"), (N_("BY"), "by"), (N_("WHAT"), "what"),
+                        (N_("CHANGES"), "changes")], tr)
+
+
+def _by(e: dict[str, Any]) -> Any:
+    if e.get("entered_by"):
+        return _("{actor}, entered by {admin}", actor=e["actor"], admin=e["entered_by"])
+    return e["actor"]
+
+
+def _change(c: dict[str, Any]) -> Text:
+    field = Text(FIELDS[c["field"]]) if c["field"] in FIELDS else c["field"]
+    if c["was"] is None and c["now"] is None:
+        return _("{field} changed", field=field)
+    return _("{field}: {was} → {now}", field=field, was=_value(c["field"], c["was"]),
+             now=_value(c["field"], c["now"]))
+
+
+def _value(field: str, value: Any) -> Any:
+    if field == "roles":
+        return roles_of(value) or "-"
+    if value is None or value == [] or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return Listing(str(v) for v in value)
+    if isinstance(value, dict):
+        return Listing(f"{k} {v}" for k, v in value.items())
+    return str(value)
 
 
 # A person's ids on the platforms (channels/ids.py), as the office names them.

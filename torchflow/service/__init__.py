@@ -15,20 +15,21 @@ never its package's write side.
     people/             who is who and who acts, absences, notice settings, handover
     sheets/             spreadsheets in and out
     reports/            the report registry and its figures
-    audit/              verifying the history; checkpoints
+    audit/              verifying the history; checkpoints; the office chain
     calendar/           the office's schedule files; `calendar check`
     enterprises/        one file per enterprise; records.py writes them and the links
                         from cases; requests (诉求) on visits
 
 Imports point down these levels only (no cycle, none hidden in a function):
 
-    0  paging, cases.rows, delivery.keys, workflows.registry, calendar.schedules,
+    0  paging, cases.rows, delivery.keys, calendar.schedules,
        sheets.files
-    1  app, cases.events
+    1  cases.events, then audit.office (the office chain's writer), then
+       workflows.registry (stored versions recorded there) and app
     2  people.lookup, people.checks, followups.views, reports.snapshot,
        workflows.definitions, audit.verify
     3  people.absences, cases.read, reports.figures, followups.feeds,
-       enterprises.records
+       enterprises.records, people.history
     4  delivery.routing, reports.registry
     5  delivery.ledger, people.notify
     6  followups.writer, delivery.digests, delivery.gate, delivery.monthly,

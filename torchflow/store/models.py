@@ -355,6 +355,46 @@ AUDIT_HEAD = Table(
     Column("mac", String(64), nullable=False, default=""),
 )
 
+# Migration 0014: the office's own data in the audit. Every change of a person
+# (with their logins, notice settings and feed token), an absence, a personal
+# access token or a stored workflow version appends one event to one office
+# chain (``seq`` 1..N), carrying the subject's whole audited row as it is after
+# the change (``data``): `audit verify` replays the events into the rows they
+# must leave behind and compares (service/audit/office.py, its one writer).
+OFFICE_EVENTS = Table(
+    "office_events", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(16), nullable=False),
+    Column("subject_id", Integer, nullable=False),
+    Column("person_id", Integer, nullable=True),  # whose history it is (person show)
+    Column("actor", String(64), nullable=False),
+    Column("entered_by", String(64), nullable=True),
+    Column("db_role", String(64), nullable=True),
+    Column("auth", String(100), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("data", Document(), nullable=False, default=dict),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("scheme", String(16), nullable=False),
+    UniqueConstraint("seq"),
+    Index("ix_office_events_person_id", "person_id"),
+    Index("ix_office_events_subject", "subject", "subject_id"),
+)
+
+# One row (id 1): the head of the office chain, as ``audit_head`` is the cases':
+# its count and last hash, signed with the audit key from ``keyed_since`` on.
+OFFICE_HEAD = Table(
+    "office_head", METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False, default=""),
+    Column("keyed_since", Integer, nullable=True),
+    Column("key_id", String(16), nullable=False, default=""),
+    Column("mac", String(64), nullable=False, default=""),
+)
+
 # The next occurrence of one follow-up rule of a case (rolling: one open per rule).
 TASKS = Table(
     "tasks", METADATA,

@@ -4,7 +4,10 @@ Three checks, each catching what the others cannot:
 - each case's chain (domain/history.py), keyed with TORCHFLOW_AUDIT_KEY when set;
 - each case row against the replay of its events (domain/replay.py);
 - the database-wide sequence against the head row, and key numbers against
-  the numbers handed out, so a deleted event or a deleted case shows.
+  the numbers handed out, so a deleted event or a deleted case shows;
+- the office chain (people, logins, absences, notice settings, feed and access
+  tokens, stored workflow versions: service/audit/office.py) and its replay
+  against those rows.
 A checkpoint (counts and heads, signed with the key) kept outside the database
 shows what the database alone cannot: the newest events removed and the head
 rewound by someone holding write access.
@@ -32,6 +35,7 @@ from torchflow.domain.history import (
 from torchflow.domain.replay import CaseFacts, ReplayError, mismatches, replay
 from torchflow.errors import InvalidInput, NotFound
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.cases.events import HEAD_ID
 from torchflow.service.cases.events import audit_key as key_from_env
 from torchflow.service.cases.rows import CaseRow, case_by_id, load_case
@@ -63,9 +67,10 @@ class Report:
     """Per-case results, database-wide problems, and notes on what was not checked."""
 
     cases: list[dict[str, Any]]
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)  # str or Text
+    notes: list[Any] = field(default_factory=list)
     keyed: bool = False
+    office_events: int = 0  # in the office chain (service/audit/office.py)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +113,9 @@ def audit(app: App, key: str | None = None, *, audit_key: bytes | None = None,
         report = Report(results, keyed=secret is not None)
         if not key:
             report.problems.extend(_database_problems(s, head, secret))
+            if not _wrong_key(head, secret):  # said once, for the whole history
+                report.problems.extend(office.problems(s, secret))
+            report.office_events = office.checkpoint_part(s)["events"]
         if against is not None:
             report.problems.extend(_against(s, against, secret, report.notes))
         report.notes[:0] = _notes(s, secret, head)
@@ -237,6 +245,11 @@ def _ranges(numbers: Iterable[int], limit: int = 5) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
+def _wrong_key(head: _Head | None, secret: bytes | None) -> bool:
+    return (secret is not None and head is not None and head.keyed_since is not None
+            and head.key_id != key_id(secret))
+
+
 def _head_signature_problems(s: Connection, head: _Head, secret: bytes | None) -> list[str]:
     if secret is None or head.keyed_since is None:
         return []
@@ -302,19 +315,21 @@ def checkpoint(app: App, *, audit_key: bytes | None = None,
             "cases": {k: [n, h] for k, n, h in s.execute(
                 select(CASES.c.key, CASES.c.last_seq, CASES.c.head_hash).order_by(CASES.c.id))},
             "keys": {f"{p}-{y}": n for p, y, n in s.execute(select(KEY_SEQUENCES))},
+            "office": office.checkpoint_part(s),
         }
     doc["signature"] = {"scheme": "hmac-sha256", "mac": sign(secret, doc)} if secret else None
     return doc
 
 
 def _against(s: Connection, doc: dict[str, Any], secret: bytes | None,
-             notes: list[str]) -> list[str]:
+             notes: list[Any]) -> list[Any]:
     body = _checkpoint_body(doc)
-    problems = _signature(body, doc.get("signature"), secret, notes)
+    problems: list[Any] = _signature(body, doc.get("signature"), secret, notes)
     if problems:
         return problems  # an edited checkpoint says nothing reliable about the database
     problems += _cases_since(s, body["cases"])
     problems += _events_since(s, body)
+    problems += office.since_checkpoint(s, body.get("office"))
     return problems
 
 
@@ -332,7 +347,7 @@ def _checkpoint_body(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _signature(body: dict[str, Any], signature: Any, secret: bytes | None,
-               notes: list[str]) -> list[str]:
+               notes: list[Any]) -> list[str]:
     if not signature:
         notes.append("the checkpoint is unsigned: it shows what changed only if the file "
                      "itself was kept where the database's writers cannot edit it")

@@ -91,7 +91,7 @@ def open_in(
 ) -> dict[str, Any]:
     """Open a case inside the caller's transaction (a request raised on a visit is
     opened with the visit, all of it or none of it)."""
-    pinned = app.registry.current(s, workflow, now)
+    pinned = app.registry.current(s, workflow, now, actor=actor)
     spec = pinned.spec
     values = coerce_fields(s, spec, fields or {})
     missing = [

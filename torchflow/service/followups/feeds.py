@@ -26,11 +26,13 @@ from sqlalchemy import Connection, select, update
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.ics import PRODID, task_uid
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import Facts
 from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.people.lookup import Actor, person_by_handle
 from torchflow.service.sheets.files import replacing
 from torchflow.store.models import CASES, PEOPLE, TASKS
@@ -152,8 +154,10 @@ def rotate_token(app: App, actor: Actor, handle: str) -> dict[str, Any]:
     actor.authorize("person.feed_token", Facts(subject=handle))
     token = new_token()
     with app.db.transaction() as s:
-        person_by_handle(s, handle)
+        person = person_by_handle(s, handle)
         s.execute(update(PEOPLE).where(PEOPLE.c.handle == handle).values(feed_token=token))
+        office.record(s, OfficeKind.FEED_TOKEN, Subject.PERSON, person.id,
+                      actor=actor or handle, at=app.now())
     return {"handle": handle, "token": token, "file": feed_name(handle, token)}
 
 
@@ -181,6 +185,8 @@ def refresh_feeds(app: App, directory: Path, *, days: int = DEFAULT_DAYS) -> int
             if not token:
                 token = new_token()
                 s.execute(update(PEOPLE).where(PEOPLE.c.id == p.id).values(feed_token=token))
+                office.record(s, OfficeKind.FEED_TOKEN, Subject.PERSON, p.id,
+                              actor=office.SYSTEM, at=now)
             tokens[p.id] = (p.handle, token)
     wanted = set()
     with app.db.read() as s:

@@ -14,9 +14,11 @@ from sqlalchemy import Connection, select, update
 
 from torchflow.domain import permissions
 from torchflow.domain.absence import Absence, check_new
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.text import check_line
 from torchflow.errors import InvalidInput, Refused
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.people.lookup import Actor, active_person, person_by_handle
 from torchflow.store.models import ABSENCES, PEOPLE
 
@@ -75,9 +77,11 @@ def record_absence(app: App, actor: Actor, handle: str, *, starts: date, ends: d
         _one_recorder_at_a_time(s)
         new = Absence(handle, starts, ends, substitute)
         check_new(new, in_force(s, app.calendar.tz, starts, ends))
-        s.execute(ABSENCES.insert().values(
+        added = s.execute(ABSENCES.insert().values(
             person_id=person.id, starts=starts, ends=ends, substitute_id=sub.id,
-            reason=reason, created_by=actor.handle, created_at=now))
+            reason=reason, created_by=actor.handle, created_at=now
+        ).returning(ABSENCES.c.id)).scalar_one()
+        office.record(s, OfficeKind.AWAY, Subject.ABSENCE, added, actor=actor, at=now)
     return {"handle": handle, "from": starts.isoformat(), "to": ends.isoformat(),
             "substitute": substitute, "reason": reason}
 
@@ -103,6 +107,8 @@ def end_absence(app: App, actor: Actor, handle: str) -> dict[str, Any]:
             .where(ABSENCES.c.person_id == person.id, ABSENCES.c.ends >= today,
                    ABSENCES.c.ended_at.is_(None))
             .values(ended_at=now).returning(ABSENCES.c.id)).all()
+        office.record(s, OfficeKind.BACK, Subject.ABSENCE, [r.id for r in ended], actor=actor,
+                      at=now)
     if not ended:
         raise Refused(f"{handle} has no absence today or ahead; "
                       f"see `torchflow agenda` for who is away")

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.status import EventKind
 from torchflow.errors import InvalidInput
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.cases.events import append_event
 from torchflow.service.cases.rows import case_by_id
 from torchflow.service.followups import writer as followups
@@ -60,4 +62,6 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
             before = admins(s)
             s.execute(update(PEOPLE).where(PEOPLE.c.id == giver.id).values(active=False))
             keep_an_admin(s, before)
+            office.record(s, OfficeKind.DEACTIVATED, Subject.PERSON, giver.id, actor=actor,
+                          at=now)
     return Handover(old, new, len(case_ids), moved.tasks, moved.notices, moved.in_flight)

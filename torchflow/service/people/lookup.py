@@ -14,6 +14,7 @@ from torchflow.domain import identity, permissions
 from torchflow.domain.permissions import ADMIN, Facts
 from torchflow.domain.vocabulary import person_handle
 from torchflow.errors import NotFound, Refused
+from torchflow.service.cases.events import lock_head
 from torchflow.store.models import PEOPLE, PERSON_LOGINS
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ def admins(s: Connection, *, lock: bool = True) -> list[str]:
         PERSON_LOGINS.c.person_id == PEOPLE.c.id).exists()
     query = select(PEOPLE.c.handle, PEOPLE.c.roles).where(
         PEOPLE.c.active.is_(True), can_act).order_by(PEOPLE.c.handle)
+    if lock:  # the audit head first, as every writer takes it (the office's events follow)
+        lock_head(s)
     rows = s.execute(query.with_for_update(of=PEOPLE) if lock else query)
     return [p.handle for p in rows if ADMIN in (p.roles or ())]
 

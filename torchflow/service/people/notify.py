@@ -10,10 +10,12 @@ from sqlalchemy import Row, update
 
 from torchflow.channels import CHANNEL_TYPES, shown_address, unusable
 from torchflow.domain import routing
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.text import ADDRESS_MAX, check_line
 from torchflow.errors import InvalidInput
 from torchflow.i18n import _
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.delivery.routing import FALLBACK_AFTER, Fallback
 from torchflow.service.people.absences import require_manage
 from torchflow.service.people.lookup import Actor, person_by_handle
@@ -75,6 +77,8 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
         person = person_by_handle(s, handle)
         if values:
             s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(**values))
+            office.record(s, OfficeKind.NOTIFY, Subject.PERSON, person.id, actor=actor,
+                          at=app.now())
         return notify_view(person_by_handle(s, handle), app.settings.notify.mode)
 
 

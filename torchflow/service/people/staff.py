@@ -9,9 +9,11 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from torchflow.channels import shown_address
 from torchflow.channels.ids import merged as merged_ids
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import ADMIN
 from torchflow.errors import NotFound, Refused
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.delivery.ledger import delivery_problems
 from torchflow.service.followups.views import overdue_before
 from torchflow.service.paging import Page, fetch_page
@@ -24,6 +26,7 @@ from torchflow.service.people.checks import (
     named_roles,
 )
 from torchflow.service.people.handover import handover
+from torchflow.service.people.history import history_of, role_history
 from torchflow.service.people.lookup import (
     Actor,
     admins,
@@ -59,18 +62,23 @@ def add_person(
     address: str = "",
     logins: list[str] | None = None,
     ids: dict[str, str] | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Add a person, with no check of who asks: the writer under ``add`` (the use
     case), the demo, ``import people`` (which authorizes once for the sheet) and
-    tests. ``ids``: their ids on the platforms (channels/ids.py)."""
+    tests. ``ids``: their ids on the platforms (channels/ids.py); ``actor``: who
+    adds them, for the office's history."""
     roles = check_person(handle, name, email, named_roles(app, roles or []), channel, address)
     platform_ids = merged_ids(None, ids or {})
     check_channel(app, channel, email, address, platform_ids)
     logins = check_logins(logins or [])
     with app.db.transaction() as s:
-        return person_view(_insert_person(s, app, handle, name=name, email=email, roles=roles,
-                                          channel=channel, address=address, logins=logins,
-                                          ids=platform_ids))
+        person = _insert_person(s, app, handle, name=name, email=email, roles=roles,
+                                channel=channel, address=address, logins=logins,
+                                ids=platform_ids)
+        office.record(s, OfficeKind.ADDED, Subject.PERSON, person.id,
+                      actor=actor or office.SYSTEM, at=app.now())
+        return person_view(person)
 
 
 def _insert_person(s: Connection, app: App, handle: str, *, name: str, email: str,
@@ -124,6 +132,7 @@ def edit_person(
     add_logins: list[str] | None = None,
     remove_logins: list[str] | None = None,
     ids: dict[str, str] | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Change a person with ``add_person``'s checks over the values they end with;
     ``ids`` sets (or, "", removes) their ids on the platforms. No check of who
@@ -156,6 +165,9 @@ def edit_person(
                 raise NotFound(f"'{handle}' has no login '{login}'; see "
                                f"`torchflow person show {handle}`")
         keep_an_admin(s, before)
+        office.record(s, OfficeKind.ROLES if roles != set(person.roles or ())
+                      else OfficeKind.EDITED, Subject.PERSON, person.id,
+                      actor=actor or office.SYSTEM, at=app.now())
         return person_view(person_by_handle(s, handle))
 
 
@@ -182,13 +194,15 @@ def set_active(app: App, handle: str, active: bool, *, handover_to: str | None =
                               f"task(s); add --handover-to OTHER to move them")
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(active=active))
         keep_an_admin(s, before)
+        office.record(s, OfficeKind.ACTIVATED if active else OfficeKind.DEACTIVATED,
+                      Subject.PERSON, person.id, actor=actor or office.SYSTEM, at=app.now())
         return person_view(person_by_handle(s, handle))
 
 
 def add(app: App, actor: Actor, handle: str, **details: Any) -> dict[str, Any]:
     """`person add`: an admin's (domain/permissions.py)."""
     actor.authorize("person.add")
-    return add_person(app, handle, **details)
+    return add_person(app, handle, actor=actor, **details)
 
 
 def edit(app: App, actor: Actor, handle: str, **changes: Any) -> dict[str, Any]:
@@ -196,7 +210,7 @@ def edit(app: App, actor: Actor, handle: str, **changes: Any) -> dict[str, Any]:
     if changes.get("add_roles") or changes.get("remove_roles"):
         actor.authorize("person.roles")
     actor.authorize("person.edit")
-    return edit_person(app, handle, **changes)
+    return edit_person(app, handle, actor=actor, **changes)
 
 
 def deactivate(app: App, actor: Actor, handle: str, *, handover_to: str | None = None
@@ -209,7 +223,7 @@ def deactivate(app: App, actor: Actor, handle: str, *, handover_to: str | None =
 
 def reactivate(app: App, actor: Actor, handle: str) -> dict[str, Any]:
     actor.authorize("person.reactivate")
-    return set_active(app, handle, True)
+    return set_active(app, handle, True, actor=actor)
 
 
 def _open_work(s: Connection, person_id: int) -> tuple[int, int]:
@@ -243,7 +257,8 @@ def show_person(app: App, handle: str) -> dict[str, Any]:
                 "absences": absences_of(s, person.id, app.calendar.tz),
                 **{k: v for k, v in notify_view(person, app.settings.notify.mode).items()
                    if k != "handle"},
-                "delivery_problems": delivery_problems(s, person.handle)}
+                "delivery_problems": delivery_problems(s, person.handle),
+                "role_history": role_history(history_of(app, s, person.id))}
 
 
 def first_admin(app: App, handle: str, login: str, *, named: bool = False
@@ -264,12 +279,15 @@ def first_admin(app: App, handle: str, login: str, *, named: bool = False
             return None
         person = s.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
         if person is None:
-            return person_view(_insert_person(s, app, handle, name=handle, email="",
-                                              roles=[ADMIN], channel="file", address="",
-                                              logins=[login]))
-        s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(
-            active=True, roles=sorted({*(person.roles or ()), ADMIN})))
-        _add_logins(s, person, [login])
+            person = _insert_person(s, app, handle, name=handle, email="", roles=[ADMIN],
+                                    channel="file", address="", logins=[login])
+        else:
+            s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(
+                active=True, roles=sorted({*(person.roles or ()), ADMIN})))
+            _add_logins(s, person, [login])
+        # The login that ran `init` acts: it is the admin's own now.
+        office.record(s, OfficeKind.FIRST_ADMIN, Subject.PERSON, person.id, actor=handle,
+                      at=app.now())
         return person_view(person_by_handle(s, handle))
 
 

@@ -20,11 +20,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from torchflow.clock import wall_clock
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import ADMIN, Facts
 from torchflow.domain.text import check_line
 from torchflow.errors import NotFound, Refused, Unauthorized
 from torchflow.i18n import _
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.people.lookup import Actor, person_by_handle
 from torchflow.store.models import ACCESS_TOKENS, PEOPLE
 
@@ -56,6 +58,8 @@ def create(app: App, actor: Actor, handle: str, *, label: str = "",
             person_id=person.id, label=label, secret_hash=digest(secret),
             created_by=actor.handle, created_at=now, expires_at=now + expires,
         ).returning(ACCESS_TOKENS.c.id)).scalar_one()
+        office.record(s, OfficeKind.TOKEN_ISSUED, Subject.TOKEN, token_id, actor=actor,
+                      at=app.now())
     return {"id": token_id, "handle": handle, "label": label, "token": secret,
             "expires_at": app.local(now + expires)}
 
@@ -94,6 +98,8 @@ def revoke(app: App, actor: Actor, token_id: int) -> dict[str, Any]:
                             at=app.local(row.revoked_at)))
         s.execute(update(ACCESS_TOKENS).where(ACCESS_TOKENS.c.id == token_id)
                   .values(revoked_at=now, revoked_by=actor.handle))
+        office.record(s, OfficeKind.TOKEN_REVOKED, Subject.TOKEN, token_id, actor=actor,
+                      at=app.now())
         return _view(app, _token(s, token_id), now)
 
 

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, insert, select
 from torchflow.domain import sheets
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.guards import reachable, roles_into
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import ADMIN
 from torchflow.domain.planning import (
     PlannedTask,
@@ -55,6 +56,7 @@ from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, Problems, Refused
 from torchflow.i18n import Listing, Role, Text, _
 from torchflow.service.app import App
+from torchflow.service.audit import office
 from torchflow.service.cases.authority import case_facts
 from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
@@ -144,7 +146,7 @@ def import_cases(
             people = _people(s)
     else:
         with app.db.transaction() as s:
-            pinned = app.registry.current(s, workflow, now)
+            pinned = app.registry.current(s, workflow, now, actor=actor)
             people = _people(s)
         spec = pinned.spec
     result = ImportResult(str(path), spec.name, dry_run)
@@ -818,6 +820,9 @@ def import_people(app: App, actor: Actor, path: Path, *, dry_run: bool = False,
             for handle, values in updated:
                 s.execute(PEOPLE.update().where(PEOPLE.c.handle == handle).values(**values))
             _add_logins(s, new_logins)
+            changed = [p["handle"] for p in added] + [h for h, _v in updated]
+            office.record(s, OfficeKind.IMPORTED, Subject.PERSON, office.person_ids(s, changed),
+                          actor=actor, at=app.now())
     return {"file": str(path), "dry_run": dry_run, "added": len(added),
             "updated": len(updated), "unchanged": len(wanted) - len(added) - len(updated),
             "unused_columns": unused, "skipped_columns": skipped,

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Row, select
 
 from torchflow.domain.loader import load_directory, load_roles, parse_workflow
+from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.vocabulary import workflow_name
 from torchflow.domain.workflow import RoleSpec, WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
 from torchflow.i18n import Listing, _
+from torchflow.service.audit import office
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
 
@@ -69,8 +71,10 @@ class WorkflowRegistry:
                              workflows=Listing(known) if known else _("none")))
         return files[found]
 
-    def current(self, session: Connection, name: str, now: datetime) -> Pinned:
-        """The file's version, stored on first use; a changed file needs a new version."""
+    def current(self, session: Connection, name: str, now: datetime, *,
+                actor: office.Acting | str = office.SYSTEM) -> Pinned:
+        """The file's version, stored on first use (by ``actor``, in the office's
+        history); a changed file needs a new version."""
         spec = self.file(name)
         row = _row(session, spec.name)
         # A file older than the newest stored version is refused even when that older
@@ -90,6 +94,9 @@ class WorkflowRegistry:
             )
             row = _row(session, spec.name, spec.version)
             assert row is not None
+            if inserted:
+                office.record(session, OfficeKind.WORKFLOW_STORED, Subject.WORKFLOW, row.id,
+                              actor=actor, at=now)
         if row.digest != spec.digest:
             raise WorkflowError([_changed(spec)])
         pinned = self._by_id.get(row.id)
