@@ -81,6 +81,8 @@ def refusals(key: str, deadline: int, tmp: Path) -> list[tuple[str, str, tuple[o
         ("workflow.migrate", "wang.li", ("workflow", "migrate", "project_introduction",
                                          "--to", "1")),
         ("replan", "wang.li", ("replan",)),
+        ("enterprise.edit", "sun.hao", ("enterprise", "add", "清能动力")),
+        ("enterprise.link", "zhao.min", ("enterprise", "link")),
     ]
 
 
@@ -125,6 +127,8 @@ def allowances(cli: Cli, key: str, deadline: int, tmp: Path
         ("channel.test", None, ("channel", "test", "file", "--to", "wang.li")),
         ("scheduler.tick", None, ("scheduler", "tick")),
         ("replan", None, ("replan",)),
+        ("enterprise.edit", "zhao.min", ("enterprise", "add", "清能动力")),
+        ("enterprise.link", None, ("enterprise", "link", "--dry-run")),
         ("person.handover", None, ("person", "handover", "liu.yang", "zhao.min")),
         ("person.deactivate", None, ("person", "deactivate", "liu.yang")),
         ("person.reactivate", None, ("person", "reactivate", "liu.yang")),

@@ -26,6 +26,7 @@ from torchflow.service.cases import change
 from torchflow.service.cases.read import list_cases
 from torchflow.service.delivery import ledger
 from torchflow.service.delivery.channel_check import test_channel as channel_test
+from torchflow.service.enterprises import linking, records
 from torchflow.service.followups import feeds, replan, work
 from torchflow.service.people import absences, handover, staff, tokens
 from torchflow.service.people.lookup import Actor, acting
@@ -63,8 +64,13 @@ Call = Callable[[World, Actor], Any]
 
 
 def _login(w: World, handle: str) -> None:
-    """A login for ``handle`` (acting needs one), written as `person edit` does."""
-    staff.edit_person(w.app, handle, add_logins=[f"os-{handle}"])
+    """A login for ``handle`` (acting needs one), written as `person edit` does,
+    once (an edit is in the office's history even when it changes nothing)."""
+    with w.app.db.read() as s:
+        known = s.scalar(select(PERSON_LOGINS.c.login).where(
+            PERSON_LOGINS.c.login == f"os-{handle}"))
+    if known is None:
+        staff.edit_person(w.app, handle, add_logins=[f"os-{handle}"])
 
 
 def _act_as(w: World, a: Actor) -> Any:
@@ -129,6 +135,9 @@ WALK: dict[str, tuple[Call, str, str | None]] = {
     "replan": (lambda w, a: replan.apply(w.app, a), "office.admin", "wang.li"),
     "audit.verify": (lambda w, a: audit.verify(w.app), "sun.hao", None),
     "audit.checkpoint": (lambda w, a: audit.checkpoint(w.app), "sun.hao", None),
+    "enterprise.edit": (lambda w, a: records.add_enterprise(w.app, a, "清能动力"), "zhao.min",
+                        "sun.hao"),
+    "enterprise.link": (lambda w, a: linking.link_cases(w.app, a), "office.admin", "zhao.min"),
 }
 
 

@@ -44,7 +44,8 @@ RULE_WORDS: dict[Rule, str] = {
     Rule.OWN: N_("the person concerned, or an admin"),
     Rule.CASE: N_("the case's owner or assignees, or an admin"),
     Rule.CASE_OVERSIGHT: N_("the case's owner or assignees, its workflow's escalation roles, "
-                            "or an admin; and the transition's roles"),
+                            "or an admin; a transition that names roles needs one of them, "
+                            "and their holders may fire it on any case"),
     Rule.LEAD: N_("the case's owner, its workflow's escalation roles, or an admin"),
     Rule.COORDINATOR: N_("a coordinator, or an admin"),
     Rule.TASK: N_("a contact or visit: the case's owner or assignees, or an admin; a "

@@ -4,14 +4,17 @@ transaction, and the work a closed case no longer takes."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from datetime import datetime
+
+from sqlalchemy import Connection, or_, select
 
 from torchflow.domain.permissions import Facts
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import Refused
 from torchflow.i18n import _
+from torchflow.service.app import App
 from torchflow.service.cases.rows import CaseRow
-from torchflow.store.models import OPEN, PEOPLE, TASKS
+from torchflow.store.models import ABSENCES, OPEN, PEOPLE, TASKS
 
 
 def overseers(spec: WorkflowSpec) -> frozenset[str]:
@@ -22,9 +25,10 @@ def overseers(spec: WorkflowSpec) -> frozenset[str]:
 
 
 def case_facts(session: Connection, case: CaseRow, spec: WorkflowSpec,
-               task_role: str | None = None) -> Facts:
+               task_role: str | None = None, *, standing_in: App | None = None) -> Facts:
     """The case's people: its owner, then the people named in its person fields
-    and the assignees of its open tasks."""
+    and the assignees of its open tasks; with ``standing_in`` (the day's work:
+    contacts, visits, tasks), also whoever stands in for one of them today."""
     owner = session.scalar(select(PEOPLE.c.handle).where(PEOPLE.c.id == case.owner_id)) \
         if case.owner_id is not None else None
     named = [str(case.fields[name]) for name, f in spec.fields.items()
@@ -32,9 +36,28 @@ def case_facts(session: Connection, case: CaseRow, spec: WorkflowSpec,
     assignees = session.scalars(
         select(PEOPLE.c.handle).join(TASKS, TASKS.c.assignee_id == PEOPLE.c.id)
         .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN).distinct())
-    people = tuple(dict.fromkeys(h for h in [*named, *sorted(assignees)] if h != owner))
-    return Facts(case=case.key, owner=owner, assignees=people, overseers=overseers(spec),
+    people = [h for h in [*named, *sorted(assignees)] if h != owner]
+    if standing_in is not None:
+        people += _substitutes(session, [h for h in (owner, *people) if h], standing_in.now(),
+                               standing_in.calendar.local_date(standing_in.now()))
+    found = tuple(dict.fromkeys(h for h in people if h != owner))
+    return Facts(case=case.key, owner=owner, assignees=found, overseers=overseers(spec),
                  task_role=task_role)
+
+
+def _substitutes(session: Connection, handles: list[str], now: datetime, today: object
+                 ) -> list[str]:
+    """Who stands in today for any of ``handles`` (an absence in force, not ended)."""
+    if not handles:
+        return []
+    person, sub = PEOPLE.alias("p"), PEOPLE.alias("s")
+    return list(session.scalars(
+        select(sub.c.handle).join(ABSENCES, ABSENCES.c.substitute_id == sub.c.id)
+        .join(person, person.c.id == ABSENCES.c.person_id)
+        .where(person.c.handle.in_(handles), ABSENCES.c.starts <= today,
+               ABSENCES.c.ends >= today,
+               or_(ABSENCES.c.ended_at.is_(None), ABSENCES.c.ended_at > now))
+        .order_by(sub.c.handle)))
 
 
 def refuse_if_closed(case: CaseRow, spec: WorkflowSpec) -> None:

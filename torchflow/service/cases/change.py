@@ -163,7 +163,11 @@ def advance(
         if problems:
             raise Refused(_("{key}: {problem}", key=case.key,
                             problem=Listing(problems, "clauses")))
-        actor.authorize("case.advance", case_facts(s, case, spec))
+        # A transition that names its roles is theirs to fire on any case (the
+        # director approves, the coordinating office calls back): they oversee it.
+        facts = case_facts(s, case, spec)
+        actor.authorize("case.advance", replace(
+            facts, overseers=facts.overseers | frozenset(transition.roles)))
         if transition.before_deadline:
             _in_time(app, s, case, transition.before_deadline, transition.term)
         if transition.count:  # in the event's fields, so the history replays it

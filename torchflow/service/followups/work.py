@@ -69,7 +69,7 @@ def log_in(
         raise InvalidInput(f"{shown} is before {case.key} was opened "
                            f"({app.local(case.opened_at)}); give a later time")
     spec = app.registry.by_id(s, case.workflow_version_id).spec
-    actor.authorize("case.log", case_facts(s, case, spec))
+    actor.authorize("case.log", case_facts(s, case, spec, standing_in=app))
     refuse_if_closed(case, spec)
     rule = next((r for r in spec.states[case.state].rules if r.kind == kind), None)
     task = _open_task(s, case.id, rule.name) if rule else None
@@ -134,7 +134,7 @@ def _authorize(app: App, session: Connection, actor: Actor, task: Any, action: s
     case = case_by_id(session, task.case_id)
     spec = app.registry.by_id(session, case.workflow_version_id).spec
     deadline = task.kind == TaskKind.DEADLINE and task.escalate_to
-    actor.authorize(action, case_facts(session, case, spec,
+    actor.authorize(action, case_facts(session, case, spec, standing_in=app,
                                        task_role=task.escalate_to if deadline else None))
     if action != "task.reassign":
         refuse_if_closed(case, spec)

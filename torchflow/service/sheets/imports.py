@@ -327,9 +327,10 @@ def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: shee
     if not (changed or moved) or ADMIN in actor.powers:
         return
     facts = case_facts(s, case, spec)
-    actions = [*(["case.set"] if changed else []), *(["case.assign"] if "owner" in changed
-                                                     else []), *(["case.advance"] if moved
-                                                                 else [])]
+    # A moved row's fields go with its move, as `case advance --field` takes them.
+    sets = "title" in changed or ("fields" in changed and not moved)
+    actions = [*(["case.advance"] if moved else []), *(["case.set"] if sets else []),
+               *(["case.assign"] if "owner" in changed else [])]
     for action in actions:
         try:
             actor.authorize(action, facts)
