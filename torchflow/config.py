@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from torchflow.channels import CHANNEL_TYPES, channel_type
 from torchflow.errors import ConfigError
+from torchflow.files import FileModes, group_id
 from torchflow.i18n import _, normalize
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
@@ -141,6 +142,8 @@ class Settings:
     reports: ReportSettings = field(default_factory=ReportSettings)
     office: OfficeSettings = field(default_factory=OfficeSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    # [files] group: the files torchflow creates shared with the office's group.
+    files: FileModes = field(default_factory=FileModes)
 
 
 DEFAULT_DATABASE = "sqlite:///torchflow.db"
@@ -177,7 +180,7 @@ SERVE_RULES: dict[str, Rule] = {
     "request_timeout_seconds": ("seconds", 1, 3600),
 }
 SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
-            "reports", "serve"]
+            "reports", "serve", "files"]
 # Top-level keys of a client's config (torchflow/api/client.py reads them).
 CLIENT_KEYS = ["server", "credentials"]
 
@@ -226,6 +229,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         office=_office(reader.section("office", ["locale", "name"])),
         serve=_serve(reader.section("serve", [*SERVE_RULES, "socket", "trusted_proxies"]),
                      base),
+        files=_files(reader.section("files", ["group"])),
         **busy,
     )
     _check_consistent(settings, reader.where)
@@ -252,6 +256,24 @@ def _office(office: Section) -> OfficeSettings:
                             where=office.where, value=locale))
     name = office.bounded_text("name", 0, 200) if "name" in office.data else ""
     return OfficeSettings(locale=locale, name=name)
+
+
+def _files(files: Section) -> FileModes:
+    """[files] group: a group this login belongs to (it must give files to it)."""
+    if "group" not in files.data:
+        return FileModes()
+    name = files.bounded_text("group", 1, 64)
+    gid = group_id(name)
+    if gid is None:
+        raise ConfigError(_("{where}: files.group = {name!r} is no group of this system; "
+                            "create it (groupadd {name}) or name another",
+                            where=files.where, name=name))
+    if os.geteuid() != 0 and gid != os.getegid() and gid not in os.getgroups():
+        raise ConfigError(_("{where}: files.group = {name!r} is not a group of this login, "
+                            "which could not give its files to it; add the login to it "
+                            "(usermod -aG {name} LOGIN) or name another",
+                            where=files.where, name=name))
+    return FileModes(group=name, gid=gid)
 
 
 def _reports(rep: Section) -> ReportSettings:

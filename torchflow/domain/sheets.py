@@ -17,10 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from torchflow.domain.field_values import DATE_MIN, coerce_value
+from torchflow.domain.summary import clip, few
 from torchflow.domain.text import TITLE_MAX, check_line
 from torchflow.domain.vocabulary import state_name
 from torchflow.domain.workflow import FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput
+from torchflow.i18n import Listing, Text, _
 
 EXTERNAL_REF_MAX = 200
 DATE_FORMAT = "YYYY-MM-DD"
@@ -136,25 +138,35 @@ def match_header(cells: Sequence[Any], spec: WorkflowSpec) -> Header:
     ignored = {s for name, title in (*EXPORT_ONLY, ERROR_COLUMN) for s in names_of(name, title)}
     columns: list[str | None] = []
     titles = [cell_text(c) for c in cells]
-    problems = []
+    problems: list[Text] = []
+    unknown, twice = [], []
     for number, title in enumerate(titles, start=1):
         spelling = normal(title)
         found = known.get(spelling) or _bilingual(title, known)
         if found is None:
             if spelling and spelling not in ignored:
-                problems.append(f"column {number} '{title}' names no column of '{spec.name}'; "
-                                "columns: " + ", ".join(t for _, t in template_columns(spec)))
+                unknown.append(f"{number} '{clip(title, 60)}'")
             columns.append(None)
             continue
         if found in columns:
-            problems.append(f"column {number} '{title}' names "
-                            f"'{found.removeprefix(FIELD_PREFIX)}' again")
+            twice.append(f"{number} '{clip(title, 60)}' ({found.removeprefix(FIELD_PREFIX)})")
         columns.append(found)
+    # However many columns are wrong, one bounded line each kind (domain/summary.py).
+    if unknown:
+        problems.append(_("column {columns} names no column of '{workflow}'; columns: {known}",
+                          columns=few(unknown), workflow=spec.name,
+                          known=Listing(t for _k, t in template_columns(spec))))
+    if twice:
+        problems.append(_("column {columns} names a column again", columns=few(twice)))
     for key, title in CASE_COLUMNS[:2]:
         if key not in columns:
-            problems.append(f"the header has no column '{title}'; every row needs one")
+            problems.append(_("the header has no column '{title}'; every row needs one",
+                              title=title))
+    if len(problems) > 1:
+        raise InvalidInput(_("{first}; {rest}", first=problems[0],
+                             rest=Listing(problems[1:], "clauses")))
     if problems:
-        raise InvalidInput("; ".join(problems))
+        raise InvalidInput(problems[0])
     return Header(tuple(columns), tuple(titles))
 
 

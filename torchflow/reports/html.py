@@ -7,9 +7,11 @@ package data (templates/report.html.j2). It renders finished documents
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from torchflow.errors import InvalidInput
+from torchflow.files import PRIVATE, FileModes, replacing
 from torchflow.reports import charts
 
 
@@ -38,10 +40,10 @@ def render(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any],
 
 
 def write(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any], path: str,
-          english: Mapping[str, str] | None = None) -> None:
+          english: Mapping[str, str] | None = None, modes: FileModes = PRIVATE) -> None:
     text = render(docs, exceptions, english)
     try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with replacing(Path(path), modes) as tmp:  # made with its mode, whole or not at all
+            tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None

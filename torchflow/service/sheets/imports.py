@@ -66,7 +66,7 @@ MAX_SHOWN_PROBLEMS = 200
 def write_template(app: App, workflow: str, out: Path) -> dict[str, Any]:
     spec = app.registry.file(workflow)
     header = [title for _, title in sheets.template_columns(spec)]
-    write_sheets(out, [(spec.name, header, [sheets.hint_row(spec)])])
+    write_sheets(out, [(spec.name, header, [sheets.hint_row(spec)])], app.settings.files)
     return {"workflow": spec.name, "file": str(out), "columns": header}
 
 
@@ -136,7 +136,7 @@ def _import(
     if pinned is None or spill is None:
         return result
     if bad_rows and skip_bad is not None:
-        _write_bad(skip_bad, header, bad_rows)
+        _write_bad(app, skip_bad, header, bad_rows)
         result.bad_file = str(skip_bad)
     tick = progress(good) if progress else None
     label = path.name
@@ -476,13 +476,14 @@ def _update(
         followups.move_work(app, s, taker, task_ids=followups.open_task_ids(s, case.id))
 
 
-def _write_bad(out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
+def _write_bad(app: App, out: Path, header: sheets.Header, rows: list[sheets.SheetRow]
+               ) -> None:
     """The bad rows as they were, with what is wrong, to fix and import again."""
     titles = [*header.titles, sheets.ERROR_COLUMN[1]]
     width = len(header.titles)
     body = ([*r.cells[:width], *[""] * (width - len(r.cells)),
              "; ".join(f"{p.column}: {p.message}" for p in r.problems)] for r in rows)
-    write_sheets(out, [("bad rows", titles, body)])
+    write_sheets(out, [("bad rows", titles, body)], app.settings.files)
 
 
 # --------------------------------------------------------------------------- people
