@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from torchflow.channels import CHANNEL_TYPES, channel_type
 from torchflow.errors import ConfigError
+from torchflow.files import FileModes, group_id
 from torchflow.i18n import _, normalize
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
@@ -160,6 +161,8 @@ class Settings:
     office: OfficeSettings = field(default_factory=OfficeSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     sheets: SheetSettings = field(default_factory=SheetSettings)
+    # [files] group: the files torchflow creates shared with the office's group.
+    files: FileModes = field(default_factory=FileModes)
 
 
 DEFAULT_DATABASE = "sqlite:///torchflow.db"
@@ -202,7 +205,7 @@ SHEETS_RULES: dict[str, Rule] = {
     "max_rows": ("count", 1, 100_000_000),
 }
 SECTIONS = ["office", "database", "calendar", "workflows", "scheduler", "notify", "feeds",
-            "reports", "serve", "sheets"]
+            "reports", "serve", "sheets", "files"]
 # Top-level keys of a client's config (torchflow/api/client.py reads them).
 CLIENT_KEYS = ["server", "credentials"]
 
@@ -252,6 +255,7 @@ def _build(data: dict[str, Any], base: Path, source: Path | None, env: dict[str,
         serve=_serve(reader.section("serve", [*SERVE_RULES, "socket", "trusted_proxies"]),
                      base),
         sheets=SheetSettings(**reader.section("sheets", list(SHEETS_RULES)).read(SHEETS_RULES)),
+        files=_files(reader.section("files", ["group"])),
         **busy,
     )
     _check_consistent(settings, reader.where)
@@ -278,6 +282,24 @@ def _office(office: Section) -> OfficeSettings:
                             where=office.where, value=locale))
     name = office.bounded_text("name", 0, 200) if "name" in office.data else ""
     return OfficeSettings(locale=locale, name=name)
+
+
+def _files(files: Section) -> FileModes:
+    """[files] group: a group this login belongs to (it must give files to it)."""
+    if "group" not in files.data:
+        return FileModes()
+    name = files.bounded_text("group", 1, 64)
+    gid = group_id(name)
+    if gid is None:
+        raise ConfigError(_("{where}: files.group = {name!r} is no group of this system; "
+                            "create it (groupadd {name}) or name another",
+                            where=files.where, name=name))
+    if os.geteuid() != 0 and gid != os.getegid() and gid not in os.getgroups():
+        raise ConfigError(_("{where}: files.group = {name!r} is not a group of this login, "
+                            "which could not give its files to it; add the login to it "
+                            "(usermod -aG {name} LOGIN) or name another",
+                            where=files.where, name=name))
+    return FileModes(group=name, gid=gid)
 
 
 def _reports(rep: Section) -> ReportSettings:

@@ -7,7 +7,10 @@ again from it, so a refusal reads and exits the same in either mode."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from torchflow.domain.summary import lines
 
 if TYPE_CHECKING:
     from torchflow.i18n import Text
@@ -32,16 +35,20 @@ class ConfigError(TorchflowError):
     code = "config"
 
 
+MAX_PROBLEMS = 200  # lines of one error, the last counting the rest
+
+
 class Problems(TorchflowError):
     """A file checked whole: ``problems`` lists every problem, each one line, so
     a user fixes them all in one go (the CLI prints one line each)."""
 
     code = "problems"
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    def __init__(self, problems: Sequence[str | Text]) -> None:
+        # Bounded: ten thousand problems are the first ones and a count.
+        self.problems: list[str | Text] = lines(problems, MAX_PROBLEMS)
         first = self.problems[0] if self.problems else "invalid file"
-        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(first + more)
 
 

@@ -74,8 +74,10 @@ def test_office_file_problems_are_one_line_each(cli: Cli, config_file: Path) -> 
     run = cli.run("calendar", "check")
     assert run.code == 1 and "Traceback" not in run.err
     lines = run.err.splitlines()
-    assert len(lines) == 3
-    assert "2027-02-17 is a Wednesday" in lines[1] and "2027-02-08" in lines[2]
+    # One line per kind of problem: both weekdays listed on the first one.
+    assert len(lines) == 2
+    assert "worked_weekends: 2027-02-08, 2027-02-17 not a Saturday or Sunday" in lines[0]
+    assert "2027-02-08 both off and worked" in lines[1]
 
 
 def test_check_fails_for_a_year_with_open_tasks_and_no_notice(cli: Cli) -> None:

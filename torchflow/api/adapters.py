@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchflow.errors import InvalidInput, UsageError
+from torchflow.files import replacing
 from torchflow.i18n import _
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def task_agenda(c: Call, agenda: Fn, /, *, days: int = 14, assignee: str | None 
 
 def task_agenda_ics(c: Call, agenda_ics: Fn, write_ics: Fn, /, *, out: str,
                     person: str | None = None, days: int = 14) -> Any:
-    write_ics(Path(out), agenda_ics(c.app, person=person, days=days))
+    write_ics(Path(out), agenda_ics(c.app, person=person, days=days), c.settings.files)
     return {"file": out, "person": person, "days": days}
 
 
@@ -277,16 +278,17 @@ def report_file(c: Call, run: Fn, english: Fn, filters: Fn, resolve: Fn, write_c
     doc = run(c.app, name, _filters(c, filters, resolve, **span))
     with _extra():
         if format == "chart":  # the workflows' English titles where no CJK font is installed
-            draw(doc, out, english(c.app))
+            draw(doc, out, english(c.app), c.settings.files)
         else:
-            {"csv": write_csv, "xlsx": write_xlsx}[format](doc, out)
+            {"csv": write_csv, "xlsx": write_xlsx}[format](doc, out, c.settings.files)
     return {"file": out, "format": format}
 
 
 def report_html(c: Call, write: Fn, run_all: Fn, english: Fn, filters: Fn, resolve: Fn, /, *,
                 out: str, **span: Any) -> Any:
     with _extra():
-        write(*run_all(c.app, _filters(c, filters, resolve, **span)), out, english(c.app))
+        write(*run_all(c.app, _filters(c, filters, resolve, **span)), out, english(c.app),
+              c.settings.files)
     return {"written": out}
 
 
@@ -324,10 +326,10 @@ def audit_checkpoint(c: Call, checkpoint: Fn, /, *, out: str) -> Any:
     body = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     file = Path(out)
     try:
-        # Written aside and renamed: a crash never leaves half a checkpoint.
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(file)
+        # Written aside with its mode ([files] group) and renamed: a crash never
+        # leaves half a checkpoint.
+        with replacing(file, c.settings.files) as tmp:
+            tmp.write_text(body, encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(_("cannot write the checkpoint {path}: {reason}", path=file,
                              reason=exc.strerror)) from None

@@ -35,6 +35,7 @@ from torchflow.errors import (
     UsageError,
     error_class,
 )
+from torchflow.files import create as create_file
 from torchflow.i18n import _
 
 ENV_NOW = "TORCHFLOW_NOW"
@@ -227,7 +228,9 @@ def _save(response: http.client.HTTPResponse, dest: Path) -> None:
     """The response body to ``dest``, written aside and renamed: never half a file."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     try:
-        with open(tmp, "wb") as fh:
+        tmp.unlink(missing_ok=True)
+        # The caller's own file, readable by them alone (0600) from the start.
+        with os.fdopen(create_file(tmp), "wb") as fh:
             while chunk := response.read(CHUNK):
                 fh.write(chunk)
         os.replace(tmp, dest)

@@ -11,6 +11,7 @@ from typing import Any
 from torchflow.channels.base import Message, message_json
 from torchflow.config import Section, Settings
 from torchflow.errors import DeliveryError
+from torchflow.files import PRIVATE, FileModes, create, make_folder
 from torchflow.i18n import Text
 
 
@@ -27,8 +28,9 @@ class FileChannel:
     name = "file"
     dedup = True  # a reader of the outbox drops a repeated key
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, modes: FileModes = PRIVATE) -> None:
         self.path = Path(path)
+        self.modes = modes  # [files] group: the outbox is written by every member's torchflow
 
     @staticmethod
     def read_settings(section: Section, base: Path) -> FileSettings:
@@ -37,7 +39,7 @@ class FileChannel:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileChannel:
-        return cls(settings.notify.of(cls.name, FileSettings).path)
+        return cls(settings.notify.of(cls.name, FileSettings).path, settings.files)
 
     @staticmethod
     def address_of(person: Any) -> str:
@@ -58,10 +60,11 @@ class FileChannel:
             raise DeliveryError(f"cannot write outbox {self.path}: {exc.strerror or exc}") from None
 
     def _append(self, line: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent, self.modes)
         # One os.write under an exclusive lock: other processes appending to the
         # same outbox can never split or interleave a line, whatever its size.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # A new outbox is 0600 (0660 with [files] group) from the start.
+        fd = create(self.path, self.modes, shared=True, append=True)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             start = os.fstat(fd).st_size

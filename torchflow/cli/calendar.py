@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from torchflow.cli.context import Env, pass_env
+from torchflow.cli.context import Env, one_line, pass_env
 from torchflow.cli.params import Whole
 from torchflow.domain.calendar import OFFICE, OFFICIAL, STATUTORY
 from torchflow.errors import InvalidInput
@@ -64,7 +64,7 @@ def check(env: Env) -> None:
     else:
         tr = env.tr
         for line in report["file_problems"]:
-            click.echo(tr(_("error: {problem}", problem=line)), err=True)
+            click.echo(tr(_("error: {problem}", problem=one_line(tr(line)))), err=True)
         for row in report["missing"]:
             click.echo(tr(row["todo"]), err=True)
         for row in report["pending"]:

@@ -365,7 +365,8 @@ def handle_errors(tr: Callable[[], Translator]) -> Iterator[None]:
     except Problems as exc:
         office = tr()
         for problem in exc.problems:
-            click.echo(office(_("error: {problem}", problem=problem)), err=True)
+            click.echo(office(_("error: {problem}", problem=one_line(office(problem)))),
+                       err=True)
         raise SystemExit(1) from None
     except TorchflowError as exc:
         raise OneLineError(exc.text, tr()) from None
@@ -384,10 +385,12 @@ def handle_errors(tr: Callable[[], Translator]) -> Iterator[None]:
 
 
 def one_line(text: str) -> str:
-    """Stored or typed text in an error line: escaped, and on one line."""
+    """Stored or typed text in an error line: escaped, on one line, and bounded
+    (a line of half a million characters is its start and a count)."""
+    from torchflow.domain.summary import clip
     from torchflow.domain.text import printable
 
-    return printable(text).replace("\n", "\\n")
+    return clip(printable(text).replace("\n", "\\n"))
 
 
 class OneLineError(click.ClickException):

@@ -23,7 +23,9 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from torchflow.domain.summary import clip, few, grouped
 from torchflow.errors import ConfigError, InvalidInput, ScheduleError
+from torchflow.i18n import Listing, Text, _
 
 _log = logging.getLogger("torchflow.calendar")
 
@@ -38,6 +40,9 @@ _SATURDAY = 5  # date.weekday(): Monday == 0
 OFFICIAL_YEARS = range(2001, 2027)
 
 OFFICIAL, OFFICE, STATUTORY = "official", "office", "statutory"
+# A year the library or the statutory rule decides has about 250 working days and
+# never fewer than this: fewer blackout dates cannot empty it.
+_FEWEST_RULE_WORKDAYS = 200
 
 
 @dataclass(frozen=True)
@@ -55,33 +60,39 @@ class OfficialSchedule:
     source: str
     path: str = "<schedule>"
 
-    def problems(self) -> list[str]:
-        """One line per problem that needs no holiday data (checked at load time)."""
+    def problems(self) -> list[Text]:
+        """One line per kind of problem that needs no holiday data (checked at load
+        time), the days of each named first and counted (domain/summary.py)."""
         out = []
-        for day in sorted(self.days_off | self.worked_weekends):
-            if day.year != self.year:
-                out.append(f"{self.path}: {day} is not in {self.year}; list days of that year")
-        for day in sorted(self.worked_weekends):
-            if day.weekday() < _SATURDAY:
-                out.append(
-                    f"{self.path}: worked_weekends: {day} is a {day:%A}; list only the "
-                    "Saturdays and Sundays that are worked"
-                )
-        for day in sorted(self.days_off & self.worked_weekends):
-            out.append(f"{self.path}: {day} is both off and worked; keep it in one list")
+        if outside := sorted(d for d in self.days_off | self.worked_weekends
+                             if d.year != self.year):
+            out.append(_("{path}: {days} not in {year}; list days of that year",
+                         path=self.path, days=few(outside), year=self.year))
+        if weekdays := sorted(d for d in self.worked_weekends if d.weekday() < _SATURDAY):
+            out.append(_("{path}: worked_weekends: {days} not a Saturday or Sunday; list only "
+                         "the Saturdays and Sundays that are worked",
+                         path=self.path, days=few(weekdays)))
+        if both := sorted(self.days_off & self.worked_weekends):
+            out.append(_("{path}: {days} both off and worked; keep each day in one list",
+                         path=self.path, days=few(both)))
         if not self.source.strip():
-            out.append(f"{self.path}: source is empty; name the State Council notice (title, URL)")
+            out.append(_("{path}: source is empty; name the State Council notice (title, URL)",
+                         path=self.path))
+        if not out and not any(_office_flags(self)):
+            out.append(_("{path}: {year} has no working day left (every weekday is off and no "
+                         "weekend day is worked); list only the notice's days off",
+                         path=self.path, year=self.year))
         return out
 
-    def missing_statutory(self) -> list[str]:
-        """One line per statutory holiday of the year missing from ``days_off``
+    def missing_statutory(self) -> list[Text]:
+        """The statutory holidays of the year missing from ``days_off``, one line
         (needs the holiday data, so checked when the year is first used)."""
-        return [
-            f"{self.path}: days_off lacks {day} ({name}), a statutory holiday of {self.year}; "
-            "copy every day off of the notice"
-            for day, name in sorted(statutory_holidays(self.year).items())
-            if day not in self.days_off
-        ]
+        missing = [f"{day} ({name})" for day, name in sorted(statutory_holidays(self.year).items())
+                   if day not in self.days_off]
+        if not missing:
+            return []
+        return [_("{path}: days_off lacks {days}, statutory holidays of {year}; copy every "
+                  "day off of the notice", path=self.path, days=few(missing), year=self.year)]
 
 
 @dataclass(frozen=True)
@@ -183,21 +194,21 @@ _SCHEDULE_KEYS = ("year", "source", "days_off", "worked_weekends")
 def parse_schedule(data: dict[str, Any], path: str) -> OfficialSchedule:
     """An ``OfficialSchedule`` from the parsed TOML of one schedule file.
 
-    Refuses, with one line per problem, unknown keys and values of the wrong
-    type; ``OfficialSchedule.problems`` then checks the dates themselves.
+    Refuses, with one line per kind of problem, unknown keys and values of the
+    wrong type; ``OfficialSchedule.problems`` then checks the dates themselves.
     """
-    problems = [
-        f"{path}: unknown key {key!r}; expected {', '.join(_SCHEDULE_KEYS)}"
-        for key in data if key not in _SCHEDULE_KEYS
-    ]
+    problems: list[Text] = []
+    if unknown := [repr(key) for key in data if key not in _SCHEDULE_KEYS]:
+        problems.append(_("{path}: unknown key {keys}; expected {expected}", path=path,
+                          keys=few(unknown), expected=Listing(_SCHEDULE_KEYS)))
     year = data.get("year")
     if isinstance(year, bool) or not isinstance(year, int):
-        problems.append(f"{path}: year = {year!r} is not valid; it wants a year such as 2027")
+        problems.append(_("{path}: year = {value} is not valid; it wants a year such as 2027",
+                          path=path, value=clip(repr(year), 40)))
     source = data.get("source")
     if not isinstance(source, str):
-        problems.append(
-            f"{path}: source is missing; name the State Council notice (title, number, URL)"
-        )
+        problems.append(_("{path}: source is missing; name the State Council notice (title, "
+                          "number, URL)", path=path))
     days_off, bad_off = _date_list(data.get("days_off"), path, "days_off")
     worked, bad_worked = _date_list(data.get("worked_weekends", []), path, "worked_weekends")
     problems += bad_off + bad_worked
@@ -212,10 +223,11 @@ def parse_schedule(data: dict[str, Any], path: str) -> OfficialSchedule:
     return schedule
 
 
-def _date_list(values: object, path: str, key: str) -> tuple[frozenset[date], list[str]]:
+def _date_list(values: object, path: str, key: str) -> tuple[frozenset[date], list[Text]]:
     if not isinstance(values, list) or (not values and key == "days_off"):
-        return frozenset(), [f"{path}: {key} wants a list of dates such as [2027-01-01]"]
-    out, problems = set(), []
+        return frozenset(), [_("{path}: {key} wants a list of dates such as [2027-01-01]",
+                               path=path, key=key)]
+    out, bad = set(), []
     for value in values:
         if isinstance(value, date) and not isinstance(value, datetime):
             out.add(value)
@@ -223,8 +235,11 @@ def _date_list(values: object, path: str, key: str) -> tuple[frozenset[date], li
         try:
             out.add(date.fromisoformat(str(value)))
         except ValueError:
-            problems.append(f"{path}: {key}: {value!r} is not a date; use e.g. 2027-02-08")
-    return frozenset(out), problems
+            bad.append(repr(value))
+    if bad:  # one line for all of them, however many
+        return frozenset(out), [_("{path}: {key}: {values} not a date; use e.g. 2027-02-08",
+                                  path=path, key=key, values=few(bad))]
+    return frozenset(out), []
 
 
 def _dates(values: Iterable[date], what: str) -> frozenset[date]:
@@ -270,6 +285,10 @@ class WorkCalendar:
         self._extra = _dates(extra_workdays, "extra_workdays")
         self._warn = warn if warn is not None else _log.warning
         self._office = _by_year(official)
+        if empty := self._years_without_work():
+            raise ConfigError(_("[calendar] blackout leaves {years} without a single working "
+                                "day; black out only the days the office is closed",
+                                years=few(empty)))
         self._digests: dict[tuple[int, int], str] = {}
         # year -> (ordinal of 1 January, flags); built lazily, read without a lock.
         self._years: dict[int, tuple[int, bytes]] = {}
@@ -396,6 +415,28 @@ class WorkCalendar:
         return datetime.combine(d, t.replace(tzinfo=None), tzinfo=self.tz).astimezone(UTC)
 
     # -- internals --------------------------------------------------------------
+
+    def _years_without_work(self) -> list[int]:
+        """The years whose every working day the blackout dates take away (and no
+        extra working day gives one back). Asks the holiday data only of a year
+        the blackout could empty: one with as many blackout days as a year by the
+        library or the rule could have working days, or whose office schedule's
+        working days are all blacked out."""
+        out = []
+        for year, days in grouped((d.year, d) for d in self._blackout):
+            if any(d.year == year for d in self._extra):
+                continue
+            office = self._office.get(year)
+            base = date(year, 1, 1).toordinal()
+            if len(days) < _FEWEST_RULE_WORKDAYS and (office is None or any(
+                    flag and date.fromordinal(base + i) not in self._blackout
+                    for i, flag in enumerate(_office_flags(office)))):
+                continue
+            flags = self._base_flags(year)
+            if not any(flag and date.fromordinal(base + i) not in self._blackout
+                       for i, flag in enumerate(flags)):
+                out.append(year)
+        return sorted(out)
 
     def _load_year(self, year: int) -> tuple[int, bytes]:
         with self._lock:

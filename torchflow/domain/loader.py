@@ -22,6 +22,7 @@ from typing import Any
 from torchflow.domain.graph import check_graph, reachable
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
 from torchflow.domain.state_rules import parse_states
+from torchflow.domain.summary import lines
 from torchflow.domain.vocabulary import fold, labels
 from torchflow.domain.workflow import (
     FIELD_TYPES,
@@ -72,7 +73,7 @@ def validate_text(text: str, path: str = "<string>") -> list[str]:
     return check_text(text, path)[1]
 
 
-def check_text(text: str, path: str = "<string>") -> tuple[WorkflowSpec | None, list[str]]:
+def check_text(text: str, path: str = "<string>") -> tuple[WorkflowSpec | None, list[Any]]:
     """(the definition, or None when it has problems; every problem)."""
     report = Report(path)
     try:
@@ -82,7 +83,8 @@ def check_text(text: str, path: str = "<string>") -> tuple[WorkflowSpec | None, 
         report.add(f"line {line.group(1)}" if line else "toml", f"TOML syntax error: {exc}")
         return None, report.problems
     spec = _build(report, doc, text)
-    return (spec if not report.problems else None), report.problems
+    # However many keys are wrong, a file's problems are its first lines and a count.
+    return (spec if not report.problems else None), lines(report.problems, what=path)
 
 
 def read_definition(path: Path) -> str:
@@ -111,7 +113,7 @@ def load_directory(directory: str | Path) -> dict[str, WorkflowSpec]:
         what = "is not a directory" if folder.exists() else "not found"
         raise WorkflowError([f"{folder}: workflow directory {what}"])
     specs: dict[str, WorkflowSpec] = {}
-    problems: list[str] = []
+    problems: list[Any] = []
     for file in workflow_files(folder):
         try:
             spec = load_file(file)
@@ -179,7 +181,7 @@ def workflow_files(folder: Path) -> list[Path]:
     return [f for f in sorted(folder.glob("*.toml")) if f.name != ROLES_FILE]
 
 
-def roles_problems(path: Path) -> list[str]:
+def roles_problems(path: Path) -> list[Any]:
     """Every problem of a roles.toml (`workflow validate`)."""
     try:
         parse_roles(read_definition(path), str(path))

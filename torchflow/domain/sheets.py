@@ -20,6 +20,7 @@ from typing import Any
 
 from torchflow.domain.field_values import DATE_MIN, coerce_value
 from torchflow.domain.guards import guard_problems
+from torchflow.domain.summary import clip
 from torchflow.domain.text import FIELD_TEXT_MAX, TITLE_MAX, check_line
 from torchflow.domain.vocabulary import fold, quoted, state_name
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
@@ -261,7 +262,7 @@ def match_header(cells: Sequence[Any], spec: WorkflowSpec, *, ignore: Iterable[s
         problems.append(_("the column(s) {columns} name nothing in '{workflow}'; skip them with "
                           "--ignore-column NAME (or all with --ignore-unknown), or retitle "
                           "them as the template (`torchflow import template`) does",
-                          columns=_shown(_nearest(t, spec) for t in unknown),
+                          columns=_shown(_nearest(clip(t, 60), spec) for t in unknown),
                           workflow=spec.term))
     for name in skip.values():
         problems.append(_("--ignore-column {name} names no column of the sheet",

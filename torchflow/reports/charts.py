@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from torchflow.errors import InvalidInput
+from torchflow.files import PRIVATE, FileModes, replacing
 
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Noto Sans CJK JP", "Source Han Sans SC",
                 "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei",
@@ -69,8 +70,9 @@ def figure(doc: dict[str, Any], *, cjk: bool | None = None,
     return fig
 
 
-def draw(doc: dict[str, Any], path: str, english: Mapping[str, str] | None = None) -> None:
-    """Write the chart to ``path`` (.png or .svg)."""
+def draw(doc: dict[str, Any], path: str, english: Mapping[str, str] | None = None,
+         modes: FileModes = PRIVATE) -> None:
+    """Write the chart to ``path`` (.png or .svg), made with ``modes`` from the start."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg"):
         raise InvalidInput(f"--chart {path}: give a .png or .svg file")
@@ -79,7 +81,8 @@ def draw(doc: dict[str, Any], path: str, english: Mapping[str, str] | None = Non
     plt = _pyplot()
     fig = figure(doc, english=english)
     try:
-        fig.savefig(path, format=suffix[1:])
+        with replacing(Path(path), modes) as tmp:
+            fig.savefig(tmp, format=suffix[1:])
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
     finally:

@@ -7,8 +7,10 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from torchflow.domain.formulas import defuse
 from torchflow.domain.sheets import sheet_name
 from torchflow.errors import InvalidInput
+from torchflow.files import PRIVATE, FileModes, replacing
 
 
 def text(doc: dict[str, Any]) -> str:
@@ -25,18 +27,21 @@ def text(doc: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def write_csv(doc: dict[str, Any], path: str) -> None:
-    """One section per table: its title, a header row, the rows; a blank line between."""
+def write_csv(doc: dict[str, Any], path: str, modes: FileModes = PRIVATE) -> None:
+    """One section per table: its title, a header row, the rows; a blank line between.
+    Made with ``modes`` ([files] group) from the start, whole or not at all."""
     try:
-        with open(path, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel reads UTF-8
+        with replacing(Path(path), modes) as tmp, \
+                open(tmp, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel reads UTF-8
             out = csv.writer(fh)
             for i, t in enumerate(doc["tables"]):
                 if i:
                     out.writerow([])
-                out.writerow([t["title"]])
-                out.writerow([c["title"] for c in t["columns"]])
+                # Every cell defused: a case title or a name may start with '='.
+                out.writerow([defuse(t["title"])])
+                out.writerow([defuse(c["title"]) for c in t["columns"]])
                 for row in t["rows"]:
-                    out.writerow(["" if row.get(c["key"]) is None else row.get(c["key"])
+                    out.writerow(["" if row.get(c["key"]) is None else defuse(row.get(c["key"]))
                                   for c in t["columns"]])
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
@@ -47,14 +52,19 @@ def display_width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
 
 
-def write_xlsx(doc: dict[str, Any], path: str) -> None:
+def write_xlsx(doc: dict[str, Any], path: str, modes: FileModes = PRIVATE) -> None:
     """One worksheet per table: typed cells, the header row frozen, widths fitting
     Chinese text (a CJK character counts two)."""
+    if not Path(path).parent.exists():
+        raise InvalidInput(f"cannot write {path}: no such directory")
+    with replacing(Path(path), modes) as tmp:  # made with its mode, whole or not at all
+        _xlsx(doc, str(tmp))
+
+
+def _xlsx(doc: dict[str, Any], path: str) -> None:
     import xlsxwriter  # type: ignore[import-untyped]
     import xlsxwriter.exceptions  # type: ignore[import-untyped]
 
-    if not Path(path).parent.exists():
-        raise InvalidInput(f"cannot write {path}: no such directory")
     book = xlsxwriter.Workbook(path)
     bold = book.add_format({"bold": True, "bg_color": "#DDE6F0", "border": 1})
     date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})

@@ -10,9 +10,11 @@ finished documents (service/reports/registry.run_all) and reads nothing itself."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from torchflow.errors import InvalidInput
+from torchflow.files import PRIVATE, FileModes, replacing
 from torchflow.i18n import Text, people_time, translator
 from torchflow.reports import charts
 
@@ -107,10 +109,11 @@ def _grouped(value: float) -> str:
 
 
 def write(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any],
-          about: Mapping[str, Any], path: str, english: Mapping[str, str] | None = None) -> None:
+          about: Mapping[str, Any], path: str, english: Mapping[str, str] | None = None,
+          modes: FileModes = PRIVATE) -> None:
     text = render(docs, exceptions, about, english)
     try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with replacing(Path(path), modes) as tmp:  # made with its mode, whole or not at all
+            tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None

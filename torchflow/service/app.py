@@ -61,7 +61,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, *,
     return App(
         settings=settings,
         db=Database(settings.database_url, create=create,
-                    busy_seconds=settings.busy_timeout_seconds),
+                    busy_seconds=settings.busy_timeout_seconds, files=settings.files),
         calendar=WorkCalendar(
             timezone=cal.timezone,
             blackout=cal.blackout,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,9 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from torchflow.errors import ConfigError, Conflict, TorchflowError
+from torchflow.files import PRIVATE, FileModes
+from torchflow.files import create as create_file
+from torchflow.i18n import _
 
 BUSY_SECONDS = 15.0
 UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation ... does not exist"
@@ -38,10 +42,10 @@ AUTH_INFO = "torchflow_auth"  # Connection.info key: how this transaction's call
 
 
 def make_engine(url: str, *, create: bool = False, busy_seconds: float = BUSY_SECONDS,
-                **kwargs: Any) -> Engine:
+                files: FileModes = PRIVATE, **kwargs: Any) -> Engine:
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, create, busy_seconds, **kwargs)
+        return _sqlite_engine(parsed, create, busy_seconds, files, **kwargs)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
@@ -64,12 +68,15 @@ def _parse(url: str) -> URL:
     return parsed
 
 
-def _sqlite_engine(parsed: URL, create: bool, busy_seconds: float, **kwargs: Any) -> Engine:
+def _sqlite_engine(parsed: URL, create: bool, busy_seconds: float, files: FileModes,
+                   **kwargs: Any) -> Engine:
     database = parsed.database
     connect_args: dict[str, Any] = {"timeout": busy_seconds}
     if database and database != ":memory:":
         _check_sqlite_path(Path(database), create)
-        if not create:
+        if create:
+            _create_sqlite_file(Path(database), files)
+        else:
             # mode=rw: open an existing file only; never create one before init.
             parsed = parsed.set(database=f"file:{quote(os.path.abspath(database))}",
                                 query={**parsed.query, "mode": "rw", "uri": "true"})
@@ -110,12 +117,34 @@ def _check_sqlite_path(path: Path, create: bool) -> None:
         raise ConfigError(f"the database file {path} does not exist; run `torchflow init` first")
 
 
+def _create_sqlite_file(path: Path, files: FileModes) -> None:
+    """A new database file made by torchflow, with its mode ([files] group), before
+    SQLite opens it (an empty file is an empty database): SQLite would make it
+    0644, and gives its WAL and SHM files the database file's mode. With a group
+    they need the folder's setgid bit, or they would get the creator's own group."""
+    if files.gid is not None:
+        folder = path.parent.stat()
+        if folder.st_gid != files.gid or not folder.st_mode & stat.S_ISGID:
+            raise ConfigError(_(
+                "the folder of the database {path} must belong to the group {group} with the "
+                "setgid bit, so that SQLite's journal files get the group too: chgrp {group} "
+                "{folder} && chmod 2770 {folder}", path=path, group=files.group,
+                folder=path.parent))
+    try:
+        os.close(create_file(path, files, shared=True))
+    except FileExistsError:
+        return  # `init` again, or an upgrade: the file keeps the mode it has
+    except OSError as exc:
+        raise ConfigError(_("cannot create the database {path}: {reason}", path=path,
+                            reason=exc.strerror or str(exc))) from None
+
+
 class Database:
     """An engine; ``transaction()`` is the unit of work, ``read()`` a read-only one."""
 
     def __init__(self, url: str, *, create: bool = False, busy_seconds: float = BUSY_SECONDS,
-                 **engine_kwargs: Any) -> None:
-        self.engine = make_engine(url, create=create, busy_seconds=busy_seconds,
+                 files: FileModes = PRIVATE, **engine_kwargs: Any) -> None:
+        self.engine = make_engine(url, create=create, busy_seconds=busy_seconds, files=files,
                                   **engine_kwargs)
         self.auth: str | None = None
 

@@ -9,6 +9,7 @@ the statutory fallback only, with what to do about it.
 from __future__ import annotations
 
 import calendar as monthly
+import stat
 import tomllib
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -24,7 +25,9 @@ from torchflow.domain.calendar import (
     WorkCalendar,
     parse_schedule,
 )
+from torchflow.domain.summary import clip, lines
 from torchflow.errors import ConfigError, InvalidInput, ScheduleError
+from torchflow.i18n import Text, _
 from torchflow.store.models import OPEN, TASKS
 
 HORIZON_DAYS = 395  # "the next ~13 months" of planning, listed by the check
@@ -32,27 +35,44 @@ HORIZON_DAYS = 395  # "the next ~13 months" of planning, listed by the check
 # library weeks later; from 1 December of Y-1 a missing Y fails the check.
 EXPECTED_FROM = (12, 1)
 
+SHOWN_PER_FILE = 5  # problem lines of one schedule file before "and N more"
 
 def load_schedules(paths: Iterable[Path]) -> tuple[OfficialSchedule, ...]:
-    """Read and check the ``[calendar] official`` files; one line per problem."""
-    schedules, problems = [], []
+    """Read and check the ``[calendar] official`` files: one line per kind of
+    problem, at most a few lines per file and a count of the rest."""
+    schedules: list[OfficialSchedule] = []
+    problems: list[str | Text] = []
     for path in paths:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-            schedules.append(parse_schedule(data, str(path)))
-        except FileNotFoundError:
-            problems.append(f"{path}: no such file; fix [calendar] official in the config")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{path}: cannot be read: {exc}")
+            schedules.append(parse_schedule(tomllib.loads(_read(path)), str(path)))
         except tomllib.TOMLDecodeError as exc:
-            problems.append(f"{path}: not valid TOML: {exc}")
+            problems.append(_("{path}: not valid TOML: {reason}", path=path,
+                              reason=clip(str(exc), 200)))
         except ScheduleError as exc:
-            problems += exc.problems
+            problems += lines(exc.problems, SHOWN_PER_FILE, what=str(path))
         except ConfigError as exc:
-            problems.append(str(exc))
+            problems.append(exc.text)
     if problems:
         raise ScheduleError(problems)
     return tuple(schedules)
+
+
+def _read(path: Path) -> str:
+    """A schedule file's text; a folder, a device or a pipe is refused before
+    it is opened (reading /dev/zero or a FIFO would never end)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(_("{path}: not a regular file; list schedule files such as "
+                                "calendars/cn-2027.toml in [calendar] official", path=path))
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(_("{path}: no such file; fix [calendar] official in the config",
+                            path=path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(_("{path}: not UTF-8 text; save it as UTF-8", path=path)) from None
+    except OSError as exc:
+        raise ConfigError(_("{path}: cannot be read: {reason}", path=path,
+                            reason=exc.strerror or str(exc))) from None
 
 
 def open_task_years(app: Any) -> dict[int, int]:

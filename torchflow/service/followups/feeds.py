@@ -31,10 +31,11 @@ from torchflow.domain.permissions import Facts
 from torchflow.domain.status import TaskStatus
 from torchflow.domain.timeline import timeline
 from torchflow.errors import InvalidInput
+from torchflow.files import PRIVATE, FileModes, make_folder, replacing
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.audit import office
 from torchflow.service.people.lookup import Actor, person_by_handle
-from torchflow.service.sheets.files import replacing
 from torchflow.store.models import CASES, PEOPLE, TASKS
 
 DEFAULT_DAYS = 60
@@ -128,11 +129,12 @@ def _event(cal: WorkCalendar, r: Any, now: datetime, event_cls: Any, alarm_cls: 
     return ev
 
 
-def write_ics(path: Path, document: bytes) -> None:
-    """Whole or not at all: a reader of the folder never sees half a file."""
+def write_ics(path: Path, document: bytes, modes: FileModes = PRIVATE) -> None:
+    """Whole or not at all: a reader of the folder never sees half a file. Made
+    with ``modes`` ([files] group) from the start."""
     if not path.parent.is_dir():
         raise InvalidInput(f"there is no folder '{path.parent}' to write '{path.name}' in")
-    with replacing(path) as tmp:
+    with replacing(path, modes) as tmp:
         tmp.write_bytes(document)
 
 
@@ -172,8 +174,10 @@ def show_token(app: App, actor: Actor, handle: str) -> dict[str, Any]:
 def refresh_feeds(app: App, directory: Path, *, days: int = DEFAULT_DAYS) -> int:
     """Write every active person's feed into ``directory`` (a person without a
     token is given one) and remove the files of rotated tokens. Returns the files
-    written."""
-    directory.mkdir(parents=True, exist_ok=True)
+    written. The folder is made unlistable (0700, or 0710 with [files] group),
+    and one that others can list is refused: the file names are the secrets."""
+    make_folder(directory, app.settings.files)
+    _check_unlisted(directory)
     now = app.now()
     today = app.calendar.local_date(now)
     with app.db.transaction() as s:
@@ -194,7 +198,8 @@ def refresh_feeds(app: App, directory: Path, *, days: int = DEFAULT_DAYS) -> int
             rows = _rows(s, person_id, today, days)
             name = feed_name(handle, token)
             write_ics(directory / name,
-                      _calendar(app.calendar, rows, now, name=f"torchflow · {handle}"))
+                      _calendar(app.calendar, rows, now, name=f"torchflow · {handle}"),
+                      app.settings.files)
             wanted.add(name)
     # Only files named as feeds of these people go: a rotated token's, never others.
     handles = {h for h, _ in tokens.values()}
@@ -202,6 +207,16 @@ def refresh_feeds(app: App, directory: Path, *, days: int = DEFAULT_DAYS) -> int
         if stale.name not in wanted and stale.name.rsplit("-", 1)[0] in handles:
             stale.unlink(missing_ok=True)
     return len(wanted)
+
+
+def _check_unlisted(directory: Path) -> None:
+    """Refuse a feed folder that anyone but its owner may list (read bit for the
+    group or others): listing it shows every person's token."""
+    mode = directory.stat().st_mode & 0o777
+    if mode & 0o044:
+        raise InvalidInput(_("the feed folder {folder} can be listed by others (mode {mode:o}), "
+                             "which shows every person's feed token; make it unlistable: "
+                             "chmod go-r {folder}", folder=directory, mode=mode))
 
 
 def refresh_if_due(app: App, directory: Path) -> int | None:
@@ -216,6 +231,9 @@ def refresh_if_due(app: App, directory: Path) -> int | None:
         written = refresh_feeds(app, directory)
     except OSError as exc:
         log.warning("calendar feeds not written to %s: %s", directory, exc.strerror or exc)
+        return None
+    except InvalidInput as exc:  # a folder others may list
+        log.warning("calendar feeds not written: %s", exc.text)
         return None
     _last_refresh[mark] = time.monotonic()
     return written

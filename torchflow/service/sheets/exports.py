@@ -57,7 +57,7 @@ def export_cases(
             (name, _case_header(spec), _case_rows(app, s, spec, name, states, owner_id, is_open))
             for name, spec in specs.items()
         ]
-        count = write_sheets(out, sheet_list)
+        count = write_sheets(out, sheet_list, app.settings.files)
     return {"file": str(out), "what": "cases", "rows": count, "sheets": names}
 
 
@@ -129,7 +129,7 @@ def export_tasks(app: App, out: Path, *, assignee: str | None = None, kind: str 
             query = query.where(CASES.c.workflow == workflow_typed(app, s, workflow))
         rows = ([*r[:13], _local(app, r.created_at), _local(app, r.closed_at)]
                 for r in _stream(s, query))
-        count = write_sheets(out, [("tasks", TASK_HEADER, rows)])
+        count = write_sheets(out, [("tasks", TASK_HEADER, rows)], app.settings.files)
     return {"file": str(out), "what": "tasks", "rows": count}
 
 
@@ -152,7 +152,7 @@ def export_history(app: App, out: Path, *, case: str | None = None,
         rows = ([r.key, r.seq, r.kind, r.actor, _local(app, r.at), r.from_state, r.to_state,
                  json.dumps(r.data, ensure_ascii=False, sort_keys=True), r.hash]
                 for r in _stream(s, query))
-        count = write_sheets(out, [("history", HISTORY_HEADER, rows)])
+        count = write_sheets(out, [("history", HISTORY_HEADER, rows)], app.settings.files)
     return {"file": str(out), "what": "history", "rows": count}
 
 
@@ -174,5 +174,5 @@ def export_notices(app: App, out: Path, *, status: str | None = None,
         query = query.where(*notice_filter(status=status, recipient=recipient))
         rows = ([*r[:8], _local(app, r.not_before), _local(app, r.sent_at), r.last_error]
                 for r in _stream(s, query))
-        count = write_sheets(out, [("notices", NOTICE_HEADER, rows)])
+        count = write_sheets(out, [("notices", NOTICE_HEADER, rows)], app.settings.files)
     return {"file": str(out), "what": "notices", "rows": count}

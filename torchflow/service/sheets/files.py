@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import codecs
 import csv
-import os
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from torchflow.config import SheetSettings
+from torchflow.domain.formulas import defuse, restore
 from torchflow.domain.sheets import sheet_name
 from torchflow.errors import InvalidInput
+from torchflow.files import PRIVATE, FileModes, replacing
 from torchflow.i18n import _
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -129,7 +129,9 @@ def _csv_rows(path: Path, limits: SheetSettings) -> Iterator[list[Any]]:
         csv.field_size_limit(limits.max_cell_chars + 1)
     try:
         with path.open(encoding=encoding, newline="") as handle:
-            yield from csv.reader(_lines(path, handle, limits))
+            # A cell torchflow defused when it wrote the file reads as its value.
+            for row in csv.reader(_lines(path, handle, limits)):
+                yield [restore(cell) for cell in row]
     except UnicodeDecodeError:
         raise InvalidInput(_("'{file}' is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 "
                              "from your spreadsheet program", file=path.name)) from None
@@ -157,30 +159,18 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[Any]]:
         book.close()
 
 
-@contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """A temporary file next to ``path`` that becomes ``path`` only when the block
-    ends without an error: nothing half-written is ever seen under the name."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 
 
-def write_sheets(path: Path, sheets: Iterable[Sheet]) -> int:
+def write_sheets(path: Path, sheets: Iterable[Sheet], modes: FileModes = PRIVATE) -> int:
     """Write each (name, header, rows) as a worksheet (XLSX) or the one sheet (CSV),
     typed cells as themselves: numbers as numbers, dates as dates. Returns the rows
-    written. An aware datetime should be made local (and naive) by the caller."""
+    written. An aware datetime should be made local (and naive) by the caller. The
+    file is made with ``modes`` ([files] group) from the start."""
     kind = kind_of(path)
     if not path.parent.is_dir():
         raise InvalidInput(f"there is no folder '{path.parent}' to write '{path.name}' in")
-    with replacing(path) as tmp:
+    with replacing(path, modes) as tmp:
         return _write_csv(tmp, sheets) if kind == "csv" else _write_xlsx(tmp, sheets)
 
 
@@ -192,7 +182,7 @@ def _write_csv(path: Path, sheets: Iterable[Sheet]) -> int:
             if number:
                 raise InvalidInput("a .csv file holds one sheet; write .xlsx, or choose one "
                                    "workflow with --workflow")
-            out.writerow(header)
+            out.writerow([defuse(title) for title in header])
             for row in rows:
                 out.writerow(["" if v is None else _csv_cell(v) for v in row])
                 count += 1
@@ -200,13 +190,14 @@ def _write_csv(path: Path, sheets: Iterable[Sheet]) -> int:
 
 
 def _csv_cell(value: Any) -> Any:
+    """A typed value as CSV text; one that a spreadsheet would run, defused."""
     if isinstance(value, datetime):
         return value.isoformat(" ", "seconds") if value.tzinfo is None else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return value
+        return defuse(", ".join(str(v) for v in value))
+    return defuse(value)
 
 
 def _write_xlsx(path: Path, sheets: Iterable[Sheet]) -> int:

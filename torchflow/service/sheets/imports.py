@@ -86,7 +86,7 @@ MAX_SHOWN_PROBLEMS = 200
 def write_template(app: App, workflow: str, out: Path) -> dict[str, Any]:
     spec = app.registry.file(workflow)
     header = [title for _, title in sheets.template_columns(spec)]
-    write_sheets(out, [(spec.name, header, [sheets.hint_row(spec)])])
+    write_sheets(out, [(spec.name, header, [sheets.hint_row(spec)])], app.settings.files)
     return {"workflow": spec.name, "file": str(out), "columns": header}
 
 
@@ -640,14 +640,15 @@ def _move(app: App, s: Connection, actor: Actor, key: str, row: sheets.SheetRow,
         case = load_case(s, key)
 
 
-def _write_bad(app: App, out: Path, header: sheets.Header, rows: list[sheets.SheetRow]) -> None:
+def _write_bad(app: App, out: Path, header: sheets.Header, rows: list[sheets.SheetRow]
+               ) -> None:
     """The bad rows as they were, with what is wrong, to fix and import again."""
     titles = [*header.titles, sheets.ERROR_COLUMN[1]]
     width = len(header.titles)
     tr = app.tr
     body = ([*r.cells[:width], *[""] * (width - len(r.cells)),
              "; ".join(f"{p.column}: {tr(p.message)}" for p in r.problems)] for r in rows)
-    write_sheets(out, [("bad rows", titles, body)])
+    write_sheets(out, [("bad rows", titles, body)], app.settings.files)
 
 
 # --------------------------------------------------------------------------- people

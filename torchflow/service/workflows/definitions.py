@@ -205,7 +205,7 @@ def _definition_files(paths: list[Path]) -> list[Path]:
 def _read_each(files: list[Path]) -> tuple[list[WorkflowSpec], list[str]]:
     """The definitions that are valid, and every problem of the others."""
     specs: list[WorkflowSpec] = []
-    problems: list[str] = []
+    problems: list[Any] = []
     for file in files:
         if file.name == ROLES_FILE:
             problems.extend(roles_problems(file))
