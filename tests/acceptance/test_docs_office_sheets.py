@@ -9,15 +9,12 @@ Chinese, 登记日期, 备注, a column of its own and a 合计 row. One dry run
 from __future__ import annotations
 
 import csv
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.acceptance.test_readme import TIMEOUT, environment
+from tests.acceptance.test_readme import office_shell
 from tests.cli.test_cli_office_sheets import ROWS, office_xlsx
 from tests.conftest import ROOT, is_postgres
 
@@ -53,18 +50,7 @@ def test_the_section_shows_four_commands() -> None:
 
 @pytest.mark.skipif(is_postgres(), reason="the docs use the SQLite default of config.toml")
 def test_the_office_sheets_go_in_as_the_docs_say(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
-    shutil.copytree(ROOT / "workflows", tmp_path / "workflows")
-    bindir = Path(shutil.which("torchflow") or "").parent
-    env = environment()
-    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-    env["TORCHFLOW_NOW"] = "2026-03-04T09:30:00+08:00"
-
-    def run(command: str) -> str:
-        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
-        assert done.returncode == 0 and not done.stderr, (command, done.stdout, done.stderr)
-        return done.stdout
+    run = office_shell(tmp_path)
 
     run("torchflow init")
     office_files(tmp_path)

@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,27 @@ def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TORCHFLOW_")}
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def office_shell(folder: Path, now: str = "2026-03-04T09:30:00+08:00"
+                 ) -> Callable[[str], str]:
+    """A shell in ``folder`` holding the repository's config.toml and workflows,
+    this run's torchflow first on PATH and business time pinned: each command
+    must succeed without a word on stderr; it gives back what it printed."""
+    shutil.copy(ROOT / "config.toml", folder / "config.toml")
+    shutil.copytree(ROOT / "workflows", folder / "workflows")
+    bindir = Path(shutil.which("torchflow") or "").parent
+    env = environment()
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    env["TORCHFLOW_NOW"] = now
+
+    def run(command: str) -> str:
+        done = subprocess.run(["bash", "-c", command], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        assert done.returncode == 0 and not done.stderr, (command, done.stdout, done.stderr)
+        return done.stdout
+
+    return run
 
 
 def export(command: str, env: dict[str, str]) -> bool:

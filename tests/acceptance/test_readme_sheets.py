@@ -5,16 +5,13 @@ Chinese and English, a date typed as a date) and staff list written here."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import xlsxwriter
 
-from tests.acceptance.test_readme import TIMEOUT, environment
+from tests.acceptance.test_readme import office_shell
 from tests.conftest import ROOT, is_postgres
 
 SECTION = "## Moving an office's spreadsheet in"
@@ -55,18 +52,7 @@ def test_the_section_shows_three_commands() -> None:
 
 @pytest.mark.skipif(is_postgres(), reason="the README uses the SQLite default of config.toml")
 def test_the_three_commands_move_a_sheet_in_as_written(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
-    shutil.copytree(ROOT / "workflows", tmp_path / "workflows")
-    bindir = Path(shutil.which("torchflow") or "").parent
-    env = environment()
-    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-    env["TORCHFLOW_NOW"] = "2026-03-04T09:30:00+08:00"
-
-    def run(command: str) -> str:
-        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
-        assert done.returncode == 0 and not done.stderr, (command, done.stdout, done.stderr)
-        return done.stdout
+    run = office_shell(tmp_path)
 
     run("torchflow init")
     office_files(tmp_path)

@@ -317,10 +317,10 @@ def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: shee
     if case is None:
         if row.state not in may_reach:
             row.problems.append(sheets.RowProblem(row.number, header.title_of(
-                sheets.STATE, spec), str(_(
+                sheets.STATE, spec), _(
                     "{handle} may not put a case in '{state}': only {roles} may bring a case "
                     "there", handle=actor.handle, state=spec.states[row.state].term,
-                    roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or")))))
+                    roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or"))))
         return
     changed = _changes(case, row, people, _owner(case, people))
     moved = row.state_given and row.state != case.state
@@ -336,7 +336,7 @@ def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: shee
             actor.authorize(action, facts)
         except Refused as exc:
             row.problems.append(sheets.RowProblem(row.number, header.title_of(
-                sheets.REF, spec), str(exc)))
+                sheets.REF, spec), exc.text))
             return
 
 
