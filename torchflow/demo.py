@@ -237,7 +237,8 @@ def _open_cases(app: App, actors: dict[str, Any], today: date,
         opened = open_case(app, actors[owner], name, title=title, owner=owner,
                                  fields=fields)
         say(f"opened {opened['key']}  {title}")
-        walks.append({"key": opened["key"], "spec": spec, "path": main_path(spec), "step": 0})
+        walks.append({"key": opened["key"], "spec": spec, "path": main_path(spec), "step": 0,
+                      "owner": owner})
     say("")
     return walks
 
@@ -252,7 +253,7 @@ def _work_day(app: App, actors: dict[str, Any], walks: list[dict[str, Any]], off
         for task in due:
             if task["case"] == walk["key"] and task["kind"] in ("contact", "visit") \
                     and (offset + task["id"]) % 4 != 0:
-                tasks.log_followup(app, actors["wang.li"], walk["key"], task["kind"],
+                tasks.log_followup(app, actors[walk["owner"]], walk["key"], task["kind"],
                                    note="Routine follow-up by phone · 电话例行联络")
         if offset % 4 == 1 and walk["step"] < len(walk["path"]):
             _step(app, actors, walk, today, say)
@@ -268,8 +269,9 @@ def _step(app: App, actors: dict[str, Any], walk: dict[str, Any], today: date,
         return
     missing = {name: sample_value(spec, name, today) for name in transition.requires
                if case["fields"].get(name) in (None, "")}
-    actor = next((a for a in actors.values() if not transition.roles
-                  or set(a.roles) & set(transition.roles)), actors["chen.jie"])
+    # The case's owner moves it on; a step that names roles is one holder's.
+    actor = actors[walk["owner"]] if not transition.roles else next(
+        (a for a in actors.values() if set(a.roles) & set(transition.roles)), actors["chen.jie"])
     try:
         moved = advance(app, actor, walk["key"], trigger, fields=missing,
                               note="Demo walk-through")

@@ -25,7 +25,7 @@ def warnings() -> list[str]:
 
 @pytest.fixture
 def cal(warnings: list[str]) -> WorkCalendar:
-    return WorkCalendar(warn=warnings.append)
+    return WorkCalendar(warn=lambda t: warnings.append(str(t)))
 
 
 # -- official schedule -----------------------------------------------------------
@@ -201,8 +201,8 @@ def test_uncovered_year_falls_back_to_statutory_holidays_with_one_warning(
 def test_each_calendar_instance_warns_for_itself() -> None:
     first: list[str] = []
     second: list[str] = []
-    WorkCalendar(warn=first.append).is_workday(date(2030, 3, 1))
-    WorkCalendar(warn=second.append).is_workday(date(2030, 3, 1))
+    WorkCalendar(warn=lambda t: first.append(str(t))).is_workday(date(2030, 3, 1))
+    WorkCalendar(warn=lambda t: second.append(str(t))).is_workday(date(2030, 3, 1))
     assert len(first) == len(second) == 1
 
 

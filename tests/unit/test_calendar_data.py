@@ -33,7 +33,7 @@ def warnings() -> list[str]:
 
 @pytest.fixture
 def cal(warnings: list[str]) -> WorkCalendar:
-    return WorkCalendar(warn=warnings.append)
+    return WorkCalendar(warn=lambda t: warnings.append(str(t)))
 
 
 # -- years without an official schedule ---------------------------------------------
@@ -107,7 +107,7 @@ def test_a_declared_year_the_installed_library_lacks_is_not_official(
     module._library_flags.cache_clear()
     try:
         warnings: list[str] = []
-        cal = WorkCalendar(warn=warnings.append)
+        cal = WorkCalendar(warn=lambda t: warnings.append(str(t)))
         assert cal.source(2035).kind == STATUTORY
         assert cal.source(2026).kind == OFFICIAL
         assert not cal.is_workday(date(2035, 10, 1))
@@ -137,7 +137,7 @@ def schedule(**changes: object) -> OfficialSchedule:
 
 
 def test_an_office_schedule_decides_a_year_the_library_lacks(warnings: list[str]) -> None:
-    cal = WorkCalendar(official=[schedule()], warn=warnings.append)
+    cal = WorkCalendar(official=[schedule()], warn=lambda t: warnings.append(str(t)))
     assert cal.source(2027).kind == OFFICE
     assert "cn-2027.toml" in cal.source(2027).detail
     assert "FIXTURE" in cal.source(2027).detail

@@ -268,7 +268,7 @@ class WorkCalendar:
         extra_workdays: Iterable[date] = (),
         workday_start: time = time(9, 0),
         workday_end: time = time(18, 0),
-        warn: Callable[[str], None] | None = None,
+        warn: Callable[[Text], None] | None = None,
         official: Iterable[OfficialSchedule] = (),
     ) -> None:
         self.tz: ZoneInfo = _load_zone(timezone)
@@ -283,7 +283,7 @@ class WorkCalendar:
         self.workday_end: time = workday_end
         self._blackout = _dates(blackout, "blackout")
         self._extra = _dates(extra_workdays, "extra_workdays")
-        self._warn = warn if warn is not None else _log.warning
+        self._warn = warn if warn is not None else (lambda text: _log.warning("%s", text))
         self._office = _by_year(official)
         if empty := self._years_without_work():
             raise ConfigError(_("[calendar] blackout leaves {years} without a single working "
@@ -446,11 +446,11 @@ class WorkCalendar:
                 return entry
             flags = self._base_flags(year)
             if self.source(year).kind == STATUTORY:
-                self._warn(
-                    f"no official working-day schedule for {year}; assuming its statutory "
+                self._warn(_(
+                    "no official working-day schedule for {year}; assuming its statutory "
                     "holidays (a weekday off in lieu of one on a weekend) and no worked "
-                    "weekend day; add the State Council schedule to [calendar] official"
-                )
+                    "weekend day; add the State Council schedule to [calendar] official",
+                    year=year))
             entry = (date(year, 1, 1).toordinal(), self._overlay(year, flags))
             self._years[year] = entry
             return entry

@@ -3,6 +3,7 @@ calendar, workflow registry and the clock. Built once per process at the edge.""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,8 @@ from torchflow.errors import TorchflowError
 from torchflow.i18n import Translator, translator
 from torchflow.service.workflows.registry import WorkflowRegistry
 from torchflow.store.db import Database
+
+_log = logging.getLogger("torchflow.calendar")
 
 
 @dataclass
@@ -58,6 +61,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, *,
         from torchflow.service.calendar.schedules import load_schedules
 
         official = load_schedules(cal.official)
+    tr = translator(settings.office.locale)
     return App(
         settings=settings,
         db=Database(settings.database_url, create=create,
@@ -69,6 +73,7 @@ def build_app(settings: Settings, clock: Callable[[], datetime] = utcnow, *,
             workday_start=cal.workday_start,
             workday_end=cal.workday_end,
             official=official,
+            warn=lambda text: _log.warning("%s", tr(text)),  # in the office's language
         ),
         registry=WorkflowRegistry(settings.workflows_dir),
         clock=clock,
