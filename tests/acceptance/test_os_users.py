@@ -109,7 +109,7 @@ def test_a_second_os_user_acts_as_their_person_and_nothing_more(
         "错误：wang.li 无权以他人身份操作")
     assert refused(py, office, "person", "add", "zhao.min", "--name", "Zhao Min",
                    "--role", "admin", user="nobody") == (
-        "错误：wang.li 无权添加人员（`person add`、`import people`）：需要“系统管理员”角色"
+        "错误：wang.li 无权添加人员（`person add`）：需要“系统管理员”角色"
         "（见 `torchflow person roles`）")
     assert refused(py, office, "person", "edit", "wang.li", "--add-role", "admin",
                    user="nobody").startswith("错误：wang.li 无权授予或收回角色")

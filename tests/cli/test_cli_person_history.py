@@ -44,7 +44,7 @@ def test_person_history_says_who_gave_which_role_and_when(cli: Cli) -> None:
              if "access token issued" not in line]
     assert lines[0].split() == ["WHEN", "BY", "WHAT", "CHANGES"]
     assert "roles: coordinator → coordinator, director" in lines[2]
-    assert lines[2].startswith("2026-03-05T10:00:00+08:00  office.admin")
+    assert lines[2].startswith("2026-03-05 10:00  office.admin")
     assert f"chen.jie, entered by {ADMIN}" in lines[3]
     assert "roles: coordinator, director → coordinator" in lines[3]
 
@@ -81,7 +81,7 @@ def test_person_show_has_the_role_history(cli: Cli) -> None:
     text = cli.ok("person", "show", "sun.hao").out
     history = text.split("Role history:\n", 1)[1].splitlines()
     assert history[0].split() == ["WHEN", "BY", "ROLES", "BEFORE", "ROLES", "AFTER"]
-    assert history[2].split()[1:] == [ADMIN, "expert", "coordinator,", "expert"]
+    assert history[2].split()[2:] == [ADMIN, "expert", "coordinator,", "expert"]
 
 
 @pytest.mark.embedded  # the office's language is the server's setting
@@ -91,7 +91,7 @@ def test_person_history_in_chinese(cli: Cli, config_file: Path, tmp_path: Path) 
     config.write_text(config_file.read_text(encoding="utf-8").replace(
         '[office]\nlocale = "en"', '[office]\nlocale = "zh-CN"'), encoding="utf-8")
     lines = Cli(config).ok("person", "history", "wang.li").out.splitlines()
-    assert lines[0].split() == ["时间", "操作人", "说明", "变更内容"]
+    assert lines[0].split() == ["时间", "经办人", "说明", "变更内容"]
     assert "角色变更" in lines[2] and "角色：招商专员 → 招商专员、局长" in lines[2]
     assert "新增人员" in lines[1] and "登录名：- → wang.li" in lines[1]
 

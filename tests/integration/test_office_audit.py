@@ -74,7 +74,7 @@ def walk_office(app: App, clock: Clock) -> dict[str, Actor]:
                    substitute="chen.jie")
     end_absence(app, admin, "sun.hao")
     set_notify(app, admin, "wang.li", notify="digest")
-    rotate_token(app, "wang.li", actor=admin)
+    rotate_token(app, admin, "wang.li")
     tokens.create(app, admin, "wang.li", label="laptop")
     gone = tokens.create(app, admin, "zhao.min", label="old")
     tokens.revoke(app, admin, gone["id"])

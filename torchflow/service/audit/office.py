@@ -42,7 +42,7 @@ from torchflow.domain.office import (
 )
 from torchflow.errors import ConfigError, Refused
 from torchflow.i18n import Text, _
-from torchflow.service.cases.events import ENV_AUDIT_KEY, audit_key, caller_auth, db_role, lock_head
+from torchflow.service.audit.head import ENV_AUDIT_KEY, audit_key, caller_auth, db_role, lock_head
 from torchflow.store.models import (
     ABSENCES,
     ACCESS_TOKENS,

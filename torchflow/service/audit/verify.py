@@ -36,8 +36,8 @@ from torchflow.domain.replay import CaseFacts, ReplayError, mismatches, replay
 from torchflow.errors import InvalidInput, NotFound
 from torchflow.service.app import App
 from torchflow.service.audit import office
-from torchflow.service.cases.events import HEAD_ID
-from torchflow.service.cases.events import audit_key as key_from_env
+from torchflow.service.audit.head import HEAD_ID
+from torchflow.service.audit.head import audit_key as key_from_env
 from torchflow.service.cases.rows import CaseRow, case_by_id, load_case
 from torchflow.store.models import (
     AUDIT_HEAD,

@@ -15,7 +15,6 @@ head instead of deadlocking, and gseq has no gaps or doubles.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,28 +24,9 @@ from sqlalchemy import Connection, Integer, Update, bindparam, insert, text, upd
 
 from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
 from torchflow.errors import ConfigError, Conflict, Refused
+from torchflow.service.audit.head import ENV_AUDIT_KEY, HEAD_ID, audit_key, caller_auth, db_role
 from torchflow.service.cases.rows import CaseRow
-from torchflow.store.db import AUTH_INFO
 from torchflow.store.models import AUDIT_HEAD, CASES, EVENTS
-
-ENV_AUDIT_KEY = "TORCHFLOW_AUDIT_KEY"
-MIN_KEY_LENGTH = 16
-HEAD_ID = 1
-
-
-def audit_key() -> bytes | None:
-    """TORCHFLOW_AUDIT_KEY, read from the environment only (it is a secret: never
-    in config.toml, never stored). None when unset."""
-    text = os.environ.get(ENV_AUDIT_KEY, "")
-    if not text:
-        return None
-    if len(text) < MIN_KEY_LENGTH:
-        raise ConfigError(
-            f"{ENV_AUDIT_KEY} is too short ({len(text)} characters); use at least "
-            f"{MIN_KEY_LENGTH} random ones, e.g. from `openssl rand -hex 32`"
-        )
-    return text.encode("utf-8")
-
 
 _INSERT_EVENT = insert(EVENTS)
 # Plain SQL, run as is: it has no parameters, and skipping Core's compile and
@@ -62,15 +42,6 @@ _HEAD_SIGN = (
     .values(keyed_since=bindparam("keyed_since"), key_id=bindparam("key_id"),
             mac=bindparam("mac"))
 )
-
-
-def lock_head(session: Connection) -> None:
-    """Take the database-wide audit head first, as ``append_event`` does, for a
-    writer that must lock case or task rows before it appends (the sweep): every
-    writer then takes the head before any other row, so none waits in a cycle.
-    SQLite's BEGIN IMMEDIATE holds the whole database already."""
-    if session.dialect.name == "postgresql":
-        session.exec_driver_sql(f"SELECT gseq FROM audit_head WHERE id = {HEAD_ID} FOR UPDATE")
 
 
 def next_keys(session: Connection, prefix: str, year: int, count: int = 1) -> list[str]:
@@ -155,23 +126,6 @@ class NewEvent:
     to_state: str | None = None
     changes: dict[str, Any] | None = None
     entered_by: str | None = None
-
-
-def caller_auth(session: Connection) -> str | None:
-    """How the caller of this transaction was authenticated, as its edge stamped
-    it on the connection (``Database.stamped``); None for the scheduler and tests."""
-    return session.info.get(AUTH_INFO)
-
-
-def db_role(session: Connection) -> str | None:
-    """PostgreSQL's ``current_user`` (who the database says is writing), read once
-    per pooled connection; None on SQLite, which has no logins."""
-    if session.dialect.name != "postgresql":
-        return None
-    info = session.info
-    if "db_role" not in info:
-        info["db_role"] = session.exec_driver_sql("SELECT current_user").scalar_one()
-    return str(info["db_role"])
 
 
 def append_events(session: Connection, events: list[NewEvent]) -> None:

@@ -31,7 +31,8 @@ from torchflow.domain.rules import ContactRule, DutyRule
 from torchflow.domain.status import EventKind, NoticeKind, TaskKind
 from torchflow.domain.timeline import duty_miss_at, notices_due, roll_at, timeline
 from torchflow.service.app import App
-from torchflow.service.cases.events import append_event, lock_head
+from torchflow.service.audit.head import lock_head
+from torchflow.service.cases.events import append_event
 from torchflow.service.cases.rows import CaseRow
 from torchflow.service.delivery import bundles, ledger
 from torchflow.service.delivery.digests import produce_digests

@@ -14,7 +14,7 @@ from torchflow.domain import identity, permissions
 from torchflow.domain.permissions import ADMIN, Facts
 from torchflow.domain.vocabulary import person_handle
 from torchflow.errors import NotFound, Refused
-from torchflow.service.cases.events import lock_head
+from torchflow.service.audit.head import lock_head
 from torchflow.store.models import PEOPLE, PERSON_LOGINS
 
 if TYPE_CHECKING:
