@@ -66,6 +66,8 @@ ABSENCE_COLUMNS = ("person_id", "starts", "ends", "substitute_id", "reason", "cr
 TOKEN_COLUMNS = ("person_id", "label", "secret_hash", "created_by", "created_at",
                  "expires_at", "revoked_at", "revoked_by")
 WORKFLOW_COLUMNS = ("name", "version", "digest", "registered_at")
+_ORDER = {name: i for i, name in enumerate(dict.fromkeys(
+    (*PERSON_COLUMNS, "logins", *ABSENCE_COLUMNS, *TOKEN_COLUMNS, *WORKFLOW_COLUMNS)))}
 
 
 # What an office event did (OfficeKind), and the names of what it changed.
@@ -184,8 +186,10 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]
     """What one event changed of its subject: (column, was, now); everything the
     first event of a subject says."""
     before = before or {}
+    # In the columns' own order: PostgreSQL's jsonb keeps a row's keys in its own.
+    names = sorted(after, key=lambda n: (_ORDER.get(n, len(_ORDER)), n))
     return [(name, before.get(name), after.get(name))
-            for name in after if before.get(name) != after.get(name)]
+            for name in names if before.get(name) != after.get(name)]
 
 
 def walk(records: Sequence[EventRecord]) -> list[tuple[EventRecord, list[tuple[str, Any, Any]]]]:
