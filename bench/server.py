@@ -109,8 +109,9 @@ def _database(folder: Path, clients: int) -> tuple[Path, list[str]]:
     """A database with ``clients`` ping-pong cases, and its config."""
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
-    from torchflow.service.cases import open_case
-    from torchflow.service.people import add_person, resolve_actor
+    from torchflow.service.cases.change import open_case
+    from torchflow.service.people.lookup import resolve_actor
+    from torchflow.service.people.staff import add_person
     from torchflow.store.migrate import upgrade
 
     folder.mkdir(parents=True)
@@ -168,8 +169,8 @@ def _api_rate(sock: Path, keys: list[str], n: int) -> float:
 def _service_rate(config: Path, keys: list[str], n: int) -> float:
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
-    from torchflow.service.cases import advance
-    from torchflow.service.people import resolve_actor
+    from torchflow.service.cases.change import advance
+    from torchflow.service.people.lookup import resolve_actor
 
     app = build_app(load_settings(config, env={}), clock=lambda: NOW)
     actor = resolve_actor(app, "wang.li")
