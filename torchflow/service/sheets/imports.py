@@ -324,14 +324,15 @@ def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: shee
         return
     changed = _changes(case, row, people, _owner(case, people))
     moved = row.state_given and row.state != case.state
-    if not (changed or moved) or ADMIN in actor.powers:
+    needs = {"case.advance": moved,
+             # A moved row's fields go with its move, as `case advance --field` takes them.
+             "case.set": "title" in changed or ("fields" in changed and not moved),
+             "case.assign": "owner" in changed}
+    # An admin passes every rule: spare the case's facts (two queries a row).
+    if not any(needs.values()) or ADMIN in actor.powers:
         return
     facts = case_facts(s, case, spec)
-    # A moved row's fields go with its move, as `case advance --field` takes them.
-    sets = "title" in changed or ("fields" in changed and not moved)
-    actions = [*(["case.advance"] if moved else []), *(["case.set"] if sets else []),
-               *(["case.assign"] if "owner" in changed else [])]
-    for action in actions:
+    for action in (a for a, needed in needs.items() if needed):
         try:
             actor.authorize(action, facts)
         except Refused as exc:
