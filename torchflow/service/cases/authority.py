@@ -4,9 +4,7 @@ transaction, and the work a closed case no longer takes."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from torchflow.domain.permissions import Facts
 from torchflow.domain.workflow import WorkflowSpec
@@ -14,7 +12,8 @@ from torchflow.errors import Refused
 from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.cases.rows import CaseRow
-from torchflow.store.models import ABSENCES, OPEN, PEOPLE, TASKS
+from torchflow.service.people.absences import in_force
+from torchflow.store.models import OPEN, PEOPLE, TASKS
 
 
 def overseers(spec: WorkflowSpec) -> frozenset[str]:
@@ -38,26 +37,13 @@ def case_facts(session: Connection, case: CaseRow, spec: WorkflowSpec,
         .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN).distinct())
     people = [h for h in [*named, *sorted(assignees)] if h != owner]
     if standing_in is not None:
-        people += _substitutes(session, [h for h in (owner, *people) if h], standing_in.now(),
-                               standing_in.calendar.local_date(standing_in.now()))
+        ours = {h for h in (owner, *people) if h}
+        today = standing_in.calendar.local_date(standing_in.now())
+        people += sorted(a.substitute for a in in_force(session, standing_in.calendar.tz, today)
+                         if a.person in ours)
     found = tuple(dict.fromkeys(h for h in people if h != owner))
     return Facts(case=case.key, owner=owner, assignees=found, overseers=overseers(spec),
                  task_role=task_role)
-
-
-def _substitutes(session: Connection, handles: list[str], now: datetime, today: object
-                 ) -> list[str]:
-    """Who stands in today for any of ``handles`` (an absence in force, not ended)."""
-    if not handles:
-        return []
-    person, sub = PEOPLE.alias("p"), PEOPLE.alias("s")
-    return list(session.scalars(
-        select(sub.c.handle).join(ABSENCES, ABSENCES.c.substitute_id == sub.c.id)
-        .join(person, person.c.id == ABSENCES.c.person_id)
-        .where(person.c.handle.in_(handles), ABSENCES.c.starts <= today,
-               ABSENCES.c.ends >= today,
-               or_(ABSENCES.c.ended_at.is_(None), ABSENCES.c.ended_at > now))
-        .order_by(sub.c.handle)))
 
 
 def refuse_if_closed(case: CaseRow, spec: WorkflowSpec) -> None:
