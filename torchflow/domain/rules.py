@@ -7,16 +7,16 @@ entry (``count_from``) and go to a ``person`` field instead of the owner
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+from msgspec import Struct
 
 BACKWARD = "backward"  # a due day off -> the last working day before it (the default)
 FORWARD = "forward"  # a due day off -> the first working day after it (the statutory reading)
 ROLLS = (BACKWARD, FORWARD)
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(Struct, frozen=True):
     """A calendar span, ``after = "3 years"``: years, months and days added to a
     date as the Civil Code counts a period (art. 202: by years or months, to the
     corresponding day, the month's last day when there is none)."""
@@ -30,8 +30,7 @@ class Span:
         return self.years * 12 + self.months
 
 
-@dataclass(frozen=True)
-class ContactRule:
+class ContactRule(Struct, frozen=True):
     """Routine contact every ``every`` working days (1 = the daily contact).
 
     A contact still open when its next slot falls due is missed and rolls on;
@@ -56,8 +55,7 @@ class ContactRule:
         return self.kind
 
 
-@dataclass(frozen=True)
-class VisitRule:
+class VisitRule(Struct, frozen=True):
     """Irregular visit on a random working day ``min_gap``..``max_gap`` calendar
     days after the last visit (or the state's entry)."""
 
@@ -78,8 +76,7 @@ class VisitRule:
         return self.kind
 
 
-@dataclass(frozen=True)
-class DeadlineRule:
+class DeadlineRule(Struct, frozen=True):
     """The state's time budget: leave it within ``within`` working days of entry,
     or the people holding ``escalate_to`` are told. With ``after`` (and ``within``
     0) it is due a calendar span after the day counted from (``from``, a date
@@ -104,8 +101,7 @@ class DeadlineRule:
         return self.kind
 
 
-@dataclass(frozen=True)
-class DutyRule:
+class DutyRule(Struct, frozen=True):
     """A duty that runs on dates, one of a state's ``[states.X.duties.NAME]``: due
     each year on ``on`` (month, day), or once, ``after`` a span from the date field
     ``count_from``; a due day off moves by ``roll``.

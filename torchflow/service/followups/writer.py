@@ -9,10 +9,10 @@ has lived for years costs what a new one does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from msgspec import Struct, field
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
@@ -258,8 +258,7 @@ def withdraw_notices(session: Connection, task_ids: list[int]) -> None:
     notices.withdraw_pending(session, task_ids)
 
 
-@dataclass(frozen=True)
-class Moved:
+class Moved(Struct, frozen=True):
     tasks: int
     notices: int  # moved now
     in_flight: int  # being sent: they move if that send ends unsent
@@ -424,8 +423,7 @@ def missed_in_row(session: Connection, case_id: int, rule: str) -> int:
 # --------------------------------------------------------------------------- fields followed
 
 
-@dataclass
-class FieldFollow:
+class FieldFollow(Struct):
     """What a change of a rule's ``from`` or ``assignee`` field does to the open
     tasks of the current state: tasks re-planned and tasks moved (``notes`` is
     what the history records)."""
