@@ -23,7 +23,7 @@ from msgspec.structs import replace
 from torchflow.channels import CHANNEL_TYPES, channel_type
 from torchflow.errors import ConfigError
 from torchflow.files import FileModes, group_id
-from torchflow.i18n import _, normalize
+from torchflow.i18n import Listing, _, normalize
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
 ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
@@ -214,16 +214,19 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     path = Path(path or env.get(ENV_CONFIG) or "config.toml")
     data: dict[str, Any] = {}
     if path.is_dir():
-        raise ConfigError(f"config file {path} is a folder; pass a config.toml to --config")
+        raise ConfigError(_("config file {path} is a folder; pass a config.toml to --config",
+                            path=path))
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+            raise ConfigError(_("{path}: not valid TOML: {exc}", path=path, exc=exc)) from None
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+            raise ConfigError(_("{path}: cannot be read: {reason}",
+                                path=path, reason=exc.strerror)) from None
     elif explicit:
-        raise ConfigError(f"config file {path} does not exist; pass an existing file to --config")
+        raise ConfigError(_("config file {path} does not exist; pass an existing file to --config",
+                            path=path))
     return _build(data, path.resolve().parent, path if path.exists() else None, env)
 
 
@@ -314,20 +317,22 @@ def _serve(serve: Section, base: Path) -> ServeSettings:
 
 def _check_consistent(settings: Settings, where: str) -> None:
     if settings.calendar.workday_start >= settings.calendar.workday_end:
-        raise ConfigError(f"{where}: calendar.workday_start must be before workday_end")
+        raise ConfigError(_("{where}: calendar.workday_start must be before workday_end",
+                            where=where))
     sch = settings.scheduler
     if sch.backoff_base_seconds > sch.backoff_max_seconds:
-        raise ConfigError(f"{where}: scheduler.backoff_base_seconds must not exceed "
-                          "backoff_max_seconds")
+        raise ConfigError(_("{where}: scheduler.backoff_base_seconds must not exceed "
+                            "backoff_max_seconds", where=where))
 
 
 def _check_groups(settings: Settings, where: str) -> None:
     """Each group robot of [notify.groups] is one its channel has."""
     for name, group in settings.notify.groups.items():
-        channel, _, robot = group.partition(":")
+        channel, _colon, robot = group.partition(":")
         problem = channel_type(channel).address_problem(settings, robot)
         if problem is not None:
-            raise ConfigError(f"{where}: notify.groups.{name} = {group!r}: {problem}")
+            raise ConfigError(_("{where}: notify.groups.{name} = {group!r}: {problem}",
+                                where=where, name=name, group=group, problem=problem))
 
 
 def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:
@@ -345,10 +350,12 @@ def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:
             fitted = fitted.with_channel(name, timeout_seconds=limit)
             continue
         raise ConfigError(
-            f"{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
-            f"scheduler.lease_seconds = {sch.lease_seconds:g}; a send must end well "
-            f"before its lease does (at most half of it, {limit:g}), or another "
-            "service may send the same notice again"
+            _("{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
+              "scheduler.lease_seconds = {lease_seconds:g}; a send must end well before its "
+              "lease does (at most half of it, {limit:g}), or another service may send the same "
+              "notice again",
+              where=where, name=name, timeout=timeout, lease_seconds=sch.lease_seconds,
+              limit=limit)
         )
     return replace(settings, notify=fitted)
 
@@ -374,7 +381,7 @@ def _groups(notify: Section) -> dict[str, str]:
     groups = notify.section("groups")
     found = {}
     for name in groups.data:
-        channel, _, robot = groups.bounded_text(name, 3, 100).partition(":")
+        channel, _colon, robot = groups.bounded_text(name, 3, 100).partition(":")
         if channel not in CHANNEL_TYPES or not robot:
             raise groups.fail(name, 'a group robot such as "wecom_robot:office"')
         found[name] = f"{channel}:{robot}"
@@ -426,17 +433,21 @@ class Section:
         for key in self.data:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{self.prefix}{close[0]}'? " if close else ""
-                raise ConfigError(
-                    f"{self.where}: unknown key '{self.prefix}{key}'; {hint}expected one of "
-                    + ", ".join(allowed)
-                )
+                if close:
+                    raise ConfigError(_("{where}: unknown key '{prefix}{key}'; did you mean "
+                                        "'{prefix}{close}'? expected one of {choices}",
+                                        where=self.where, prefix=self.prefix, key=key,
+                                        close=close[0], choices=Listing(allowed)))
+                raise ConfigError(_("{where}: unknown key '{prefix}{key}'; expected one of "
+                                    "{choices}", where=self.where, prefix=self.prefix, key=key,
+                                    choices=Listing(allowed)))
 
     def section(self, name: str, allowed: list[str] | None = None) -> Section:
         """The table ``name`` (empty when absent); ``allowed``: the keys it may have."""
         value = self.data.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{self.where}: [{self.prefix}{name}] must be a table")
+            raise ConfigError(_("{where}: [{prefix}{name}] must be a table",
+                                where=self.where, prefix=self.prefix, name=name))
         reader = Section(value, self.where, f"{self.prefix}{name}.")
         if allowed is not None:
             reader.only(allowed)

@@ -104,8 +104,8 @@ class WebhookChannel:
         secret = os.environ.get(hook.secret_env, "")
         if not secret and not hook.allow_unsigned:
             raise ConfigError(
-                f"webhook channel: no secret in ${hook.secret_env}; set it, or set "
-                "[notify.webhook] allow_unsigned = true to send unsigned requests")
+                _("webhook channel: no secret in ${secret_env}; set it, or set [notify.webhook] "
+                  "allow_unsigned = true to send unsigned requests", secret_env=hook.secret_env))
         return cls(hook.url, secret=secret, timeout=hook.timeout_seconds,
                    hosts=HostPolicy.allowing(settings.notify.allow_hosts))
 
