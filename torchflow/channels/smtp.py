@@ -20,7 +20,7 @@ from msgspec import Struct
 from torchflow.channels.base import Message, read_plain
 from torchflow.channels.ids import EMAIL
 from torchflow.clock import utcnow
-from torchflow.config import Rule, Section, Settings
+from torchflow.config import Rule, Section, Settings, one_of
 from torchflow.domain.ics import CALENDAR_KINDS, task_event_document
 from torchflow.errors import ConfigError, DeliveryError
 from torchflow.i18n import Listing, Text, _
@@ -148,7 +148,7 @@ class SmtpChannel:
     def read_settings(section: Section, base: Path) -> SmtpSettings:
         smtp: SmtpSettings = read_plain(section, SmtpSettings, SMTP_RULES)
         if smtp.security not in SECURITY_MODES:
-            raise section.fail("security", "one of " + ", ".join(SECURITY_MODES))
+            raise section.fail("security", one_of(SECURITY_MODES))
         return smtp
 
     @classmethod

@@ -25,7 +25,7 @@ from torchflow.clock import wall_clock
 from torchflow.domain import wording
 from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.errors import NotFound, Refused
-from torchflow.i18n import Translator, _
+from torchflow.i18n import Text, Translator, _
 from torchflow.service.app import App
 from torchflow.service.delivery.keys import idempotency_key, is_rerouted, on_channel
 from torchflow.service.delivery.routing import Fallback, Route, channel_of, group_of
@@ -364,7 +364,7 @@ def retry(app: App, actor: Actor, notice_id: int) -> Retried:
                              notice_id=notice_id))
         if row.status not in (DEAD, PENDING):
             raise Refused(_("notice #{notice_id} is {status}; only dead or pending ones retry",
-                            notice_id=notice_id, status=row.status))
+                            notice_id=notice_id, status=Text(row.status)))
         if row.lease_owner is not None and row.lease_until >= wall_clock():
             raise Refused(_("notice #{notice_id} is being sent right now; see `torchflow notice "
                             "list` in a moment", notice_id=notice_id))

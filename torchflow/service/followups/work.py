@@ -14,7 +14,7 @@ from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused, UsageError
-from torchflow.i18n import _
+from torchflow.i18n import Text, _
 from torchflow.service.app import App
 from torchflow.service.cases.authority import case_facts, refuse_if_closed
 from torchflow.service.cases.events import append_event
@@ -115,7 +115,7 @@ def _task(session: Connection, task_id: int) -> Any:
 def _require_open(task: Any) -> None:
     if task.status != OPEN:
         raise Refused(_("task #{id} is {status} already; only open tasks change",
-                        id=task.id, status=task.status))
+                        id=task.id, status=Text(task.status)))
 
 
 def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
