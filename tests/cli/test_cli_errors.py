@@ -156,9 +156,9 @@ def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     # No config to say the office's language: the default one, Chinese, says what is wrong.
     line = cli.refused("--config", missing, "case", "list", config=False)
-    assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
+    assert line == f"错误：配置文件 {missing} 不存在；请用 --config 指定已有的文件"
     line = cli.refused("case", "list", config=False, env={"TORCHFLOW_CONFIG": str(missing)})
-    assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
+    assert line == f"错误：配置文件 {missing} 不存在；请用 --config 指定已有的文件"
 
 
 @pytest.mark.embedded  # the server's config, environment or process
@@ -323,7 +323,7 @@ def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> N
     assert f"Explore it: torchflow --config {folder / 'config.toml'} case list" in out
     line = cli.refused("demo", "--dir", folder, config=False)
     # No config named: the default language, Chinese.
-    assert line == f"错误：{folder} is not empty; give a new or empty folder to --dir"
+    assert line == f"错误：{folder} 不是空文件夹；请用 --dir 指定新的或空的文件夹"
     assert "121 超出范围，应在 1 到 120 之间" in cli.usage("demo", "--days", "121",
                                                            config=False)
 
@@ -332,6 +332,6 @@ def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> N
 def test_demo_with_a_bad_torchflow_now_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     line = cli.refused("demo", "--dir", folder, config=False, now="soon")
-    assert line.startswith("错误：TORCHFLOW_NOW='soon' is not an ISO-8601 instant")
+    assert line.startswith("错误：TORCHFLOW_NOW='soon' 不是 ISO-8601 格式的时间")
     assert not folder.exists() or not any(folder.iterdir())
     assert cli.json("demo", "--dir", folder, "--days", "1", config=False)["cases"]
