@@ -163,19 +163,19 @@ def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
 
 @pytest.mark.embedded  # the server's config, environment or process
 @pytest.mark.parametrize(("content", "expected"), [
-    ("[database\nurl = 1\n", "not valid TOML"),
+    # No [office] locale: the default language, Chinese.
+    ("[database\nurl = 1\n", "不是有效的 TOML"),
     ('[databse]\nurl = "sqlite:///x.db"\n',
-     "unknown key 'databse'; did you mean 'database'? expected one of office, database, calendar, "
-     "workflows, scheduler, notify"),
+     "未知的配置项“databse”；是否应为“database”？可用的配置项为 office、database、calendar、"
+     "workflows、scheduler、notify"),
     ("[scheduler]\ninterval_seconds = -1\n",
-     "scheduler.interval_seconds = -1 is not valid; it wants a number of seconds from 0.1 "
-     "to 86400"),
+     "scheduler.interval_seconds = -1 无效；应为：0.1 至 86400 之间的秒数"),
     ('[notify]\ndefault_channel = "pigeon"\n',
-     "notify.default_channel = 'pigeon' is not valid; it wants one of file, smtp, webhook"),
-    ('database = "sqlite:///x.db"\n', "[database] must be a table"),
+     "notify.default_channel = 'pigeon' 无效；应为：file、smtp、webhook"),
+    ('database = "sqlite:///x.db"\n', "[database] 必须是一个表"),
     ('[database]\nurl = "sqlite:////no/such/folder/x.db"\n',
-     "the folder of the database file /no/such/folder/x.db does not exist"),
-    ('[database]\nurl = "nonsense"\n', "database URL 'nonsense' is not valid"),
+     "数据库文件 /no/such/folder/x.db 所在的文件夹不存在"),
+    ('[database]\nurl = "nonsense"\n', "数据库地址 'nonsense' 无效"),
 ])
 def test_a_bad_config_file_is_one_line_naming_the_key(
     cli: Cli, tmp_path: Path, content: str, expected: str
@@ -184,7 +184,7 @@ def test_a_bad_config_file_is_one_line_naming_the_key(
     line = cli.refused("--config", bad, "case", "list", config=False)
     assert line.startswith("错误：")  # a config that cannot be read: the default language
     assert expected in line
-    if "folder" not in expected and "URL" not in expected:
+    if "文件夹" not in expected and "数据库地址" not in expected:
         assert str(bad) in line or "bad.toml" in line
 
 

@@ -134,8 +134,12 @@ class WebhookChannel:
         body = message_json(message).encode("utf-8")
         answer = self.http.post(url, body, self._headers(message, body))
         if not 200 <= answer.status < 300:
-            raise DeliveryError(f"webhook {origin(url)} answered {answer.status} "
-                                f"{answer.reason}".rstrip())
+            if answer.reason:
+                raise DeliveryError(_("webhook {origin} answered {status} {reason}",
+                                      origin=origin(url), status=answer.status,
+                                      reason=answer.reason))
+            raise DeliveryError(_("webhook {origin} answered {status}", origin=origin(url),
+                                  status=answer.status))
 
     def close(self) -> None:
         self.http.close()
