@@ -3,7 +3,7 @@
     python -m tools.catalogs          # extract, merge into each .po, compile each .mo
     python -m tools.catalogs --check  # exit 1 if a .po or .mo is not up to date
 
-Babel reads the ids from the calls to ``_``, ``ngettext_`` and ``N_`` under
+Babel reads the ids from the calls to ``_``, ``ngettext_``, ``pgettext_`` and ``N_`` under
 torchflow/ (and ``_``/``ngettext`` in the Jinja2 templates); each locale's
 ``torchflow/locale/<lang>/LC_MESSAGES/torchflow.po`` keeps its translations, new
 ids arrive untranslated, ids no longer in the code are dropped. docs/i18n.md says
@@ -30,7 +30,8 @@ LOCALE_DIR = PACKAGE / "locale"
 DOMAIN = "torchflow"
 LOCALES = ("zh_CN",)
 # The marking functions of torchflow.i18n: the argument positions of the ids.
-KEYWORDS = {"_": None, "N_": None, "ngettext_": (1, 2), "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext_": (1, 2), "ngettext": (1, 2),
+            "pgettext_": ((1, "c"), 2)}
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
 OPTIONS_MAP = {"**/templates/**.j2": {"extensions": "jinja2.ext.i18n", "encoding": "utf-8"}}
 WIDTH = 100

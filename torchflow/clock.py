@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from torchflow.errors import ConfigError
+from torchflow.i18n import _
 
 ENV_NOW = "TORCHFLOW_NOW"
 ENV_WALL_SPEED = "TORCHFLOW_WALL_SPEED"
@@ -35,19 +36,22 @@ def parse_instant(text: str, what: str = ENV_NOW) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            f"{what}={text!r} is not an ISO-8601 instant; use e.g. 2026-03-02T09:00:00+08:00"
+            _("{what}={text!r} is not an ISO-8601 instant; use e.g. 2026-03-02T09:00:00+08:00",
+              what=what, text=text)
         ) from None
     if value.tzinfo is None:
         raise ConfigError(
-            f"{what}={text!r} has no UTC offset; add one, e.g. {text.strip()}+08:00"
+            _("{what}={text!r} has no UTC offset; add one, e.g. {example}+08:00",
+              what=what, text=text, example=text.strip())
         )
     try:
         value = value.astimezone(UTC)
     except OverflowError:
         value = datetime.max.replace(tzinfo=UTC)
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ConfigError(f"{what}={text!r} is out of range; use a time from {FIRST_YEAR} "
-                          f"to {LAST_YEAR}")
+        raise ConfigError(_("{what}={text!r} is out of range; use a time from {first_year} to "
+                            "{last_year}",
+                            what=what, text=text, first_year=FIRST_YEAR, last_year=LAST_YEAR))
     return value
 
 
@@ -80,8 +84,9 @@ def parse_speed(text: str) -> tuple[float, float, float]:
     if len(values) == 2:
         values.append(values[0])
     if len(values) != 3 or not (values[0] > 0 and 0 < values[1] <= 10_000 and values[2] > 0):
-        raise ConfigError(f"{ENV_WALL_SPEED}={text!r} is not EPOCH:FACTOR; use e.g. "
-                          "1773000000:60 (a unix time, and 1 to 10000 times faster)")
+        raise ConfigError(_("{env_wall_speed}={text!r} is not EPOCH:FACTOR; use e.g. "
+                            "1773000000:60 (a unix time, and 1 to 10000 times faster)",
+                            env_wall_speed=ENV_WALL_SPEED, text=text))
     return values[0], values[1], values[2]
 
 

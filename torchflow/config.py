@@ -11,7 +11,7 @@ import difflib
 import math
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
@@ -23,7 +23,7 @@ from msgspec.structs import replace
 from torchflow.channels import CHANNEL_TYPES, channel_type
 from torchflow.errors import ConfigError
 from torchflow.files import FileModes, group_id
-from torchflow.i18n import _, normalize
+from torchflow.i18n import Listing, Text, _, normalize
 
 ENV_CONFIG = "TORCHFLOW_CONFIG"
 ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
@@ -214,16 +214,19 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     path = Path(path or env.get(ENV_CONFIG) or "config.toml")
     data: dict[str, Any] = {}
     if path.is_dir():
-        raise ConfigError(f"config file {path} is a folder; pass a config.toml to --config")
+        raise ConfigError(_("config file {path} is a folder; pass a config.toml to --config",
+                            path=path))
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+            raise ConfigError(_("{path}: not valid TOML: {exc}", path=path, exc=exc)) from None
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+            raise ConfigError(_("{path}: cannot be read: {reason}",
+                                path=path, reason=exc.strerror)) from None
     elif explicit:
-        raise ConfigError(f"config file {path} does not exist; pass an existing file to --config")
+        raise ConfigError(_("config file {path} does not exist; pass an existing file to --config",
+                            path=path))
     return _build(data, path.resolve().parent, path if path.exists() else None, env)
 
 
@@ -263,7 +266,7 @@ def _calendar(cal: Section, base: Path) -> CalendarSettings:
 def _official_paths(cal: Section, base: Path) -> tuple[Path, ...]:
     values = cal.data.get("official", [])
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise cal.fail("official", 'a list of files such as ["calendars/cn-2027.toml"]')
+        raise cal.fail("official", _('a list of files such as ["calendars/cn-2027.toml"]'))
     return tuple(base / value for value in values)
 
 
@@ -298,7 +301,7 @@ def _files(files: Section) -> FileModes:
 def _reports(rep: Section) -> ReportSettings:
     values = rep.data.get("monthly", [])
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise rep.fail("monthly", 'a list of roles or handles such as ["director"]')
+        raise rep.fail("monthly", _('a list of roles or handles such as ["director"]'))
     return ReportSettings(monthly=tuple(values))
 
 
@@ -306,7 +309,7 @@ def _serve(serve: Section, base: Path) -> ServeSettings:
     proxies = serve.data.get("trusted_proxies", [])
     if not isinstance(proxies, list) or not all(isinstance(v, str) and v for v in proxies):
         raise serve.fail("trusted_proxies",
-                         'a list of addresses such as ["127.0.0.1", "unix:www-data"]')
+                         _('a list of addresses such as ["127.0.0.1", "unix:www-data"]'))
     socket = base / serve.bounded_text("socket", 1, 100) if "socket" in serve.data else None
     return ServeSettings(**serve.read(SERVE_RULES), socket=socket,
                          trusted_proxies=tuple(proxies))
@@ -314,20 +317,22 @@ def _serve(serve: Section, base: Path) -> ServeSettings:
 
 def _check_consistent(settings: Settings, where: str) -> None:
     if settings.calendar.workday_start >= settings.calendar.workday_end:
-        raise ConfigError(f"{where}: calendar.workday_start must be before workday_end")
+        raise ConfigError(_("{where}: calendar.workday_start must be before workday_end",
+                            where=where))
     sch = settings.scheduler
     if sch.backoff_base_seconds > sch.backoff_max_seconds:
-        raise ConfigError(f"{where}: scheduler.backoff_base_seconds must not exceed "
-                          "backoff_max_seconds")
+        raise ConfigError(_("{where}: scheduler.backoff_base_seconds must not exceed "
+                            "backoff_max_seconds", where=where))
 
 
 def _check_groups(settings: Settings, where: str) -> None:
     """Each group robot of [notify.groups] is one its channel has."""
     for name, group in settings.notify.groups.items():
-        channel, _, robot = group.partition(":")
+        channel, _colon, robot = group.partition(":")
         problem = channel_type(channel).address_problem(settings, robot)
         if problem is not None:
-            raise ConfigError(f"{where}: notify.groups.{name} = {group!r}: {problem}")
+            raise ConfigError(_("{where}: notify.groups.{name} = {group!r}: {problem}",
+                                where=where, name=name, group=group, problem=problem))
 
 
 def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:
@@ -345,10 +350,12 @@ def _fit_timeouts(settings: Settings, notify: Section, where: str) -> Settings:
             fitted = fitted.with_channel(name, timeout_seconds=limit)
             continue
         raise ConfigError(
-            f"{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
-            f"scheduler.lease_seconds = {sch.lease_seconds:g}; a send must end well "
-            f"before its lease does (at most half of it, {limit:g}), or another "
-            "service may send the same notice again"
+            _("{where}: notify.{name}.timeout_seconds = {timeout:g} is too long for "
+              "scheduler.lease_seconds = {lease_seconds:g}; a send must end well before its "
+              "lease does (at most half of it, {limit:g}), or another service may send the same "
+              "notice again",
+              where=where, name=name, timeout=timeout, lease_seconds=sch.lease_seconds,
+              limit=limit)
         )
     return replace(settings, notify=fitted)
 
@@ -357,12 +364,12 @@ def _notify(notify: Section, base: Path) -> NotifySettings:
     """[notify] and each channel's table, read by the channel's own module."""
     values = notify.read(NOTIFY_RULES)
     if values.get("default_channel", "file") not in CHANNEL_TYPES:
-        raise notify.fail("default_channel", "one of " + ", ".join(CHANNEL_TYPES))
+        raise notify.fail("default_channel", one_of(CHANNEL_TYPES))
     if values.get("mode", "digest") not in NOTIFY_MODES:
-        raise notify.fail("mode", "one of " + ", ".join(NOTIFY_MODES))
+        raise notify.fail("mode", one_of(NOTIFY_MODES))
     if values.get("case_url") and "{key}" not in values["case_url"]:
-        raise notify.fail("case_url", 'a URL with "{key}" in it, e.g. '
-                          '"https://torchflow.example.gov.cn/cases/{key}"')
+        raise notify.fail("case_url", _('a URL with "{{key}}" in it, e.g. '
+                                        '"https://torchflow.example.gov.cn/cases/{{key}}"'))
     channels = {name: channel_type(name).read_settings(notify.section(name), base)
                 for name in CHANNEL_TYPES if name in notify.data}
     return NotifySettings(**values, groups=MappingProxyType(_groups(notify)),
@@ -374,9 +381,9 @@ def _groups(notify: Section) -> dict[str, str]:
     groups = notify.section("groups")
     found = {}
     for name in groups.data:
-        channel, _, robot = groups.bounded_text(name, 3, 100).partition(":")
+        channel, _colon, robot = groups.bounded_text(name, 3, 100).partition(":")
         if channel not in CHANNEL_TYPES or not robot:
-            raise groups.fail(name, 'a group robot such as "wecom_robot:office"')
+            raise groups.fail(name, _('a group robot such as "wecom_robot:office"'))
         found[name] = f"{channel}:{robot}"
     return found
 
@@ -415,6 +422,11 @@ def _resolve_sqlite_url(url: str, base: Path) -> str:
     return url
 
 
+def one_of(allowed: Iterable[str]) -> Text:
+    """What a key that takes one of ``allowed`` wants, for ``Section.fail``."""
+    return _("one of {choices}", choices=Listing(allowed))
+
+
 class Section:
     """Typed access to one table of the config, with one-line errors that name the key.
     Channel modules read their own [notify.NAME] table with it."""
@@ -426,17 +438,21 @@ class Section:
         for key in self.data:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{self.prefix}{close[0]}'? " if close else ""
-                raise ConfigError(
-                    f"{self.where}: unknown key '{self.prefix}{key}'; {hint}expected one of "
-                    + ", ".join(allowed)
-                )
+                if close:
+                    raise ConfigError(_("{where}: unknown key '{prefix}{key}'; did you mean "
+                                        "'{prefix}{close}'? expected one of {choices}",
+                                        where=self.where, prefix=self.prefix, key=key,
+                                        close=close[0], choices=Listing(allowed)))
+                raise ConfigError(_("{where}: unknown key '{prefix}{key}'; expected one of "
+                                    "{choices}", where=self.where, prefix=self.prefix, key=key,
+                                    choices=Listing(allowed)))
 
     def section(self, name: str, allowed: list[str] | None = None) -> Section:
         """The table ``name`` (empty when absent); ``allowed``: the keys it may have."""
         value = self.data.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{self.where}: [{self.prefix}{name}] must be a table")
+            raise ConfigError(_("{where}: [{prefix}{name}] must be a table",
+                                where=self.where, prefix=self.prefix, name=name))
         reader = Section(value, self.where, f"{self.prefix}{name}.")
         if allowed is not None:
             reader.only(allowed)
@@ -453,27 +469,28 @@ class Section:
         return {key: readers[kind](key, low, high)
                 for key, (kind, low, high) in rules.items() if key in self.data}
 
-    def fail(self, key: str, wants: str) -> ConfigError:
-        return ConfigError(
-            f"{self.where}: {self.prefix}{key} = {self.data[key]!r} is not valid; it wants {wants}"
-        )
+    def fail(self, key: str, wants: str | Text) -> ConfigError:
+        return ConfigError(_("{where}: {prefix}{key} = {value!r} is not valid; it wants {wants}",
+                             where=self.where, prefix=self.prefix, key=key,
+                             value=self.data[key], wants=wants))
 
     def text(self, key: str, default: str) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str):
-            raise self.fail(key, "a string")
+            raise self.fail(key, _("a string"))
         return value
 
     def bounded_text(self, key: str, low: float, high: float) -> str:
         value = self.text(key, "")
         if not low <= len(value) <= high or any(ord(c) < 32 for c in value):
-            raise self.fail(key, f"a string of {low:g} to {high:g} characters on one line")
+            raise self.fail(key, _("a string of {low:g} to {high:g} characters on one line",
+                                    low=low, high=high))
         return value
 
     def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = self.text(key, default)
         if value not in allowed:
-            raise self.fail(key, "one of " + ", ".join(allowed))
+            raise self.fail(key, one_of(allowed))
         return value
 
     def texts(self, key: str, _low: float, high: float) -> tuple[str, ...]:
@@ -481,26 +498,28 @@ class Section:
         values = self.data[key]
         if not isinstance(values, list) or len(values) > high or not all(
                 isinstance(v, str) and 0 < len(v) <= 255 and v.isprintable() for v in values):
-            raise self.fail(key, f"a list of at most {high:g} strings such as [\"10.1.2.3\"]")
+            raise self.fail(key, _("a list of at most {high:g} strings such as [\"10.1.2.3\"]",
+                                    high=high))
         return tuple(values)
 
     def seconds(self, key: str, low: float, high: float) -> float:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value) or not low <= value <= high:
-            raise self.fail(key, f"a number of seconds from {low:g} to {high:g}")
+            raise self.fail(key, _("a number of seconds from {low:g} to {high:g}",
+                                    low=low, high=high))
         return float(value)
 
     def count(self, key: str, low: float, high: float) -> int:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(key, f"a whole number from {low:g} to {high:g}")
+            raise self.fail(key, _("a whole number from {low:g} to {high:g}", low=low, high=high))
         return value
 
     def boolean(self, key: str, _low: float = 0, _high: float = 0) -> bool:
         value = self.data[key]
         if not isinstance(value, bool):
-            raise self.fail(key, "true or false")
+            raise self.fail(key, _("true or false"))
         return value
 
     def local_time(self, key: str, _low: float = 0, _high: float = 0) -> time:
@@ -510,11 +529,11 @@ class Section:
         try:
             return time.fromisoformat(str(value))
         except ValueError:
-            raise self.fail(key, 'a local time such as "09:00"') from None
+            raise self.fail(key, _('a local time such as "09:00"')) from None
 
     def dates(self, key: str, _low: float = 0, _high: float = 0) -> tuple[date, ...]:
         values = self.data[key]
-        wants = 'a list of dates such as ["2026-12-31"]'
+        wants = _('a list of dates such as ["2026-12-31"]')
         if not isinstance(values, list):
             raise self.fail(key, wants)
         out = []

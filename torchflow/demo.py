@@ -20,6 +20,7 @@ from torchflow.clock import ManualClock, utcnow
 from torchflow.config import bundled_workflows_dir, load_settings
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import ConfigError, InvalidInput, TorchflowError
+from torchflow.i18n import _
 from torchflow.scheduler import tick
 from torchflow.service.app import App, build_app
 from torchflow.service.cases.change import advance, open_case
@@ -156,12 +157,14 @@ def _fresh_folder(directory: Path | None) -> tuple[Path, bool]:
         if directory is None:
             return Path(tempfile.mkdtemp(prefix="torchflow-demo-")), True
         if directory.exists() and any(directory.iterdir()):
-            raise InvalidInput(f"{directory} is not empty; give a new or empty folder to --dir")
+            raise InvalidInput(_("{directory} is not empty; give a new or empty folder to --dir",
+                                 directory=directory))
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
         return directory, created
     except OSError as exc:
-        raise ConfigError(f"cannot make the demo folder {directory}: {exc.strerror}") from None
+        raise ConfigError(_("cannot make the demo folder {directory}: {reason}",
+                            directory=directory, reason=exc.strerror)) from None
 
 
 def _remove(folder: Path, created: bool) -> None:

@@ -1,7 +1,8 @@
 """Message catalogs: every text a person reads, in the office's language.
 
 Code marks a message where it is made, ``_("case {key} is closed", key=key)``
-(``ngettext_`` for counts), and gets a ``Text``: the English message id and
+(``ngettext_`` for counts, ``pgettext_`` for one word that reads differently in
+two places), and gets a ``Text``: the English message id and
 its parameters, not yet translated. The edge that shows it (the CLI, the
 server, a notice being written) renders it with the ``Translator`` of the
 office's locale (``[office] locale``): ``tr(text)``. So the core never needs to
@@ -37,21 +38,27 @@ LOCALES: dict[str, str] = {
 
 
 class Text:
-    """A message not yet translated: the English id, its plural and count, and
-    named parameters (which may be ``Text`` themselves: rendered in turn)."""
+    """A message not yet translated: the English id, its plural and count, its
+    context (gettext's msgctxt: the same English that one language says two
+    ways), and named parameters (which may be ``Text`` themselves: rendered in
+    turn)."""
 
-    __slots__ = ("msgid", "n", "params", "plural")
+    __slots__ = ("context", "msgid", "n", "params", "plural")
 
     def __init__(self, msgid: str, params: Mapping[str, Any] | None = None, *,
-                 plural: str | None = None, n: int | None = None) -> None:
+                 plural: str | None = None, n: int | None = None,
+                 context: str | None = None) -> None:
         self.msgid = msgid
         self.plural = plural
         self.n = n
+        self.context = context
         self.params = dict(params or {})
 
     def render(self, tr: Translator) -> str:
         if self.plural is not None and self.n is not None:
             template = tr.catalog.ngettext(self.msgid, self.plural, self.n)
+        elif self.context is not None:
+            template = tr.catalog.pgettext(self.context, self.msgid)
         else:
             template = tr.catalog.gettext(self.msgid)
         params = {k: tr(v) if isinstance(v, Renderable) else v for k, v in self.params.items()}
@@ -72,8 +79,8 @@ class Text:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Text):
-            return (self.msgid, self.plural, self.n, self.params) == (
-                other.msgid, other.plural, other.n, other.params)
+            return (self.msgid, self.plural, self.n, self.context, self.params) == (
+                other.msgid, other.plural, other.n, other.context, other.params)
         if isinstance(other, str):
             return str(self) == other
         return NotImplemented
@@ -168,6 +175,13 @@ def _(msgid: str, /, **params: Any) -> Text:
 def ngettext_(singular: str, plural: str, n: int, /, **params: Any) -> Text:
     """A message that depends on a count; ``{n}`` is the count."""
     return Text(singular, params, plural=plural, n=n)
+
+
+def pgettext_(context: str, msgid: str, /, **params: Any) -> Text:
+    """A message whose English is said two ways in another language: ``context``
+    (gettext's msgctxt) tells the translations apart, ``pgettext_("person history",
+    "BY")`` (操作人) and the plain ``N_("BY")`` (经办人)."""
+    return Text(msgid, params, context=context)
 
 
 def N_(msgid: str, /) -> str:

@@ -242,14 +242,14 @@ def test_bad_inputs_are_one_line_and_exit_1(tf: Torchflow, tmp_path: Path) -> No
     bad.write_text("[database\n", encoding="utf-8")
     line = tf.refused("--config", bad, "case", "list", config=False)
     # A config that cannot be read: said in the default language, Chinese.
-    assert line.startswith(f"错误：{bad}: not valid TOML")
+    assert line.startswith(f"错误：{bad}：不是有效的 TOML：")
     bad.write_text('[scheduler]\nmax_attempts = "many"\n', encoding="utf-8")
     line = tf.refused("--config", bad, "case", "list", config=False)
-    assert line == (f"错误：{bad}: scheduler.max_attempts = 'many' is not valid; "
-                    "it wants a whole number from 1 to 1000")
+    assert line == (f"错误：{bad}：scheduler.max_attempts = 'many' 无效；"
+                    "应为：1 至 1000 之间的整数")
     line = tf.refused("--config", tmp_path / "missing.toml", "case", "list", config=False)
-    assert line == (f"错误：config file {tmp_path / 'missing.toml'} does not exist; "
-                    "pass an existing file to --config")
+    assert line == (f"错误：配置文件 {tmp_path / 'missing.toml'} 不存在；"
+                    "请用 --config 指定已有的文件")
     # Nothing the refusals touched changed.
     assert tf.json("case", "show", key)["state"] == "lead"
     assert len(tf.json("case", "history", key)["events"]) == 1

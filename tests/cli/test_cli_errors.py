@@ -156,26 +156,26 @@ def test_a_config_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     # No config to say the office's language: the default one, Chinese, says what is wrong.
     line = cli.refused("--config", missing, "case", "list", config=False)
-    assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
+    assert line == f"错误：配置文件 {missing} 不存在；请用 --config 指定已有的文件"
     line = cli.refused("case", "list", config=False, env={"TORCHFLOW_CONFIG": str(missing)})
-    assert line == f"错误：config file {missing} does not exist; pass an existing file to --config"
+    assert line == f"错误：配置文件 {missing} 不存在；请用 --config 指定已有的文件"
 
 
 @pytest.mark.embedded  # the server's config, environment or process
 @pytest.mark.parametrize(("content", "expected"), [
-    ("[database\nurl = 1\n", "not valid TOML"),
+    # No [office] locale: the default language, Chinese.
+    ("[database\nurl = 1\n", "不是有效的 TOML"),
     ('[databse]\nurl = "sqlite:///x.db"\n',
-     "unknown key 'databse'; did you mean 'database'? expected one of office, database, calendar, "
-     "workflows, scheduler, notify"),
+     "未知的配置项“databse”；是否应为“database”？可用的配置项为 office、database、calendar、"
+     "workflows、scheduler、notify"),
     ("[scheduler]\ninterval_seconds = -1\n",
-     "scheduler.interval_seconds = -1 is not valid; it wants a number of seconds from 0.1 "
-     "to 86400"),
+     "scheduler.interval_seconds = -1 无效；应为：0.1 至 86400 之间的秒数"),
     ('[notify]\ndefault_channel = "pigeon"\n',
-     "notify.default_channel = 'pigeon' is not valid; it wants one of file, smtp, webhook"),
-    ('database = "sqlite:///x.db"\n', "[database] must be a table"),
+     "notify.default_channel = 'pigeon' 无效；应为：file、smtp、webhook"),
+    ('database = "sqlite:///x.db"\n', "[database] 必须是一个表"),
     ('[database]\nurl = "sqlite:////no/such/folder/x.db"\n',
-     "the folder of the database file /no/such/folder/x.db does not exist"),
-    ('[database]\nurl = "nonsense"\n', "database URL 'nonsense' is not valid"),
+     "数据库文件 /no/such/folder/x.db 所在的文件夹不存在"),
+    ('[database]\nurl = "nonsense"\n', "数据库地址 'nonsense' 无效"),
 ])
 def test_a_bad_config_file_is_one_line_naming_the_key(
     cli: Cli, tmp_path: Path, content: str, expected: str
@@ -184,7 +184,7 @@ def test_a_bad_config_file_is_one_line_naming_the_key(
     line = cli.refused("--config", bad, "case", "list", config=False)
     assert line.startswith("错误：")  # a config that cannot be read: the default language
     assert expected in line
-    if "folder" not in expected and "URL" not in expected:
+    if "文件夹" not in expected and "数据库地址" not in expected:
         assert str(bad) in line or "bad.toml" in line
 
 
@@ -323,7 +323,7 @@ def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> N
     assert f"Explore it: torchflow --config {folder / 'config.toml'} case list" in out
     line = cli.refused("demo", "--dir", folder, config=False)
     # No config named: the default language, Chinese.
-    assert line == f"错误：{folder} is not empty; give a new or empty folder to --dir"
+    assert line == f"错误：{folder} 不是空文件夹；请用 --dir 指定新的或空的文件夹"
     assert "121 超出范围，应在 1 到 120 之间" in cli.usage("demo", "--days", "121",
                                                            config=False)
 
@@ -332,6 +332,6 @@ def test_demo_text_and_a_folder_that_is_not_empty(cli: Cli, tmp_path: Path) -> N
 def test_demo_with_a_bad_torchflow_now_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     line = cli.refused("demo", "--dir", folder, config=False, now="soon")
-    assert line.startswith("错误：TORCHFLOW_NOW='soon' is not an ISO-8601 instant")
+    assert line.startswith("错误：TORCHFLOW_NOW='soon' 不是 ISO-8601 格式的时间")
     assert not folder.exists() or not any(folder.iterdir())
     assert cli.json("demo", "--dir", folder, "--days", "1", config=False)["cases"]

@@ -91,7 +91,8 @@ def test_person_history_in_chinese(cli: Cli, config_file: Path, tmp_path: Path) 
     config.write_text(config_file.read_text(encoding="utf-8").replace(
         '[office]\nlocale = "en"', '[office]\nlocale = "zh-CN"'), encoding="utf-8")
     lines = Cli(config).ok("person", "history", "wang.li").out.splitlines()
-    assert lines[0].split() == ["时间", "经办人", "说明", "变更内容"]
+    # Who made the change (操作人), not who handles a matter (经办人).
+    assert lines[0].split() == ["时间", "操作人", "说明", "变更内容"]
     assert "角色变更" in lines[2] and "角色：招商专员 → 招商专员、局长" in lines[2]
     assert "新增人员" in lines[1] and "登录名：- → wang.li" in lines[1]
 

@@ -9,20 +9,27 @@ import string
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from tools import catalogs
-from torchflow.i18n import ENGLISH, Label, Listing, Role, _, ngettext_, translator
+from torchflow.i18n import ENGLISH, Label, Listing, Role, _, ngettext_, pgettext_, translator
+
+
+def key(message: Message) -> object:
+    """A message's id, with its context when it has one: "BY" for a person's
+    history (操作人) is another message than "BY" for a case's (经办人)."""
+    return message.id if message.context is None else (message.context, message.id)
 
 
 @pytest.fixture(scope="module")
 def extracted() -> dict[object, object]:
-    return {m.id: m for m in catalogs.extract() if m.id}
+    return {key(m): m for m in catalogs.extract() if m.id}
 
 
 @pytest.fixture(scope="module")
 def zh() -> dict[object, object]:
-    return {m.id: m for m in catalogs.read("zh_CN") if m.id}
+    return {key(m): m for m in catalogs.read("zh_CN") if m.id}
 
 
 def placeholders(text: str) -> list[str]:
@@ -37,7 +44,8 @@ def placeholders(text: str) -> list[str]:
 def test_every_message_has_a_chinese_translation(extracted: dict, zh: dict) -> None:
     missing = [mid for mid in extracted
                if mid not in zh or zh[mid].fuzzy
-               or not all(zh[mid].string if isinstance(mid, tuple) else [zh[mid].string])]
+               or not all(zh[mid].string if isinstance(zh[mid].string, tuple)
+                          else [zh[mid].string])]
     assert missing == [], ("messages without a zh_CN translation; run `python -m "
                            "tools.catalogs`, translate them in the .po and run it again "
                            "(docs/i18n.md)")
@@ -50,7 +58,7 @@ def test_the_catalog_holds_no_message_the_code_no_longer_has(extracted: dict, zh
 def test_each_translation_keeps_the_placeholders_of_its_message(zh: dict) -> None:
     wrong = []
     for mid, message in zh.items():
-        ids = mid if isinstance(mid, tuple) else (mid,)
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         want = placeholders(ids[-1])
         wrong += [(mid, s) for s in strings if s and placeholders(s) != want]
@@ -93,3 +101,13 @@ def test_plurals_and_a_missing_translation() -> None:
     assert (zh(one), zh(many)) == ("1 个错误", "3 个错误")
     # A message not in the catalog reads in English rather than not at all.
     assert zh(_("not in any catalog: {x}", x=1)) == "not in any catalog: 1"
+
+
+def test_a_context_tells_the_same_english_apart() -> None:
+    # "BY" heads a person's history (who made the change) and an enterprise's
+    # file (who handles it): one English word, two Chinese ones.
+    zh = translator("zh-CN")
+    history = pgettext_("person history", "BY")
+    assert (str(history), zh(history)) == ("BY", "操作人")
+    assert zh.gettext("BY") == "经办人"
+    assert history != _("BY")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchflow.channels.masking import shown_address
 from torchflow.errors import ConfigError
+from torchflow.i18n import Listing, _
 
 if TYPE_CHECKING:
     from torchflow.channels.base import Channel, ChannelType, Message
@@ -39,8 +40,9 @@ CHANNEL_TYPES: dict[str, str] = {
 def channel_type(name: str) -> ChannelType:
     if name not in CHANNEL_TYPES:
         raise ConfigError(
-            f"unknown channel {name!r}; use one of {', '.join(CHANNEL_TYPES)}")
-    module, _, cls = CHANNEL_TYPES[name].partition(":")
+            _("unknown channel {name!r}; use one of {choices}",
+              name=name, choices=Listing(CHANNEL_TYPES)))
+    module, _colon, cls = CHANNEL_TYPES[name].partition(":")
     found: ChannelType = getattr(import_module(module), cls)
     return found
 

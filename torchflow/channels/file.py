@@ -13,7 +13,7 @@ from torchflow.channels.base import Message, message_json
 from torchflow.config import Section, Settings
 from torchflow.errors import DeliveryError
 from torchflow.files import PRIVATE, FileModes, create, make_folder
-from torchflow.i18n import Text
+from torchflow.i18n import Text, _
 
 
 class FileSettings(Struct, frozen=True):
@@ -57,7 +57,8 @@ class FileChannel:
         try:
             self._append(line)
         except OSError as exc:
-            raise DeliveryError(f"cannot write outbox {self.path}: {exc.strerror or exc}") from None
+            raise DeliveryError(_("cannot write outbox {path}: {reason}",
+                                  path=self.path, reason=exc.strerror or exc)) from None
 
     def _append(self, line: bytes) -> None:
         make_folder(self.path.parent, self.modes)

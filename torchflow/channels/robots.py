@@ -117,14 +117,14 @@ class RobotChannel:
         found = {}
         for robot in robots.data:
             if not ROBOT_NAME.fullmatch(robot):
-                raise robots.fail(robot, "a table named like office or pi_team "
-                                         "(lower-case letters, digits, _ or -)")
+                raise robots.fail(robot, _("a table named like office or pi_team "
+                                           "(lower-case letters, digits, _ or -)"))
             table = robots.section(robot, list(ROBOT_RULES))
             defaults = cls.env_names(robot)
             found[robot] = Robot(**{**defaults, **table.read(ROBOT_RULES)})
         settings = RobotSettings(**values, robots=MappingProxyType(found))
         if settings.default_robot and settings.default_robot not in found:
-            raise section.fail("default_robot", "the name of one of its [robots] tables")
+            raise section.fail("default_robot", _("the name of one of its [robots] tables"))
         return settings
 
     @classmethod

@@ -20,10 +20,10 @@ from msgspec import Struct
 from torchflow.channels.base import Message, read_plain
 from torchflow.channels.ids import EMAIL
 from torchflow.clock import utcnow
-from torchflow.config import Rule, Section, Settings
+from torchflow.config import Rule, Section, Settings, one_of
 from torchflow.domain.ics import CALENDAR_KINDS, task_event_document
 from torchflow.errors import ConfigError, DeliveryError
-from torchflow.i18n import Text, _
+from torchflow.i18n import Listing, Text, _
 
 if TYPE_CHECKING:
     import smtplib
@@ -134,11 +134,11 @@ class SmtpChannel:
     ) -> None:
         if security not in SECURITY_MODES:
             raise ConfigError(
-                f"[notify.smtp] security = {security!r} is not allowed; "
-                f"use one of: {', '.join(SECURITY_MODES)}"
+                _("[notify.smtp] security = {security!r} is not allowed; use one of: {choices}",
+                  security=security, choices=Listing(SECURITY_MODES))
             )
         if not host:
-            raise ConfigError("[notify.smtp] host is empty; set the SMTP server's host name")
+            raise ConfigError(_("[notify.smtp] host is empty; set the SMTP server's host name"))
         self.host, self.port, self.security = host, port, security
         self.username, self.password = username, password
         self.sender, self.timeout, self.sender_name = sender, timeout, sender_name
@@ -148,7 +148,7 @@ class SmtpChannel:
     def read_settings(section: Section, base: Path) -> SmtpSettings:
         smtp: SmtpSettings = read_plain(section, SmtpSettings, SMTP_RULES)
         if smtp.security not in SECURITY_MODES:
-            raise section.fail("security", "one of " + ", ".join(SECURITY_MODES))
+            raise section.fail("security", one_of(SECURITY_MODES))
         return smtp
 
     @classmethod
@@ -180,11 +180,13 @@ class SmtpChannel:
         import smtplib  # see the module's docstring
 
         if not message.address:
-            raise DeliveryError(f"no e-mail address for {message.recipient!r}")
+            raise DeliveryError(_("no e-mail address for {recipient!r}",
+                                  recipient=message.recipient))
         try:
             mail = build_email(message, self.sender, self.sender_name)
         except ValueError as exc:  # e.g. a line break inside the address
-            raise DeliveryError(f"cannot build e-mail to {message.address!r}: {exc}") from None
+            raise DeliveryError(_("cannot build e-mail to {address!r}: {exc}",
+                                  address=message.address, exc=exc)) from None
         reused = self._conn is not None
         try:
             self._deliver(mail)

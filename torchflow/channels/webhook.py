@@ -104,8 +104,8 @@ class WebhookChannel:
         secret = os.environ.get(hook.secret_env, "")
         if not secret and not hook.allow_unsigned:
             raise ConfigError(
-                f"webhook channel: no secret in ${hook.secret_env}; set it, or set "
-                "[notify.webhook] allow_unsigned = true to send unsigned requests")
+                _("webhook channel: no secret in ${secret_env}; set it, or set [notify.webhook] "
+                  "allow_unsigned = true to send unsigned requests", secret_env=hook.secret_env))
         return cls(hook.url, secret=secret, timeout=hook.timeout_seconds,
                    hosts=HostPolicy.allowing(settings.notify.allow_hosts))
 
@@ -134,8 +134,12 @@ class WebhookChannel:
         body = message_json(message).encode("utf-8")
         answer = self.http.post(url, body, self._headers(message, body))
         if not 200 <= answer.status < 300:
-            raise DeliveryError(f"webhook {origin(url)} answered {answer.status} "
-                                f"{answer.reason}".rstrip())
+            if answer.reason:
+                raise DeliveryError(_("webhook {origin} answered {status} {reason}",
+                                      origin=origin(url), status=answer.status,
+                                      reason=answer.reason))
+            raise DeliveryError(_("webhook {origin} answered {status}", origin=origin(url),
+                                  status=answer.status))
 
     def close(self) -> None:
         self.http.close()

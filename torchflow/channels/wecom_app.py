@@ -89,7 +89,7 @@ class WecomApp:
     def read_settings(section: Section, base: Path) -> WecomAppSettings:
         settings: WecomAppSettings = read_plain(section, WecomAppSettings, RULES)
         if settings.msgtype not in ("markdown", "text"):
-            raise section.fail("msgtype", "markdown or text")
+            raise section.fail("msgtype", _("markdown or text"))
         return settings
 
     @classmethod

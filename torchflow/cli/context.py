@@ -486,14 +486,16 @@ def pad(text: str, size: int) -> str:
     return text + " " * max(size - width(text), 0)
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str | Text, str]],
           tr: Translator = ENGLISH) -> str:
     """A plain aligned table; CJK characters count double so columns line up.
-    Headers are message ids (``N_``), cells may be ``Text`` or ``Label``: both
-    shown in ``tr``'s language."""
+    Headers are message ids (``N_``), or a ``Text`` for one that needs its context
+    (``pgettext_``); cells may be ``Text`` or ``Label``: both shown in ``tr``'s
+    language."""
     if not rows:
         return tr(_("(none)"))
-    heads = [tr.gettext(header) for header, _key in columns]
+    heads = [tr(header) if isinstance(header, Text) else tr.gettext(header)
+             for header, _key in columns]
     cells = [[_cell(row.get(key), tr, key) for _h, key in columns] for row in rows]
     widths = [max(width(head), *(width(line[i]) for line in cells))
               for i, head in enumerate(heads)]

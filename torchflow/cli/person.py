@@ -12,10 +12,12 @@ from torchflow.cli.params import LIMIT, OFFSET, Choice
 from torchflow.cli.person_away import COMMANDS as PERSON_AWAY
 from torchflow.cli.sheets import feed_token
 from torchflow.domain.office import EVENT_KINDS, FIELDS
-from torchflow.i18n import N_, Listing, Role, Text, _
+from torchflow.i18n import N_, Listing, Role, Text, _, pgettext_
 
 PEOPLE_COLUMNS = [(N_("HANDLE"), "handle"), (N_("NAME"), "name"), (N_("ROLES"), "roles"),
                   (N_("EMAIL"), "email"), (N_("CHANNEL"), "channel"), (N_("ACTIVE"), "active")]
+# Who made a change to a person (操作人), not who handles a case or enterprise (经办人).
+BY = pgettext_("person history", "BY")
 
 
 def roles_of(roles: list[str] | None) -> Listing | None:
@@ -200,7 +202,7 @@ def render_person(v: dict[str, Any], env: Env) -> str:
                       (N_("ERROR"), "error")], tr)
     roles = table([{"at": r["at"], "by": _by(r), "was": roles_of(r["was"]) or "-",
                     "now": roles_of(r["now"]) or "-"} for r in v.get("role_history", [])],
-                  [(N_("WHEN"), "at"), (N_("BY"), "by"), (N_("ROLES BEFORE"), "was"),
+                  [(N_("WHEN"), "at"), (BY, "by"), (N_("ROLES BEFORE"), "was"),
                    (N_("ROLES AFTER"), "now")], tr)
     return "\n\n".join([head, tr(_("Open cases:")) + "\n" + cases,
                          tr(_("Open tasks:")) + "\n" + tasks, tr(_("Absences:")) + "\n" + away,
@@ -230,7 +232,7 @@ def render_history(events: list[dict[str, Any]], env: Env) -> str:
              "what": Text(EVENT_KINDS[e["kind"]]) if e["kind"] in EVENT_KINDS else e["kind"],
              "changes": "; ".join(tr(_change(c)) for c in e["changes"]) or "-"}
             for e in events]
-    return table(rows, [(N_("WHEN"), "at"), (N_("BY"), "by"), (N_("WHAT"), "what"),
+    return table(rows, [(N_("WHEN"), "at"), (BY, "by"), (N_("WHAT"), "what"),
                         (N_("CHANGES"), "changes")], tr)
 
 

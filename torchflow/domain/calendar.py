@@ -167,7 +167,7 @@ def _load_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ConfigError(
-            f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'"
+            _("unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'", name=name)
         ) from None
 
 
@@ -175,11 +175,12 @@ def _by_year(schedules: Iterable[OfficialSchedule]) -> dict[int, OfficialSchedul
     out: dict[int, OfficialSchedule] = {}
     for schedule in schedules:
         if not isinstance(schedule, OfficialSchedule):
-            raise ConfigError(f"[calendar] official: {schedule!r} is not a schedule")
+            raise ConfigError(_("[calendar] official: {schedule!r} is not a schedule",
+                                schedule=schedule))
         if (other := out.get(schedule.year)) is not None:
             raise ConfigError(
-                f"{schedule.path}: {schedule.year} is already given by {other.path}; "
-                "keep one file per year"
+                _("{path}: {year} is already given by {path2}; keep one file per year",
+                  path=schedule.path, year=schedule.year, path2=other.path)
             )
         out[schedule.year] = schedule
     if problems := [line for s in out.values() for line in s.problems()]:
@@ -246,7 +247,8 @@ def _dates(values: Iterable[date], what: str) -> frozenset[date]:
     for day in days:
         # A datetime is a date too, but would slip a time of day into the sets.
         if not isinstance(day, date) or isinstance(day, datetime):
-            raise ConfigError(f"[calendar] {what}: {day!r} is not a date; use e.g. 2026-12-31")
+            raise ConfigError(_("[calendar] {what}: {day!r} is not a date; use e.g. 2026-12-31",
+                                what=what, day=day))
     return days
 
 
@@ -272,11 +274,11 @@ class WorkCalendar:
     ) -> None:
         self.tz: ZoneInfo = _load_zone(timezone)
         if workday_start.tzinfo is not None or workday_end.tzinfo is not None:
-            raise ConfigError("workday_start/workday_end are local wall times; drop the offset")
+            raise ConfigError(_("workday_start/workday_end are local wall times; drop the offset"))
         if workday_start >= workday_end:
             raise ConfigError(
-                f"workday_start {workday_start.isoformat()} must be before "
-                f"workday_end {workday_end.isoformat()}"
+                _("workday_start {workday_start} must be before workday_end {workday_end}",
+                  workday_start=workday_start.isoformat(), workday_end=workday_end.isoformat())
             )
         self.workday_start: time = workday_start
         self.workday_end: time = workday_end

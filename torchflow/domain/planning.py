@@ -29,6 +29,7 @@ from torchflow.domain.rules import (
 from torchflow.domain.status import Outcome
 from torchflow.domain.timeline import duty_miss_at
 from torchflow.errors import InvalidInput
+from torchflow.i18n import Listing, _
 
 
 class PlannedTask(Struct, frozen=True):
@@ -137,7 +138,8 @@ def duty_due(cal: WorkCalendar, rule: DutyRule, since: date) -> date:
     ``since``), a one-off ``after`` its span."""
     if rule.on is None:
         if rule.after is None:
-            raise InvalidInput(f"{rule.name}: a duty needs on (yearly) or after (once)")
+            raise InvalidInput(_("{name}: a duty needs on (yearly) or after (once)",
+                                 name=rule.name))
         return span_due(cal, since, rule.after, rule.roll)
     month, day = rule.on
     for year in range(since.year, since.year + 3):
@@ -196,7 +198,8 @@ def plan_state_entry(
     names = [rule.name for rule in rules]
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         # Two rules with one name would plan two tasks with one (case, rule, occurrence).
-        raise InvalidInput(f"rules share a name, which must be unique: {', '.join(duplicates)}")
+        raise InvalidInput(_("rules share a name, which must be unique: {choices}",
+                             choices=Listing(duplicates)))
     return [
         resume_deadline(cal, rule, entered_on, budgets[rule.name],
                         occurrence=occurrences.get(rule.name, 0) + 1)
@@ -261,7 +264,8 @@ def _plan_visit(
 ) -> PlannedTask:
     if not 0 <= rule.min_gap <= rule.max_gap:
         raise InvalidInput(
-            f"{rule.name}: need 0 <= min_gap <= max_gap, got {rule.min_gap}..{rule.max_gap}"
+            _("{name}: need 0 <= min_gap <= max_gap, got {min_gap}..{max_gap}",
+              name=rule.name, min_gap=rule.min_gap, max_gap=rule.max_gap)
         )
     start = since + timedelta(days=rule.min_gap)
     end = since + timedelta(days=rule.max_gap)
@@ -303,7 +307,8 @@ def _positive(value: int, rule: ContactRule | DeadlineRule) -> int:
     # 0 working days would plan the task for the day it was created, and again
     # and again: a cadence or budget must move forward.
     if value < 1:
-        raise InvalidInput(f"{rule.name}: working days must be 1 or more, got {value}")
+        raise InvalidInput(_("{name}: working days must be 1 or more, got {value}",
+                             name=rule.name, value=value))
     return value
 
 

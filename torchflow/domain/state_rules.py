@@ -17,6 +17,7 @@ from torchflow.domain.problems import EXAMPLES, IDENT, Report, type_name
 from torchflow.domain.rules import ROLLS, ContactRule, DeadlineRule, DutyRule, Span, VisitRule
 from torchflow.domain.workflow import FieldSpec, StateSpec
 from torchflow.errors import InvalidInput
+from torchflow.i18n import _
 
 MAX_WORKDAYS = 750  # about three years of working days (some 250 a year)
 MAX_DAYS = 1095  # three years of calendar days (156 weeks)
@@ -71,8 +72,8 @@ def parse_duration(text: str) -> tuple[int, str]:
     unit = _UNITS.get(match.group(2).lower()) if match else None
     if match is None or unit is None:
         raise InvalidInput(
-            f"bad duration {text!r}; write '<n> <unit>' with unit workdays, days or weeks, "
-            "e.g. '5 workdays'"
+            _("bad duration {text!r}; write '<n> <unit>' with unit workdays, days or weeks, e.g. "
+              "'5 workdays'", text=text)
         )
     digits = match.group(1).lstrip("0") or "0"
     n = int(digits) if len(digits) <= 9 else _CEILING

@@ -35,6 +35,7 @@ from torchflow.domain.planning import plan_next
 from torchflow.domain.rules import DeadlineRule, DutyRule, Rule, VisitRule
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import Listing, _
 
 KEPT, REPLANNED, CANCELLED, NEW = "kept", "re-planned", "cancelled", "new"
 
@@ -138,27 +139,30 @@ def resolve_mapping(
     ``new_spec``, or a one-line refusal naming the states and what to pass."""
     old_specs = list(old_specs)
     known_old = {s for spec in old_specs for s in spec.states}
-    to = f"version {new_spec.version} of {new_spec.name}"
+    to = _("version {version} of {name}", version=new_spec.version, name=new_spec.name)
     new_states = ", ".join(new_spec.states)
     for old, new in mapping.items():
         if old not in known_old:
-            raise InvalidInput(f"--map {old}={new}: '{old}' is not a state of the versions "
-                               f"moved; states: {', '.join(sorted(known_old))}")
+            raise InvalidInput(_("--map {old}={new}: '{old}' is not a state of the versions "
+                                 "moved; states: {choices}",
+                                 old=old, new=new, choices=Listing(sorted(known_old))))
         if new not in new_spec.states:
-            raise InvalidInput(f"--map {old}={new}: {to} has no state '{new}'; "
-                               f"states: {new_states}")
+            raise InvalidInput(_("--map {old}={new}: {to} has no state '{new}'; states: "
+                                 "{new_states}", old=old, new=new, to=to, new_states=new_states))
     resolved = {s: mapping.get(s, s) for s in in_use}
     unmapped = sorted(s for s, t in resolved.items() if t not in new_spec.states)
     if unmapped:
         passes = " ".join(f"--map {s}=<state>" for s in unmapped)
-        raise Refused(f"{to} has no state {', '.join(unmapped)} (open cases are in it); "
-                      f"pass {passes} (states of version {new_spec.version}: {new_states})")
+        raise Refused(_("{to} has no state {choices} (open cases are in it); pass {passes} "
+                        "(states of version {version}: {new_states})",
+                        to=to, choices=Listing(unmapped), passes=passes, version=new_spec.version,
+                        new_states=new_states))
     closing = sorted(s for s, t in resolved.items() if new_spec.states[t].terminal)
     if closing and not allow_terminal:
         what = ", ".join(f"{s} -> {resolved[s]}" for s in closing)
-        raise Refused(f"the move would close open cases ({what}: terminal in version "
-                      f"{new_spec.version}); pass --allow-terminal to close them, or "
-                      f"--map {closing[0]}=<open state>")
+        raise Refused(_("the move would close open cases ({what}: terminal in version "
+                        "{version}); pass --allow-terminal to close them, or --map {state}=<open "
+                        "state>", what=what, version=new_spec.version, state=closing[0]))
     return resolved
 
 
@@ -271,9 +275,10 @@ class _Planner:
         if mapped in self.new.states:
             return mapped
         if move.resumes:
-            raise Refused(f"{case.key} would resume to '{previous}', which version "
-                          f"{self.new.version} of {self.new.name} does not have; "
-                          f"pass --map {previous}=<state>")
+            raise Refused(_("{key} would resume to '{previous}', which version {version} of "
+                            "{name} does not have; pass --map {previous}=<state>",
+                            key=case.key, previous=previous, version=self.new.version,
+                            name=self.new.name))
         return previous
 
     def new_task(self, case: OpenCase, rule: Rule) -> TaskMove | None:

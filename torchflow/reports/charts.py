@@ -18,6 +18,7 @@ from typing import Any
 
 from torchflow.errors import InvalidInput
 from torchflow.files import PRIVATE, FileModes, replacing
+from torchflow.i18n import _
 
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Noto Sans CJK JP", "Source Han Sans SC",
                 "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei",
@@ -75,16 +76,17 @@ def draw(doc: dict[str, Any], path: str, english: Mapping[str, str] | None = Non
     """Write the chart to ``path`` (.png or .svg), made with ``modes`` from the start."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".svg"):
-        raise InvalidInput(f"--chart {path}: give a .png or .svg file")
+        raise InvalidInput(_("--chart {path}: give a .png or .svg file", path=path))
     if not Path(path).parent.exists():
-        raise InvalidInput(f"cannot write {path}: no such directory")
+        raise InvalidInput(_("cannot write {path}: no such directory", path=path))
     plt = _pyplot()
     fig = figure(doc, english=english)
     try:
         with replacing(Path(path), modes) as tmp:
             fig.savefig(tmp, format=suffix[1:])
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+        raise InvalidInput(_("cannot write {path}: {reason}",
+                             path=path, reason=exc.strerror)) from None
     finally:
         plt.close(fig)
 

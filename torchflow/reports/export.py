@@ -11,6 +11,7 @@ from torchflow.domain.formulas import defuse
 from torchflow.domain.sheets import sheet_name
 from torchflow.errors import InvalidInput
 from torchflow.files import PRIVATE, FileModes, replacing
+from torchflow.i18n import _
 
 
 def text(doc: dict[str, Any]) -> str:
@@ -44,7 +45,8 @@ def write_csv(doc: dict[str, Any], path: str, modes: FileModes = PRIVATE) -> Non
                     out.writerow(["" if row.get(c["key"]) is None else defuse(row.get(c["key"]))
                                   for c in t["columns"]])
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+        raise InvalidInput(_("cannot write {path}: {reason}",
+                             path=path, reason=exc.strerror)) from None
 
 
 def display_width(value: Any) -> int:
@@ -56,7 +58,7 @@ def write_xlsx(doc: dict[str, Any], path: str, modes: FileModes = PRIVATE) -> No
     """One worksheet per table: typed cells, the header row frozen, widths fitting
     Chinese text (a CJK character counts two)."""
     if not Path(path).parent.exists():
-        raise InvalidInput(f"cannot write {path}: no such directory")
+        raise InvalidInput(_("cannot write {path}: no such directory", path=path))
     with replacing(Path(path), modes) as tmp:  # made with its mode, whole or not at all
         _xlsx(doc, str(tmp))
 
@@ -100,4 +102,4 @@ def _xlsx(doc: dict[str, Any], path: str) -> None:
     try:
         book.close()
     except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
-        raise InvalidInput(f"cannot write {path}: {exc}") from None
+        raise InvalidInput(_("cannot write {path}: {exc}", path=path, exc=exc)) from None

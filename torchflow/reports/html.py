@@ -15,7 +15,7 @@ from typing import Any
 
 from torchflow.errors import InvalidInput
 from torchflow.files import PRIVATE, FileModes, replacing
-from torchflow.i18n import Text, people_time, translator
+from torchflow.i18n import Text, _, people_time, translator
 from torchflow.reports import charts
 
 TOP = 5  # exceptions per list on the first screen; the rest in the appendix
@@ -116,4 +116,5 @@ def write(docs: dict[str, dict[str, Any]], exceptions: dict[str, Any],
         with replacing(Path(path), modes) as tmp:  # made with its mode, whole or not at all
             tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+        raise InvalidInput(_("cannot write {path}: {reason}",
+                             path=path, reason=exc.strerror)) from None

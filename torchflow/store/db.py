@@ -52,19 +52,20 @@ def make_engine(url: str, *, create: bool = False, busy_seconds: float = BUSY_SE
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     except ModuleNotFoundError as exc:
         raise ConfigError(
-            f"the database driver is not installed ({exc.name}); "
-            "install torchflow[postgres] for PostgreSQL"
+            _("the database driver is not installed ({name}); install torchflow[postgres] for "
+              "PostgreSQL", name=exc.name)
         ) from None
 
 
 def _parse(url: str) -> URL:
-    hint = "use e.g. sqlite:///torchflow.db or postgresql+psycopg://user@host/db"
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise ConfigError(f"database URL {url!r} is not valid; {hint}") from None
+        raise ConfigError(_("database URL {url!r} is not valid; use e.g. sqlite:///torchflow.db "
+                            "or postgresql+psycopg://user@host/db", url=url)) from None
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise ConfigError(f"database URL port {parsed.port} is not valid; use 1 to 65535")
+        raise ConfigError(_("database URL port {port} is not valid; use 1 to 65535",
+                            port=parsed.port))
     return parsed
 
 
@@ -110,11 +111,13 @@ def _sqlite_engine(parsed: URL, create: bool, busy_seconds: float, files: FileMo
 
 def _check_sqlite_path(path: Path, create: bool) -> None:
     if path.is_dir():
-        raise ConfigError(f"the database {path} is a folder; give the path of a file in it")
+        raise ConfigError(_("the database {path} is a folder; give the path of a file in it",
+                            path=path))
     if not path.parent.is_dir():
-        raise ConfigError(f"the folder of the database file {path} does not exist")
+        raise ConfigError(_("the folder of the database file {path} does not exist", path=path))
     if not create and not path.exists():
-        raise ConfigError(f"the database file {path} does not exist; run `torchflow init` first")
+        raise ConfigError(_("the database file {path} does not exist; run `torchflow init` first",
+                            path=path))
 
 
 def _create_sqlite_file(path: Path, files: FileModes) -> None:

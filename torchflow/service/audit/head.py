@@ -11,6 +11,7 @@ import os
 from sqlalchemy import Connection
 
 from torchflow.errors import ConfigError
+from torchflow.i18n import _
 from torchflow.store.db import AUTH_INFO
 
 ENV_AUDIT_KEY = "TORCHFLOW_AUDIT_KEY"
@@ -26,8 +27,9 @@ def audit_key() -> bytes | None:
         return None
     if len(text) < MIN_KEY_LENGTH:
         raise ConfigError(
-            f"{ENV_AUDIT_KEY} is too short ({len(text)} characters); use at least "
-            f"{MIN_KEY_LENGTH} random ones, e.g. from `openssl rand -hex 32`"
+            _("{env_audit_key} is too short ({length} characters); use at least {min_key_length} "
+              "random ones, e.g. from `openssl rand -hex 32`",
+              env_audit_key=ENV_AUDIT_KEY, length=len(text), min_key_length=MIN_KEY_LENGTH)
         )
     return text.encode("utf-8")
 

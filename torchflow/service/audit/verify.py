@@ -34,6 +34,7 @@ from torchflow.domain.history import (
 )
 from torchflow.domain.replay import CaseFacts, ReplayError, mismatches, replay
 from torchflow.errors import InvalidInput, NotFound
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.audit import office
 from torchflow.service.audit.head import HEAD_ID
@@ -333,14 +334,15 @@ def _against(s: Connection, doc: dict[str, Any], secret: bytes | None,
 
 def _checkpoint_body(doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise InvalidInput("the file is not a torchflow audit checkpoint")
+        raise InvalidInput(_("the file is not a torchflow audit checkpoint"))
     if doc.get("version") != CHECKPOINT_VERSION:
-        raise InvalidInput(f"checkpoint version {doc.get('version')!r} is not known; "
-                           f"this torchflow reads version {CHECKPOINT_VERSION}")
+        raise InvalidInput(_("checkpoint version {version!r} is not known; this torchflow reads "
+                             "version {checkpoint_version}",
+                             version=doc.get("version"), checkpoint_version=CHECKPOINT_VERSION))
     body = {k: v for k, v in doc.items() if k != "signature"}
     if not isinstance(body.get("cases"), dict) or not isinstance(body.get("events"), int):
-        raise InvalidInput("the checkpoint has no 'cases' and 'events'; it is not one torchflow "
-                           "wrote")
+        raise InvalidInput(_("the checkpoint has no 'cases' and 'events'; it is not one "
+                             "torchflow wrote"))
     return body
 
 

@@ -145,9 +145,9 @@ def show(cal: WorkCalendar, year: int, month: int | None = None) -> dict[str, An
     """The days of ``year`` (or one month) that are not plain working days or
     plain weekends, with the source that decided the year."""
     if not 1 <= year <= 9998:
-        raise InvalidInput(f"year {year} is out of range; give a year such as 2027")
+        raise InvalidInput(_("year {year} is out of range; give a year such as 2027", year=year))
     if month is not None and not 1 <= month <= 12:
-        raise InvalidInput(f"--month {month} is not a month; give 1 to 12")
+        raise InvalidInput(_("--month {month} is not a month; give 1 to 12", month=month))
     months = [month] if month else list(range(1, 13))
     source = cal.source(year)
     out: dict[str, Any] = {"year": year, "source": source.kind, "detail": source.detail,

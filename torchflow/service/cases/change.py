@@ -56,7 +56,7 @@ def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any]) -> None:
     """A field needed to open a case may change but not be emptied later."""
     for name, value in changed.items():
         if value is None and spec.fields[name].required:
-            raise InvalidInput(f"'{name}' is required and cannot be cleared")
+            raise InvalidInput(_("'{name}' is required and cannot be cleared", name=name))
 
 
 def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
@@ -98,9 +98,9 @@ def open_in(
         f.name for f in spec.fields.values() if f.required and values.get(f.name) is None
     ]
     if missing:
-        raise InvalidInput(f"'{spec.name}' needs " + ", ".join(missing) + " to open ("
-                           + ", ".join(f"{m}=..." for m in missing) + ")")
-    owner_person = active_person(s, owner, "give the case to") if owner else None
+        raise InvalidInput(_("'{name}' needs {fields} to open ({pairs})", name=spec.name,
+                             fields=Listing(missing), pairs=Listing(f"{m}=..." for m in missing)))
+    owner_person = active_person(s, owner, _("give the case to")) if owner else None
     owner = owner_person.handle if owner_person else None
     owner_id = owner_person.id if owner_person else actor.id
     [key] = next_keys(s, spec.key_prefix, app.calendar.local_date(now).year)
@@ -303,7 +303,7 @@ def _planned_view(p: Any) -> dict[str, Any]:
 
 def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
     if not note.strip():
-        raise InvalidInput("the note is empty; write what happened")
+        raise InvalidInput(_("the note is empty; write what happened"))
     check_block(note, "the note")
     now = app.now()
     with app.db.transaction() as s:
@@ -317,7 +317,7 @@ def add_note(app: App, actor: Actor, key: str, note: str) -> dict[str, Any]:
 
 def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> dict[str, Any]:
     if not pairs:
-        raise InvalidInput("nothing to set; give name=value pairs, e.g. industry=biomedicine")
+        raise InvalidInput(_("nothing to set; give name=value pairs, e.g. industry=biomedicine"))
     now = app.now()
     with app.db.transaction() as s:
         case = load_case(s, key)
@@ -355,7 +355,7 @@ def assign(app: App, actor: Actor, key: str, handle: str) -> dict[str, Any]:
     with app.db.transaction() as s:
         case = load_case(s, key)
         _authorize(app, s, case, actor, "case.assign")
-        person = active_person(s, handle, "assign to")
+        person = active_person(s, handle, _("assign to"))
         handle = person.handle
         old = handle_of(s, case.owner_id)
         append_event(

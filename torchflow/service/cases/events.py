@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Integer, Update, bindparam, insert, text, upd
 
 from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
 from torchflow.errors import ConfigError, Conflict, Refused
+from torchflow.i18n import _
 from torchflow.service.audit.head import ENV_AUDIT_KEY, HEAD_ID, audit_key, caller_auth, db_role
 from torchflow.service.cases.rows import CaseRow
 from torchflow.store.models import AUDIT_HEAD, CASES, EVENTS
@@ -195,8 +196,9 @@ def refuse_out_of_order(case: CaseRow, at: datetime) -> None:
     last = case.last_event_at
     if last is not None and at < last:
         raise Refused(
-            f"case {case.key} last changed at {last.isoformat()}; now is earlier "
-            f"({at.isoformat()}): set TORCHFLOW_NOW to that time or later, or unset it"
+            _("case {key} last changed at {last}; now is earlier ({at}): set TORCHFLOW_NOW to "
+              "that time or later, or unset it",
+              key=case.key, last=last.isoformat(), at=at.isoformat())
         )
 
 
@@ -227,18 +229,20 @@ def _next_gseq(session: Connection, key: bytes | None, count: int = 1
     head = _bump_head(session, count)
     if head is None:
         raise Refused(
-            "the database has no audit head row (it was deleted); "
-            "see `torchflow audit verify` before writing"
+            _("the database has no audit head row (it was deleted); see `torchflow audit verify` "
+              "before writing")
         )
     gseq, keyed_since, stored_id = head
     if key is None and keyed_since is not None:
         raise ConfigError(
-            f"this database's history is keyed (since event #{keyed_since}); "
-            f"set {ENV_AUDIT_KEY} to write to it"
+            _("this database's history is keyed (since event #{keyed_since}); set "
+              "{env_audit_key} to write to it",
+              keyed_since=keyed_since, env_audit_key=ENV_AUDIT_KEY)
         )
     if key is not None and stored_id and stored_id != key_id(key):
         raise ConfigError(
-            f"{ENV_AUDIT_KEY} is not the key this database's history is written with"
+            _("{env_audit_key} is not the key this database's history is written with",
+              env_audit_key=ENV_AUDIT_KEY)
         )
     return gseq, keyed_since
 

@@ -10,6 +10,7 @@ from msgspec import Struct
 from sqlalchemy import Connection, bindparam, select
 
 from torchflow.errors import NotFound
+from torchflow.i18n import _
 from torchflow.store.models import CASES
 
 
@@ -44,7 +45,7 @@ _BY_ID = select(*_COLUMNS).where(CASES.c.id == bindparam("id"))
 def load_case(session: Connection, key: str) -> CaseRow:
     row = session.execute(_BY_KEY, {"key": key.strip().upper()}).first()
     if row is None:
-        raise NotFound(f"no case with key '{key}'; see `torchflow case list`")
+        raise NotFound(_("no case with key '{key}'; see `torchflow case list`", key=key))
     return CaseRow(*row)
 
 

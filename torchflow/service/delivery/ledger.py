@@ -25,7 +25,7 @@ from torchflow.clock import wall_clock
 from torchflow.domain import wording
 from torchflow.domain.status import NoticeKind, NoticeStatus
 from torchflow.errors import NotFound, Refused
-from torchflow.i18n import Translator
+from torchflow.i18n import Text, Translator, _
 from torchflow.service.app import App
 from torchflow.service.delivery.keys import idempotency_key, is_rerouted, on_channel
 from torchflow.service.delivery.routing import Fallback, Route, channel_of, group_of
@@ -360,12 +360,14 @@ def retry(app: App, actor: Actor, notice_id: int) -> Retried:
         row = s.execute(select(NOTICES).where(NOTICES.c.id == notice_id)
                         .with_for_update()).first()
         if row is None:
-            raise NotFound(f"no notice #{notice_id}; see `torchflow notice list`")
+            raise NotFound(_("no notice #{notice_id}; see `torchflow notice list`",
+                             notice_id=notice_id))
         if row.status not in (DEAD, PENDING):
-            raise Refused(f"notice #{notice_id} is {row.status}; only dead or pending ones retry")
+            raise Refused(_("notice #{notice_id} is {status}; only dead or pending ones retry",
+                            notice_id=notice_id, status=Text(row.status)))
         if row.lease_owner is not None and row.lease_until >= wall_clock():
-            raise Refused(f"notice #{notice_id} is being sent right now; "
-                          "see `torchflow notice list` in a moment")
+            raise Refused(_("notice #{notice_id} is being sent right now; see `torchflow notice "
+                            "list` in a moment", notice_id=notice_id))
         s.execute(update(NOTICES).where(NOTICES.c.id == notice_id).values(**_FRESH))
     return Retried((notice_id,))
 

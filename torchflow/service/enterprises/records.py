@@ -114,7 +114,7 @@ def _checked(**given: str | None) -> tuple[dict[str, Any], list[Text]]:
 def _coordinator_id(s: Connection, typed: str | None) -> int | None:
     if not typed or not typed.strip():
         return None
-    return int(active_person(s, typed, "name as the coordinator").id)
+    return int(active_person(s, typed, _("name as the coordinator")).id)
 
 
 def _unique(s: Connection, values: Mapping[str, Any], own_id: int | None) -> None:

@@ -55,7 +55,7 @@ def import_enterprises(app: App, actor: Actor, path: Path, *,
                 values, contacts = _row(given)
                 if given.get("coordinator"):
                     values["coordinator_id"] = active_person(
-                        s, given["coordinator"], "name as the coordinator").id
+                        s, given["coordinator"], _("name as the coordinator")).id
             except TorchflowError as exc:
                 errors.append(_("row {row}: {problem}", row=number, problem=exc.text))
                 continue

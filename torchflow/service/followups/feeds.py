@@ -133,7 +133,8 @@ def write_ics(path: Path, document: bytes, modes: FileModes = PRIVATE) -> None:
     """Whole or not at all: a reader of the folder never sees half a file. Made
     with ``modes`` ([files] group) from the start."""
     if not path.parent.is_dir():
-        raise InvalidInput(f"there is no folder '{path.parent}' to write '{path.name}' in")
+        raise InvalidInput(_("there is no folder '{parent}' to write '{name}' in",
+                             parent=path.parent, name=path.name))
     with replacing(path, modes) as tmp:
         tmp.write_bytes(document)
 

@@ -14,7 +14,7 @@ from torchflow.domain.status import EventKind, TaskKind
 from torchflow.domain.text import check_block
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.errors import InvalidInput, NotFound, Refused, UsageError
-from torchflow.i18n import _
+from torchflow.i18n import Text, _
 from torchflow.service.app import App
 from torchflow.service.cases.authority import case_facts, refuse_if_closed
 from torchflow.service.cases.events import append_event
@@ -62,12 +62,12 @@ def log_in(
     day = when if not isinstance(when, datetime) else app.calendar.local_date(when)
     shown = app.local(when) if isinstance(when, datetime) else day.isoformat()
     if (when > now) if isinstance(when, datetime) else (day > app.calendar.local_date(now)):
-        raise InvalidInput(f"{shown} is in the future; log what has happened")
+        raise InvalidInput(_("{shown} is in the future; log what has happened", shown=shown))
     case = load_case(s, key)
     if (when < case.opened_at) if isinstance(when, datetime) \
             else (day < app.calendar.local_date(case.opened_at)):
-        raise InvalidInput(f"{shown} is before {case.key} was opened "
-                           f"({app.local(case.opened_at)}); give a later time")
+        raise InvalidInput(_("{shown} is before {key} was opened ({opened}); give a later time",
+                             shown=shown, key=case.key, opened=app.local(case.opened_at)))
     spec = app.registry.by_id(s, case.workflow_version_id).spec
     actor.authorize("case.log", case_facts(s, case, spec, standing_in=app))
     refuse_if_closed(case, spec)
@@ -108,13 +108,14 @@ def _open_task(session: Connection, case_id: int, rule: str) -> Any:
 def _task(session: Connection, task_id: int) -> Any:
     row = session.execute(select(TASKS).where(TASKS.c.id == task_id)).first()
     if row is None:
-        raise NotFound(f"no task #{task_id}; see `torchflow task list`")
+        raise NotFound(_("no task #{task_id}; see `torchflow task list`", task_id=task_id))
     return row
 
 
 def _require_open(task: Any) -> None:
     if task.status != OPEN:
-        raise Refused(f"task #{task.id} is {task.status} already; only open tasks change")
+        raise Refused(_("task #{id} is {status} already; only open tasks change",
+                        id=task.id, status=Text(task.status)))
 
 
 def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
@@ -123,7 +124,8 @@ def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
     for rule in state.rules if state else ():
         if rule.name == task.rule:
             return rule
-    raise NotFound(f"task #{task.id}: rule {task.rule} is not in its workflow version")
+    raise NotFound(_("task #{id}: rule {rule} is not in its workflow version",
+                     id=task.id, rule=task.rule))
 
 
 def _authorize(app: App, session: Connection, actor: Actor, task: Any, action: str
@@ -171,16 +173,16 @@ def snooze(app: App, actor: Actor, task_id: int, to: date, reason: str) -> dict[
     """Move one task's due day to ``to`` (or the next working day); only this
     task's notices are re-planned."""
     if not reason.strip():
-        raise InvalidInput("the reason is empty; say why the task moves")
+        raise InvalidInput(_("the reason is empty; say why the task moves"))
     check_block(reason, "the reason")
     now = app.now()
     cal = app.calendar
     today = cal.local_date(now)
     if to < today:
-        raise InvalidInput(f"{to} is in the past; snooze to today or later")
+        raise InvalidInput(_("{to} is in the past; snooze to today or later", to=to))
     if to > today + SNOOZE_MAX:
-        raise InvalidInput(f"{to} is more than {SNOOZE_MAX.days // 365} years ahead; "
-                           "snooze to a nearer day")
+        raise InvalidInput(_("{to} is more than {years} years ahead; snooze to a nearer day",
+                             to=to, years=SNOOZE_MAX.days // 365))
     wanted = to
     due = cal.next_workday(wanted)
     with app.db.transaction() as s:
@@ -202,7 +204,7 @@ def reassign(app: App, actor: Actor, task_id: int, handle: str) -> dict[str, Any
         task = _task(s, task_id)
         _require_open(task)
         case = _authorize(app, s, actor, task, "task.reassign")
-        person = active_person(s, handle, "reassign to")
+        person = active_person(s, handle, _("reassign to"))
         handle = person.handle
         old = (s.execute(select(PEOPLE).where(PEOPLE.c.id == task.assignee_id)).first()
                if task.assignee_id else None)

@@ -17,6 +17,7 @@ from torchflow.domain.absence import Absence, check_new
 from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.text import check_line
 from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.audit import office
 from torchflow.service.people.lookup import Actor, active_person, person_by_handle
@@ -68,11 +69,11 @@ def record_absence(app: App, actor: Actor, handle: str, *, starts: date, ends: d
     now = app.now()
     today = app.calendar.local_date(now)
     if ends < today:
-        raise InvalidInput(f"--to {ends} is in the past (today is {today}); "
-                           "record an absence that has not ended yet")
+        raise InvalidInput(_("--to {ends} is in the past (today is {today}); record an absence "
+                             "that has not ended yet", ends=ends, today=today))
     with app.db.transaction() as s:
-        person = active_person(s, handle, "record an absence of")
-        sub = active_person(s, substitute, "name as substitute")
+        person = active_person(s, handle, _("record an absence of"))
+        sub = active_person(s, substitute, _("name as substitute"))
         handle, substitute = person.handle, sub.handle
         _one_recorder_at_a_time(s)
         new = Absence(handle, starts, ends, substitute)
@@ -110,8 +111,8 @@ def end_absence(app: App, actor: Actor, handle: str) -> dict[str, Any]:
         office.record(s, OfficeKind.BACK, Subject.ABSENCE, [r.id for r in ended], actor=actor,
                       at=now)
     if not ended:
-        raise Refused(f"{handle} has no absence today or ahead; "
-                      f"see `torchflow agenda` for who is away")
+        raise Refused(_("{handle} has no absence today or ahead; see `torchflow agenda` for who "
+                        "is away", handle=handle))
     return {"handle": handle, "ended": len(ended), "back_on": today.isoformat()}
 
 
@@ -147,6 +148,6 @@ def refuse_if_substitute(app: App, handle: str) -> None:
                     if a.substitute == handle]
     if covering:
         a = covering[0]
-        raise Refused(f"{handle} is the substitute for {a.person}'s absence {a.starts} to "
-                      f"{a.ends}; end it (person back {a.person}) or record it with "
-                      "another substitute first")
+        raise Refused(_("{handle} is the substitute for {person}'s absence {starts} to {ends}; "
+                        "end it (person back {person}) or record it with another substitute first",
+                        handle=handle, person=a.person, starts=a.starts, ends=a.ends))

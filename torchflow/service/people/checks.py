@@ -14,6 +14,7 @@ from torchflow.domain import identity
 from torchflow.domain.text import ADDRESS_MAX, EMAIL_MAX, HANDLE_MAX, NAME_MAX, check_line
 from torchflow.domain.vocabulary import role_code
 from torchflow.errors import InvalidInput
+from torchflow.i18n import Listing, _
 
 if TYPE_CHECKING:
     from torchflow.service.app import App
@@ -36,10 +37,11 @@ def check_person(
     if address:
         check_line(address, "the address", ADDRESS_MAX)
     if email and (not EMAIL.fullmatch(check_line(email, "the e-mail", EMAIL_MAX))):
-        raise InvalidInput(f"e-mail {email!r} is not valid; e.g. wang.li@example.gov.cn")
+        raise InvalidInput(_("e-mail {email!r} is not valid; e.g. wang.li@example.gov.cn",
+                             email=email))
     if channel is not None and channel not in CHANNEL_TYPES:
-        raise InvalidInput(f"channel {channel!r} is unknown; use one of "
-                           + ", ".join(CHANNEL_TYPES))
+        raise InvalidInput(_("channel {channel!r} is unknown; use one of {choices}",
+                             channel=channel, choices=Listing(CHANNEL_TYPES)))
     return check_roles(roles)
 
 
@@ -54,7 +56,8 @@ def check_roles(roles: list[str]) -> list[str]:
     split = [r.strip() for role in roles for r in role.split(",") if r.strip()]
     for role in split:
         if not ROLE.fullmatch(role):
-            raise InvalidInput(f"role {role!r} is not valid; use e.g. coordinator or director")
+            raise InvalidInput(_("role {role!r} is not valid; use e.g. coordinator or director",
+                                 role=role))
     return sorted(set(split))
 
 
@@ -62,12 +65,12 @@ def check_handle(handle: str) -> None:
     """A new person's handle: the pattern, and not the scheduler's reserved one."""
     if len(handle) > HANDLE_MAX or not HANDLE.fullmatch(handle):
         raise InvalidInput(
-            f"handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter (e.g. wang.li)"
+            _("handle {handle!r} is not valid; use lower-case letters, digits, '.', '_' or '-', "
+              "starting with a letter (e.g. wang.li)", handle=handle)
         )
     if handle in identity.RESERVED:
-        raise InvalidInput(f"handle '{handle}' is reserved for the scheduler service; "
-                           "pick another handle")
+        raise InvalidInput(_("handle '{handle}' is reserved for the scheduler service; pick "
+                             "another handle", handle=handle))
 
 
 def check_channel(app: App, channel: str | None, email: str, address: str,
@@ -88,6 +91,6 @@ def check_logins(logins: list[str]) -> list[str]:
     checked = [check_line(login, "the login", HANDLE_MAX) for login in logins]
     for login in checked:
         if not LOGIN.fullmatch(login):
-            raise InvalidInput(f"login {login!r} is not an operating-system user name; "
-                               "use e.g. wangli (see `id -un` on that account)")
+            raise InvalidInput(_("login {login!r} is not an operating-system user name; use e.g. "
+                                 "wangli (see `id -un` on that account)", login=login))
     return sorted(set(checked))

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.status import EventKind
 from torchflow.errors import InvalidInput
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.audit import office
 from torchflow.service.cases.events import append_event
@@ -41,12 +42,12 @@ def handover(app: App, actor: Actor, old: str, new: str, *, deactivate: bool = F
     if deactivate:
         actor.authorize("person.deactivate")
     if old == new:
-        raise InvalidInput("OLD and NEW are the same person")
+        raise InvalidInput(_("OLD and NEW are the same person"))
     if deactivate:
         refuse_if_substitute(app, old)
     now = app.now()
     with app.db.transaction() as s:
-        giver, taker = person_by_handle(s, old), active_person(s, new, "hand over to")
+        giver, taker = person_by_handle(s, old), active_person(s, new, _("hand over to"))
         new = taker.handle
         case_ids = list(s.scalars(select(CASES.c.id).where(
             CASES.c.owner_id == giver.id, CASES.c.closed_at.is_(None))))

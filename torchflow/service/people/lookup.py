@@ -14,6 +14,7 @@ from torchflow.domain import identity, permissions
 from torchflow.domain.permissions import ADMIN, Facts
 from torchflow.domain.vocabulary import person_handle
 from torchflow.errors import NotFound, Refused
+from torchflow.i18n import Text, _
 from torchflow.service.audit.head import lock_head
 from torchflow.store.models import PEOPLE, PERSON_LOGINS
 
@@ -59,14 +60,15 @@ def keep_an_admin(s: Connection, before: list[str], where: str = "") -> None:
     """A change that takes away the last active admin who can act is refused
     (rolled back): a database is never left with nobody able to administer it."""
     if before and not admins(s):
-        raise Refused(f"{where}that would leave no active admin with a login; give another "
-                      "person the 'admin' role first")
+        raise Refused(_("{where}that would leave no active admin with a login; give another "
+                        "person the 'admin' role first", where=where))
 
 
 def person_by_handle(session: Connection, handle: str) -> Row[Any]:
     person = session.execute(select(PEOPLE).where(PEOPLE.c.handle == handle)).first()
     if person is None:
-        raise NotFound(f"no person with handle '{handle}'; see `torchflow person list`")
+        raise NotFound(_("no person with handle '{handle}'; see `torchflow person list`",
+                         handle=handle))
     return person
 
 
@@ -78,12 +80,13 @@ def find_person(session: Connection, typed: str) -> Row[Any]:
     return person_by_handle(session, person_handle(typed, [(r.handle, r.name) for r in rows]))
 
 
-def active_person(session: Connection, handle: str, role: str) -> Row[Any]:
+def active_person(session: Connection, handle: str, role: str | Text) -> Row[Any]:
     """A person who can take on work (by handle or unique name); ``role`` says what
     for, in the refusal. Callers keep the row's handle, not what was typed."""
     person = find_person(session, handle)
     if not person.active:
-        raise Refused(f"'{handle}' is not active; {role} an active person")
+        raise Refused(_("'{handle}' is not active; {role} an active person",
+                        handle=handle, role=role))
     return person
 
 
@@ -93,7 +96,8 @@ def resolve_actor(app: App, handle: str) -> Actor:
     with app.db.read() as s:
         person = person_by_handle(s, handle)
         if not person.active:
-            raise Refused(f"'{handle}' is no longer active; act as another person")
+            raise Refused(_("'{handle}' is no longer active; act as another person",
+                            handle=handle))
         return Actor(person.id, person.handle, tuple(person.roles or ()))
 
 

@@ -13,7 +13,7 @@ from torchflow.domain import routing
 from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.text import ADDRESS_MAX, check_line
 from torchflow.errors import InvalidInput
-from torchflow.i18n import _
+from torchflow.i18n import Listing, _
 from torchflow.service.app import App
 from torchflow.service.audit import office
 from torchflow.service.delivery.routing import FALLBACK_AFTER, Fallback
@@ -30,11 +30,12 @@ def parse_fallback(text: str) -> Fallback:
     channel's check, in ``set_notify``."""
     channel, sep, address = text.partition(":")
     if not sep or channel not in CHANNEL_TYPES:
-        raise InvalidInput(f"fallback {text!r} is not CHANNEL:ADDRESS with a channel of "
-                           + ", ".join(CHANNEL_TYPES) + "; e.g. webhook:https://hooks.example/x")
+        raise InvalidInput(_("fallback {text!r} is not CHANNEL:ADDRESS with a channel of "
+                             "{choices}; e.g. webhook:https://hooks.example/x",
+                             text=text, choices=Listing(CHANNEL_TYPES)))
     address = check_line(address.strip(), "the fallback address", ADDRESS_MAX)
     if not address and channel != "file":
-        raise InvalidInput(f"fallback {text!r} has no address; give CHANNEL:ADDRESS")
+        raise InvalidInput(_("fallback {text!r} has no address; give CHANNEL:ADDRESS", text=text))
     return Fallback(channel, address)
 
 
@@ -58,7 +59,8 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
     values: dict[str, Any] = {}
     if notify is not None:
         if notify not in routing.NOTIFY_MODES:
-            raise InvalidInput(f"notify {notify!r} is unknown; use each or digest")
+            raise InvalidInput(_("notify {notify!r} is unknown; use each or digest",
+                                 notify=notify))
         values["notify"] = notify
     if quiet is not _UNSET:
         values["quiet_start"] = f"{quiet.start:%H:%M}" if quiet else None
@@ -70,8 +72,10 @@ def set_notify(app: App, actor: Actor, handle: str, *, notify: str | None = None
         values["fallback_address"] = fallback.address if fallback else None
     if fallback_after is not None:
         if not 1 <= fallback_after <= FALLBACK_AFTER_MAX:
-            raise InvalidInput(f"--fallback-after {fallback_after} is out of range; "
-                               f"use 1 to {FALLBACK_AFTER_MAX}")
+            raise InvalidInput(_("--fallback-after {fallback_after} is out of range; use 1 to "
+                                 "{fallback_after_max}",
+                                 fallback_after=fallback_after,
+                                 fallback_after_max=FALLBACK_AFTER_MAX))
         values["fallback_after"] = fallback_after
     with app.db.transaction() as s:
         person = person_by_handle(s, handle)

@@ -12,6 +12,7 @@ from torchflow.channels.ids import merged as merged_ids
 from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.permissions import ADMIN
 from torchflow.errors import NotFound, Refused
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.audit import office
 from torchflow.service.delivery.ledger import delivery_problems
@@ -95,7 +96,8 @@ def _insert_person(s: Connection, app: App, handle: str, *, name: str, email: st
         ["handle"],
     )
     if not added:
-        raise Refused(f"a person with handle '{handle}' exists already; pick another handle")
+        raise Refused(_("a person with handle '{handle}' exists already; pick another handle",
+                        handle=handle))
     person = person_by_handle(s, handle)
     _add_logins(s, person, logins)
     return person
@@ -109,8 +111,9 @@ def _add_logins(s: Connection, person: Row[Any], logins: list[str]) -> None:
         if owner == person.handle:
             continue
         if owner is not None:
-            raise Refused(f"login '{login}' is {owner}'s already; remove it there first with "
-                          f"`torchflow person edit {owner} --remove-login {login}`")
+            raise Refused(_("login '{login}' is {owner}'s already; remove it there first with "
+                            "`torchflow person edit {owner} --remove-login {login}`",
+                            login=login, owner=owner))
         s.execute(insert(PERSON_LOGINS).values(person_id=person.id, login=login))
 
 
@@ -163,8 +166,8 @@ def edit_person(
             gone = s.execute(delete(PERSON_LOGINS).where(
                 PERSON_LOGINS.c.person_id == person.id, PERSON_LOGINS.c.login == login))
             if gone.rowcount != 1:
-                raise NotFound(f"'{handle}' has no login '{login}'; see "
-                               f"`torchflow person show {handle}`")
+                raise NotFound(_("'{handle}' has no login '{login}'; see `torchflow person show "
+                                 "{handle}`", handle=handle, login=login))
         keep_an_admin(s, before)
         # An edit that changed nothing is no event in the office's history.
         if office.current(s, Subject.PERSON, [person.id]) != was:
@@ -193,8 +196,9 @@ def set_active(app: App, handle: str, active: bool, *, handover_to: str | None =
         if not active:
             cases, tasks = _open_work(s, person.id)
             if cases or tasks:
-                raise Refused(f"{handle} still owns {cases} open case(s) and {tasks} open "
-                              f"task(s); add --handover-to OTHER to move them")
+                raise Refused(_("{handle} still owns {cases} open case(s) and {tasks} open "
+                                "task(s); add --handover-to OTHER to move them",
+                                handle=handle, cases=cases, tasks=tasks))
         s.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(active=active))
         keep_an_admin(s, before)
         office.record(s, OfficeKind.ACTIVATED if active else OfficeKind.DEACTIVATED,

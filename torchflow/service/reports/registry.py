@@ -18,6 +18,7 @@ from msgspec import Struct
 
 from torchflow.domain.vocabulary import english_names
 from torchflow.errors import InvalidInput
+from torchflow.i18n import Listing, _
 from torchflow.service.app import App
 from torchflow.service.people.lookup import people_by_id
 from torchflow.service.reports import figures
@@ -65,7 +66,8 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
 
 def report(name: str) -> Report:
     if name not in REPORTS:
-        raise InvalidInput(f"there is no report '{name}'; reports: " + ", ".join(REPORTS))
+        raise InvalidInput(_("there is no report '{name}'; reports: {choices}",
+                             name=name, choices=Listing(REPORTS)))
     return REPORTS[name]
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from torchflow.domain.periods import BY, DayRow, Period, day_rows, fixed_offset_minutes
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound
+from torchflow.i18n import Listing, _
 from torchflow.service.app import App
 from torchflow.store.models import CASES, EVENTS, PEOPLE, UTCDateTime
 
@@ -59,7 +60,8 @@ def snapshot(app: App, f: Filters) -> Iterator[Snapshot]:
     is an ordinary REPEATABLE READ one (one snapshot for every report of a run)
     that writes nothing but its own temporary tables."""
     if f.by not in BY:
-        raise InvalidInput(f"--by wants one of {', '.join(BY)}, got {f.by!r}")
+        raise InvalidInput(_("--by wants one of {choices}, got {by!r}",
+                             choices=Listing(BY), by=f.by))
     pg = app.db.engine.dialect.name == "postgresql"
     with (app.db.transaction() if pg else app.db.read()) as s:
         if pg:
@@ -94,8 +96,9 @@ def _specs(app: App, f: Filters) -> dict[str, WorkflowSpec]:
     files = app.registry.files()
     if f.workflow is not None:
         if f.workflow not in files:
-            known = ", ".join(sorted(files)) or "none"
-            raise NotFound(f"no workflow named '{f.workflow}'; workflows: {known}")
+            known = Listing(sorted(files)) if files else _("none")
+            raise NotFound(_("no workflow named '{workflow}'; workflows: {known}",
+                             workflow=f.workflow, known=known))
         return {f.workflow: files[f.workflow]}
     return dict(files)
 
@@ -105,7 +108,7 @@ def _owner_id(s: Connection, handle: str | None) -> int | None:
         return None
     found = s.scalar(select(PEOPLE.c.id).where(PEOPLE.c.handle == handle))
     if found is None:
-        raise NotFound(f"no person '{handle}'; see `torchflow person list`")
+        raise NotFound(_("no person '{handle}'; see `torchflow person list`", handle=handle))
     return int(found)
 
 

@@ -169,7 +169,8 @@ def write_sheets(path: Path, sheets: Iterable[Sheet], modes: FileModes = PRIVATE
     file is made with ``modes`` ([files] group) from the start."""
     kind = kind_of(path)
     if not path.parent.is_dir():
-        raise InvalidInput(f"there is no folder '{path.parent}' to write '{path.name}' in")
+        raise InvalidInput(_("there is no folder '{parent}' to write '{name}' in",
+                             parent=path.parent, name=path.name))
     with replacing(path, modes) as tmp:
         return _write_csv(tmp, sheets) if kind == "csv" else _write_xlsx(tmp, sheets)
 
@@ -178,10 +179,10 @@ def _write_csv(path: Path, sheets: Iterable[Sheet]) -> int:
     count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         out = csv.writer(handle)
-        for number, (_, header, rows) in enumerate(sheets):
+        for number, (_name, header, rows) in enumerate(sheets):
             if number:
-                raise InvalidInput("a .csv file holds one sheet; write .xlsx, or choose one "
-                                   "workflow with --workflow")
+                raise InvalidInput(_("a .csv file holds one sheet; write .xlsx, or choose one "
+                                     "workflow with --workflow"))
             out.writerow([defuse(title) for title in header])
             for row in rows:
                 out.writerow(["" if v is None else _csv_cell(v) for v in row])

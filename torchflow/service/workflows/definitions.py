@@ -21,6 +21,7 @@ from torchflow.domain.loader import (
 )
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
 from torchflow.errors import InvalidInput, TorchflowError, WorkflowError
+from torchflow.i18n import _
 from torchflow.service.app import App
 from torchflow.service.workflows.registry import stored_problems
 from torchflow.store.models import CASES, PEOPLE
@@ -180,7 +181,7 @@ def _against_database(
     still checked."""
     try:
         with app.db.transaction() as s:
-            stored = [p for spec in specs for p in stored_problems(s, spec)]
+            stored = [app.tr(p) for spec in specs for p in stored_problems(s, spec)]
             return stored, _held_roles(s), []
     except TorchflowError as exc:
         reason = str(exc)
@@ -197,7 +198,8 @@ def _definition_files(paths: list[Path]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise InvalidInput(f"{path} does not exist; name a workflow file or folder")
+            raise InvalidInput(_("{path} does not exist; name a workflow file or folder",
+                                 path=path))
     return files
 
 
@@ -267,7 +269,7 @@ def _role_key(spec: WorkflowSpec, role: str) -> str:
 def diagram(spec: WorkflowSpec, fmt: str) -> str:
     """The machine drawn by transitions' diagram support (mermaid needs no system package)."""
     if fmt not in DIAGRAM_FORMATS:
-        raise InvalidInput(f"format {fmt!r} is unknown; use mermaid or dot")
+        raise InvalidInput(_("format {fmt!r} is unknown; use mermaid or dot", fmt=fmt))
     from transitions.extensions import GraphMachine
 
     class _Model:

@@ -15,7 +15,7 @@ from torchflow.domain.office import OfficeKind, Subject
 from torchflow.domain.vocabulary import workflow_name
 from torchflow.domain.workflow import RoleSpec, WorkflowSpec
 from torchflow.errors import NotFound, WorkflowError
-from torchflow.i18n import Listing, _
+from torchflow.i18n import Listing, Text, _
 from torchflow.service.audit import office
 from torchflow.store.models import WORKFLOW_VERSIONS as VERSIONS
 from torchflow.store.queries import insert_ignore
@@ -113,15 +113,18 @@ class WorkflowRegistry:
         if version_id not in self._by_id:
             row = session.execute(select(VERSIONS).where(VERSIONS.c.id == version_id)).first()
             if row is None:
-                raise NotFound(f"workflow version #{version_id} is not stored")
+                raise NotFound(_("workflow version #{version_id} is not stored",
+                                 version_id=version_id))
             self._pin(row)
         return self._by_id[version_id]
 
     def stored(self, session: Connection, name: str, version: int | None = None) -> Pinned:
         row = _row(session, name, version)
         if row is None:
-            what = f"version {version} of '{name}'" if version else f"'{name}'"
-            raise NotFound(f"{what} has not been used yet, so it is not stored")
+            if version:
+                raise NotFound(_("version {version} of '{name}' has not been used yet, so it is "
+                                 "not stored", version=version, name=name))
+            raise NotFound(_("'{name}' has not been used yet, so it is not stored", name=name))
         return self._pin(row)
 
     def versions(self, session: Connection, name: str) -> list[Row[Any]]:
@@ -141,7 +144,7 @@ class WorkflowRegistry:
         return pinned
 
 
-def stored_problems(session: Connection, spec: WorkflowSpec) -> list[str]:
+def stored_problems(session: Connection, spec: WorkflowSpec) -> list[str | Text]:
     """What ``current`` would refuse about ``spec`` given the stored versions,
     without storing anything: `workflow validate` asks the same question."""
     newest = _row(session, spec.name)
@@ -163,16 +166,13 @@ def _row(session: Connection, name: str, version: int | None = None) -> Row[Any]
     return session.execute(query.order_by(VERSIONS.c.version.desc()).limit(1)).first()
 
 
-def _older(spec: WorkflowSpec, newest: Row[Any]) -> str:
-    return (
-        f"{spec.path}: version: {spec.version} is older than version {newest.version} "
-        f"already in use; raise it to {newest.version + 1}"
-    )
+def _older(spec: WorkflowSpec, newest: Row[Any]) -> Text:
+    return _("{path}: version: {version} is older than version {newest} already in use; "
+             "raise it to {next}", path=spec.path, version=spec.version, newest=newest.version,
+             next=newest.version + 1)
 
 
-def _changed(spec: WorkflowSpec) -> str:
-    return (
-        f"{spec.path}: version: the content changed but the version is still "
-        f"{spec.version}; raise version to {spec.version + 1} (open cases keep "
-        f"version {spec.version})"
-    )
+def _changed(spec: WorkflowSpec) -> Text:
+    return _("{path}: version: the content changed but the version is still {version}; raise "
+             "version to {next} (open cases keep version {version})", path=spec.path,
+             version=spec.version, next=spec.version + 1)

@@ -36,6 +36,7 @@ from torchflow.domain.version_moves import (
 )
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import InvalidInput, NotFound, Refused, TorchflowError, WorkflowError
+from torchflow.i18n import Listing, _
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event, changed_since_read
 from torchflow.service.cases.rows import case_by_id, load_case
@@ -140,21 +141,25 @@ def _target(app: App, s: Connection, name: str, version: int, now: datetime,
         stored = [r.version for r in app.registry.versions(s, name)]
         if not stored and spec is None:
             app.registry.file(name)  # no such workflow at all: its own message
-        has = f"the file has version {spec.version}" if spec else "there is no file"
+        has = (_("the file has version {version}", version=spec.version) if spec
+               else _("there is no file"))
         raise NotFound(
-            f"version {version} of {name} is neither stored nor the file's version "
-            f"({has}; stored: {', '.join(map(str, stored)) or 'none'})"
+            _("version {version} of {name} is neither stored nor the file's version ({has}; "
+              "stored: {stored})", version=version, name=name, has=has,
+              stored=Listing(stored) if stored else _("none"))
         ) from None
 
 
 def _only_case(s: Connection, name: str, key: str, target: Pinned) -> int:
     case = load_case(s, key)
     if case.workflow != name:
-        raise InvalidInput(f"{case.key} is a {case.workflow} case, not {name}")
+        raise InvalidInput(_("{key} is a {workflow} case, not {name}",
+                             key=case.key, workflow=case.workflow, name=name))
     if case.closed_at is not None:
-        raise Refused(f"{case.key} is closed; only open cases move to another version")
+        raise Refused(_("{key} is closed; only open cases move to another version", key=case.key))
     if case.workflow_version_id == target.version_id:
-        raise Refused(f"{case.key} is on version {target.spec.version} already")
+        raise Refused(_("{key} is on version {version} already",
+                        key=case.key, version=target.spec.version))
     return case.id
 
 
@@ -316,10 +321,11 @@ def revert(app: App, actor: Actor, key: str) -> Outcome:
         last = _last_move(s, case.id, case.key)
         if case.workflow_version_id != last.data["workflow_version_id"]:
             now_on = app.registry.by_id(s, case.workflow_version_id).spec.version
-            raise Refused(f"{case.key} is on version {now_on} now, not the version "
-                          f"{last.data['to_version']} it was moved to; nothing to revert")
+            raise Refused(_("{key} is on version {now_on} now, not the version {moved_to} it "
+                            "was moved to; nothing to revert",
+                            key=case.key, now_on=now_on, moved_to=last.data["to_version"]))
         if case.closed_at is not None:
-            raise Refused(f"{case.key} is closed; only open cases move back")
+            raise Refused(_("{key} is closed; only open cases move back", key=case.key))
         current = app.registry.by_id(s, case.workflow_version_id)
         back = app.registry.by_id(s, last.data["from_version_id"])
         state = _state_back(case.state, last.data, back.spec)
@@ -347,8 +353,8 @@ def _last_move(s: Connection, case_id: int, key: str) -> Any:
     reverted = {r.data.get("reverts") for r in rows if r.kind == REVERTED}
     last = next((r for r in rows if r.kind == MIGRATED and r.seq not in reverted), None)
     if last is None:
-        raise Refused(f"{key} has not been moved to another version; nothing to revert "
-                      f"(see `torchflow case history {key}`)")
+        raise Refused(_("{key} has not been moved to another version; nothing to revert (see "
+                        "`torchflow case history {key}`)", key=key))
     return last
 
 
@@ -372,9 +378,9 @@ def _state_back(state: str, data: Mapping[str, Any], old: WorkflowSpec) -> str:
         return str(sources[0])
     if state in old.states:
         return state
-    raise Refused(f"version {old.version} of {old.name} has no state '{state}' to move the "
-                  f"case back to; move it with `torchflow workflow migrate {old.name} --to "
-                  f"{old.version} --map {state}=<state>`")
+    raise Refused(_("version {version} of {name} has no state '{state}' to move the case back "
+                    "to; move it with `torchflow workflow migrate {name} --to {version} --map "
+                    "{state}=<state>`", version=old.version, name=old.name, state=state))
 
 
 # --------------------------------------------------------------------------- views
