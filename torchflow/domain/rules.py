@@ -7,6 +7,7 @@ entry (``count_from``) and go to a ``person`` field instead of the owner
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -79,6 +80,19 @@ class VisitRule:
 
 
 @dataclass(frozen=True)
+class LadderStep:
+    """One rung of a deadline's escalation ladder: ``after`` working days past the
+    due day (at the start of that working day) the holders of ``to`` are told,
+    once, and the case's history records it (催办 at D+1, 通报 at D+5, 督办)."""
+
+    step: str  # its name in the ladder: chase
+    after: int  # working days after the due day, >= 1, increasing along the ladder
+    to: str  # a role
+    title: str = ""
+    title_en: str = ""
+
+
+@dataclass(frozen=True)
 class DeadlineRule:
     """The state's time budget: leave it within ``within`` working days of entry,
     or the people holding ``escalate_to`` are told. With ``after`` (and ``within``
@@ -93,11 +107,23 @@ class DeadlineRule:
     assignee: str | None = None
     after: Span | None = None
     roll: str = BACKWARD
+    # Steps after the due day, each once, while the deadline is open (docs/workflows.md).
+    ladder: tuple[LadderStep, ...] = ()
+    # ``by``: a choice field whose value picks the budget among ``within_by``
+    # ((value, working days) pairs); a value not listed, or none, takes ``within``.
+    by: str | None = None
+    within_by: tuple[tuple[str, int], ...] = ()
     kind: ClassVar[str] = "deadline"
 
     @property
     def name(self) -> str:
         return f"{self.state}.deadline"
+
+    def within_for(self, fields: Mapping[str, object] | None) -> int:
+        """The budget for a case with ``fields``: its ``by`` field's value's, if
+        listed, else ``within``."""
+        value = (fields or {}).get(self.by) if self.by else None
+        return next((n for v, n in self.within_by if v == value), self.within)
 
     @property
     def slot(self) -> str:

@@ -67,6 +67,7 @@ class EventKind(StrEnum):
     TASKS_REPLANNED = "tasks_replanned"
     CONTACT_MISSED = "contact_missed"
     DUTY_MISSED = "duty_missed"  # the sweep found a duty not done by its day
+    DEADLINE_STEP = "deadline_step"  # a step of a missed deadline's ladder (催办, 通报, 督办)
     MIGRATED = "migrated"
     MIGRATION_REVERTED = "migration_reverted"
     IMPORTED = "imported"  # opened from, or updated by, a spreadsheet row

@@ -30,6 +30,7 @@ _TODO = {TaskKind.CONTACT: N_("Please get in touch with the enterprise and log t
 _DID = {"contact": N_("logged a contact"), "visit": N_("logged a visit"),
         "task_done": N_("marked a task done"), "note": N_("added a note")}
 _FOLLOW_UP = N_("It was not done in time: please see that it is followed up.")
+
 # Where the workflows keep the enterprise, its contact person and a phone number.
 ENTERPRISE_FIELDS = ("enterprise", "enterprise_name", "company")
 CONTACT_FIELDS = ("contact_person", "contact", "contact_name")
@@ -105,11 +106,12 @@ def _about_lines(a: About, tr: Translator) -> list[str]:
 
 def task_notice(task: Any, case_key: str, case_title: str, kind: str,
                 on_behalf: str | None = None, tr: Translator = ENGLISH, *,
-                about: About = NOTHING_MORE, late: int = 0) -> Wording:
+                about: About = NOTHING_MORE, late: int = 0, step: str = "") -> Wording:
     """A task's notice of ``kind`` (upcoming, due, overdue, escalation), in the
     office's language (``tr``); ``on_behalf`` (``for_whom``) when a substitute
-    receives it; ``late``: working days overdue."""
-    name = what(task.kind, tr)
+    receives it; ``late``: working days overdue; ``step``: the title of the
+    ladder step an escalation is (催办), as the office names it."""
+    name = step or what(task.kind, tr)
     when = tr(_when(kind, task.due_on, late))
     lines = [
         *([f"({on_behalf})"] if on_behalf else []),
@@ -122,7 +124,14 @@ def task_notice(task: Any, case_key: str, case_title: str, kind: str,
         lines.append(tr(_("Visit on a working day of your choice from {start} to {end}.",
                           start=task.window_start, end=task.window_end)))
     todo = _FOLLOW_UP if kind == NoticeKind.ESCALATION else _TODO.get(task.kind)
-    if todo:
+    if step:
+        # A ladder step (催办, 通报, 督办): what it asks of the role it goes to.
+        lines.append(tr(ngettext_(
+            "{step}: the deadline was missed {n} working day ago. Please take this step of "
+            "the escalation ladder and see that the matter is done.",
+            "{step}: the deadline was missed {n} working days ago. Please take this step of "
+            "the escalation ladder and see that the matter is done.", late, step=step)))
+    elif todo:
         lines.append(tr.gettext(todo))
     if about.link:
         lines.append(tr(_("Open the case: {link}", link=about.link)))

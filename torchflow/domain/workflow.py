@@ -211,4 +211,6 @@ class WorkflowSpec:
         named.update(s.contact.escalate_to for s in self.states.values()
                      if s.contact and s.contact.escalate_to)
         named.update(d.escalate_to for s in self.states.values() for d in s.duties)
+        named.update(step.to for s in self.states.values() if s.deadline
+                     for step in s.deadline.ladder)
         return frozenset(named)

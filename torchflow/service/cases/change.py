@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 from torchflow.domain.field_values import coerce_value
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.planning import PlannedTask, counted_from
+from torchflow.domain.rules import DeadlineRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.vocabulary import field_named, transition_for
@@ -198,9 +199,14 @@ def _plan_state(
     since, empty = counted_from(state.rules, values)
     planned = followups.plan_entry(
         s, app.calendar, case_id=case.id, case_key=case.key, rules=state.rules,
-        entered_on=entered_on, since=since, budgets=budgets,
+        entered_on=entered_on, since=since, budgets=budgets, fields=values,
     )
     notes: dict[str, Any] = {}
+    by = {r.name: {"field": r.by, "value": values.get(r.by), "within": r.within_for(values)}
+          for r in state.rules if isinstance(r, DeadlineRule) and r.by
+          and r.name not in (budgets or {})}
+    if by:
+        notes["budget_by"] = by  # the budget the case's choice picked (a land request's 25)
     counted = {name: {"field": r.count_from, "on": since[name].isoformat()}
                for r in state.rules if (name := r.name) in since and name not in (budgets or {})}
     counted.update({name: {"field": f, "on": None, "fell_back_to": "state entry"}

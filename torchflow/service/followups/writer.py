@@ -60,15 +60,16 @@ def plan_entry(
     entered_on: date,
     since: dict[str, date] | None = None,
     budgets: dict[str, int] | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> list[PlannedTask]:
     """What entering a state plans (not yet written: see ``insert_tasks``);
-    ``since`` and ``budgets`` as for ``planning.plan_state_entry``."""
+    ``since``, ``budgets`` and ``fields`` as for ``planning.plan_state_entry``."""
     if not rules:
         return []
     occurrences = used_occurrences(session, case_id, rules)
     return plan_state_entry(
         cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences,
-        since=since, budgets=budgets,
+        since=since, budgets=budgets, fields=fields,
     )
 
 
@@ -587,7 +588,9 @@ def _replan_moved(session: Connection, cal: WorkCalendar, move: Any, rule: Rule)
         redate(session, cal, move.task_id, kind=rule.kind, due_on=move.new_due, **values)
         return
     # Same day, same keys: what was produced stands; only the stages ahead move.
-    tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind)
+    # A ladder the new version adds (or changes) climbs from the stage reached.
+    steps = [step.after for step in rule.ladder] if isinstance(rule, DeadlineRule) else []
+    tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind, steps=steps)
     ahead = [at for stage, _, at in stage_times(tl) if stage > task.stage_done]
     values["next_notice_at"] = min(ahead, default=None)
     session.execute(update(TASKS).where(TASKS.c.id == move.task_id).values(**values))

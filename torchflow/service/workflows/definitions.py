@@ -15,8 +15,10 @@ from torchflow.domain.loader import (
     ROLES_FILE,
     check_text,
     clashes,
+    known_roles,
     read_definition,
     roles_problems,
+    step_roles,
     workflow_files,
 )
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
@@ -161,6 +163,9 @@ def validate_files(
     specs, errors = _read_each(files)
     for index, spec in enumerate(specs):
         errors.extend(clashes(spec, specs[:index]))
+    roles = next((known_roles(f.parent) for f in files if f.name == ROLES_FILE),
+                 known_roles(workflows_dir))
+    errors.extend(p for spec in specs for p in step_roles(spec, roles))
     warnings: list[str] = []
     held: set[str] = set()
     if app is not None:
@@ -262,6 +267,9 @@ def _role_key(spec: WorkflowSpec, role: str) -> str:
             return f"states.{state.name}.deadline.escalate_to"
         if state.contact is not None and state.contact.escalate_to == role:
             return f"states.{state.name}.contact.escalate_to"
+        for i, step in enumerate(state.deadline.ladder if state.deadline else ()):
+            if step.to == role:
+                return f"states.{state.name}.deadline.ladder[{i}].to"
     return "roles"
 
 
