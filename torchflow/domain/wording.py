@@ -126,11 +126,9 @@ def task_notice(task: Any, case_key: str, case_title: str, kind: str,
     todo = _FOLLOW_UP if kind == NoticeKind.ESCALATION else _TODO.get(task.kind)
     if step:
         # A ladder step (催办, 通报, 督办): what it asks of the role it goes to.
-        lines.append(tr(ngettext_(
-            "{step}: the deadline was missed {n} working day ago. Please take this step of "
-            "the escalation ladder and see that the matter is done.",
-            "{step}: the deadline was missed {n} working days ago. Please take this step of "
-            "the escalation ladder and see that the matter is done.", late, step=step)))
+        lines.append(tr(_("{step} is a step of the escalation ladder of a missed deadline "
+                          "that falls to your role: please take it and see that the matter "
+                          "is done.", step=step)))
     elif todo:
         lines.append(tr.gettext(todo))
     if about.link:
