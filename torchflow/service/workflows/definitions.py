@@ -110,6 +110,12 @@ def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[
     else:
         view["within_workdays"] = rule.within
         view["escalate_to"] = rule.escalate_to
+        if rule.by:
+            view["by"] = rule.by
+            view["within_by"] = dict(rule.within_by)
+        if rule.ladder:
+            view["ladder"] = [{"step": s.step, "after_workdays": s.after, "to": s.to,
+                               "title": s.title, "title_en": s.title_en} for s in rule.ladder]
     if getattr(rule, "after", None):
         span = rule.after
         view["after"] = {"years": span.years, "months": span.months, "days": span.days}
