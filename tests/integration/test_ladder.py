@@ -9,14 +9,19 @@ D+5 Thursday 21 May, D+10 Thursday 28 May."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import threading
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import Clock
+from tests.conftest import OFFICE_ADMIN, WORKFLOWS, Clock
+from torchflow.config import Settings
 from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import advance
@@ -24,6 +29,7 @@ from torchflow.service.delivery.sweep import sweep
 from torchflow.service.enterprises.records import add_enterprise
 from torchflow.service.enterprises.requests import open_request
 from torchflow.service.people.lookup import Actor
+from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, EVENTS, NOTICES, TASKS
 
 CODE = "91440300708461136T"
@@ -161,3 +167,55 @@ def test_two_services_sweeping_at_once_take_each_step_once(
     assert [s for s, _, _ in steps_of(app, request_key)] == ["chase", "report"]
     assert sorted(step_notices(app)) == [("chase", "wang.li"), ("chase", "zhao.min"),
                                          ("report", "chen.jie")]
+
+
+def version_1(folder: Path) -> None:
+    """enterprise_request as it was before the ladder and the land budget."""
+    path = folder / "enterprise_request.toml"
+    text = path.read_text(encoding="utf-8")
+    text, n = re.subn(r'by = "category"\nwithin_by = \{[^}]*\}\n', "", text)
+    text, m = re.subn(r"ladder = \[\n(    .*\n)+\]\n", "", text)
+    assert n == m == 1
+    path.write_text(text.replace("version = 2\n", "version = 1\n", 1), encoding="utf-8")
+
+
+def test_requests_opened_before_the_ladder_climb_it_once_migrated(
+        app: App, staff: dict[str, Actor], clock: Clock, settings: Settings,
+        tmp_path: Path) -> None:
+    folder = tmp_path / "workflows-v1"
+    shutil.copytree(WORKFLOWS, folder)
+    version_1(folder)
+    old = build_app(replace(settings, workflows_dir=folder), clock=clock)
+    wang, unit = staff["wang.li"], staff["sun.hao"]
+    try:
+        add_enterprise(old, wang, "无锡清能动力有限公司", credit_code=CODE,
+                       coordinator="wang.li")
+        clock.set("2026-05-06T09:00:00+08:00")
+        keys = []
+        for category in ("power", "land"):
+            key = str(open_request(old, wang, CODE, request="诉求", category=category)["key"])
+            advance(old, wang, key, "交办", fields={"lead_unit": "单位", "handler": "sun.hao"})
+            advance(old, unit, key, "签收")
+            keys.append(key)
+        power, land = keys
+        assert deadline(old, land).due_on == date(2026, 5, 14)  # 7 days under version 1
+        clock.set("2026-05-14T18:30:00+08:00")
+        sweep(old)  # both overdue and escalated under version 1: no ladder there
+        assert deadline(old, power).stage_done == 4
+    finally:
+        old.close()
+
+    plan = vm.plan(app, OFFICE_ADMIN, "enterprise_request", 2)
+    assert all(o.ok for o in vm.apply(app, OFFICE_ADMIN, plan))
+    # The power request keeps its day and the stage it reached; the land one's
+    # deadline is re-planned from signing (Wednesday 6 May) with its 25 days, Saturday
+    # 9 May worked: Tuesday 9 June.
+    assert (deadline(app, power).due_on, deadline(app, power).stage_done) == (
+        date(2026, 5, 14), 4)
+    assert deadline(app, land).due_on == date(2026, 6, 9)
+    clock.set("2026-05-15T09:30:00+08:00")
+    sweep(app)
+    sweep(app)
+    assert steps_of(app, power) == [("chase", "coordinator", "2026-05-15")]
+    assert steps_of(app, land) == []
+    assert audit.audit(app).ok
