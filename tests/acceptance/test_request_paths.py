@@ -108,13 +108,28 @@ def test_returned_and_reassigned_over_national_day(office: Office) -> None:
     office.act("sun.hao", "2026-09-29", "退回", "return_reason=属市行政审批局职责")
     # Re-decided within a working day: Wednesday 30 September.
     assert office.due("2026-09-29") == ("returned", "2026-09-30", "wang.li")
-    office.act("wang.li", "2026-09-30", "重新交办", "lead_unit=市行政审批局")
+    office.act("wang.li", "2026-09-30", "重新交办", "lead_unit=市行政审批局",
+               "co_handlers=liu.yang，Zhao Min")
     # Signed for within a working day: 1-7 October are off, Thursday 8 October.
     assert office.due("2026-09-30") == ("assigned", "2026-10-08", "sun.hao")
     office.act("sun.hao", "2026-10-08", "签收")
     # 7 working days from Thursday 8 October: 9, Saturday 10 (worked), 12-16 October.
     assert office.due("2026-10-08") == ("handling", "2026-10-16", "sun.hao")
     assert office.fields("2026-10-08")["returns"] == 1
+    # Each co-handler reports to the lead within 3 working days of signing: 9 Oct,
+    # Saturday 10 Oct (worked), Monday 12 October; a task each, done by each.
+    parts = office.tf.json("task", "list", "--kind", "each", env=at("2026-10-08", "18:30"))
+    assert sorted((t["assignee"], t["due_on"]) for t in parts["items"]) == [
+        ("liu.yang", "2026-10-12"), ("zhao.min", "2026-10-12")]
+    mine = next(t for t in parts["items"] if t["assignee"] == "liu.yang")
+    office.tf.json("task", "done", mine["id"], "--note", "协办意见已报送", as_="liu.yang",
+                   env=at("2026-10-09"))
+    office.tick("2026-10-12", "18:30")  # Zhao Min's is overdue: the lead handler is told
+    notices = office.tf.json("notice", "list", env=at("2026-10-12", "18:45"))["items"]
+    late = next(t["id"] for t in parts["items"] if t["assignee"] == "zhao.min")
+    assert sorted((n["kind"], n["to"]) for n in notices
+                  if n["key"].startswith(f"task:{late}:")) == [
+        ("escalation", "sun.hao"), ("overdue", "zhao.min")]
     office.act("sun.hao", "2026-10-15", "答复", "answer=已开通绿色通道")
     office.act("wang.li", "2026-10-16", "回访", "satisfaction=基本满意")
     assert office.act("wang.li", "2026-10-16", "办结")["to_state"] == "closed"

@@ -102,6 +102,11 @@ def describe_rule(view: dict[str, Any]) -> Text:
                  high=high)
     elif view["kind"] == "duty":
         text = _describe_duty(view)
+    elif view["kind"] == "each":
+        text = _("{part}: each of {people} within {n} workdays, overdue: tell {lead}",
+                 part=Label(view["title"], view.get("title_en") or view["title"]),
+                 people=view["people"], n=view["within_workdays"],
+                 lead=view["report_to"] or Role(view["escalate_to"] or ""))
     elif "after" in view:
         text = _("deadline {span} after {field}, escalate to {role}", span=_span(view["after"]),
                  field=_field(view), role=Role(view["escalate_to"]))

@@ -169,4 +169,42 @@ class DutyRule:
         return self.on is not None
 
 
+@dataclass(frozen=True)
+class EachRule:
+    """A deadline for each person a ``people`` field names, one of a state's
+    ``[states.X.each.NAME]``: each of them (the co-handlers) has a task of their
+    own, due ``within`` working days after the state's entry (signing), done by
+    them; overdue, the person of the ``report_to`` field (the lead handler) is
+    told, else the role ``escalate_to``. ``who`` makes the rule one person's:
+    its name, and so its tasks' rule, ends in ``:<handle>``."""
+
+    state: str
+    part: str  # its name in the state: co_report
+    people: str  # a people field
+    within: int
+    report_to: str | None = None  # a person field
+    escalate_to: str | None = None  # a role, when report_to is empty or not given
+    remind: int = 0
+    title: str = ""
+    title_en: str = ""
+    who: str = ""
+    kind: ClassVar[str] = "each"
+
+    @property
+    def name(self) -> str:
+        return f"{self.state}.{self.part}" + (f":{self.who}" if self.who else "")
+
+    @property
+    def slot(self) -> str:
+        return f"each:{self.part}"
+
+    @property
+    def count_from(self) -> None:  # counts from the state's entry
+        return None
+
+    @property
+    def assignee(self) -> None:  # its person is ``who``
+        return None
+
+
 Rule = ContactRule | VisitRule | DeadlineRule | DutyRule

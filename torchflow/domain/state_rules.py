@@ -19,6 +19,7 @@ from torchflow.domain.rules import (
     ContactRule,
     DeadlineRule,
     DutyRule,
+    EachRule,
     LadderStep,
     Span,
     VisitRule,
@@ -47,7 +48,8 @@ _UNITS = {
 _CEILING = 10**9
 
 _STATE_KEYS = ("title", "title_en", "aliases", "terminal", "contact", "visit", "deadline",
-               "milestone", "duties")
+               "milestone", "duties", "each")
+_EACH_KEYS = ("title", "title_en", "people", "within", "remind", "report_to", "escalate_to")
 _COMMON = ("remind", "from", "assignee")  # every rule may take these
 _RULE_KEYS = {
     "contact": (("every",), (*_COMMON, "escalate_after", "escalate_to")),
@@ -133,8 +135,9 @@ def _state(
         deadline=rules.deadline(raw["deadline"]) if "deadline" in raw else None,
         milestone=report.boolean(raw, "milestone", f"{key}.milestone"),
         duties=rules.duties(raw["duties"]) if "duties" in raw else (),
+        each=rules.each(raw["each"]) if "each" in raw else (),
     )
-    present = [kind for kind in (*_RULE_KEYS, "duties") if kind in raw]
+    present = [kind for kind in (*_RULE_KEYS, "duties", "each") if kind in raw]
     if terminal and present:
         # A case in a terminal state is closed: nobody follows it up.
         report.add(
@@ -382,6 +385,60 @@ class _RuleParser:
             return None
         return LadderStep(name, after, to, self.report.title(table, f"{key}.title", name),
                           self.report.string(table, "title_en", f"{key}.title_en"))
+
+    # -- a deadline for each person of a people field ------------------------------------
+
+    def each(self, raw: object) -> tuple[EachRule, ...]:
+        """The ``[states.X.each.NAME]`` tables: a task for each person a ``people``
+        field names (each co-handler's report to the lead)."""
+        key = f"{self.key}.each"
+        if not isinstance(raw, dict):
+            self.report.add(key, f"wants [{key}.<name>] tables, got {type_name(raw)}")
+            return ()
+        out = []
+        for name, table in raw.items():
+            rule = self._each(f"{key}.{name}", name, table)
+            if rule is not None:
+                out.append(rule)
+        return tuple(out)
+
+    def _each(self, key: str, name: str, table: object) -> EachRule | None:
+        if not IDENT.match(name):
+            self.report.add(key, f"bad name {name!r}; use lowercase letters, digits and '_'")
+            return None
+        if not isinstance(table, dict):
+            self.report.add(key, 'wants a table like { people = "co_handlers", within = '
+                                 f'"3 workdays", report_to = "handler" }}, got {type_name(table)}')
+            return None
+        self.report.check_keys(key, table, _EACH_KEYS, ("people", "within"))
+        kind = f"each.{name}"
+        within = self._duration(kind, table, "within", 1, "workdays")
+        remind = self._duration(kind, table, "remind", 0, "workdays") or 0
+        if within is not None and remind >= within:
+            self.report.add(f"{key}.remind",
+                            f"must be less than within ({within} workdays), or 0 for no reminder")
+        people = self._typed(f"{key}.people", table.get("people"), "people")
+        report_to = (self._typed(f"{key}.report_to", table["report_to"], "person")
+                     if "report_to" in table else None)
+        escalate_to = self._escalate_to(kind, table)
+        if "report_to" not in table and "escalate_to" not in table:
+            self.report.add(key, 'wants report_to = "<person field>" (the lead told when one is '
+                                 'overdue) or escalate_to = "<role>", or both')
+        if people is None or within is None:
+            return None
+        return EachRule(self.state, name, people, within, report_to, escalate_to, remind,
+                        self.report.title(table, f"{key}.title", name),
+                        self.report.string(table, "title_en", f"{key}.title_en"))
+
+    def _typed(self, key: str, value: object, wanted: str) -> str | None:
+        """The name of a field of type ``wanted``, or None with the problem recorded."""
+        of_type = sorted(n for n, f in self.fields.items() if f.type == wanted)
+        if not isinstance(value, str) or value not in self.fields or \
+                self.fields[value].type != wanted:
+            self.report.add(key, f"wants the name of a {wanted} field, got {value!r}; "
+                                 f"{wanted} fields are: {', '.join(of_type) or 'none'}")
+            return None
+        return value
 
     # -- dated duties ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ class TaskKind(StrEnum):
     VISIT = "visit"
     DEADLINE = "deadline"
     DUTY = "duty"  # a duty on dates: yearly, or a span after a date field
+    EACH = "each"  # one person's part of a deadline (a co-handler's report to the lead)
 
 
 class TaskStatus(StrEnum):

@@ -29,7 +29,7 @@ from torchflow.errors import InvalidInput
 KINDS = ("upcoming", "due", "overdue", "escalation")
 DIGEST = "digest"
 STEP = "step"  # a ladder step's stage kind: "step:<index>"
-TASK_KINDS = ("contact", "visit", "deadline", "duty", "custom")
+TASK_KINDS = ("contact", "visit", "deadline", "duty", "each", "custom")
 _STAGE_OF = {kind: stage for stage, kind in enumerate(KINDS, start=1)}
 
 
@@ -62,9 +62,10 @@ def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int,
         upcoming_at=upcoming,
         due_at=cal.at(due_on, cal.workday_start),
         overdue_at=overdue,
-        # Only a deadline escalates when overdue (DeadlineRule.escalate_to); a duty
-        # does when it is missed, N in a row (the sweep's roll).
-        escalation_at=overdue if kind == "deadline" else None,
+        # Only a deadline escalates when overdue (DeadlineRule.escalate_to), and a
+        # person's part of one (EachRule: to the lead); a duty does when it is
+        # missed, N in a row (the sweep's roll).
+        escalation_at=overdue if kind in ("deadline", "each") else None,
         steps_at=tuple(cal.at(cal.add_workdays(due_on, n), cal.workday_start)
                        for n in steps) if kind == "deadline" else (),
     )

@@ -18,14 +18,17 @@ from torchflow.domain.status import NoticeKind, TaskKind
 from torchflow.i18n import ENGLISH, N_, Text, Translator, _, ngettext_
 
 _WHAT = {TaskKind.CONTACT: N_("Routine contact"), TaskKind.VISIT: N_("Visit"),
-         TaskKind.DEADLINE: N_("Deadline"), TaskKind.DUTY: N_("Duty on a date")}
+         TaskKind.DEADLINE: N_("Deadline"), TaskKind.DUTY: N_("Duty on a date"),
+         TaskKind.EACH: N_("Your part, reported to the lead")}
 # What to do, in words, per task kind; an escalation asks the role to follow it up.
 _TODO = {TaskKind.CONTACT: N_("Please get in touch with the enterprise and log the contact."),
          TaskKind.VISIT: N_("Please visit the enterprise and log the visit."),
          TaskKind.DEADLINE: N_("Please check how the matter stands and mark it done once "
                                "it is."),
          TaskKind.DUTY: N_("Please see that the duty is fulfilled by its date and mark it done "
-                           "once it is.")}
+                           "once it is."),
+         TaskKind.EACH: N_("Please report your part to the lead handler and mark it done "
+                           "once you have.")}
 # What someone logged on a person's work while they were away, by event kind.
 _DID = {"contact": N_("logged a contact"), "visit": N_("logged a visit"),
         "task_done": N_("marked a task done"), "note": N_("added a note")}

@@ -29,7 +29,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, select
 
 from torchflow.domain import wording
 from torchflow.domain.identity import SYSTEM
@@ -129,9 +129,10 @@ def _sweep_batch(
         if steps and not _climb(app, s, task, steps, stage, next_at, router, notices, now):
             skipped += 1  # its case is busy (or another sweep took it): next sweep
             continue
+        lead = _lead(app, s, task, router) if task.kind == TaskKind.EACH else None
         for kind in kinds:
             if step_index(kind) is None:
-                notices += _told(router, task, kind, now)
+                notices += _told(router, task, kind, now, lead=lead)
         if steps:
             continue  # its stage is recorded already
         if next_at is None and isinstance(contact, ContactRule):
@@ -145,7 +146,8 @@ def _sweep_batch(
 
 
 def _told(router: Router, task: Any, kind: str, now: datetime,
-          step: LadderStep | None = None) -> list[dict[str, Any]]:
+          step: LadderStep | None = None, *, lead: Row[Any] | None = None
+          ) -> list[dict[str, Any]]:
     """The ledger rows of one task notice, one per route the router decides (a
     substitute for someone away; folded or held as the receiver wants; a group
     robot's for the case's workflow or the receiver's role); ``step``: the
@@ -160,7 +162,19 @@ def _told(router: Router, task: Any, kind: str, now: datetime,
     to = step.to if step is not None else task.escalate_to
     return [ledger.task_notice(route, task, task.case_key, task.case_title, kind, now,
                                router.tr, about=about, late=late, step=named)
-            for route in router.routes(kind, task.assignee_id, to, task.workflow, task.id)]
+            for route in router.routes(kind, task.assignee_id, to, task.workflow, task.id,
+                                       lead)]
+
+
+def _lead(app: App, s: Connection, task: Row[Any], router: Router) -> Row[Any] | None:
+    """Who is told when one person's part is overdue: the active person its rule's
+    ``report_to`` field names on the case (the lead handler), else None (its
+    ``escalate_to`` role)."""
+    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
+    part = task.rule.partition(":")[0]
+    rule = next((r for r in (state.each if state else ()) if r.name == part), None)
+    handle = (task.fields or {}).get(rule.report_to) if rule and rule.report_to else None
+    return next((p for p in router.people.values() if p.handle == handle and p.active), None)
 
 
 def _ladder(app: App, s: Connection, task: Row[Any]) -> tuple[LadderStep, ...]:
@@ -185,11 +199,7 @@ def _climb(
     case = _lock_case(s, task.case_id)
     if case is None:
         return False
-    moved = s.execute(
-        update(TASKS).where(TASKS.c.id == task.id, TASKS.c.status == followups.OPEN,
-                            TASKS.c.stage_done == task.stage_done)
-        .values(stage_done=stage, next_notice_at=next_at)).rowcount
-    if moved != 1:
+    if not followups.climb_stage(s, task.id, task.stage_done, stage, next_at):
         return False
     late = app.calendar.count_workdays(task.due_on, router.day)
     for n, step in enumerate(steps):

@@ -81,7 +81,7 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
         ],
         "states": [
             {"name": s.name, "title": s.title, "title_en": s.title_en, "terminal": s.terminal,
-             "follow_ups": [rule_view(r, spec.fields) for r in s.rules]}
+             "follow_ups": [rule_view(r, spec.fields) for r in (*s.rules, *s.each)]}
             for s in spec.states.values()
         ],
         "transitions": [
@@ -101,6 +101,10 @@ def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[
             view["escalate_to"] = rule.escalate_to
     elif rule.kind == "visit":
         view["gap_days"] = [rule.min_gap, rule.max_gap]
+    elif rule.kind == "each":
+        view["title"], view["title_en"] = rule.title, rule.title_en
+        view["people"], view["within_workdays"] = rule.people, rule.within
+        view["report_to"], view["escalate_to"] = rule.report_to, rule.escalate_to
     elif rule.kind == "duty":
         view["title"], view["title_en"] = rule.title, rule.title_en
         if rule.on:
