@@ -4,6 +4,7 @@ checks, and the ledger key of a step."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.conftest import WORKFLOWS
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.field_values import coerce_value, people_of
 from torchflow.domain.loader import parse_workflow, step_roles, validate_text
 from torchflow.domain.timeline import notices_due, stage_times, step_index, timeline
 from torchflow.errors import InvalidInput
@@ -115,3 +117,47 @@ def test_an_undeclared_role_is_named_with_the_roles_there_are() -> None:
         "rq.toml: states.handling.deadline.ladder[0].to: unknown role 'coordinatr' (did you "
         "mean 'coordinator'?); roles are: coordinator, director"]
     assert step_roles(spec, None) == []  # no roles.toml: nothing to check against
+
+
+# -- a task for each person of a people field ---------------------------------------
+
+
+def test_the_shipped_request_gives_each_co_handler_a_part() -> None:
+    spec = parse_workflow(RQ)
+    assert spec.fields["co_handlers"].type == "people"
+    [part] = spec.states["handling"].each
+    assert (part.name, part.people, part.within, part.report_to, part.escalate_to) == (
+        "handling.co_report", "co_handlers", 3, "handler", "director")
+    assert replace(part, who="li.ming").name == "handling.co_report:li.ming"
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ('people = "co_handlers"', 'people = "handler"',
+     "states.handling.each.co_report.people: wants the name of a people field, got 'handler'; "
+     "people fields are: co_handlers"),
+    ('report_to = "handler"', 'report_to = "co_handlers"',
+     "states.handling.each.co_report.report_to: wants the name of a person field"),
+    ('within = "3 workdays"\nremind = "1 workday"', 'within = "1 workday"\nremind = "1 workday"',
+     "states.handling.each.co_report.remind: must be less than within (1 workdays)"),
+    ('report_to = "handler"\nescalate_to = "director"\n', '',
+     "states.handling.each.co_report: wants report_to"),
+])
+def test_a_part_mistake_is_one_line_naming_its_key(old: str, new: str, expected: str) -> None:
+    found = problems(old, new)
+    assert any(p.startswith(expected) for p in found), found
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("李明、周宇", "李明、周宇"), ("li.ming, zhou.yu", "li.ming、zhou.yu"),
+    ("li.ming，li.ming；zhou.yu", "li.ming、zhou.yu"), (" li.ming ", "li.ming"),
+])
+def test_people_are_typed_with_the_office_s_separators(typed: str, stored: str) -> None:
+    field = parse_workflow(RQ).fields["co_handlers"]
+    assert coerce_value(field, typed) == stored
+    assert people_of(stored) == stored.split("、")
+
+
+def test_more_than_twenty_people_are_refused() -> None:
+    field = parse_workflow(RQ).fields["co_handlers"]
+    with pytest.raises(InvalidInput, match="names 21 people; at most 20"):
+        coerce_value(field, ",".join(f"p{i}" for i in range(21)))
