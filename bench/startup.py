@@ -10,11 +10,17 @@ named by a config file passed with --config.
 After timing, one ``python -X importtime`` run of ``case show`` and of the floor
 says which imports ``case show`` adds over the floor (self time per top-level
 package), which is where a miss comes from.
+
+Where valgrind is installed, the same two commands are also counted in machine
+instructions (callgrind's ``Ir``): a count does not move with what else the
+machine is doing, so it is the figure to compare across runs on a shared
+machine; the wall-clock ratio is the one a user feels.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -140,6 +146,30 @@ def _added_imports(show: list, floor: list) -> dict[str, float]:
     return added
 
 
+def _instructions(cmd: list[str], env: dict[str, str], cwd: Path) -> int:
+    """Instructions one run of ``cmd`` executes, counted by valgrind's callgrind."""
+    out = cwd / "callgrind.out"
+    proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd],
+                          env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, check=True)
+    out.unlink(missing_ok=True)
+    counted = re.search(r"Collected : (\d+)", proc.stderr)
+    if counted is None:
+        raise RuntimeError(f"callgrind printed no count: {proc.stderr[-500:]}")
+    return int(counted.group(1))
+
+
+def _counted(commands: dict[str, list[str]], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    floor = _instructions(commands["floor"], env, cwd)
+    show = _instructions(commands["show"], env, cwd)
+    return {
+        "name": "torchflow case show KEY, instructions", "value": show / 1e6, "unit": "M",
+        "baseline": floor / 1e6, "baseline_name": "the floor's instructions",
+        "check": ("ratio<=", 1.3),
+        "note": "valgrind --tool=callgrind, one run each (a count, the same on a busy machine)",
+    }
+
+
 def run(quick: bool, log: Log) -> list[dict[str, Any]]:
     rounds = 7 if quick else 21
     folder = workdir() / "startup"
@@ -171,7 +201,9 @@ def run(quick: bool, log: Log) -> list[dict[str, Any]]:
                    reverse=True)
     top = ", ".join(f"{name} {ms:.0f}" for ms, name in extra[:8] if ms >= 2)
     spread = {k: f"{min(v) * 1000:.0f}-{max(v) * 1000:.0f}" for k, v in times.items()}
+    counted = [_counted(commands, env, folder)] if shutil.which("valgrind") else []
     return [
+        *counted,
         {
             "name": "torchflow --help", "value": med["help"], "unit": "s",
             "baseline": med["floor"], "baseline_name": f"python -c '{FLOOR}'",

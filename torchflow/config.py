@@ -12,11 +12,13 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from torchflow.channels import CHANNEL_TYPES, channel_type
 from torchflow.errors import ConfigError
@@ -28,16 +30,14 @@ ENV_DATABASE_URL = "TORCHFLOW_DATABASE_URL"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class OfficeSettings:
+class OfficeSettings(Struct, frozen=True):
     # Chinese first: what people read, and the words they type, are the office's.
     locale: str = "zh-CN"
     # The office's name, as its notices and reports head it (e.g. 无锡高新区招商局).
     name: str = ""
 
 
-@dataclass(frozen=True)
-class CalendarSettings:
+class CalendarSettings(Struct, frozen=True):
     timezone: str = "Asia/Shanghai"
     workday_start: time = time(9, 0)
     workday_end: time = time(18, 0)
@@ -47,8 +47,7 @@ class CalendarSettings:
     official: tuple[Path, ...] = ()
 
 
-@dataclass(frozen=True)
-class SchedulerSettings:
+class SchedulerSettings(Struct, frozen=True):
     interval_seconds: float = 60.0
     digest_time: time = time(8, 30)
     batch_size: int = 200
@@ -58,8 +57,7 @@ class SchedulerSettings:
     backoff_max_seconds: float = 3600.0
 
 
-@dataclass(frozen=True)
-class NotifySettings:
+class NotifySettings(Struct, frozen=True):
     """[notify]: the default channel, the hosts notices may go to inside the office's
     own network, group robots, and each channel's own table (its module's settings)."""
 
@@ -88,7 +86,7 @@ class NotifySettings:
     timeout_cap: float | None = None  # half the lease: the most a channel's default waits
 
     def of(self, name: str, kind: type[T]) -> T:
-        """Channel ``name``'s settings (its module's dataclass ``kind``)."""
+        """Channel ``name``'s settings (its module's record ``kind``)."""
         found = self.channels.get(name)
         if not isinstance(found, kind):
             found = self._defaults(name)
@@ -109,20 +107,17 @@ class NotifySettings:
         return replace(self, channels=MappingProxyType(channels))
 
 
-@dataclass(frozen=True)
-class FeedsSettings:
+class FeedsSettings(Struct, frozen=True):
     # Where the scheduler keeps each person's follow-ups as an .ics file (none: off).
     ics_dir: Path | None = None
 
 
-@dataclass(frozen=True)
-class ReportSettings:
+class ReportSettings(Struct, frozen=True):
     # Roles (or handles) that get the HTML report on each month's first working day.
     monthly: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ServeSettings:
+class ServeSettings(Struct, frozen=True):
     """`torchflow serve`: where it listens and what it takes (docs/deployment.md)."""
 
     socket: Path | None = None  # a Unix socket, made 0660 with ``socket_group``
@@ -137,8 +132,7 @@ class ServeSettings:
     request_timeout_seconds: float = 60.0  # to receive one request
 
 
-@dataclass(frozen=True)
-class SheetSettings:
+class SheetSettings(Struct, frozen=True):
     """What an imported spreadsheet may hold (docs/spreadsheets.md): checked before and
     while it is read, so a small file that unpacks huge is refused without the memory."""
 
@@ -147,8 +141,7 @@ class SheetSettings:
     max_rows: int = 1_048_576  # Excel's own limit on one sheet
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     database_url: str
     workflows_dir: Path
     busy_timeout_seconds: float = 15.0
@@ -172,8 +165,8 @@ DEFAULT_DATABASE = "sqlite:///torchflow.db"
 LEASE_SHARE = 2
 DAY = 86_400.0
 
-# What each key accepts: (kind, low, high). Keys not given keep the dataclass
-# default, so every default is written once, on the dataclass.
+# What each key accepts: (kind, low, high). Keys not given keep the record's
+# default, so every default is written once, on the record.
 Rule = tuple[str, float, float]
 SCHEDULER_RULES: dict[str, Rule] = {
     "interval_seconds": ("seconds", 0.1, DAY),
@@ -275,7 +268,7 @@ def _official_paths(cal: Section, base: Path) -> tuple[Path, ...]:
 
 
 def _office(office: Section) -> OfficeSettings:
-    locale = office.text("locale", OfficeSettings.locale)
+    locale = office.text("locale", OfficeSettings().locale)
     if normalize(locale) is None:
         raise ConfigError(_("{where}: office.locale = {value!r} is not a language torchflow "
                             "speaks; use \"zh-CN\" (Chinese) or \"en\" (English)",
@@ -451,7 +444,7 @@ class Section:
 
     def read(self, rules: dict[str, Rule]) -> dict[str, Any]:
         """The keys present, each checked by its rule; absent keys are left out so
-        the dataclass default applies."""
+        the record's default applies."""
         readers: dict[str, Callable[[str, float, float], Any]] = {
             "seconds": self.seconds, "count": self.count, "text": self.bounded_text,
             "time": self.local_time, "dates": self.dates, "bool": self.boolean,

@@ -22,15 +22,15 @@ import grp
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 PRIVATE_FILE, GROUP_FILE, SHARED_FILE = 0o600, 0o640, 0o660
 PRIVATE_FOLDER, GROUP_FOLDER = 0o700, 0o710
 
 
-@dataclass(frozen=True)
-class FileModes:
+class FileModes(Struct, frozen=True):
     """``[files] group``: the office group's name and id, or none (owner only)."""
 
     group: str = ""

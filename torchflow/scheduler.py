@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import asdict
 
 from torchflow.errors import TorchflowError
 from torchflow.service.app import App
@@ -32,13 +34,12 @@ from torchflow.service.people.lookup import Actor
 log = logging.getLogger("torchflow.scheduler")
 
 
-@dataclass
-class TickResult:
+class TickResult(Struct):
     sweep: SweepResult
     dispatch: DispatchResult
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sweep": self.sweep.__dict__, "dispatch": self.dispatch.__dict__}
+        return {"sweep": asdict(self.sweep), "dispatch": asdict(self.dispatch)}
 
 
 def tick(app: App, channels: Channels, owner: str,

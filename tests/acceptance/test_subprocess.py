@@ -275,7 +275,9 @@ def every_command() -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = [()]
 
     def walk(group: click.Group, path: tuple[str, ...]) -> None:
-        for name, sub in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):  # the top level loads them lazily
+            sub = group.get_command(ctx, name)
             found.append((*path, name))
             if isinstance(sub, click.Group):
                 walk(sub, (*path, name))

@@ -38,7 +38,9 @@ def all_commands() -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = [()]
 
     def walk(group: click.Group, path: tuple[str, ...]) -> None:
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):  # the top level loads them lazily
+            command = group.get_command(ctx, name)
             found.append((*path, name))
             if isinstance(command, click.Group):
                 walk(command, (*path, name))

@@ -24,6 +24,9 @@ WRITE_SIDE = ("transitions", "torchflow.domain.machine", "torchflow.domain.plann
               "torchflow.service.followups.work", "torchflow.service.delivery",
               "torchflow.service.workflows.definitions", "torchflow.reports",
               "torchflow.service.reports", "torchflow.service.sheets", "jinja2", "matplotlib")
+# Nor the other commands' modules: the top-level commands load when they are run.
+OTHER_COMMANDS = ("torchflow.cli.audit", "torchflow.cli.calendar", "torchflow.cli.person",
+                  "torchflow.cli.report", "torchflow.cli.sheets", "torchflow.cli.scheduler")
 # (The configured channels' modules load with the config, which reads each one's
 # [notify.NAME] table through its module; what they send with loads when they send.)
 
@@ -42,9 +45,9 @@ print("LOADED", loaded)
 def _loaded(config: Path, *args: str) -> tuple[str, list[str]]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TORCHFLOW_")}
     environ["TORCHFLOW_NOW"] = "2026-03-04T09:30:00+08:00"
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(w=WRITE_SIDE), "--config",
-                           str(config), *args], capture_output=True, text=True, timeout=60,
-                          env=environ)
+    probe = PROBE.format(w=WRITE_SIDE + OTHER_COMMANDS)
+    proc = subprocess.run([sys.executable, "-c", probe, "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=60, env=environ)
     assert proc.returncode == 0, proc.stderr
     *shown, last = proc.stdout.splitlines()
     assert last.startswith("LOADED ")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock
 from torchflow.config import Settings

@@ -5,11 +5,11 @@ next owner resends under the same idempotency key."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import insert, select
 
 from tests.conftest import OFFICE_ADMIN, Clock, with_settings

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 
 from tests.conftest import OFFICE_ADMIN, WORKFLOWS, Clock

@@ -3,9 +3,9 @@ the first working day of the month, once, through the notice ledger."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from email import message_from_bytes
 
+from msgspec.structs import replace
 from sqlalchemy import select
 
 from tests.conftest import PI_FIELDS, Clock, with_settings

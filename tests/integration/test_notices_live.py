@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 
 from tests.conftest import PI_FIELDS, STAFF, Clock

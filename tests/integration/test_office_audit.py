@@ -11,11 +11,11 @@ database's credentials could do with `sqlite3` or `psql`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from tests.conftest import PI_FIELDS, WORKFLOWS, Clock

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select, update
 
 from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock

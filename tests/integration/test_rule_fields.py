@@ -8,12 +8,12 @@ Dates by hand from the official 2026 calendar."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 
 from tests.conftest import STAFF, Clock

@@ -109,7 +109,7 @@ def test_a_sweep_reports_what_it_made(
 def test_sweeping_in_small_batches_still_covers_every_task(
     app: App, staff: dict[str, Actor], clock: Clock
 ) -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from tests.conftest import with_settings
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 
 from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock

@@ -4,11 +4,11 @@ checks, and the ledger key of a step."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from msgspec.structs import replace
 
 from tests.conftest import WORKFLOWS
 from torchflow.domain.calendar import WorkCalendar

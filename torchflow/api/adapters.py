@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msgspec.structs import asdict
+
 from torchflow.errors import InvalidInput, UsageError
 from torchflow.files import replacing
 from torchflow.i18n import _
@@ -49,7 +51,7 @@ def case_show(c: Call, show_case: Fn, /, *, key: str) -> Any:
 
 
 def case_advance(c: Call, advance: Fn, /, *, key: str, trigger: str, **options: Any) -> Any:
-    return advance(c.app, c.actor(), key, trigger, **options).__dict__
+    return asdict(advance(c.app, c.actor(), key, trigger, **options))
 
 
 def case_log(c: Call, log_followup: Fn, /, *, key: str, kind: str, note: str | None = None,

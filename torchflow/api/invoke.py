@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from torchflow.api import adapters
 from torchflow.api.operations import OPERATIONS, REFS, Operation
@@ -28,8 +30,7 @@ if TYPE_CHECKING:
     from torchflow.service.people.lookup import Actor
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(Struct, frozen=True):
     """Who is calling, as the edge established it. ``login`` is mapped to a person
     through ``person_logins`` (an OS login, the socket peer's, a proxy's user);
     ``person`` is a token's; ``auth`` says how, and goes on every event written;

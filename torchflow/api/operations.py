@@ -18,7 +18,7 @@ Stdlib only: the client imports this module to build its requests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from torchflow.api.values import MAX_SPAN_DAYS, Param
 
@@ -46,8 +46,7 @@ REFS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(Struct, frozen=True):
     name: str
     method: str  # "" for an operation only the server's own host runs (init)
     path: str

@@ -10,10 +10,11 @@ from __future__ import annotations
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from torchflow.errors import ConfigError
 from torchflow.i18n import _
@@ -24,8 +25,7 @@ CREDENTIALS = Path("~/.config/torchflow/credentials")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """Where the server is: a Unix socket path, or a base URL."""
 
     text: str

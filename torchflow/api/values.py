@@ -9,10 +9,11 @@ Stdlib only: the client imports this module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
+
+from msgspec import Struct
 
 from torchflow.errors import BadRequest
 from torchflow.i18n import _
@@ -45,8 +46,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Struct, frozen=True):
     """One parameter of an operation. ``low``/``high`` bound an int; ``choices``
     a str; ``required`` ones must be given. ``file``/``files`` are uploads,
     ``out`` names a file the operation writes (sent back in the response)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from msgspec import Struct
 
 from torchflow.errors import DeliveryError
 
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
     from torchflow.i18n import Text
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Struct, frozen=True):
     """One notice, ready to deliver."""
 
     idempotency_key: str
@@ -91,7 +91,7 @@ class ChannelType(Protocol):
 
 
 def read_plain(section: Section, kind: type[Any], rules: Mapping[str, Any]) -> Any:
-    """A channel's settings dataclass from a table of plain keys (``rules``)."""
+    """A channel's settings record from a table of plain keys (``rules``)."""
     section.only(list(rules))
     return kind(**section.read(dict(rules)))
 

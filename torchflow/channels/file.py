@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from torchflow.channels.base import Message, message_json
 from torchflow.config import Section, Settings
@@ -15,8 +16,7 @@ from torchflow.files import PRIVATE, FileModes, create, make_folder
 from torchflow.i18n import Text
 
 
-@dataclass(frozen=True)
-class FileSettings:
+class FileSettings(Struct, frozen=True):
     """[notify.file]: the outbox, relative to the config file's folder."""
 
     path: Path = Path("outbox.jsonl")
@@ -35,7 +35,7 @@ class FileChannel:
     @staticmethod
     def read_settings(section: Section, base: Path) -> FileSettings:
         section.only(["path"])
-        return FileSettings(path=base / section.text("path", str(FileSettings.path)))
+        return FileSettings(path=base / section.text("path", str(FileSettings().path)))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileChannel:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from torchflow.i18n import N_, Text, _
 
@@ -70,8 +71,7 @@ def literal_ip(host: str) -> IP | None:
         return None
 
 
-@dataclass(frozen=True)
-class HostPolicy:
+class HostPolicy(Struct, frozen=True):
     """The hosts an office allows although they are inside: names (exact, any
     case), addresses and networks, from ``[notify] allow_hosts``."""
 

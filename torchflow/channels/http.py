@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from torchflow.channels.guard import HostPolicy, LookupFailed, Refusal
 from torchflow.errors import DeliveryError
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
 MAX_ANSWER = 256 * 1024  # a platform's JSON answer is small; more is not read
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Struct, frozen=True):
     status: int
     reason: str
     body: bytes

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
+
+from msgspec import Struct, field
 
 from torchflow.channels.base import Message
 from torchflow.channels.guard import HostPolicy
@@ -36,8 +37,7 @@ ROBOT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 SKEW_HINT = 50 * 60  # a signed timestamp is refused an hour off: warn well before
 
 
-@dataclass(frozen=True)
-class Robot:
+class Robot(Struct, frozen=True):
     """One robot of one group: its token (WeCom's key, DingTalk's access_token,
     Feishu's hook id) and signing secret, each in an environment variable."""
 
@@ -46,8 +46,7 @@ class Robot:
     keyword: str = ""  # a robot secured by keyword: put this word in every message
 
 
-@dataclass(frozen=True)
-class RobotSettings:
+class RobotSettings(Struct, frozen=True):
     base_url: str = ""
     default_robot: str = ""  # a person on this channel with no address uses it
     timeout_seconds: float = 10.0
@@ -64,8 +63,7 @@ ROBOT_RULES: dict[str, Rule] = {
 }
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(Struct, frozen=True):
     """What one of a platform's error codes means for a notice."""
 
     kind: str  # "throttled", "fatal" (the set-up: fix it) or "transient"
@@ -73,8 +71,7 @@ class Code:
     wait: float = 0.0  # throttled: seconds until the platform takes sends again
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(Struct, frozen=True):
     """At most ``count`` requests per ``seconds`` to one budget key."""
 
     key: str

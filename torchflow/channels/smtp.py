@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from torchflow.channels.base import Message, read_plain
 from torchflow.channels.ids import EMAIL
@@ -31,8 +32,7 @@ SECURITY_MODES = ("none", "starttls", "ssl")
 IDEMPOTENCY_HEADER = "X-Torchflow-Idempotency-Key"
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
+class SmtpSettings(Struct, frozen=True):
     host: str = "localhost"
     port: int = 25
     security: str = "none"

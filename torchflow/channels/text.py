@@ -12,7 +12,8 @@ Text people typed (a case title) is escaped so it cannot become markup: no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchflow.i18n import ENGLISH, Translator, _
 
@@ -32,8 +33,7 @@ def size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Struct, frozen=True):
     """How one platform shows a notice: its byte limit per message, the line
     break its markdown keeps, and at most how many parts one notice may take."""
 

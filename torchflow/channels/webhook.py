@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 import torchflow
 from torchflow.channels.base import Message, message_json, read_plain
@@ -32,8 +33,7 @@ NO_URL = "no webhook URL: set [notify.webhook] url or the person's address"
 TOLERANCE_SECONDS = 300  # how old a signed request a receiver accepts, by default
 
 
-@dataclass(frozen=True)
-class WebhookSettings:
+class WebhookSettings(Struct, frozen=True):
     url: str = ""
     secret_env: str = "TORCHFLOW_WEBHOOK_SECRET"
     timeout_seconds: float = 10.0

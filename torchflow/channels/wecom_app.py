@@ -17,11 +17,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
+
+from msgspec import Struct
 
 from torchflow.channels.base import Message, read_plain
 from torchflow.channels.guard import HostPolicy
@@ -38,8 +39,7 @@ MARKDOWN_BYTES = 2048
 TOKEN_MARGIN = timedelta(minutes=5)  # renew this long before WeCom says it ends
 
 
-@dataclass(frozen=True)
-class WecomAppSettings:
+class WecomAppSettings(Struct, frozen=True):
     base_url: str = "https://qyapi.weixin.qq.com"
     corp_id: str = ""
     agent_id: int = 0

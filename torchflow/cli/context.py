@@ -328,7 +328,7 @@ def office_translator(env: Env | None, language: str | None = None) -> Translato
             raise LookupError
         settings = env.settings
     except (TorchflowError, LookupError):
-        return translator(OfficeSettings.locale)
+        return translator(OfficeSettings().locale)
     try:
         client = env.client
     except TorchflowError:

@@ -7,15 +7,12 @@ when it runs, so `--help` and shell completion stay fast.
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 from typing import Any
 
 import click
 
-from torchflow.cli.audit import audit
-from torchflow.cli.calendar import calendar, replan
-from torchflow.cli.case import case
-from torchflow.cli.channel import channel
 from torchflow.cli.context import (
     JSON_AFTER,
     Env,
@@ -24,24 +21,49 @@ from torchflow.cli.context import (
     office_translator,
     usage_message,
 )
-from torchflow.cli.enterprise import enterprise
-from torchflow.cli.notice import notice
-from torchflow.cli.person import person
-from torchflow.cli.person_away import COMMANDS as PERSON_AWAY
-from torchflow.cli.report import report
-from torchflow.cli.request import request
-from torchflow.cli.scheduler import scheduler
-from torchflow.cli.serve import serve
-from torchflow.cli.sheets import export, feed_token, import_
-from torchflow.cli.single import agenda, demo, init
-from torchflow.cli.task import task
-from torchflow.cli.token import token
-from torchflow.cli.workflow import workflow
 from torchflow.i18n import _
+
+# Each top-level command and the module that defines it, imported when the command
+# is run or listed (click's lazy subcommands): `case show` loads the cases'
+# commands, not the other nineteen modules and what they import.
+COMMANDS = {
+    "agenda": "torchflow.cli.single:agenda",
+    "audit": "torchflow.cli.audit:audit",
+    "calendar": "torchflow.cli.calendar:calendar",
+    "case": "torchflow.cli.case:case",
+    "channel": "torchflow.cli.channel:channel",
+    "demo": "torchflow.cli.single:demo",
+    "enterprise": "torchflow.cli.enterprise:enterprise",
+    "export": "torchflow.cli.sheets:export",
+    "import": "torchflow.cli.sheets:import_",
+    "init": "torchflow.cli.single:init",
+    "notice": "torchflow.cli.notice:notice",
+    "person": "torchflow.cli.person:person",
+    "replan": "torchflow.cli.calendar:replan",
+    "report": "torchflow.cli.report:report",
+    "request": "torchflow.cli.request:request",
+    "scheduler": "torchflow.cli.scheduler:scheduler",
+    "serve": "torchflow.cli.serve:serve",
+    "task": "torchflow.cli.task:task",
+    "token": "torchflow.cli.token:token",
+    "workflow": "torchflow.cli.workflow:workflow",
+}
 
 
 class TorchflowGroup(click.Group):
-    """Turns every TorchflowError into one line on stderr and exit code 1."""
+    """Loads its commands when they are used, and turns every TorchflowError into
+    one line on stderr and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _sep, attr = COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attr)
+            _json_after(command)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for arg in args:
@@ -92,13 +114,13 @@ def _is_utf8(arg: str) -> bool:
     return True
 
 
-def _json_after(group: click.Group) -> None:
+def _json_after(command: click.Command) -> None:
     """`--json` after any subcommand means what the global one means."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            _json_after(command)
-        elif not any(p.name == "json" for p in command.params):
-            command.params.append(JSON_AFTER)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _json_after(sub)
+    elif not any(p.name == "json" for p in command.params):
+        command.params.append(JSON_AFTER)
 
 
 @click.group(cls=TorchflowGroup, context_settings={"auto_envvar_prefix": "TORCHFLOW",
@@ -127,16 +149,6 @@ def cli(ctx: click.Context, config_path: str | None, user: str | None, as_json: 
     """
     ctx.obj = Env(config_path=config_path, user=user, as_json=as_json)
     ctx.call_on_close(ctx.obj.close)
-
-
-for command in (init, demo, agenda, workflow, person, case, task, notice, channel, scheduler,
-                audit, calendar, replan, import_, export, report, token, serve, enterprise,
-                request):
-    cli.add_command(command)
-person.add_command(feed_token)
-for command in PERSON_AWAY:  # person away|back|notify
-    person.add_command(command)
-_json_after(cli)
 
 
 def main() -> None:

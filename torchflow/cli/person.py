@@ -9,6 +9,8 @@ import click
 from torchflow.channels import CHANNEL_TYPES
 from torchflow.cli.context import Env, Names, code, pass_env, table
 from torchflow.cli.params import LIMIT, OFFSET, Choice
+from torchflow.cli.person_away import COMMANDS as PERSON_AWAY
+from torchflow.cli.sheets import feed_token
 from torchflow.domain.office import EVENT_KINDS, FIELDS
 from torchflow.i18n import N_, Listing, Role, Text, _
 
@@ -326,3 +328,8 @@ def handover(env: Env, old: str, new: str, deactivate: bool) -> None:
               tasks=data["tasks"], notices=data["notices"])
     env.emit(data, _("{moved} ({n} being sent: moved if that send fails)", moved=moved,
                      n=data["in_flight"]) if data["in_flight"] else moved)
+
+
+# Commands of the person group defined beside what they share code with.
+for _command in (feed_token, *PERSON_AWAY):  # feed-token, away, back, notify
+    person.add_command(_command)

@@ -11,8 +11,9 @@ any of its days is refused, so in practice the chain always ends.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
+
+from msgspec import Struct
 
 from torchflow.errors import InvalidInput, Refused
 from torchflow.i18n import _
@@ -20,8 +21,7 @@ from torchflow.i18n import _
 MAX_DAYS = 366  # an absence of more than a year is a typo or a handover
 
 
-@dataclass(frozen=True)
-class Absence:
+class Absence(Struct, frozen=True):
     """``person`` is away from ``starts`` to ``ends`` (both inclusive)."""
 
     person: str
@@ -33,8 +33,7 @@ class Absence:
         return self.starts <= day <= self.ends
 
 
-@dataclass(frozen=True)
-class Receiver:
+class Receiver(Struct, frozen=True):
     """Who receives ``person``'s notices on a day; ``away_until`` is set when that
     is someone else (the last day of the absence, for the wording)."""
 

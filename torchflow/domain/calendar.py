@@ -17,11 +17,12 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from msgspec import Struct
 
 from torchflow.domain.summary import clip, few, grouped
 from torchflow.errors import ConfigError, InvalidInput, ScheduleError
@@ -45,8 +46,7 @@ OFFICIAL, OFFICE, STATUTORY = "official", "office", "statutory"
 _FEWEST_RULE_WORKDAYS = 200
 
 
-@dataclass(frozen=True)
-class OfficialSchedule:
+class OfficialSchedule(Struct, frozen=True):
     """One year's official schedule typed in by the office (``[calendar] official``).
 
     ``days_off``: every day off of the year that the notice lists (holidays and
@@ -95,8 +95,7 @@ class OfficialSchedule:
                   "day off of the notice", path=self.path, days=few(missing), year=self.year)]
 
 
-@dataclass(frozen=True)
-class YearSource:
+class YearSource(Struct, frozen=True):
     """Which data decided a year's working days, for ``calendar show`` and logs."""
 
     year: int

@@ -11,7 +11,8 @@ failing check is a warning the service returns, never a refusal.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchflow.domain.text import NAME_MAX, check_line
 from torchflow.errors import InvalidInput
@@ -112,8 +113,7 @@ def tags_of(typed: list[str] | tuple[str, ...]) -> list[str]:
     return tags
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(Struct, frozen=True):
     """A person at the enterprise the office calls: name, position, phone."""
 
     name: str

@@ -17,9 +17,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct
 
 GENESIS = "0" * 64
 LEGACY = "sha256"
@@ -28,8 +29,7 @@ KEYED = "hmac-sha256-g"
 SCHEMES = (LEGACY, PLAIN, KEYED)
 
 
-@dataclass(frozen=True)
-class EventRecord:
+class EventRecord(Struct, frozen=True):
     seq: int
     kind: str
     actor: str

@@ -9,7 +9,8 @@ the history records both: the named person acts, the real one entered it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchflow.domain.permissions import allowed, authorize
 from torchflow.errors import InvalidInput, Refused
@@ -21,8 +22,7 @@ RESERVED = frozenset({SYSTEM, "torchflow"})
 _NOT_HANDLE = re.compile(r"[^a-z0-9_.-]+")
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(Struct, frozen=True):
     """What identity needs to know of a person."""
 
     id: int
@@ -31,8 +31,7 @@ class Person:
     active: bool
 
 
-@dataclass(frozen=True)
-class Acting:
+class Acting(Struct, frozen=True):
     """The outcome: who acts, and who really entered it when that differs."""
 
     actor: Person

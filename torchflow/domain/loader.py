@@ -15,9 +15,10 @@ import keyword
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from msgspec.structs import replace
 
 from torchflow.domain.graph import check_graph, reachable
 from torchflow.domain.problems import IDENT, Report, suggest, type_name

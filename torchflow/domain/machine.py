@@ -7,9 +7,9 @@ for a single trigger through a throwaway binding object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from msgspec import Struct
 from transitions import EventData, Machine
 
 from torchflow.domain.graph import came_from
@@ -18,8 +18,7 @@ from torchflow.errors import Refused
 from torchflow.i18n import Listing, Text, _
 
 
-@dataclass
-class _Binding:
+class _Binding(Struct):
     state: str
     previous_state: str | None
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
+
+from msgspec import Struct
 
 from torchflow.domain.history import EventRecord
 from torchflow.i18n import N_
@@ -153,8 +154,7 @@ def replay(records: Iterable[EventRecord]) -> dict[SubjectKey, dict[str, Any]]:
     return {(ev.from_state or "", int(ev.to_state or 0)): ev.data for ev in records}
 
 
-@dataclass(frozen=True)
-class Difference:
+class Difference(Struct, frozen=True):
     """A subject whose row is not what its history says (``field`` None: the
     whole row is missing, or has no history)."""
 

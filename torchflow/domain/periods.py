@@ -17,8 +17,9 @@ leaving included), on any database, with no calendar logic in SQL.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+
+from msgspec import Struct
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.errors import InvalidInput
@@ -30,8 +31,7 @@ _MONTH = re.compile(r"(\d{4})-(\d{1,2})\Z")
 _YEAR = re.compile(r"(\d{4})\Z")
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(Struct, frozen=True):
     start: date
     end: date  # included
 
@@ -85,8 +85,7 @@ def bucket(d: date, by: str) -> str:
     return str(d.year)
 
 
-@dataclass(frozen=True)
-class DayRow:
+class DayRow(Struct, frozen=True):
     day: date
     starts: datetime  # UTC instant of local midnight
     wd: int  # working days from the table's first day up to and including this one

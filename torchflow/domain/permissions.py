@@ -14,8 +14,9 @@ change cases (``Actor.powers`` in service/people/lookup.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 from torchflow.errors import Refused
 from torchflow.i18n import N_, Listing, Role, Text, _
@@ -110,8 +111,7 @@ PERMISSIONS: dict[str, tuple[Rule, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Struct, frozen=True):
     """What a rule beyond a role needs to know, loaded by the use case.
 
     ``owner`` and ``assignees`` are the case's people (assignees: the people in

@@ -12,8 +12,9 @@ import calendar as gregorian
 import hashlib
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+
+from msgspec import Struct
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.rules import (
@@ -30,8 +31,7 @@ from torchflow.domain.timeline import duty_miss_at
 from torchflow.errors import InvalidInput
 
 
-@dataclass(frozen=True)
-class PlannedTask:
+class PlannedTask(Struct, frozen=True):
     """One planned follow-up: what the service stores as an open task."""
 
     rule: str  # rule.name, e.g. "negotiation.contact"
@@ -42,7 +42,19 @@ class PlannedTask:
     window_end: date | None = None
     seed: str | None = None  # visits only: hex seed used for the draw
     # The day counted from, so the task can be re-planned; not part of its identity.
-    since: date | None = field(default=None, compare=False)
+    since: date | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not PlannedTask:
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.rule, self.kind, self.occurrence, self.due_on, self.window_start,
+                self.window_end, self.seed)
 
 
 def visit_seed(case_key: str, rule: str, occurrence: int) -> str:
@@ -302,8 +314,7 @@ def _positive(value: int, rule: ContactRule | DeadlineRule) -> int:
 # --------------------------------------------------------------------------- missed contacts
 
 
-@dataclass(frozen=True)
-class Roll:
+class Roll(Struct, frozen=True):
     """A contact rolled on because its next slot fell due while it was open.
 
     ``missed`` are the slots skipped after the open one (after downtime: one per
@@ -319,8 +330,7 @@ class Roll:
         return 1 + len(self.missed)
 
 
-@dataclass(frozen=True)
-class Miss:
+class Miss(Struct, frozen=True):
     """A duty missed: as a Roll, but a one-off duty has nothing following."""
 
     missed: tuple[PlannedTask, ...]

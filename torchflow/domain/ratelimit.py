@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from msgspec import Struct
 
 SLACK_SHARE = 0.01  # of the window: how late a send may land after its token
 SLACK_MIN = 0.2  # seconds, for windows of a second
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(Struct, frozen=True):
     capacity: float
     rate: float  # tokens a second
 

@@ -28,9 +28,11 @@ What each event kind changes (the kinds written in service/*.py):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import fields
 
 from torchflow.domain.history import EventRecord
 from torchflow.domain.status import EventKind
@@ -43,8 +45,7 @@ CHANGES_ROW = frozenset({K.OPENED, K.ADVANCED, K.FIELDS_SET, K.ASSIGNED, K.MIGRA
                          K.MIGRATION_REVERTED, K.IMPORTED})
 
 
-@dataclass(frozen=True)
-class CaseFacts:
+class CaseFacts(Struct, frozen=True):
     """What a case row says, in the terms its events use (owner as a handle)."""
 
     workflow: str | None

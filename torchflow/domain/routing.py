@@ -10,8 +10,9 @@ notice produced then is held, not dropped, until the quiet hours end.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+
+from msgspec import Struct
 
 from torchflow.domain.status import NoticeKind
 from torchflow.errors import InvalidInput
@@ -25,8 +26,7 @@ FOLDED_KINDS = frozenset({NoticeKind.UPCOMING, NoticeKind.DUE, NoticeKind.OVERDU
 _SPAN = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
 
 
-@dataclass(frozen=True)
-class Quiet:
+class Quiet(Struct, frozen=True):
     """Quiet hours from ``start`` to ``end`` (local times; end exclusive)."""
 
     start: time
@@ -78,8 +78,7 @@ def hold_until(quiet: Quiet | None, instant: datetime, tz: tzinfo) -> datetime |
     return end
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Struct, frozen=True):
     """What happens to one notice for one receiver: folded into the digest,
     held until an instant, or sent now (neither)."""
 

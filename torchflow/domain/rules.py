@@ -8,16 +8,16 @@ entry (``count_from``) and go to a ``person`` field instead of the owner
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
+
+from msgspec import Struct
 
 BACKWARD = "backward"  # a due day off -> the last working day before it (the default)
 FORWARD = "forward"  # a due day off -> the first working day after it (the statutory reading)
 ROLLS = (BACKWARD, FORWARD)
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(Struct, frozen=True):
     """A calendar span, ``after = "3 years"``: years, months and days added to a
     date as the Civil Code counts a period (art. 202: by years or months, to the
     corresponding day, the month's last day when there is none)."""
@@ -31,8 +31,7 @@ class Span:
         return self.years * 12 + self.months
 
 
-@dataclass(frozen=True)
-class ContactRule:
+class ContactRule(Struct, frozen=True):
     """Routine contact every ``every`` working days (1 = the daily contact).
 
     A contact still open when its next slot falls due is missed and rolls on;
@@ -57,8 +56,7 @@ class ContactRule:
         return self.kind
 
 
-@dataclass(frozen=True)
-class VisitRule:
+class VisitRule(Struct, frozen=True):
     """Irregular visit on a random working day ``min_gap``..``max_gap`` calendar
     days after the last visit (or the state's entry)."""
 
@@ -79,8 +77,7 @@ class VisitRule:
         return self.kind
 
 
-@dataclass(frozen=True)
-class LadderStep:
+class LadderStep(Struct, frozen=True):
     """One rung of a deadline's escalation ladder: ``after`` working days past the
     due day (at the start of that working day) the holders of ``to`` are told,
     once, and the case's history records it (催办 at D+1, 通报 at D+5, 督办)."""
@@ -92,8 +89,7 @@ class LadderStep:
     title_en: str = ""
 
 
-@dataclass(frozen=True)
-class DeadlineRule:
+class DeadlineRule(Struct, frozen=True):
     """The state's time budget: leave it within ``within`` working days of entry,
     or the people holding ``escalate_to`` are told. With ``after`` (and ``within``
     0) it is due a calendar span after the day counted from (``from``, a date
@@ -130,8 +126,7 @@ class DeadlineRule:
         return self.kind
 
 
-@dataclass(frozen=True)
-class DutyRule:
+class DutyRule(Struct, frozen=True):
     """A duty that runs on dates, one of a state's ``[states.X.duties.NAME]``: due
     each year on ``on`` (month, day), or once, ``after`` a span from the date field
     ``count_from``; a due day off moves by ``roll``.
@@ -169,8 +164,7 @@ class DutyRule:
         return self.on is not None
 
 
-@dataclass(frozen=True)
-class EachRule:
+class EachRule(Struct, frozen=True):
     """A deadline for each person a ``people`` field names, one of a state's
     ``[states.X.each.NAME]``: each of them (the co-handlers) has a task of their
     own, due ``within`` working days after the state's entry (signing), done by

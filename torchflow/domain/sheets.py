@@ -12,11 +12,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from itertools import zip_longest
 from typing import Any
+
+from msgspec import Struct, field
 
 from torchflow.domain.field_values import DATE_MIN, PEOPLE_SEPARATOR, coerce_value, people_of
 from torchflow.domain.guards import guard_problems
@@ -140,8 +141,7 @@ def is_hint(cells: Sequence[Any]) -> bool:
     return bool(filled) and all(_HINT.match(cell_text(c)) for c in filled)
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(Struct, frozen=True):
     """Which column of the file is which: ``columns[i]`` is a column key
     (``CASE_COLUMNS`` name or ``field:<name>``) or None for a column read past;
     ``units[i]`` the unit its title gives in brackets; ``skipped`` the titles of
@@ -371,8 +371,7 @@ def date_text(text: str) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
-@dataclass(frozen=True)
-class RowProblem:
+class RowProblem(Struct, frozen=True):
     row: int  # as the spreadsheet numbers it (the header is row 1)
     column: str
     message: str | Text
@@ -407,8 +406,7 @@ def summarise(problems: Iterable[RowProblem]) -> list[Text]:
     return lines
 
 
-@dataclass
-class SheetRow:
+class SheetRow(Struct):
     """One row read: the case it describes, or its problems."""
 
     number: int
@@ -425,8 +423,7 @@ class SheetRow:
     state_given: bool = False  # the sheet names a state (else the initial one, for a new case)
 
 
-@dataclass(frozen=True)
-class People:
+class People(Struct, frozen=True):
     """The people a sheet may name: each handle and whether the person is active,
     and each name held by one person only (王立) with that person's handle."""
 
@@ -587,8 +584,7 @@ def _suggested(f: FieldSpec, typed: str, problem: str | Text) -> str | Text:
     return _("{problem}; did you mean {word}?", problem=problem, word=quoted(words[near[0]]))
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(Struct, frozen=True):
     """A re-imported row's new stage reached along the workflow: each transition
     fired, and the state it leads to."""
 

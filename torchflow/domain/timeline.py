@@ -20,8 +20,9 @@ Pure: ``now`` is always an argument.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time
+
+from msgspec import Struct
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.errors import InvalidInput
@@ -33,8 +34,7 @@ TASK_KINDS = ("contact", "visit", "deadline", "duty", "each", "custom")
 _STAGE_OF = {kind: stage for stage, kind in enumerate(KINDS, start=1)}
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(Struct, frozen=True):
     """The instants (aware, UTC) at which each stage of one task falls due."""
 
     upcoming_at: datetime | None

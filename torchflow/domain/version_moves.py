@@ -23,9 +23,11 @@ its place in time under the new rules. Nothing here reads a database.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, NamedTuple
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.field_values import coerce_value
@@ -37,7 +39,7 @@ from torchflow.errors import InvalidInput, Refused
 KEPT, REPLANNED, CANCELLED, NEW = "kept", "re-planned", "cancelled", "new"
 
 
-# Named tuples, not dataclasses: a plan makes a few of them per case, and a
+# Named tuples, not structs: a plan makes a few of them per case, and a
 # tuple is the cheapest immutable record to build by the hundred thousand.
 
 
@@ -106,16 +108,14 @@ class CaseMove(NamedTuple):
         return sum(1 for t in self.tasks if t.action == action)
 
 
-@dataclass(frozen=True)
-class _KindMove:
+class _KindMove(Struct, frozen=True):
     action: str  # what an open task of this kind gets: KEPT, REPLANNED or CANCELLED
     was: Rule | None
     now: Rule | None
     renamed_only: bool  # the same rule under the state's new name
 
 
-@dataclass(frozen=True)
-class _StateMove:
+class _StateMove(Struct, frozen=True):
     """Decided once per (old state, new state) pair and reused for every case."""
 
     to_state: str

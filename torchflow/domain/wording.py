@@ -10,9 +10,10 @@ rule's internal name or a visit's seed. The service decides who is told and when
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from msgspec import Struct
 
 from torchflow.domain.status import NoticeKind, TaskKind
 from torchflow.i18n import ENGLISH, N_, Text, Translator, _, ngettext_
@@ -40,14 +41,12 @@ CONTACT_FIELDS = ("contact_person", "contact", "contact_name")
 PHONE_FIELDS = ("contact_phone", "phone", "mobile", "telephone")
 
 
-@dataclass(frozen=True)
-class Wording:
+class Wording(Struct, frozen=True):
     subject: str
     body: str
 
 
-@dataclass(frozen=True)
-class About:
+class About(Struct, frozen=True):
     """What a notice tells about its case beyond key and title: the enterprise,
     its contact person and phone (from the case's fields, where the workflow has
     them) and a link to the case (``[notify] case_url``)."""
@@ -150,8 +149,7 @@ def _hint(kind: str, key: str, tr: Translator) -> str:
     return tr(_("(On the command line: torchflow case show {key})", key=key))
 
 
-@dataclass(frozen=True)
-class Away:
+class Away(Struct, frozen=True):
     """What happened to a person's work while they were away: what others logged
     on it (``logged``: who, kind, key, title, day) and what is still open
     (``still_open``: the digest's items)."""

@@ -6,7 +6,7 @@ documented in docs/workflows.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, EachRule, Rule, VisitRule
 from torchflow.i18n import Label
@@ -15,8 +15,7 @@ PREVIOUS = "@previous"
 FIELD_TYPES = ("text", "number", "date", "choice", "person", "people", "enterprise")
 
 
-@dataclass(frozen=True)
-class Named:
+class Named(Struct, frozen=True):
     """What a person calls a thing of a workflow: ``title`` in the office's
     language (Chinese in the shipped files), ``title_en`` in English (when the
     title is not), and the other words the office types for it (``aliases``).
@@ -44,8 +43,7 @@ class Named:
                                                *self.aliases) if w))
 
 
-@dataclass(frozen=True)
-class ChoiceSpec(Named):
+class ChoiceSpec(Named, frozen=True):
     """One choice of a choice field; ``name`` is the value stored (and, unless
     ``title_en`` says otherwise, its English)."""
 
@@ -54,13 +52,11 @@ class ChoiceSpec(Named):
         return Label(self.title or self.name, self.title_en or self.name)
 
 
-@dataclass(frozen=True)
-class RoleSpec(Named):
+class RoleSpec(Named, frozen=True):
     """A role as the office names it (workflows/roles.toml): 招商专员, 局长."""
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(Struct, frozen=True):
     """A custom field of the cases of a workflow."""
 
     name: str
@@ -97,8 +93,7 @@ class FieldSpec:
         return next((o for o in self.options if o.name == value), ChoiceSpec(value, value))
 
 
-@dataclass(frozen=True)
-class StateSpec(Named):
+class StateSpec(Named, frozen=True):
     """A state and the follow-ups the engine keeps scheduled while a case sits in it."""
 
     terminal: bool = False
@@ -116,8 +111,7 @@ class StateSpec(Named):
                 *self.duties)
 
 
-@dataclass(frozen=True)
-class Milestone:
+class Milestone(Struct, frozen=True):
     """A state reports count entries into (签约、开工、投产), with the title they show."""
 
     state: str
@@ -129,8 +123,7 @@ class Milestone:
         return Label(self.title, self.title_en or self.title)
 
 
-@dataclass(frozen=True)
-class TransitionSpec:
+class TransitionSpec(Struct, frozen=True):
     """A trigger leading from any of ``sources`` to ``dest`` (a state or PREVIOUS)."""
 
     trigger: str
@@ -165,8 +158,7 @@ class TransitionSpec:
                                                *self.aliases) if w))
 
 
-@dataclass(frozen=True)
-class WorkflowSpec:
+class WorkflowSpec(Struct, frozen=True):
     """One parsed and validated workflow definition."""
 
     name: str

@@ -21,12 +21,12 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
+from msgspec import Struct
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -68,8 +68,7 @@ NOBODY = _("who is calling? send a personal access token (TORCHFLOW_TOKEN, or th
            "credentials file); an admin issues one with `torchflow token create HANDLE`")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Struct, frozen=True):
     """What the server was started with, beside the application's settings."""
 
     manual_clock: bool = False

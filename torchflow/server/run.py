@@ -15,9 +15,10 @@ import os
 import signal
 import socket
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from torchflow.api.invoke import ref
 from torchflow.config import Settings
@@ -31,8 +32,7 @@ SOCKET_MODE = 0o660
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-@dataclass(frozen=True)
-class Listen:
+class Listen(Struct, frozen=True):
     socket: Path | None
     host: str
     port: int | None

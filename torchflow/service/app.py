@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from msgspec import Struct, field
 
 from torchflow.clock import utcnow
 from torchflow.config import Settings
@@ -20,8 +21,7 @@ from torchflow.store.db import Database
 _log = logging.getLogger("torchflow.calendar")
 
 
-@dataclass
-class App:
+class App(Struct):
     settings: Settings
     db: Database
     calendar: WorkCalendar

@@ -16,10 +16,10 @@ rewound by someone holding write access.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from msgspec import Struct, field
 from sqlalchemy import Connection, func, select
 
 from torchflow.clock import wall_clock
@@ -62,8 +62,7 @@ _EVENT_COLUMNS = (
 )
 
 
-@dataclass
-class Report:
+class Report(Struct):
     """Per-case results, database-wide problems, and notes on what was not checked."""
 
     cases: list[dict[str, Any]]
@@ -81,8 +80,7 @@ class Report:
                 "problems": self.problems, "notes": self.notes}
 
 
-@dataclass(frozen=True)
-class _Head:
+class _Head(Struct, frozen=True):
     gseq: int
     keyed_since: int | None
     key_id: str

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from msgspec import Struct, field
+from msgspec.structs import replace
 from sqlalchemy import Connection, select
 
 from torchflow.domain.field_values import PEOPLE_SEPARATOR, coerce_value, people_of
@@ -31,8 +32,7 @@ from torchflow.service.people.lookup import Actor, active_person, find_person
 from torchflow.store.models import OPEN, TASKS
 
 
-@dataclass(frozen=True)
-class Advanced:
+class Advanced(Struct, frozen=True):
     key: str
     trigger: str
     from_state: str
@@ -181,8 +181,7 @@ def advance(
         return _enter(app, s, case, spec, actor, trigger, dest, now, note, changed, values)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(Struct, frozen=True):
     """What entering a state plans, to whom, and what the history should say of it."""
 
     planned: list[PlannedTask]

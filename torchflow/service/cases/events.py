@@ -15,11 +15,11 @@ head instead of deadlocking, and gseq has no gaps or doubles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import Connection, Integer, Update, bindparam, insert, text, update
 
 from torchflow.domain.history import GENESIS, event_hash, head_mac, key_id, scheme_for
@@ -113,8 +113,7 @@ def append_event(
     return int(row["seq"])
 
 
-@dataclass(frozen=True)
-class NewEvent:
+class NewEvent(Struct, frozen=True):
     """One event for ``append_events``: what ``append_event`` takes, as a value."""
 
     case: CaseRow

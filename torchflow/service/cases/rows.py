@@ -3,18 +3,17 @@ statements built once. Read by both sides (events.py writes; read.py shows)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import Connection, bindparam, select
 
 from torchflow.errors import NotFound
 from torchflow.store.models import CASES
 
 
-@dataclass(frozen=True)
-class CaseRow:
+class CaseRow(Struct, frozen=True):
     id: int
     key: str
     workflow: str
@@ -33,7 +32,7 @@ class CaseRow:
     last_event_at: datetime | None = None
 
 
-_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
+_COLUMNS = [CASES.c[name] for name in CaseRow.__struct_fields__]
 
 
 _BY_KEY = select(*_COLUMNS).where(CASES.c.key == bindparam("key"))

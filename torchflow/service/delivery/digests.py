@@ -4,11 +4,11 @@ working day after the digest time, a missed day never replayed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from types import SimpleNamespace
 from typing import Any
 
+from msgspec import Struct, field
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from torchflow.domain import wording
@@ -141,8 +141,7 @@ def _digest(app: App, route: Route, owner: Row[Any], items: list[Any], folded: l
     return ledger.digest_notice(route, day, words.subject, words.body, payload, now)
 
 
-@dataclass
-class Told:
+class Told(Struct):
     """Task notices of today, by (receiver, task): those gone (sent, being
     sent, or in a summary), whose tasks a digest made later does not list;
     those waiting, which the digest takes in (their ids)."""

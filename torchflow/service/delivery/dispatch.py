@@ -25,10 +25,10 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import Connection, select
 
 from torchflow.channels import CHANNEL_TYPES as CHANNEL_NAMES
@@ -128,8 +128,7 @@ def channels_in_use(app: App) -> list[str]:
     return sorted(names)
 
 
-@dataclass
-class DispatchResult:
+class DispatchResult(Struct):
     sent: int = 0
     failed: int = 0
     dead: int = 0

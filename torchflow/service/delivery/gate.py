@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from msgspec import Struct, field
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from torchflow.channels.base import Message
@@ -81,8 +81,7 @@ class Gates(Protocol):
 # --------------------------------------------------------------------------- admit
 
 
-@dataclass
-class _Key:
+class _Key(Struct):
     """One budget key in one claim: its bucket, the tokens it really has after
     this claim's grants, and the tokens projected past the notices made to wait."""
 

@@ -13,10 +13,10 @@ deferred action is dropped: the notice was delivered once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from msgspec import Struct
 from sqlalchemy import Connection, Row, and_, bindparam, case, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -150,8 +150,7 @@ def absorb(session: Connection, ids: list[int], into: str) -> None:
 # --------------------------------------------------------------------------- moving
 
 
-@dataclass(frozen=True)
-class Readdressed:
+class Readdressed(Struct, frozen=True):
     moved: int = 0  # now
     in_flight: int = 0  # held by a sender: they move if that send ends unsent
 
@@ -343,8 +342,7 @@ def list_notices(app: App, *, status: str | None = None, recipient: str | None =
 # --------------------------------------------------------------------------- retry
 
 
-@dataclass(frozen=True)
-class Retried:
+class Retried(Struct, frozen=True):
     ids: tuple[int, ...]
 
     @property
@@ -392,8 +390,7 @@ def retry_dead(app: App, actor: Actor, *, recipient: str | None = None,
 # --------------------------------------------------------------------------- sending
 
 
-@dataclass(frozen=True)
-class Claimed:
+class Claimed(Struct, frozen=True):
     id: int
     message: Message
     channel: str

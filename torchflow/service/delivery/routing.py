@@ -11,10 +11,11 @@ rows they need. See docs/people.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
+from msgspec import Struct, field
+from msgspec.structs import replace
 from sqlalchemy import Connection, Row, select
 
 from torchflow.channels import channel_type
@@ -34,8 +35,7 @@ FALLBACK_AFTER = 3  # permanent SMTP failures of one notice before its fallback 
 ESCALATION = NoticeKind.ESCALATION
 
 
-@dataclass
-class Chains:
+class Chains(Struct, dict=True):  # dict: what __post_init__ derives
     """Who receives for whom on ``day``: the one decision the notices
     (``Router``) and new tasks (``substitutes``) share."""
 
@@ -95,8 +95,7 @@ def group_of(settings: Settings, person: Row[Any], workflow: str | None,
     return found[0] if found else None
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(Struct, frozen=True):
     """One notice's way to one receiver, decided once: who receives it (``to``,
     for ``got.person``), by which channel and address, and whether it waits in
     their digest (``folded``) or until ``not_before`` (quiet hours); ``reason``
@@ -129,8 +128,7 @@ def direct(settings: Settings, person: Row[Any], now: datetime) -> Route:
                  not_before=now)
 
 
-@dataclass(frozen=True)
-class Fallback:
+class Fallback(Struct, frozen=True):
     """A person's fallback channel and address (`person notify --fallback`): where
     a notice refused for good goes instead, and (once decided) why."""
 
@@ -157,8 +155,7 @@ def fallback(person: Row[Any] | None, *, channel: str, address: str, key: str,
                                  f"{attempts} refusal(s)")
 
 
-@dataclass
-class Router:
+class Router(Struct, dict=True):  # dict: what __post_init__ derives
     """Who receives a notice produced at ``now`` and how (``routes``, ``route``):
     read once per sweep batch (the people and the absences of the day, and the
     office's language, ``tr``, its notices are written in)."""

@@ -24,11 +24,11 @@ or the state left, the task has no stage ahead and the ladder ends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import Connection, Row, select
 
 from torchflow.domain import wording
@@ -58,8 +58,7 @@ ESCALATION = NoticeKind.ESCALATION
 SWEEPER = SYSTEM  # the service acts as itself, never as a person (domain/identity.py)
 
 
-@dataclass
-class SweepResult:
+class SweepResult(Struct):
     tasks: int = 0
     notices: int = 0
     digests: int = 0
@@ -272,7 +271,7 @@ def _lock_case(s: Connection, case_id: int) -> CaseRow | None:
     """The case, locked for its history event; None when another transaction holds
     it (waiting could deadlock: that one may be waiting for our task locks)."""
     row = s.execute(
-        select(*(CASES.c[name] for name in CaseRow.__dataclass_fields__))
+        select(*(CASES.c[name] for name in CaseRow.__struct_fields__))
         .where(CASES.c.id == case_id).with_for_update(skip_locked=True)
     ).first()
     return CaseRow(*row) if row is not None else None

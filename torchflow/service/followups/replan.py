@@ -12,11 +12,11 @@ as a snooze does. Logged contacts and visits are done tasks: never moved.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import Connection, Row, extract, func, select
 
 from torchflow.domain.calendar import WorkCalendar
@@ -36,8 +36,7 @@ _PF, _DUE, _WIN = (extract("year", c) for c in (TASKS.c.planned_from, TASKS.c.du
                                                  TASKS.c.window_end))
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(Struct, frozen=True):
     """One stale open task and what re-planning makes of it."""
 
     task: Any  # the task row, with case_key, version_id and entered_at

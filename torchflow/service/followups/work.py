@@ -3,10 +3,10 @@ reassign, hand a person's work over, and the agenda of what comes next."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
+from msgspec.structs import replace
 from sqlalchemy import Connection, Select, select
 
 from torchflow.domain.planning import outcome_of

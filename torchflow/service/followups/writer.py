@@ -9,10 +9,11 @@ has lived for years costs what a new one does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, cast
 
+from msgspec import Struct, field
+from msgspec.structs import replace
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
@@ -103,8 +104,7 @@ def assignees(rules: Iterable[Rule], fields: dict[str, Any], owner_id: int | Non
 # --------------------------------------------------------------------------- a task each
 
 
-@dataclass(frozen=True)
-class Parts:
+class Parts(Struct, frozen=True):
     """The tasks a state's ``each`` rules plan: one per person, each of its own
     rule (``EachRule.who``), to that person."""
 
@@ -126,7 +126,7 @@ def plan_parts(session: Connection, cal: WorkCalendar, *, case_id: int,
     active = dict(session.execute(
         select(PEOPLE.c.handle, PEOPLE.c.id).where(
             PEOPLE.c.handle.in_({h for _, h in wanted}), PEOPLE.c.active.is_(True))).all())
-    ones = [replace(rule, who=h) for rule, h in wanted if h in active]
+    ones = [replace(rule, who=h) for rule, h in wanted if h in active]  # one each
     done = set(session.scalars(select(TASKS.c.rule).where(
         TASKS.c.case_id == case_id, TASKS.c.rule.in_([r.name for r in ones]),
         TASKS.c.status == TaskStatus.DONE)))
@@ -138,8 +138,7 @@ def plan_parts(session: Connection, cal: WorkCalendar, *, case_id: int,
     return Parts(planned, tuple(ones), {r.name: active[r.who] for r in ones})
 
 
-@dataclass(frozen=True)
-class PartsFollowed:
+class PartsFollowed(Struct, frozen=True):
     """A people field changed in its state: parts planned for the people added,
     the open parts of the people taken off cancelled (``notes``: the history's)."""
 
@@ -345,8 +344,7 @@ def withdraw_notices(session: Connection, task_ids: list[int]) -> None:
     notices.withdraw_pending(session, task_ids)
 
 
-@dataclass(frozen=True)
-class Moved:
+class Moved(Struct, frozen=True):
     tasks: int
     notices: int  # moved now
     in_flight: int  # being sent: they move if that send ends unsent
@@ -522,8 +520,7 @@ def missed_in_row(session: Connection, case_id: int, rule: str) -> int:
 # --------------------------------------------------------------------------- fields followed
 
 
-@dataclass
-class FieldFollow:
+class FieldFollow(Struct):
     """What a change of a rule's ``from`` or ``assignee`` field does to the open
     tasks of the current state: tasks re-planned and tasks moved (``notes`` is
     what the history records)."""

@@ -3,8 +3,7 @@ tasks and pending notices move to another, in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from msgspec import Struct
 from sqlalchemy import select, update
 
 from torchflow.domain.office import OfficeKind, Subject
@@ -26,8 +25,7 @@ from torchflow.service.people.lookup import (
 from torchflow.store.models import CASES, PEOPLE
 
 
-@dataclass(frozen=True)
-class Handover:
+class Handover(Struct, frozen=True):
     giver: str
     taker: str
     cases: int

@@ -5,9 +5,9 @@ so it imports nothing of them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
+from msgspec import Struct
 from sqlalchemy import Connection, Row, or_, select
 
 from torchflow.domain import identity, permissions
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from torchflow.service.app import App
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(Struct, frozen=True):
     """The person doing something, resolved once per command."""
 
     id: int

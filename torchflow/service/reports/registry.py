@@ -12,8 +12,9 @@ HTML; they read nothing from the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from torchflow.domain.vocabulary import english_names
 from torchflow.errors import InvalidInput
@@ -26,8 +27,7 @@ Document = dict[str, Any]
 Table = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Struct, frozen=True):
     name: str
     title: str  # "English · 中文"
     computes: str  # one line: what it computes

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import (
     Column,
     Date,
@@ -39,8 +39,7 @@ from torchflow.service.app import App
 from torchflow.store.models import CASES, EVENTS, PEOPLE, UTCDateTime
 
 
-@dataclass(frozen=True)
-class Filters:
+class Filters(Struct, frozen=True):
     period: Period
     workflow: str | None = None
     owner: str | None = None

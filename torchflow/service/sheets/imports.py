@@ -27,7 +27,6 @@ import pickle
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
@@ -35,6 +34,8 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any, cast
 
+from msgspec import Struct, field
+from msgspec.structs import replace
 from sqlalchemy import Connection, insert, select
 
 from torchflow.domain import sheets
@@ -90,8 +91,7 @@ def write_template(app: App, workflow: str, out: Path) -> dict[str, Any]:
     return {"workflow": spec.name, "file": str(out), "columns": header}
 
 
-@dataclass
-class ImportResult:
+class ImportResult(Struct):
     file: str
     workflow: str
     dry_run: bool
@@ -113,8 +113,7 @@ class ImportResult:
                 "totals_rows": self.totals_rows, "moves": self.moves}
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Struct, frozen=True):
     """How to read the sheet: its header row when not found, columns to skip."""
 
     sheet: str | None = None
@@ -381,7 +380,7 @@ def _chunks(rows: Iterator[sheets.SheetRow] | Any, size: int = CHUNK
         yield chunk
 
 
-_CASE_COLUMNS = [CASES.c[name] for name in CaseRow.__dataclass_fields__]
+_CASE_COLUMNS = [CASES.c[name] for name in CaseRow.__struct_fields__]
 
 
 def _stored(s: Connection, workflow: str, refs: list[str]) -> dict[str, CaseRow]:

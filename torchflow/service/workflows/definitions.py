@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -136,8 +136,7 @@ def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[
     return view
 
 
-@dataclass(frozen=True)
-class Validation:
+class Validation(Struct, frozen=True):
     """What `workflow validate` found: errors stop `case open`, warnings do not."""
 
     files: int

@@ -13,11 +13,11 @@ event ``migrated`` on the case's hash chain; ``--revert`` is an event
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+from msgspec import Struct, field
 from sqlalchemy import Connection, Select, func, select
 
 from torchflow.domain.rules import Rule
@@ -48,8 +48,7 @@ MIGRATED, REVERTED = EventKind.MIGRATED, EventKind.MIGRATION_REVERTED
 UNSTORED = 0  # the version id of a file's version a dry run did not store
 
 
-@dataclass
-class Group:
+class Group(Struct):
     """The open cases of one source version and their plan."""
 
     source: Pinned
@@ -57,8 +56,7 @@ class Group:
     read_versions: dict[int, int]  # case id -> case.version when the plan was read
 
 
-@dataclass
-class Plan:
+class Plan(Struct):
     name: str
     target: Pinned
     mapping: dict[str, str]  # every state in use (and each --map) -> its state in the target
@@ -69,8 +67,7 @@ class Plan:
         return ((g, m) for g in self.groups for m in g.moves)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     key: str
     ok: bool
     from_version: int
