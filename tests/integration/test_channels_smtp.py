@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from msgspec.structs import replace
 
 from tests.receivers import SmtpReceiver
 from torchflow.channels import Message, SmtpChannel
@@ -152,9 +153,9 @@ def test_a_visit_or_deadline_notice_carries_its_event(smtp: SmtpReceiver,
                "rule": "negotiation.visit", "occurrence": 1, "due_on": "2026-03-18",
                "case_title": "氢燃料电池"}
     message = make_message()
-    channel.send(Message(**{**message.__dict__, "kind": "upcoming", "payload": payload}))
-    channel.send(Message(**{**message.__dict__, "idempotency_key": "notice-2",
-                            "payload": {**payload, "task_kind": "contact"}}))
+    channel.send(replace(message, kind="upcoming", payload=payload))
+    channel.send(replace(message, idempotency_key="notice-2",
+                         payload={**payload, "task_kind": "contact"}))
     visit, contact = smtp.messages
     assert visit.is_multipart() and not contact.is_multipart()
     [part] = [p for p in visit.iter_attachments()]

@@ -313,6 +313,16 @@ def test_untampered_and_later_work_verify(app: App, office: dict[str, Actor]) ->
     assert report.office_events == before["office"]["events"] + 2
 
 
+def test_an_edit_that_changes_nothing_is_no_event(app: App, office: dict[str, Actor]) -> None:
+    admin = office["office.admin"]
+    count = checkpoint(app)["office"]["events"]
+    edit_person(app, "sun.hao", name="Sun Hao", actor=admin)  # his name already
+    edit_person(app, "sun.hao", add_roles=[], remove_logins=[], actor=admin)
+    assert checkpoint(app)["office"]["events"] == count
+    edit_person(app, "sun.hao", name="Sun Hao (Park office)", actor=admin)
+    assert checkpoint(app)["office"]["events"] == count + 1
+
+
 def test_an_unkeyed_chain_rewritten_whole_shows_only_against_a_checkpoint(
         app: App, clock: Clock) -> None:
     walk_office(app, clock)

@@ -140,6 +140,7 @@ def edit_person(
     with app.db.transaction() as s:
         person = person_by_handle(s, handle)
         before = admins(s)
+        was = office.current(s, Subject.PERSON, [person.id])
         roles = set(person.roles or ())
         added = check_roles(named_roles(app, list(add_roles or [])))
         removed = check_roles(named_roles(app, list(remove_roles or [])))
@@ -165,9 +166,11 @@ def edit_person(
                 raise NotFound(f"'{handle}' has no login '{login}'; see "
                                f"`torchflow person show {handle}`")
         keep_an_admin(s, before)
-        office.record(s, OfficeKind.ROLES if roles != set(person.roles or ())
-                      else OfficeKind.EDITED, Subject.PERSON, person.id,
-                      actor=actor or office.SYSTEM, at=app.now())
+        # An edit that changed nothing is no event in the office's history.
+        if office.current(s, Subject.PERSON, [person.id]) != was:
+            office.record(s, OfficeKind.ROLES if roles != set(person.roles or ())
+                          else OfficeKind.EDITED, Subject.PERSON, person.id,
+                          actor=actor or office.SYSTEM, at=app.now())
         return person_view(person_by_handle(s, handle))
 
 
