@@ -159,3 +159,38 @@ def test_an_unbounded_duration_is_an_error_naming_the_bound(cli: Cli, tmp_path: 
         "must be at most 750 workdays (about three years)"
     ]
     assert run.out == "1 workflow, 1 error, 0 warnings\n"
+
+
+RQ = "enterprise_request.toml"
+
+
+def test_a_ladder_step_to_an_unknown_role_or_not_later_than_the_one_before_is_an_error(
+    cli: Cli, tmp_path: Path
+) -> None:
+    late = _copy(tmp_path / "late", RQ, ('after = "10 workdays"', 'after = "5 workdays"'))
+    run = cli.run("workflow", "validate", late)
+    assert run.code == 1
+    assert _errors(run.err) == [
+        f"error: {late}: states.handling.deadline.ladder[2].after: must be more than the "
+        "step before ('report', 5 workdays after the due day): each step comes later than "
+        "the one before"]
+    typo = _copy(tmp_path / "typo", RQ,
+                 ('to = "director", title = "通报"', 'to = "supervisr", title = "通报"'))
+    run = cli.run("workflow", "validate", typo)
+    assert run.code == 1
+    assert _errors(run.err) == [
+        f"error: {typo}: states.handling.deadline.ladder[1].to: unknown role 'supervisr'; "
+        "roles are: admin, coordinator, director, expert, torch_liaison"]
+    assert "Traceback" not in run.err
+
+
+def test_a_budget_by_a_value_the_field_does_not_offer_is_an_error(
+    cli: Cli, tmp_path: Path
+) -> None:
+    draft = _copy(tmp_path, RQ, ('land = "25 workdays"', 'planning = "30 workdays"'))
+    run = cli.run("workflow", "validate", draft)
+    assert run.code == 1
+    assert _errors(run.err) == [
+        f"error: {draft}: states.handling.deadline.within_by.planning: 'planning' is not a "
+        "choice of field 'category'; its choices are: land, power, financing, permit, "
+        "talent_housing, policy, other"]

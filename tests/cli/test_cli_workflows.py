@@ -135,7 +135,7 @@ def test_workflow_validate_reports_every_problem_with_file_and_key(
                       "like PI-2026-0001",
         "fields.industry.choices": 'missing; a choice field needs choices = ["...", "..."]',
         "states.lead.colour": "unknown key 'colour'; expected one of: title, title_en, aliases, "
-                              "terminal, contact, visit, deadline, milestone, duties",
+                              "terminal, contact, visit, deadline, milestone, duties, each",
         "states.lead.contact.every": "bad duration '5 days': this counts working days; "
                                      'e.g. "5 workdays"',
         "transitions[0].dest": "unknown state 'sigend' (did you mean 'signed'?); states are: "

@@ -83,9 +83,10 @@ def test_a_request_raised_on_a_visit_walks_the_straight_path(
 
     clock.set("2026-05-07T11:00:00+08:00")
     advance(app, unit, key, "签收")
-    # The handling clock starts at signing: 7 working days, counting Saturday 9 May
-    # (an adjusted working day): Friday 15 May, not Monday 18 May.
-    assert open_deadline(app, key) == (date(2026, 5, 15), "sun.hao")
+    # The handling clock starts at signing: a land request's 25 working days (the
+    # category's budget, version 2), counting Saturday 9 May (an adjusted working
+    # day): Wednesday 10 June, not Thursday 11 June.
+    assert open_deadline(app, key) == (date(2026, 6, 10), "sun.hao")
 
     clock.set("2026-05-11T16:00:00+08:00")
     with pytest.raises(Refused, match="answer"):

@@ -28,7 +28,7 @@ ID_MAX = 2**31 - 1
 CHANNELS = ("file", "smtp", "webhook", "wecom_robot", "wecom_app", "dingtalk_robot",
             "feishu_robot")
 NOTICE_STATUSES = ("pending", "sent", "dead", "cancelled", "folded", "held")
-TASK_KINDS = ("contact", "visit", "deadline", "duty")  # domain.status.TaskKind
+TASK_KINDS = ("contact", "visit", "deadline", "duty", "each")  # domain.status.TaskKind
 REPORTS = ("outcomes", "pipeline", "stages", "compliance", "workload")
 
 # Services that are not operations: what the edges build and ask.

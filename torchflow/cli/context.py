@@ -209,7 +209,7 @@ CODES = (
     N_("file"), N_("smtp"), N_("webhook"), N_("wecom_robot"), N_("wecom_app"),
     N_("dingtalk_robot"), N_("feishu_robot"),  # channels
     N_("month"), N_("quarter"), N_("year"),  # report grouping
-    N_("text"), N_("number"), N_("date"), N_("choice"), N_("person"),  # field types
+    N_("text"), N_("number"), N_("date"), N_("choice"), N_("person"), N_("people"),  # field types
     N_("enterprise"),
 )
 

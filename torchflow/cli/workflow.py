@@ -102,15 +102,31 @@ def describe_rule(view: dict[str, Any]) -> Text:
                  high=high)
     elif view["kind"] == "duty":
         text = _describe_duty(view)
+    elif view["kind"] == "each":
+        text = _("{part}: each of {people} within {n} workdays, overdue: tell {lead}",
+                 part=Label(view["title"], view.get("title_en") or view["title"]),
+                 people=view["people"], n=view["within_workdays"],
+                 lead=view["report_to"] or Role(view["escalate_to"] or ""))
     elif "after" in view:
         text = _("deadline {span} after {field}, escalate to {role}", span=_span(view["after"]),
                  field=_field(view), role=Role(view["escalate_to"]))
     else:
         text = _("deadline within {n} workdays, escalate to {role}",
                  n=view["within_workdays"], role=Role(view["escalate_to"]))
+        if "within_by" in view:
+            text = _("{rule} ({budgets} by {field})", rule=text, field=view["by"],
+                     budgets=Listing(f"{value} {n}" for value, n in view["within_by"].items()))
     if ahead:
-        return _("{rule}, reminder {n} workday(s) ahead", rule=text, n=ahead)
+        text = _("{rule}, reminder {n} workday(s) ahead", rule=text, n=ahead)
+    if "ladder" in view:
+        text = _("{rule}; missed: {steps}", rule=text, steps=_ladder(view["ladder"]))
     return text
+
+
+def _ladder(steps: list[dict[str, Any]]) -> Listing:
+    """A deadline's escalation ladder in words: 催办 D+1 to 招商专员, ..."""
+    return Listing(_("{step} D+{n} to {role}", step=Label(s["title"], s["title_en"] or s["title"]),
+                     n=s["after_workdays"], role=Role(s["to"])) for s in steps)
 
 
 def _describe_duty(view: dict[str, Any]) -> Text:

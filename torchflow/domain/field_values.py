@@ -111,6 +111,30 @@ def _coerce_person(field: FieldSpec, text: str) -> str:
     return check_line(text, _what(field), NAME_MAX)
 
 
+# The people of a ``people`` field: typed separated by commas (full-width too), 、
+# or semicolons; stored as their handles joined by 、 (one text, as other values).
+PEOPLE_SEPARATOR = "、"
+_PEOPLE_SPLIT = re.compile(r"\s*[,，、;；]\s*")
+PEOPLE_MAX = 20  # co-handlers of one matter; more is a list, not a team
+
+
+def people_of(value: object) -> list[str]:
+    """The names (or handles) a ``people`` value holds, in order, each once."""
+    if not isinstance(value, str):
+        return []
+    return list(dict.fromkeys(p for p in _PEOPLE_SPLIT.split(value.strip()) if p))
+
+
+def _coerce_people(field: FieldSpec, text: str) -> str:
+    # Handles or exact names, each checked as a person's is; who they are is the
+    # service's question (it reads the people).
+    names = [check_line(name, _what(field), NAME_MAX) for name in people_of(text)]
+    if len(names) > PEOPLE_MAX:
+        raise InvalidInput(_("field '{field}' names {n} people; at most {max}",
+                             field=field.term, n=len(names), max=PEOPLE_MAX))
+    return PEOPLE_SEPARATOR.join(names)
+
+
 def _coerce_enterprise(field: FieldSpec, text: str) -> str:
     # Its name or unified social credit code: which enterprise that is, the
     # service asks the records (service/enterprises/records.find_enterprise).
@@ -123,5 +147,6 @@ _COERCERS: dict[str, Callable[[FieldSpec, str], str | int | float]] = {
     "date": _coerce_date,
     "choice": _coerce_choice,
     "person": _coerce_person,
+    "people": _coerce_people,
     "enterprise": _coerce_enterprise,
 }

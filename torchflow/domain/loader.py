@@ -123,6 +123,7 @@ def load_directory(directory: str | Path) -> dict[str, WorkflowSpec]:
             continue
         problems.extend(clashes(spec, specs.values()))
         specs.setdefault(spec.name, spec)
+    problems.extend(p for spec in specs.values() for p in step_roles(spec, known_roles(folder)))
     if problems:
         raise WorkflowError(problems)
     return specs
@@ -139,6 +140,33 @@ def load_roles(directory: str | Path) -> dict[str, RoleSpec]:
     if not path.is_file():
         return {}
     return parse_roles(read_definition(path), str(path))
+
+
+def known_roles(directory: str | Path | None) -> frozenset[str] | None:
+    """The role codes roles.toml in ``directory`` declares; None without a
+    readable file (then a ladder's roles are not checked against it)."""
+    if directory is None:
+        return None
+    try:
+        roles = load_roles(directory)
+    except TorchflowError:
+        return None  # `workflow validate` reports the file's own problems
+    return frozenset(roles) or None
+
+
+def step_roles(spec: WorkflowSpec, roles: frozenset[str] | None) -> list[str]:
+    """A ladder step goes to people by their role, so a role the office does not
+    declare (roles.toml) reaches nobody: one line per such step."""
+    if roles is None:
+        return []
+    problems = []
+    for state in spec.states.values():
+        for i, step in enumerate(state.deadline.ladder if state.deadline else ()):
+            if step.to not in roles:
+                problems.append(
+                    f"{spec.path}: states.{state.name}.deadline.ladder[{i}].to: unknown role "
+                    f"'{step.to}'{suggest(step.to, roles)}; roles are: {', '.join(sorted(roles))}")
+    return problems
 
 
 def office_translator(locale: str, directory: str | Path) -> Translator:

@@ -64,7 +64,8 @@ def visit_seed(case_key: str, rule: str, occurrence: int) -> str:
 
 
 def plan_next(
-    cal: WorkCalendar, rule: Rule, *, case_key: str, since: date, occurrence: int
+    cal: WorkCalendar, rule: Rule, *, case_key: str, since: date, occurrence: int,
+    fields: Mapping[str, object] | None = None,
 ) -> PlannedTask:
     """Plan occurrence ``occurrence`` of ``rule``, counting from ``since``.
 
@@ -72,7 +73,8 @@ def plan_next(
     (last contact, last visit).
 
     - contact: the ``every``-th working day after ``since``;
-    - deadline: the ``within``-th working day after ``since``;
+    - deadline: the ``within``-th working day after ``since`` (the budget of
+      the case's ``fields`` when the rule has one ``by`` a choice field);
     - visit: a working day drawn uniformly from the calendar-day window
       ``[since + min_gap, since + max_gap]``. If that window holds no working
       day at all (say it lies inside the Spring Festival break), the visit falls
@@ -88,8 +90,8 @@ def plan_next(
         return _planned(rule, occurrence, span_due(cal, since, rule.after, rule.roll),
                         since=since)
     if isinstance(rule, DeadlineRule):
-        return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)),
-                        since=since)
+        within = _positive(rule.within_for(fields), rule)
+        return _planned(rule, occurrence, cal.add_workdays(since, within), since=since)
     if isinstance(rule, VisitRule):
         return _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
     if isinstance(rule, DutyRule):
@@ -181,6 +183,7 @@ def plan_state_entry(
     occurrences: Mapping[str, int],
     since: Mapping[str, date] | None = None,
     budgets: Mapping[str, int] | None = None,
+    fields: Mapping[str, object] | None = None,
 ) -> list[PlannedTask]:
     """The first task of each rule of a state just entered on ``entered_on``.
 
@@ -210,6 +213,7 @@ def plan_state_entry(
             case_key=case_key,
             since=since.get(rule.name, entered_on),
             occurrence=occurrences.get(rule.name, 0) + 1,
+            fields=fields,
         )
         for rule in rules
     ]

@@ -20,7 +20,8 @@ What each event kind changes (the kinds written in service/*.py):
 - ``note``, ``contact``, ``visit``, ``task_done``, ``task_snoozed``,
   ``task_reassigned``, ``tasks_replanned`` (calendar re-planning),
   ``contact_missed`` (the sweep rolled a missed contact on), ``duty_missed``
-  (a duty not done by its day): the case row
+  (a duty not done by its day), ``deadline_step`` (a step of a missed
+  deadline's escalation ladder): the case row
   changes only by its version and head.
 """
 
@@ -39,7 +40,7 @@ from torchflow.domain.status import EventKind
 K = EventKind
 NO_CHANGE = frozenset({K.NOTE, K.CONTACT, K.VISIT, K.TASK_DONE, K.TASK_SNOOZED,
                        K.TASK_REASSIGNED, K.TASKS_REPLANNED, K.CONTACT_MISSED,
-                       K.DUTY_MISSED})
+                       K.DUTY_MISSED, K.DEADLINE_STEP})
 CHANGES_ROW = frozenset({K.OPENED, K.ADVANCED, K.FIELDS_SET, K.ASSIGNED, K.MIGRATED,
                          K.MIGRATION_REVERTED, K.IMPORTED})
 

@@ -7,6 +7,7 @@ entry (``count_from``) and go to a ``person`` field instead of the owner
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from msgspec import Struct
@@ -76,6 +77,18 @@ class VisitRule(Struct, frozen=True):
         return self.kind
 
 
+class LadderStep(Struct, frozen=True):
+    """One rung of a deadline's escalation ladder: ``after`` working days past the
+    due day (at the start of that working day) the holders of ``to`` are told,
+    once, and the case's history records it (催办 at D+1, 通报 at D+5, 督办)."""
+
+    step: str  # its name in the ladder: chase
+    after: int  # working days after the due day, >= 1, increasing along the ladder
+    to: str  # a role
+    title: str = ""
+    title_en: str = ""
+
+
 class DeadlineRule(Struct, frozen=True):
     """The state's time budget: leave it within ``within`` working days of entry,
     or the people holding ``escalate_to`` are told. With ``after`` (and ``within``
@@ -90,11 +103,23 @@ class DeadlineRule(Struct, frozen=True):
     assignee: str | None = None
     after: Span | None = None
     roll: str = BACKWARD
+    # Steps after the due day, each once, while the deadline is open (docs/workflows.md).
+    ladder: tuple[LadderStep, ...] = ()
+    # ``by``: a choice field whose value picks the budget among ``within_by``
+    # ((value, working days) pairs); a value not listed, or none, takes ``within``.
+    by: str | None = None
+    within_by: tuple[tuple[str, int], ...] = ()
     kind: ClassVar[str] = "deadline"
 
     @property
     def name(self) -> str:
         return f"{self.state}.deadline"
+
+    def within_for(self, fields: Mapping[str, object] | None) -> int:
+        """The budget for a case with ``fields``: its ``by`` field's value's, if
+        listed, else ``within``."""
+        value = (fields or {}).get(self.by) if self.by else None
+        return next((n for v, n in self.within_by if v == value), self.within)
 
     @property
     def slot(self) -> str:
@@ -137,6 +162,43 @@ class DutyRule(Struct, frozen=True):
     @property
     def yearly(self) -> bool:
         return self.on is not None
+
+
+class EachRule(Struct, frozen=True):
+    """A deadline for each person a ``people`` field names, one of a state's
+    ``[states.X.each.NAME]``: each of them (the co-handlers) has a task of their
+    own, due ``within`` working days after the state's entry (signing), done by
+    them; overdue, the person of the ``report_to`` field (the lead handler) is
+    told, else the role ``escalate_to``. ``who`` makes the rule one person's:
+    its name, and so its tasks' rule, ends in ``:<handle>``."""
+
+    state: str
+    part: str  # its name in the state: co_report
+    people: str  # a people field
+    within: int
+    report_to: str | None = None  # a person field
+    escalate_to: str | None = None  # a role, when report_to is empty or not given
+    remind: int = 0
+    title: str = ""
+    title_en: str = ""
+    who: str = ""
+    kind: ClassVar[str] = "each"
+
+    @property
+    def name(self) -> str:
+        return f"{self.state}.{self.part}" + (f":{self.who}" if self.who else "")
+
+    @property
+    def slot(self) -> str:
+        return f"each:{self.part}"
+
+    @property
+    def count_from(self) -> None:  # counts from the state's entry
+        return None
+
+    @property
+    def assignee(self) -> None:  # its person is ``who``
+        return None
 
 
 Rule = ContactRule | VisitRule | DeadlineRule | DutyRule

@@ -19,7 +19,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from torchflow.domain.field_values import DATE_MIN, coerce_value
+from torchflow.domain.field_values import DATE_MIN, PEOPLE_SEPARATOR, coerce_value, people_of
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.summary import clip
 from torchflow.domain.text import FIELD_TEXT_MAX, TITLE_MAX, check_line
@@ -125,7 +125,8 @@ def hint_row(spec: WorkflowSpec) -> list[str]:
 
 
 def _field_hint(f: FieldSpec) -> str:
-    parts = [{"date": f"date {DATE_FORMAT}", "person": "person handle"}.get(f.type, f.type)]
+    parts = [{"date": f"date {DATE_FORMAT}", "person": "person handle",
+              "people": "person handles, 、 between"}.get(f.type, f.type)]
     if f.unit:
         parts.append(f.unit)
     parts.append("required · 必填" if f.required else "optional")
@@ -526,6 +527,8 @@ def read_row(
             raw = amount
         elif f.type == "person" and raw:
             raw = people.handle(raw)
+        elif f.type == "people" and raw:
+            raw = PEOPLE_SEPARATOR.join(people.handle(name) for name in people_of(raw))
         try:
             value = coerce_value(f, raw)
         except InvalidInput as exc:
@@ -541,6 +544,11 @@ def read_row(
         if f.type == "person" and value not in people.active:
             bad(key, _("no person {name}; give a name or handle from `torchflow person list`",
                        name=quoted(str(value))))
+            continue
+        if f.type == "people" and (unknown := [h for h in people_of(value)
+                                               if h not in people.active]):
+            bad(key, _("no person {name}; give a name or handle from `torchflow person list`",
+                       name=quoted(unknown[0])))
             continue
         row.fields[f.name] = value
     if row.entered_on is None and row.state and not row.problems:

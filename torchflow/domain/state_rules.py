@@ -14,7 +14,16 @@ from datetime import date
 from typing import Any
 
 from torchflow.domain.problems import EXAMPLES, IDENT, Report, type_name
-from torchflow.domain.rules import ROLLS, ContactRule, DeadlineRule, DutyRule, Span, VisitRule
+from torchflow.domain.rules import (
+    ROLLS,
+    ContactRule,
+    DeadlineRule,
+    DutyRule,
+    EachRule,
+    LadderStep,
+    Span,
+    VisitRule,
+)
 from torchflow.domain.workflow import FieldSpec, StateSpec
 from torchflow.errors import InvalidInput
 from torchflow.i18n import _
@@ -40,12 +49,14 @@ _UNITS = {
 _CEILING = 10**9
 
 _STATE_KEYS = ("title", "title_en", "aliases", "terminal", "contact", "visit", "deadline",
-               "milestone", "duties")
+               "milestone", "duties", "each")
+_EACH_KEYS = ("title", "title_en", "people", "within", "remind", "report_to", "escalate_to")
 _COMMON = ("remind", "from", "assignee")  # every rule may take these
 _RULE_KEYS = {
     "contact": (("every",), (*_COMMON, "escalate_after", "escalate_to")),
     "visit": (("min_gap", "max_gap"), _COMMON),
-    "deadline": (("escalate_to",), (*_COMMON, "within", "after", "roll")),
+    "deadline": (("escalate_to",), (*_COMMON, "within", "after", "roll", "ladder", "by",
+                                    "within_by")),
 }  # rule -> (required keys, optional keys)
 _DUTY_KEYS = ("title", "title_en", "every", "on", "from", "after", "roll", "remind",
               "escalate_to", "escalate_after", "assignee")
@@ -54,6 +65,9 @@ _SPAN_UNITS = {"year": "years", "years": "years", "y": "years",
                "month": "months", "months": "months", "mo": "months",
                "day": "days", "days": "days", "d": "days"}
 _ON = re.compile(r"(\d\d)-(\d\d)\Z")
+_STEP_KEYS = ("step", "after", "to", "title", "title_en")
+_STEP_EXAMPLE = '{ step = "chase", after = "1 workday", to = "coordinator", title = "催办" }'
+MAX_STEPS = 5  # a ladder longer than this is no ladder anyone follows
 # A rule's `from` names a date field, its `assignee` a person field.
 _FIELD_KEYS = {"from": "date", "assignee": "person"}
 _RULE_EXAMPLES = {
@@ -122,8 +136,9 @@ def _state(
         deadline=rules.deadline(raw["deadline"]) if "deadline" in raw else None,
         milestone=report.boolean(raw, "milestone", f"{key}.milestone"),
         duties=rules.duties(raw["duties"]) if "duties" in raw else (),
+        each=rules.each(raw["each"]) if "each" in raw else (),
     )
-    present = [kind for kind in (*_RULE_KEYS, "duties") if kind in raw]
+    present = [kind for kind in (*_RULE_KEYS, "duties", "each") if kind in raw]
     if terminal and present:
         # A case in a terminal state is closed: nobody follows it up.
         report.add(
@@ -176,13 +191,15 @@ class _RuleParser:
         return raw
 
     def _duration(
-        self, kind: str, table: dict[str, Any], name: str, minimum: int, unit: str
+        self, kind: str, table: dict[str, Any], name: str, minimum: int, unit: str,
+        *, at: str | None = None, example: str | None = None,
     ) -> int | None:
-        """A duration in `unit` ("workdays" or "days"); None when absent or bad."""
+        """A duration in `unit` ("workdays" or "days"); None when absent or bad.
+        ``at``: the key to name instead of ``<state>.<kind>.<name>``."""
         if name not in table:
             return None
-        key, raw = f"{self.key}.{kind}.{name}", table[name]
-        example = EXAMPLES[name].split(" = ")[1]
+        key, raw = at or f"{self.key}.{kind}.{name}", table[name]
+        example = example or EXAMPLES[name].split(" = ")[1]
         try:
             n, got = parse_duration(raw)
         except InvalidInput:
@@ -273,11 +290,156 @@ class _RuleParser:
                 f"{self.key}.deadline.remind",
                 f"must be less than within ({within} workdays), or 0 for no reminder",
             )
+        by, within_by = self._within_by(key, table, remind)
+        ladder = self._ladder(key, table["ladder"]) if "ladder" in table else ()
         if (within is None and after is None) or escalate_to is None:
             return None
         return DeadlineRule(self.state, within or 0, escalate_to, remind,
                             **self._targets("deadline", table), after=after,
-                            roll=self._roll(key, table))
+                            roll=self._roll(key, table), ladder=ladder, by=by,
+                            within_by=within_by)
+
+    # -- a deadline's budget by a choice, and its escalation ladder ---------------------
+
+    def _within_by(self, key: str, table: dict[str, Any], remind: int
+                   ) -> tuple[str | None, tuple[tuple[str, int], ...]]:
+        """``by = "category"`` with ``within_by = { land = "25 workdays" }``: the
+        budget of a case whose choice field holds a listed value."""
+        if ("by" in table) != ("within_by" in table):
+            self.report.add(key, 'by and within_by go together: by = "category" names a choice '
+                                 'field, within_by = { land = "25 workdays" } its values\' budgets')
+            return None, ()
+        if "by" not in table:
+            return None, ()
+        if "within" not in table:
+            self.report.add(f"{key}.within", 'missing; by needs the budget of the other values, '
+                                             'e.g. within = "7 workdays"')
+        name, raw = table["by"], table["within_by"]
+        choices = [n for n, f in self.fields.items() if f.type == "choice"]
+        field = self.fields.get(name) if isinstance(name, str) else None
+        if field is None or field.type != "choice":
+            self.report.add(f"{key}.by", f"wants the name of a choice field, got {name!r}; "
+                                         f"choice fields are: {', '.join(choices) or 'none'}")
+            return None, ()
+        if not isinstance(raw, dict) or not raw:
+            self.report.add(f"{key}.within_by", 'wants a table of choice = budget, e.g. '
+                                                f'{{ land = "25 workdays" }}, got {raw!r}')
+            return None, ()
+        values = list(field.choices)
+        out = []
+        for value in raw:
+            if value not in values:
+                self.report.add(f"{key}.within_by.{value}",
+                                f"'{value}' is not a choice of field '{name}'; its choices "
+                                f"are: {', '.join(values)}")
+                continue
+            n = self._duration("deadline", raw, value, 1, "workdays",
+                               at=f"{key}.within_by.{value}", example='"25 workdays"')
+            if n is not None and remind >= n:
+                self.report.add(f"{key}.within_by.{value}",
+                                f"must be more than remind ({remind} workdays)")
+            if n is not None:
+                out.append((value, n))
+        return name, tuple(out)
+
+    def _ladder(self, key: str, raw: object) -> tuple[LadderStep, ...]:
+        """``ladder = [{ step, after, to, title }, ...]``: the steps after a missed
+        deadline, their ``after`` strictly increasing."""
+        key = f"{key}.ladder"
+        if not isinstance(raw, list) or not raw or len(raw) > MAX_STEPS:
+            self.report.add(key, f"wants a list of 1 to {MAX_STEPS} steps like [{_STEP_EXAMPLE}]"
+                                 f", got {type_name(raw)}")
+            return ()
+        steps: list[LadderStep] = []
+        for i, table in enumerate(raw):
+            step = self._step(f"{key}[{i}]", table, steps)
+            if step is not None:
+                steps.append(step)
+        return tuple(steps) if len(steps) == len(raw) else ()
+
+    def _step(self, key: str, table: object, before: list[LadderStep]) -> LadderStep | None:
+        if not isinstance(table, dict):
+            self.report.add(key, f"wants a table like {_STEP_EXAMPLE}, got {type_name(table)}")
+            return None
+        self.report.check_keys(key, table, _STEP_KEYS, ("step", "after", "to"))
+        name, to = table.get("step"), table.get("to")
+        ok = True
+        if not isinstance(name, str) or not IDENT.match(name):
+            self.report.add(f"{key}.step", f"wants a step name like 'chase', got {name!r}")
+            ok = False
+        elif any(s.step == name for s in before):
+            self.report.add(f"{key}.step", f"step '{name}' is named twice in the ladder; "
+                                           "give each step its own name")
+            ok = False
+        if not isinstance(to, str) or not IDENT.match(to):
+            self.report.add(f"{key}.to", f"wants a role name like 'director', got {to!r}")
+            ok = False
+        after = self._duration("ladder", table, "after", 1, "workdays", at=f"{key}.after",
+                               example='"1 workday"')
+        if after is not None and before and after <= before[-1].after:
+            self.report.add(f"{key}.after",
+                            f"must be more than the step before ('{before[-1].step}', "
+                            f"{before[-1].after} workdays after the due day): each step "
+                            "comes later than the one before")
+            ok = False
+        if not ok or after is None or not isinstance(name, str) or not isinstance(to, str):
+            return None
+        return LadderStep(name, after, to, self.report.title(table, f"{key}.title", name),
+                          self.report.string(table, "title_en", f"{key}.title_en"))
+
+    # -- a deadline for each person of a people field ------------------------------------
+
+    def each(self, raw: object) -> tuple[EachRule, ...]:
+        """The ``[states.X.each.NAME]`` tables: a task for each person a ``people``
+        field names (each co-handler's report to the lead)."""
+        key = f"{self.key}.each"
+        if not isinstance(raw, dict):
+            self.report.add(key, f"wants [{key}.<name>] tables, got {type_name(raw)}")
+            return ()
+        out = []
+        for name, table in raw.items():
+            rule = self._each(f"{key}.{name}", name, table)
+            if rule is not None:
+                out.append(rule)
+        return tuple(out)
+
+    def _each(self, key: str, name: str, table: object) -> EachRule | None:
+        if not IDENT.match(name):
+            self.report.add(key, f"bad name {name!r}; use lowercase letters, digits and '_'")
+            return None
+        if not isinstance(table, dict):
+            self.report.add(key, 'wants a table like { people = "co_handlers", within = '
+                                 f'"3 workdays", report_to = "handler" }}, got {type_name(table)}')
+            return None
+        self.report.check_keys(key, table, _EACH_KEYS, ("people", "within"))
+        kind = f"each.{name}"
+        within = self._duration(kind, table, "within", 1, "workdays")
+        remind = self._duration(kind, table, "remind", 0, "workdays") or 0
+        if within is not None and remind >= within:
+            self.report.add(f"{key}.remind",
+                            f"must be less than within ({within} workdays), or 0 for no reminder")
+        people = self._typed(f"{key}.people", table.get("people"), "people")
+        report_to = (self._typed(f"{key}.report_to", table["report_to"], "person")
+                     if "report_to" in table else None)
+        escalate_to = self._escalate_to(kind, table)
+        if "report_to" not in table and "escalate_to" not in table:
+            self.report.add(key, 'wants report_to = "<person field>" (the lead told when one is '
+                                 'overdue) or escalate_to = "<role>", or both')
+        if people is None or within is None:
+            return None
+        return EachRule(self.state, name, people, within, report_to, escalate_to, remind,
+                        self.report.title(table, f"{key}.title", name),
+                        self.report.string(table, "title_en", f"{key}.title_en"))
+
+    def _typed(self, key: str, value: object, wanted: str) -> str | None:
+        """The name of a field of type ``wanted``, or None with the problem recorded."""
+        of_type = sorted(n for n, f in self.fields.items() if f.type == wanted)
+        if not isinstance(value, str) or value not in self.fields or \
+                self.fields[value].type != wanted:
+            self.report.add(key, f"wants the name of a {wanted} field, got {value!r}; "
+                                 f"{wanted} fields are: {', '.join(of_type) or 'none'}")
+            return None
+        return value
 
     # -- dated duties ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ class TaskKind(StrEnum):
     VISIT = "visit"
     DEADLINE = "deadline"
     DUTY = "duty"  # a duty on dates: yearly, or a span after a date field
+    EACH = "each"  # one person's part of a deadline (a co-handler's report to the lead)
 
 
 class TaskStatus(StrEnum):
@@ -67,6 +68,7 @@ class EventKind(StrEnum):
     TASKS_REPLANNED = "tasks_replanned"
     CONTACT_MISSED = "contact_missed"
     DUTY_MISSED = "duty_missed"  # the sweep found a duty not done by its day
+    DEADLINE_STEP = "deadline_step"  # a step of a missed deadline's ladder (催办, 通报, 督办)
     MIGRATED = "migrated"
     MIGRATION_REVERTED = "migration_reverted"
     IMPORTED = "imported"  # opened from, or updated by, a spreadsheet row

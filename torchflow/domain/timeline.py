@@ -7,6 +7,10 @@ A task passes through up to four stages, numbered in order:
 3. ``overdue``    - the due date, at the end of the working day
 4. ``escalation`` - deadlines only, at the same moment as ``overdue``
 
+and, for a deadline with an escalation ladder, one stage per step after those
+(``step:0``, ``step:1``, ...: 5, 6, ...), each at the start of the working day
+that many working days after the due day (催办 at D+1, 通报 at D+5).
+
 The sweep stores the highest stage produced (``stage_done``) on the task, so
 nothing here depends on hitting an exact minute: a sweep that runs late, or after
 days of downtime, still produces the stage that is due.
@@ -15,6 +19,7 @@ Pure: ``now`` is always an argument.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from msgspec import Struct
@@ -24,7 +29,8 @@ from torchflow.errors import InvalidInput
 
 KINDS = ("upcoming", "due", "overdue", "escalation")
 DIGEST = "digest"
-TASK_KINDS = ("contact", "visit", "deadline", "duty", "custom")
+STEP = "step"  # a ladder step's stage kind: "step:<index>"
+TASK_KINDS = ("contact", "visit", "deadline", "duty", "each", "custom")
 _STAGE_OF = {kind: stage for stage, kind in enumerate(KINDS, start=1)}
 
 
@@ -35,13 +41,16 @@ class Timeline(Struct, frozen=True):
     due_at: datetime
     overdue_at: datetime
     escalation_at: datetime | None
+    steps_at: tuple[datetime, ...] = ()  # a deadline's ladder steps
 
 
-def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int) -> Timeline:
+def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int,
+             steps: Sequence[int] = ()) -> Timeline:
     """The stage times of a task of ``kind`` due on ``due_on``.
 
     ``remind`` counts working days, so a reminder for a Monday task with
-    ``remind=1`` comes on the Friday before, not on Sunday.
+    ``remind=1`` comes on the Friday before, not on Sunday. ``steps``: a
+    deadline's ladder, the working days after the due day of each step.
     """
     if kind not in TASK_KINDS:
         raise InvalidInput(f"unknown task kind {kind!r}; expected one of {', '.join(TASK_KINDS)}")
@@ -53,9 +62,12 @@ def timeline(cal: WorkCalendar, *, kind: str, due_on: date, remind: int) -> Time
         upcoming_at=upcoming,
         due_at=cal.at(due_on, cal.workday_start),
         overdue_at=overdue,
-        # Only a deadline escalates when overdue (DeadlineRule.escalate_to); a duty
-        # does when it is missed, N in a row (the sweep's roll).
-        escalation_at=overdue if kind == "deadline" else None,
+        # Only a deadline escalates when overdue (DeadlineRule.escalate_to), and a
+        # person's part of one (EachRule: to the lead); a duty does when it is
+        # missed, N in a row (the sweep's roll).
+        escalation_at=overdue if kind in ("deadline", "each") else None,
+        steps_at=tuple(cal.at(cal.add_workdays(due_on, n), cal.workday_start)
+                       for n in steps) if kind == "deadline" else (),
     )
 
 
@@ -77,7 +89,18 @@ def stage_times(tl: Timeline) -> list[tuple[int, str, datetime]]:
     times = (tl.upcoming_at, tl.due_at, tl.overdue_at, tl.escalation_at)
     return [
         (_STAGE_OF[kind], kind, at) for kind, at in zip(KINDS, times, strict=True) if at is not None
-    ]
+    ] + [(len(KINDS) + 1 + i, step_kind(i), at) for i, at in enumerate(tl.steps_at)]
+
+
+def step_kind(index: int) -> str:
+    """The stage kind of a ladder's step ``index`` (0 = the first)."""
+    return f"{STEP}:{index}"
+
+
+def step_index(kind: str) -> int | None:
+    """The ladder step a stage kind names, or None for the four notice stages."""
+    prefix, _, index = kind.partition(":")
+    return int(index) if prefix == STEP and index.isdigit() else None
 
 
 def notices_due(
@@ -91,21 +114,24 @@ def notices_due(
 
     After downtime only the latest of upcoming/due/overdue that has passed is
     produced: a reminder that the task is coming is noise once it is overdue.
-    An escalation goes to other people, so it is never swallowed that way.
+    An escalation goes to other people, so it is never swallowed that way, nor
+    is a ladder's step (each is recorded in the case's history, once).
 
     With ``cal``, nothing goes out outside working time: stages that passed
     (during an outage, or on a due day that became a day off) wait for the start
     of the next working day, which is then returned as the next time.
     """
     _require_aware(now, "now")
-    if not 0 <= stage_done <= len(KINDS):
-        raise InvalidInput(f"stage_done must be 0..{len(KINDS)}, got {stage_done}")
+    last = len(KINDS) + len(tl.steps_at)
+    if not 0 <= stage_done <= last:
+        raise InvalidInput(f"stage_done must be 0..{last}, got {stage_done}")
     stages = stage_times(tl)
     passed = [(stage, kind) for stage, kind, at in stages if at <= now and stage > stage_done]
     if passed and cal is not None and (opens := working_time_from(cal, now)) > now:
         return [], stage_done, opens
-    routine = [kind for stage, kind in passed if kind != "escalation"]
-    kinds = routine[-1:] + [kind for _, kind in passed if kind == "escalation"]
+    routine = [kind for stage, kind in passed if kind in KINDS and kind != "escalation"]
+    kinds = routine[-1:] + [kind for _, kind in passed
+                            if kind == "escalation" or step_index(kind) is not None]
     new_done = max([stage_done, *(stage for stage, _ in passed)])
     ahead = [at for stage, _, at in stages if stage > new_done]
     return kinds, new_done, min(ahead, default=None)

@@ -235,7 +235,7 @@ class _Planner:
         # is kept as it is (only "@previous" reads it: see _previous).
         self.back = dict(mapping)
         self.required = tuple(f.name for f in new.fields.values() if f.required)
-        self._dues: dict[tuple[Rule, date], date] = {}
+        self._dues: dict[tuple[Rule, date, int], date] = {}
         self._anchors: dict[tuple[int, date], date] = {}
 
     def case_move(self, case: OpenCase, move: _StateMove,
@@ -290,7 +290,8 @@ class _Planner:
                 return None
             since = date.fromisoformat(value) if isinstance(value, str) else case.entered_on
         occurrence = self.used.get((case.id, rule.name), 0) + 1
-        p = plan_next(self.cal, rule, case_key=case.key, since=since, occurrence=occurrence)
+        p = plan_next(self.cal, rule, case_key=case.key, since=since, occurrence=occurrence,
+                      fields=case.fields)
         return TaskMove(NEW, rule.kind, rule.name, None, None, occurrence, None, p.due_on,
                         p.window_start, p.window_end, p.seed, since)
 
@@ -318,11 +319,12 @@ class _Planner:
             p = plan_next(self.cal, now, case_key=case.key, since=since, occurrence=occurrence)
             return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
                             task.due_on, p.due_on, p.window_start, p.window_end, p.seed, since)
-        due = self._dues.get((now, since))
+        budget = now.within_for(case.fields) if isinstance(now, DeadlineRule) else 0
+        due = self._dues.get((now, since, budget))
         if due is None:
             due = plan_next(self.cal, now, case_key=case.key, since=since,
-                            occurrence=occurrence).due_on
-            self._dues[(now, since)] = due
+                            occurrence=occurrence, fields=case.fields).due_on
+            self._dues[(now, since, budget)] = due
         return TaskMove(REPLANNED, task.kind, now.name, task.rule, task.id, occurrence,
                         task.due_on, due, since=since)
 

@@ -19,18 +19,22 @@ from torchflow.domain.status import NoticeKind, TaskKind
 from torchflow.i18n import ENGLISH, N_, Text, Translator, _, ngettext_
 
 _WHAT = {TaskKind.CONTACT: N_("Routine contact"), TaskKind.VISIT: N_("Visit"),
-         TaskKind.DEADLINE: N_("Deadline"), TaskKind.DUTY: N_("Duty on a date")}
+         TaskKind.DEADLINE: N_("Deadline"), TaskKind.DUTY: N_("Duty on a date"),
+         TaskKind.EACH: N_("Your part, reported to the lead")}
 # What to do, in words, per task kind; an escalation asks the role to follow it up.
 _TODO = {TaskKind.CONTACT: N_("Please get in touch with the enterprise and log the contact."),
          TaskKind.VISIT: N_("Please visit the enterprise and log the visit."),
          TaskKind.DEADLINE: N_("Please check how the matter stands and mark it done once "
                                "it is."),
          TaskKind.DUTY: N_("Please see that the duty is fulfilled by its date and mark it done "
-                           "once it is.")}
+                           "once it is."),
+         TaskKind.EACH: N_("Please report your part to the lead handler and mark it done "
+                           "once you have.")}
 # What someone logged on a person's work while they were away, by event kind.
 _DID = {"contact": N_("logged a contact"), "visit": N_("logged a visit"),
         "task_done": N_("marked a task done"), "note": N_("added a note")}
 _FOLLOW_UP = N_("It was not done in time: please see that it is followed up.")
+
 # Where the workflows keep the enterprise, its contact person and a phone number.
 ENTERPRISE_FIELDS = ("enterprise", "enterprise_name", "company")
 CONTACT_FIELDS = ("contact_person", "contact", "contact_name")
@@ -104,11 +108,12 @@ def _about_lines(a: About, tr: Translator) -> list[str]:
 
 def task_notice(task: Any, case_key: str, case_title: str, kind: str,
                 on_behalf: str | None = None, tr: Translator = ENGLISH, *,
-                about: About = NOTHING_MORE, late: int = 0) -> Wording:
+                about: About = NOTHING_MORE, late: int = 0, step: str = "") -> Wording:
     """A task's notice of ``kind`` (upcoming, due, overdue, escalation), in the
     office's language (``tr``); ``on_behalf`` (``for_whom``) when a substitute
-    receives it; ``late``: working days overdue."""
-    name = what(task.kind, tr)
+    receives it; ``late``: working days overdue; ``step``: the title of the
+    ladder step an escalation is (催办), as the office names it."""
+    name = step or what(task.kind, tr)
     when = tr(_when(kind, task.due_on, late))
     lines = [
         *([f"({on_behalf})"] if on_behalf else []),
@@ -121,7 +126,12 @@ def task_notice(task: Any, case_key: str, case_title: str, kind: str,
         lines.append(tr(_("Visit on a working day of your choice from {start} to {end}.",
                           start=task.window_start, end=task.window_end)))
     todo = _FOLLOW_UP if kind == NoticeKind.ESCALATION else _TODO.get(task.kind)
-    if todo:
+    if step:
+        # A ladder step (催办, 通报, 督办): what it asks of the role it goes to.
+        lines.append(tr(_("{step} is a step of the escalation ladder of a missed deadline "
+                          "that falls to your role: please take it and see that the matter "
+                          "is done.", step=step)))
+    elif todo:
         lines.append(tr.gettext(todo))
     if about.link:
         lines.append(tr(_("Open the case: {link}", link=about.link)))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, Rule, VisitRule
+from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, EachRule, Rule, VisitRule
 from torchflow.i18n import Label
 
 PREVIOUS = "@previous"
-FIELD_TYPES = ("text", "number", "date", "choice", "person", "enterprise")
+FIELD_TYPES = ("text", "number", "date", "choice", "person", "people", "enterprise")
 
 
 class Named(Struct, frozen=True):
@@ -102,6 +102,7 @@ class StateSpec(Named, frozen=True):
     deadline: DeadlineRule | None = None
     milestone: bool = False  # counted by `torchflow report outcomes` (签约、开工、投产)
     duties: tuple[DutyRule, ...] = ()  # duties on dates: [states.X.duties.NAME]
+    each: tuple[EachRule, ...] = ()  # a deadline per person: [states.X.each.NAME]
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -203,4 +204,8 @@ class WorkflowSpec(Struct, frozen=True):
         named.update(s.contact.escalate_to for s in self.states.values()
                      if s.contact and s.contact.escalate_to)
         named.update(d.escalate_to for s in self.states.values() for d in s.duties)
+        named.update(e.escalate_to for s in self.states.values() for e in s.each
+                     if e.escalate_to)
+        named.update(step.to for s in self.states.values() if s.deadline
+                     for step in s.deadline.ladder)
         return frozenset(named)

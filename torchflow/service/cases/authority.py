@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from torchflow.domain.field_values import people_of
 from torchflow.domain.permissions import Facts
 from torchflow.domain.workflow import WorkflowSpec
 from torchflow.errors import Refused
@@ -32,6 +33,8 @@ def case_facts(session: Connection, case: CaseRow, spec: WorkflowSpec,
         if case.owner_id is not None else None
     named = [str(case.fields[name]) for name, f in spec.fields.items()
              if f.type == "person" and case.fields.get(name)]
+    named += [h for name, f in spec.fields.items() if f.type == "people"
+              for h in people_of(case.fields.get(name))]  # co-handlers act on it too
     assignees = session.scalars(
         select(PEOPLE.c.handle).join(TASKS, TASKS.c.assignee_id == PEOPLE.c.id)
         .where(TASKS.c.case_id == case.id, TASKS.c.status == OPEN).distinct())

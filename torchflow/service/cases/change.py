@@ -10,9 +10,10 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 from sqlalchemy import Connection, select
 
-from torchflow.domain.field_values import coerce_value
+from torchflow.domain.field_values import PEOPLE_SEPARATOR, coerce_value, people_of
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.planning import PlannedTask, counted_from
+from torchflow.domain.rules import DeadlineRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.text import TITLE_MAX, check_block, check_line
 from torchflow.domain.vocabulary import field_named, transition_for
@@ -63,6 +64,9 @@ def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
     value = coerce_value(field, raw)
     if field.type == "person" and value is not None:
         return find_person(session, str(value)).handle
+    if field.type == "people" and value is not None:
+        return PEOPLE_SEPARATOR.join(dict.fromkeys(
+            find_person(session, name).handle for name in people_of(value)))
     if field.type == "enterprise" and value is not None:
         # Stored as the enterprise's name (what a case shows); the link is by id.
         return enterprises.find_enterprise(session, str(value)).name
@@ -125,7 +129,7 @@ def open_in(
         },
     )
     followups.insert_tasks(
-        s, app.calendar, case_id=case_id, rules=state.rules, planned=entry.planned,
+        s, app.calendar, case_id=case_id, rules=entry.rules, planned=entry.planned,
         assignee_id=owner_id, now=now, assignees=entry.assignees,
     )
     return {"key": key, "workflow": spec.name, "version": spec.version, "state": spec.initial}
@@ -183,6 +187,7 @@ class _Entry(Struct, frozen=True):
     planned: list[PlannedTask]
     assignees: dict[str, int | None]
     notes: dict[str, Any] = field(default_factory=dict)
+    rules: tuple[Any, ...] = ()  # the rules the planned tasks are of
 
 
 def _plan_state(
@@ -197,9 +202,14 @@ def _plan_state(
     since, empty = counted_from(state.rules, values)
     planned = followups.plan_entry(
         s, app.calendar, case_id=case.id, case_key=case.key, rules=state.rules,
-        entered_on=entered_on, since=since, budgets=budgets,
+        entered_on=entered_on, since=since, budgets=budgets, fields=values,
     )
     notes: dict[str, Any] = {}
+    by = {r.name: {"field": r.by, "value": values.get(r.by), "within": r.within_for(values)}
+          for r in state.rules if isinstance(r, DeadlineRule) and r.by
+          and r.name not in (budgets or {})}
+    if by:
+        notes["budget_by"] = by  # the budget the case's choice picked (a land request's 25)
     counted = {name: {"field": r.count_from, "on": since[name].isoformat()}
                for r in state.rules if (name := r.name) in since and name not in (budgets or {})}
     counted.update({name: {"field": f, "on": None, "fell_back_to": "state entry"}
@@ -208,8 +218,12 @@ def _plan_state(
         notes["counted_from"] = counted
     if budgets:
         notes["resumed_budget"] = budgets
-    return _Entry(planned, followups.rule_assignees(s, state.rules, values, case.owner_id),
-                  notes)
+    assignees = followups.rule_assignees(s, state.rules, values, case.owner_id)
+    # A task for each person of a people field (each co-handler's report).
+    parts = followups.plan_parts(s, app.calendar, case_id=case.id, rules=state.each,
+                                 fields=values, entered_on=entered_on)
+    return _Entry([*planned, *parts.planned], {**assignees, **parts.assignees}, notes,
+                  (*state.rules, *parts.rules))
 
 
 def _enter(
@@ -256,7 +270,7 @@ def _enter(
     followups.close_tasks(s, cancelled, status="cancelled", now=now, outcome=f"left {case.state}")
     followups.keep_budgets(s, kept)
     followups.insert_tasks(
-        s, app.calendar, case_id=case.id, rules=entered.rules, planned=planned,
+        s, app.calendar, case_id=case.id, rules=entry.rules, planned=planned,
         assignee_id=case.owner_id, now=now, assignees=entry.assignees,
     )
     return Advanced(
@@ -333,12 +347,17 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
             entered_at=case.state_entered_at, changed=changed,
             fields=values, owner_id=case.owner_id,
         )
+        parts = followups.follow_parts(
+            s, app.calendar, case_id=case.id, rules=spec.states[case.state].each,
+            changed=changed, fields=values, on=app.calendar.local_date(now))
         append_event(
             s, case, kind=EventKind.FIELDS_SET, actor=actor.handle, at=now,
             entered_by=actor.entered_by,
-            data={"fields": changed, "was": old, **follow.notes}, changes={"fields": values},
+            data={"fields": changed, "was": old, **follow.notes, **parts.notes},
+            changes={"fields": values},
         )
         followups.apply_follow(app, s, follow)
+        followups.apply_parts(s, app.calendar, parts, case_id=case.id, now=now)
         enterprises.link_fields(s, spec, case.id, changed, by=actor.handle, now=now)
     return {"key": case.key, "fields": values}
 

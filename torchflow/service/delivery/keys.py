@@ -8,6 +8,8 @@ below is what the ledger already holds, byte for byte.
 * a task notice: ``task:{task}:{occurrence}:{kind}:{recipient}:{channel}:{due_on}``;
   the due day is in it so a snoozed task reminds again for its new day, while
   sweeping the same day twice stays a no-op;
+* a ladder step's escalation (a deadline's 催办, 通报, ...): the task notice's key
+  of kind ``escalation`` then ``:step:{step}``, one per step of the due day;
 * a digest: ``digest:{day}:{recipient}:{channel}``, and a substitute's digest
   for someone away beside their own: ``...:for:{person}``;
 * the monthly report: ``report:monthly:{YYYY-MM}:{recipient}:{channel}``;
@@ -48,6 +50,7 @@ def idempotency_key(
     address: str = "",
     folded: Sequence[int] | None = None,
     test_at: datetime | None = None,
+    step: str | None = None,
 ) -> str:
     """The key of a notice of ``kind`` to ``recipient`` by ``channel``, from what
     it is about (a task's occurrence and due day, a digest's day and for whom, a
@@ -82,7 +85,12 @@ def idempotency_key(
             + ", ".join((*KINDS, DIGEST, NoticeKind.REPORT)))
     if task_id is None or occurrence is None or due_on is None:
         raise InvalidInput(f"a {kind!r} notice needs task_id, occurrence and due_on")
-    return f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on.isoformat()}"
+    key = f"task:{task_id}:{occurrence}:{kind}:{recipient}:{channel}:{due_on.isoformat()}"
+    if step is not None:
+        if kind != NoticeKind.ESCALATION:
+            raise InvalidInput("a ladder step's notice is an escalation")
+        return f"{key}:step:{step}"
+    return key
 
 
 def is_rerouted(key: str) -> bool:

@@ -52,22 +52,25 @@ def move_to(handle: str) -> str:
 
 def task_notice(route: Route, task: Any, case_key: str, case_title: str, kind: str,
                 now: datetime, tr: Translator, *, about: wording.About = wording.NOTHING_MORE,
-                late: int = 0) -> dict[str, Any]:
+                late: int = 0, step: tuple[str, str] | None = None) -> dict[str, Any]:
     """The ledger row of a task's notice of ``kind`` by ``route`` (not yet
     written), in the office's language (``tr``), saying ``about`` the case and
     how ``late`` (working days overdue); one a substitute receives says for whom
     (``Route.on_behalf``); one to a group robot names it (and whom it
-    @-mentions, when several)."""
+    @-mentions, when several). ``step``: (name, title) of the ladder step an
+    escalation is: its own key, its title in the notice."""
     words = wording.task_notice(task, case_key, case_title, kind, route.on_behalf, tr,
-                                about=about, late=late)
+                                about=about, late=late, step=step[1] if step else "")
     workflow = getattr(task, "workflow", None)
     payload = {"case": case_key, "task": task.id, "task_kind": task.kind, "rule": task.rule,
                "occurrence": task.occurrence, "due_on": task.due_on.isoformat(),
                "case_title": case_title, **({"workflow": workflow} if workflow else {}),
                **({"group": route.group} if route.group else {}),
-               **({"mention": list(route.mention)} if route.mention else {})}
+               **({"mention": list(route.mention)} if route.mention else {}),
+               **({"step": step[0]} if step else {})}
     key = idempotency_key(kind=kind, recipient=route.to.handle, channel=route.channel,
-                          task_id=task.id, occurrence=task.occurrence, due_on=task.due_on)
+                          task_id=task.id, occurrence=task.occurrence, due_on=task.due_on,
+                          step=step[0] if step else None)
     return _row(route, kind=kind, task_id=task.id, subject=words.subject, body=words.body,
                 payload=payload, key=key, now=now)
 

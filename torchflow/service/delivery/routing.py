@@ -187,11 +187,15 @@ class Router(Struct, dict=True):  # dict: what __post_init__ derives
     def receiver_of(self, person: Row[Any], role: str | None) -> tuple[Row[Any], Receiver]:
         return self.chains.receiver_of(person, role)
 
-    def recipients(self, kind: str, assignee_id: int | None, escalate_to: str | None
-                   ) -> list[tuple[Row[Any], Receiver]]:
-        """An escalation goes to the role's holders who are present (if none is,
-        to whom the absent ones' chains lead); any other notice to the assignee,
-        or whoever receives for them while they are away."""
+    def recipients(self, kind: str, assignee_id: int | None, escalate_to: str | None,
+                   lead: Row[Any] | None = None) -> list[tuple[Row[Any], Receiver]]:
+        """An escalation goes to ``lead`` when given (a co-handler's part overdue:
+        the lead handler, or who receives for them), else to the role's holders
+        who are present (if none is, to whom the absent ones' chains lead); any
+        other notice to the assignee, or whoever receives for them while they are
+        away."""
+        if kind == ESCALATION and lead is not None:
+            return [self.receiver_of(lead, escalate_to)]
         if kind == ESCALATION:
             holders = [self._handles[h] for h in self.holders(escalate_to or "")]
             present = [(p, Receiver(p.handle, p.handle)) for p in holders
@@ -207,14 +211,15 @@ class Router(Struct, dict=True):  # dict: what __post_init__ derives
         return [self.receiver_of(person, escalate_to)] if person is not None else []
 
     def routes(self, kind: str, assignee_id: int | None, escalate_to: str | None,
-               workflow: str | None = None, task_id: int | None = None) -> list[Route]:
+               workflow: str | None = None, task_id: int | None = None,
+               lead: Row[Any] | None = None) -> list[Route]:
         """Every way a task notice of ``kind`` (of a case of ``workflow``) goes:
         one route per receiver, by the group robot [notify.groups] names for the
         workflow or the receiver's role if any; receivers told alike at one robot
         get one message mentioning them all."""
         return one_per_group([
             self.route(kind, to, got, group_of(self.app.settings, to, workflow, kind), task_id)
-            for to, got in self.recipients(kind, assignee_id, escalate_to)])
+            for to, got in self.recipients(kind, assignee_id, escalate_to, lead)])
 
     def route(self, kind: str, to: Row[Any], got: Receiver, group: str | None = None,
               task_id: int | None = None) -> Route:

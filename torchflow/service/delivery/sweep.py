@@ -13,6 +13,13 @@ is logged, cancelled or rolled: its next notice time after the overdue one is
 the start of its next slot. A duty on dates still open at the start of the
 working day after its due day is missed the same way: a yearly one rolls on to
 next year's, and ``escalate_after`` missed in a row tell its ``escalate_to``.
+
+A deadline with an escalation ladder climbs it while it stays open: each step
+(催办 at D+1, 通报 at D+5, ...) is a stage of the task after its escalation, so
+it is produced once however many sweeps run: the task's stage moves on by a
+guarded update in the transaction that records the step in the case's history
+(a ``deadline_step`` event) and writes its notices to the step's role. Done,
+or the state left, the task has no stage ahead and the ladder ends.
 """
 
 from __future__ import annotations
@@ -27,13 +34,19 @@ from sqlalchemy import Connection, Row, select
 from torchflow.domain import wording
 from torchflow.domain.identity import SYSTEM
 from torchflow.domain.planning import Miss, Roll, plan_duty_miss, plan_roll
-from torchflow.domain.rules import ContactRule, DutyRule
+from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, LadderStep
 from torchflow.domain.status import EventKind, NoticeKind, TaskKind
-from torchflow.domain.timeline import duty_miss_at, notices_due, roll_at, timeline
+from torchflow.domain.timeline import (
+    duty_miss_at,
+    notices_due,
+    roll_at,
+    step_index,
+    timeline,
+)
 from torchflow.service.app import App
 from torchflow.service.audit.head import lock_head
 from torchflow.service.cases.events import append_event
-from torchflow.service.cases.rows import CaseRow
+from torchflow.service.cases.rows import CaseRow, case_by_id
 from torchflow.service.delivery import bundles, ledger
 from torchflow.service.delivery.digests import produce_digests
 from torchflow.service.delivery.routing import Router
@@ -106,11 +119,21 @@ def _sweep_batch(
             count = _roll(app, s, task, contact, roll, router, notices, now)
             missed, rolled, skipped = missed + count, rolled + bool(count), skipped + (not count)
             continue
-        tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind)
+        ladder = _ladder(app, s, task)
+        tl = timeline(app.calendar, kind=task.kind, due_on=task.due_on, remind=task.remind,
+                      steps=[step.after for step in ladder])
         kinds, stage, next_at = notices_due(tl, stage_done=task.stage_done, now=now,
                                             cal=app.calendar)
+        steps = [ladder[i] for k in kinds if (i := step_index(k)) is not None]
+        if steps and not _climb(app, s, task, steps, stage, next_at, router, notices, now):
+            skipped += 1  # its case is busy (or another sweep took it): next sweep
+            continue
+        lead = _lead(app, s, task, router) if task.kind == TaskKind.EACH else None
         for kind in kinds:
-            notices += _told(router, task, kind, now)
+            if step_index(kind) is None:
+                notices += _told(router, task, kind, now, lead=lead)
+        if steps:
+            continue  # its stage is recorded already
         if next_at is None and isinstance(contact, ContactRule):
             next_at = roll_at(app.calendar, due_on=task.due_on, every=contact.every)
         elif next_at is None and contact:
@@ -121,19 +144,73 @@ def _sweep_batch(
     return len(rows), made, missed, rolled, skipped
 
 
-def _told(router: Router, task: Any, kind: str, now: datetime) -> list[dict[str, Any]]:
+def _told(router: Router, task: Any, kind: str, now: datetime,
+          step: LadderStep | None = None, *, lead: Row[Any] | None = None
+          ) -> list[dict[str, Any]]:
     """The ledger rows of one task notice, one per route the router decides (a
     substitute for someone away; folded or held as the receiver wants; a group
-    robot's for the case's workflow or the receiver's role)."""
+    robot's for the case's workflow or the receiver's role); ``step``: the
+    ladder step an escalation is (to its role, with a key of its own)."""
     app = router.app
     about = wording.about(getattr(task, "fields", None), task.case_key,
                           app.settings.notify.case_url)
     late = (app.calendar.count_workdays(task.due_on, router.day)
             if kind in (NoticeKind.OVERDUE, ESCALATION) else 0)
+    named = (step.step, step.title if router.tr.chinese else step.title_en or step.title) \
+        if step is not None else None
+    to = step.to if step is not None else task.escalate_to
     return [ledger.task_notice(route, task, task.case_key, task.case_title, kind, now,
-                               router.tr, about=about, late=late)
-            for route in router.routes(kind, task.assignee_id, task.escalate_to,
-                                       task.workflow, task.id)]
+                               router.tr, about=about, late=late, step=named)
+            for route in router.routes(kind, task.assignee_id, to, task.workflow, task.id,
+                                       lead)]
+
+
+def _lead(app: App, s: Connection, task: Row[Any], router: Router) -> Row[Any] | None:
+    """Who is told when one person's part is overdue: the active person its rule's
+    ``report_to`` field names on the case (the lead handler), else None (its
+    ``escalate_to`` role)."""
+    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
+    part = task.rule.partition(":")[0]
+    rule = next((r for r in (state.each if state else ()) if r.name == part), None)
+    handle = (task.fields or {}).get(rule.report_to) if rule and rule.report_to else None
+    return next((p for p in router.people.values() if p.handle == handle and p.active), None)
+
+
+def _ladder(app: App, s: Connection, task: Row[Any]) -> tuple[LadderStep, ...]:
+    """The escalation ladder of an open deadline task's rule (none for others)."""
+    if task.kind != TaskKind.DEADLINE:
+        return ()
+    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
+    rule = state.deadline if state is not None else None
+    return rule.ladder if isinstance(rule, DeadlineRule) and rule.name == task.rule else ()
+
+
+def _climb(
+    app: App, s: Connection, task: Row[Any], steps: list[LadderStep], stage: int,
+    next_at: datetime | None, router: Router, notices: list[dict[str, Any]], now: datetime,
+) -> bool:
+    """Take the ladder ``steps`` now due on an open deadline: its stage moves on
+    only from the one read (two sweeps: one moves it, the other finds it moved
+    and takes nothing), each step is recorded in the case's history and told to
+    its role. False when the case is being changed right now, or the task moved
+    on or closed meanwhile: nothing is written."""
+    lock_head(s)  # before the case row, like every writer of history
+    case = _lock_case(s, task.case_id)
+    if case is None:
+        return False
+    if not followups.climb_stage(s, task.id, task.stage_done, stage, next_at):
+        return False
+    late = app.calendar.count_workdays(task.due_on, router.day)
+    for n, step in enumerate(steps):
+        # One event per step (after downtime, several at once): each on the case as
+        # the event before it left it.
+        append_event(s, case if n == 0 else case_by_id(s, task.case_id),
+                     kind=EventKind.DEADLINE_STEP, actor=SWEEPER, at=now, data={
+                         "task": task.id, "rule": task.rule, "step": step.step,
+                         "title": step.title, "to": step.to, "after": step.after,
+                         "due_on": task.due_on.isoformat(), "late": late})
+        notices += _told(router, task, ESCALATION, now, step)
+    return True
 
 
 def _rolling_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | DutyRule | None:

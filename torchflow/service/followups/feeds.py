@@ -55,6 +55,8 @@ WHAT_TO_DO = {
                 "{escalate} when missed.",
     "duty": "Duty on a date (限期事项): done by this day, or it is missed the next working "
             "day; mark it with `torchflow task done`.",
+    "each": "Your part (协办意见报送): report it to the lead handler by this day and mark it "
+            "with `torchflow task done`.",
 }
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Row, extract, func, select
 
 from torchflow.domain.calendar import WorkCalendar
 from torchflow.domain.planning import PlannedTask, plan_next
-from torchflow.domain.rules import Rule, VisitRule
+from torchflow.domain.rules import DeadlineRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.service.app import App
 from torchflow.service.cases.events import append_event
@@ -87,14 +87,15 @@ def plan(app: App) -> list[Move]:
         rows = s.execute(
             select(TASKS, CASES.c.key.label("case_key"),
                    CASES.c.workflow_version_id.label("version_id"),
-                   CASES.c.state_entered_at.label("entered_at"))
+                   CASES.c.state_entered_at.label("entered_at"),
+                   CASES.c.fields.label("case_fields"))
             .join(CASES, CASES.c.id == TASKS.c.case_id)
             .where(TASKS.c.status == OPEN)
             .order_by(TASKS.c.case_id, TASKS.c.id)
         ).all()
         moves = []
         rules: dict[tuple[int, str, str], Rule | None] = {}  # a handful of rules, many tasks
-        memo: dict[tuple[str, date, int], PlannedTask] = {}
+        memo: dict[tuple[str, date, int, int], PlannedTask] = {}
         for row in rows:
             y = (row.planned_from and row.planned_from.year, row.due_on.year,
                  row.window_end and row.window_end.year)
@@ -126,18 +127,20 @@ def _since(cal: WorkCalendar, task: Row[Any], rule: Rule) -> date:
 
 
 def _move(cal: WorkCalendar, task: Row[Any], rule: Rule, today: date,
-          memo: dict[tuple[str, date, int], PlannedTask]) -> Move:
+          memo: dict[tuple[str, date, int, int], PlannedTask]) -> Move:
     since = _since(cal, task, rule)
     if task.due_on < today:
         # Its day has passed and its notices went out: moving it would only repeat them.
         return Move(task, None, since)
     # A contact or deadline depends on (rule, since, occurrence) only, which many
     # tasks share; a visit's draw depends on its case too.
-    key = (rule.name, since, task.occurrence)
+    # A deadline's budget may follow a choice of the case (``by``).
+    budget = rule.within_for(task.case_fields) if isinstance(rule, DeadlineRule) else 0
+    key = (rule.name, since, task.occurrence, budget)
     planned = memo.get(key) if not isinstance(rule, VisitRule) else None
     if planned is None:
         planned = plan_next(cal, rule, case_key=task.case_key, since=since,
-                            occurrence=task.occurrence)
+                            occurrence=task.occurrence, fields=task.case_fields)
         if not isinstance(rule, VisitRule):
             memo[key] = planned
     # Re-planned into the past: keep the day it has rather than notify late.

@@ -4,8 +4,9 @@ reassign, hand a person's work over, and the agenda of what comes next."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
+from msgspec.structs import replace
 from sqlalchemy import Connection, Select, select
 
 from torchflow.domain.planning import outcome_of
@@ -124,6 +125,10 @@ def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
     for rule in state.rules if state else ():
         if rule.name == task.rule:
             return rule
+    part, _sep, who = task.rule.partition(":")  # one person's part: <state>.<name>:<handle>
+    for each in state.each if state else ():
+        if each.name == part:
+            return cast(Rule, replace(each, who=who))
     raise NotFound(_("task #{id}: rule {rule} is not in its workflow version",
                      id=task.id, rule=task.rule))
 

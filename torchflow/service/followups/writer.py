@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from msgspec import Struct, field
+from msgspec.structs import replace
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from torchflow.domain.calendar import WorkCalendar
+from torchflow.domain.field_values import people_of
 from torchflow.domain.identity import SYSTEM  # the actor of events no person wrote
 from torchflow.domain.planning import (
     Miss,
@@ -25,7 +27,7 @@ from torchflow.domain.planning import (
     plan_next,
     plan_state_entry,
 )
-from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, Rule
+from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, EachRule, Rule
 from torchflow.domain.status import EventKind, Outcome, TaskStatus
 from torchflow.domain.timeline import stage_times, timeline
 from torchflow.service.app import App
@@ -40,7 +42,8 @@ OPEN = TaskStatus.OPEN
 MISSED = TaskStatus.MISSED
 
 
-def used_occurrences(session: Connection, case_id: int, rules: Iterable[Rule]) -> dict[str, int]:
+def used_occurrences(session: Connection, case_id: int,
+                     rules: Iterable[Rule | EachRule]) -> dict[str, int]:
     names = [r.name for r in rules]
     rows = session.execute(
         select(TASKS.c.rule, func.max(TASKS.c.occurrence))
@@ -60,15 +63,16 @@ def plan_entry(
     entered_on: date,
     since: dict[str, date] | None = None,
     budgets: dict[str, int] | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> list[PlannedTask]:
     """What entering a state plans (not yet written: see ``insert_tasks``);
-    ``since`` and ``budgets`` as for ``planning.plan_state_entry``."""
+    ``since``, ``budgets`` and ``fields`` as for ``planning.plan_state_entry``."""
     if not rules:
         return []
     occurrences = used_occurrences(session, case_id, rules)
     return plan_state_entry(
         cal, rules, case_key=case_key, entered_on=entered_on, occurrences=occurrences,
-        since=since, budgets=budgets,
+        since=since, budgets=budgets, fields=fields,
     )
 
 
@@ -95,6 +99,88 @@ def assignees(rules: Iterable[Rule], fields: dict[str, Any], owner_id: int | Non
             handle = fields.get(rule.assignee)
             out[rule.name] = active.get(handle, owner_id) if isinstance(handle, str) else owner_id
     return out
+
+
+# --------------------------------------------------------------------------- a task each
+
+
+class Parts(Struct, frozen=True):
+    """The tasks a state's ``each`` rules plan: one per person, each of its own
+    rule (``EachRule.who``), to that person."""
+
+    planned: list[PlannedTask] = field(default_factory=list)
+    rules: tuple[EachRule, ...] = ()
+    assignees: dict[str, int | None] = field(default_factory=dict)
+
+
+def plan_parts(session: Connection, cal: WorkCalendar, *, case_id: int,
+               rules: tuple[EachRule, ...], fields: Mapping[str, Any], entered_on: date
+               ) -> Parts:
+    """A task for each active person of each rule's people field, due ``within``
+    working days after ``entered_on``; not for one who did theirs already (a
+    co-handler who reported is not asked again when the state is entered again,
+    after an extension or a re-handling)."""
+    wanted = [(rule, h) for rule in rules for h in people_of(fields.get(rule.people))]
+    if not wanted:
+        return Parts()
+    active = dict(session.execute(
+        select(PEOPLE.c.handle, PEOPLE.c.id).where(
+            PEOPLE.c.handle.in_({h for _, h in wanted}), PEOPLE.c.active.is_(True))).all())
+    ones = [replace(rule, who=h) for rule, h in wanted if h in active]  # one each
+    done = set(session.scalars(select(TASKS.c.rule).where(
+        TASKS.c.case_id == case_id, TASKS.c.rule.in_([r.name for r in ones]),
+        TASKS.c.status == TaskStatus.DONE)))
+    ones = [r for r in ones if r.name not in done]
+    used = used_occurrences(session, case_id, ones)
+    planned = [PlannedTask(r.name, r.kind, used.get(r.name, 0) + 1,
+                           cal.add_workdays(entered_on, r.within), since=entered_on)
+               for r in ones]
+    return Parts(planned, tuple(ones), {r.name: active[r.who] for r in ones})
+
+
+class PartsFollowed(Struct, frozen=True):
+    """A people field changed in its state: parts planned for the people added,
+    the open parts of the people taken off cancelled (``notes``: the history's)."""
+
+    added: Parts
+    dropped: list[int]
+    notes: dict[str, Any]
+
+
+def follow_parts(session: Connection, cal: WorkCalendar, *, case_id: int,
+                 rules: tuple[EachRule, ...], changed: Mapping[str, Any],
+                 fields: Mapping[str, Any], on: date) -> PartsFollowed:
+    """A co-handler added while the state runs gets their part, due ``within``
+    working days after ``on`` (the day added); one taken off has theirs cancelled."""
+    rules = tuple(r for r in rules if r.people in changed)
+    if not rules:
+        return PartsFollowed(Parts(), [], {})
+    now_in = {(r.name, h) for r in rules for h in people_of(fields.get(r.people))}
+    open_parts = session.execute(select(TASKS.c.id, TASKS.c.rule).where(
+        TASKS.c.case_id == case_id, TASKS.c.status == OPEN,
+        TASKS.c.kind == EachRule.kind)).all()
+    dropped = [t.id for t in open_parts if tuple(t.rule.partition(":")[::2]) not in now_in
+               and any(t.rule.startswith(f"{r.name}:") for r in rules)]
+    have = {t.rule for t in open_parts}
+    added = plan_parts(session, cal, case_id=case_id, rules=rules, fields=fields, entered_on=on)
+    keep = [i for i, p in enumerate(added.planned) if p.rule not in have]
+    added = Parts([added.planned[i] for i in keep], tuple(added.rules[i] for i in keep),
+                  {added.rules[i].name: added.assignees[added.rules[i].name] for i in keep})
+    notes: dict[str, Any] = {}
+    if added.planned:
+        notes["parts_planned"] = {p.rule: p.due_on.isoformat() for p in added.planned}
+    if dropped:
+        notes["parts_cancelled"] = dropped
+    return PartsFollowed(added, dropped, notes)
+
+
+def apply_parts(session: Connection, cal: WorkCalendar, followed: PartsFollowed, *,
+                case_id: int, now: datetime) -> None:
+    close_tasks(session, followed.dropped, status=TaskStatus.CANCELLED, now=now,
+                outcome="taken off the field")
+    insert_tasks(session, cal, case_id=case_id, rules=cast(Any, followed.added.rules),
+                 planned=followed.added.planned, assignee_id=None, now=now,
+                 assignees=followed.added.assignees)
 
 
 # --------------------------------------------------------------------------- pause on hold
@@ -309,8 +395,8 @@ def next_after_done(
             return None
         return plan_following(cal, rule, case_key=case_key, occurrence=task.occurrence,
                               since=task.due_on)
-    if isinstance(rule, DeadlineRule):
-        return None
+    if isinstance(rule, DeadlineRule | EachRule):
+        return None  # met; one person's part is done once
     return plan_following(cal, rule, case_key=case_key, occurrence=task.occurrence,
                           since=done_on)
 
@@ -367,6 +453,17 @@ def record_stages(session: Connection, stages: list[dict[str, Any]]) -> None:
     next notice falls due (``{"tid", "stage", "next_at"}`` each)."""
     if stages:
         session.execute(_RECORD_STAGE, stages)
+
+
+def climb_stage(session: Connection, task_id: int, was: int, stage: int,
+                next_at: datetime | None) -> bool:
+    """A deadline's ladder step taken: its stage moves on from ``was`` (the value
+    the sweep read) to ``stage``, only if nobody moved it meanwhile and it is
+    still open; False when that guard stopped it (another sweep took the step)."""
+    return session.execute(
+        update(TASKS).where(TASKS.c.id == task_id, TASKS.c.status == OPEN,
+                            TASKS.c.stage_done == was)
+        .values(stage_done=stage, next_notice_at=next_at)).rowcount == 1
 
 
 _RECORD_STAGE = (
@@ -585,7 +682,9 @@ def _replan_moved(session: Connection, cal: WorkCalendar, move: Any, rule: Rule)
         redate(session, cal, move.task_id, kind=rule.kind, due_on=move.new_due, **values)
         return
     # Same day, same keys: what was produced stands; only the stages ahead move.
-    tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind)
+    # A ladder the new version adds (or changes) climbs from the stage reached.
+    steps = [step.after for step in rule.ladder] if isinstance(rule, DeadlineRule) else []
+    tl = timeline(cal, kind=rule.kind, due_on=move.new_due, remind=rule.remind, steps=steps)
     ahead = [at for stage, _, at in stage_times(tl) if stage > task.stage_done]
     values["next_notice_at"] = min(ahead, default=None)
     session.execute(update(TASKS).where(TASKS.c.id == move.task_id).values(**values))

@@ -50,7 +50,7 @@ from torchflow.domain.planning import (
     plan_roll,
     planned_rules,
 )
-from torchflow.domain.rules import ContactRule, Rule, VisitRule
+from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.vocabulary import quoted
 from torchflow.domain.workflow import WorkflowSpec
@@ -468,7 +468,7 @@ class _Planner:
     def __init__(self, cal: WorkCalendar, now: datetime) -> None:
         self.cal = cast(WorkCalendar, _RememberingCalendar(cal))
         self.now = now
-        self._plans: dict[tuple[str, date], PlannedTask] = {}
+        self._plans: dict[tuple[str, date, int], PlannedTask] = {}
         self._rows: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def plan(self, rules: tuple[Rule, ...], fields: dict[str, Any], *, case_key: str,
@@ -476,17 +476,21 @@ class _Planner:
         """What ``planning.plan_state_entry`` plans for a first stay (occurrence 1,
         a rule's ``from`` field honoured), contacts moved on to the current slot."""
         since, _ = counted_from(rules, fields)
-        return [self._first(rule, case_key, since.get(rule.name, entered_on))
+        return [self._first(rule, case_key, since.get(rule.name, entered_on), fields)
                 for rule in planned_rules(rules, since)]
 
-    def _first(self, rule: Rule, case_key: str, since: date) -> PlannedTask:
+    def _first(self, rule: Rule, case_key: str, since: date,
+               fields: dict[str, Any]) -> PlannedTask:
         if isinstance(rule, VisitRule):
             return plan_next(self.cal, rule, case_key=case_key, since=since, occurrence=1)
-        planned = self._plans.get((rule.name, since))
+        # A deadline's budget may follow a choice of the row (``by``).
+        budget = rule.within_for(fields) if isinstance(rule, DeadlineRule) else 0
+        planned = self._plans.get((rule.name, since, budget))
         if planned is None:
             planned = _from_now_on(self.cal, rule, plan_next(
-                self.cal, rule, case_key=case_key, since=since, occurrence=1), self.now)
-            self._plans[(rule.name, since)] = planned
+                self.cal, rule, case_key=case_key, since=since, occurrence=1, fields=fields),
+                self.now)
+            self._plans[(rule.name, since, budget)] = planned
         return planned
 
     def row(self, planned: PlannedTask, rule: Rule, *, case_id: int,

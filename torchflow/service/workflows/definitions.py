@@ -15,8 +15,10 @@ from torchflow.domain.loader import (
     ROLES_FILE,
     check_text,
     clashes,
+    known_roles,
     read_definition,
     roles_problems,
+    step_roles,
     workflow_files,
 )
 from torchflow.domain.workflow import PREVIOUS, FieldSpec, WorkflowSpec
@@ -80,7 +82,7 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
         ],
         "states": [
             {"name": s.name, "title": s.title, "title_en": s.title_en, "terminal": s.terminal,
-             "follow_ups": [rule_view(r, spec.fields) for r in s.rules]}
+             "follow_ups": [rule_view(r, spec.fields) for r in (*s.rules, *s.each)]}
             for s in spec.states.values()
         ],
         "transitions": [
@@ -100,6 +102,10 @@ def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[
             view["escalate_to"] = rule.escalate_to
     elif rule.kind == "visit":
         view["gap_days"] = [rule.min_gap, rule.max_gap]
+    elif rule.kind == "each":
+        view["title"], view["title_en"] = rule.title, rule.title_en
+        view["people"], view["within_workdays"] = rule.people, rule.within
+        view["report_to"], view["escalate_to"] = rule.report_to, rule.escalate_to
     elif rule.kind == "duty":
         view["title"], view["title_en"] = rule.title, rule.title_en
         if rule.on:
@@ -109,6 +115,12 @@ def rule_view(rule: Any, fields: Mapping[str, FieldSpec] | None = None) -> dict[
     else:
         view["within_workdays"] = rule.within
         view["escalate_to"] = rule.escalate_to
+        if rule.by:
+            view["by"] = rule.by
+            view["within_by"] = dict(rule.within_by)
+        if rule.ladder:
+            view["ladder"] = [{"step": s.step, "after_workdays": s.after, "to": s.to,
+                               "title": s.title, "title_en": s.title_en} for s in rule.ladder]
     if getattr(rule, "after", None):
         span = rule.after
         view["after"] = {"years": span.years, "months": span.months, "days": span.days}
@@ -161,6 +173,9 @@ def validate_files(
     specs, errors = _read_each(files)
     for index, spec in enumerate(specs):
         errors.extend(clashes(spec, specs[:index]))
+    roles = next((known_roles(f.parent) for f in files if f.name == ROLES_FILE),
+                 known_roles(workflows_dir))
+    errors.extend(p for spec in specs for p in step_roles(spec, roles))
     warnings: list[str] = []
     held: set[str] = set()
     if app is not None:
@@ -263,6 +278,9 @@ def _role_key(spec: WorkflowSpec, role: str) -> str:
             return f"states.{state.name}.deadline.escalate_to"
         if state.contact is not None and state.contact.escalate_to == role:
             return f"states.{state.name}.contact.escalate_to"
+        for i, step in enumerate(state.deadline.ladder if state.deadline else ()):
+            if step.to == role:
+                return f"states.{state.name}.deadline.ladder[{i}].to"
     return "roles"
 
 
