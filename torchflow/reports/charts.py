@@ -233,10 +233,10 @@ def _requests(ax: Any, doc: dict[str, Any], tr: Any) -> None:
             if r["code"] not in ("sign_median", "handle_median") and r["denominator"]]
     if not rows:
         return _empty(ax, tr)
-    # The indicator in the office's language, or its English where no CJK font is.
-    names = [tr(r["indicator"]) for r in rows]
-    names = [r["en"] if any(ord(ch) >= 0x2E80 for ch in n) else n
-             for r, n in zip(rows, names, strict=True)]
+    # The indicator in the office's language, or its English where no CJK font is
+    # (``tr`` then keeps only the English part of a bilingual title).
+    cjk = tr("x · 中") != "x"
+    names = [r["indicator"] if cjk or r["indicator"].isascii() else r["en"] for r in rows]
     values = [100 * r["numerator"] / r["denominator"] for r in rows]
     ys = list(range(len(rows)))[::-1]
     ax.barh(ys, values, color="#1565c0")
@@ -245,6 +245,7 @@ def _requests(ax: Any, doc: dict[str, Any], tr: Any) -> None:
                 va="center", fontsize=8)
     ax.set_yticks(ys, names, fontsize=9)
     ax.set_xlim(0, 125)
+    ax.set_xticks([0, 20, 40, 60, 80, 100])
     ax.set_xlabel("%")
     return None
 

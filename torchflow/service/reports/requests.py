@@ -211,13 +211,13 @@ def requests(snap: Snapshot) -> list[dict[str, Any]]:
         ages = _ages(snap)
     else:
         ages = {}
-    categories = _category_titles(snap)
+    categories = _category_titles(snap)  # in the workflow's order
     return [
         _headline(tr, tally.total),
         _breakdown(tr, "units", N_("By lead unit"), N_("Lead unit"), tally.units,
                    lambda k: k or tr(_("(not assigned yet)"))),
         _breakdown(tr, "categories", N_("By category"), N_("Category"), tally.categories,
-                   lambda k: categories.get(k, k) or tr(_("(none)"))),
+                   lambda k: categories.get(k, k) or tr(_("(none)")), order=list(categories)),
         _age_table(tr, ages),
         _side_paths(tr, tally.total),
         _method(tr, snap),
@@ -415,9 +415,11 @@ def _headline(tr: Translator, g: Group) -> dict[str, Any]:
 
 
 def _breakdown(tr: Translator, name: str, title: str, heading: str, groups: dict[str, Group],
-               shown: Any) -> dict[str, Any]:
+               shown: Any, order: list[str] | None = None) -> dict[str, Any]:
+    """One row per unit or category (by name, or in ``order``), none last."""
+    rank = {k: i for i, k in enumerate(order or [])}
     rows = []
-    for key in sorted(groups, key=lambda k: (k == NONE_KEY, k)):
+    for key in sorted(groups, key=lambda k: (k == NONE_KEY, rank.get(k, len(rank)), k)):
         g = groups[key]
         rates = {code: rate(tr, n, d) for code, _m, n, d in _rates(g)}
         rows.append({
@@ -489,10 +491,11 @@ def _side_paths(tr: Translator, g: Group) -> dict[str, Any]:
 
 METHOD = (
     (N_("On-time sign-for rate"),
-     N_("Of the assignments (交办) made in the period that were signed for, or whose sign-for "
-        "deadline has passed unsigned: those signed for on or before the deadline's day. The "
-        "deadline is the one the engine planned at the assignment (1 working day in the "
-        "shipped workflow).")),
+     N_("Of the assignments (交办) made in the period that were signed for, or were still "
+        "waiting to be signed for after the deadline's day: those signed for on or before "
+        "that day. An assignment returned (退回) or withdrawn by then is not judged; returns "
+        "are counted apart. The deadline is the one planned at the assignment (1 working day "
+        "in the shipped workflow).")),
     (N_("On-time closure rate"),
      N_("Of the requests closed (办结) in the period: those whose closing answer (the last "
         "答复 before 办结) was given on or before the handling deadline in force at the "
