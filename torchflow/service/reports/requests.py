@@ -220,7 +220,7 @@ def requests(snap: Snapshot) -> list[dict[str, Any]]:
                    lambda k: categories.get(k, k) or tr(_("(none)")), order=list(categories)),
         _age_table(tr, ages),
         _side_paths(tr, tally.total),
-        _method(tr, snap),
+        _method(tr),
     ]
 
 
@@ -528,7 +528,7 @@ METHOD = (
 )
 
 
-def _method(tr: Translator, snap: Snapshot) -> dict[str, Any]:
+def _method(tr: Translator) -> dict[str, Any]:
     return {"name": "method", "title": tr(_("How the figures are counted")),
             "columns": [col("indicator", tr(_("Indicator"))), col("how", tr(_("How counted")))],
             "rows": [{"indicator": tr(Text(a)), "how": tr(Text(b))} for a, b in METHOD]}
