@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 BENCHES = ("startup", "advance", "sweep", "memory", "dispatch", "channels", "replan", "migrate",
-           "imports", "reports", "server")
+           "imports", "reports", "requests", "server")
 
 
 def machine() -> dict[str, Any]:

@@ -292,9 +292,9 @@ def test_help_of_every_command_exits_0_with_an_example(tmp_path: Path) -> None:
     # calendar show/check, replan, audit checkpoint, workflow migrate; import template/cases/people;
     # export cases/tasks/history/notices; person feed-token; person away/back/notify;
     # person edit/deactivate/reactivate/show/roles/history; serve; token create/list/revoke;
-    # report outcomes/pipeline/stages/compliance/workload/html; channel test;
+    # report outcomes/pipeline/stages/compliance/workload/requests/html; channel test;
     # enterprise add/edit/show/list/link/import/export; request open; calendar template
-    assert len(commands) == 87
+    assert len(commands) == 88
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda path: (path, tf.run(*path, "--help")), commands))
     for path, done in results:

@@ -188,3 +188,12 @@ def test_exports_and_the_agenda_take_the_office_s_words_as_case_list_does(
                    "--workflow", "项目引进")["rows"] >= 2
     agenda = zh.json("agenda", "--assignee", "王立")
     assert {t["case"] for t in agenda["tasks"]} == {key}
+
+
+def test_the_request_report_reads_in_chinese(zh: Cli) -> None:
+    out = zh.ok("report", "requests", "--period", "2026Q1", as_="wang.li").out
+    for heading in ("企业诉求办理情况", "主要指标", "按时签收率", "按期办结率", "化解率", "满意率",
+                    "按主办单位统计", "在办诉求账龄", "退回、延期与督办", "统计口径"):
+        assert heading in out, heading
+    # An empty table says so bilingually, as every report's does.
+    assert english_left(out, "none") == []

@@ -97,6 +97,7 @@ def allowances(cli: Cli, key: str, deadline: int, tmp: Path
     staff_csv.write_text("handle,name\nli.na,Li Na\n", encoding="utf-8")
     return [
         ("read", "sun.hao", ("case", "list")),
+        ("report.requests", "sun.hao", ("report", "requests", "--period", "2026")),
         ("audit.verify", "sun.hao", ("audit", "verify")),
         ("audit.checkpoint", "sun.hao", ("audit", "checkpoint", tmp / "cp.json")),
         ("case.open", "sun.hao", ("case", "open", "project_introduction", "--title", "Mine",

@@ -59,7 +59,8 @@ def test_html_report_is_written(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     assert cli.json("report", "html", out, "--period", "2026Q1") == {"written": str(out)}
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 5
+    # Five reports and the enterprise requests' (their workflow is among those read).
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 6
     assert "cannot write" in cli.refused("report", "html", tmp_path / "no" / "r.html")
 
 
@@ -72,3 +73,43 @@ def test_without_the_extra_one_line_says_what_to_install(
     monkeypatch.setitem(sys.modules, "xlsxwriter", None)
     line = cli.refused("report", "workload", "--xlsx", tmp_path / "w.xlsx")
     assert line == "Error: xlsxwriter is not installed; pip install 'torchflow[reports]'"
+
+
+def test_the_request_report(cli: Cli, tmp_path: Path) -> None:
+    """One request walked through the CLI in March 2026: assigned Mon 2, signed
+    Wed 4 (due Tue 3: late, 2 working days), answered Fri 6 (2 days, due Fri 13),
+    called back 满意 and closed Mon 9."""
+    cli.ok("enterprise", "add", "无锡清能动力有限公司", "--code", "914403001922038216",
+           as_="wang.li")
+    key = cli.json("request", "open", "914403001922038216", "扩产需新增用地30亩", "--category",
+                   "land", as_="wang.li", now="2026-03-02T10:00:00+08:00")["key"]
+    for who, when, step in (
+            ("wang.li", "03-02", ("assign", "--field", "lead_unit=市自然资源和规划局",
+                                  "--field", "handler=sun.hao")),
+            ("sun.hao", "03-04", ("sign",)),
+            ("sun.hao", "03-06", ("answer", "--field", "answer=已纳入供地计划")),
+            ("wang.li", "03-09", ("call_back", "--field", "satisfaction=满意")),
+            ("wang.li", "03-09", ("close",))):
+        cli.ok("case", "advance", key, *step, as_=who, now=f"2026-{when}T10:00:00+08:00")
+    april = "2026-04-01T10:00:00+08:00"
+    doc = cli.json("report", "requests", "--period", "2026-03", as_="liu.yang", now=april)
+    assert doc["report"] == "requests"
+    head = {r["code"]: (r["numerator"], r["denominator"]) for r in doc["tables"][0]["rows"]}
+    assert head == {"sign_on_time": (0, 1), "closed_on_time": (1, 1), "resolution": (1, 1),
+                    "satisfaction": (1, 1), "fully_satisfied": (1, 1), "sign_median": (2, 1),
+                    "handle_median": (2, 1)}
+    [unit] = doc["tables"][1]["rows"]
+    assert (unit["group"], unit["sign_on_time"], unit["closed_on_time"]) == (
+        "市自然资源和规划局", "0/1 (0.0%)", "1/1 (100.0%)")
+
+    path, book = tmp_path / "rq.csv", tmp_path / "rq.xlsx"
+    out = cli.ok("report", "requests", "--period", "2026-03", "--csv", path, "--xlsx", book,
+                 as_="liu.yang", now=april).out
+    assert "Main figures" in out and "On-time sign-for rate" in out
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0] == ["Main figures"]
+    assert rows[1] == ["Indicator", "Numerator (median)", "Denominator (requests)", "Rate"]
+    assert rows[2] == ["On-time sign-for rate", "0", "1", "0.0%"]
+    assert zipfile.is_zipfile(book)
+    assert "bad period" in cli.refused("report", "requests", "--period", "2026Q5",
+                                       as_="liu.yang")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from torchflow.domain.periods import parse_period
 from torchflow.domain.permissions import PERMISSIONS, Rule, rule_of
 from torchflow.errors import Refused, TorchflowError
 from torchflow.scheduler import tick_once
@@ -30,6 +31,8 @@ from torchflow.service.enterprises import linking, records
 from torchflow.service.followups import feeds, replan, work
 from torchflow.service.people import absences, handover, staff, tokens
 from torchflow.service.people.lookup import Actor, acting
+from torchflow.service.reports import registry as reports
+from torchflow.service.reports.snapshot import Filters
 from torchflow.service.sheets import imports
 from torchflow.service.workflows import version_moves
 from torchflow.store.models import METADATA, PERSON_LOGINS, TASKS
@@ -104,6 +107,8 @@ WALK: dict[str, tuple[Call, str, str | None]] = {
     "import.people": (lambda w, a: imports.import_people(w.app, a, w.people_csv),
                       "office.admin", "wang.li"),
     "read": (lambda w, a: list_cases(w.app), "sun.hao", None),
+    "report.requests": (lambda w, a: reports.run(w.app, "requests", Filters(
+        period=parse_period("2026")), a), "sun.hao", None),
     "person.add": (lambda w, a: staff.add(w.app, a, "li.na", name="Li Na"), "office.admin",
                    "wang.li"),
     "person.edit": (lambda w, a: staff.edit(w.app, a, "zhao.min", name="Zhao M."),

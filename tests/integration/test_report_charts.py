@@ -13,13 +13,16 @@ from torchflow.domain.vocabulary import english_names
 from torchflow.errors import InvalidInput
 from torchflow.reports import charts
 from torchflow.service.app import App
+from torchflow.service.people.lookup import Actor
 from torchflow.service.reports.registry import REPORTS, run, run_all
 from torchflow.service.reports.snapshot import Filters
 
 
 @pytest.mark.parametrize("name", REPORTS)
-def test_each_report_draws_png_and_svg(history: App, tmp_path: Path, name: str) -> None:  # noqa: F811
-    doc = run(history, name, Filters(period=parse_period("2026Q1"), workflow=PI))
+def test_each_report_draws_png_and_svg(history: App, tmp_path: Path, name: str,  # noqa: F811
+                                       staff: dict[str, Actor]) -> None:
+    doc = run(history, name, Filters(period=parse_period("2026Q1"), workflow=PI),
+              staff["sun.hao"])
     png, svg = tmp_path / f"{name}.png", tmp_path / f"{name}.svg"
     charts.draw(doc, str(png))
     charts.draw(doc, str(svg))

@@ -268,7 +268,7 @@ def _filters(c: Call, filters: Fn, resolve: Fn, *, start: date | None = None,
 
 
 def report_run(c: Call, run: Fn, filters: Fn, resolve: Fn, /, *, name: str, **span: Any) -> Any:
-    return run(c.app, name, _filters(c, filters, resolve, **span))
+    return run(c.app, name, _filters(c, filters, resolve, **span), c.reader())
 
 
 def report_file(c: Call, run: Fn, english: Fn, filters: Fn, resolve: Fn, write_csv: Fn,
@@ -277,7 +277,7 @@ def report_file(c: Call, run: Fn, english: Fn, filters: Fn, resolve: Fn, write_c
     if not Path(out).parent.is_dir():  # as a client finds it: one wording in either mode
         raise InvalidInput(_("cannot write {path}: {reason}", path=out,
                              reason=os.strerror(2)))
-    doc = run(c.app, name, _filters(c, filters, resolve, **span))
+    doc = run(c.app, name, _filters(c, filters, resolve, **span), c.reader())
     with _extra():
         if format == "chart":  # the workflows' English titles where no CJK font is installed
             draw(doc, out, english(c.app), c.settings.files)

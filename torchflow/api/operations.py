@@ -29,7 +29,7 @@ CHANNELS = ("file", "smtp", "webhook", "wecom_robot", "wecom_app", "dingtalk_rob
             "feishu_robot")
 NOTICE_STATUSES = ("pending", "sent", "dead", "cancelled", "folded", "held")
 TASK_KINDS = ("contact", "visit", "deadline", "duty", "each")  # domain.status.TaskKind
-REPORTS = ("outcomes", "pipeline", "stages", "compliance", "workload")
+REPORTS = ("outcomes", "pipeline", "stages", "compliance", "workload", "requests")
 
 # Services that are not operations: what the edges build and ask.
 REFS: dict[str, str] = {

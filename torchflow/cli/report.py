@@ -1,5 +1,5 @@
 """`torchflow report ...`: outcomes, pipeline, stage times, compliance, workload,
-and the HTML report. Thin: the figures are service/reports/'s, the output
+enterprise requests, and the HTML report. Thin: the figures are service/reports/'s, the output
 torchflow/reports/'s."""
 
 from __future__ import annotations
@@ -130,6 +130,21 @@ def workload(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: 
       torchflow report workload --days 5
     """
     _run(env, "workload", csv_path, xlsx_path, chart_path, days=days, **span)
+
+
+@report.command()
+@_common
+@pass_env
+def requests(env: Env, csv_path: str | None, xlsx_path: str | None, chart_path: str | None,
+             **span: Any) -> None:
+    """Enterprises' requests (诉求): on-time sign-for and closure, resolution and
+    satisfaction rates, days per lead unit and category, open ones by age.
+
+    \b
+    Example:
+      torchflow report requests --period 2026Q2 --xlsx requests.xlsx
+    """
+    _run(env, "requests", csv_path, xlsx_path, chart_path, **span)
 
 
 @report.command()

@@ -76,6 +76,9 @@ PERMISSIONS: dict[str, tuple[Rule, str]] = {
     "import.people": (Rule.ADMIN, N_("import the staff list (`import people`)")),
     "read": (Rule.ANYONE, N_("read cases, tasks, histories, the agenda, notices, people and "
                              "reports; export them (`case list`, `export`, `report`)")),
+    "report.requests": (Rule.ANYONE, N_("read the enterprise request report (`report "
+                                        "requests`): sign-for, handling, closure, resolution "
+                                        "and satisfaction per lead unit and category")),
     # people
     "person.add": (Rule.ADMIN, N_("add a person (`person add`)")),
     "person.edit": (Rule.ADMIN, N_("change a person's name, e-mail, channel, address or "

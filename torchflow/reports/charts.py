@@ -1,7 +1,7 @@
 """The natural chart of each report, drawn with matplotlib's Agg backend (no
 display): outcomes as bars per period, pipeline as a funnel, stage times as bars
 with the p90 and the deadline budget, compliance as stacked bars per person,
-workload as bars per person.
+workload as bars per person, the enterprise requests' rates as horizontal bars.
 
 Titles are the workflow's own bilingual titles ("English · 中文"). Without a CJK
 font (``apt-get install fonts-noto-cjk``) the English part alone is drawn,
@@ -228,5 +228,29 @@ def _workload(ax: Any, doc: dict[str, Any], tr: Any) -> None:
     return None
 
 
+def _requests(ax: Any, doc: dict[str, Any], tr: Any) -> None:
+    """The headline rates as horizontal bars, each labelled with what it is made
+    of (12/13); a rate with no denominator is left out."""
+    rows = [r for r in doc["tables"][0]["rows"]
+            if r["code"] not in ("sign_median", "handle_median") and r["denominator"]]
+    if not rows:
+        return _empty(ax, tr)
+    # The indicator in the office's language, or its English where no CJK font is
+    # (``tr`` then keeps only the English part of a bilingual title).
+    cjk = tr("x · 中") != "x"
+    names = [r["indicator"] if cjk or r["indicator"].isascii() else r["en"] for r in rows]
+    values = [100 * r["numerator"] / r["denominator"] for r in rows]
+    ys = list(range(len(rows)))[::-1]
+    ax.barh(ys, values, color="#1565c0")
+    for y, v, r in zip(ys, values, rows, strict=True):
+        ax.text(min(v, 100) + 1, y, f"{v:.1f}%  ({r['numerator']}/{r['denominator']})",
+                va="center", fontsize=8)
+    ax.set_yticks(ys, names, fontsize=9)
+    ax.set_xlim(0, 125)
+    ax.set_xticks([0, 20, 40, 60, 80, 100])
+    ax.set_xlabel("%")
+    return None
+
+
 _DRAW = {"outcomes": _outcomes, "pipeline": _pipeline, "stages": _stages,
-         "compliance": _compliance, "workload": _workload}
+         "compliance": _compliance, "workload": _workload, "requests": _requests}

@@ -28,7 +28,7 @@ Imports point down these levels only (no cycle, none hidden in a function):
        workflows.registry (stored versions recorded there) and app
     2  people.lookup, people.checks, followups.views, reports.snapshot,
        workflows.definitions, audit.verify
-    3  people.absences, cases.read, reports.figures, followups.feeds,
+    3  people.absences, cases.read, reports.figures, reports.requests, followups.feeds,
        enterprises.records, people.history
     4  delivery.routing, reports.registry
     5  delivery.ledger, people.notify

@@ -17,11 +17,11 @@ from typing import Any
 from msgspec import Struct
 
 from torchflow.domain.vocabulary import english_names
-from torchflow.errors import InvalidInput
-from torchflow.i18n import Listing, _
+from torchflow.errors import InvalidInput, Refused
+from torchflow.i18n import N_, Listing, Text, _
 from torchflow.service.app import App
-from torchflow.service.people.lookup import people_by_id
-from torchflow.service.reports import figures
+from torchflow.service.people.lookup import Actor, people_by_id
+from torchflow.service.reports import figures, requests
 from torchflow.service.reports.snapshot import Filters, Snapshot, snapshot
 
 Document = dict[str, Any]
@@ -33,12 +33,19 @@ class Report(Struct, frozen=True):
     title: str  # "English · 中文"
     computes: str  # one line: what it computes
     tables: Callable[[Snapshot], list[Table]]
+    # A report in the office's language: its title's message id (the catalogs'),
+    # the action of domain/permissions.py its reader needs, and the one workflow
+    # it reads (the HTML page shows it when that workflow is selected).
+    heading: str | None = None
+    action: str | None = None
+    workflow: str | None = None
 
     def document(self, snap: Snapshot) -> Document:
         """The report over ``snap``, with its period and filters."""
         f, app = snap.f, snap.app
+        title = app.tr(Text(self.heading)) if self.heading else self.title
         return {
-            "report": self.name, "title": self.title,
+            "report": self.name, "title": title,
             "period": {"from": f.period.start.isoformat(), "to": f.period.end.isoformat()},
             "filters": {"workflow": f.workflow, "owner": f.owner},
             "generated_at": app.local(app.now()), "tables": self.tables(snap),
@@ -61,6 +68,12 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("workload", "Workload · 工作量",
            "per active person: open cases, open and overdue tasks, tasks due soon, "
            "notices sent", figures.workload),
+    Report("requests", "Enterprise requests · 企业诉求办理情况",
+           "enterprises' requests: on-time sign-for and closure, resolution and "
+           "satisfaction rates, median working days per lead unit and category, open "
+           "requests by age, returns and extensions", requests.requests,
+           heading=N_("Enterprise requests: how they were handled"),
+           action="report.requests", workflow=requests.WORKFLOW),
 )}
 
 
@@ -71,9 +84,15 @@ def report(name: str) -> Report:
     return REPORTS[name]
 
 
-def run(app: App, name: str, f: Filters) -> Document:
-    """One report by name."""
+def run(app: App, name: str, f: Filters, reader: Actor | None = None) -> Document:
+    """One report by name; ``reader``, who reads it (a report with its own action
+    in domain/permissions.py needs one)."""
     entry = report(name)
+    if entry.action is not None:
+        if reader is None:
+            raise Refused(_("report {name} is read by a person of the office; run it as one "
+                            "(`--as HANDLE`, or a login mapped to a person)", name=name))
+        reader.authorize(entry.action)
     with snapshot(app, f) as snap:
         return entry.document(snap)
 
@@ -91,7 +110,8 @@ def run_all(app: App, f: Filters) -> tuple[dict[str, Document], dict[str, Any],
     the office: its name, its language, its people's names by handle."""
     with snapshot(app, f) as snap:
         snap.stays()  # first, so that outcomes reads it too
-        docs = {name: r.document(snap) for name, r in REPORTS.items()}
+        docs = {name: r.document(snap) for name, r in REPORTS.items()
+                if r.workflow is None or r.workflow in snap.specs}
         found = figures.exceptions(snap)
         people = {p.handle: p.name for p in people_by_id(snap.s).values()}
     office = app.settings.office

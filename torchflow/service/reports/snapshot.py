@@ -7,7 +7,7 @@ domain/periods.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -84,6 +84,8 @@ def snapshot(app: App, f: Filters) -> Iterator[Snapshot]:
             # A failed PostgreSQL transaction takes its temporary tables with it in
             # the rollback; dropping them there would hide the error with another.
             if not (pg and failed):
+                for drop in reversed(snap.closing):
+                    drop()
                 if snap.stays_table is not None:
                     snap.stays_table.drop(s)
                 _DAYS.drop(s, checkfirst=True)
@@ -145,6 +147,10 @@ class Snapshot:
         self._days: dict[date, DayRow] | None = None
         self._offset: int | None = None
         self.stays_table: Table | None = None
+        # Other reports' own temporary tables (requests.py), by name, each built
+        # on first use; dropped with the run's by the ``closing`` callables.
+        self.shared: dict[str, Table] = {}
+        self.closing: list[Callable[[], None]] = []
         # Where a funnel leads: the milestones and terminal states of the workflows.
         self.targets = sorted({t for spec in self.specs.values() for t in funnel_targets(spec)})
 
@@ -225,6 +231,10 @@ class Snapshot:
         reached in no period at all (counted apart: ``undated``)."""
         return or_(EVENTS.c.kind != "imported",
                    EVENTS.c.data["date_unknown"].as_string().is_(None))
+
+    def on_close(self, drop: Callable[[], None]) -> None:
+        """Run ``drop`` when the run ends (a temporary table of one report)."""
+        self.closing.append(drop)
 
     def stays(self) -> Table:
         if self.stays_table is not None:
