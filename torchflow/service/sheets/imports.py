@@ -344,10 +344,10 @@ def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: shee
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
              today: date, people: dict[str, tuple[int, bool]]) -> Iterator[sheets.SheetRow]:
     """Each row read and checked, a reference seen on an earlier row refused."""
-    index = _index(people)
+    reader = sheets.RowReader(header, spec, today=today, people=_index(people))
     seen: dict[str, int] = {}
     for number, cells in body:
-        row = sheets.read_row(number, cells, header, spec, today=today, people=index)
+        row = reader.read(number, cells)
         if row.external_ref and row.external_ref in seen:
             row.problems.append(sheets.RowProblem(
                 row.number, header.title_of(sheets.REF, spec),
