@@ -57,7 +57,7 @@ from torchflow.errors import InvalidInput, Problems, Refused
 from torchflow.i18n import Listing, Role, Text, _
 from torchflow.service.app import App
 from torchflow.service.audit import office
-from torchflow.service.cases.authority import case_facts
+from torchflow.service.cases.authority import cases_facts
 from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
     NewEvent,
@@ -192,9 +192,11 @@ def _import(
 
 
 class _People(dict[str, tuple[int, bool]]):
-    """Each handle's (id, active), and ``index``: whom a sheet may name (by name too)."""
+    """Each handle's (id, active), ``index``: whom a sheet may name (by name too),
+    and ``handles``: each id's handle (a stored case's owner, once per row)."""
 
     index: sheets.People
+    handles: dict[int, str]
 
 
 def _people(s: Connection) -> _People:
@@ -203,6 +205,7 @@ def _people(s: Connection) -> _People:
                                  PEOPLE.c.name)))
     found.update((h, (i, bool(a))) for h, i, a, _n in rows)
     found.index = sheets.People.of((h, n or "", bool(a)) for h, _i, a, n in rows)
+    found.handles = {i: h for h, i, _a, _n in rows}
     return found
 
 
@@ -256,9 +259,9 @@ def _check(
         fine = [row for row in chunk if not row.problems]
         with app.db.read() as s:
             stored = _stored(s, spec.name, [r.external_ref for r in fine])
+            _authorize_rows(s, actor, spec, header, fine, stored, people, may_reach)
             for row in fine:
                 case = stored.get(row.external_ref)
-                _authorize_row(s, actor, spec, header, row, case, people, may_reach)
                 if case is not None and not row.problems:
                     _classify(app, s, actor, case, row, people, result, header)
         ok = [row for row in chunk if not row.problems]
@@ -306,39 +309,50 @@ def row_move(spec: WorkflowSpec, case: CaseRow, row: sheets.SheetRow, actor: Act
                             actor.roles)
 
 
-def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: sheets.Header,
-                   row: sheets.SheetRow, case: CaseRow | None,
-                   people: dict[str, tuple[int, bool]], may_reach: frozenset[str]) -> None:
-    """A row is held to the rules of the same work done by hand: a new case's
+def _authorize_rows(s: Connection, actor: Actor, spec: WorkflowSpec, header: sheets.Header,
+                    rows: list[sheets.SheetRow], stored: dict[str, CaseRow],
+                    people: dict[str, tuple[int, bool]], may_reach: frozenset[str]) -> None:
+    """Rows are held to the rules of the same work done by hand: a new case's
     state must be one the actor's roles can reach by transitions (`case advance`);
     a row naming a stored case changes only what the actor may change on it
     (`case set`, `case assign` for its owner, `case advance` for its stage; the
-    transitions' own roles are row_move's)."""
-    if case is None:
-        if row.state not in may_reach:
-            row.problems.append(sheets.RowProblem(row.number, header.title_of(
-                sheets.STATE, spec), _(
-                    "{handle} may not put a case in '{state}': only {roles} may bring a case "
-                    "there", handle=actor.handle, state=spec.states[row.state].term,
-                    roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or"))))
-        return
+    transitions' own roles are row_move's). The stored cases' facts are read
+    for the chunk at once, for every actor alike."""
+    needs: list[tuple[sheets.SheetRow, CaseRow, list[str]]] = []
+    for row in rows:
+        case = stored.get(row.external_ref)
+        if case is None:
+            if row.state not in may_reach:
+                row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                    sheets.STATE, spec), _(
+                        "{handle} may not put a case in '{state}': only {roles} may bring a "
+                        "case there", handle=actor.handle, state=spec.states[row.state].term,
+                        roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or"))))
+            continue
+        actions = _row_actions(case, row, people)
+        if actions:
+            needs.append((row, case, actions))
+    facts = cases_facts(s, [case for _r, case, _a in needs], spec)
+    for row, case, actions in needs:
+        for action in actions:
+            try:
+                actor.authorize(action, facts[case.id])
+            except Refused as exc:
+                row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                    sheets.REF, spec), exc.text))
+                break
+
+
+def _row_actions(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, bool]]
+                 ) -> list[str]:
+    """The actions a row naming a stored case would be by hand."""
     changed = _changes(case, row, people, _owner(case, people))
     moved = row.state_given and row.state != case.state
     needs = {"case.advance": moved,
              # A moved row's fields go with its move, as `case advance --field` takes them.
              "case.set": "title" in changed or ("fields" in changed and not moved),
              "case.assign": "owner" in changed}
-    # An admin passes every rule: spare the case's facts (two queries a row).
-    if not any(needs.values()) or ADMIN in actor.powers:
-        return
-    facts = case_facts(s, case, spec)
-    for action in (a for a, needed in needs.items() if needed):
-        try:
-            actor.authorize(action, facts)
-        except Refused as exc:
-            row.problems.append(sheets.RowProblem(row.number, header.title_of(
-                sheets.REF, spec), exc.text))
-            return
+    return [action for action, needed in needs.items() if needed]
 
 
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
@@ -403,6 +417,9 @@ def _stored(s: Connection, workflow: str, refs: list[str]) -> dict[str, CaseRow]
 
 
 def _owner(case: CaseRow, people: dict[str, tuple[int, bool]]) -> str | None:
+    handles = getattr(people, "handles", None)
+    if handles is not None:
+        return handles.get(case.owner_id) if case.owner_id is not None else None
     return next((h for h, (i, _) in people.items() if i == case.owner_id), None)
 
 
@@ -433,7 +450,8 @@ def _write_chunk(
         case = stored.get(row.external_ref)
         if case is not None:
             _update(app, s, actor, spec, case, row, label, people, planner.now)
-            _move(app, s, actor, case.key, row, label, planner.now)
+            if row.state_given and row.state != case.state:  # else nothing to load
+                _move(app, s, actor, case.key, row, label, planner.now)
     if new:
         _create(s, actor, pinned, new, label, people, planner)
 
