@@ -581,7 +581,7 @@ class RowReader:
                 elif f.type == "person" and raw:
                     raw = people.handle(raw)
                 try:
-                    value = coerce_value(f, raw)
+                    value = coerce_value(f, raw) if raw else None  # empty: no value
                 except InvalidInput as exc:
                     bad(key, _suggested(f, raw, exc.text))
                     continue

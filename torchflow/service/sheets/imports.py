@@ -7,9 +7,10 @@ Two passes over the file. The first checks every row (domain/sheets.py, with
 against the cases stored, writing nothing: every bad row is reported at once,
 and a dry run stops there. The second writes, a chunk of rows per transaction:
 new cases with one executemany each for cases, tasks and events
-(``events.append_events``: one head bump per chunk, the chain as
-``append_event`` makes it); a changed row goes through ``append_event`` with
-the follow-up effects of a field change, as ``case set`` does. Each chunk stands
+(``events.insert_opened``: one head bump per chunk, the chain as
+``append_event`` makes it, each case row written with its chain state); a
+changed row goes through ``append_event`` with the follow-up effects of a
+field change, as ``case set`` does. Each chunk stands
 alone, so a run stopped half-way is finished by running it again.
 
 A case imported in a state entered on a past day has its visits and deadlines
@@ -62,8 +63,7 @@ from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
     NewEvent,
     append_event,
-    append_events,
-    insert_cases,
+    insert_opened,
     next_keys,
 )
 from torchflow.service.cases.rows import CaseRow, load_case
@@ -531,10 +531,14 @@ def _create(
     s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
     label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
+    """New cases, each with its first event (``events.insert_opened``: the case
+    row written with its chain state, no update after it) and its follow-ups."""
     spec, cal, now = pinned.spec, planner.cal, planner.now
     active = {h: i for h, (i, a) in people.items() if a}
     keys = next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
+    events: list[NewEvent] = []
+    plans: list[list[PlannedTask]] = []
     for key, row in zip(keys, rows, strict=True):
         entered = cal.at(row.entered_on, cal.workday_start) if row.entered_on else now
         entered = min(entered, now)
@@ -542,45 +546,42 @@ def _create(
             else entered
         owner = row.owner or actor.handle
         terminal = spec.states[row.state].terminal
-        records.append({
-            "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
-            "state": row.state, "previous_state": None, "title": row.title,
-            "owner_id": people[owner][0] if owner in people else actor.id,
-            "fields": row.fields, "opened_at": opened, "state_entered_at": entered,
-            "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
-            "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
-        })
-    ids = insert_cases(s, records)
-    events, tasks = [], []
-    for record, row in zip(records, rows, strict=True):
-        case_id = ids[record["key"]]
-        ext = record.pop("external_ref")
-        case = CaseRow(id=case_id, **record)
-        rules = spec.states[row.state].rules
-        planned = planner.plan(rules, row.fields, case_key=case.key,
-                               entered_on=cal.local_date(case.state_entered_at))
-        by_name = {r.name: r for r in rules}
-        assignees = followups.assignees(rules, row.fields, case.owner_id, active)
-        tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
-                              assignee_id=assignees.get(p.rule, case.owner_id))
-                  for p in planned]
+        case = CaseRow(
+            id=0, key=key, workflow=spec.name, workflow_version_id=pinned.version_id,
+            state=row.state, previous_state=None, title=row.title,
+            owner_id=people[owner][0] if owner in people else actor.id, fields=row.fields,
+            opened_at=opened, state_entered_at=entered,
+            closed_at=entered if terminal else None, version=1, last_seq=0, head_hash="")
+        records.append({**vars(case), "external_ref": row.external_ref})
+        del records[-1]["id"]
+        planned = planner.plan(spec.states[row.state].rules, row.fields, case_key=key,
+                               entered_on=cal.local_date(entered))
+        plans.append(planned)
         events.append(NewEvent(
             case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, to_state=row.state,
             entered_by=actor.entered_by,
             data={"source": f"imported from {label} row {row.number}", "file": label,
-                  "row": row.number, "external_ref": ext, "workflow": spec.name,
+                  "row": row.number, "external_ref": row.external_ref, "workflow": spec.name,
                   "version": spec.version, "title": row.title,
                   "owner": row.owner or actor.handle, "fields": row.fields,
-                  "state_entered_at": case.state_entered_at.isoformat(),
-                  **({"opened_at": case.opened_at.isoformat()}
-                     if case.opened_at != case.state_entered_at else {}),
+                  "state_entered_at": entered.isoformat(),
+                  **({"opened_at": opened.isoformat()} if opened != entered else {}),
                   **({"note": row.note} if row.note else {}),
                   # No entry date in the sheet: reports count it in no period.
                   **({"date_unknown": True} if row.entered_on is None else {}),
                   "planned": [{"rule": p.rule, "occurrence": p.occurrence,
                                "due_on": p.due_on.isoformat()} for p in planned]},
         ))
-    append_events(s, events)
+    ids = insert_opened(s, records, events)
+    tasks = []
+    for record, row, planned in zip(records, rows, plans, strict=True):
+        case_id, owner_id = ids[record["key"]], record["owner_id"]
+        rules = spec.states[row.state].rules
+        by_name = {r.name: r for r in rules}
+        assignees = followups.assignees(rules, row.fields, owner_id, active)
+        tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
+                              assignee_id=assignees.get(p.rule, owner_id))
+                  for p in planned]
     followups.insert_rows(s, tasks)
 
 
