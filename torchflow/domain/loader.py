@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from torchflow.domain.graph import check_graph, reachable
+from torchflow.domain.graph import check_graph, named_edges, only_through
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
 from torchflow.domain.state_rules import parse_states
 from torchflow.domain.summary import lines
@@ -260,7 +260,7 @@ def _required_from(
     After it: reachable from it, but not from the initial state without passing
     through it, so the exits every stage shares (lost, withdrawn, on hold) do
     not ask a lead for what it need not know yet."""
-    edges = [(s, t.dest) for t in transitions for s in t.sources if t.dest in states]
+    edges = named_edges(states, transitions)
     for name, f in list(fields.items()):
         if not f.required_from:
             continue
@@ -272,9 +272,7 @@ def _required_from(
             report.add(key, "a field required from the start (required = true) needs no "
                             "required_from; keep one of the two")
             continue
-        around = [(a, b) for a, b in edges if f.required_from not in (a, b)]
-        before = reachable({initial}, around) if initial != f.required_from else set()
-        region = frozenset(reachable({f.required_from}, edges) - before)
+        region = frozenset(only_through(f.required_from, initial, edges))
         fields[name] = replace(f, required_in=region)
         transitions = tuple(
             replace(t, requires=(*t.requires, name))

@@ -20,6 +20,7 @@ from itertools import zip_longest
 from typing import Any
 
 from torchflow.domain.field_values import DATE_MIN, coerce_value
+from torchflow.domain.graph import named_edges, only_through
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.summary import clip
 from torchflow.domain.text import FIELD_TEXT_MAX, TITLE_MAX, check_line
@@ -423,6 +424,9 @@ class SheetRow:
     opened_on: date | None = None
     note: str = ""
     state_given: bool = False  # the sheet names a state (else the initial one, for a new case)
+    # The milestones passed on the way to ``state``, each with its own date column's
+    # day (签约日期) or None: an imported matter counts at them too (reports).
+    passed: dict[str, date | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -478,6 +482,7 @@ class RowReader:
         self._note = _("the remarks")
         self._resolve = {f.name: partial(self._field, f) for f in spec.fields.values()}
         self._words: dict[tuple[str, str], tuple[bool, Any]] = {}
+        self._milestones: dict[str, tuple[str, ...]] = {}  # passed on the way to a state
 
     def _word(self, key: str, raw: str, resolve: Callable[[str], Any]) -> tuple[bool, Any]:
         """(True, what ``resolve`` makes of ``raw``) or (False, its refusal), once
@@ -597,9 +602,17 @@ class RowReader:
                            "list`", name=quoted(str(value))))
                 continue
             row.fields[f.name] = value
-        if row.entered_on is None and row.state and not row.problems:
-            row.entered_on = _entered_from_dates(spec, row)
+        if row.state and not row.problems:
+            if row.entered_on is None:
+                row.entered_on = _entered_from_dates(spec, row)
+            row.passed = {m: _day_of(spec, m, row.fields) for m in self._passed(row.state)}
         return row
+
+    def _passed(self, state: str) -> tuple[str, ...]:
+        found = self._milestones.get(state)
+        if found is None:
+            found = self._milestones[state] = passed_milestones(self.spec, state)
+        return found
 
     def _day(self, raw: str) -> date:
         return _date(raw, self.today)
@@ -624,18 +637,32 @@ def read_row(
 
 def _entered_from_dates(spec: WorkflowSpec, row: SheetRow) -> date | None:
     """A row with no entered-state date: a lead's registration day (登记日期), or a
-    milestone's own date column (签约日期 for 已签约: a date field titled as the
-    milestone or its state, with 日期), as reports should count it."""
+    milestone's own date column (签约日期 for 已签约), as reports should count it."""
     if row.state == spec.initial and row.opened_on:
         return row.opened_on
-    titles = {spec.states[row.state].title}
-    titles.update(m.title for m in spec.milestones if m.state == row.state)
+    return _day_of(spec, row.state, row.fields)
+
+
+def _day_of(spec: WorkflowSpec, state: str, fields: Mapping[str, Any]) -> date | None:
+    """A state's own date among a row's fields: a date field titled as the state
+    or its milestone, with 日期 (签约日期 for signed, 开工日期 for construction)."""
+    titles = {spec.states[state].title}
+    titles.update(m.title for m in spec.milestones if m.state == state)
     for f in spec.fields.values():
-        if f.type == "date" and f.name in row.fields and any(
+        if f.type == "date" and f.name in fields and any(
                 normal(f.title) == normal(t + "日期") for t in titles if t):
-            day = date.fromisoformat(str(row.fields[f.name]))
+            day = date.fromisoformat(str(fields[f.name]))
             return day if day >= DATE_MIN else None
     return None
+
+
+def passed_milestones(spec: WorkflowSpec, state: str) -> tuple[str, ...]:
+    """The milestones a case in ``state`` has passed on its way there (签约 and
+    开工 for one in production): the milestone states ``state`` is reached only
+    through (``graph.only_through``), ``state`` itself aside."""
+    edges = named_edges(spec.states, spec.transitions)
+    return tuple(m.state for m in spec.milestones
+                 if m.state != state and state in only_through(m.state, spec.initial, edges))
 
 
 def _suggested(f: FieldSpec, typed: str, problem: str | Text) -> str | Text:

@@ -569,6 +569,9 @@ def _create(
                   **({"note": row.note} if row.note else {}),
                   # No entry date in the sheet: reports count it in no period.
                   **({"date_unknown": True} if row.entered_on is None else {}),
+                  # The milestones passed before (签约 for one imported in production),
+                  # each at its own date column's day: reports count them there.
+                  **({"passed": _passed(cal, row, now)} if row.passed else {}),
                   "planned": [{"rule": p.rule, "occurrence": p.occurrence,
                                "due_on": p.due_on.isoformat()} for p in planned]},
         ))
@@ -583,6 +586,15 @@ def _create(
                               assignee_id=assignees.get(p.rule, owner_id))
                   for p in planned]
     followups.insert_rows(s, tasks)
+
+
+def _passed(cal: WorkCalendar, row: sheets.SheetRow, now: datetime) -> dict[str, Any]:
+    """Each milestone passed before the row's state, as the imported event records
+    it: entered at its date column's day (as the row's own state is), or with no
+    date, "imported, date unknown"."""
+    return {state: {"state_entered_at": min(cal.at(day, cal.workday_start), now).isoformat()}
+            if day is not None else {"date_unknown": True}
+            for state, day in row.passed.items()}
 
 
 def _from_now_on(cal: WorkCalendar, rule: Rule, planned: PlannedTask, now: datetime
