@@ -475,8 +475,9 @@ class RowReader:
         self.header, self.spec, self.today = header, spec, today
         self.people = people if isinstance(people, People) else People(people)
         units = header.units
-        self._slots = [(i, key, units[i] if i < len(units) else "")
-                       for i, key in enumerate(header.columns) if key is not None]
+        self._slots = [(i, key) for i, key in enumerate(header.columns) if key is not None]
+        self._units = {key: units[i] if i < len(units) else "" for i, key in self._slots}
+        self._fields = [(f, FIELD_PREFIX + f.name) for f in spec.fields.values()]
         self._lines = ((REF, _("the external reference"), EXTERNAL_REF_MAX),
                        (TITLE, _("the title"), TITLE_MAX))
         self._note = _("the remarks")
@@ -523,11 +524,7 @@ class RowReader:
         texts = [cell_text(c) for c in cells]
         row = SheetRow(number, texts)
         width = len(texts)
-        values: dict[str, str] = {}
-        units: dict[str, str] = {}
-        for index, key, unit in self._slots:
-            values[key] = texts[index] if index < width else ""
-            units[key] = unit
+        values = {key: texts[index] if index < width else "" for index, key in self._slots}
 
         def bad(key: str, message: str | Text) -> None:
             row.problems.append(RowProblem(number, header.title_of(key, spec), message))
@@ -568,8 +565,7 @@ class RowReader:
                 row.note = check_line(values[NOTE], self._note, FIELD_TEXT_MAX)
             except InvalidInput as exc:
                 bad(NOTE, exc.text)
-        for f in spec.fields.values():
-            key = FIELD_PREFIX + f.name
+        for f, key in self._fields:
             raw = values.get(key, "")
             if f.type in ("choice", "date"):  # the office's words: few distinct values
                 ok, value = self._word(key, raw, self._resolve[f.name])
@@ -578,7 +574,7 @@ class RowReader:
                     continue
             else:
                 if f.type == "number" and raw:
-                    amount = self._amount(raw, f, units.get(key, ""))
+                    amount = self._amount(raw, f, self._units.get(key, ""))
                     if isinstance(amount, Text):
                         bad(key, amount)
                         continue
