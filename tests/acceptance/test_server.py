@@ -217,7 +217,7 @@ def test_a_token_file_must_be_its_owners_alone(served: Server, tmp_path: Path) -
 
 def test_a_crafted_config_and_own_workflows_change_nothing_on_the_server(
         served: Server, office: Path, tmp_path: Path) -> None:
-    """Her own config names another database, her own workflows (version 2, no
+    """Her own config names another database, her own workflows (version 4, no
     roles on sign) and her own outbox: through the server none of it counts."""
     mine = tmp_path / "mine"
     (mine / "workflows").mkdir(parents=True)
@@ -231,9 +231,9 @@ def test_a_crafted_config_and_own_workflows_change_nothing_on_the_server(
                        f'\n[workflows]\ndirectory = "{mine / "workflows"}"\n\n'
                        f'[notify.file]\npath = "{mine / "outbox.jsonl"}"\n', encoding="utf-8")
     key = open_pi(config=crafted)
-    assert ok("--json", "case", "show", key, config=crafted).data["version"] == 2
+    assert ok("--json", "case", "show", key, config=crafted).data["version"] == 3
     shown = ok("--json", "workflow", "show", "project_introduction", config=crafted).data
-    assert shown["version"] == 2
+    assert shown["version"] == 3
     ok("scheduler", "tick", config=crafted, now="2026-03-20T09:30:00+08:00")
     assert not (mine / "x.db").exists() and not (mine / "outbox.jsonl").exists()
     assert (office.parent / "outbox.jsonl").is_file()  # the server's channel

@@ -36,7 +36,7 @@ def test_open_json_and_what_it_stored(cli: Cli) -> None:
                     "--field", "industry=New Energy", "--field", "lead_source=referral",
                     "--field", "planned_investment=5000.0", "--field", "expected_jobs=12.5",
                     as_="wang.li")
-    assert data == {"key": "PI-2026-0001", "workflow": "project_introduction", "version": 2,
+    assert data == {"key": "PI-2026-0001", "workflow": "project_introduction", "version": 3,
                     "state": "lead"}
     view = cli.json("case", "show", "PI-2026-0001")
     assert view["title"] == "Hydrogen plant"
@@ -59,8 +59,8 @@ def test_open_refusals_name_what_is_right_and_write_nothing(cli: Cli) -> None:
     base = ["case", "open", "project_introduction", "--title", "Plant"]
     line = cli.refused(*base, "--field", "enterprise=Q", "--field", "industry=other",
                        as_="wang.li")
-    assert line == ("Error: 'project_introduction' needs lead_source, planned_investment to open "
-                    "(lead_source=..., planned_investment=...)")
+    assert line == ("Error: 'project_introduction' needs lead_source to open "
+                    "(lead_source=...)")
     fields = [a for pair in PI_FIELDS for a in ("--field", pair)]
     line = cli.refused(*base, *fields, "--field", "planned_investment=1,200", as_="wang.li")
     assert "'planned_investment' wants a number, got '1,200'" in line
@@ -128,7 +128,7 @@ def test_show_text_has_state_next_steps_follow_ups_and_history(cli: Cli) -> None
     out = cli.ok("case", "show", key, as_="liu.yang").out
     assert "Case:           PI-2026-0001" in out
     assert "State:          Lead" in out
-    assert "Workflow:       project_introduction, workflow version 2" in out
+    assert "Workflow:       project_introduction, workflow version 3" in out
     assert "Owner:          wang.li" in out
     assert "  planned_investment: 120000" in out
     next_lines = out.split("Next:\n")[1].split("\n\n")[0].splitlines()

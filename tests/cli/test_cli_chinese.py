@@ -96,7 +96,7 @@ def test_a_matter_walked_in_the_office_s_words(zh: Cli) -> None:
 
     shown = zh.ok("case", "show", key).out
     assert "环节：" in shown and "洽谈" in shown
-    assert "项目引进，流程第 2 版" in shown
+    assert "项目引进，流程第 3 版" in shown
     assert "所属产业：新材料" in shown
     for out in (moved, fields, shown, "\n".join(listed)):
         assert english_left(out) == [], out

@@ -279,3 +279,38 @@ def test_imported_matters_count_in_reports_at_their_real_dates(cli: Cli, tmp_pat
     days = {r["code"]: (r["cases"], r["max"]) for r in table["rows"]
             if r["workflow_code"] == "project_introduction"}
     assert days == {"lead": (1, 12), "negotiation": (1, 33), "signed": (1, 41)}
+
+
+def test_a_matter_imported_past_milestones_counts_at_each_ones_date(
+        cli: Cli, tmp_path: Path) -> None:
+    """A matter imported in production has been signed and started: it counts
+    at its 签约日期 and 开工日期 (and in production at its 投产日期), and a
+    milestone passed with no date as "imported, date unknown", never in the
+    quarter of the import."""
+    path = tmp_path / "台账.csv"
+    path.write_text(
+        "序号,项目名称,企业名称,所属产业,线索来源,计划投资(万元),当前阶段,签约日期,开工日期,"
+        "投产日期\n"
+        "1,氢能装备,青能氢能,新能源,商会,8000,已投产,2025-03-10,2025-06-20,2025-11-05\n"
+        "2,储能电站,蓝海储能,新能源,商会,5000,已投产,,,\n"
+        "3,光伏组件,晶科光伏,光伏,商会,3000,已开工,2025-08-01,,\n", encoding="utf-8")
+    cli.ok("import", "cases", "project_introduction", path, as_="chen.jie")
+    [table] = [t for t in cli.json("report", "outcomes", "--period", "2025")["tables"]
+               if t["workflow"] == "project_introduction"]
+    undated = "imported, date unknown · 导入，日期不详"
+    assert [(r["period"], r["state"], r["cases"], r["planned_investment"])
+            for r in table["rows"]] == [
+        ("2025Q1", "signed", 1, 8000.0),
+        ("2025Q2", "construction", 1, 8000.0),
+        ("2025Q3", "signed", 1, 3000.0),
+        ("2025Q4", "production", 1, 8000.0),
+        (undated, "signed", 1, 5000.0),
+        (undated, "construction", 2, 8000.0),
+        (undated, "production", 1, 5000.0)]
+    [now] = [t for t in cli.json("report", "outcomes", "--period", "2026Q1")["tables"]
+             if t["workflow"] == "project_introduction"]
+    assert [r["period"] for r in now["rows"]] == [undated] * 3  # none in the import's quarter
+    history = cli.json("case", "history", "PI-2026-0001")["events"]
+    assert history[0]["data"]["passed"] == {
+        "signed": {"state_entered_at": "2025-03-10T01:00:00+00:00"},  # 09:00 Beijing
+        "construction": {"state_entered_at": "2025-06-20T01:00:00+00:00"}}

@@ -42,9 +42,9 @@ def test_times_are_in_peoples_form_and_the_version_is_the_workflows(cli: Cli) ->
     assert "Opened:         2026-03-04 09:30" in shown
     assert "In state since: 2026-03-04 09:30" in shown
     assert not ISO_INSTANT.search(shown), shown
-    # "workflow version 2" is the workflow's (the file's version 2); the row's
+    # "workflow version 3" is the workflow's (the file's version 3); the row's
     # version is the revision --if-version compares.
-    assert "Workflow:       project_introduction, workflow version 2" in shown
+    assert "Workflow:       project_introduction, workflow version 3" in shown
     revision = cli.json("case", "show", key)["case_version"]
     assert f"Revision:       {revision}" in shown and revision != 2
     for args in (("case", "history", key), ("case", "list"), ("task", "list"),

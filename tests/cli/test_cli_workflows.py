@@ -56,7 +56,7 @@ def test_workflow_list_json_counts_open_cases_and_stored_versions(cli: Cli) -> N
     closed = cli.open_pi("two")
     cli.ok("case", "advance", closed, "withdraw", as_="wang.li")
     after = {w["name"]: w for w in cli.json("workflow", "list")}
-    assert after["project_introduction"]["stored_versions"] == [2]
+    assert after["project_introduction"]["stored_versions"] == [3]
     assert after["project_introduction"]["open_cases"] == 1
     assert after["talent_docking"]["open_cases"] == 0
 
@@ -66,7 +66,7 @@ def test_workflow_show_text_has_fields_states_rules_and_transitions(cli: Cli) ->
     assert "Workflow:   project_introduction" in out
     assert "Key prefix: PI" in out
     assert "Starts in:  lead" in out
-    assert "planned_investment   number  yes" in out
+    assert "planned_investment   number  from negotiation" in out
     assert "  closed (terminal): Closed" in out
     assert "contact every 2 workdays, reminder 1 workday(s) ahead" in out
     assert "visit at a random working day 14-28 days after the last" in out
@@ -79,7 +79,7 @@ def test_workflow_show_text_has_fields_states_rules_and_transitions(cli: Cli) ->
 def test_workflow_show_json(cli: Cli) -> None:
     view = cli.json("workflow", "show", "project_introduction")
     assert view["name"] == "project_introduction"
-    assert view["version"] == 2 and view["key_prefix"] == "PI" and view["initial"] == "lead"
+    assert view["version"] == 3 and view["key_prefix"] == "PI" and view["initial"] == "lead"
     assert len(view["digest"]) == 64
     fields = {f["name"]: f for f in view["fields"]}
     assert fields["industry"]["type"] == "choice" and "biomedicine" in fields["industry"]["choices"]
@@ -95,10 +95,10 @@ def test_workflow_show_json(cli: Cli) -> None:
 
 
 def test_workflow_show_version(cli: Cli) -> None:
-    line = cli.refused("workflow", "show", "project_introduction", "--version", "3")
-    assert line == ("Error: version 3 of 'project_introduction' has not been used yet, "
+    line = cli.refused("workflow", "show", "project_introduction", "--version", "2")
+    assert line == ("Error: version 2 of 'project_introduction' has not been used yet, "
                     "so it is not stored")
-    assert cli.json("workflow", "show", "project_introduction", "--version", "2")["version"] == 2
+    assert cli.json("workflow", "show", "project_introduction", "--version", "3")["version"] == 3
     assert "Version:    3" in cli.ok("workflow", "show", "talent_docking", "--version", "3").out
 
 

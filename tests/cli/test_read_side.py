@@ -82,7 +82,7 @@ def test_showing_a_case_reads_no_other_workflow_file(cli: Cli, config_file: Path
     (folder / "zz_broken.toml").write_text("name = [", encoding="utf-8")
     shown = cli.ok("case", "show", key).out
     history = cli.ok("case", "history", key).out
-    assert "流程：       项目引进，流程第 2 版" in shown
+    assert "流程：       项目引进，流程第 3 版" in shown
     assert "环节：       洽谈" in shown
     assert "完成初次接洽：线索 -> 初步接洽" in history
     names = cli.json("case", "show", key)["names"]

@@ -1,8 +1,9 @@
 """An office whose cases were opened under the shipped workflows of before (version
-1: "English · 中文" titles, no aliases) moves them onto version 2, the same states,
-fields and follow-ups with the titles as data in both languages: every task is
-kept, nothing is missing, the history verifies, and the moved cases take the
-office's words."""
+1: "English · 中文" titles, no aliases) moves them onto the shipped version (3:
+version 2's titles as data in both languages, and the amount asked from
+negotiation on), the same states, fields and follow-ups: every task is kept,
+nothing is missing, the history verifies, and the moved cases take the office's
+words."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def as_version_1(text: str) -> str:
     text = re.sub(r'\{ value = "(.*?)", title = "[^"]*"(, aliases = \[[^]]*\])? \}', r'"\1"',
                   text)
     text = re.sub(r"(?m)^(aliases|help_en) = .*\n", "", text)
-    return re.sub(r"(?m)^version = 2$", "version = 1", text)
+    text = text.replace('required_from = "negotiation"', "required = true")  # version 3's
+    return re.sub(r"(?m)^version = [23]$", "version = 1", text)
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def v1_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
 def test_the_version_1_file_is_what_version_1_was() -> None:
     old = parse_workflow(as_version_1((WORKFLOWS / PI).read_text(encoding="utf-8")))
     new = load_file(WORKFLOWS / PI)
-    assert (old.version, new.version) == (1, 2)
+    assert (old.version, new.version) == (1, 3)
     assert old.title == "Project introduction · 项目引进"
     assert old.states["negotiation"].title == "Negotiation · 洽谈"
     assert old.states["negotiation"].aliases == ()
@@ -61,12 +63,16 @@ def test_the_version_1_file_is_what_version_1_was() -> None:
     assert old.milestones[0].title == "Signed · 签约"
     # The same machine: only names changed.
     assert list(old.states) == list(new.states)
-    assert [(t.trigger, t.sources, t.dest, t.requires, t.roles) for t in old.transitions] == [
-        (t.trigger, t.sources, t.dest, t.requires, t.roles) for t in new.transitions]
+    # (Version 3 asks for the amount on the way into negotiation and after, where
+    # version 1 asked it of every lead.)
+    assert [(t.trigger, t.sources, t.dest, t.roles) for t in old.transitions] == [
+        (t.trigger, t.sources, t.dest, t.roles) for t in new.transitions]
+    assert all(set(o.requires) <= set(n.requires) <= {*o.requires, "planned_investment"}
+               for o, n in zip(old.transitions, new.transitions, strict=True))
     assert [s.rules for s in old.states.values()] == [s.rules for s in new.states.values()]
 
 
-def test_open_cases_move_to_version_2_keeping_every_follow_up(
+def test_open_cases_move_to_the_shipped_version_keeping_every_follow_up(
     v1_app: App, app: App, staff: dict[str, Actor]
 ) -> None:
     wang = staff["wang.li"]
@@ -79,7 +85,7 @@ def test_open_cases_move_to_version_2_keeping_every_follow_up(
     # On version 1 the office's words are not known yet.
     assert show_case(app, keys[1])["version"] == 1
 
-    plan = vm.plan(app, OFFICE_ADMIN, "project_introduction", 2)
+    plan = vm.plan(app, OFFICE_ADMIN, "project_introduction", 3)
     view = vm.plan_view(plan)
     assert view["totals"]["cases"] == 3
     assert (view["totals"]["re-planned"], view["totals"]["cancelled"],
@@ -90,8 +96,8 @@ def test_open_cases_move_to_version_2_keeping_every_follow_up(
     assert all(r["ok"] for r in verify(app))
 
     moved = show_case(app, keys[1])
-    assert (moved["version"], moved["state"], moved["state_title"]) == (2, "negotiation", "洽谈")
-    # Version 2's words now apply to the moved cases: 考察 fires `inspect`, and on
+    assert (moved["version"], moved["state"], moved["state_title"]) == (3, "negotiation", "洽谈")
+    # The shipped words now apply to the moved cases: 考察 fires `inspect`, and on
     # hold resumes to where it was.
     assert advance(app, wang, keys[1], "考察").to_state == "site_inspection"
     assert advance(app, wang, keys[2], "恢复跟踪").to_state == "lead"

@@ -502,8 +502,8 @@ def test_required_fields_at_open(app: App, staff: dict[str, Actor]) -> None:
         open_case(app, staff["wang.li"], "project_introduction", title="t",
                   fields={"enterprise": "X", "planned_investment": ""})
     assert str(exc.value) == (
-        "'project_introduction' needs industry, lead_source, planned_investment to open "
-        "(industry=..., lead_source=..., planned_investment=...)"
+        "'project_introduction' needs industry, lead_source to open "
+        "(industry=..., lead_source=...)"
     )
     assert list_cases(app) == []
     with pytest.raises(InvalidInput, match="the title is empty"):

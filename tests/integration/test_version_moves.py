@@ -31,13 +31,13 @@ PI = "project_introduction.toml"
 
 
 def version_2(folder: Path) -> None:
-    """The version after the shipped one (3): negotiation renamed talks;
+    """The version after the shipped one (4): negotiation renamed talks;
     first_contact's contact every 3 workdays (was 5); a contact added to lead;
     expected_jobs required to open."""
     path = folder / PI
     text = path.read_text(encoding="utf-8")
     changes = [
-        ("version = 2", "version = 3"),
+        ("version = 3", "version = 4"),
         ("[states.negotiation]", "[states.talks]"),
         ('"negotiation"', '"talks"'),
         ('contact = { every = "5 workdays", remind = "1 workday" }\n'
@@ -56,7 +56,7 @@ def version_2(folder: Path) -> None:
 
 @pytest.fixture
 def v2_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
-    """Another process, in effect, reading version 3 of project_introduction."""
+    """Another process, in effect, reading version 4 of project_introduction."""
     folder = tmp_path / "workflows-v2"
     shutil.copytree(WORKFLOWS, folder)
     version_2(folder)
@@ -66,12 +66,12 @@ def v2_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
 
 
 def plan2(app: App, **kwargs: Any) -> vm.Plan:
-    return vm.plan(app, OFFICE_ADMIN, "project_introduction", 3,
+    return vm.plan(app, OFFICE_ADMIN, "project_introduction", 4,
                    mapping={"negotiation": "talks"}, **kwargs)
 
 
 def three_cases(app: App, staff: dict[str, Actor]) -> tuple[str, str, str]:
-    """One case in lead, one in first_contact, one in negotiation (all on version 2, as shipped)."""
+    """One case in lead, one in first_contact, one in negotiation (all on version 3, as shipped)."""
     wang = staff["wang.li"]
     keys = [open_case(app, wang, "project_introduction", title=t, fields=PI_FIELDS)["key"]
             for t in ("lead", "first contact", "negotiation")]
@@ -113,7 +113,7 @@ def test_apply_moves_each_case_recorded_on_its_chain(
     assert [(o.key, o.ok, o.to_state) for o in outcomes] == [
         (lead, True, "lead"), (first, True, "first_contact"), (talks, True, "talks")]
     shown = show_case(v2_app, talks)
-    assert (shown["version"], shown["state"]) == (3, "talks")
+    assert (shown["version"], shown["state"]) == (4, "talks")
     # The renamed state's follow-ups follow the renamed rules on the same days.
     moved = tasks_of(v2_app, talks)
     assert sorted(moved) == ["talks.contact", "talks.deadline", "talks.visit"]
@@ -127,7 +127,7 @@ def test_apply_moves_each_case_recorded_on_its_chain(
     assert (event["kind"], event["from"], event["to"]) == ("migrated", "first_contact",
                                                           "first_contact")
     data = event["data"]
-    assert (data["from_version"], data["to_version"], data["to_state"]) == (2, 3,
+    assert (data["from_version"], data["to_version"], data["to_state"]) == (3, 4,
                                                                            "first_contact")
     assert data["workflow_version_id"] == plan.target.version_id
     assert data["replanned"] == [{"task": before["first_contact.contact"].id,
@@ -154,7 +154,7 @@ def test_a_case_changed_since_the_plan_stays_on_its_version_the_rest_move(
     assert not outcomes[first].ok
     assert outcomes[first].reason.startswith(f"case {first} changed since you read it")
     shown = show_case(v2_app, first)
-    assert (shown["version"], shown["state"]) == (2, "negotiation")
+    assert (shown["version"], shown["state"]) == (3, "negotiation")
     assert sorted(tasks_of(v2_app, first)) == ["negotiation.contact", "negotiation.deadline",
                                                "negotiation.visit"]
     assert all(r["ok"] for r in verify(v2_app))
@@ -206,15 +206,15 @@ def test_revert_puts_a_case_back_with_its_old_rules_and_dates(
 
     back = vm.revert(v2_app, OFFICE_ADMIN, talks)
     assert (back.ok, back.from_version, back.to_version, back.to_state) == (
-        True, 3, 2, "negotiation")
+        True, 4, 3, "negotiation")
     assert {k: (t.id, t.due_on) for k, t in tasks_of(v2_app, talks).items()} == old
     vm.revert(v2_app, OFFICE_ADMIN, first)
     assert tasks_of(v2_app, first)["first_contact.contact"].due_on == old_contact.due_on
     event = history(v2_app, talks)["events"][-1]
     assert event["kind"] == "migration_reverted"
     assert event["data"]["to_state"] == "negotiation"
-    assert event["data"]["to_version"] == 2
-    assert show_case(v2_app, talks)["version"] == 2
+    assert event["data"]["to_version"] == 3
+    assert show_case(v2_app, talks)["version"] == 3
     assert all(r["ok"] for r in verify(v2_app))
     with pytest.raises(Refused, match=f"{talks} has not been moved to another version"):
         vm.revert(v2_app, OFFICE_ADMIN, talks)
@@ -228,7 +228,7 @@ def test_revert_after_moving_on_maps_back_through_the_move_and_refuses_others(
 ) -> None:
     lead, first, _ = three_cases(app, staff)
     vm.apply(v2_app, OFFICE_ADMIN, plan2(v2_app))
-    # Moved on under version 3 into the renamed state: back to what was renamed.
+    # Moved on under version 4 into the renamed state: back to what was renamed.
     advance(v2_app, staff["wang.li"], first, "negotiate", fields={"contact_person": "Mr Wu"})
     back = vm.revert(v2_app, OFFICE_ADMIN, first)
     assert (back.from_state, back.to_state) == ("talks", "negotiation")
@@ -261,8 +261,8 @@ def test_the_target_must_be_stored_or_the_files_version(
 ) -> None:
     three_cases(app, staff)
     with pytest.raises(NotFound) as exc:
-        vm.plan(v2_app, OFFICE_ADMIN, "project_introduction", 4)
-    assert str(exc.value) == ("version 4 of project_introduction is neither stored nor the "
-                              "file's version (the file has version 3; stored: 2)")
+        vm.plan(v2_app, OFFICE_ADMIN, "project_introduction", 5)
+    assert str(exc.value) == ("version 5 of project_introduction is neither stored nor the "
+                              "file's version (the file has version 4; stored: 3)")
     # The file's version is stored by the plan, as `case open` would.
-    assert plan2(v2_app).target.spec.version == 3
+    assert plan2(v2_app).target.spec.version == 4

@@ -158,3 +158,45 @@ def test_required_from_names_a_state_and_is_not_doubled_with_required() -> None:
     _spec, problems = check_text(REQUIRED_FROM.replace(
         'required_from = "negotiation"', 'required = true\nrequired_from = "negotiation"'))
     assert any("needs no required_from" in p for p in problems)
+
+
+def test_a_reader_resolves_each_word_once_with_the_same_answer_as_each_cell() -> None:
+    """RowReader remembers the office's words per (column, value): a refusal and a
+    value read from memory are what a fresh read gives, and the memory is bounded."""
+    header = sheets.match_header(["序号", "项目名称", "企业名称", "所属产业", "线索来源",
+                                  "当前阶段", "计划投资(亿元)"], SPEC)
+    reader = sheets.RowReader(header, SPEC, today=date(2026, 3, 4), people={})
+    cells = [["1", "t", "E", "新能源", "以商引商会", "在谈", "1.2"],
+             ["2", "t", "E", "新能源", "以商引商会", "在谈", "1.2"],
+             ["3", "t", "E", "光伏", "商会", "已签约", "3"]]
+    for n, row in enumerate(cells, start=2):
+        fresh = sheets.read_row(n, row, header, SPEC, today=date(2026, 3, 4), people={})
+        kept = reader.read(n, row)
+        assert (kept.state, kept.fields, [str(p) for p in kept.problems]) == (
+            fresh.state, fresh.fields, [str(p) for p in fresh.problems])
+    assert reader.read(3, cells[1]).problems[0].message == reader.read(
+        2, cells[0]).problems[0].message  # did you mean '商协会'?
+    assert reader.read(4, cells[2]).fields["planned_investment"] == 30000  # 3亿元 in 万元
+    assert len(reader._words) <= sheets.WORDS_REMEMBERED
+
+
+@pytest.mark.parametrize(("state", "passed"), [
+    ("lead", ()), ("signed", ()), ("registered", ("signed",)),
+    ("production", ("signed", "construction")),
+    ("closed", ("signed", "construction", "production")),
+    ("on_hold", ()), ("lost", ()),  # reached from a lead too: nothing passed for sure
+])
+def test_the_milestones_a_state_is_reached_only_through(state: str,
+                                                        passed: tuple[str, ...]) -> None:
+    assert sheets.passed_milestones(SPEC, state) == passed
+
+
+def test_a_row_past_milestones_carries_their_own_dates() -> None:
+    header = sheets.match_header(["序号", "项目名称", "企业名称", "所属产业", "线索来源",
+                                  "计划投资额", "当前阶段", "签约日期", "投产日期"], SPEC)
+    row = sheets.read_row(2, ["1", "t", "E", "新能源", "商会", "100", "已投产", "2025/3/10",
+                              "2025年11月5日"], header, SPEC, today=date(2026, 3, 4),
+                          people={})
+    assert row.problems == []
+    assert row.entered_on == date(2025, 11, 5)  # its own state's date: 投产日期
+    assert row.passed == {"signed": date(2025, 3, 10), "construction": None}

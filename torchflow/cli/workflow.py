@@ -62,7 +62,9 @@ def render_spec(v: dict[str, Any], tr: Translator) -> str:
                   if initial is not None else v["initial"]}, [
         (N_("Workflow"), "name"), (N_("Title"), "title"), (N_("Version"), "version"),
         (N_("Key prefix"), "key_prefix"), (N_("Starts in"), "initial")], tr)
-    fields = table([{**f, "type": code(f["type"]), "title": _named(f)} for f in v["fields"]],
+    fields = table([{**f, "type": code(f["type"]), "title": _named(f),
+                     "required": _("from {state}", state=f["required_from"])
+                     if f.get("required_from") else f["required"]} for f in v["fields"]],
                    [(N_("FIELD"), "name"), (N_("TYPE"), "type"), (N_("REQUIRED"), "required"),
                     (N_("TITLE"), "title")], tr)
     states = []

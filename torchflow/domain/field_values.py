@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from torchflow.domain.text import FIELD_TEXT_MAX, NAME_MAX, check_line
+from torchflow.domain.text import FIELD_TEXT_MAX, NAME_MAX, check_line, plain_line
 from torchflow.domain.vocabulary import choice_value, quoted
 from torchflow.domain.workflow import FieldSpec
 from torchflow.errors import InvalidInput
@@ -50,6 +50,8 @@ def _what(field: FieldSpec) -> Text:
 
 
 def _coerce_text(field: FieldSpec, text: str) -> str:
+    if plain_line(text, FIELD_TEXT_MAX):  # most are: no refusal to word
+        return text
     return check_line(text, _what(field), FIELD_TEXT_MAX)
 
 

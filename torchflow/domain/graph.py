@@ -147,6 +147,21 @@ def reachable(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
     return _closure(start, edges)
 
 
+def only_through(state: str, initial: str, edges: list[tuple[str, str]]) -> set[str]:
+    """The states a case reaches only through ``state`` (``state`` among them):
+    reachable from it, but not from ``initial`` without passing through it. The
+    exits every stage shares (lost, withdrawn, on hold) are not among them."""
+    around = [(a, b) for a, b in edges if state not in (a, b)]
+    before = _closure({initial}, around) if initial != state else set()
+    return _closure({state}, edges) - before
+
+
+def named_edges(states: Mapping[str, StateSpec], transitions: Iterable[TransitionSpec]
+                ) -> list[tuple[str, str]]:
+    """(source, destination) of every transition to a named state (not @previous)."""
+    return [(s, t.dest) for t in transitions for s in t.sources if t.dest in states]
+
+
 def _closure(start: set[str], edges: list[tuple[str, str]]) -> set[str]:
     """All nodes reachable from ``start`` along ``edges``."""
     seen = set(start)

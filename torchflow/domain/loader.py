@@ -20,7 +20,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from torchflow.domain.graph import check_graph, reachable
+from torchflow.domain.graph import check_graph, named_edges, only_through
 from torchflow.domain.problems import IDENT, Report, suggest, type_name
 from torchflow.domain.state_rules import parse_states
 from torchflow.domain.summary import lines
@@ -254,7 +254,7 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
     milestones = _milestones(report, doc, states)
     reader = _TransitionReader(report, states, fields)
     transitions = reader.read(doc)
-    fields, transitions = _required_from(report, fields, states, transitions)
+    fields, transitions = _required_from(report, fields, states, transitions, initial)
     check_words(report, "states", states.values())
     if not reader.broken_refs:
         # With a misspelt state name the graph is not the one meant: its dead
@@ -281,12 +281,15 @@ def _build(report: Report, doc: dict[str, Any], text: str) -> WorkflowSpec:
 
 def _required_from(
     report: Report, fields: dict[str, FieldSpec], states: dict[str, StateSpec],
-    transitions: tuple[TransitionSpec, ...],
+    transitions: tuple[TransitionSpec, ...], initial: str,
 ) -> tuple[dict[str, FieldSpec], tuple[TransitionSpec, ...]]:
     """``required_from = "negotiation"``: the field is required in that state and
-    every state reachable from it, so each transition into one of them requires it
-    (a guard, as ``requires`` is) and an import of a row in one of them wants it."""
-    edges = [(s, t.dest) for t in transitions for s in t.sources if t.dest in states]
+    every state after it, so each transition into one of them requires it (a
+    guard, as ``requires`` is) and an import of a row in one of them wants it.
+    After it: reachable from it, but not from the initial state without passing
+    through it, so the exits every stage shares (lost, withdrawn, on hold) do
+    not ask a lead for what it need not know yet."""
+    edges = named_edges(states, transitions)
     for name, f in list(fields.items()):
         if not f.required_from:
             continue
@@ -298,7 +301,7 @@ def _required_from(
             report.add(key, "a field required from the start (required = true) needs no "
                             "required_from; keep one of the two")
             continue
-        region = frozenset(reachable({f.required_from}, edges))
+        region = frozenset(only_through(f.required_from, initial, edges))
         fields[name] = replace(f, required_in=region)
         transitions = tuple(
             replace(t, requires=(*t.requires, name))

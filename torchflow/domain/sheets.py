@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from itertools import zip_longest
 from typing import Any
 
 from msgspec import Struct, field
 
 from torchflow.domain.field_values import DATE_MIN, PEOPLE_SEPARATOR, coerce_value, people_of
+from torchflow.domain.graph import named_edges, only_through
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.summary import clip
 from torchflow.domain.text import FIELD_TEXT_MAX, TITLE_MAX, check_line
@@ -421,6 +423,9 @@ class SheetRow(Struct):
     opened_on: date | None = None
     note: str = ""
     state_given: bool = False  # the sheet names a state (else the initial one, for a new case)
+    # The milestones passed on the way to ``state``, each with its own date column's
+    # day (签约日期) or None: an imported matter counts at them too (reports).
+    passed: dict[str, date | None] = field(default_factory=dict)
 
 
 class People(Struct, frozen=True):
@@ -451,125 +456,214 @@ def _date(raw: str, today: date) -> date:
     return day
 
 
+# Distinct values remembered per import (a state, a choice, a day, per column):
+# more than any ledger's vocabulary, and a bound, so memory stays flat in rows.
+WORDS_REMEMBERED = 10_000
+
+
+class RowReader:
+    """Rows of one sheet checked against the workflow (``read``): the header's
+    columns placed once, and the office's words (a state, a choice, a day; 在谈,
+    新能源) resolved once per distinct value, not once per cell: a ledger of
+    100,000 matters writes a few dozen of them. The answers are the same as
+    resolving each cell (``_word`` remembers the value or the refusal)."""
+
+    def __init__(self, header: Header, spec: WorkflowSpec, *, today: date,
+                 people: People | Mapping[str, bool]) -> None:
+        self.header, self.spec, self.today = header, spec, today
+        self.people = people if isinstance(people, People) else People(people)
+        units = header.units
+        self._slots = [(i, key) for i, key in enumerate(header.columns) if key is not None]
+        self._units = {key: units[i] if i < len(units) else "" for i, key in self._slots}
+        self._fields = [(f, FIELD_PREFIX + f.name) for f in spec.fields.values()]
+        self._lines = ((REF, _("the external reference"), EXTERNAL_REF_MAX),
+                       (TITLE, _("the title"), TITLE_MAX))
+        self._note = _("the remarks")
+        self._resolve = {f.name: partial(self._field, f) for f in spec.fields.values()}
+        self._words: dict[tuple[str, str], tuple[bool, Any]] = {}
+        self._milestones: dict[str, tuple[str, ...]] = {}  # passed on the way to a state
+
+    def _word(self, key: str, raw: str, resolve: Callable[[str], Any]) -> tuple[bool, Any]:
+        """(True, what ``resolve`` makes of ``raw``) or (False, its refusal), once
+        per (column, value)."""
+        found = self._words.get((key, raw))
+        if found is None:
+            try:
+                found = (True, resolve(raw))
+            except (InvalidInput, ValueError) as exc:
+                found = (False, exc.text if isinstance(exc, InvalidInput) else None)
+            if len(self._words) < WORDS_REMEMBERED:
+                self._words[(key, raw)] = found
+        return found
+
+    def _state(self, typed: str) -> str:
+        """The state a cell names: its code, title or alias (在谈, 已签约), or either
+        half of an old bilingual title; else the cell as it is."""
+        spec = self.spec
+        if typed in spec.states:
+            return typed
+        try:
+            return state_name(spec, typed)
+        except InvalidInput:
+            by_title = {normal(p): s for s, st in spec.states.items()
+                        for p in names_of(s, *st.words)}
+            return by_title.get(normal(typed), typed)
+
+    def _field(self, f: FieldSpec, raw: str) -> Any:
+        """A field's cell as stored; InvalidInput (with the nearest choice) if refused."""
+        try:
+            return coerce_value(f, date_text(raw) if f.type == "date" else raw)
+        except InvalidInput as exc:
+            raise InvalidInput(_suggested(f, raw, exc.text)) from None
+
+    def read(self, number: int, cells: Sequence[Any]) -> SheetRow:
+        """Check one row against the workflow: every problem at once."""
+        spec, people, header = self.spec, self.people, self.header
+        texts = [cell_text(c) for c in cells]
+        row = SheetRow(number, texts)
+        width = len(texts)
+        values = {key: texts[index] if index < width else "" for index, key in self._slots}
+
+        def bad(key: str, message: str | Text) -> None:
+            row.problems.append(RowProblem(number, header.title_of(key, spec), message))
+
+        for key, what, limit in self._lines:
+            try:
+                setattr(row, key, check_line(values.get(key, ""), what, limit))
+            except InvalidInput as exc:
+                bad(key, exc.text)
+        owner = values.get(OWNER, "")
+        if owner:
+            owner = people.handle(owner)
+            if not people.active.get(owner, False):
+                bad(OWNER, _("no active person {name}; give a name or handle from "
+                             "`torchflow person list`, or leave it empty", name=quoted(owner)))
+            row.owner = owner
+        typed = values.get(STATE, "")
+        state = self._word(STATE, typed, self._state)[1] if typed else spec.initial
+        row.state_given = bool(typed)
+        if state in spec.states:
+            row.state = state
+        else:
+            bad(STATE, _("{value} is not a state of '{workflow}'; one of: {states}",
+                         value=quoted(typed), workflow=spec.term,
+                         states=Listing(st.term for st in spec.states.values())))
+        for key in (ENTERED, OPENED):
+            raw = values.get(key, "")
+            if raw:
+                ok, day = self._word(key, raw, self._day)
+                if ok:
+                    setattr(row, key, day)
+                else:
+                    bad(key, _("wants a date as {format} between {first} and today ({today}), "
+                               "got {value}", format=DATE_FORMAT, first=DATE_MIN.isoformat(),
+                               today=self.today.isoformat(), value=quoted(raw)))
+        if values.get(NOTE):
+            try:
+                row.note = check_line(values[NOTE], self._note, FIELD_TEXT_MAX)
+            except InvalidInput as exc:
+                bad(NOTE, exc.text)
+        for f, key in self._fields:
+            raw = values.get(key, "")
+            if f.type in ("choice", "date"):  # the office's words: few distinct values
+                ok, value = self._word(key, raw, self._resolve[f.name])
+                if not ok:
+                    bad(key, value)
+                    continue
+            else:
+                if f.type == "number" and raw:
+                    amount = self._amount(raw, f, self._units.get(key, ""))
+                    if isinstance(amount, Text):
+                        bad(key, amount)
+                        continue
+                    raw = amount
+                elif f.type == "person" and raw:
+                    raw = people.handle(raw)
+                elif f.type == "people" and raw:
+                    raw = PEOPLE_SEPARATOR.join(people.handle(name) for name in people_of(raw))
+                try:
+                    value = coerce_value(f, raw) if raw else None  # empty: no value
+                except InvalidInput as exc:
+                    bad(key, _suggested(f, raw, exc.text))
+                    continue
+            if value is None:
+                if row.state and f.required_at(row.state):
+                    bad(key, _("'{field}' is required in state '{state}'; give a value",
+                               field=f.term, state=spec.states[row.state].term)
+                        if not f.required else _("'{field}' is required; give a value",
+                                                 field=f.term))
+                continue
+            if f.type == "person" and value not in people.active:
+                bad(key, _("no person {name}; give a name or handle from `torchflow person "
+                           "list`", name=quoted(str(value))))
+                continue
+            if f.type == "people" and (unknown := [h for h in people_of(value)
+                                                   if h not in people.active]):
+                bad(key, _("no person {name}; give a name or handle from `torchflow person "
+                           "list`", name=quoted(unknown[0])))
+                continue
+            row.fields[f.name] = value
+        if row.state and not row.problems:
+            if row.entered_on is None:
+                row.entered_on = _entered_from_dates(spec, row)
+            row.passed = {m: _day_of(spec, m, row.fields) for m in self._passed(row.state)}
+        return row
+
+    def _passed(self, state: str) -> tuple[str, ...]:
+        found = self._milestones.get(state)
+        if found is None:
+            found = self._milestones[state] = passed_milestones(self.spec, state)
+        return found
+
+    def _day(self, raw: str) -> date:
+        return _date(raw, self.today)
+
+    @staticmethod
+    def _amount(raw: str, f: FieldSpec, column_unit: str) -> str | Text:
+        # Plain digits are their own amount unless the column's unit scales them.
+        if raw.isdigit() and raw.isascii() and column_unit not in _MULTIPLIERS:
+            return raw
+        return amount_text(raw, f, column_unit)
+
+
 def read_row(
     number: int, cells: Sequence[Any], header: Header, spec: WorkflowSpec, *, today: date,
     people: People | Mapping[str, bool],
 ) -> SheetRow:
     """Check one row against the workflow: every problem at once. ``people``:
-    who may be named (a mapping of handle to whether active will do)."""
-    if not isinstance(people, People):
-        people = People(people)
-    texts = [cell_text(c) for c in cells]
-    row = SheetRow(number, texts)
-    values: dict[str, str] = {}
-    units: dict[str, str] = {}
-    for index, key in enumerate(header.columns):
-        if key is not None:
-            values[key] = texts[index] if index < len(texts) else ""
-            units[key] = header.units[index] if index < len(header.units) else ""
-
-    def bad(key: str, message: str | Text) -> None:
-        row.problems.append(RowProblem(number, header.title_of(key, spec), message))
-
-    for key, what, limit in ((REF, _("the external reference"), EXTERNAL_REF_MAX),
-                             (TITLE, _("the title"), TITLE_MAX)):
-        try:
-            setattr(row, key, check_line(values.get(key, ""), what, limit))
-        except InvalidInput as exc:
-            bad(key, exc.text)
-    owner = values.get(OWNER, "")
-    if owner:
-        owner = people.handle(owner)
-        if not people.active.get(owner, False):
-            bad(OWNER, _("no active person {name}; give a name or handle from "
-                         "`torchflow person list`, or leave it empty", name=quoted(owner)))
-        row.owner = owner
-    state = values.get(STATE, "") or spec.initial
-    if state not in spec.states:
-        # Its title or an alias (在谈, 已签约), or either half of an old bilingual title.
-        by_title = {normal(p): s for s, st in spec.states.items()
-                    for p in names_of(s, *st.words)}
-        try:
-            state = state_name(spec, state)
-        except InvalidInput:
-            state = by_title.get(normal(state), state)
-    row.state_given = bool(values.get(STATE))
-    if state in spec.states:
-        row.state = state
-    else:
-        bad(STATE, _("{value} is not a state of '{workflow}'; one of: {states}",
-                     value=quoted(values.get(STATE, "")), workflow=spec.term,
-                     states=Listing(st.term for st in spec.states.values())))
-    for key in (ENTERED, OPENED):
-        raw = values.get(key, "")
-        if raw:
-            try:
-                setattr(row, key, _date(raw, today))
-            except ValueError:
-                bad(key, _("wants a date as {format} between {first} and today ({today}), "
-                           "got {value}", format=DATE_FORMAT, first=DATE_MIN.isoformat(),
-                           today=today.isoformat(), value=quoted(raw)))
-    if values.get(NOTE):
-        try:
-            row.note = check_line(values[NOTE], _("the remarks"), FIELD_TEXT_MAX)
-        except InvalidInput as exc:
-            bad(NOTE, exc.text)
-    for f in spec.fields.values():
-        key = FIELD_PREFIX + f.name
-        raw = values.get(key, "")
-        if f.type == "date":
-            raw = date_text(raw)
-        elif f.type == "number" and raw:
-            amount = amount_text(raw, f, units.get(key, ""))
-            if isinstance(amount, Text):
-                bad(key, amount)
-                continue
-            raw = amount
-        elif f.type == "person" and raw:
-            raw = people.handle(raw)
-        elif f.type == "people" and raw:
-            raw = PEOPLE_SEPARATOR.join(people.handle(name) for name in people_of(raw))
-        try:
-            value = coerce_value(f, raw)
-        except InvalidInput as exc:
-            bad(key, _suggested(f, raw, exc.text))
-            continue
-        if value is None:
-            if row.state and f.required_at(row.state):
-                bad(key, _("'{field}' is required in state '{state}'; give a value",
-                           field=f.term, state=spec.states[row.state].term)
-                    if not f.required else _("'{field}' is required; give a value",
-                                             field=f.term))
-            continue
-        if f.type == "person" and value not in people.active:
-            bad(key, _("no person {name}; give a name or handle from `torchflow person list`",
-                       name=quoted(str(value))))
-            continue
-        if f.type == "people" and (unknown := [h for h in people_of(value)
-                                               if h not in people.active]):
-            bad(key, _("no person {name}; give a name or handle from `torchflow person list`",
-                       name=quoted(unknown[0])))
-            continue
-        row.fields[f.name] = value
-    if row.entered_on is None and row.state and not row.problems:
-        row.entered_on = _entered_from_dates(spec, row)
-    return row
+    who may be named (a mapping of handle to whether active will do). An import
+    reads its rows with one ``RowReader``."""
+    return RowReader(header, spec, today=today, people=people).read(number, cells)
 
 
 def _entered_from_dates(spec: WorkflowSpec, row: SheetRow) -> date | None:
     """A row with no entered-state date: a lead's registration day (登记日期), or a
-    milestone's own date column (签约日期 for 已签约: a date field titled as the
-    milestone or its state, with 日期), as reports should count it."""
+    milestone's own date column (签约日期 for 已签约), as reports should count it."""
     if row.state == spec.initial and row.opened_on:
         return row.opened_on
-    titles = {spec.states[row.state].title}
-    titles.update(m.title for m in spec.milestones if m.state == row.state)
+    return _day_of(spec, row.state, row.fields)
+
+
+def _day_of(spec: WorkflowSpec, state: str, fields: Mapping[str, Any]) -> date | None:
+    """A state's own date among a row's fields: a date field titled as the state
+    or its milestone, with 日期 (签约日期 for signed, 开工日期 for construction)."""
+    titles = {spec.states[state].title}
+    titles.update(m.title for m in spec.milestones if m.state == state)
     for f in spec.fields.values():
-        if f.type == "date" and f.name in row.fields and any(
+        if f.type == "date" and f.name in fields and any(
                 normal(f.title) == normal(t + "日期") for t in titles if t):
-            day = date.fromisoformat(str(row.fields[f.name]))
+            day = date.fromisoformat(str(fields[f.name]))
             return day if day >= DATE_MIN else None
     return None
+
+
+def passed_milestones(spec: WorkflowSpec, state: str) -> tuple[str, ...]:
+    """The milestones a case in ``state`` has passed on its way there (签约 and
+    开工 for one in production): the milestone states ``state`` is reached only
+    through (``graph.only_through``), ``state`` itself aside."""
+    edges = named_edges(spec.states, spec.transitions)
+    return tuple(m.state for m in spec.milestones
+                 if m.state != state and state in only_through(m.state, spec.initial, edges))
 
 
 def _suggested(f: FieldSpec, typed: str, problem: str | Text) -> str | Text:

@@ -43,6 +43,12 @@ def check_line(value: str, what: str | Text, limit: int) -> str:
     return value
 
 
+def plain_line(value: str, limit: int) -> bool:
+    """Whether ``check_line`` takes ``value`` (stripped) as it is: a quick yes for
+    the many values that are fine, before a refusal's words are made."""
+    return 0 < len(value) <= limit and not _CONTROL_LINE.search(value)
+
+
 def check_block(value: str, what: str | Text, limit: int = NOTE_MAX) -> str:
     """A multi-line value (a note): newlines allowed, other control characters not."""
     bad = _CONTROL_MULTILINE.search(value)

@@ -28,6 +28,8 @@ _SHOWN = 40
 def fold(word: str) -> str:
     """A word as compared: NFKC (full-width letters, compatibility forms), case
     folded, spaces trimmed and collapsed."""
+    if word.isascii():  # NFKC leaves ASCII as it is, and casefold is lower there
+        return " ".join(word.lower().split())
     return " ".join(unicodedata.normalize("NFKC", word).casefold().split())
 
 

@@ -53,11 +53,16 @@ def coerce_fields(
     return values
 
 
-def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any]) -> None:
-    """A field needed to open a case may change but not be emptied later."""
+def _keep_required(spec: WorkflowSpec, changed: Mapping[str, Any], state: str) -> None:
+    """A field needed to open a case, or in its state (``required_from``), may
+    change but not be emptied there."""
     for name, value in changed.items():
-        if value is None and spec.fields[name].required:
-            raise InvalidInput(_("'{name}' is required and cannot be cleared", name=name))
+        field = spec.fields[name]
+        if value is None and field.required:
+            raise InvalidInput(_("'{field}' is required and cannot be cleared", field=name))
+        if value is None and field.required_at(state):
+            raise InvalidInput(_("'{field}' is required in state '{state}' and cannot be "
+                                 "cleared", field=name, state=spec.states[state].term))
 
 
 def _coerce(session: Connection, field: FieldSpec, raw: str) -> Any:
@@ -161,7 +166,7 @@ def advance(
         trigger = transition.trigger
         values = dict(case.fields)
         changed = coerce_fields(s, spec, fields or {})
-        _keep_required(spec, changed)
+        _keep_required(spec, changed, case.state)
         values.update(changed)
         problems = guard_problems(transition, values, actor.roles, spec.fields)
         if problems:
@@ -338,7 +343,7 @@ def set_fields(app: App, actor: Actor, key: str, pairs: Mapping[str, str]) -> di
         spec = app.registry.by_id(s, case.workflow_version_id).spec
         actor.authorize("case.set", case_facts(s, case, spec))
         changed = coerce_fields(s, spec, pairs)
-        _keep_required(spec, changed)
+        _keep_required(spec, changed, case.state)
         values = {**case.fields, **changed}
         old = {name: case.fields.get(name) for name in changed}
         follow = followups.follow_fields(

@@ -62,12 +62,36 @@ def insert_case(session: Connection, row: dict[str, Any]) -> int:
     return int(session.execute(insert(CASES).values(row).returning(CASES.c.id)).scalar_one())
 
 
-def insert_cases(session: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """New cases at once (an import's chunk; their first events follow through
-    ``append_events``); their ids by key."""
+def insert_opened(session: Connection, records: list[dict[str, Any]],
+                  events: list[NewEvent]) -> dict[str, int]:
+    """New cases (an import's chunk), each with its first event (``events[i]``
+    is ``records[i]``'s, its case read from the record, id not known yet): the
+    case rows written with the chain state that event leaves them in (version,
+    last_seq, head_hash, last_event_at as ``append_event`` sets them), so no
+    guarded update follows each insert; the head bumped once. Their ids by key."""
+    if not records:
+        return {}
+    key = audit_key()
+    last, keyed_since = _next_gseq(session, key, len(events))
+    first = last - len(events) + 1
+    role, auth = db_role(session), caller_auth(session)
+    rows = []
+    for gseq, (record, event) in enumerate(zip(records, events, strict=True), start=first):
+        if event.changes or event.case.key != record["key"] or event.case.last_seq:
+            raise ValueError("insert_opened takes a new case's first event, changing nothing")
+        bump, row = _chained(event, gseq, key, role, auth)
+        record.update(version=bump["new_version"], last_seq=bump["new_seq"],
+                      head_hash=bump["new_hash"], last_event_at=bump["new_at"])
+        rows.append(row)
     # By key: RETURNING in parameter order makes SQLAlchemy insert one row per
     # statement on SQLite (no sentinel); by key, a chunk is a few statements.
-    return dict(session.execute(insert(CASES).returning(CASES.c.key, CASES.c.id), rows).all())
+    ids: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+        insert(CASES).returning(CASES.c.key, CASES.c.id), records).all())
+    for row, record in zip(rows, records, strict=True):
+        row["case_id"] = ids[record["key"]]
+    session.execute(_INSERT_EVENT, rows)
+    _sign_head(session, key, keyed_since or first, last, rows[-1]["hash"])
+    return ids
 
 
 @cache
@@ -115,7 +139,7 @@ def append_event(
 
 
 class NewEvent(Struct, frozen=True):
-    """One event for ``append_events``: what ``append_event`` takes, as a value."""
+    """One event for ``insert_opened``: what ``append_event`` takes, as a value."""
 
     case: CaseRow
     kind: str
@@ -126,36 +150,6 @@ class NewEvent(Struct, frozen=True):
     to_state: str | None = None
     changes: dict[str, Any] | None = None
     entered_by: str | None = None
-
-
-def append_events(session: Connection, events: list[NewEvent]) -> None:
-    """Append many events at once, at most one per case, with ``append_event``'s
-    semantics (time order, the version check, the chain, the database-wide head):
-    the head is bumped once by their number, which hands out a run of gseqs, and
-    the case updates and event inserts go as one executemany each (per shape of
-    ``changes``). For imports, where thousands of cases change in one transaction."""
-    if not events:
-        return
-    if len({e.case.id for e in events}) != len(events):
-        raise ValueError("append_events takes at most one event per case")
-    for event in events:
-        refuse_out_of_order(event.case, event.at)
-    key = audit_key()
-    last, keyed_since = _next_gseq(session, key, len(events))
-    first = last - len(events) + 1
-    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
-    rows = []
-    role, auth = db_role(session), caller_auth(session)
-    for gseq, event in enumerate(events, start=first):
-        bump, row = _chained(event, gseq, key, role, auth)
-        shapes.setdefault(frozenset(event.changes or {}), []).append(bump)
-        rows.append(row)
-    for shape, bumps in shapes.items():
-        result = session.execute(_bump(shape), bumps)
-        if session.dialect.supports_sane_multi_rowcount and result.rowcount != len(bumps):
-            raise changed_since_read(events[0].case.key if len(events) == 1 else "(one of many)")
-    session.execute(_INSERT_EVENT, rows)
-    _sign_head(session, key, keyed_since or first, last, rows[-1]["hash"])
 
 
 def _chained(event: NewEvent, gseq: int, key: bytes | None, role: str | None,

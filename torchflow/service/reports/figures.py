@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,15 +63,21 @@ def outcomes(snap: Snapshot) -> list[dict[str, Any]]:
         if not spec.milestones:
             continue
         sums = [fs for fs in spec.fields.values() if fs.sum]
+        milestones = [m.state for m in spec.milestones]
+        # Entered, or passed before an import (at its own date column's day).
+        reached = union_all(
+            select(entries.c.case_id, entries.c.seq, entries.c.state, entries.c.entered,
+                   entries.c.d_in)
+            .where(entries.c.workflow == name, entries.c.state.in_(milestones)),
+            select(snap.passed(name, milestones))).subquery("reached")
         # A case entering a milestone twice in one bucket counts once, at its first entry.
         bucket = days.c[snap.f.by]
         entered = (
-            select(entries.c.case_id, entries.c.state, bucket.label("bucket"),
-                   func.min(entries.c.seq).label("seq"))
-            .join(days, days.c.day == entries.c.d_in)
-            .where(entries.c.workflow == name, entries.c.entered >= snap.lo,
-                   entries.c.state.in_([m.state for m in spec.milestones]))
-            .group_by(entries.c.case_id, entries.c.state, bucket)
+            select(reached.c.case_id, reached.c.state, bucket.label("bucket"),
+                   func.min(reached.c.seq).label("seq"))
+            .join(days, days.c.day == reached.c.d_in)
+            .where(reached.c.entered >= snap.lo)
+            .group_by(reached.c.case_id, reached.c.state, bucket)
             .subquery()
         )
         values = (
@@ -114,15 +121,17 @@ UNDATED = "imported, date unknown · 导入，日期不详"
 
 
 def _undated(snap: Snapshot, name: str, spec: WorkflowSpec, sums: list[Any]) -> list[Any]:
-    """Per milestone, the matters imported in it with no date (docs/reports.md)."""
-    imported = (
-        select(EVENTS.c.case_id, EVENTS.c.to_state.label("state"), EVENTS.c.seq)
+    """Per milestone, the matters imported in it, or past it, with no date for it
+    (docs/reports.md)."""
+    milestones = [m.state for m in spec.milestones]
+    imported = union_all(
+        select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.to_state.label("state"))
         .join(CASES, CASES.c.id == EVENTS.c.case_id)
         .where(snap.where, CASES.c.workflow == name, EVENTS.c.kind == "imported",
-               EVENTS.c.to_state.in_([m.state for m in spec.milestones]),
-               EVENTS.c.data["date_unknown"].as_string().is_not(None))
-        .subquery()
-    )
+               EVENTS.c.to_state.in_(milestones),
+               EVENTS.c.data["date_unknown"].as_string().is_not(None)),
+        select(snap.passed(name, milestones, dated=False)),
+    ).subquery()
     values = (
         select(imported.c.state,
                *[_value_at(snap, fs.name, imported.c.case_id, imported.c.seq).label(fs.name)

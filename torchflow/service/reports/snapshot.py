@@ -25,9 +25,11 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -217,13 +219,38 @@ class Snapshot:
         (``data.state_entered_at``), so an import counts at its real dates, not in
         the period of the import (docs/reports.md)."""
         given = EVENTS.c.data["state_entered_at"].as_string()
-        real: ColumnElement[Any]
-        if self.app.db.engine.dialect.name == "postgresql":
-            real = cast(given, UTCDateTime())
-        else:  # the text a UTCDateTime is stored as, from the ISO time with its offset
-            real = func.strftime("%Y-%m-%d %H:%M:%S.000000", given)
         imported = and_(EVENTS.c.kind == "imported", given.is_not(None))
-        return type_coerce(case((imported, real), else_=EVENTS.c.at), UTCDateTime())
+        return type_coerce(case((imported, self._instant(given)), else_=EVENTS.c.at),
+                           UTCDateTime())
+
+    def _instant(self, given: ColumnElement[Any]) -> ColumnElement[Any]:
+        """An ISO time with its offset, written in an event's data, as an instant."""
+        if self.app.db.engine.dialect.name == "postgresql":
+            return cast(given, UTCDateTime())
+        # the text a UTCDateTime is stored as, from the ISO time with its offset
+        return type_coerce(func.strftime("%Y-%m-%d %H:%M:%S.000000", given), UTCDateTime())
+
+    def passed(self, workflow: str, milestones: list[str], *, dated: bool = True) -> Any:
+        """The milestones matters imported past them reached before (``data.passed``
+        of their imported event: 签约 for one imported in production), as
+        ``entries`` has entries (case_id, seq, state, entered, d_in), at each one's
+        own date; with ``dated=False``, those with no date (case_id, seq, state)."""
+        parts = []
+        for state in milestones:
+            given = EVENTS.c.data[("passed", state, "state_entered_at")].as_string()
+            base = (select(EVENTS.c.case_id, EVENTS.c.seq, literal(state).label("state"))
+                    .join(CASES, CASES.c.id == EVENTS.c.case_id)
+                    .where(self.where, CASES.c.workflow == workflow,
+                           EVENTS.c.kind == "imported"))
+            if dated:
+                entered = self._instant(given)
+                parts.append(base.add_columns(entered.label("entered"),
+                                              self.local_day(entered).label("d_in"))
+                             .where(given.is_not(None), entered < self.hi))
+            else:
+                parts.append(base.where(EVENTS.c.data[("passed", state, "date_unknown")]
+                                        .as_string().is_not(None)))
+        return union_all(*parts).subquery("passed")
 
     @staticmethod
     def dated() -> ColumnElement[bool]:

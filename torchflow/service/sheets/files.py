@@ -62,10 +62,16 @@ def _bounded(path: Path, rows: Iterator[list[Any]], limits: SheetSettings
             raise InvalidInput(_(
                 "'{file}' has more than {bound} rows, the bound of [sheets] max_rows; split it "
                 "into smaller files", file=path.name, bound=limits.max_rows))
-        for column, cell in enumerate(cells, start=1):
-            if type(cell) is str and len(cell) > bound:
-                raise _too_long(path, number, column, len(cell), bound)
+        if max(map(_length, cells), default=0) > bound:  # then find the cell, to name it
+            column, cell = next((i, c) for i, c in enumerate(cells, start=1)
+                                if _length(c) > bound)
+            raise _too_long(path, number, column, len(cell), bound)
         yield cells
+
+
+def _length(cell: Any) -> int:
+    """A text cell's length; 0 for a number or date (they have no bound)."""
+    return len(cell) if type(cell) is str else 0
 
 
 def _too_long(path: Path, row: int, column: int, length: int, bound: int) -> InvalidInput:

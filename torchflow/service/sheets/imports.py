@@ -7,9 +7,10 @@ Two passes over the file. The first checks every row (domain/sheets.py, with
 against the cases stored, writing nothing: every bad row is reported at once,
 and a dry run stops there. The second writes, a chunk of rows per transaction:
 new cases with one executemany each for cases, tasks and events
-(``events.append_events``: one head bump per chunk, the chain as
-``append_event`` makes it); a changed row goes through ``append_event`` with
-the follow-up effects of a field change, as ``case set`` does. Each chunk stands
+(``events.insert_opened``: one head bump per chunk, the chain as
+``append_event`` makes it, each case row written with its chain state); a
+changed row goes through ``append_event`` with the follow-up effects of a
+field change, as ``case set`` does. Each chunk stands
 alone, so a run stopped half-way is finished by running it again.
 
 A case imported in a state entered on a past day has its visits and deadlines
@@ -58,13 +59,12 @@ from torchflow.errors import InvalidInput, Problems, Refused
 from torchflow.i18n import Listing, Role, Text, _
 from torchflow.service.app import App
 from torchflow.service.audit import office
-from torchflow.service.cases.authority import case_facts
+from torchflow.service.cases.authority import cases_facts
 from torchflow.service.cases.change import fire_within
 from torchflow.service.cases.events import (
     NewEvent,
     append_event,
-    append_events,
-    insert_cases,
+    insert_opened,
     next_keys,
 )
 from torchflow.service.cases.rows import CaseRow, load_case
@@ -191,9 +191,11 @@ def _import(
 
 
 class _People(dict[str, tuple[int, bool]]):
-    """Each handle's (id, active), and ``index``: whom a sheet may name (by name too)."""
+    """Each handle's (id, active), ``index``: whom a sheet may name (by name too),
+    and ``handles``: each id's handle (a stored case's owner, once per row)."""
 
     index: sheets.People
+    handles: dict[int, str]
 
 
 def _people(s: Connection) -> _People:
@@ -202,6 +204,7 @@ def _people(s: Connection) -> _People:
                                  PEOPLE.c.name)))
     found.update((h, (i, bool(a))) for h, i, a, _n in rows)
     found.index = sheets.People.of((h, n or "", bool(a)) for h, _i, a, n in rows)
+    found.handles = {i: h for h, i, _a, _n in rows}
     return found
 
 
@@ -255,9 +258,9 @@ def _check(
         fine = [row for row in chunk if not row.problems]
         with app.db.read() as s:
             stored = _stored(s, spec.name, [r.external_ref for r in fine])
+            _authorize_rows(s, actor, spec, header, fine, stored, people, may_reach)
             for row in fine:
                 case = stored.get(row.external_ref)
-                _authorize_row(s, actor, spec, header, row, case, people, may_reach)
                 if case is not None and not row.problems:
                     _classify(app, s, actor, case, row, people, result, header)
         ok = [row for row in chunk if not row.problems]
@@ -305,48 +308,59 @@ def row_move(spec: WorkflowSpec, case: CaseRow, row: sheets.SheetRow, actor: Act
                             actor.roles)
 
 
-def _authorize_row(s: Connection, actor: Actor, spec: WorkflowSpec, header: sheets.Header,
-                   row: sheets.SheetRow, case: CaseRow | None,
-                   people: dict[str, tuple[int, bool]], may_reach: frozenset[str]) -> None:
-    """A row is held to the rules of the same work done by hand: a new case's
+def _authorize_rows(s: Connection, actor: Actor, spec: WorkflowSpec, header: sheets.Header,
+                    rows: list[sheets.SheetRow], stored: dict[str, CaseRow],
+                    people: dict[str, tuple[int, bool]], may_reach: frozenset[str]) -> None:
+    """Rows are held to the rules of the same work done by hand: a new case's
     state must be one the actor's roles can reach by transitions (`case advance`);
     a row naming a stored case changes only what the actor may change on it
     (`case set`, `case assign` for its owner, `case advance` for its stage; the
-    transitions' own roles are row_move's)."""
-    if case is None:
-        if row.state not in may_reach:
-            row.problems.append(sheets.RowProblem(row.number, header.title_of(
-                sheets.STATE, spec), _(
-                    "{handle} may not put a case in '{state}': only {roles} may bring a case "
-                    "there", handle=actor.handle, state=spec.states[row.state].term,
-                    roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or"))))
-        return
+    transitions' own roles are row_move's). The stored cases' facts are read
+    for the chunk at once, for every actor alike."""
+    needs: list[tuple[sheets.SheetRow, CaseRow, list[str]]] = []
+    for row in rows:
+        case = stored.get(row.external_ref)
+        if case is None:
+            if row.state not in may_reach:
+                row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                    sheets.STATE, spec), _(
+                        "{handle} may not put a case in '{state}': only {roles} may bring a "
+                        "case there", handle=actor.handle, state=spec.states[row.state].term,
+                        roles=Listing((Role(r) for r in roles_into(spec, row.state)), "or"))))
+            continue
+        actions = _row_actions(case, row, people)
+        if actions:
+            needs.append((row, case, actions))
+    facts = cases_facts(s, [case for _r, case, _a in needs], spec)
+    for row, case, actions in needs:
+        for action in actions:
+            try:
+                actor.authorize(action, facts[case.id])
+            except Refused as exc:
+                row.problems.append(sheets.RowProblem(row.number, header.title_of(
+                    sheets.REF, spec), exc.text))
+                break
+
+
+def _row_actions(case: CaseRow, row: sheets.SheetRow, people: dict[str, tuple[int, bool]]
+                 ) -> list[str]:
+    """The actions a row naming a stored case would be by hand."""
     changed = _changes(case, row, people, _owner(case, people))
     moved = row.state_given and row.state != case.state
     needs = {"case.advance": moved,
              # A moved row's fields go with its move, as `case advance --field` takes them.
              "case.set": "title" in changed or ("fields" in changed and not moved),
              "case.assign": "owner" in changed}
-    # An admin passes every rule: spare the case's facts (two queries a row).
-    if not any(needs.values()) or ADMIN in actor.powers:
-        return
-    facts = case_facts(s, case, spec)
-    for action in (a for a, needed in needs.items() if needed):
-        try:
-            actor.authorize(action, facts)
-        except Refused as exc:
-            row.problems.append(sheets.RowProblem(row.number, header.title_of(
-                sheets.REF, spec), exc.text))
-            return
+    return [action for action, needed in needs.items() if needed]
 
 
 def _checked(spec: WorkflowSpec, header: sheets.Header, body: Iterator[tuple[int, list[Any]]],
              today: date, people: dict[str, tuple[int, bool]]) -> Iterator[sheets.SheetRow]:
     """Each row read and checked, a reference seen on an earlier row refused."""
-    index = _index(people)
+    reader = sheets.RowReader(header, spec, today=today, people=_index(people))
     seen: dict[str, int] = {}
     for number, cells in body:
-        row = sheets.read_row(number, cells, header, spec, today=today, people=index)
+        row = reader.read(number, cells)
         if row.external_ref and row.external_ref in seen:
             row.problems.append(sheets.RowProblem(
                 row.number, header.title_of(sheets.REF, spec),
@@ -402,6 +416,9 @@ def _stored(s: Connection, workflow: str, refs: list[str]) -> dict[str, CaseRow]
 
 
 def _owner(case: CaseRow, people: dict[str, tuple[int, bool]]) -> str | None:
+    handles = getattr(people, "handles", None)
+    if handles is not None:
+        return handles.get(case.owner_id) if case.owner_id is not None else None
     return next((h for h, (i, _) in people.items() if i == case.owner_id), None)
 
 
@@ -432,7 +449,8 @@ def _write_chunk(
         case = stored.get(row.external_ref)
         if case is not None:
             _update(app, s, actor, spec, case, row, label, people, planner.now)
-            _move(app, s, actor, case.key, row, label, planner.now)
+            if row.state_given and row.state != case.state:  # else nothing to load
+                _move(app, s, actor, case.key, row, label, planner.now)
     if new:
         _create(s, actor, pinned, new, label, people, planner)
 
@@ -516,10 +534,14 @@ def _create(
     s: Connection, actor: Actor, pinned: Pinned, rows: list[sheets.SheetRow],
     label: str, people: dict[str, tuple[int, bool]], planner: _Planner,
 ) -> None:
+    """New cases, each with its first event (``events.insert_opened``: the case
+    row written with its chain state, no update after it) and its follow-ups."""
     spec, cal, now = pinned.spec, planner.cal, planner.now
     active = {h: i for h, (i, a) in people.items() if a}
     keys = next_keys(s, spec.key_prefix, cal.local_date(now).year, len(rows))
     records: list[dict[str, Any]] = []
+    events: list[NewEvent] = []
+    plans: list[list[PlannedTask]] = []
     for key, row in zip(keys, rows, strict=True):
         entered = cal.at(row.entered_on, cal.workday_start) if row.entered_on else now
         entered = min(entered, now)
@@ -527,46 +549,55 @@ def _create(
             else entered
         owner = row.owner or actor.handle
         terminal = spec.states[row.state].terminal
-        records.append({
-            "key": key, "workflow": spec.name, "workflow_version_id": pinned.version_id,
-            "state": row.state, "previous_state": None, "title": row.title,
-            "owner_id": people[owner][0] if owner in people else actor.id,
-            "fields": row.fields, "opened_at": opened, "state_entered_at": entered,
-            "closed_at": entered if terminal else None, "version": 1, "last_seq": 0,
-            "head_hash": "", "last_event_at": None, "external_ref": row.external_ref,
-        })
-    ids = insert_cases(s, records)
-    events, tasks = [], []
-    for record, row in zip(records, rows, strict=True):
-        case_id = ids[record["key"]]
-        ext = record.pop("external_ref")
-        case = CaseRow(id=case_id, **record)
-        rules = spec.states[row.state].rules
-        planned = planner.plan(rules, row.fields, case_key=case.key,
-                               entered_on=cal.local_date(case.state_entered_at))
-        by_name = {r.name: r for r in rules}
-        assignees = followups.assignees(rules, row.fields, case.owner_id, active)
-        tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
-                              assignee_id=assignees.get(p.rule, case.owner_id))
-                  for p in planned]
+        case = CaseRow(
+            id=0, key=key, workflow=spec.name, workflow_version_id=pinned.version_id,
+            state=row.state, previous_state=None, title=row.title,
+            owner_id=people[owner][0] if owner in people else actor.id, fields=row.fields,
+            opened_at=opened, state_entered_at=entered,
+            closed_at=entered if terminal else None, version=1, last_seq=0, head_hash="")
+        records.append({**vars(case), "external_ref": row.external_ref})
+        del records[-1]["id"]
+        planned = planner.plan(spec.states[row.state].rules, row.fields, case_key=key,
+                               entered_on=cal.local_date(entered))
+        plans.append(planned)
         events.append(NewEvent(
             case, kind=EventKind.IMPORTED, actor=actor.handle, at=now, to_state=row.state,
             entered_by=actor.entered_by,
             data={"source": f"imported from {label} row {row.number}", "file": label,
-                  "row": row.number, "external_ref": ext, "workflow": spec.name,
+                  "row": row.number, "external_ref": row.external_ref, "workflow": spec.name,
                   "version": spec.version, "title": row.title,
                   "owner": row.owner or actor.handle, "fields": row.fields,
-                  "state_entered_at": case.state_entered_at.isoformat(),
-                  **({"opened_at": case.opened_at.isoformat()}
-                     if case.opened_at != case.state_entered_at else {}),
+                  "state_entered_at": entered.isoformat(),
+                  **({"opened_at": opened.isoformat()} if opened != entered else {}),
                   **({"note": row.note} if row.note else {}),
                   # No entry date in the sheet: reports count it in no period.
                   **({"date_unknown": True} if row.entered_on is None else {}),
+                  # The milestones passed before (签约 for one imported in production),
+                  # each at its own date column's day: reports count them there.
+                  **({"passed": _passed(cal, row, now)} if row.passed else {}),
                   "planned": [{"rule": p.rule, "occurrence": p.occurrence,
                                "due_on": p.due_on.isoformat()} for p in planned]},
         ))
-    append_events(s, events)
+    ids = insert_opened(s, records, events)
+    tasks = []
+    for record, row, planned in zip(records, rows, plans, strict=True):
+        case_id, owner_id = ids[record["key"]], record["owner_id"]
+        rules = spec.states[row.state].rules
+        by_name = {r.name: r for r in rules}
+        assignees = followups.assignees(rules, row.fields, owner_id, active)
+        tasks += [planner.row(p, by_name[p.rule], case_id=case_id,
+                              assignee_id=assignees.get(p.rule, owner_id))
+                  for p in planned]
     followups.insert_rows(s, tasks)
+
+
+def _passed(cal: WorkCalendar, row: sheets.SheetRow, now: datetime) -> dict[str, Any]:
+    """Each milestone passed before the row's state, as the imported event records
+    it: entered at its date column's day (as the row's own state is), or with no
+    date, "imported, date unknown"."""
+    return {state: {"state_entered_at": min(cal.at(day, cal.workday_start), now).isoformat()}
+            if day is not None else {"date_unknown": True}
+            for state, day in row.passed.items()}
 
 
 def _from_now_on(cal: WorkCalendar, rule: Rule, planned: PlannedTask, now: datetime

@@ -77,7 +77,8 @@ def spec_view(spec: WorkflowSpec) -> dict[str, Any]:
         "digest": spec.digest,
         "fields": [
             {"name": f.name, "type": f.type, "title": f.title, "title_en": f.title_en,
-             "required": f.required, "choices": list(f.choices), "unit": f.unit}
+             "required": f.required, "required_from": f.required_from or None,
+             "choices": list(f.choices), "unit": f.unit}
             for f in spec.fields.values()
         ],
         "states": [
