@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from msgspec import Struct, field
-from msgspec.structs import replace
+from msgspec.structs import asdict, replace
 from sqlalchemy import Connection, insert, select
 
 from torchflow.domain import sheets
@@ -555,7 +555,7 @@ def _create(
             owner_id=people[owner][0] if owner in people else actor.id, fields=row.fields,
             opened_at=opened, state_entered_at=entered,
             closed_at=entered if terminal else None, version=1, last_seq=0, head_hash="")
-        records.append({**vars(case), "external_ref": row.external_ref})
+        records.append({**asdict(case), "external_ref": row.external_ref})
         del records[-1]["id"]
         planned = planner.plan(spec.states[row.state].rules, row.fields, case_key=key,
                                entered_on=cal.local_date(entered))
