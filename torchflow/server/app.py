@@ -308,7 +308,8 @@ def limited(request: Request, limit: int, timeout: float) -> Request:
     async def bounded() -> Any:
         nonlocal received
         try:
-            message = await asyncio.wait_for(receive(), timeout)
+            async with asyncio.timeout(timeout):  # no task per message, as wait_for makes
+                message = await receive()
         except TimeoutError:
             raise BadRequest(_("the request did not arrive within {seconds:g} s; try again",
                                seconds=timeout)) from None
