@@ -166,14 +166,21 @@ def _api_rate(sock: Path, keys: list[str], n: int) -> float:
     return _threads(keys, client)
 
 
-def _service_rate(config: Path, keys: list[str], n: int) -> float:
+def _service(config: Path) -> tuple[Any, Any]:
+    """The application and the acting person of the in-process side, built once
+    for all its rounds, as the server builds its own once."""
     from torchflow.config import load_settings
     from torchflow.service.app import build_app
-    from torchflow.service.cases.change import advance
     from torchflow.service.people.lookup import resolve_actor
 
     app = build_app(load_settings(config, env={}), clock=lambda: NOW)
-    actor = resolve_actor(app, "wang.li")
+    return app, resolve_actor(app, "wang.li")
+
+
+def _service_rate(service: tuple[Any, Any], keys: list[str], n: int) -> float:
+    from torchflow.service.cases.change import advance
+
+    app, actor = service
 
     def client(key: str, barrier: threading.Barrier, errors: list[str]) -> None:
         state = "a"
@@ -185,10 +192,7 @@ def _service_rate(config: Path, keys: list[str], n: int) -> float:
         except Exception as exc:  # said by _threads, after every thread has ended
             errors.append(repr(exc))
 
-    try:
-        return _threads(keys, client)
-    finally:
-        app.close()
+    return _threads(keys, client)
 
 
 def _threads(keys: list[str], client: Callable[..., None]) -> float:
@@ -210,38 +214,45 @@ def _threads(keys: list[str], client: Callable[..., None]) -> float:
 
 def _throughput(quick: bool, log: Log) -> list[dict[str, Any]]:
     figures = []
+    rounds = 3 if quick else 7
     for clients in (1, 8):
-        n = (150 if quick else 600) // clients // 2 * 2  # even: each case ends in state a
-        rounds = 2 if quick else 4
+        n = (100 if quick else 320) // clients // 2 * 2  # even: each case ends in state a
         base = workdir() / f"server-advance-{clients}"
         api_config, api_keys = _database(base / "api", clients)
         svc_config, svc_keys = _database(base / "service", clients)
         served = _Served(api_config, base / "api", "--manual-clock")
-        t_api = t_svc = 0.0
+        service = _service(svc_config)
+        api: list[float] = []
+        svc: list[float] = []
         try:
-            _api_rate(served.socket, api_keys, 10)  # warm-up: the worker threads, the pool
-            _service_rate(svc_config, svc_keys, 10)
-            for r in range(rounds):
-                if r % 2 == 0:
-                    t_api += _api_rate(served.socket, api_keys, n)
-                    t_svc += _service_rate(svc_config, svc_keys, n)
-                else:
-                    t_svc += _service_rate(svc_config, svc_keys, n)
-                    t_api += _api_rate(served.socket, api_keys, n)
+            # Warm-up, both sides alike: the worker threads, the pools, the statement
+            # caches, the workflow's compiled machine, the pages of both databases.
+            _api_rate(served.socket, api_keys, 40)
+            _service_rate(service, svc_keys, 40)
+            for r in range(rounds):  # interleaved, the order alternating
+                for side in ("api", "svc") if r % 2 == 0 else ("svc", "api"):
+                    if side == "api":
+                        api.append(n * clients / _api_rate(served.socket, api_keys, n))
+                    else:
+                        svc.append(n * clients / _service_rate(service, svc_keys, n))
         finally:
             served.close()
+            service[0].close()
             shutil.rmtree(base, ignore_errors=True)
-        done = rounds * n * clients
-        api, svc = done / t_api, done / t_svc
-        log(f"  {clients} client(s): API {api:,.0f}/s, in-process {svc:,.0f}/s")
+        ratios = sorted(a / s for a, s in zip(api, svc, strict=True))
+        log(f"  {clients} client(s): API {statistics.median(api):,.0f}/s, in-process "
+            f"{statistics.median(svc):,.0f}/s; round ratios "
+            + ", ".join(f"{r:.2f}" for r in ratios))
         figures.append({
-            "name": f"advances through the API, {clients} client(s)", "value": api,
-            "unit": "/s", "baseline": svc,
+            "name": f"advances through the API, {clients} client(s)",
+            "value": statistics.median(api), "unit": "/s", "baseline": statistics.median(svc),
             "baseline_name": f"service.cases.advance in-process, {clients} thread(s)",
             "check": ("ratio>=", 0.5),
-            "note": f"{done} advances each side (ping-pong workflow, file SQLite, one case per "
-                    f"client), {rounds} interleaved rounds; each request: peer credentials, "
-                    f"the acting person, parameters checked, the use case in a worker thread",
+            "note": f"medians of {rounds} interleaved rounds of {n * clients} advances a side "
+                    f"(ping-pong workflow, file SQLite, one case per client); the rounds' "
+                    f"ratios {ratios[0]:.2f}-{ratios[-1]:.2f}, median "
+                    f"{statistics.median(ratios):.2f}; each request: peer credentials, the "
+                    f"acting person, parameters checked, the use case in a worker thread",
         })
     return figures
 

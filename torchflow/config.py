@@ -130,6 +130,10 @@ class ServeSettings(Struct, frozen=True):
     max_upload_mb: float = 64.0  # a spreadsheet or checkpoint sent to import or verify
     max_request_kb: float = 1024.0  # any other request
     request_timeout_seconds: float = 60.0  # to receive one request
+    # One line per request (uvicorn's access log). Off: every change is in the
+    # history with how its caller was authenticated, refusals are logged anyway,
+    # and a line per request costs a tenth of a small request's time.
+    access_log: bool = False
 
 
 class SheetSettings(Struct, frozen=True):
@@ -191,7 +195,7 @@ NOTIFY_MODES = ("each", "digest")  # domain/routing.py's, checked here without i
 SERVE_RULES: dict[str, Rule] = {
     "socket_group": ("text", 1, 64), "host": ("text", 1, 255), "port": ("count", 1, 65_535),
     "max_upload_mb": ("seconds", 0.001, 4096), "max_request_kb": ("seconds", 1, 1 << 20),
-    "request_timeout_seconds": ("seconds", 1, 3600),
+    "request_timeout_seconds": ("seconds", 1, 3600), "access_log": ("bool", 0, 0),
 }
 SHEETS_RULES: dict[str, Rule] = {
     "max_xlsx_mb": ("seconds", 0.001, 64 * 1024), "max_cell_chars": ("count", 1, 10_000_000),

@@ -196,6 +196,10 @@ def test_tokens_on_tcp_wrong_expired_and_revoked_are_refused(
               token=second["token"]).out.startswith(f"token #{second['id']} of wang.li revoked")
     assert torchflow("case", "list", server=served.url, token=second["token"]).line.startswith(
         f"Error: token #{second['id']} was revoked at ")
+    # Refusals are in the server's log; a request that went well is not (no access log).
+    log = served.output()
+    assert "GET /api/v1/cases refused (unauthorized, 127.0.0.1): the token is not known" in log
+    assert 'HTTP/1.1" 200' not in log
 
 
 def test_a_token_file_must_be_its_owners_alone(served: Server, tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from tests.conftest import OFFICE_ADMIN, PI_FIELDS, STAFF
+from torchflow.api.invoke import Caller, invoke
 from torchflow.errors import InvalidInput, NotFound, Refused
 from torchflow.service.app import App
 from torchflow.service.cases.change import open_case
+from torchflow.service.cases.read import show_case
 from torchflow.service.people.lookup import Actor, acting, resolve_actor
 from torchflow.service.people.staff import (
     add_person,
@@ -237,3 +239,31 @@ def test_resolve_inactive_actor(app: App, staff: dict[str, Actor]) -> None:
         resolve_actor(app, "zhao.min")
     assert str(exc.value) == "'zhao.min' is no longer active; act as another person"
     assert resolve_actor(app, "wang.li").handle == "wang.li"
+
+
+def test_who_acts_is_read_in_the_use_cases_own_transaction(
+        app: App, staff: dict[str, Actor]) -> None:
+    """A call through the operation table (the server's and the CLI's) spends no
+    transaction of its own on who acts, and sees at once a person made inactive."""
+    edit_person(app, "wang.li", add_logins=["wangli"])
+    key = open_case(app, staff["wang.li"], "project_introduction", title="t",
+                    fields=PI_FIELDS)["key"]
+    caller = Caller(auth="peer:wangli", login="wangli")
+    begun: list[object] = []
+
+    def begins(conn: object) -> None:
+        begun.append(conn)
+
+    event.listen(app.db.engine, "begin", begins)
+    try:
+        invoke(app, caller, "case.note", {"key": key, "note": "一"})
+        assert len(begun) == 1
+        deactivate(app, "wang.li")
+        begun.clear()
+        with pytest.raises(Refused, match=r"'wang\.li' is no longer active"):
+            invoke(app, caller, "case.note", {"key": key, "note": "二"})
+        assert len(begun) == 1
+    finally:
+        event.remove(app.db.engine, "begin", begins)
+    history = show_case(app, key)["history"]
+    assert [e["data"]["note"] for e in history if e["kind"] == "note"] == ["一"]

@@ -5,11 +5,13 @@ configuration is refused in one line where it cannot work."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from starlette.requests import Request
 
 from torchflow.api import adapters
 from torchflow.api.invoke import prepare, resolve
@@ -21,11 +23,12 @@ from torchflow.errors import (
     ConfigError,
     NotFound,
     Problems,
+    TooLarge,
     TorchflowError,
     UsageError,
     error_class,
 )
-from torchflow.server.app import base_name
+from torchflow.server.app import base_name, limited
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
@@ -127,3 +130,26 @@ def test_a_credentials_file_others_can_read_is_refused(tmp_path: Path) -> None:
 ])
 def test_a_clients_file_name_stays_in_the_requests_folder(name: str, expected: str) -> None:
     assert base_name(name, "out") == expected
+
+
+def test_a_body_that_does_not_arrive_in_time_or_is_too_large_is_refused() -> None:
+    """The server's bound on a request's body (``limited``): a client that stops
+    sending is answered at the timeout, one that sends too much at the limit."""
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+
+    async def never() -> dict[str, object]:
+        await asyncio.Event().wait()  # a client that sends nothing more
+        raise AssertionError
+
+    async def chunks() -> dict[str, object]:
+        return {"type": "http.request", "body": b"x" * 600, "more_body": True}
+
+    async def body(receive: object, limit: int) -> bytes:
+        request = limited(Request(scope, receive), limit, 0.001)  # type: ignore[arg-type]
+        async with asyncio.timeout(10):  # only if the bound failed: the test fails, not hangs
+            return await request.body()
+
+    with pytest.raises(BadRequest, match="did not arrive within"):
+        asyncio.run(body(never, 1 << 20))
+    with pytest.raises(TooLarge):
+        asyncio.run(body(chunks, 1000))

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from msgspec import Struct
 from msgspec.structs import replace
@@ -25,6 +25,8 @@ from torchflow.errors import BadRequest, Problems, TorchflowError
 from torchflow.i18n import Renderable, Translator, _
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from torchflow.config import Settings
     from torchflow.service.app import App
     from torchflow.service.people.lookup import Actor
@@ -66,6 +68,7 @@ class Call:
         self.caller, self.clock = caller, clock
         self._actor: Actor | None = None
         self._resolved = False
+        self._pending = False  # an actor was handed out and is read in the next transaction
 
     @property
     def tr(self) -> Translator:
@@ -80,20 +83,39 @@ class Call:
     def app(self) -> App:
         if self._app is None:
             app = self._source if not callable(self._source) else self._source()
-            app = replace(app, db=app.db.stamped(self.caller.auth))
+            app = replace(app, db=app.db.stamped(self.caller.auth, on_begin=self._begun))
             self._app = app if self.clock is None else replace(app, clock=self.clock)
         return self._app
 
     def actor(self) -> Actor:
-        """The caller's person or, for an admin, the one named with --as."""
-        actor = self._acting(required=True)
-        assert actor is not None
-        return actor
+        """The caller's person or, for an admin, the one named with --as: read in
+        the first transaction the use case opens (``people.lookup.Deferred``), or
+        in one of its own if the use case asks before it opens any."""
+        if self._actor is not None:
+            return self._actor
+        self._pending = True
+        # Not an Actor, but it answers as one (people.lookup.Deferred).
+        return cast("Actor", ref("people.deferred")(self._read_actor))
 
     def reader(self) -> Actor | None:
         """The actor for a read that shows what they may do (``case show``); None
         when the caller is nobody's person and names no one."""
         return self._acting(required=False)
+
+    def _read_actor(self) -> Actor:
+        self._pending = False
+        actor = self._acting(required=True)
+        assert actor is not None
+        return actor
+
+    def _begun(self, s: Connection) -> None:
+        """A transaction of the use case opens: the actor it was handed is read in it."""
+        if self._pending and self._actor is None:
+            self._pending = False
+            c = self.caller
+            self._actor = ref("people.acting_in")(s, c.login or "", c.requested,
+                                                  required=True, person=c.person)
+            self._resolved = True
 
     def _acting(self, *, required: bool) -> Actor | None:
         if self._actor is None and not (self._resolved and not required):

@@ -36,6 +36,8 @@ REFS: dict[str, str] = {
     "app.build": "torchflow.service.app:build_app",
     "office.translator": "torchflow.domain.loader:office_translator",
     "people.acting": "torchflow.service.people.lookup:acting",
+    "people.acting_in": "torchflow.service.people.lookup:acting_in",
+    "people.deferred": "torchflow.service.people.lookup:Deferred",
     "tokens.authenticate": "torchflow.service.people.tokens:authenticate",
     "store.upgrade": "torchflow.store.migrate:upgrade",
     "store.current": "torchflow.store.migrate:current_revision",

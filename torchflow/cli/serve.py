@@ -56,5 +56,8 @@ def serve(env: Env, socket_path: Path | None, host: str | None, port: int | None
         return
     gc.enable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # transitions says INFO twice per fired trigger (a state's callbacks done): noise
+    # in the server's log, and a tenth of an advance's time in the server.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     raise SystemExit(run.serve(env.app, where, scheduler=not no_scheduler,
                                manual_clock=manual_clock))

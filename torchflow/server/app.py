@@ -128,6 +128,9 @@ def _endpoint(app: Any, op: Operation, options: Options, trusted: Trusted, tr: T
             return Response(result, media_type="application/json", background=cleanup,
                             headers=language(tr))
         except TorchflowError as exc:
+            if isinstance(exc, Unauthorized | Refused):  # with or without the access log
+                log.warning("%s %s refused (%s, %s): %s", request.method, request.url.path,
+                            exc.code, _peer(request), tr(exc.text))
             return error_response(exc, tr, cleanup)
         except Exception:  # a bug: the trace is for the log, the caller gets one line
             log.exception("%s %s failed", request.method, request.url.path)
@@ -230,6 +233,15 @@ def by_token(app: Any, request: Request) -> Caller:
     return Caller(auth=f"token:{token_id}", person=handle, requested=requested)
 
 
+def _peer(request: Request) -> str:
+    """The other end of a request's connection, for the log: the socket's peer
+    login, else the client's address."""
+    peer = (request.scope.get("extensions") or {}).get(PEER)
+    if peer is not None:
+        return f"peer:{peer['login']}"
+    return f"{request.client.host}" if request.client else "?"
+
+
 def _proxied(user: str, requested: str | None) -> Caller:
     if not user or len(user) > 64:
         raise Unauthorized(NOBODY)
@@ -296,7 +308,8 @@ def limited(request: Request, limit: int, timeout: float) -> Request:
     async def bounded() -> Any:
         nonlocal received
         try:
-            message = await asyncio.wait_for(receive(), timeout)
+            async with asyncio.timeout(timeout):  # no task per message, as wait_for makes
+                message = await receive()
         except TimeoutError:
             raise BadRequest(_("the request did not arrive within {seconds:g} s; try again",
                                seconds=timeout)) from None

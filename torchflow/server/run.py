@@ -166,7 +166,7 @@ def serve(app: Any, where: Listen, *, scheduler: bool, manual_clock: bool) -> in
         # The peer's address is the caller's: no X-Forwarded-For is believed.
         proxy_headers=False, server_header=False, timeout_keep_alive=5,
         timeout_graceful_shutdown=30, h11_max_incomplete_event_size=64 << 10,
-        log_config=None)
+        log_config=None, access_log=settings.access_log)
     service = ref("scheduler.service")(app) if scheduler else None
     if service is not None:
         service.start()

@@ -18,7 +18,7 @@ import copy
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -150,12 +150,16 @@ class Database:
         self.engine = make_engine(url, create=create, busy_seconds=busy_seconds, files=files,
                                   **engine_kwargs)
         self.auth: str | None = None
+        self.on_begin: Callable[[Connection], None] | None = None
 
-    def stamped(self, auth: str | None) -> Database:
+    def stamped(self, auth: str | None,
+                on_begin: Callable[[Connection], None] | None = None) -> Database:
         """This database (the same engine and pool) for one caller: the events its
-        transactions write record ``auth``, how that caller was authenticated."""
+        transactions write record ``auth``, how that caller was authenticated;
+        ``on_begin`` is called with each transaction's connection as it opens
+        (the server reads who calls in the use case's own transaction)."""
         view = copy.copy(self)
-        view.auth = auth
+        view.auth, view.on_begin = auth, on_begin
         return view
 
     @contextmanager
@@ -164,6 +168,8 @@ class Database:
         with self.errors(), self.engine.begin() as conn:
             # Set on every transaction: the pooled connection outlives the caller.
             conn.info[AUTH_INFO] = self.auth
+            if self.on_begin is not None:
+                self.on_begin(conn)
             yield conn
 
     @contextmanager
@@ -176,6 +182,8 @@ class Database:
         with self.errors(), self.engine.connect() as conn:
             conn = conn.execution_options(**options)
             with conn.begin():
+                if self.on_begin is not None:
+                    self.on_begin(conn)
                 yield conn
 
     @contextmanager

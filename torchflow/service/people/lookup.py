@@ -4,11 +4,11 @@ so it imports nothing of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 from msgspec import Struct
-from sqlalchemy import Connection, Row, or_, select
+from sqlalchemy import Connection, Row, bindparam, or_, select
 
 from torchflow.domain import identity, permissions
 from torchflow.domain.permissions import ADMIN, Facts
@@ -116,22 +116,52 @@ def acting(app: App, login: str, requested: str | None, *, required: bool = True
     domain/identity.py has the rules. Not ``required``: None for a login that is
     nobody's when no one is named."""
     with app.db.read() as s:
-        real_row = s.execute(select(PEOPLE).where(PEOPLE.c.handle == person)).first() \
-            if person is not None else s.execute(select(PEOPLE).join(
-                PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id).where(
-                PERSON_LOGINS.c.login == login)).first()
-        real = _identity_person(real_row)
-        named = None
-        if requested and real is not None and requested != real.handle:
-            named = _identity_person(s.execute(
-                select(PEOPLE).where(PEOPLE.c.handle == requested)).first())
-        # Only on the way to a refusal: whether this is a database from before logins.
-        no_admin = real is None and required and not admins(s, lock=False)
+        return acting_in(s, login, requested, required=required, person=person)
+
+
+# Built once: who acts is read on every command and every request of the server.
+_BY_LOGIN = select(PEOPLE).join(PERSON_LOGINS, PERSON_LOGINS.c.person_id == PEOPLE.c.id) \
+    .where(PERSON_LOGINS.c.login == bindparam("login"))
+_BY_HANDLE = select(PEOPLE).where(PEOPLE.c.handle == bindparam("handle"))
+
+
+def acting_in(s: Connection, login: str, requested: str | None, *, required: bool = True,
+              person: str | None = None) -> Actor | None:
+    """``acting`` in a transaction already open: the use case's own, so the person
+    who acts is read in the very transaction that acts (``Deferred``)."""
+    real_row = s.execute(_BY_HANDLE, {"handle": person}).first() if person is not None \
+        else s.execute(_BY_LOGIN, {"login": login}).first()
+    real = _identity_person(real_row)
+    named = None
+    if requested and real is not None and requested != real.handle:
+        named = _identity_person(s.execute(_BY_HANDLE, {"handle": requested}).first())
+    # Only on the way to a refusal: whether this is a database from before logins.
+    no_admin = real is None and required and not admins(s, lock=False)
     if real is None and not requested and not required:
         return None
     result = identity.resolve(login, real, named, requested, no_admin=no_admin)
     who = result.actor
     return Actor(who.id, who.handle, who.roles, entered_by=result.entered_by)
+
+
+class Deferred:
+    """Stands in for the Actor of a caller not yet read: ``read`` gives it on first
+    use of any attribute. The server's requests (and embedded commands) hand this
+    to the use case, and the caller is read inside the use case's first
+    transaction (``Database.stamped``'s ``on_begin``): no transaction of its own
+    per request, and a removed login or a person made inactive a moment ago is
+    seen by the very transaction that would act."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], Actor]) -> None:
+        self._read = read
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._read(), name)
+
+    def __repr__(self) -> str:
+        return f"Deferred({self._read()!r})"
 
 
 def _identity_person(row: Row[Any] | None) -> identity.Person | None:
