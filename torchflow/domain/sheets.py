@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from itertools import zip_longest
+from itertools import islice, zip_longest
 from typing import Any
 
 from msgspec import Struct, field
@@ -305,7 +305,8 @@ def _shown(items: Iterable[Any], limit: int = 10) -> Listing | Text:
 def is_totals(cells: Sequence[Any]) -> bool:
     """A totals row (合计, 总计, 小计) at the foot of a ledger: its first filled
     cells say so."""
-    filled = [t for c in cells if (t := cell_text(c))][:3]
+    # Asked of every row: read cells only until three filled ones are found.
+    filled = islice((t for c in cells if (t := cell_text(c))), 3)
     return any(_TOTALS.match("".join(fold(t).split())) for t in filled)
 
 
