@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+import msgspec
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -41,8 +42,15 @@ READ_OPTION = "torchflow_read"
 AUTH_INFO = "torchflow_auth"  # Connection.info key: how this transaction's caller was authenticated
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's text. msgspec's encoder: the standard library's was a tenth
+    of a bulk import's time (fields, event data), spent in Python."""
+    return msgspec.json.encode(value).decode()
+
+
 def make_engine(url: str, *, create: bool = False, busy_seconds: float = BUSY_SECONDS,
                 files: FileModes = PRIVATE, **kwargs: Any) -> Engine:
+    kwargs.setdefault("json_serializer", json_text)
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, create, busy_seconds, files, **kwargs)
