@@ -7,15 +7,19 @@ working day) is the third working day."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 
-from tests.conftest import Clock
+from tests.conftest import OFFICE_ADMIN, WORKFLOWS, Clock
+from torchflow.config import Settings
 from torchflow.errors import NotFound
-from torchflow.service.app import App
+from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import advance, set_fields
 from torchflow.service.delivery.sweep import sweep
@@ -24,6 +28,7 @@ from torchflow.service.enterprises.requests import open_request
 from torchflow.service.followups.work import complete
 from torchflow.service.people.lookup import Actor, resolve_actor
 from torchflow.service.people.staff import add_person
+from torchflow.service.workflows import version_moves as vm
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS
 
 CODE = "91440300708461136T"
@@ -122,3 +127,24 @@ def test_a_co_handler_nobody_knows_is_refused_in_one_line(
     with pytest.raises(NotFound, match="no person is named '王五'"):
         set_fields(app, staff["wang.li"], request_key, {"co_handlers": "li.ming、王五"})
     assert sorted(parts(app, request_key)) == ["li.ming", "zhou.yu"]  # nothing written
+
+
+def test_a_version_move_keeps_each_co_handler_s_task(
+        app: App, staff: dict[str, Actor], settings: Settings, clock: Clock, request_key: str,
+        tmp_path: Path) -> None:
+    folder = tmp_path / "workflows-v3"
+    shutil.copytree(WORKFLOWS, folder)
+    path = folder / "enterprise_request.toml"
+    text = path.read_text(encoding="utf-8")
+    assert "version = 2\n" in text
+    path.write_text(text.replace("version = 2\n", "version = 3\n", 1), encoding="utf-8")
+    before = {h: (t.id, t.due_on) for h, t in parts(app, request_key).items()}
+    moved = build_app(replace(settings, workflows_dir=folder), clock=clock)
+    try:
+        plan = vm.plan(moved, OFFICE_ADMIN, "enterprise_request", 3)
+        assert all(o.ok for o in vm.apply(moved, OFFICE_ADMIN, plan))
+        after = {h: (t.id, t.due_on) for h, t in parts(moved, request_key).items()}
+    finally:
+        moved.close()
+    assert after == before == {"li.ming": (before["li.ming"][0], date(2026, 5, 9)),
+                               "zhou.yu": (before["zhou.yu"][0], date(2026, 5, 9))}

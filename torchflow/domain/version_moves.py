@@ -125,6 +125,7 @@ class _StateMove(Struct, frozen=True):
     added: tuple[Rule, ...]  # rules of kinds the old state did not have
     transitions: tuple[tuple[str, tuple[str, ...]], ...]  # (trigger, requires)
     resumes: bool  # a transition out goes to "@previous"
+    each: frozenset[str] = frozenset()  # the target state's parts for each person, by name
 
 
 def resolve_mapping(
@@ -219,7 +220,8 @@ def _state_move(old: WorkflowSpec, new: WorkflowSpec, state: str, dest: str) -> 
     outs = new.transitions_from(dest)
     transitions = tuple((t.trigger, t.requires) for t in outs if t.requires)
     return _StateMove(dest, target.terminal, by_kind, added, transitions,
-                      any(t.dest == PREVIOUS for t in outs))
+                      any(t.dest == PREVIOUS for t in outs),
+                      frozenset(e.part for e in target.each))
 
 
 class _Planner:
@@ -296,6 +298,8 @@ class _Planner:
                         p.window_start, p.window_end, p.seed, since)
 
     def task_move(self, case: OpenCase, task: OpenTask, move: _StateMove) -> TaskMove:
+        if task.kind == "each":
+            return _each_move(task, move)
         kind = move.by_kind.get(_slot(task.kind, task.rule))
         now = kind.now if kind else None
         if kind is None or now is None:
@@ -353,6 +357,21 @@ class _Planner:
         if anchor is None:
             anchor = self._anchors[key] = self.cal.add_workdays(task.due_on, -was.every)
         return anchor
+
+
+def _each_move(task: OpenTask, move: _StateMove) -> TaskMove:
+    """One person's part (``<state>.<name>:<handle>``) keeps its day while the state
+    it maps to has a part of that name: the people and the day they were given are
+    the case's, not the version's; without one it is cancelled."""
+    part, _sep, who = task.rule.partition(":")
+    name = part.split(".", 1)[1]
+    if name not in move.each:
+        return TaskMove(CANCELLED, task.kind, task.rule, task.rule, task.id, task.occurrence,
+                        task.due_on, None)
+    rule = f"{move.to_state}.{name}:{who}"
+    return TaskMove(KEPT if rule == task.rule else REPLANNED, task.kind, rule, task.rule,
+                    task.id, task.occurrence, task.due_on, task.due_on,
+                    since=task.planned_from)
 
 
 def _slot(kind: str, rule: str) -> str:
