@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -212,6 +212,21 @@ def admin(app: App, staff: dict[str, Actor]) -> Actor:
 
 # An admin as a use case sees one, for services that record no actor (a retry).
 OFFICE_ADMIN = Actor(0, "office.admin", ("admin",))
+
+
+@contextmanager
+def app_with_workflow(settings: Settings, clock: Clock, folder: Path, name: str,
+                      rewrite: Callable[[str], str]) -> Iterator[App]:
+    """An application over a copy of the shipped workflows in ``folder`` in which
+    the file ``name`` is rewritten (an older or a newer version of it)."""
+    shutil.copytree(WORKFLOWS, folder)
+    path = folder / name
+    path.write_text(rewrite(path.read_text(encoding="utf-8")), encoding="utf-8")
+    application = build_app(replace(settings, workflows_dir=folder), clock=clock)
+    try:
+        yield application
+    finally:
+        application.close()
 
 
 def with_settings(app: App, **changes: object) -> App:

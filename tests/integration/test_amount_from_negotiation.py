@@ -7,17 +7,15 @@ and leaves by an exit without an amount, and talks do not open without one."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from msgspec.structs import replace
 
-from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, Clock, app_with_workflow
 from torchflow.config import Settings
 from torchflow.errors import Problems, TorchflowError
-from torchflow.service.app import App, build_app
+from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case, set_fields
 from torchflow.service.cases.read import show_case
@@ -38,13 +36,8 @@ def as_version_2(text: str) -> str:
 
 @pytest.fixture
 def v2_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
-    folder = tmp_path / "workflows-v2"
-    shutil.copytree(WORKFLOWS, folder)
-    path = folder / PI
-    path.write_text(as_version_2(path.read_text(encoding="utf-8")), encoding="utf-8")
-    app = build_app(replace(settings, workflows_dir=folder), clock=clock)
-    yield app
-    app.close()
+    with app_with_workflow(settings, clock, tmp_path / "workflows-v2", PI, as_version_2) as app:
+        yield app
 
 
 def test_open_cases_move_to_version_3_keeping_every_follow_up(

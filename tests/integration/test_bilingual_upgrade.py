@@ -8,17 +8,15 @@ words."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from msgspec.structs import replace
 
-from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock
+from tests.conftest import OFFICE_ADMIN, PI_FIELDS, WORKFLOWS, Clock, app_with_workflow
 from torchflow.config import Settings
 from torchflow.domain.loader import load_file, parse_workflow
-from torchflow.service.app import App, build_app
+from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case
 from torchflow.service.cases.read import show_case
@@ -43,13 +41,8 @@ def as_version_1(text: str) -> str:
 
 @pytest.fixture
 def v1_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
-    folder = tmp_path / "workflows-v1"
-    shutil.copytree(WORKFLOWS, folder)
-    path = folder / PI
-    path.write_text(as_version_1(path.read_text(encoding="utf-8")), encoding="utf-8")
-    app = build_app(replace(settings, workflows_dir=folder), clock=clock)
-    yield app
-    app.close()
+    with app_with_workflow(settings, clock, tmp_path / "workflows-v1", PI, as_version_1) as app:
+        yield app
 
 
 def test_the_version_1_file_is_what_version_1_was() -> None:

@@ -7,19 +7,17 @@ working day) is the third working day."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from msgspec.structs import replace
 from sqlalchemy import select
 
-from tests.conftest import OFFICE_ADMIN, WORKFLOWS, Clock
+from tests.conftest import OFFICE_ADMIN, Clock, app_with_workflow
 from torchflow.config import Settings
 from torchflow.errors import NotFound
-from torchflow.service.app import App, build_app
+from torchflow.service.app import App
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import advance, set_fields
 from torchflow.service.delivery.sweep import sweep
@@ -129,22 +127,18 @@ def test_a_co_handler_nobody_knows_is_refused_in_one_line(
     assert sorted(parts(app, request_key)) == ["li.ming", "zhou.yu"]  # nothing written
 
 
+def version_3(text: str) -> str:
+    return text.replace("version = 2\n", "version = 3\n", 1)
+
+
 def test_a_version_move_keeps_each_co_handler_s_task(
         app: App, staff: dict[str, Actor], settings: Settings, clock: Clock, request_key: str,
         tmp_path: Path) -> None:
-    folder = tmp_path / "workflows-v3"
-    shutil.copytree(WORKFLOWS, folder)
-    path = folder / "enterprise_request.toml"
-    text = path.read_text(encoding="utf-8")
-    assert "version = 2\n" in text
-    path.write_text(text.replace("version = 2\n", "version = 3\n", 1), encoding="utf-8")
     before = {h: (t.id, t.due_on) for h, t in parts(app, request_key).items()}
-    moved = build_app(replace(settings, workflows_dir=folder), clock=clock)
-    try:
+    with app_with_workflow(settings, clock, tmp_path / "workflows-v3",
+                           "enterprise_request.toml", version_3) as moved:
         plan = vm.plan(moved, OFFICE_ADMIN, "enterprise_request", 3)
         assert all(o.ok for o in vm.apply(moved, OFFICE_ADMIN, plan))
         after = {h: (t.id, t.due_on) for h, t in parts(moved, request_key).items()}
-    finally:
-        moved.close()
     assert after == before == {"li.ming": (before["li.ming"][0], date(2026, 5, 9)),
                                "zhou.yu": (before["zhou.yu"][0], date(2026, 5, 9))}

@@ -13,20 +13,18 @@ ordinary weekdays either way."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from msgspec.structs import replace
 from sqlalchemy import select
 
-from tests.conftest import WORKFLOWS, Clock
+from tests.conftest import WORKFLOWS, Clock, app_with_workflow
 from torchflow.config import Settings
 from torchflow.domain.loader import load_file, parse_workflow
-from torchflow.service.app import App, build_app
+from torchflow.service.app import App
 from torchflow.service.audit.verify import verify
 from torchflow.service.cases.change import advance, open_case, set_fields
 from torchflow.service.cases.read import history, show_case
@@ -224,13 +222,8 @@ def as_version_2(text: str) -> str:
 
 @pytest.fixture
 def v2_app(settings: Settings, clock: Clock, tmp_path: Path) -> Iterator[App]:
-    folder = tmp_path / "workflows-v2"
-    shutil.copytree(WORKFLOWS, folder)
-    path = folder / EC
-    path.write_text(as_version_2(path.read_text(encoding="utf-8")), encoding="utf-8")
-    app = build_app(replace(settings, workflows_dir=folder), clock=clock)
-    yield app
-    app.close()
+    with app_with_workflow(settings, clock, tmp_path / "workflows-v2", EC, as_version_2) as app:
+        yield app
 
 
 def test_version_2_is_version_3_without_the_duties() -> None:
