@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from tests.conftest import is_postgres
 from torchflow.errors import Problems
 from torchflow.service.app import App
+from torchflow.service.audit.verify import checkpoint
 from torchflow.service.people.lookup import Actor
 from torchflow.service.sheets import imports
+from torchflow.store.models import WORKFLOW_VERSIONS
 
 # A search on the whole of an index's key: the reference within the workflow, or the key.
 ON_INDEX = re.compile(r"SEARCH cases USING (COVERING )?INDEX \S+ "
@@ -105,3 +107,21 @@ def test_a_row_is_refused_what_its_case_refuses_by_hand(
                              _sheet(tmp_path / "renamed.csv", 3, "更名"), dry_run=True)
     assert "zhao.min may not set" in str(refused.value)
     assert "and 2 more problem" in str(refused.value)
+
+
+def test_a_refused_import_stores_nothing_not_even_the_workflow_version(
+        app: App, staff: dict[str, Actor], tmp_path: Path) -> None:
+    bad = _sheet(tmp_path / "bad.csv", 3, "项目")
+    bad.write_text(bad.read_text(encoding="utf-8").replace(",wang.li,", ",nobody.here,"),
+                   encoding="utf-8")
+    before = checkpoint(app)["office"]["events"]
+    with pytest.raises(Problems):
+        imports.import_cases(app, staff["wang.li"], "project_introduction", bad)
+    with app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(WORKFLOW_VERSIONS)) == 0
+    assert checkpoint(app)["office"]["events"] == before
+    # The same rows, good: the version is stored with them.
+    imports.import_cases(app, staff["wang.li"], "project_introduction",
+                         _sheet(tmp_path / "good.csv", 3, "项目"))
+    with app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(WORKFLOW_VERSIONS)) == 1

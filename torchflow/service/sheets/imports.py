@@ -55,7 +55,7 @@ from torchflow.domain.rules import ContactRule, DeadlineRule, Rule, VisitRule
 from torchflow.domain.status import EventKind
 from torchflow.domain.vocabulary import quoted
 from torchflow.domain.workflow import WorkflowSpec
-from torchflow.errors import InvalidInput, Problems, Refused
+from torchflow.errors import InvalidInput, Problems, Refused, WorkflowError
 from torchflow.i18n import Listing, Role, Text, _
 from torchflow.service.app import App
 from torchflow.service.audit import office
@@ -77,7 +77,7 @@ from torchflow.service.people.checks import (
 )
 from torchflow.service.people.lookup import Actor, admins
 from torchflow.service.sheets.files import read_rows, write_sheets
-from torchflow.service.workflows.registry import Pinned
+from torchflow.service.workflows.registry import Pinned, stored_problems
 from torchflow.store.models import CASES, PEOPLE, PERSON_LOGINS
 
 CHUNK = 1000
@@ -138,30 +138,28 @@ def import_cases(
     layout = Layout(sheet, header_row, tuple(ignore_columns or ()), bool(ignore_unknown))
     now = app.now()
     today = app.calendar.local_date(now)
-    pinned: Pinned | None = None
-    if dry_run:  # pinning would store the version on first use: a dry run writes nothing
-        spec = app.registry.file(workflow)
-        with app.db.read() as s:
-            people = _people(s)
-    else:
-        with app.db.transaction() as s:
-            pinned = app.registry.current(s, workflow, now, actor=actor)
-            people = _people(s)
-        spec = pinned.spec
+    # Nothing is stored before a row is: the version is pinned (stored on first use)
+    # by the transaction of the first rows written. What pinning would refuse is
+    # asked first, so a stale file is refused before the sheet is read.
+    spec = app.registry.file(workflow)
+    with app.db.read() as s:
+        people = _people(s)
+        stale = stored_problems(s, spec)
+    if stale:
+        raise WorkflowError(stale)
     result = ImportResult(str(path), spec.name, dry_run)
     if dry_run:
-        return _import(app, actor, pinned, spec, path, layout, today, now, people, result,
-                       None, skip_bad, progress)
+        return _import(app, actor, spec, path, layout, today, now, people, result, None,
+                       skip_bad, progress)
     with tempfile.TemporaryFile(prefix="torchflow-import-") as spill:
-        return _import(app, actor, pinned, spec, path, layout, today, now, people, result,
-                       spill, skip_bad, progress)
+        return _import(app, actor, spec, path, layout, today, now, people, result, spill,
+                       skip_bad, progress)
 
 
 def _import(
-    app: App, actor: Actor, pinned: Pinned | None, spec: WorkflowSpec, path: Path,
-    layout: Layout, today: date, now: datetime, people: dict[str, tuple[int, bool]],
-    result: ImportResult, spill: IO[bytes] | None, skip_bad: Path | None,
-    progress: Callable[[int], Progress] | None,
+    app: App, actor: Actor, spec: WorkflowSpec, path: Path, layout: Layout, today: date,
+    now: datetime, people: dict[str, tuple[int, bool]], result: ImportResult,
+    spill: IO[bytes] | None, skip_bad: Path | None, progress: Callable[[int], Progress] | None,
 ) -> ImportResult:
     header, bad_rows, good = _check(app, actor, spec, path, layout, today, people, result,
                                     spill)
@@ -174,7 +172,7 @@ def _import(
             shown.append(_("... and {n} more problem(s); fix these first, or import the good "
                            "rows with --skip-bad FILE", n=len(problems) - len(shown)))
         raise Problems(cast(list[str], shown))  # Texts: the edge renders each
-    if pinned is None or spill is None:
+    if spill is None:  # a dry run
         return result
     if bad_rows and skip_bad is not None:
         _write_bad(app, skip_bad, header, bad_rows)
@@ -182,8 +180,11 @@ def _import(
     tick = progress(good) if progress else None
     label = path.name
     planner = _Planner(app.calendar, now)
+    pinned: Pinned | None = None
     for chunk in _spilled(spill):
         with app.db.transaction() as s:
+            if pinned is None:
+                pinned = app.registry.current(s, spec.name, now, actor=actor)
             _write_chunk(app, s, actor, pinned, chunk, label, people, planner)
         if tick:
             tick(len(chunk))
