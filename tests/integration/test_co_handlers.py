@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 
 from tests.conftest import OFFICE_ADMIN, Clock, app_with_workflow
 from torchflow.config import Settings
 from torchflow.errors import NotFound
-from torchflow.service.app import App
+from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import advance, set_fields
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.enterprises.records import add_enterprise
 from torchflow.service.enterprises.requests import open_request
+from torchflow.service.followups import replan
 from torchflow.service.followups.work import complete
 from torchflow.service.people.lookup import Actor, resolve_actor
 from torchflow.service.people.staff import add_person
@@ -142,3 +144,20 @@ def test_a_version_move_keeps_each_co_handler_s_task(
         after = {h: (t.id, t.due_on) for h, t in parts(moved, request_key).items()}
     assert after == before == {"li.ming": (before["li.ming"][0], date(2026, 5, 9)),
                                "zhou.yu": (before["zhou.yu"][0], date(2026, 5, 9))}
+
+
+def test_a_calendar_change_re_plans_each_co_handler_s_task(
+        app: App, clock: Clock, request_key: str) -> None:
+    # Friday 8 May closed: signed Wednesday 6 May, the third working day is now
+    # Monday 11 May (7 May, Saturday 9 May worked, 11 May).
+    cal = replace(app.settings.calendar, blackout=(date(2026, 5, 8),))
+    other = build_app(replace(app.settings, calendar=cal), clock=clock)
+    try:
+        assert sorted(m.task.rule for m in replan.plan(other) if m.task.kind == "each") == [
+            "handling.co_report:li.ming", "handling.co_report:zhou.yu"]
+        replan.apply(other, OFFICE_ADMIN)
+        assert {h: t.due_on for h, t in parts(other, request_key).items()} == {
+            "li.ming": date(2026, 5, 11), "zhou.yu": date(2026, 5, 11)}
+        assert replan.plan(other) == []
+    finally:
+        other.close()

@@ -22,6 +22,7 @@ from torchflow.domain.rules import (
     ContactRule,
     DeadlineRule,
     DutyRule,
+    EachRule,
     Rule,
     Span,
     VisitRule,
@@ -64,7 +65,7 @@ def visit_seed(case_key: str, rule: str, occurrence: int) -> str:
 
 
 def plan_next(
-    cal: WorkCalendar, rule: Rule, *, case_key: str, since: date, occurrence: int,
+    cal: WorkCalendar, rule: Rule | EachRule, *, case_key: str, since: date, occurrence: int,
     fields: Mapping[str, object] | None = None,
 ) -> PlannedTask:
     """Plan occurrence ``occurrence`` of ``rule``, counting from ``since``.
@@ -96,6 +97,9 @@ def plan_next(
         return _plan_visit(cal, rule, case_key=case_key, since=since, occurrence=occurrence)
     if isinstance(rule, DutyRule):
         return _planned(rule, occurrence, duty_due(cal, rule, since), since=since)
+    if isinstance(rule, EachRule):  # one person's part: a budget from the state's entry
+        return _planned(rule, occurrence, cal.add_workdays(since, _positive(rule.within, rule)),
+                        since=since)
     raise InvalidInput(f"cannot plan {rule!r}: expected a contact, visit, deadline or duty")
 
 
@@ -301,13 +305,13 @@ def _draw_index(seed: str, n: int) -> int:
     return int(random.Random(int(seed, 16)).random() * n)
 
 
-def _planned(rule: ContactRule | DeadlineRule | DutyRule, occurrence: int, due: date,
+def _planned(rule: ContactRule | DeadlineRule | DutyRule | EachRule, occurrence: int, due: date,
              since: date | None = None) -> PlannedTask:
     return PlannedTask(rule=rule.name, kind=rule.kind, occurrence=occurrence, due_on=due,
                        since=since)
 
 
-def _positive(value: int, rule: ContactRule | DeadlineRule) -> int:
+def _positive(value: int, rule: ContactRule | DeadlineRule | EachRule) -> int:
     # 0 working days would plan the task for the day it was created, and again
     # and again: a cadence or budget must move forward.
     if value < 1:

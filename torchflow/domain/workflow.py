@@ -7,6 +7,7 @@ documented in docs/workflows.md).
 from __future__ import annotations
 
 from msgspec import Struct
+from msgspec.structs import replace
 
 from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, EachRule, Rule, VisitRule
 from torchflow.i18n import Label
@@ -109,6 +110,15 @@ class StateSpec(Named, frozen=True):
         """The follow-up rules present, in the order contact, visit, deadline, duties."""
         return (*(r for r in (self.contact, self.visit, self.deadline) if r is not None),
                 *self.duties)
+
+    def rule_named(self, name: str) -> Rule | EachRule | None:
+        """The rule a task follows, by the task's rule name: one of ``rules``, or one
+        person's part of an ``each`` rule (``<state>.<part>:<handle>``)."""
+        found = next((r for r in self.rules if r.name == name), None)
+        part, _sep, who = name.partition(":")
+        if found is None and who:
+            return next((replace(e, who=who) for e in self.each if e.name == part), None)
+        return found
 
 
 class Milestone(Struct, frozen=True):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from msgspec.structs import replace
 from sqlalchemy import Connection, Select, select
 
 from torchflow.domain.planning import outcome_of
@@ -122,13 +121,9 @@ def _require_open(task: Any) -> None:
 def _rule_of(app: App, session: Connection, case: CaseRow, task: Any) -> Rule:
     spec = app.registry.by_id(session, case.workflow_version_id).spec
     state = spec.states.get(task.state)
-    for rule in state.rules if state else ():
-        if rule.name == task.rule:
-            return rule
-    part, _sep, who = task.rule.partition(":")  # one person's part: <state>.<name>:<handle>
-    for each in state.each if state else ():
-        if each.name == part:
-            return cast(Rule, replace(each, who=who))
+    rule = state.rule_named(task.rule) if state else None
+    if rule is not None:
+        return cast(Rule, rule)  # one person's part answers as a deadline does
     raise NotFound(_("task #{id}: rule {rule} is not in its workflow version",
                      id=task.id, rule=task.rule))
 
