@@ -132,9 +132,8 @@ def plan_parts(session: Connection, cal: WorkCalendar, *, case_id: int,
         TASKS.c.status == TaskStatus.DONE)))
     ones = [r for r in ones if r.name not in done]
     used = used_occurrences(session, case_id, ones)
-    planned = [PlannedTask(r.name, r.kind, used.get(r.name, 0) + 1,
-                           cal.add_workdays(entered_on, r.within), since=entered_on)
-               for r in ones]
+    planned = [plan_next(cal, r, case_key="", since=entered_on,
+                         occurrence=used.get(r.name, 0) + 1) for r in ones]
     return Parts(planned, tuple(ones), {r.name: active[r.who] for r in ones})
 
 
