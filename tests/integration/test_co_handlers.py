@@ -21,6 +21,7 @@ from torchflow.errors import NotFound
 from torchflow.service.app import App, build_app
 from torchflow.service.audit import verify as audit
 from torchflow.service.cases.change import advance, set_fields
+from torchflow.service.cases.read import list_cases
 from torchflow.service.delivery.sweep import sweep
 from torchflow.service.enterprises.records import add_enterprise
 from torchflow.service.enterprises.requests import open_request
@@ -161,3 +162,12 @@ def test_a_calendar_change_re_plans_each_co_handler_s_task(
         assert replan.plan(other) == []
     finally:
         other.close()
+
+
+def test_a_request_is_found_by_one_of_its_co_handlers(app: App, request_key: str) -> None:
+    def found(name: str) -> list[str]:
+        page = list_cases(app, workflow="enterprise_request", fields={"co_handlers": name})
+        return [c["key"] for c in page]
+
+    assert found("zhou.yu") == found("周宇") == found("li.ming") == [request_key]
+    assert found("qian.feng") == []  # a person, not one of them

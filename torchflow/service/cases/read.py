@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, literal, or_, select
 
-from torchflow.domain.field_values import coerce_value
+from torchflow.domain.field_values import PEOPLE_SEPARATOR, coerce_value
 from torchflow.domain.guards import guard_problems
 from torchflow.domain.vocabulary import field_named, states_named, unknown_workflow, workflow_name
 from torchflow.domain.workflow import WorkflowSpec
@@ -199,11 +199,20 @@ def _field_is(s: Connection, specs: Sequence[WorkflowSpec], typed: str, raw: str
             "no workflow has a field '{name}'; give --workflow and a field of it", name=typed))
     matches = []
     for spec, f in found:
-        value = find_person(s, raw).handle if f.type == "person" else coerce_value(f, raw)
+        one = f.type in ("person", "people")  # a people field holds one of its handles
+        value = find_person(s, raw).handle if one else coerce_value(f, raw)
         if value is None:
             raise InvalidInput(_("--field {name}= needs a value", name=typed))
         column = CASES.c.fields[f.name]
-        held = column.as_float() == value if f.type == "number" else column.as_string() == value
+        if f.type == "number":
+            held = column.as_float() == value
+        elif f.type == "people":  # li.ming、zhou.yu holds zhou.yu
+            sep = literal(PEOPLE_SEPARATOR)
+            held = (sep + column.as_string() + sep).contains(f"{PEOPLE_SEPARATOR}{value}"
+                                                             f"{PEOPLE_SEPARATOR}",
+                                                             autoescape=True)
+        else:
+            held = column.as_string() == value
         matches.append(and_(CASES.c.workflow == spec.name, held))
     return or_(*matches)
 
