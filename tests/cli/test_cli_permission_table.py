@@ -184,8 +184,8 @@ def test_a_colleague_may_not_take_a_case_but_its_owner_and_the_director_may_give
 
 def test_an_import_row_is_held_to_the_rules_of_the_same_work_by_hand(
         cli: Cli, tmp_path: Path, rows: Any) -> None:
-    # The workflow's version stored by a first case (a refused import would store
-    # it too: pinning comes before the rows are checked, sheets/imports.py).
+    # The workflow's version stored by a first case, so the rows compared are the
+    # cases' alone (a refused import stores nothing, the version included).
     cli.open_pi()
     signed = tmp_path / "signed.csv"
     signed.write_text(HEADER + "ZB-8,Signed plant,zhao.min,signed,Acme,other,other,10\n",

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Row, select
 from torchflow.domain import wording
 from torchflow.domain.identity import SYSTEM
 from torchflow.domain.planning import Miss, Roll, plan_duty_miss, plan_roll
-from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, LadderStep
+from torchflow.domain.rules import ContactRule, DeadlineRule, DutyRule, EachRule, LadderStep
 from torchflow.domain.status import EventKind, NoticeKind, TaskKind
 from torchflow.domain.timeline import (
     duty_miss_at,
@@ -165,14 +165,20 @@ def _told(router: Router, task: Any, kind: str, now: datetime,
                                        lead)]
 
 
+def _rule(app: App, s: Connection, task: Row[Any]) -> Any:
+    """The rule an open task follows, from its case's workflow version (None when
+    its state or rule is gone)."""
+    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
+    return state.rule_named(task.rule) if state is not None else None
+
+
 def _lead(app: App, s: Connection, task: Row[Any], router: Router) -> Row[Any] | None:
     """Who is told when one person's part is overdue: the active person its rule's
     ``report_to`` field names on the case (the lead handler), else None (its
     ``escalate_to`` role)."""
-    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
-    part = task.rule.partition(":")[0]
-    rule = next((r for r in (state.each if state else ()) if r.name == part), None)
-    handle = (task.fields or {}).get(rule.report_to) if rule and rule.report_to else None
+    rule = _rule(app, s, task)
+    field = rule.report_to if isinstance(rule, EachRule) else None
+    handle = (task.fields or {}).get(field) if field else None
     return next((p for p in router.people.values() if p.handle == handle and p.active), None)
 
 
@@ -180,9 +186,8 @@ def _ladder(app: App, s: Connection, task: Row[Any]) -> tuple[LadderStep, ...]:
     """The escalation ladder of an open deadline task's rule (none for others)."""
     if task.kind != TaskKind.DEADLINE:
         return ()
-    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
-    rule = state.deadline if state is not None else None
-    return rule.ladder if isinstance(rule, DeadlineRule) and rule.name == task.rule else ()
+    rule = _rule(app, s, task)
+    return rule.ladder if isinstance(rule, DeadlineRule) else ()
 
 
 def _climb(
@@ -218,9 +223,8 @@ def _rolling_rule(app: App, s: Connection, task: Row[Any]) -> ContactRule | Duty
     from its case's workflow version."""
     if task.kind not in (TaskKind.CONTACT, TaskKind.DUTY):
         return None
-    state = app.registry.by_id(s, task.workflow_version_id).spec.states.get(task.state)
-    rules = (state.contact, *state.duties) if state else ()
-    return next((r for r in rules if r is not None and r.name == task.rule), None)
+    rule = _rule(app, s, task)
+    return rule if isinstance(rule, ContactRule | DutyRule) else None
 
 
 def _plan_roll(app: App, task: Row[Any], rule: ContactRule | DutyRule,
