@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from torchflow.domain.status import NoticeKind, NoticeStatus, Outcome, TaskKind, TaskStatus
 from torchflow.domain.workflow import PREVIOUS, WorkflowSpec
 from torchflow.service.followups.views import overdue_before
-from torchflow.service.reports.snapshot import Snapshot, funnel_targets
+from torchflow.service.reports.snapshot import Snapshot, at_rank, funnel_targets
 from torchflow.store.models import CASES, EVENTS, NOTICES, PEOPLE, TASKS, UTCDateTime
 
 
@@ -313,12 +313,13 @@ def stages(snap: Snapshot) -> list[dict[str, Any]]:
         spec = specs[w]
         st = spec.states.get(code)
         budget = st.deadline.within if st is not None and st.deadline else None
-        n = sum(int(h.n) for h in bins)
-        median = _at_rank(bins, (n + 1) // 2)
+        counts = {int(h.days): int(h.n) for h in bins}
+        n = sum(counts.values())
+        median = at_rank(counts, (n + 1) // 2) or 0
         rows.append({
             "workflow": spec.title, "state": _title(specs, w, code),
             "workflow_code": w, "code": code,
-            "cases": n, "median": median, "p90": _at_rank(bins, (9 * n + 9) // 10),
+            "cases": n, "median": median, "p90": at_rank(counts, (9 * n + 9) // 10),
             "max": max(int(h.days) for h in bins), "budget": budget,
             "over": "OVER · 超期" if budget is not None and median > budget else "",
             "hold_cases": sum(int(h.hold_cases) for h in bins),
@@ -360,16 +361,6 @@ def stages(snap: Snapshot) -> list[dict[str, Any]]:
                      for x in slow],
         })
     return tables
-
-
-def _at_rank(bins: list[Any], rank: int) -> int:
-    """The value of the ``rank``-th smallest case (1-based) of a histogram."""
-    seen = 0
-    for h in sorted(bins, key=lambda h: h.days):
-        seen += int(h.n)
-        if seen >= rank:
-            return int(h.days)
-    return int(max(h.days for h in bins))
 
 
 # --------------------------------------------------------------------------- compliance

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from torchflow.i18n import N_, Text, Translator, _
-from torchflow.service.reports.snapshot import Snapshot
+from torchflow.service.reports.snapshot import Snapshot, at_rank
 from torchflow.store.models import CASES, EVENTS, UTCDateTime
 
 WORKFLOW = "enterprise_request"  # service/enterprises/requests.py opens them
@@ -370,15 +370,7 @@ def rate(tr: Translator, n: int, d: int) -> str:
 
 def median(hist: dict[int, int]) -> int | None:
     """The nearest-rank median (the value at rank ⌈n/2⌉) of a histogram."""
-    n = sum(hist.values())
-    if not n:
-        return None
-    seen = 0
-    for days in sorted(hist):
-        seen += hist[days]
-        if seen >= (n + 1) // 2:
-            return days
-    return None  # unreachable
+    return at_rank(hist, (sum(hist.values()) + 1) // 2)
 
 
 # (key, message id, numerator, denominator) of the headline rates.

@@ -7,7 +7,7 @@ domain/periods.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -323,3 +323,14 @@ def funnel_targets(spec: WorkflowSpec) -> set[str]:
     """Where a funnel leads: the milestones and the terminal states."""
     return {m.state for m in spec.milestones} | {
         st.name for st in spec.states.values() if st.terminal}
+
+
+def at_rank(hist: Mapping[int, int], rank: int) -> int | None:
+    """The value of the ``rank``-th smallest (1-based) of a histogram {value: how
+    many}: rank ⌈n/2⌉ is the nearest-rank median. None when it is empty."""
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if seen >= rank:
+            return value
+    return max(hist, default=None)
